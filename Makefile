@@ -1,0 +1,43 @@
+# tinyrnn: the two commands of the README's quick start, and what they need.
+#   make demo   install what is missing, train the default model, run it on the default emulated board
+#   make test   install what is missing, run the whole test suite (emulated boards included)
+
+PYTHON      ?= python3
+VENV        := .venv
+PY          := $(VENV)/bin/python
+INSTALLED   := $(VENV)/.installed
+BOARD       ?= qemu-mps2-an386
+MODEL       ?= build/basic_motions-gru32
+APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+
+.PHONY: demo test test-host test-hw toolchain install clean
+
+install: $(INSTALLED) toolchain
+
+# The Python environment: a venv with the pinned dependencies, rebuilt when pyproject.toml changes.
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# The cross toolchain and the emulator, from Debian's packages, installed only if missing.
+toolchain:
+	@if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/dev/null; then \
+	  echo "installing $(APT_PACKAGES)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); \
+	fi
+
+# The default model; reused when it exists (python host/train.py --force retrains it).
+$(MODEL)/model.json: | $(INSTALLED)
+	$(PY) host/train.py --out $(MODEL)
+
+demo: install $(MODEL)/model.json
+	@echo "demo: model in $(MODEL) (see $(MODEL)/report.md)"
+
+test: install
+	$(PY) -m pytest tests -q
+
+clean:
+	rm -rf build
