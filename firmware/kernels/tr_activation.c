@@ -1,0 +1,43 @@
+/*
+ * Activations by table lookup with linear interpolation (docs/quantization.md, "Activations").
+ * Twin: quantize/fixedpoint.py table_interp, sigmoid_q15, tanh_q15, exp_neg_q15.
+ * The tables and their ranges are generated into tr_tables.{h,c} from quantize/fixedpoint.py.
+ */
+#include "tr_fixedpoint.h"
+#include "tr_kernels.h"
+#include "tr_tables.h"
+
+/* Interpolate `table` (TR_TABLE_SEGMENTS + 1 entries over [lo, lo + TR_TABLE_SEGMENTS << seg_bits))
+ * at Q14 input z, clamped into the range. */
+#define TR_TABLE_INTERP(table, lo, seg_bits, z, out)                                             \
+    do {                                                                                           \
+        const int32_t t_ = tr_clamp((z), (lo), (lo) + ((int32_t)TR_TABLE_SEGMENTS << (seg_bits)) - 1) - (lo); \
+        const int32_t i_ = t_ >> (seg_bits);                                                       \
+        (out) = tr_interp((table)[i_], (table)[i_ + 1], t_ & ((1 << (seg_bits)) - 1), (seg_bits)); \
+    } while (0)
+
+void tr_sigmoid_q15(int32_t *z, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        TR_TABLE_INTERP(tr_sigmoid_table, TR_SIGMOID_LO, TR_SIGMOID_SEG_BITS, z[i], z[i]);
+    }
+}
+
+void tr_tanh_q15(int32_t *z, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        TR_TABLE_INTERP(tr_tanh_table, TR_TANH_LO, TR_TANH_SEG_BITS, z[i], z[i]);
+    }
+}
+
+int32_t tr_exp_neg_q15(int32_t d)
+{
+    int32_t e;
+    if (d >= 0) {
+        return TR_EXP_ONE_Q15;       /* the largest logit: exactly 1.0 */
+    }
+    TR_TABLE_INTERP(tr_exp_table, TR_EXP_LO, TR_EXP_SEG_BITS, d, e);
+    return e;
+}

@@ -1,0 +1,56 @@
+/*
+ * Fixed-point helpers shared by the tinyrnn kernels, written once (docs/quantization.md, "Notation").
+ * Python twin: quantize/fixedpoint.py (same names).
+ *
+ * Every right shift of a negative signed value here is arithmetic (flooring). C99 leaves that to the
+ * implementation; the typedefs below refuse to compile where it does not hold.
+ */
+#ifndef TR_FIXEDPOINT_H
+#define TR_FIXEDPOINT_H
+
+#include <stdint.h>
+
+typedef char tr_requires_arithmetic_shift32[((int32_t)-1 >> 1) == -1 ? 1 : -1];
+typedef char tr_requires_arithmetic_shift64[((int64_t)-1 >> 1) == -1 ? 1 : -1];
+
+/* Clamp to [-32768, 32767]. */
+static inline int32_t tr_sat16(int32_t v)
+{
+    return v < -32768 ? -32768 : (v > 32767 ? 32767 : v);
+}
+
+/* Clamp to [lo, hi]. */
+static inline int32_t tr_clamp(int32_t v, int32_t lo, int32_t hi)
+{
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* (a + 2^(s-1)) >> s: divide by 2^s, rounding half up. 1 <= s <= 30, a + 2^(s-1) must not overflow. */
+static inline int32_t tr_round_shift(int32_t a, int s)
+{
+    return (a + ((int32_t)1 << (s - 1))) >> s;
+}
+
+/* The same on int64 (products of a Q15 gate and an int32 Q14 value); the result must fit int32. */
+static inline int32_t tr_round_shift64(int64_t a, int s)
+{
+    return (int32_t)((a + ((int64_t)1 << (s - 1))) >> s);
+}
+
+/* Q14 pre-activation: (bias + acc_a * mult_a + acc_b * mult_b) >> 32 in int64 (bias holds the rounding).
+ * On Cortex-M3/M4/M7 this is two SMLAL into one 64-bit accumulator. */
+static inline int32_t tr_requant_q14(int64_t bias, int32_t acc_a, int32_t mult_a, int32_t acc_b, int32_t mult_b)
+{
+    int64_t total = bias;
+    total += (int64_t)acc_a * mult_a;
+    total += (int64_t)acc_b * mult_b;
+    return (int32_t)(total >> 32);
+}
+
+/* y0 + round_shift((y1 - y0) * frac, seg_bits): linear interpolation inside one table segment. */
+static inline int32_t tr_interp(int32_t y0, int32_t y1, int32_t frac, int seg_bits)
+{
+    return y0 + tr_round_shift((y1 - y0) * frac, seg_bits);
+}
+
+#endif /* TR_FIXEDPOINT_H */

@@ -1,0 +1,35 @@
+/*
+ * The output head (docs/quantization.md, "Head"): logits in Q14, then a fixed-point softmax (Q15
+ * probabilities) or nothing (linear regression head, Q14). Twin: quantize/twin.py tr_head.
+ */
+#include "tr_fixedpoint.h"
+#include "tr_kernels.h"
+#include "tr_tables.h"
+
+void tr_head(const tr_dense_t *dense, uint8_t head, const int16_t *h, int32_t *scratch, int32_t *y)
+{
+    const int k = dense->rows;
+    int32_t max_logit;
+    uint32_t sum = 0;
+    int j;
+
+    tr_matvec_s16_s8(dense, h, NULL, scratch);
+    if (head == TINYRNN_HEAD_LINEAR) {
+        for (j = 0; j < k; j++) {
+            y[j] = scratch[j];
+        }
+        return;
+    }
+    max_logit = scratch[0];
+    for (j = 1; j < k; j++) {
+        max_logit = scratch[j] > max_logit ? scratch[j] : max_logit;
+    }
+    for (j = 0; j < k; j++) {
+        scratch[j] = tr_exp_neg_q15(scratch[j] - max_logit);   /* 0..32768 */
+        sum += (uint32_t)scratch[j];                             /* >= 32768: the max contributes 1.0 */
+    }
+    for (j = 0; j < k; j++) {
+        /* p = e * 2^15 / sum, rounded half up; unsigned integer division (M0: __aeabi_uidiv) */
+        y[j] = (int32_t)((((uint32_t)scratch[j] << TR_PROB_FRAC_BITS) + (sum >> 1)) / sum);
+    }
+}

@@ -1,0 +1,40 @@
+/*
+ * The tinyrnn kernels, one source file each (internal API; applications use tinyrnn.h).
+ * Python twins with the same names: quantize/twin.py, quantize/fixedpoint.py.
+ */
+#ifndef TR_KERNELS_H
+#define TR_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tinyrnn.h"
+
+/* Round a vector length up to a multiple of 4: vectors and weight rows are stored padded. */
+#define TR_PAD4(n) (((n) + 3) & ~3)
+
+/* tr_matvec_s16_s8.c: out[j] = Q14 pre-activation of row j of `dense`.
+ * a: cols_a int16 values padded to TR_PAD4(cols_a) (padding may hold anything finite: its weights are 0),
+ *    4-byte aligned; b: same for cols_b, or NULL when cols_b == 0; out: rows int32 (Q14). */
+void tr_matvec_s16_s8(const tr_dense_t *dense, const int16_t *a, const int16_t *b, int32_t *out);
+
+/* tr_activation.c, in place over n int32 values: Q14 pre-activation in, Q15 activation out. */
+void tr_sigmoid_q15(int32_t *z, int n);                 /* 0..32767 */
+void tr_tanh_q15(int32_t *z, int n);                    /* -32768..32767 */
+int32_t tr_exp_neg_q15(int32_t d);                      /* exp(d) for Q14 d <= 0: 0..32768 (unsigned Q15) */
+
+/* tr_gru.c: one GRU step; h (Q15, padded) updated in place.
+ * scratch: 4*units int32 (reset_after) or 3*units + TR_PAD4(units)/2 int32 (reset_before). */
+void tr_gru_step(const tr_layer_t *layer, int reset_after, uint16_t units, const int16_t *x,
+                 int16_t *h, int32_t *scratch);
+
+/* tr_lstm.c: one LSTM step; h (Q15, padded) and c (Q14, units int32) updated in place.
+ * scratch: 4*units int32. */
+void tr_lstm_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int16_t *h, int32_t *c,
+                  int32_t *scratch);
+
+/* tr_head.c: the head over h: softmax Q15 probabilities or linear Q14 values into y[output_dim].
+ * scratch: output_dim int32. */
+void tr_head(const tr_dense_t *dense, uint8_t head, const int16_t *h, int32_t *scratch, int32_t *y);
+
+#endif /* TR_KERNELS_H */

@@ -1,0 +1,103 @@
+"""Quantize an artifact directory for the fixed-point kernel and generate its C.
+
+    python -m quantize.export ARTIFACT_DIR
+
+Reads model.json + weights.npz (+ test_split.npz when present); writes kernel.npz, kernel.json,
+kernel.bin and c/model_data.{h,c}; sets model_hash in model.json; evaluates the kernel's twin on the
+test split against the float model's outputs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from . import build, codegen
+from .kernel import UnsupportedModel, load_artifact, quantize_model
+from .metrics import compare_outputs
+from .twin import TwinModel, scratch_words, state_words
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def kernel_code_bytes(model_c_dir: Path) -> int | None:
+    """Flash bytes of the kernel code + tables for Cortex-M4 (arm-none-eabi-size), None without the toolchain."""
+    if not build.arm_toolchain_available():
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        objects = build.build_arm_objects(model_c_dir, "m4", Path(tmp))
+        sizes = build.section_sizes(objects)
+    return sum(v["text"] + v["data"] for name, v in sizes.items() if name != "model_data")
+
+
+def export(artifact_dir, progress: bool = True) -> dict:
+    """Quantize, write the kernel files and C, and evaluate. Returns {"metrics": {...}, "step_outputs": array}."""
+    path = Path(artifact_dir)
+    say = (lambda msg: print(f"[quantize] {msg}", file=sys.stderr)) if progress else (lambda msg: None)
+    manifest, weights = load_artifact(path)
+    params = quantize_model(manifest, weights)
+    say(f"{params.cell_kind} x{params.num_layers}, d={params.input_dim} units={params.units} "
+        f"k={params.output_dim}, input Q{params.input_frac_bits}, hash {params.model_hash}")
+
+    params.save(path)
+    source = f"{path.name} (dataset {manifest.get('dataset', '?')}, {manifest.get('cell')}{manifest.get('units')})"
+    codegen.write_model(params, path / "c", source)
+    manifest["model_hash"] = params.model_hash
+    _write_atomic(path / "model.json", json.dumps(manifest, indent=2) + "\n")
+    say(f"wrote kernel.npz, kernel.json, kernel.bin, c/model_data.h, c/model_data.c")
+
+    metrics: dict = {}
+    step_outputs = None
+    split_path = path / "test_split.npz"
+    if split_path.is_file():
+        with np.load(split_path) as split:
+            x, lengths, y_true = split["x"], split["lengths"], split["y"]
+            float_outputs = split["float_outputs"]
+        twin = TwinModel(params)
+        say(f"running the twin over {len(lengths)} test sequences")
+        step_outputs = twin.dequantize_output(twin.run(twin.quantize_input(x)))
+        step_outputs[np.arange(step_outputs.shape[1])[None, :] >= lengths[:, None]] = 0.0
+        ref, test = float_outputs.astype(np.float64), step_outputs
+        if params.head_kind == "linear":                       # compare in raw target units
+            tn = manifest.get("target_norm") or {}
+            mean = np.asarray(tn.get("mean", 0.0), dtype=np.float64)
+            std = np.asarray(tn.get("std", 1.0), dtype=np.float64)
+            ref, test = ref * std + mean, test * std + mean
+        metrics = compare_outputs(ref, test, lengths, y_true, manifest.get("task", "classification"))
+
+    code = kernel_code_bytes(path / "c")
+    metrics["flash_bytes"] = codegen.weight_bytes(params) + (code if code is not None else codegen.table_bytes())
+    metrics["flash_bytes_measured"] = code is not None
+    metrics["ram_bytes"] = 4 * (state_words(params) + scratch_words(params))
+    metrics["model_hash"] = params.model_hash
+    say("metrics: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                for k, v in metrics.items()))
+    return {"metrics": metrics, "step_outputs": step_outputs}
+
+
+def main(argv=None) -> int:
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("artifact_dir", help="artifact directory (model.json, weights.npz, ...)")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        result = export(args.artifact_dir, progress=not args.quiet)
+    except (UnsupportedModel, build.BuildError, OSError, KeyError, ValueError) as err:
+        print(f"error: {err}".splitlines()[0], file=sys.stderr)
+        return 2
+    print(json.dumps(result["metrics"], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,134 @@
+"""The C kernels against their Python twin: bit-exact on every cell, depth and head, with real-ish,
+random, saturating and long inputs and adversarial weights; strict builds for every Cortex-M target,
+with no floating point anywhere."""
+from __future__ import annotations
+
+import re
+import subprocess
+
+import numpy as np
+import pytest
+
+from quantize import build, codegen
+from quantize.kernel import CELL_IDS, HEAD_IDS
+from quantize.testing import extreme_params, input_sets, make_model, twin_states
+from quantize.twin import TwinModel, state_words
+
+# (name, make_artifact keyword arguments): every cell, 1-3 layers, both heads, odd sizes (padding)
+CONFIGS = [
+    ("gru_ra_1_cls", dict(cell="gru", reset_after=True, d=6, units=16, k=4, layers=1)),
+    ("gru_ra_3_reg", dict(cell="gru", reset_after=True, d=5, units=10, k=3, layers=3, task="regression")),
+    ("gru_rb_1_reg", dict(cell="gru", reset_after=False, d=3, units=13, k=2, layers=1, task="regression")),
+    ("gru_rb_2_cls", dict(cell="gru", reset_after=False, d=12, units=32, k=9, layers=2)),
+    ("lstm_1_cls", dict(cell="lstm", d=6, units=16, k=4, layers=1)),
+    ("lstm_2_reg", dict(cell="lstm", d=7, units=9, k=1, layers=2, task="regression")),
+    ("lstm_3_cls", dict(cell="lstm", d=12, units=20, k=5, layers=3)),
+]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("kernel_c")
+
+
+def _check_exact(twin: TwinModel, exe, x_q, workdir, label):
+    y_c, state_c = build.run_host(exe, x_q, twin.params.output_dim, state_words(twin.params), workdir)
+    y_twin, state_twin = twin_states(twin, x_q)
+    mismatched = np.argwhere((y_c != y_twin).any(-1) | (state_c != state_twin).any(-1))
+    assert mismatched.size == 0, f"{label}: {len(mismatched)} steps differ, first (seq, step) {mismatched[0]}"
+    return x_q.shape[0] * x_q.shape[1]
+
+
+@pytest.mark.parametrize("name,config", CONFIGS, ids=[c[0] for c in CONFIGS])
+def test_c_matches_twin_bit_exact(workdir, name, config):
+    art, twin = make_model(workdir, name, seed=len(name), **config)
+    exe = build.build_host(art / "c", workdir / f"{name}_driver")
+    steps = sum(_check_exact(twin, exe, x_q, workdir, f"{name}/{label}")
+                for label, x_q in input_sets(twin, seed=3, long_steps=1500 if name.endswith("cls") else 300))
+    assert steps >= 1500
+
+
+@pytest.mark.parametrize("name,config", CONFIGS[::2], ids=[c[0] for c in CONFIGS[::2]])
+def test_c_matches_twin_with_extreme_weights(workdir, name, config):
+    """Full-scale +-127 rows, multipliers up to 2^31-1, large biases: saturated gates everywhere."""
+    art, twin = make_model(workdir, name + "_x", seed=7, **config)
+    twin = TwinModel(extreme_params(twin.params, seed=11))
+    codegen.write_model(twin.params, art / "c", "extreme")
+    exe = build.build_host(art / "c", workdir / f"{name}_x_driver")
+    for label, x_q in input_sets(twin, seed=5, n=12, steps=40, long_steps=200):
+        _check_exact(twin, exe, x_q, workdir, f"{name} extreme/{label}")
+
+
+@pytest.mark.parametrize("name,config", [CONFIGS[1], CONFIGS[2], CONFIGS[5]], ids=["gru_ra", "gru_rb", "lstm"])
+def test_sanitizers_clean(workdir, name, config):
+    """AddressSanitizer + UBSan: no out-of-bounds read (padding!), no signed overflow, no bad shift."""
+    art, twin = make_model(workdir, name + "_asan", seed=1, **config)
+    exe = build.build_host(art / "c", workdir / f"{name}_asan_driver", sanitize=True)
+    for label, x_q in input_sets(twin, seed=9, n=8, steps=30, long_steps=100):
+        _check_exact(twin, exe, x_q, workdir, f"{name} asan/{label}")
+    twin = TwinModel(extreme_params(twin.params, seed=2))
+    codegen.write_model(twin.params, art / "c", "extreme")
+    exe = build.build_host(art / "c", workdir / f"{name}_asanx_driver", sanitize=True)
+    for label, x_q in input_sets(twin, seed=4, n=8, steps=30, long_steps=100):
+        _check_exact(twin, exe, x_q, workdir, f"{name} asan extreme/{label}")
+
+
+def test_activations_exhaustive(workdir):
+    """Every Q14 input of the tables' ranges (and beyond), C versus twin."""
+    from quantize import fixedpoint as fp
+    src = workdir / "act.c"
+    src.write_text(
+        '#include <stdio.h>\n#include <stdlib.h>\n#include "tr_kernels.h"\n'
+        "int main(void) {\n"
+        "    static int32_t z[3][1 << 20];\n    int32_t i, n = 1 << 20;\n"
+        "    for (i = 0; i < n; i++) { z[0][i] = z[1][i] = z[2][i] = i - n / 2 - 1000; }\n"
+        "    tr_sigmoid_q15(z[0], n);\n    tr_tanh_q15(z[1], n);\n"
+        "    for (i = 0; i < n; i++) { z[2][i] = tr_exp_neg_q15(z[2][i] - n / 2); }\n"
+        "    fwrite(z, sizeof z, 1, stdout);\n    return 0;\n}\n")
+    exe = workdir / "act"
+    subprocess.run(["gcc", *build.STRICT_FLAGS, "-O2", f"-I{build.KERNELS_DIR}", src,
+                    build.KERNELS_DIR / "tr_activation.c", build.KERNELS_DIR / "tr_tables.c", "-o", exe], check=True)
+    out = np.frombuffer(subprocess.run([exe], capture_output=True, check=True).stdout, dtype=np.int32)
+    out = out.reshape(3, -1)
+    z = np.arange(1 << 20, dtype=np.int64) - (1 << 19) - 1000
+    assert (out[0] == fp.sigmoid_q15(z)).all()
+    assert (out[1] == fp.tanh_q15(z)).all()
+    assert (out[2] == fp.exp_neg_q15(z - (1 << 19))).all()
+
+
+def test_enums_match_python():
+    header = (build.KERNELS_DIR / "tinyrnn.h").read_text()
+    c_values = {m[0]: int(m[1]) for m in re.findall(r"TINYRNN_(?:CELL|HEAD)_(\w+) = (\d+)", header)}
+    assert {k.upper(): v for k, v in CELL_IDS.items()} == \
+        {k: v for k, v in c_values.items() if k.startswith(("GRU", "LSTM"))}
+    assert {k.upper(): v for k, v in HEAD_IDS.items()} == \
+        {k: v for k, v in c_values.items() if k in ("SOFTMAX", "LINEAR")}
+
+
+def test_tables_are_generated_text():
+    assert (build.KERNELS_DIR / "tr_tables.c").read_text() == codegen.tables_source()
+    assert (build.KERNELS_DIR / "tr_tables.h").read_text() == codegen.tables_header()
+
+
+needs_arm = pytest.mark.skipif(not build.arm_toolchain_available(), reason="arm-none-eabi-gcc not installed")
+FLOAT_HELPER = re.compile(r"__aeabi_(f|d|[if]2|[ud]?l2[fd]|[fd]2|ui2|i2)|__(add|sub|mul|div|float|fix)\w*[sd]f")
+
+
+@needs_arm
+@pytest.mark.parametrize("target", list(build.ARM_TARGETS))
+def test_cortex_m_strict_build_without_float(workdir, target):
+    art, _ = make_model(workdir, "arm_lstm", cell="lstm", d=6, units=16, k=4, layers=2) \
+        if not (workdir / "arm_lstm").exists() else (workdir / "arm_lstm", None)
+    gru, _ = make_model(workdir, "arm_gru", cell="gru", d=5, units=10, k=3, layers=1, task="regression") \
+        if not (workdir / "arm_gru").exists() else (workdir / "arm_gru", None)
+    for model_dir in (art, gru):
+        objects = build.build_arm_objects(model_dir / "c", target, workdir / f"obj_{target}_{model_dir.name}")
+        undefined = build.undefined_symbols(objects)
+        floats = sorted(s for s in undefined if FLOAT_HELPER.search(s))
+        assert not floats, f"{target}: float helpers referenced: {floats}"
+        external = {s for s in undefined if not s.startswith(("tr_", "tinyrnn_"))}
+        allowed = {"__aeabi_lmul", "__aeabi_uidiv", "__aeabi_uidivmod"}
+        assert external <= allowed, f"{target}: unexpected external symbols {sorted(external - allowed)}"
+        disasm = subprocess.run(["arm-none-eabi-objdump", "-d", *map(str, objects)], capture_output=True,
+                                text=True, check=True).stdout
+        assert not re.search(r"\tv(add|sub|mul|div|mov|ldr|str|cvt|mla)\.?[fs]?", disasm), "FPU instruction"
