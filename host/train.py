@@ -1,0 +1,333 @@
+"""Train a small GRU/LSTM on sensor sequences and write a complete artifact directory.
+
+    python host/train.py                       # GRU(32) on BasicMotions -> build/basic_motions-gru32/
+    python host/train.py --dataset japanese_vowels --cell lstm
+    python host/train.py --data my_sequences.csv --out build/mine
+
+Stages: load + check data -> train the Keras sequence model -> build the step model from its weights ->
+float outputs on the test split -> int8 TFLite conversion and evaluation -> (later stages) -> report.
+The directory layout is the contract in docs/artifacts.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as `python host/train.py`: make `import host.*` work
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info/warning lines drown the output
+
+from host.data import BUNDLED, CLASSIFICATION, REGRESSION  # noqa: E402
+from host.errors import UserError  # noqa: E402
+
+DEFAULT_DATASET = "basic_motions"
+# Training defaults for --data files (bundled sets carry their own, tuned, in host/data.py).
+FILE_DEFAULTS = {"epochs": 40, "batch_size": 16, "learning_rate": 0.01}
+
+DATA_FORMATS = """\
+data files (--data FILE; details in docs/data-formats.md):
+  CSV, long format, one row per time step, header row required:
+      sequence_id,label,ch0,ch1,...        (optional column 'split' = train|test)
+    rows of a sequence are its steps in file order; every row of a sequence repeats its label.
+  NPZ (numpy.savez):
+      x        object array of (length, channels) arrays, or padded (n, max_len, channels) float
+      lengths  (n,) int, real lengths when x is padded (optional: default full length)
+      y        (n,) class labels (int/str) or (n,) / (n, k) float regression targets
+      x_test, y_test, lengths_test   optional test split
+  Without a test split, --test-fraction of the sequences (stratified by class) are held out (seeded).
+  Integer/string labels mean classification, float targets regression (override with --task).
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports mistakes as a UserError (one line, exit 2) instead of usage + message."""
+
+    def error(self, message):
+        raise UserError(message, "see python host/train.py --help")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="python host/train.py",
+        description="Train a GRU/LSTM sequence model, convert it to an int8 step model, evaluate it and "
+                    "write an artifact directory (docs/artifacts.md).",
+        epilog=DATA_FORMATS + "\nbundled data sets:\n" + "\n".join(
+            f"  {name:20s} {spec.summary}" for name, spec in BUNDLED.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    src = p.add_argument_group("data")
+    src.add_argument("--dataset", metavar="NAME", help=f"bundled data set (default {DEFAULT_DATASET}): "
+                     + ", ".join(BUNDLED))
+    src.add_argument("--data", metavar="FILE", help="your own labelled sequences, .csv or .npz (formats below)")
+    src.add_argument("--task", choices=[CLASSIFICATION, REGRESSION],
+                     help="force the task (default: inferred from the labels)")
+    src.add_argument("--test-fraction", type=float, default=0.25,
+                     help="share held out for testing when --data has no test split (default 0.25)")
+    src.add_argument("--downsample", type=int, metavar="K",
+                     help="average blocks of K frames (shortens long sequences; plaid defaults to 4)")
+    src.add_argument("--max-len", type=int, metavar="N", help="keep only the first N steps of each sequence")
+
+    m = p.add_argument_group("model")
+    m.add_argument("--cell", choices=["gru", "lstm"], default="gru", help="recurrent cell (default gru)")
+    m.add_argument("--units", type=int, default=32, help="hidden units per layer, 1-512 (default 32)")
+    m.add_argument("--layers", type=int, default=1, help="stacked recurrent layers, 1-3 (default 1)")
+    m.add_argument("--reset-after", action=argparse.BooleanOptionalAction, default=None,
+                   help="GRU only: apply the reset gate after the recurrent matmul (Keras default: yes)")
+
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=int, help="training epochs (default depends on the data set)")
+    t.add_argument("--batch-size", type=int, help="mini-batch size (default depends on the data set)")
+    t.add_argument("--lr", type=float, help="Adam learning rate (default depends on the data set)")
+    t.add_argument("--seed", type=int, default=0, help="random seed; same seed, same model (default 0)")
+    t.add_argument("--calibration-samples", type=int, default=3000,
+                   help="(x_t, state) samples for int8 calibration (default 3000)")
+
+    o = p.add_argument_group("output")
+    o.add_argument("--out", metavar="DIR", help="artifact directory (default build/<dataset>-<cell><units>/)")
+    o.add_argument("--force", action="store_true", help="replace --out if it exists")
+    o.add_argument("--quiet", action="store_true", help="no progress bars or stage messages")
+    return p
+
+
+def check_options(args) -> None:
+    """Reject option values and combinations that cannot work, before any slow work starts."""
+    if args.dataset is not None and args.data is not None:
+        raise UserError("--dataset and --data both given", "use --dataset for a bundled set or --data for a file")
+    if args.data is None and args.dataset is not None and args.dataset not in BUNDLED:
+        raise UserError(f"unknown data set '{args.dataset}'", f"use one of: {', '.join(BUNDLED)}")
+    if not 1 <= args.units <= 512:
+        raise UserError(f"--units {args.units} is out of range", "use 1 to 512 hidden units")
+    if not 1 <= args.layers <= 3:
+        raise UserError(f"--layers {args.layers} is out of range", "use 1, 2 or 3 stacked layers")
+    if args.cell == "lstm" and args.reset_after is not None:
+        raise UserError("--reset-after/--no-reset-after only apply to GRU", "drop it, or use --cell gru")
+    checks = [("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1), ("--downsample", args.downsample, 1),
+              ("--max-len", args.max_len, 1), ("--calibration-samples", args.calibration_samples, 1),
+              ("--seed", args.seed, 0)]
+    for flag, value, low in checks:
+        if value is not None and value < low:
+            raise UserError(f"{flag} {value} is too small", f"use a value of at least {low}")
+    if args.lr is not None and not args.lr > 0:
+        raise UserError(f"--lr {args.lr} is not positive", "use a learning rate such as 0.01")
+    if not 0 < args.test_fraction < 1:
+        raise UserError(f"--test-fraction {args.test_fraction} is not between 0 and 1", "use e.g. 0.25")
+
+
+def default_out_dir(dataset_name: str, data_path: str | None, cell: str, units: int) -> Path:
+    name = Path(data_path).stem if data_path else dataset_name
+    return Path("build") / f"{name}-{cell}{units}"
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def make_progress_callback(epochs: int, quiet: bool):
+    """A Keras callback drawing one tqdm bar over the epochs (Keras' own output is switched off)."""
+    import keras
+    from tqdm.auto import tqdm
+
+    class EpochProgress(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.bar = tqdm(total=epochs, unit="epoch", desc="training", disable=quiet, leave=False)
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            shown = {k: f"{v:.3f}" for k, v in logs.items() if k in ("loss", "accuracy", "val_accuracy")}
+            self.bar.set_postfix(shown)
+            self.bar.update(1)
+
+        def on_train_end(self, logs=None):
+            self.bar.close()
+
+    return EpochProgress()
+
+
+def run_later_stages(artifact_dir: Path, args) -> dict | None:
+    """Hook for stages after training that work on the (still temporary) artifact directory.
+
+    Receives the directory with model.json, weights.npz, test_split.npz, model_int8.tflite already written.
+    Returns None, or {"metrics": <the metrics.json "kernel" block>, "outputs": (n, max_len, output_dim)
+    per-step outputs of the fixed-point kernel on the test split}, which go into metrics.json and the report.
+    """
+    return None
+
+
+def run(args) -> int:
+    started = time.perf_counter()
+    say = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    check_options(args)
+
+    import numpy as np
+
+    from host import data as D
+
+    dataset_name = args.dataset or (None if args.data else DEFAULT_DATASET)
+    out = Path(args.out) if args.out else default_out_dir(dataset_name, args.data, args.cell, args.units)
+    from host.artifacts import check_destination, staged_directory, write_json
+
+    check_destination(out, args.force)  # before spending a minute training
+
+    say(f"loading {dataset_name or args.data} ...")
+    ds = D.load_dataset(dataset_name, args.data, task=args.task, test_fraction=args.test_fraction,
+                        seed=args.seed, downsample_factor=args.downsample, max_len=args.max_len)
+    defaults = FILE_DEFAULTS if args.data else vars(BUNDLED[dataset_name])
+    epochs = args.epochs or defaults["epochs"]
+    batch_size = args.batch_size or defaults["batch_size"]
+    lr = args.lr or defaults["learning_rate"]
+
+    # Normalise inputs outside the model (numpy) so the step model, and the device, see normalised x.
+    mean, std = D.channel_norm(ds.train)
+    tr_len, te_len, T = ds.train.lengths, ds.test.lengths, ds.max_len
+    variable = len(set(tr_len) | set(te_len)) > 1
+    x_tr_raw, x_te_raw = D.pad(ds.train.sequences, T), D.pad(ds.test.sequences, T)
+    x_tr = D.normalise_padded(x_tr_raw, tr_len, mean, std)  # zero padding: numpy/int8 stepping stops at length
+    x_te = D.normalise_padded(x_te_raw, te_len, mean, std)
+    if max(np.abs(x_tr).max(), np.abs(x_te).max()) > 1e6:
+        raise UserError("some values are over a million standard deviations from their channel's mean",
+                        "check the data for corrupt values or wrong units")
+    y_tr, y_te = ds.train.targets, ds.test.targets
+    t_norm = None
+    if ds.task == REGRESSION:
+        t_norm = D.target_norm(y_tr)
+        y_tr_fit, y_te_fit = (y_tr - t_norm[0]) / t_norm[1], (y_te - t_norm[0]) / t_norm[1]
+    else:
+        y_tr_fit, y_te_fit = y_tr, y_te
+
+    say(f"training {args.cell.upper()}({args.units}) x{args.layers} on {len(tr_len)} sequences "
+        f"({ds.input_dim} channels, up to {T} steps), {epochs} epochs ...")
+    from host import model as M
+
+    keras = M.import_keras()
+    import tensorflow as tf
+
+    from host import convert as C
+    from host import evaluate as E
+
+    keras.utils.set_random_seed(args.seed)  # same seed => same model
+    tf.config.experimental.enable_op_determinism()
+    reset_after = True if args.reset_after is None else args.reset_after
+    cfg = M.ModelConfig(ds.input_dim, ds.output_dim, args.cell, args.units, args.layers,
+                        reset_after if args.cell == "gru" else False, ds.task)
+    model = M.build_sequence_model(cfg, masked=variable)
+    if ds.task == CLASSIFICATION:
+        model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    else:
+        model.compile(keras.optimizers.Adam(lr), "mse")
+    # Padding for training is the mask sentinel, so real frames that normalise to 0 are never masked.
+    x_tr_fit = D.normalise_padded(x_tr_raw, tr_len, mean, std, M.MASK_VALUE) if variable else x_tr
+    x_te_fit = D.normalise_padded(x_te_raw, te_len, mean, std, M.MASK_VALUE) if variable else x_te
+    train_started = time.perf_counter()
+    fit = model.fit(x_tr_fit, y_tr_fit, epochs=epochs, batch_size=batch_size, shuffle=True,
+                    verbose=0, validation_data=(x_te_fit, y_te_fit),
+                    callbacks=[make_progress_callback(epochs, args.quiet)])
+    train_seconds = time.perf_counter() - train_started
+    history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
+
+    weights = M.extract_weights(model, cfg)
+    step_model = M.build_step_model(cfg, weights)
+    float_steps = M.run_numpy(weights, cfg, x_te, te_len)
+    # Safety net: the numpy step must reproduce the trained Keras model (tests check this in detail).
+    keras_final = np.asarray(model(x_te_fit, training=False))
+    drift = float(np.abs(keras_final - M.final_outputs(float_steps, te_len)).max())
+    if drift > 1e-3:
+        raise RuntimeError(f"numpy step model disagrees with the Keras model by {drift:.2g}")
+
+    say(f"converting the step model to int8 TFLite ({args.calibration_samples} calibration samples) ...")
+    samples = C.calibration_samples(weights, cfg, x_tr, tr_len, args.calibration_samples, args.seed)
+    tflite_bytes = C.convert_int8(step_model, cfg, samples)
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(te_len), unit="seq", desc="int8 evaluation", disable=args.quiet, leave=False) as bar:
+        int8_steps = C.Int8Stepper(tflite_bytes, cfg).run(x_te, te_len, progress=bar)
+
+    float_figures = E.task_figures(M.final_outputs(float_steps, te_len), y_te, ds.task, t_norm)
+    int8_figures = {**E.compare_outputs(float_steps, int8_steps, te_len, y_te, ds.task, t_norm),
+                    "runtime": C.runtime_name()}
+    manifest = {
+        "format": 1,
+        "dataset": ds.name,
+        "task": ds.task,
+        **({"classes": ds.classes} if ds.task == CLASSIFICATION else {}),
+        "input_dim": cfg.input_dim, "output_dim": cfg.output_dim,
+        "cell": cfg.cell, "units": cfg.units, "layers": cfg.layers,
+        **({"reset_after": cfg.reset_after} if cfg.cell == "gru" else {}),
+        "norm": {"mean": mean.tolist(), "std": std.tolist()},
+        **({"target_norm": {"mean": t_norm[0].tolist(), "std": t_norm[1].tolist()}} if t_norm else {}),
+        "seed": args.seed, "epochs": epochs,
+        "max_len": int(T),
+        # Not in the docs/artifacts.md example: frames per model step (block average); 1 = raw frames.
+        "downsample": int(args.downsample or (BUNDLED[dataset_name].downsample if dataset_name else 1)),
+        "model_hash": None,  # set by quantize
+    }
+    metrics = {"float": float_figures, "tflite_int8": int8_figures,
+               "params": int(model.count_params()), "macs_per_step": M.macs_per_step(cfg),
+               "train_seconds": round(train_seconds, 2)}
+
+    with staged_directory(out, args.force) as stage:
+        model.save(stage / "model.keras")
+        step_model.save(stage / "step_model.keras")
+        (stage / "model_int8.tflite").write_bytes(tflite_bytes)
+        np.savez(stage / "weights.npz", **weights)
+        np.savez(stage / "test_split.npz", x=x_te_raw, lengths=te_len.astype(np.int32),
+                 y=y_te, float_outputs=float_steps)
+        write_json(stage / "history.json", history)
+        write_json(stage / "model.json", manifest)
+
+        # --- later stages: fixed-point kernel export (quantize/) ---
+        kernel = run_later_stages(stage, args)
+
+        if kernel is not None:
+            metrics["kernel"] = kernel["metrics"]
+        metrics["total_seconds"] = round(time.perf_counter() - started, 2)
+        notes = list(ds.notes) + [f"batch size {batch_size}, Adam learning rate {lr}",
+                                  f"int8 graph operators: {', '.join(C.op_names(tflite_bytes))}"]
+        write_json(stage / "metrics.json", metrics)
+        write_report(stage, manifest, metrics, history,
+                     {"lengths": te_len, "y": y_te, "float_outputs": float_steps},
+                     int8_steps, kernel["outputs"] if kernel else None, notes)
+
+    print_summary(out, manifest, metrics)
+    return 0
+
+
+def write_report(*args, **kwargs):
+    from host.report import write_report as write
+
+    return write(*args, **kwargs)
+
+
+def print_summary(out: Path, manifest: dict, metrics: dict) -> None:
+    key = "accuracy" if manifest["task"] == CLASSIFICATION else "rmse"
+    i8 = metrics["tflite_int8"]
+    lines = [
+        f"{manifest['dataset']}: {manifest['cell'].upper()}({manifest['units']}) x{manifest['layers']}, "
+        f"{metrics['params']:,} params, {metrics['macs_per_step']:,} MACs/step",
+        f"  float {key} {metrics['float'][key]:.4f} | int8 {key} {i8[key]:.4f}"
+        + (f", argmax agreement {i8['argmax_agreement']:.3f}" if "argmax_agreement" in i8 else ""),
+        f"  int8 vs float: final max abs {i8['final_max_abs']:.4f}, step max abs {i8['step_max_abs']:.4f}, "
+        f"step mean abs {i8['step_mean_abs']:.4f} ({i8['runtime']})",
+        f"  train {metrics['train_seconds']:.1f} s, total {metrics['total_seconds']:.1f} s",
+        f"  artifacts: {out}/ (report: {out / 'report.md'})",
+    ]
+    print("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return run(args)
+    except UserError as exc:
+        print(exc.one_line(), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted — nothing was written; run again to finish", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
