@@ -1,0 +1,70 @@
+/* Cortex-M reset: vector table, FPU enable, .data copy, .bss clear, then main().
+ *
+ * The symbols come from the generated linker script (firmware/platform/cortexm/link.ld.in). The firmware
+ * polls its UART and uses no interrupts, so every exception goes to one handler that stops.
+ */
+#include <stdint.h>
+
+#include "board_config.h"
+
+extern uint32_t __data_load[], __data_start[], __data_end[], __bss_start[], __bss_end[], __stack_top[];
+extern int main(void);
+
+void Reset_Handler(void);
+void platform_reset(void) __attribute__((noreturn, used));
+void Default_Handler(void);
+
+/* The reset handler proper is naked assembly so that on FPU boards CPACR is set before the compiler can
+ * emit any floating-point or FP-register instruction (it may use them even for plain copy loops). */
+__attribute__((naked)) void Reset_Handler(void)
+{
+    __asm volatile(
+#if BOARD_HAS_FPU
+        "ldr r0, =0xE000ED88\n"       /* SCB->CPACR */
+        "ldr r1, [r0]\n"
+        "orr r1, r1, #(0xF << 20)\n"  /* CP10, CP11: full access */
+        "str r1, [r0]\n"
+        "dsb\n"
+        "isb\n"                       /* the FPU is usable from the next instruction */
+#endif
+        "b platform_reset\n");
+}
+
+void platform_reset(void)
+{
+    /* Plain word loops: the build uses -fno-tree-loop-distribute-patterns, so these do not turn into
+     * calls to memcpy/memset (which would run before .data exists). */
+    const uint32_t *src = __data_load;
+    for (uint32_t *dst = __data_start; dst < __data_end;) {
+        *dst++ = *src++;
+    }
+    for (uint32_t *dst = __bss_start; dst < __bss_end;) {
+        *dst++ = 0;
+    }
+    (void)main();
+    for (;;) {
+    }
+}
+
+void Default_Handler(void)
+{
+    for (;;) {      /* a fault: stop here, visible to a debugger */
+    }
+}
+
+/* ARMv6-M/ARMv7-M system exceptions; no device interrupts are used. */
+__attribute__((section(".vectors"), used)) static void (*const vector_table[16])(void) = {
+    (void (*)(void))(uintptr_t)__stack_top,  /* initial stack pointer */
+    Reset_Handler,
+    Default_Handler,   /* NMI */
+    Default_Handler,   /* HardFault */
+    Default_Handler,   /* MemManage (ARMv7-M) */
+    Default_Handler,   /* BusFault (ARMv7-M) */
+    Default_Handler,   /* UsageFault (ARMv7-M) */
+    0, 0, 0, 0,        /* reserved */
+    Default_Handler,   /* SVCall */
+    Default_Handler,   /* DebugMonitor (ARMv7-M) */
+    0,                 /* reserved */
+    Default_Handler,   /* PendSV */
+    Default_Handler,   /* SysTick (not enabled: the counter is read, not interrupted) */
+};

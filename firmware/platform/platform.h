@@ -1,0 +1,31 @@
+/* The porting contract: what every board family provides to the app.
+ *
+ * One implementation of each part per family, chosen by the board's data (boards/<name>/board.toml ->
+ * host/boards.py -> board.mk). Board facts (addresses, clock, pins) come from the generated board_config.h,
+ * so adding a board of a known family needs no C.
+ */
+#ifndef TINYRNN_PLATFORM_H
+#define TINYRNN_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "board_config.h"
+
+/* clock/<family>.c: bring the CPU to BOARD_CPU_CLOCK_HZ (PLL, flash wait states, oscillators). */
+void clock_init(void);
+
+/* uart/<family>.c: pins, baud rate, enable; then blocking byte I/O (polled, no interrupts). */
+void uart_init(void);
+void uart_write(const uint8_t *data, size_t len);
+uint8_t uart_read_byte(void);
+
+/* counter/<kind>.c: a free-running counter of CPU clock ticks for latency measurement.
+ * counter_elapsed() returns the ticks between two counter_now() readings; it is exact for intervals
+ * shorter than the counter's range (DWT: 2^32 ticks; SysTick: 2^24 ticks, so a caller times each kernel
+ * step separately and adds the results). */
+void counter_init(void);
+uint32_t counter_now(void);
+uint32_t counter_elapsed(uint32_t start, uint32_t end);
+
+#endif

@@ -1,0 +1,356 @@
+"""The host side of the serial protocol (docs/protocol.md): framing, and a client for the commands.
+
+Layers, bottom up:
+  cobs_encode / cobs_decode      byte stuffing, so 0x00 only ever appears as the frame delimiter
+  encode_frame / decode_frame    header + payload + CRC-32 <-> Frame
+  FrameReader                    a byte stream -> frames, skipping garbage up to the next delimiter
+  Client                         requests with ids, timeouts and bounded retries; HELLO/RESET/STEP/SEQUENCE
+
+Constants and record layouts come from host/protocol_spec.py (also the source of the firmware's header).
+"""
+
+import os
+import struct
+import time
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from host import protocol_spec as spec
+from host.errors import BoardError, BoardNotAnswering, GarbageError, HashMismatch
+
+CMD = spec.COMMANDS
+ERR = spec.ERRORS
+ERROR_NAMES = {code: name for name, code in spec.ERRORS.items()}
+CELL_NAMES = {0: "gru", 1: "gru-reset-before", 2: "lstm", spec.NO_MODEL_CELL: "none"}
+HEAD_NAMES = {0: "softmax", 1: "linear"}
+UNIT_NAMES = {code: name for name, code in spec.COUNTER_UNITS.items()}
+
+
+def crc32(data):
+    """CRC-32/ISO-HDLC, as zlib computes it: check value crc32(b"123456789") == 0xCBF43926."""
+    return zlib.crc32(data) & 0xFFFFFFFF
+
+
+def cobs_encode(data):
+    """Consistent Overhead Byte Stuffing; the result contains no 0x00 (same algorithm as the firmware)."""
+    out = bytearray([0])
+    code_pos, code = 0, 1
+    for i, byte in enumerate(data):
+        if byte == 0:
+            out[code_pos] = code
+            code_pos, code = len(out), 1
+            out.append(0)
+        else:
+            out.append(byte)
+            code += 1
+            if code == 0xFF and i + 1 < len(data):   # a full block; start another only if data follows
+                out[code_pos] = code
+                code_pos, code = len(out), 1
+                out.append(0)
+    out[code_pos] = code
+    return bytes(out)
+
+
+def cobs_decode(data):
+    """Inverse of cobs_encode; raises ValueError on a malformed block."""
+    out = bytearray()
+    i = 0
+    while i < len(data):
+        code = data[i]
+        i += 1
+        if code == 0 or i + code - 1 > len(data):
+            raise ValueError("malformed COBS block")
+        out += data[i:i + code - 1]
+        i += code - 1
+        if code != 0xFF and i < len(data):
+            out.append(0)
+    return bytes(out)
+
+
+@dataclass(frozen=True)
+class Frame:
+    version: int
+    type: int
+    request_id: int
+    payload: bytes
+
+
+def encode_frame(ftype, request_id, payload=b"", version=spec.PROTOCOL_VERSION, length=None):
+    """The bytes to put on the wire: COBS(header + payload + CRC) + 0x00.
+    `length` overrides the header's length field (only tests want a wrong one)."""
+    if len(payload) > spec.MAX_PAYLOAD and length is None:
+        raise ValueError(f"payload of {len(payload)} bytes exceeds the maximum {spec.MAX_PAYLOAD}")
+    body = struct.pack(spec.HEADER_FORMAT, version, ftype, request_id & 0xFFFF,
+                       len(payload) if length is None else length) + payload
+    return cobs_encode(body + struct.pack("<I", crc32(body))) + b"\x00"
+
+
+class FrameError(ValueError):
+    """A delimited chunk that is not a valid frame."""
+
+
+def decode_frame(raw):
+    """Decode one frame (the bytes between delimiters, without them) or raise FrameError."""
+    try:
+        data = cobs_decode(raw)
+    except ValueError as e:
+        raise FrameError(str(e)) from None
+    if len(data) < spec.HEADER_SIZE + spec.CRC_SIZE:
+        raise FrameError(f"frame of {len(data)} bytes is shorter than header + CRC")
+    body, (crc,) = data[:-spec.CRC_SIZE], struct.unpack("<I", data[-spec.CRC_SIZE:])
+    if crc32(body) != crc:
+        raise FrameError("CRC mismatch")
+    version, ftype, request_id, length = struct.unpack_from(spec.HEADER_FORMAT, body)
+    payload = body[spec.HEADER_SIZE:]
+    if length != len(payload):
+        raise FrameError(f"length field {length} but {len(payload)} payload bytes")
+    return Frame(version, ftype, request_id, payload)
+
+
+class FrameReader:
+    """Collects bytes and returns the valid frames among them. Anything between delimiters that does not
+    decode is counted in `garbage_chunks` and dropped; an over-long run without a delimiter is dropped too,
+    so one burst of noise costs at most one frame."""
+
+    def __init__(self):
+        self._buf = bytearray()
+        self._overflow = False
+        self.garbage_chunks = 0
+        self.bytes_seen = 0
+
+    def feed(self, data):
+        frames = []
+        self.bytes_seen += len(data)
+        for byte in data:
+            if byte != 0:
+                if len(self._buf) < spec.MAX_ENCODED_FRAME:
+                    self._buf.append(byte)
+                else:
+                    self._overflow = True
+                continue
+            raw, overflow = bytes(self._buf), self._overflow
+            self._buf.clear()
+            self._overflow = False
+            if not raw:
+                continue
+            if overflow:
+                self.garbage_chunks += 1
+                continue
+            try:
+                frames.append(decode_frame(raw))
+            except FrameError:
+                self.garbage_chunks += 1
+        return frames
+
+
+@dataclass(frozen=True)
+class Info:
+    """The HELLO reply: what the board is and what it runs."""
+    protocol_version: int
+    cell_id: int
+    head_id: int
+    counter_unit: int
+    cpu_clock_hz: int
+    counter_hz: int
+    input_dim: int
+    output_dim: int
+    units: int
+    layers: int
+    input_frac_bits: int
+    max_payload: int
+    seq_max_steps_per_step: int
+    seq_max_steps_final: int
+    state_words: int
+    scratch_words: int
+    model_hash: str
+    kernel_path: str
+    board_name: str
+
+    @classmethod
+    def parse(cls, payload):
+        if len(payload) != spec.INFO_SIZE:
+            raise GarbageError(f"INFO record of {len(payload)} bytes, expected {spec.INFO_SIZE}")
+        values = list(struct.unpack(spec.INFO_FORMAT, payload))
+        for i, (name, fmt) in enumerate(spec.INFO_FIELDS):
+            if fmt.endswith("s"):
+                values[i] = values[i].rstrip(b"\x00").decode("ascii", "replace")
+        return cls(*values)
+
+    @property
+    def cell(self):
+        return CELL_NAMES.get(self.cell_id, f"cell{self.cell_id}")
+
+    @property
+    def has_model(self):
+        return self.cell_id != spec.NO_MODEL_CELL
+
+    @property
+    def unit(self):
+        """'cycles' (DWT/SysTick on silicon) or 'instructions' (QEMU -icount: executed instructions)."""
+        return UNIT_NAMES.get(self.counter_unit, "ticks")
+
+    def ticks_to_count(self, ticks):
+        """Latency ticks -> cycles or instructions. Under QEMU -icount shift=0 one instruction takes 1 ns of
+        virtual time, so a tick of a counter_hz clock stands for 1e9 / counter_hz instructions."""
+        ticks = np.asarray(ticks, dtype=np.float64)
+        if self.unit == "instructions":
+            return ticks * (1e9 / self.counter_hz)
+        return ticks * (self.cpu_clock_hz / self.counter_hz)
+
+    def count_to_us(self, count):
+        """Cycles (or instructions, taking one per cycle) -> microseconds at the board's CPU clock."""
+        return np.asarray(count, dtype=np.float64) * 1e6 / self.cpu_clock_hz
+
+    def describe(self):
+        model = (f"{self.cell.upper()} x{self.layers} units={self.units} in={self.input_dim} "
+                 f"out={self.output_dim} hash={self.model_hash} kernel={self.kernel_path}"
+                 if self.has_model else "no model (bring-up firmware)")
+        return (f"{self.board_name} @ {self.cpu_clock_hz / 1e6:g} MHz, protocol v{self.protocol_version}, "
+                f"latency in {self.unit}; {model}")
+
+
+@dataclass
+class SequenceResult:
+    outputs: np.ndarray          # int32 (T, k) per step, or (k,) final only
+    step_ticks: np.ndarray       # uint32 (T,) per step, or None when final only
+    total_ticks: int             # sum of the per-step ticks, over all chunks
+
+
+class Client:
+    """Requests and replies over a Transport.
+
+    Every request is preceded by a lone 0x00 (the board drops any partial frame and starts afresh), carries
+    a fresh request id, and is retried (same bytes, same id) up to `retries` times on a timeout; the board
+    recognises a retry and answers it with its stored reply instead of running the command twice, so even
+    STEP is safe to retry.
+    """
+
+    def __init__(self, transport, timeout=3.0, retries=2):
+        self.transport = transport
+        self.timeout = timeout
+        self.retries = retries
+        self.info = None
+        self._next_id = int.from_bytes(os.urandom(2), "little")   # two hosts rarely reuse an id
+        self._reader = FrameReader()
+        self._pending = []            # frames read but not yet claimed
+
+    # --- frames --------------------------------------------------------------------------------------
+    def new_id(self):
+        self._next_id = (self._next_id + 1) & 0xFFFF
+        return self._next_id
+
+    def send_raw(self, data):
+        self.transport.write(data)
+
+    def read_frame(self, timeout=None, request_id=None):
+        """The next valid frame (with `request_id`, if given: others are stale replies and dropped), or None
+        on timeout. Raises GarbageError if only invalid bytes arrived meanwhile."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        garbage_before = self._reader.garbage_chunks
+        bytes_before = self._reader.bytes_seen
+        while True:
+            while self._pending:
+                frame = self._pending.pop(0)
+                if request_id is None or frame.request_id == request_id:
+                    return frame
+            if time.monotonic() >= deadline:
+                if self._reader.garbage_chunks > garbage_before:
+                    raise GarbageError(f"{self.transport.url}: {self._reader.bytes_seen - bytes_before} bytes "
+                                       "received but no valid reply (wrong baud rate or not tinyrnn firmware?)")
+                return None
+            self._pending.extend(self._reader.feed(self.transport.read_some()))
+
+    def request(self, ftype, payload=b""):
+        """Send a request; return the reply payload. Error replies raise BoardError (or HashMismatch)."""
+        request_id = self.new_id()
+        wire = b"\x00" + encode_frame(ftype, request_id, payload)
+        for _attempt in range(1 + self.retries):
+            self.send_raw(wire)
+            frame = self.read_frame(request_id=request_id)
+            if frame is None:
+                continue
+            if frame.type == spec.ERROR:
+                raise self._error_from(frame)
+            if frame.type != ftype | spec.REPLY_FLAG:
+                raise GarbageError(f"reply type 0x{frame.type:02X} to request 0x{ftype:02X}")
+            return frame.payload
+        raise BoardNotAnswering(f"{self.transport.url}: no reply after {1 + self.retries} tries of "
+                                f"{self.timeout:g} s (is the board running tinyrnn firmware at this baud rate?)")
+
+    @staticmethod
+    def _error_from(frame):
+        code, req_type, detail = struct.unpack_from(spec.ERROR_FORMAT, frame.payload)
+        extra = frame.payload[struct.calcsize(spec.ERROR_FORMAT):]
+        name = ERROR_NAMES.get(code, f"error {code}")
+        if code == ERR["HASH_MISMATCH"]:
+            board_hash = extra.rstrip(b"\x00").decode("ascii", "replace") or "none"
+            return HashMismatch(f"board runs model {board_hash}, not the expected one", code, detail, extra)
+        return BoardError(f"board replied {name} (detail {detail}) to request type 0x{req_type:02X}",
+                          code, detail, extra)
+
+    # --- commands ------------------------------------------------------------------------------------
+    def hello(self, expected_hash=None):
+        """Handshake. With `expected_hash`, a board running another model raises HashMismatch."""
+        payload = b""
+        if expected_hash is not None:
+            payload = expected_hash.encode("ascii")
+            if len(payload) != spec.HASH_LEN:
+                raise ValueError(f"model hash must be {spec.HASH_LEN} characters, got {expected_hash!r}")
+        try:
+            self.info = Info.parse(self.request(CMD["HELLO"], payload))
+        except HashMismatch as e:
+            board_hash = e.extra.rstrip(b"\x00").decode("ascii", "replace") or "none"
+            raise HashMismatch(f"{self.transport.url}: board runs model {board_hash}, the artifact is "
+                               f"{expected_hash}: flash this model first (python host/flash.py)",
+                               e.code, e.detail, e.extra) from None
+        if self.info.protocol_version != spec.PROTOCOL_VERSION:
+            raise BoardError(f"board speaks protocol v{self.info.protocol_version}, "
+                             f"host v{spec.PROTOCOL_VERSION}")
+        return self.info
+
+    def _need_info(self):
+        if self.info is None:
+            self.hello()
+        return self.info
+
+    def reset(self):
+        self.request(CMD["RESET"])
+
+    def step(self, x_q):
+        """One timestep on the board's current state: int16[d] in -> (int32[k] outputs, ticks)."""
+        info = self._need_info()
+        x = np.asarray(x_q, dtype="<i2").reshape(info.input_dim)
+        reply = self.request(CMD["STEP"], x.tobytes())
+        (ticks,) = struct.unpack_from(spec.STEP_REPLY_FORMAT, reply)
+        y = np.frombuffer(reply, dtype="<i4", offset=struct.calcsize(spec.STEP_REPLY_FORMAT))
+        return y.astype(np.int32), ticks
+
+    def sequence(self, x_q, per_step=True, reset=True):
+        """Run T timesteps (int16 (T, d)), split into as many SEQUENCE requests as the payload limit needs.
+        The first chunk resets the state if `reset`; later chunks continue from it."""
+        info = self._need_info()
+        x = np.asarray(x_q, dtype="<i2").reshape(-1, info.input_dim)
+        limit = info.seq_max_steps_per_step if per_step else info.seq_max_steps_final
+        outputs, ticks, total, final = [], [], 0, None
+        for start in range(0, len(x), limit):
+            chunk = x[start:start + limit]
+            flags = (spec.SEQUENCE_FLAGS["PER_STEP"] if per_step else 0) | \
+                    (spec.SEQUENCE_FLAGS["RESET_FIRST"] if reset and start == 0 else 0)
+            reply = self.request(CMD["SEQUENCE"],
+                                 struct.pack(spec.SEQUENCE_FORMAT, flags, 0, len(chunk)) + chunk.tobytes())
+            _flags, _res, n, chunk_total = struct.unpack_from(spec.SEQUENCE_REPLY_FORMAT, reply)
+            if n != len(chunk):
+                raise GarbageError(f"SEQUENCE reply for {n} steps, sent {len(chunk)}")
+            total += chunk_total
+            off = struct.calcsize(spec.SEQUENCE_REPLY_FORMAT)
+            if per_step:
+                ticks.append(np.frombuffer(reply, dtype="<u4", count=n, offset=off))
+                outputs.append(np.frombuffer(reply, dtype="<i4", offset=off + 4 * n).reshape(n, info.output_dim))
+            else:
+                final = np.frombuffer(reply, dtype="<i4", offset=off)
+        if per_step:
+            return SequenceResult(np.concatenate(outputs).astype(np.int32),
+                                  np.concatenate(ticks).astype(np.uint32), total)
+        return SequenceResult(final.astype(np.int32), None, total)

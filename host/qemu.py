@@ -1,0 +1,127 @@
+"""Emulated boards: start a firmware in QEMU behind a pty, remember it, stop it.
+
+QEMU runs in the background (its own session, so it outlives the command that started it) and prints
+`char device redirected to /dev/pts/N`; that pty is the board's serial port. A record per running board,
+`build/run/<board>.json` (pid, port, elf, command), lets `flash.py --list/--stop` and the test runner find
+and stop exactly the emulators they started, by pid.
+
+Nothing is lost before the host connects because the firmware only ever speaks when spoken to, so QEMU
+can start running at once (no -S / QMP `cont` dance needed).
+
+Timing: `-icount shift=0,align=off,sleep=off` makes every instruction take 1 ns of virtual time, so
+SysTick readings are reproducible and convert exactly into executed instructions (docs/protocol.md).
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from host.boards import ROOT
+from host.errors import TinyRNNError, ToolMissing
+
+QEMU = "qemu-system-arm"
+RUN_DIR = ROOT / "build" / "run"
+PTY_LINE = re.compile(r"char device redirected to (/dev/pts/\d+)")
+
+
+@dataclass
+class RunRecord:
+    board: str
+    pid: int
+    port: str
+    elf: str
+    log: str
+    command: list
+
+
+def qemu_command(board, elf):
+    return [QEMU, "-M", board.runner["machine"], "-display", "none", "-monitor", "none",
+            "-icount", "shift=0,align=off,sleep=off", "-serial", "pty", "-kernel", str(elf)]
+
+
+def _record_path(board_name):
+    return RUN_DIR / f"{board_name}.json"
+
+
+def _alive_qemu(pid):
+    """True if pid is a live qemu-system-arm (not a reused pid of some other program)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    state = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}/stat").exists() else "Z"
+    return QEMU.encode() in cmdline and state != "Z"
+
+
+def start(board, elf, timeout=10.0):
+    """Start `elf` on the emulated `board` (stopping a previous run of that board); return its RunRecord."""
+    if shutil.which(QEMU) is None:
+        raise ToolMissing(f"{QEMU} not found: apt-get install qemu-system-arm")
+    if not board.emulated:
+        raise TinyRNNError(f"{board.name} is not an emulated board")
+    stop(board.name)
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = RUN_DIR / f"{board.name}.log"
+    cmd = qemu_command(board, elf)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = PTY_LINE.search(log_path.read_text(errors="replace"))
+        if match:
+            record = RunRecord(board.name, proc.pid, match.group(1), str(elf), str(log_path), cmd)
+            _record_path(board.name).write_text(json.dumps(asdict(record), indent=2) + "\n")
+            return record
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    raise TinyRNNError(f"QEMU did not start for {board.name}: {log_path.read_text(errors='replace').strip()}")
+
+
+def running():
+    """Records of the emulators still alive (records of dead ones are removed)."""
+    records = []
+    for path in sorted(RUN_DIR.glob("*.json")) if RUN_DIR.exists() else []:
+        try:
+            record = RunRecord(**json.loads(path.read_text()))
+        except (ValueError, TypeError):
+            path.unlink()
+            continue
+        if _alive_qemu(record.pid):
+            records.append(record)
+        else:
+            path.unlink()
+    return records
+
+
+def stop(board_name):
+    """Stop the emulator recorded for board_name, if any. Returns True if one was stopped."""
+    path = _record_path(board_name)
+    if not path.exists():
+        return False
+    record = RunRecord(**json.loads(path.read_text()))
+    path.unlink()
+    if not _alive_qemu(record.pid):
+        return False
+    os.kill(record.pid, signal.SIGTERM)
+    for _ in range(100):
+        if not _alive_qemu(record.pid):
+            break
+        time.sleep(0.02)
+    else:
+        os.kill(record.pid, signal.SIGKILL)
+    try:   # reap it if it is our child (started in this process)
+        os.waitpid(record.pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    return True

@@ -1,0 +1,127 @@
+"""Board data: every board.toml loads, bad ones are refused with the key named, and the generated build
+inputs (linker scripts, board_config.h, board.mk) say what the data says."""
+
+import copy
+import re
+import tomllib
+
+import pytest
+
+from host import boards
+from host.boards import BoardError, board_from_dict, load_board
+
+EMULATED = ["qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-microbit", "qemu-netduinoplus2"]
+REAL = ["nrf52840-dk", "nucleo-f446re"]
+
+
+def raw(name):
+    return tomllib.loads((boards.BOARDS_DIR / name / "board.toml").read_text())
+
+
+def test_all_boards_present_and_valid():
+    assert set(boards.board_names()) >= set(EMULATED + REAL)
+    for name in boards.board_names():
+        b = load_board(name)
+        assert b.name == name
+        assert b.emulated == (name in EMULATED) or name not in EMULATED + REAL
+
+
+def test_real_boards_have_readme():
+    for name in REAL:
+        text = (boards.BOARDS_DIR / name / "README.md").read_text()
+        assert "flash" in text.lower() and "wir" in text.lower()
+
+
+def test_default_board_is_the_m4f():
+    b = load_board(boards.DEFAULT_BOARD)
+    assert (b.core, b.fpu, b.counter_unit) == ("cortex-m4", "fpv4-sp-d16", "instructions")
+
+
+def test_counter_units_follow_the_runner():
+    assert load_board("nucleo-f446re").counter_unit == "cycles"
+    assert load_board("qemu-netduinoplus2").counter_unit == "instructions"
+
+
+def test_nucleo_clock_tree():
+    b = load_board("nucleo-f446re")
+    assert b.clock_hz == 168_000_000
+    assert b.uart_clock_hz == 42_000_000                  # APB1 = 168 MHz / 4
+    header = boards.board_config_h(b)
+    assert "#define BOARD_UART_TX_PIN_PORT 0" in header and "#define BOARD_UART_TX_PIN_NUM 2" in header
+    assert "#define BOARD_UART_AF 7" in header and "#define BOARD_UART_RCC_ENR_OFFSET 0x40u" in header
+    assert "#define BOARD_CPU_CLOCK_HZ 168000000u" in header
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["cpu"].pop("clock_hz"), "missing 'clock_hz'"),
+    (lambda d: d["cpu"].update(core="cortex-m33"), "core"),
+    (lambda d: d["cpu"].update(fpu="fpv5-d16"), "does not exist on cortex-m4"),
+    (lambda d: d["cpu"].update(clock_hz="fast"), "must be int"),
+    (lambda d: d["clock"].update(pll_n=180), "PLL gives 180000000 Hz"),
+    (lambda d: d["clock"].update(apb1_div=2), "apb1_div"),
+    (lambda d: d["uart"].update(tx_pin="PZ2"), "tx_pin"),
+    (lambda d: d["uart"].update(family="pl011"), "uart family"),
+    (lambda d: d["memory"].update(stack_size=3), "multiple of 4"),
+    (lambda d: d["runner"].pop("pyocd_target"), "pyocd_target"),
+])
+def test_bad_real_board_is_refused(mutate, message):
+    data = copy.deepcopy(raw("nucleo-f446re"))
+    mutate(data)
+    with pytest.raises(BoardError, match=re.escape(message)):
+        board_from_dict(data)
+
+
+def test_emulated_board_cannot_claim_dwt():
+    data = raw("qemu-mps2-an386")
+    data["cpu"]["counter"] = "dwt"
+    with pytest.raises(BoardError, match="QEMU emulates no DWT"):
+        board_from_dict(data)
+
+
+def test_m0_has_no_dwt():
+    data = raw("qemu-microbit")
+    data["cpu"]["counter"] = "dwt"
+    with pytest.raises(BoardError, match="Cortex-M0 has no DWT"):
+        board_from_dict(data)
+
+
+def test_unknown_board_lists_the_known_ones():
+    with pytest.raises(BoardError, match="qemu-mps2-an386"):
+        load_board("no-such-board")
+
+
+def test_a_new_board_of_a_known_family_is_data_only(tmp_path):
+    data = raw("nucleo-f446re")
+    data["name"] = "my-f446-board"
+    data["uart"].update(base=0x40011000, rcc_enable="APB2ENR:4", bus="apb2", tx_pin="PA9", rx_pin="PA10")
+    b = board_from_dict(data)
+    assert b.uart_clock_hz == 84_000_000
+    assert b.platform_sources() == load_board("nucleo-f446re").platform_sources()
+
+
+def test_linker_script_from_board_data():
+    b = load_board("qemu-netduinoplus2")
+    script = boards.linker_script(b)
+    assert "ORIGIN = 0x08000000, LENGTH = 0x00100000" in script
+    assert "ORIGIN = 0x20000000, LENGTH = 0x00020000" in script
+    assert ". = . + 0x2000;" in script and "__flash_used" in script and "__ram_used" in script
+    assert "${" not in script
+    unbounded = boards.linker_script(b, unbounded=True)
+    assert f"LENGTH = 0x{boards.UNBOUNDED_SIZE:08X}" in unbounded
+    # only the region lengths differ: the same addresses, so the measured image is the real one
+    strip = lambda s: re.sub(r"LENGTH = 0x[0-9A-F]+", "", s)
+    assert strip(script) == strip(unbounded)
+
+
+def test_cpu_flags():
+    assert load_board("qemu-mps2-an500").cpu_flags() == ["-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-d16",
+                                                         "-mfloat-abi=hard"]
+    assert load_board("qemu-microbit").cpu_flags() == ["-mcpu=cortex-m0", "-mthumb", "-mfloat-abi=soft"]
+
+
+def test_generate_writes_all_inputs(tmp_path):
+    files = boards.generate(load_board("qemu-microbit"), tmp_path)
+    assert sorted(f.name for f in files) == ["board.mk", "board_config.h", "link.ld", "link_unbounded.ld"]
+    mk = (tmp_path / "board.mk").read_text()
+    assert "platform/uart/nrf_uart.c" in mk and "platform/counter/systick.c" in mk
+    assert "#define BOARD_UART_TX_PIN 24" in (tmp_path / "board_config.h").read_text()

@@ -1,0 +1,320 @@
+"""The serial protocol without a board: COBS, CRC, frames, the stream reader, the client's ids/retries/errors,
+the generated C header, and the firmware's own framing code (firmware/app/protocol.c) compiled for the host
+and fed the same bytes as the Python side."""
+
+import ctypes
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from host import protocol_spec as spec
+from host.errors import BoardNotAnswering, GarbageError, HashMismatch
+from host.protocol import (Client, FrameError, FrameReader, Info, cobs_decode, cobs_encode, crc32,
+                           decode_frame, encode_frame)
+from host.transport import Transport
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- building blocks -----------------------------------------------------------------------------------
+
+def test_crc32_check_value():
+    # The catalogue check value of CRC-32/ISO-HDLC, the test vector quoted in docs/protocol.md.
+    assert crc32(b"123456789") == 0xCBF43926
+
+
+@pytest.mark.parametrize("raw, encoded", [
+    (b"", b"\x01"),
+    (b"\x00", b"\x01\x01"),
+    (b"\x00\x00", b"\x01\x01\x01"),
+    (b"\x11\x22\x00\x33", b"\x03\x11\x22\x02\x33"),
+    (bytes(range(1, 255)), b"\xff" + bytes(range(1, 255))),
+    (bytes(range(1, 256)), b"\xff" + bytes(range(1, 255)) + b"\x02\xff"),
+])
+def test_cobs_known_vectors(raw, encoded):
+    assert cobs_encode(raw) == encoded
+    assert cobs_decode(encoded) == raw
+
+
+def test_cobs_round_trip_random():
+    rng = np.random.default_rng(1)
+    for n in list(range(0, 600, 7)) + [253, 254, 255, 508, 509, spec.MAX_FRAME]:
+        data = bytes(rng.integers(0, 256, n, dtype=np.uint8))
+        if n % 3 == 0:                       # many zeros, and runs without any
+            data = bytes(b if b % 5 else 0 for b in data)
+        enc = cobs_encode(data)
+        assert 0 not in enc
+        assert len(enc) <= spec.MAX_ENCODED_FRAME or n > spec.MAX_FRAME
+        assert cobs_decode(enc) == data
+
+
+def test_cobs_decode_rejects_malformed():
+    with pytest.raises(ValueError):
+        cobs_decode(b"\x05\x11\x22")          # block claims 4 bytes, has 2
+    with pytest.raises(ValueError):
+        cobs_decode(b"\x02\x11\x00\x11")      # a zero inside an encoded frame
+
+
+def test_frame_round_trip_and_layout():
+    wire = encode_frame(0x03, 0xBEEF, b"\x01\x00\x02")
+    assert wire.endswith(b"\x00") and wire.count(0) == 1
+    body = cobs_decode(wire[:-1])
+    assert body[:6] == struct.pack("<BBHH", spec.PROTOCOL_VERSION, 0x03, 0xBEEF, 3)
+    assert struct.unpack("<I", body[-4:])[0] == zlib.crc32(body[:-4])
+    assert decode_frame(wire[:-1]).payload == b"\x01\x00\x02"
+
+
+def test_decode_frame_errors():
+    good = bytearray(cobs_decode(encode_frame(0x01, 7, b"abc")[:-1]))
+    corrupt = bytearray(good)
+    corrupt[7] ^= 0x40
+    with pytest.raises(FrameError, match="CRC"):
+        decode_frame(cobs_encode(bytes(corrupt)))
+    with pytest.raises(FrameError, match="shorter"):
+        decode_frame(cobs_encode(bytes(good[:5])))
+    with pytest.raises(FrameError, match="length"):
+        decode_frame(encode_frame(0x01, 7, b"abc", length=9)[:-1])
+    with pytest.raises(ValueError):
+        encode_frame(0x04, 1, bytes(spec.MAX_PAYLOAD + 1))
+
+
+def test_frame_reader_skips_garbage_and_truncated_frames():
+    reader = FrameReader()
+    one, two = encode_frame(0x81, 1, b"x"), encode_frame(0x82, 2, b"")
+    stream = b"\x13\x37garbage\x00" + one[:5] + b"\x00" + one + b"\x00\x00" + two
+    frames = []
+    for i in range(0, len(stream), 3):       # arbitrary chunking must not matter
+        frames += reader.feed(stream[i:i + 3])
+    assert [(f.type, f.request_id) for f in frames] == [(0x81, 1), (0x82, 2)]
+    assert reader.garbage_chunks == 2
+
+
+def test_frame_reader_drops_over_long_run():
+    reader = FrameReader()
+    assert reader.feed(b"\x01" * (spec.MAX_ENCODED_FRAME + 10) + b"\x00") == []
+    assert reader.garbage_chunks == 1
+    assert [f.request_id for f in reader.feed(encode_frame(0x81, 5))] == [5]
+
+
+def test_transport_on_loop_url():
+    with Transport("loop://") as t:
+        t.write(b"\xff\xfe\x00" + encode_frame(0x81, 9, b"hi"))
+        reader, frames = FrameReader(), []
+        for _ in range(20):
+            frames += reader.feed(t.read_some())
+            if frames:
+                break
+        assert frames[0].payload == b"hi" and reader.garbage_chunks == 1
+
+
+def test_committed_header_matches_spec():
+    committed = (ROOT / "firmware" / "app" / "protocol_ids.h").read_text()
+    assert committed == spec.c_header(), "run: python -m host.protocol_spec > firmware/app/protocol_ids.h"
+
+
+def test_info_layout_is_consistent():
+    offsets = spec.info_offsets()
+    assert offsets[-1][1] + offsets[-1][2] == spec.INFO_SIZE == struct.calcsize(spec.INFO_FORMAT)
+    assert spec.INFO_SIZE <= spec.MAX_PAYLOAD
+
+
+# --- the client against a scripted board -----------------------------------------------------------------
+
+def info_payload(**over):
+    fields = dict(protocol_version=1, cell_id=0, head_id=0, counter_unit=1, cpu_clock_hz=25_000_000,
+                  counter_hz=25_000_000, input_dim=2, output_dim=1, units=4, layers=1, input_frac_bits=11,
+                  max_payload=spec.MAX_PAYLOAD, seq_max_steps_per_step=3, seq_max_steps_final=5, state_words=2,
+                  scratch_words=4, model_hash=b"0123456789abcdef", kernel_path=b"c", board_name=b"fake")
+    fields.update(over)
+    return struct.pack(spec.INFO_FORMAT, *(fields[name] for name, _ in spec.INFO_FIELDS))
+
+
+class FakeBoard:
+    """A transport whose far end answers like the firmware. Its 'model' is a running sum of the inputs
+    (it stands in for the kernel only to check the client's chunking and state handling)."""
+
+    url = "fake://"
+
+    def __init__(self, drop_replies=0, garbage_only=False, silent=False):
+        self.reader, self.out = FrameReader(), bytearray()
+        self.drop_replies, self.garbage_only, self.silent = drop_replies, garbage_only, silent
+        self.state, self.requests = 0, []
+
+    def write(self, data):
+        for frame in self.reader.feed(data):
+            self.requests.append(frame)
+            reply = self.answer(frame)
+            if self.silent:
+                continue
+            if self.garbage_only:
+                self.out += b"\x55\xaa\x13\x00"
+            elif self.drop_replies:
+                self.drop_replies -= 1
+            else:
+                self.out += encode_frame(reply[0], frame.request_id, reply[1])
+
+    def answer(self, frame):
+        C = spec.COMMANDS
+        if frame.type == C["HELLO"]:
+            if frame.payload and frame.payload != b"0123456789abcdef":
+                return spec.ERROR, struct.pack(spec.ERROR_FORMAT, spec.ERRORS["HASH_MISMATCH"], frame.type, 0) \
+                    + b"0123456789abcdef"
+            return frame.type | 0x80, info_payload()
+        if frame.type == C["SEQUENCE"]:
+            flags, _, n = struct.unpack_from(spec.SEQUENCE_FORMAT, frame.payload)
+            if flags & spec.SEQUENCE_FLAGS["RESET_FIRST"]:
+                self.state = 0
+            x = np.frombuffer(frame.payload, "<i2", offset=4).reshape(n, 2)
+            ys = []
+            for row in x:
+                self.state += int(row.sum())
+                ys.append(self.state)
+            head = struct.pack(spec.SEQUENCE_REPLY_FORMAT, flags, 0, n, 10 * n)
+            return frame.type | 0x80, head + np.full(n, 10, "<u4").tobytes() + np.array(ys, "<i4").tobytes()
+        return spec.ERROR, struct.pack(spec.ERROR_FORMAT, spec.ERRORS["UNKNOWN_COMMAND"], frame.type, 0)
+
+    def read_some(self):
+        data, self.out = bytes(self.out), bytearray()
+        return data
+
+    def close(self):
+        pass
+
+
+def test_client_hello_and_hash_check():
+    board = FakeBoard()
+    info = Client(board).hello("0123456789abcdef")
+    assert (info.board_name, info.model_hash, info.kernel_path, info.unit) == \
+        ("fake", "0123456789abcdef", "c", "instructions")
+    assert info.ticks_to_count(10) == 400.0                       # 1e9 / 25 MHz per tick under -icount
+    with pytest.raises(HashMismatch, match="0123456789abcdef"):
+        Client(board).hello("fedcba9876543210")
+
+
+def test_client_retries_with_the_same_id():
+    board = FakeBoard(drop_replies=1)
+    Client(board, timeout=0.05, retries=1).hello()
+    assert len(board.requests) == 2 and board.requests[0] == board.requests[1]
+
+
+def test_client_errors_are_typed():
+    with pytest.raises(BoardNotAnswering):
+        Client(FakeBoard(silent=True), timeout=0.05, retries=1).hello()
+    with pytest.raises(GarbageError):
+        Client(FakeBoard(garbage_only=True), timeout=0.05, retries=0).hello()
+
+
+def test_sequence_is_chunked_and_resets_only_first():
+    board = FakeBoard()
+    client = Client(board)
+    client.hello()
+    x = np.arange(16, dtype=np.int16).reshape(8, 2)
+    result = client.sequence(x)                 # 8 steps, at most 3 per request -> 3 requests
+    assert np.array_equal(result.outputs[:, 0], np.cumsum(x.sum(axis=1)))
+    assert result.total_ticks == 80 and len(result.step_ticks) == 8
+    seq = [f for f in board.requests if f.type == spec.COMMANDS["SEQUENCE"]]
+    assert [f.payload[0] & spec.SEQUENCE_FLAGS["RESET_FIRST"] for f in seq] == [1, 0, 0]
+
+
+def test_info_parse_rejects_wrong_size():
+    with pytest.raises(GarbageError):
+        Info.parse(b"\x01" * 10)
+
+
+# --- the firmware's framing code, compiled for the host ------------------------------------------------
+
+class CRequest(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_uint8), ("id", ctypes.c_uint16),
+                ("payload", ctypes.POINTER(ctypes.c_uint8)), ("len", ctypes.c_uint16)]
+
+
+@pytest.fixture(scope="module")
+def cproto(tmp_path_factory):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no host C compiler: the firmware framing is still tested on the emulated boards")
+    d = tmp_path_factory.mktemp("cproto")
+    (d / "board_config.h").write_text('#include "protocol_ids.h"\n')
+    (d / "uart_capture.c").write_text(
+        "#include <stddef.h>\n#include <stdint.h>\n"
+        "uint8_t captured[65536]; size_t captured_len;\n"
+        "void uart_write(const uint8_t *d, size_t n) { for (size_t i = 0; i < n; i++) "
+        "captured[captured_len++] = d[i]; }\n")
+    lib = d / "libproto.so"
+    subprocess.run([cc, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
+                    f"-I{ROOT / 'firmware/app'}", f"-I{ROOT / 'firmware/platform'}", f"-I{d}",
+                    str(ROOT / "firmware/app/protocol.c"), str(d / "uart_capture.c"), "-o", str(lib)], check=True)
+    c = ctypes.CDLL(str(lib))
+    c.proto_crc32.restype = ctypes.c_uint32
+    c.cobs_encode.restype = ctypes.c_size_t
+    c.proto_reply_payload.restype = ctypes.POINTER(ctypes.c_uint8)
+    return c
+
+
+def c_feed(c, data):
+    """Feed bytes to proto_feed; return (requests completed, frames the firmware sent back)."""
+    captured_len = ctypes.c_size_t.in_dll(c, "captured_len")
+    captured_len.value = 0
+    requests = []
+    for byte in data:
+        req = CRequest()
+        if c.proto_feed(ctypes.c_uint8(byte), ctypes.byref(req)):
+            requests.append((req.type, req.id, ctypes.string_at(req.payload, req.len)))
+    sent = ctypes.string_at(ctypes.addressof(ctypes.c_uint8.in_dll(c, "captured")), captured_len.value)
+    return requests, FrameReader().feed(sent)
+
+
+def error_code(frame):
+    assert frame.type == spec.ERROR
+    return {v: k for k, v in spec.ERRORS.items()}[frame.payload[0]]
+
+
+def test_c_crc_and_cobs_match_python(cproto):
+    assert cproto.proto_crc32(b"123456789", 9) == 0xCBF43926
+    rng = np.random.default_rng(2)
+    for n in (0, 1, 253, 254, 255, 600, spec.MAX_FRAME):
+        data = bytes(rng.integers(0, 256, n, dtype=np.uint8))
+        out = ctypes.create_string_buffer(spec.MAX_ENCODED_FRAME + 8)
+        m = cproto.cobs_encode(data, ctypes.c_size_t(n), out)
+        assert out.raw[:m] == cobs_encode(data)
+        assert cproto.proto_crc32(data, ctypes.c_size_t(n)) == crc32(data)
+
+
+def test_c_accepts_python_frames_and_rejects_bad_ones(cproto):
+    reqs, sent = c_feed(cproto, b"\x00" + encode_frame(0x02, 0x1234, b"\x05\x06"))
+    assert reqs == [(0x02, 0x1234, b"\x05\x06")] and sent == []
+
+    corrupted = bytearray(encode_frame(0x02, 0x1235, b"\x05\x06"))
+    corrupted[3] ^= 0x01
+    cases = [
+        (b"\x13\x37\x42\x00", "BAD_FRAME"),                                   # garbage
+        (bytes(corrupted), "BAD_CRC"),
+        (encode_frame(0x02, 1, b"ab", length=3), "BAD_LENGTH"),
+        (encode_frame(0x02, 1, b"ab", version=9), "BAD_VERSION"),
+        (b"\x01" * (spec.MAX_ENCODED_FRAME + 5) + b"\x00", "FRAME_TOO_LONG"),
+        (cobs_encode(b"\x01\x02\x03") + b"\x00", "BAD_FRAME"),                # truncated
+    ]
+    for data, expected in cases:
+        reqs, sent = c_feed(cproto, data)
+        assert reqs == [] and [error_code(f) for f in sent] == [expected], expected
+    # and a good frame right after all that still works
+    reqs, _ = c_feed(cproto, encode_frame(0x01, 0x2222))
+    assert reqs == [(0x01, 0x2222, b"")]
+
+
+def test_c_answers_a_retry_from_its_stored_reply(cproto):
+    wire = encode_frame(0x03, 0x4242, b"\x07")
+    reqs, _ = c_feed(cproto, wire)
+    assert len(reqs) == 1
+    payload = cproto.proto_reply_payload()
+    payload[0], payload[1] = 0xAB, 0xCD
+    req = CRequest(0x03, 0x4242, None, 1)
+    cproto.proto_send_reply(ctypes.byref(req), 2)
+    c_feed(cproto, b"\x55\x00")                       # a bad frame in between must not spoil the stored reply
+    reqs, sent = c_feed(cproto, wire)                 # the host retries: same bytes
+    assert reqs == [] and [(f.type, f.request_id, f.payload) for f in sent] == [(0x83, 0x4242, b"\xab\xcd")]
