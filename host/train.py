@@ -159,7 +159,8 @@ def run_later_stages(artifact_dir: Path, args) -> dict | None:
 
 def run(args) -> int:
     started = time.perf_counter()
-    say = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    # Stage messages go to stdout with the summary; stderr carries progress bars and errors only.
+    say = (lambda *a: None) if args.quiet else (lambda msg: print(msg, flush=True))
     check_options(args)
 
     import numpy as np
