@@ -21,7 +21,7 @@ PREACT_FRAC_BITS = 14       # gate pre-activations z, LSTM cell c, head logits: 
 PROB_FRAC_BITS = 15         # softmax probabilities: Q15, 0..32768
 REQUANT_SHIFT = 32          # z = (B + acc*M) >> 32: the multipliers carry 32 extra fractional bits
 DEFAULT_INPUT_FRAC_BITS = 11  # Q11 normalised input: +-16 standard deviations, 1/2048 resolution
-MIN_INPUT_FRAC_BITS = 4
+MAX_INPUT_FRAC_BITS = 13   # raised from 11 only for large input weights (+-4 std range)
 
 INT16_MIN, INT16_MAX = -32768, 32767
 INT32_MAX = 2**31 - 1

@@ -212,12 +212,18 @@ def make_dense(w_a: np.ndarray, fx_a: int, bias: np.ndarray, w_b: np.ndarray | N
 
 
 def choose_input_frac_bits(layer0_kernel: np.ndarray) -> int:
-    """The largest xf <= 11 for which every layer-0 input multiplier fits an int32 (spec: s_W < 2^(xf-15))."""
+    """xf = 11, or the smallest larger xf for which every layer-0 input multiplier fits an int32.
+
+    M = s * 2^(46 - xf) < 2^31 means s < 2^(xf - 15): large input weights need *more* fractional bits
+    (finer input integers, so a smaller multiplier), which narrows the input range to +-2^(15 - xf)
+    standard deviations. xf stops at 13 (+-4 std); beyond that the model is refused.
+    """
     _, scale = quantize_rows(np.asarray(layer0_kernel, dtype=np.float64).T)
-    for xf in range(fp.DEFAULT_INPUT_FRAC_BITS, fp.MIN_INPUT_FRAC_BITS - 1, -1):
+    for xf in range(fp.DEFAULT_INPUT_FRAC_BITS, fp.MAX_INPUT_FRAC_BITS + 1):
         if multiplier(scale, xf).max(initial=0) <= fp.INT32_MAX:
             return xf
-    raise UnsupportedModel(f"layer 0 input weights too large (max |w| {np.abs(layer0_kernel).max():.1f}); {SUPPORTED}")
+    raise UnsupportedModel(f"layer 0 input weights too large (max |w| {np.abs(layer0_kernel).max():.1f}, "
+                           f"limit {127 * 2.0 ** (fp.MAX_INPUT_FRAC_BITS - 15):.1f}); {SUPPORTED}")
 
 
 def _check(cond: bool, message: str) -> None:

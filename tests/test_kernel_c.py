@@ -132,3 +132,31 @@ def test_cortex_m_strict_build_without_float(workdir, target):
         disasm = subprocess.run(["arm-none-eabi-objdump", "-d", *map(str, objects)], capture_output=True,
                                 text=True, check=True).stdout
         assert not re.search(r"\tv(add|sub|mul|div|mov|ldr|str|cvt|mla)\.?[fs]?", disasm), "FPU instruction"
+
+
+@needs_arm
+@pytest.mark.parametrize("cell,reset_after", [("gru", True), ("gru", False), ("lstm", True)])
+def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after):
+    """The SXTB16/SMLAD path (Cortex-M4 build) run in unicorn over thousands of steps, versus the twin."""
+    from quantize.emulate import EmulatedModel
+    name = f"dsp_{cell}_{reset_after}"
+    # units 18: full 4-row blocks and a remainder block; d=7: padded columns
+    art, twin = make_model(workdir, name, cell=cell, reset_after=reset_after, d=7, units=18, k=5, layers=2)
+    emu = EmulatedModel(art / "c", twin.params, "m4", workdir / f"{name}_m4")
+    checked = 0
+    for label, x_q in input_sets(twin, seed=21, n=16, steps=64, long_steps=1000):
+        expected = twin.run(x_q)
+        for i in range(len(x_q)):
+            emu.reset()
+            got, _ = emu.run(x_q[i])
+            assert (got == expected[i]).all(), f"{label} sequence {i}: DSP path differs from the twin"
+            checked += len(x_q[i])
+    assert checked >= 2000
+    extreme = TwinModel(extreme_params(twin.params, seed=3))
+    codegen.write_model(extreme.params, art / "c", "extreme")
+    emu = EmulatedModel(art / "c", extreme.params, "m4", workdir / f"{name}_m4x")
+    x_q = input_sets(extreme, seed=2, n=8, steps=64)[1][1]
+    expected = extreme.run(x_q)
+    for i in range(len(x_q)):
+        emu.reset()
+        assert (emu.run(x_q[i])[0] == expected[i]).all(), f"extreme weights, sequence {i}"

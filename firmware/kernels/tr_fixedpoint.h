@@ -38,13 +38,22 @@ static inline int32_t tr_round_shift64(int64_t a, int s)
 }
 
 /* Q14 pre-activation: (bias + acc_a * mult_a + acc_b * mult_b) >> 32 in int64 (bias holds the rounding).
- * On Cortex-M3/M4/M7 this is two SMLAL into one 64-bit accumulator. */
+ * On Thumb-2 cores (Cortex-M3/M4/M7) this is two SMLAL into one 64-bit accumulator whose high word is
+ * the result; written out because GCC 12 sometimes falls back to a full 64 x 64 multiply. */
 static inline int32_t tr_requant_q14(int64_t bias, int32_t acc_a, int32_t mult_a, int32_t acc_b, int32_t mult_b)
 {
+#if defined(__thumb2__)
+    uint32_t lo = (uint32_t)bias;
+    int32_t hi = (int32_t)(bias >> 32);
+    __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(acc_a), "r"(mult_a));
+    __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(acc_b), "r"(mult_b));
+    return hi;
+#else
     int64_t total = bias;
     total += (int64_t)acc_a * mult_a;
     total += (int64_t)acc_b * mult_b;
     return (int32_t)(total >> 32);
+#endif
 }
 
 /* y0 + round_shift((y1 - y0) * frac, seg_bits): linear interpolation inside one table segment. */
