@@ -120,8 +120,8 @@ def stop(board_name):
         time.sleep(0.02)
     else:
         os.kill(record.pid, signal.SIGKILL)
-    try:   # reap it if it is our child (started in this process)
-        os.waitpid(record.pid, os.WNOHANG)
+    try:   # reap it if it is our own child (started by this process); otherwise its parent does
+        os.waitpid(record.pid, 0)
     except ChildProcessError:
         pass
     return True

@@ -1,0 +1,145 @@
+"""Build the firmware for a board and model, and flash it (or start it in QEMU).
+
+    python host/flash.py --board qemu-mps2-an386 --model build/basic_motions-gru32   # prints the port
+    python host/flash.py --board nucleo-f446re --model build/basic_motions-gru32     # pyocd or openocd
+    python host/flash.py --board qemu-microbit                                       # bring-up firmware
+    python host/flash.py --list                                                      # running emulators
+    python host/flash.py --stop qemu-mps2-an386      (or --stop all)
+
+The build (`make -C firmware`) refuses a model that does not fit the board's flash or RAM, saying what it
+needs and what the board has, so nothing is flashed then. Emulated boards run in the background under QEMU
+with a pty; the port is printed and recorded in build/run/<board>.json until --stop.
+"""
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):          # run as a script: python host/flash.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from host import qemu
+from host.boards import DEFAULT_BOARD, ROOT, BoardError, load_board
+from host.errors import BoardError as ProtocolBoardError
+from host.errors import TinyRNNError, ToolMissing
+
+
+class BuildFailed(TinyRNNError):
+    pass
+
+
+class FlashFailed(TinyRNNError):
+    pass
+
+
+def elf_path(board_name, model_dir=None):
+    return ROOT / "build" / "fw" / board_name / (Path(model_dir).resolve().name if model_dir else "none") / "app.elf"
+
+
+def build(board, model_dir=None, verbose=False):
+    """`make -C firmware BOARD=... MODEL=...`; returns the ELF path. Raises BuildFailed with make's error."""
+    if shutil.which("arm-none-eabi-gcc") is None:
+        raise ToolMissing("arm-none-eabi-gcc not found: apt-get install gcc-arm-none-eabi")
+    cmd = ["make", "-C", str(ROOT / "firmware"), f"BOARD={board.name}", f"PYTHON={sys.executable}"]
+    if model_dir:
+        cmd.append(f"MODEL={Path(model_dir).resolve()}")
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    output = proc.stdout + proc.stderr
+    if verbose:
+        print(output, end="")
+    if proc.returncode != 0:
+        errors = [line for line in output.splitlines() if "error" in line.lower()]
+        raise BuildFailed((errors[0] if errors else output.strip().splitlines()[-1]).removeprefix("error: ")
+                          + ("" if verbose else "  (run with --verbose for the full build log)"))
+    for line in output.splitlines():
+        if line.startswith(f"{board.name} / "):
+            print(line)                     # the size report
+    return elf_path(board.name, model_dir)
+
+
+def expected_hash(model_dir):
+    if not model_dir:
+        return None
+    manifest = json.loads((Path(model_dir) / "model.json").read_text())
+    return manifest.get("model_hash")
+
+
+def start_emulated(board, elf, model_dir):
+    """Start QEMU, then shake hands once so a broken image is reported now rather than by the harness."""
+    from host.harness import connect
+    record = qemu.start(board, elf)
+    try:
+        client = connect(record.port, expected_hash=expected_hash(model_dir))
+        print(client.info.describe())
+        client.transport.close()
+    except TinyRNNError:
+        qemu.stop(board.name)
+        raise
+    return record
+
+
+def flash_probe(board, elf):
+    """Flash a real board with pyOCD, or OpenOCD if pyOCD is not installed."""
+    runner = board.runner
+    if shutil.which("pyocd"):
+        cmd = ["pyocd", "flash", "-t", runner["pyocd_target"], str(elf)]
+    elif shutil.which("openocd"):
+        cmd = ["openocd", *runner["openocd_args"], "-c", f"program {elf} verify reset exit"]
+    else:
+        raise ToolMissing(f"{board.name}: neither pyocd nor openocd is installed "
+                          "(pip install pyocd, or apt-get install openocd)")
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        text = (proc.stderr + proc.stdout).strip().splitlines()
+        probe = [line for line in text if "probe" in line.lower() or "no device" in line.lower()
+                 or "unable to" in line.lower()]
+        raise FlashFailed(f"{cmd[0]} failed on {board.name}: "
+                          f"{(probe or text or ['no output'])[-1].strip()} (is the board plugged in?)")
+    print(f"flashed {elf} to {board.name} with {cmd[0]}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--board", default=None, help=f"board name (default {DEFAULT_BOARD}); python -m host.boards list")
+    ap.add_argument("--model", help="artifact directory (omit for the bring-up firmware without a model)")
+    ap.add_argument("--no-build", action="store_true", help="flash the ELF already built")
+    ap.add_argument("--list", action="store_true", help="list running emulated boards")
+    ap.add_argument("--stop", nargs="?", const="all", metavar="BOARD|all", help="stop emulated board(s)")
+    ap.add_argument("--verbose", action="store_true", help="show the build log")
+    args = ap.parse_args(argv)
+    try:
+        if args.list:
+            records = qemu.running()
+            for r in records:
+                print(f"{r.board:22s} {r.port:12s} pid {r.pid:<8d} {r.elf}")
+            if not records:
+                print("no emulated board running")
+            return 0
+        if args.stop:
+            names = [r.board for r in qemu.running()] if args.stop == "all" else [args.stop]
+            for name in names:
+                print(f"{name}: {'stopped' if qemu.stop(name) else 'not running'}")
+            return 0
+
+        board = load_board(args.board or DEFAULT_BOARD)
+        if args.model and not (Path(args.model) / "model.json").is_file():
+            raise TinyRNNError(f"{args.model}: not an artifact directory (no model.json)")
+        elf = elf_path(board.name, args.model) if args.no_build else build(board, args.model, args.verbose)
+        if not elf.is_file():
+            raise BuildFailed(f"{elf} does not exist: build it first (drop --no-build)")
+        if board.emulated:
+            record = start_emulated(board, elf, args.model)
+            print(f"port: {record.port}  (QEMU pid {record.pid}; stop with: python host/flash.py --stop {board.name})")
+        else:
+            flash_probe(board, elf)
+    except (TinyRNNError, BoardError, ProtocolBoardError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,266 @@
+"""Check a board against its model over the serial line: bit-exact vs the twin, fidelity vs float, latency.
+
+    python host/harness.py --port /dev/pts/3 --model build/basic_motions-gru32
+    python host/harness.py --port socket://127.0.0.1:4444 --baud 115200
+
+Streams the artifact's test split sequence by sequence (inputs quantized by the twin, SEQUENCE with per-step
+outputs), and compares every output
+  (a) with the Python twin of the kernel: must be bit-exact (mismatches counted, the first one shown);
+  (b) with the float model's outputs (test_split.npz float_outputs): accuracy, argmax agreement, max/mean
+      abs error (final and per step), RMSE, relative L2, cosine similarity;
+and summarises the latency per step and per sequence (p50/p99/max) in the board's unit (cycles on silicon,
+executed instructions on QEMU) and in µs at the board's clock.
+
+Writes <artifact>/hw/<board>/results.json, hw_report.md and plots there, and <artifact>/hw_report.md (all
+boards). The library entry points (`run_test_split`, `fidelity`, `latency_summary`) are what tests/hw uses.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):          # run as a script: python host/harness.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+
+from host.boards import ROOT
+from host.errors import TinyRNNError
+from host.evaluate import compare_outputs
+from host.protocol import Client
+from host.transport import DEFAULT_BAUD, Transport
+
+DEFAULT_MODEL = ROOT / "build" / "basic_motions-gru32"
+# Fidelity the kernel must reach against the float model (from the kernel's requirements; don't loosen here).
+THRESHOLDS = {"argmax_agreement_min": 0.995, "final_max_abs_max": 0.01, "step_max_abs_max": 0.05}
+
+
+def load_model(model_dir):
+    """(twin, manifest, test split) of an artifact directory."""
+    from quantize.twin import TwinModel   # imported late: only the harness needs the quantize package
+    model_dir = Path(model_dir)
+    if not (model_dir / "model.json").is_file():
+        raise TinyRNNError(f"{model_dir}: not an artifact directory (no model.json); train one with host/train.py")
+    manifest = json.loads((model_dir / "model.json").read_text())
+    split = dict(np.load(model_dir / "test_split.npz"))
+    return TwinModel.from_artifact_dir(model_dir), manifest, split
+
+
+def connect(port, baud=DEFAULT_BAUD, expected_hash=None, timeout=3.0):
+    """Open the port and shake hands (refusing a board that runs another model). Returns a Client."""
+    transport = Transport(port, baud)
+    try:
+        client = Client(transport, timeout=timeout)
+        client.hello(expected_hash)
+    except Exception:
+        transport.close()
+        raise
+    return client
+
+
+def run_test_split(client, twin, split, limit=None, progress=False):
+    """Every test sequence through SEQUENCE (per-step outputs, state reset first).
+
+    Returns a dict of arrays: board (n, T, k) int32, twin (n, T, k) int32, step_ticks (n, T) (0 past each
+    length), lengths (n,), x_q (n, T, d) int16."""
+    x, lengths = split["x"], split["lengths"].astype(np.int64)
+    n = len(lengths) if limit is None else min(limit, len(lengths))
+    x, lengths = x[:n], lengths[:n]
+    x_q = twin.quantize_input(x)
+    expected = twin.run(x_q)
+    board = np.zeros_like(expected)
+    ticks = np.zeros(x.shape[:2], dtype=np.int64)
+    sequences = range(n)
+    if progress:
+        from tqdm import tqdm
+        sequences = tqdm(sequences, desc=f"{client.info.board_name}", unit="seq", file=sys.stderr)
+    for i in sequences:
+        length = lengths[i]
+        result = client.sequence(x_q[i, :length], per_step=True, reset=True)
+        board[i, :length] = result.outputs
+        ticks[i, :length] = result.step_ticks
+    return {"board": board, "twin": expected, "step_ticks": ticks, "lengths": lengths, "x_q": x_q}
+
+
+def bit_exactness(run):
+    """Mismatches between the board's and the twin's integers over every real step."""
+    valid = np.arange(run["board"].shape[1])[None, :] < run["lengths"][:, None]
+    differ = (run["board"] != run["twin"]) & valid[..., None]
+    first = None
+    if differ.any():
+        seq, step, out = (int(v) for v in np.argwhere(differ)[0])
+        first = {"sequence": seq, "step": step, "output": out,
+                 "board": int(run["board"][seq, step, out]), "twin": int(run["twin"][seq, step, out])}
+    return {"mismatched_values": int(differ.sum()), "mismatched_steps": int(differ.any(-1).sum()),
+            "total_values": int(valid.sum() * run["board"].shape[-1]), "first_mismatch": first}
+
+
+def fidelity(run, twin, manifest, split):
+    """The board's outputs against the float model: the project's figures (host/evaluate.py) plus
+    RMSE, relative L2 error, cosine similarity and per-step argmax agreement over every real step."""
+    n = len(run["lengths"])
+    board = twin.dequantize_output(run["board"])
+    ref = split["float_outputs"][:n].astype(np.float64)
+    figures = compare_outputs(ref, board, run["lengths"], split["y"][:n], manifest["task"],
+                              manifest.get("target_norm"))
+    valid = np.arange(board.shape[1])[None, :] < run["lengths"][:, None]
+    b, r = board[valid], ref[valid]
+    diff = b - r
+    figures.update(
+        rmse_vs_float=float(np.sqrt(np.mean(diff ** 2))),
+        relative_l2=float(np.linalg.norm(diff) / max(np.linalg.norm(r), 1e-30)),
+        cosine_similarity=float(np.sum(b * r) / max(np.linalg.norm(b) * np.linalg.norm(r), 1e-30)),
+    )
+    if manifest["task"] == "classification":
+        figures["step_argmax_agreement"] = float(np.mean(b.argmax(-1) == r.argmax(-1)))
+        rows = np.arange(n)
+        figures["float_accuracy"] = float(np.mean(ref[rows, run["lengths"] - 1].argmax(-1) == split["y"][:n]))
+    return figures
+
+
+def check_thresholds(figures, task):
+    """{check name: (value, limit, passed)} for the fidelity thresholds that apply to the task."""
+    checks = {"final_max_abs": (figures["final_max_abs"], THRESHOLDS["final_max_abs_max"], "<="),
+              "step_max_abs": (figures["step_max_abs"], THRESHOLDS["step_max_abs_max"], "<=")}
+    if task == "classification":
+        checks["argmax_agreement"] = (figures["argmax_agreement"], THRESHOLDS["argmax_agreement_min"], ">=")
+    return {name: {"value": v, "limit": lim, "op": op, "passed": bool(v <= lim if op == "<=" else v >= lim)}
+            for name, (v, lim, op) in checks.items()}
+
+
+def _stats(values):
+    values = np.asarray(values, dtype=np.float64)
+    return {"p50": float(np.percentile(values, 50)), "p99": float(np.percentile(values, 99)),
+            "max": float(values.max()), "min": float(values.min()), "mean": float(values.mean())}
+
+
+def latency_summary(run, info):
+    """Per-step and per-sequence latency in the board's unit and in µs at its clock."""
+    valid = np.arange(run["step_ticks"].shape[1])[None, :] < run["lengths"][:, None]
+    per_step = info.ticks_to_count(run["step_ticks"][valid])
+    per_seq = info.ticks_to_count(run["step_ticks"].sum(axis=1))
+    note = ("executed instructions counted with SysTick under QEMU -icount shift=0 (not cycles); "
+            f"resolution {info.ticks_to_count(1):g} instructions; µs assume one instruction per cycle at "
+            f"{info.cpu_clock_hz / 1e6:g} MHz" if info.unit == "instructions" else
+            f"CPU cycles (DWT/SysTick); µs at {info.cpu_clock_hz / 1e6:g} MHz")
+    return {"unit": info.unit, "note": note, "cpu_clock_hz": info.cpu_clock_hz,
+            "per_step": _stats(per_step), "per_step_us": _stats(info.count_to_us(per_step)),
+            "per_sequence": _stats(per_seq), "per_sequence_us": _stats(info.count_to_us(per_seq)),
+            "per_step_values": per_step.tolist()}
+
+
+def firmware_size(board_name, model_dir):
+    """The size report `make -C firmware` wrote for this board and model, if it is there."""
+    path = ROOT / "build" / "fw" / board_name / Path(model_dir).name / "size.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True):
+    """The whole harness run; returns (results dict, run arrays, twin, test split)."""
+    twin, manifest, split = load_model(model_dir)
+    started = time.monotonic()
+    client = connect(port, baud, expected_hash=twin.model_hash)
+    try:
+        info = client.info
+        if (info.input_dim, info.output_dim) != (manifest["input_dim"], manifest["output_dim"]):
+            raise TinyRNNError(f"board model is {info.input_dim}->{info.output_dim}, artifact "
+                               f"{manifest['input_dim']}->{manifest['output_dim']}")
+        run = run_test_split(client, twin, split, limit=limit, progress=progress)
+    finally:
+        client.transport.close()
+    figures = fidelity(run, twin, manifest, split)
+    results = {
+        "board": info.board_name, "port": port, "model": Path(model_dir).resolve().name,
+        "model_hash": info.model_hash, "cell": info.cell, "layers": info.layers, "units": info.units,
+        "input_dim": info.input_dim, "output_dim": info.output_dim, "kernel_path": info.kernel_path,
+        "cpu_clock_hz": info.cpu_clock_hz, "task": manifest["task"],
+        "sequences": int(len(run["lengths"])), "steps": int(run["lengths"].sum()),
+        "bit_exact": bit_exactness(run),
+        "fidelity": figures,
+        "thresholds": check_thresholds(figures, manifest["task"]),
+        "latency": latency_summary(run, info),
+        "firmware_size": firmware_size(info.board_name, model_dir),
+        "wall_seconds": round(time.monotonic() - started, 2),
+    }
+    results["passed"] = (results["bit_exact"]["mismatched_values"] == 0
+                         and all(c["passed"] for c in results["thresholds"].values()))
+    return results, run, twin, split
+
+
+def summary_lines(results):
+    """The human summary the CLI prints (and the report reuses)."""
+    be, fid, lat = results["bit_exact"], results["fidelity"], results["latency"]
+    unit = lat["unit"]
+    lines = [f"board {results['board']} @ {results['cpu_clock_hz'] / 1e6:g} MHz, model {results['model']} "
+             f"({results['cell'].upper()} x{results['layers']}, {results['units']} units, hash "
+             f"{results['model_hash']}, kernel path {results['kernel_path']}), "
+             f"{results['sequences']} sequences / {results['steps']} steps"]
+    if be["mismatched_values"] == 0:
+        lines.append(f"bit-exact vs twin: OK, all {be['total_values']:,} outputs identical")
+    else:
+        f = be["first_mismatch"]
+        lines.append(f"bit-exact vs twin: FAIL, {be['mismatched_values']:,} of {be['total_values']:,} outputs differ "
+                     f"({be['mismatched_steps']} steps); first: sequence {f['sequence']} step {f['step']} "
+                     f"output {f['output']}: board {f['board']}, twin {f['twin']}")
+    checks = ", ".join(f"{name} {c['value']:.4g} ({c['op']} {c['limit']:g}) {'OK' if c['passed'] else 'FAIL'}"
+                       for name, c in results["thresholds"].items())
+    lines.append(f"fidelity vs float: {checks}")
+    extra = [f"{k} {fid[k]:.4g}" for k in ("accuracy", "float_accuracy", "step_argmax_agreement", "final_mean_abs",
+                                              "step_mean_abs", "rmse_vs_float", "relative_l2", "cosine_similarity")
+             if fid.get(k) is not None]
+    lines.append("  " + ", ".join(extra))
+    ps, pu, qs = lat["per_step"], lat["per_step_us"], lat["per_sequence"]
+    lines.append(f"latency per step ({unit}): p50 {ps['p50']:,.0f}, p99 {ps['p99']:,.0f}, max {ps['max']:,.0f} "
+                 f"= {pu['p50']:.1f} / {pu['p99']:.1f} / {pu['max']:.1f} µs; per sequence p50 {qs['p50']:,.0f}, "
+                 f"max {qs['max']:,.0f} {unit}")
+    lines.append(f"  ({lat['note']})")
+    size = results.get("firmware_size")
+    if size:
+        lines.append(f"firmware: flash {size['flash_bytes']:,} B of {size['flash_size']:,}, "
+                     f"RAM {size['ram_bytes']:,} B of {size['ram_size']:,} (incl. {size['stack_bytes']:,} B stack)")
+    return lines
+
+
+def write_outputs(results, run, twin, split, model_dir, plots=True):
+    """results.json + report section + plots in <artifact>/hw/<board>/, and the combined hw_report.md."""
+    from host import hw_report
+    out = Path(model_dir) / "hw" / results["board"]
+    out.mkdir(parents=True, exist_ok=True)
+    stored = dict(results)
+    stored["latency"] = {k: v for k, v in results["latency"].items() if k != "per_step_values"}
+    (out / "results.json").write_text(json.dumps(stored, indent=2) + "\n")
+    if plots:
+        hw_report.plot_latency(results, out / "latency_hist.png")
+        hw_report.plot_outputs(run, twin, split, results, out / "outputs_vs_float.png")
+    (out / "hw_report.md").write_text(hw_report.board_section(results, plots))
+    hw_report.write_combined(Path(model_dir))
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", required=True, help="serial port URL (/dev/ttyACM0, /dev/pts/N, socket://h:p)")
+    ap.add_argument("--model", default=str(DEFAULT_MODEL), help="artifact directory (default %(default)s)")
+    ap.add_argument("--baud", type=int, default=DEFAULT_BAUD)
+    ap.add_argument("--limit", type=int, help="only the first N test sequences")
+    ap.add_argument("--no-plots", action="store_true", help="skip the PNGs (faster)")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = ap.parse_args(argv)
+    try:
+        results, run, twin, split = evaluate(args.port, args.model, args.baud, args.limit,
+                                             progress=not args.quiet)
+        out = write_outputs(results, run, twin, split, args.model, plots=not args.no_plots)
+    except TinyRNNError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for line in summary_lines(results):
+        print(line)
+    print(f"results: {out / 'results.json'}; report: {out / 'hw_report.md'}")
+    print("PASS" if results["passed"] else "FAIL")
+    return 0 if results["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
