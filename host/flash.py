@@ -39,12 +39,23 @@ def elf_path(board_name, model_dir=None):
     return ROOT / "build" / "fw" / board_name / (Path(model_dir).resolve().name if model_dir else "none") / "app.elf"
 
 
+def ensure_exported(model_dir):
+    """Generate the model's C (python -m quantize.export) if the artifact directory has none yet."""
+    if not (model_dir / "c" / "model_data.h").is_file():
+        print(f"generating C for {model_dir} (python -m quantize.export)", flush=True)
+        proc = subprocess.run([sys.executable, "-m", "quantize.export", str(model_dir)], cwd=ROOT,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BuildFailed(f"quantize.export failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+
+
 def build(board, model_dir=None, verbose=False):
     """`make -C firmware BOARD=... MODEL=...`; returns the ELF path. Raises BuildFailed with make's error."""
     if shutil.which("arm-none-eabi-gcc") is None:
         raise ToolMissing("arm-none-eabi-gcc not found: apt-get install gcc-arm-none-eabi")
     cmd = ["make", "-C", str(ROOT / "firmware"), f"BOARD={board.name}", f"PYTHON={sys.executable}"]
     if model_dir:
+        ensure_exported(Path(model_dir))
         cmd.append(f"MODEL={Path(model_dir).resolve()}")
     proc = subprocess.run(cmd, capture_output=True, text=True)
     output = proc.stdout + proc.stderr

@@ -23,16 +23,9 @@ if __package__ in (None, ""):          # run as a script: python host/hwtest.py
 from host import qemu
 from host.boards import ROOT, board_names, load_board
 from host.errors import TinyRNNError
-from host.flash import build
+from host.flash import build, ensure_exported
 
 DEFAULT_MODEL = ROOT / "build" / "basic_motions-gru32"
-
-
-def ensure_exported(model_dir):
-    if not (model_dir / "c" / "model_data.h").is_file():
-        print(f"[hwtest] generating C for {model_dir}", flush=True)
-        subprocess.run([sys.executable, "-m", "quantize.export", str(model_dir)], check=True, cwd=ROOT,
-                       stdout=subprocess.DEVNULL)
 
 
 def run_board(board, model_dir, harness=True, pytest_args=()):
