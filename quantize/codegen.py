@@ -65,6 +65,13 @@ def c_array(ctype: str, name: str, values, comment: str, align: int = 4, per_lin
 
 # ---- tr_tables.{h,c}: the kernel's constants and activation tables ---------------------------------
 
+def _sat_bits(lo: int) -> int:
+    """Width b with [lo, -lo - 1] = [-2^(b-1), 2^(b-1) - 1]: the table range of a symmetric table."""
+    bits = (-lo).bit_length()
+    assert -lo == 1 << (bits - 1), "symmetric tables must span a power of two"
+    return bits
+
+
 def tables_header() -> str:
     consts = [
         ("TR_STATE_FRAC_BITS", fp.STATE_FRAC_BITS, "h and gate outputs: Q15"),
@@ -76,6 +83,8 @@ def tables_header() -> str:
         ("TR_SIGMOID_SEG_BITS", fp.SIGMOID_SEG_BITS, "Q14 input bits inside one sigmoid segment"),
         ("TR_TANH_LO", fp.TANH_LO, f"tanh table starts at -{fp.TANH_RANGE} (Q14)"),
         ("TR_TANH_SEG_BITS", fp.TANH_SEG_BITS, "Q14 input bits inside one tanh segment"),
+        ("TR_SIGMOID_SAT_BITS", _sat_bits(fp.SIGMOID_LO), "clamping z to the sigmoid table = SSAT to this width"),
+        ("TR_TANH_SAT_BITS", _sat_bits(fp.TANH_LO), "clamping z to the tanh table = SSAT to this width"),
         ("TR_EXP_LO", fp.EXP_LO, f"exp table covers [-{fp.EXP_RANGE}, 0] (Q14)"),
         ("TR_EXP_SEG_BITS", fp.EXP_SEG_BITS, "Q14 input bits inside one exp segment"),
         ("TR_EXP_ONE_Q15", fp.EXP_ONE_Q15, "exp(0) in unsigned Q15"),

@@ -160,3 +160,20 @@ def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after):
     for i in range(len(x_q)):
         emu.reset()
         assert (emu.run(x_q[i])[0] == expected[i]).all(), f"extreme weights, sequence {i}"
+
+
+@needs_arm
+@pytest.mark.parametrize("target", ["m0", "m3", "m7"])
+def test_other_cortex_m_images_match_twin(workdir, target):
+    """The plain-C path (M0, M3) and the M7 build in unicorn agree with the twin too."""
+    from quantize.emulate import EmulatedModel
+    for cell in ("gru", "lstm"):
+        name = f"img_{cell}"
+        art = workdir / name
+        twin = TwinModel.from_artifact_dir(art) if art.exists() else \
+            make_model(workdir, name, cell=cell, d=5, units=14, k=3, layers=2)[1]
+        emu = EmulatedModel(art / "c", twin.params, target, workdir / f"{name}_{target}")
+        for label, x_q in input_sets(twin, seed=8, n=4, steps=64, long_steps=200):
+            for seq in x_q:
+                emu.reset()
+                assert (emu.run(seq)[0] == twin.run(seq)).all(), f"{target} {cell} {label}"

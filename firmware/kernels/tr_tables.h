@@ -14,6 +14,8 @@
 #define TR_SIGMOID_SEG_BITS 10  /* Q14 input bits inside one sigmoid segment */
 #define TR_TANH_LO (-131072)  /* tanh table starts at -8 (Q14) */
 #define TR_TANH_SEG_BITS 9  /* Q14 input bits inside one tanh segment */
+#define TR_SIGMOID_SAT_BITS 19  /* clamping z to the sigmoid table = SSAT to this width */
+#define TR_TANH_SAT_BITS 18  /* clamping z to the tanh table = SSAT to this width */
 #define TR_EXP_LO (-262144)  /* exp table covers [-16, 0] (Q14) */
 #define TR_EXP_SEG_BITS 9  /* Q14 input bits inside one exp segment */
 #define TR_EXP_ONE_Q15 32768  /* exp(0) in unsigned Q15 */
