@@ -235,6 +235,7 @@ class Client:
         self._next_id = int.from_bytes(os.urandom(2), "little")   # two hosts rarely reuse an id
         self._reader = FrameReader()
         self._pending = []            # frames read but not yet claimed
+        self.saw_garbage = False
 
     # --- frames --------------------------------------------------------------------------------------
     def new_id(self):
@@ -246,36 +247,39 @@ class Client:
 
     def read_frame(self, timeout=None, request_id=None):
         """The next valid frame (with `request_id`, if given: others are stale replies and dropped), or None
-        on timeout. Raises GarbageError if only invalid bytes arrived meanwhile."""
+        on timeout; `self.saw_garbage` then says whether invalid bytes arrived meanwhile."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         garbage_before = self._reader.garbage_chunks
-        bytes_before = self._reader.bytes_seen
         while True:
             while self._pending:
                 frame = self._pending.pop(0)
                 if request_id is None or frame.request_id == request_id:
                     return frame
             if time.monotonic() >= deadline:
-                if self._reader.garbage_chunks > garbage_before:
-                    raise GarbageError(f"{self.transport.url}: {self._reader.bytes_seen - bytes_before} bytes "
-                                       "received but no valid reply (wrong baud rate or not tinyrnn firmware?)")
+                self.saw_garbage = self._reader.garbage_chunks > garbage_before
                 return None
             self._pending.extend(self._reader.feed(self.transport.read_some()))
 
     def request(self, ftype, payload=b""):
-        """Send a request; return the reply payload. Error replies raise BoardError (or HashMismatch)."""
+        """Send a request; return the reply payload. Error replies raise BoardError (or HashMismatch).
+        A lost or corrupted reply is retried with the same bytes (the board answers from its stored reply)."""
         request_id = self.new_id()
         wire = b"\x00" + encode_frame(ftype, request_id, payload)
+        garbage = False
         for _attempt in range(1 + self.retries):
             self.send_raw(wire)
             frame = self.read_frame(request_id=request_id)
             if frame is None:
+                garbage |= self.saw_garbage
                 continue
             if frame.type == spec.ERROR:
                 raise self._error_from(frame)
             if frame.type != ftype | spec.REPLY_FLAG:
                 raise GarbageError(f"reply type 0x{frame.type:02X} to request 0x{ftype:02X}")
             return frame.payload
+        if garbage:
+            raise GarbageError(f"{self.transport.url}: bytes arrived but no valid reply in {1 + self.retries} "
+                               "tries (wrong baud rate, or not tinyrnn firmware on this port?)")
         raise BoardNotAnswering(f"{self.transport.url}: no reply after {1 + self.retries} tries of "
                                 f"{self.timeout:g} s (is the board running tinyrnn firmware at this baud rate?)")
 
