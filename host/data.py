@@ -79,7 +79,7 @@ BUNDLED: dict[str, Bundled] = {
     "japanese_vowels": Bundled("load_japanese_vowels", "df-list",
                                "LPC frames, 12 channels, 9 speakers, length 7-29, 270/370", 30, 16, 0.01),
     "italy_power_demand": Bundled("load_italy_power_demand", "numpy3D",
-                                  "daily power demand, 1 channel, 2 classes, length 24, 67/1029", 60, 8, 0.01),
+                                  "daily power demand, 1 channel, 2 classes, length 24, 67/1029", 30, 8, 0.01),
     "plaid": Bundled("load_plaid", "df-list",
                      "appliance current, 1 channel, 11 classes, length 100-1344, 537/537", 40, 16, 0.01,
                      downsample=4),

@@ -53,21 +53,24 @@ class ModelConfig:
 
 @contextlib.contextmanager
 def native_stderr_captured():
-    """Send file descriptor 2 to a temp file; replay it only if the block raises."""
+    """Send file descriptor 2 (where TensorFlow's C++ code logs) to a temp file; replay it only if the block
+    raises. Yields a text stream on the real stderr, for progress bars that should still be seen."""
     sys.stderr.flush()
     saved = os.dup(2)
+    console = os.fdopen(os.dup(saved), "w", buffering=1)
     with tempfile.TemporaryFile(mode="w+b") as capture:
         os.dup2(capture.fileno(), 2)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                yield
+                yield console
         except BaseException:
             os.dup2(saved, 2)
             capture.seek(0)
             sys.stderr.write(capture.read().decode(errors="replace"))
             raise
         finally:
+            console.close()
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)

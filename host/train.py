@@ -126,14 +126,15 @@ def default_out_dir(dataset_name: str, data_path: str | None, cell: str, units: 
 # --------------------------------------------------------------------------------------------
 
 
-def make_progress_callback(epochs: int, quiet: bool):
+def make_progress_callback(epochs: int, quiet: bool, stream=None):
     """A Keras callback drawing one tqdm bar over the epochs (Keras' own output is switched off)."""
     import keras
     from tqdm.auto import tqdm
 
     class EpochProgress(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            self.bar = tqdm(total=epochs, unit="epoch", desc="training", disable=quiet, leave=False)
+            self.bar = tqdm(total=epochs, unit="epoch", desc="training", disable=quiet, leave=False,
+                            file=stream)
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
@@ -223,9 +224,10 @@ def run(args) -> int:
     x_tr_fit = D.normalise_padded(x_tr_raw, tr_len, mean, std, M.MASK_VALUE) if variable else x_tr
     x_te_fit = D.normalise_padded(x_te_raw, te_len, mean, std, M.MASK_VALUE) if variable else x_te
     train_started = time.perf_counter()
-    fit = model.fit(x_tr_fit, y_tr_fit, epochs=epochs, batch_size=batch_size, shuffle=True,
-                    verbose=0, validation_data=(x_te_fit, y_te_fit),
-                    callbacks=[make_progress_callback(epochs, args.quiet)])
+    with M.native_stderr_captured() as console:  # TensorFlow logs harmless C++ "errors" during fit
+        fit = model.fit(x_tr_fit, y_tr_fit, epochs=epochs, batch_size=batch_size, shuffle=True,
+                        verbose=0, validation_data=(x_te_fit, y_te_fit),
+                        callbacks=[make_progress_callback(epochs, args.quiet, console)])
     train_seconds = time.perf_counter() - train_started
     history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
 

@@ -286,3 +286,24 @@ def test_default_basic_motions_run(tmp_path, capsys):
     assert metrics["tflite_int8"]["accuracy"] >= 0.85
     assert elapsed < 90
     assert "artifacts:" in capsys.readouterr().out
+
+
+def test_report_shows_kernel_outputs_side_by_side(gru_run, tmp_path):
+    from host.report import write_report
+
+    manifest, cfg, weights, split = load_run(gru_run)
+    metrics = json.loads((gru_run / "metrics.json").read_text())
+    history = json.loads((gru_run / "history.json").read_text())
+    rng = np.random.default_rng(0)
+    real = (np.arange(split["x"].shape[1])[None, :] < split["lengths"][:, None])[..., None]
+    kernel_steps = np.where(real, split["float_outputs"] + rng.normal(scale=1e-3, size=split["float_outputs"].shape),
+                            0.0).astype(np.float32)
+    metrics["kernel"] = {**compare_outputs(split["float_outputs"], kernel_steps, split["lengths"], split["y"],
+                                           "classification"), "flash_bytes": 1234, "ram_bytes": 56}
+    int8_steps = split["float_outputs"]  # any same-shaped outputs will do for drawing
+    path = write_report(tmp_path, manifest, metrics, history, split, int8_steps, kernel_steps, ["a note"])
+    text = path.read_text()
+    assert "| figure | float | int8 TFLite | kernel |" in text
+    assert "| flash_bytes | – | – | 1234 |" in text and "a note" in text
+    for name in ["training", "confusion", "traces", "errors"]:
+        assert (tmp_path / "plots" / f"{name}.png").stat().st_size > 1000
