@@ -3,6 +3,7 @@
     python host/hwtest.py                                   # every emulated board, the default model
     python host/hwtest.py --model build/basic_motions-gru32 --board qemu-microbit
     python host/hwtest.py --no-harness                      # tests only, no results.json / report
+    python host/hwtest.py --synthetic                       # no training needed: a synthetic GRU(16) model
 
 For each board: `make -C firmware` (refuses a model that does not fit), QEMU in the background,
 `pytest tests/hw --port <pty> --model <dir>`, then `host/harness.py` for the report, and QEMU is stopped
@@ -26,6 +27,15 @@ from host.errors import TinyRNNError
 from host.flash import build, ensure_exported
 
 DEFAULT_MODEL = ROOT / "build" / "basic_motions-gru32"
+SYNTHETIC_MODEL = ROOT / "build" / "synthetic-gru16"
+
+
+def make_synthetic(path):
+    """A small random GRU artifact (quantize/synthetic.py): exercises every board without a trained model."""
+    if not (path / "model.json").is_file():
+        from quantize.synthetic import make_artifact
+        make_artifact(path, cell="gru", units=16, n=12, steps=60, seed=1)
+    return path
 
 
 def run_board(board, model_dir, harness=True, pytest_args=()):
@@ -57,10 +67,11 @@ def run_board(board, model_dir, harness=True, pytest_args=()):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="artifact directory (default %(default)s)")
+    ap.add_argument("--synthetic", action="store_true", help=f"use a synthetic model ({SYNTHETIC_MODEL.name})")
     ap.add_argument("--board", action="append", help="only this emulated board (repeatable)")
     ap.add_argument("--no-harness", action="store_true", help="skip the harness report after the tests")
     args, pytest_args = ap.parse_known_args(argv)
-    model_dir = args.model.resolve()
+    model_dir = make_synthetic(SYNTHETIC_MODEL) if args.synthetic else args.model.resolve()
     if not (model_dir / "model.json").is_file():
         print(f"error: {model_dir}: no model.json (train one: python host/train.py)", file=sys.stderr)
         return 2
