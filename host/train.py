@@ -15,12 +15,15 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as `python host/train.py`: make `import host.*` work
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info/warning lines drown the output
+
+import numpy as np  # noqa: E402
 
 from host.data import BUNDLED, CLASSIFICATION, REGRESSION  # noqa: E402
 from host.errors import UserError  # noqa: E402
@@ -158,20 +161,135 @@ def run_later_stages(artifact_dir: Path, args) -> dict | None:
     return None
 
 
+@dataclass
+class Inputs:
+    """The data set as padded arrays, in the forms each stage needs."""
+
+    ds: "object"  # host.data.Dataset
+    mean: np.ndarray  # per-channel input normalisation (training split)
+    std: np.ndarray
+    target_norm: tuple | None  # (mean, std) of regression targets
+    variable: bool  # lengths differ: train with masking
+    train_len: np.ndarray
+    test_len: np.ndarray
+    x_test_raw: np.ndarray  # raw, zero-padded: what test_split.npz stores
+    x_train: np.ndarray  # normalised, zero-padded: for stepping (numpy / int8), which stops at each length
+    x_test: np.ndarray
+    x_train_fit: np.ndarray  # normalised, padded with the mask sentinel when lengths vary: for Keras
+    x_test_fit: np.ndarray
+    y_train_fit: np.ndarray  # class ids, or normalised targets
+    y_test_fit: np.ndarray
+
+
+def prepare_inputs(ds) -> Inputs:
+    from host import data as D
+    from host.model import MASK_VALUE
+
+    # Normalise inputs outside the model (numpy) so the step model, and the device, see normalised x.
+    mean, std = D.channel_norm(ds.train)
+    train_len, test_len, T = ds.train.lengths, ds.test.lengths, ds.max_len
+    variable = len(set(train_len) | set(test_len)) > 1
+    x_train_raw, x_test_raw = D.pad(ds.train.sequences, T), D.pad(ds.test.sequences, T)
+    x_train = D.normalise_padded(x_train_raw, train_len, mean, std)
+    x_test = D.normalise_padded(x_test_raw, test_len, mean, std)
+    if max(np.abs(x_train).max(), np.abs(x_test).max()) > 1e6:  # also keeps data far from the mask sentinel
+        raise UserError("some values are over a million standard deviations from their channel's mean",
+                        "check the data for corrupt values or wrong units")
+    # Padding for Keras is the mask sentinel, so real frames that normalise to exactly 0 are never masked.
+    fit_form = lambda raw, lens, normed: D.normalise_padded(raw, lens, mean, std, MASK_VALUE) if variable else normed
+    t_norm = None
+    y_train, y_test = ds.train.targets, ds.test.targets
+    if ds.task == REGRESSION:
+        t_norm = D.target_norm(y_train)
+        y_train, y_test = (y_train - t_norm[0]) / t_norm[1], (y_test - t_norm[0]) / t_norm[1]
+    return Inputs(ds, mean, std, t_norm, variable, train_len, test_len, x_test_raw, x_train, x_test,
+                  fit_form(x_train_raw, train_len, x_train), fit_form(x_test_raw, test_len, x_test), y_train, y_test)
+
+
+def train_model(cfg, inputs: Inputs, epochs: int, batch_size: int, lr: float, seed: int, quiet: bool):
+    """Train the Keras sequence model. Returns (model, history dict, seconds)."""
+    from host import model as M
+
+    keras = M.import_keras()
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)  # same seed => same model
+    tf.config.experimental.enable_op_determinism()
+    model = M.build_sequence_model(cfg, masked=inputs.variable)
+    if cfg.task == CLASSIFICATION:
+        model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    else:
+        model.compile(keras.optimizers.Adam(lr), "mse")
+    started = time.perf_counter()
+    with M.native_stderr_captured() as console:  # TensorFlow logs harmless C++ "errors" during fit
+        # The test split is only monitored for the curves in the report, never used to pick a model.
+        fit = model.fit(inputs.x_train_fit, inputs.y_train_fit, epochs=epochs, batch_size=batch_size,
+                        shuffle=True, verbose=0, validation_data=(inputs.x_test_fit, inputs.y_test_fit),
+                        callbacks=[make_progress_callback(epochs, quiet, console)])
+    history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
+    return model, history, time.perf_counter() - started
+
+
+def float_reference(model, cfg, inputs: Inputs):
+    """Weights, the step model, and the float per-step outputs on the test split (numpy, batched)."""
+    from host import model as M
+
+    weights = M.extract_weights(model, cfg)
+    step_model = M.build_step_model(cfg, weights)
+    float_steps = M.run_numpy(weights, cfg, inputs.x_test, inputs.test_len)
+    # Safety net: the numpy step must reproduce the trained Keras model (tests check this in detail).
+    keras_final = np.asarray(model(inputs.x_test_fit, training=False))
+    drift = float(np.abs(keras_final - M.final_outputs(float_steps, inputs.test_len)).max())
+    if drift > 1e-3:
+        raise RuntimeError(f"numpy step model disagrees with the Keras model by {drift:.2g}")
+    return weights, step_model, float_steps
+
+
+def int8_reference(step_model, weights, cfg, inputs: Inputs, n_samples: int, seed: int, quiet: bool):
+    """Full-integer int8 TFLite step model and its per-step outputs on the test split."""
+    from tqdm.auto import tqdm
+
+    from host import convert as C
+
+    samples = C.calibration_samples(weights, cfg, inputs.x_train, inputs.train_len, n_samples, seed)
+    tflite_bytes = C.convert_int8(step_model, cfg, samples)
+    with tqdm(total=len(inputs.test_len), unit="seq", desc="int8 evaluation", disable=quiet, leave=False) as bar:
+        int8_steps = C.Int8Stepper(tflite_bytes, cfg).run(inputs.x_test, inputs.test_len, progress=bar)
+    return tflite_bytes, int8_steps
+
+
+def build_manifest(cfg, inputs: Inputs, seed: int, epochs: int, downsample: int) -> dict:
+    """model.json (docs/artifacts.md)."""
+    ds, t_norm = inputs.ds, inputs.target_norm
+    return {
+        "format": 1,
+        "dataset": ds.name,
+        "task": ds.task,
+        **({"classes": ds.classes} if ds.task == CLASSIFICATION else {}),
+        "input_dim": cfg.input_dim, "output_dim": cfg.output_dim,
+        "cell": cfg.cell, "units": cfg.units, "layers": cfg.layers,
+        **({"reset_after": cfg.reset_after} if cfg.cell == "gru" else {}),
+        "norm": {"mean": inputs.mean.tolist(), "std": inputs.std.tolist()},
+        **({"target_norm": {"mean": t_norm[0].tolist(), "std": t_norm[1].tolist()}} if t_norm else {}),
+        "seed": seed, "epochs": epochs,
+        "max_len": int(ds.max_len),
+        # Not in the docs/artifacts.md example: raw frames averaged into one model step; 1 = raw frames.
+        "downsample": int(downsample),
+        "model_hash": None,  # set by quantize
+    }
+
+
 def run(args) -> int:
     started = time.perf_counter()
     # Stage messages go to stdout with the summary; stderr carries progress bars and errors only.
     say = (lambda *a: None) if args.quiet else (lambda msg: print(msg, flush=True))
     check_options(args)
 
-    import numpy as np
-
     from host import data as D
+    from host.artifacts import check_destination, staged_directory, write_json
 
     dataset_name = args.dataset or (None if args.data else DEFAULT_DATASET)
     out = Path(args.out) if args.out else default_out_dir(dataset_name, args.data, args.cell, args.units)
-    from host.artifacts import check_destination, staged_directory, write_json
-
     check_destination(out, args.force)  # before spending a minute training
 
     say(f"loading {dataset_name or args.data} ...")
@@ -181,103 +299,42 @@ def run(args) -> int:
     epochs = args.epochs or defaults["epochs"]
     batch_size = args.batch_size or defaults["batch_size"]
     lr = args.lr or defaults["learning_rate"]
+    downsample = args.downsample or defaults.get("downsample", 1)
+    inputs = prepare_inputs(ds)
 
-    # Normalise inputs outside the model (numpy) so the step model, and the device, see normalised x.
-    mean, std = D.channel_norm(ds.train)
-    tr_len, te_len, T = ds.train.lengths, ds.test.lengths, ds.max_len
-    variable = len(set(tr_len) | set(te_len)) > 1
-    x_tr_raw, x_te_raw = D.pad(ds.train.sequences, T), D.pad(ds.test.sequences, T)
-    x_tr = D.normalise_padded(x_tr_raw, tr_len, mean, std)  # zero padding: numpy/int8 stepping stops at length
-    x_te = D.normalise_padded(x_te_raw, te_len, mean, std)
-    if max(np.abs(x_tr).max(), np.abs(x_te).max()) > 1e6:
-        raise UserError("some values are over a million standard deviations from their channel's mean",
-                        "check the data for corrupt values or wrong units")
-    y_tr, y_te = ds.train.targets, ds.test.targets
-    t_norm = None
-    if ds.task == REGRESSION:
-        t_norm = D.target_norm(y_tr)
-        y_tr_fit, y_te_fit = (y_tr - t_norm[0]) / t_norm[1], (y_te - t_norm[0]) / t_norm[1]
-    else:
-        y_tr_fit, y_te_fit = y_tr, y_te
-
-    say(f"training {args.cell.upper()}({args.units}) x{args.layers} on {len(tr_len)} sequences "
-        f"({ds.input_dim} channels, up to {T} steps), {epochs} epochs ...")
     from host import model as M
 
-    keras = M.import_keras()
-    import tensorflow as tf
+    reset_after = (True if args.reset_after is None else args.reset_after) if args.cell == "gru" else False
+    cfg = M.ModelConfig(ds.input_dim, ds.output_dim, args.cell, args.units, args.layers, reset_after, ds.task)
+    say(f"training {args.cell.upper()}({args.units}) x{args.layers} on {len(ds.train)} sequences "
+        f"({ds.input_dim} channels, up to {ds.max_len} steps), {epochs} epochs ...")
+    model, history, train_seconds = train_model(cfg, inputs, epochs, batch_size, lr, args.seed, args.quiet)
+    weights, step_model, float_steps = float_reference(model, cfg, inputs)
+
+    say(f"converting the step model to int8 TFLite ({args.calibration_samples} calibration samples) ...")
+    tflite_bytes, int8_steps = int8_reference(step_model, weights, cfg, inputs, args.calibration_samples,
+                                              args.seed, args.quiet)
 
     from host import convert as C
     from host import evaluate as E
 
-    keras.utils.set_random_seed(args.seed)  # same seed => same model
-    tf.config.experimental.enable_op_determinism()
-    reset_after = True if args.reset_after is None else args.reset_after
-    cfg = M.ModelConfig(ds.input_dim, ds.output_dim, args.cell, args.units, args.layers,
-                        reset_after if args.cell == "gru" else False, ds.task)
-    model = M.build_sequence_model(cfg, masked=variable)
-    if ds.task == CLASSIFICATION:
-        model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    else:
-        model.compile(keras.optimizers.Adam(lr), "mse")
-    # Padding for training is the mask sentinel, so real frames that normalise to 0 are never masked.
-    x_tr_fit = D.normalise_padded(x_tr_raw, tr_len, mean, std, M.MASK_VALUE) if variable else x_tr
-    x_te_fit = D.normalise_padded(x_te_raw, te_len, mean, std, M.MASK_VALUE) if variable else x_te
-    train_started = time.perf_counter()
-    with M.native_stderr_captured() as console:  # TensorFlow logs harmless C++ "errors" during fit
-        fit = model.fit(x_tr_fit, y_tr_fit, epochs=epochs, batch_size=batch_size, shuffle=True,
-                        verbose=0, validation_data=(x_te_fit, y_te_fit),
-                        callbacks=[make_progress_callback(epochs, args.quiet, console)])
-    train_seconds = time.perf_counter() - train_started
-    history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
-
-    weights = M.extract_weights(model, cfg)
-    step_model = M.build_step_model(cfg, weights)
-    float_steps = M.run_numpy(weights, cfg, x_te, te_len)
-    # Safety net: the numpy step must reproduce the trained Keras model (tests check this in detail).
-    keras_final = np.asarray(model(x_te_fit, training=False))
-    drift = float(np.abs(keras_final - M.final_outputs(float_steps, te_len)).max())
-    if drift > 1e-3:
-        raise RuntimeError(f"numpy step model disagrees with the Keras model by {drift:.2g}")
-
-    say(f"converting the step model to int8 TFLite ({args.calibration_samples} calibration samples) ...")
-    samples = C.calibration_samples(weights, cfg, x_tr, tr_len, args.calibration_samples, args.seed)
-    tflite_bytes = C.convert_int8(step_model, cfg, samples)
-    from tqdm.auto import tqdm
-
-    with tqdm(total=len(te_len), unit="seq", desc="int8 evaluation", disable=args.quiet, leave=False) as bar:
-        int8_steps = C.Int8Stepper(tflite_bytes, cfg).run(x_te, te_len, progress=bar)
-
-    float_figures = E.task_figures(M.final_outputs(float_steps, te_len), y_te, ds.task, t_norm)
-    int8_figures = {**E.compare_outputs(float_steps, int8_steps, te_len, y_te, ds.task, t_norm),
-                    "runtime": C.runtime_name()}
-    manifest = {
-        "format": 1,
-        "dataset": ds.name,
-        "task": ds.task,
-        **({"classes": ds.classes} if ds.task == CLASSIFICATION else {}),
-        "input_dim": cfg.input_dim, "output_dim": cfg.output_dim,
-        "cell": cfg.cell, "units": cfg.units, "layers": cfg.layers,
-        **({"reset_after": cfg.reset_after} if cfg.cell == "gru" else {}),
-        "norm": {"mean": mean.tolist(), "std": std.tolist()},
-        **({"target_norm": {"mean": t_norm[0].tolist(), "std": t_norm[1].tolist()}} if t_norm else {}),
-        "seed": args.seed, "epochs": epochs,
-        "max_len": int(T),
-        # Not in the docs/artifacts.md example: frames per model step (block average); 1 = raw frames.
-        "downsample": int(args.downsample or (BUNDLED[dataset_name].downsample if dataset_name else 1)),
-        "model_hash": None,  # set by quantize
+    y_test = ds.test.targets
+    metrics = {
+        "float": E.task_figures(M.final_outputs(float_steps, inputs.test_len), y_test, ds.task, inputs.target_norm),
+        "tflite_int8": {**E.compare_outputs(float_steps, int8_steps, inputs.test_len, y_test, ds.task,
+                                            inputs.target_norm), "runtime": C.runtime_name()},
+        "params": int(model.count_params()), "macs_per_step": M.macs_per_step(cfg),
+        "train_seconds": round(train_seconds, 2),
     }
-    metrics = {"float": float_figures, "tflite_int8": int8_figures,
-               "params": int(model.count_params()), "macs_per_step": M.macs_per_step(cfg),
-               "train_seconds": round(train_seconds, 2)}
+    manifest = build_manifest(cfg, inputs, args.seed, epochs, downsample)
 
     with staged_directory(out, args.force) as stage:
         model.save(stage / "model.keras")
         step_model.save(stage / "step_model.keras")
         (stage / "model_int8.tflite").write_bytes(tflite_bytes)
         np.savez(stage / "weights.npz", **weights)
-        np.savez(stage / "test_split.npz", x=x_te_raw, lengths=te_len.astype(np.int32),
-                 y=y_te, float_outputs=float_steps)
+        np.savez(stage / "test_split.npz", x=inputs.x_test_raw, lengths=inputs.test_len.astype(np.int32),
+                 y=y_test, float_outputs=float_steps)
         write_json(stage / "history.json", history)
         write_json(stage / "model.json", manifest)
 
@@ -287,11 +344,11 @@ def run(args) -> int:
         if kernel is not None:
             metrics["kernel"] = kernel["metrics"]
         metrics["total_seconds"] = round(time.perf_counter() - started, 2)
+        write_json(stage / "metrics.json", metrics)
         notes = list(ds.notes) + [f"batch size {batch_size}, Adam learning rate {lr}",
                                   f"int8 graph operators: {', '.join(C.op_names(tflite_bytes))}"]
-        write_json(stage / "metrics.json", metrics)
         write_report(stage, manifest, metrics, history,
-                     {"lengths": te_len, "y": y_te, "float_outputs": float_steps},
+                     {"lengths": inputs.test_len, "y": y_test, "float_outputs": float_steps},
                      int8_steps, kernel["outputs"] if kernel else None, notes)
 
     print_summary(out, manifest, metrics)
