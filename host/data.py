@@ -81,8 +81,8 @@ BUNDLED: dict[str, Bundled] = {
     "italy_power_demand": Bundled("load_italy_power_demand", "numpy3D",
                                   "daily power demand, 1 channel, 2 classes, length 24, 67/1029", 30, 8, 0.01),
     "plaid": Bundled("load_plaid", "df-list",
-                     "appliance current, 1 channel, 11 classes, length 100-1344, 537/537", 40, 16, 0.01,
-                     downsample=4),
+                     "appliance current, 1 channel, 11 classes, length 100-1344, 537/537", 30, 16, 0.01,
+                     downsample=8),
 }
 
 

@@ -57,8 +57,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="python host/train.py",
-        description="Train a GRU/LSTM sequence model, convert it to an int8 step model, evaluate it and "
-                    "write an artifact directory (docs/artifacts.md).",
+        description="Train a GRU/LSTM sequence model, convert it to an int8 step model, evaluate it\n"
+                    "and write an artifact directory (docs/artifacts.md).",
         epilog=DATA_FORMATS + "\nbundled data sets:\n" + "\n".join(
             f"  {name:20s} {spec.summary}" for name, spec in BUNDLED.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -69,25 +69,25 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--data", metavar="FILE", help="your own labelled sequences, .csv or .npz (formats below)")
     src.add_argument("--task", choices=[CLASSIFICATION, REGRESSION],
                      help="force the task (default: inferred from the labels)")
-    src.add_argument("--test-fraction", type=float, default=0.25,
+    src.add_argument("--test-fraction", type=float, metavar="F", default=0.25,
                      help="share held out for testing when --data has no test split (default 0.25)")
     src.add_argument("--downsample", type=int, metavar="K",
-                     help="average blocks of K frames (shortens long sequences; plaid defaults to 4)")
+                     help="average blocks of K frames (shortens long sequences; plaid defaults to 8)")
     src.add_argument("--max-len", type=int, metavar="N", help="keep only the first N steps of each sequence")
 
     m = p.add_argument_group("model")
     m.add_argument("--cell", choices=["gru", "lstm"], default="gru", help="recurrent cell (default gru)")
-    m.add_argument("--units", type=int, default=32, help="hidden units per layer, 1-512 (default 32)")
-    m.add_argument("--layers", type=int, default=1, help="stacked recurrent layers, 1-3 (default 1)")
+    m.add_argument("--units", type=int, metavar="N", default=32, help="hidden units per layer, 1-512 (default 32)")
+    m.add_argument("--layers", type=int, metavar="N", default=1, help="stacked recurrent layers, 1-3 (default 1)")
     m.add_argument("--reset-after", action=argparse.BooleanOptionalAction, default=None,
                    help="GRU only: apply the reset gate after the recurrent matmul (Keras default: yes)")
 
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, help="training epochs (default depends on the data set)")
-    t.add_argument("--batch-size", type=int, help="mini-batch size (default depends on the data set)")
-    t.add_argument("--lr", type=float, help="Adam learning rate (default depends on the data set)")
-    t.add_argument("--seed", type=int, default=0, help="random seed; same seed, same model (default 0)")
-    t.add_argument("--calibration-samples", type=int, default=3000,
+    t.add_argument("--epochs", type=int, metavar="N", help="training epochs (default depends on the data set)")
+    t.add_argument("--batch-size", type=int, metavar="N", help="mini-batch size (default depends on the data set)")
+    t.add_argument("--lr", type=float, metavar="LR", help="Adam learning rate (default depends on the data set)")
+    t.add_argument("--seed", type=int, metavar="N", default=0, help="random seed; same seed, same model (default 0)")
+    t.add_argument("--calibration-samples", type=int, metavar="N", default=3000,
                    help="(x_t, state) samples for int8 calibration (default 3000)")
 
     o = p.add_argument_group("output")
