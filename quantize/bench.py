@@ -32,7 +32,7 @@ def macs(cell: str, d: int, h: int, k: int = OUTPUTS) -> int:
     return gates * (d * h + h * h) + h * k
 
 
-def measure(cell: str, d: int, h: int, target: str, workdir: Path, steps: int) -> dict:
+def measure(cell: str, d: int, h: int, target: str, workdir: Path, steps: int, profile: bool = False) -> dict:
     from .emulate import EmulatedModel
     name = f"{cell}_{d}_{h}"
     art = workdir / name
@@ -47,6 +47,10 @@ def measure(cell: str, d: int, h: int, target: str, workdir: Path, steps: int) -
     y, count = emu.run(x_q, count=True)
     if not (y == twin.run(x_q)).all():
         raise RuntimeError(f"{name} on {target}: emulator outputs differ from the twin")
+    phases = None
+    if profile:
+        emu.reset()
+        phases = {name: round(n / steps) for name, n in emu.profile(x_q).items()}
     sizes = build.section_sizes(sorted((workdir / f"{name}_{target}").glob("tr_*.o"))
                                 + [workdir / f"{name}_{target}" / "model_data.o"])
     tables = sizes.pop("tr_tables")["text"]
@@ -55,7 +59,7 @@ def measure(cell: str, d: int, h: int, target: str, workdir: Path, steps: int) -
     return {"cell": cell, "d": d, "h": h, "target": target, "macs": macs(cell, d, h),
             "instructions_per_step": round(per_step), "instructions_per_mac": round(per_step / macs(cell, d, h), 2),
             "code_bytes": sum(v["text"] for v in sizes.values()), "table_bytes": tables,
-            "model_bytes": model["text"] + model["data"]}
+            "model_bytes": model["text"] + model["data"], **({"per_function": phases} if phases else {})}
 
 
 def markdown(rows: list[dict]) -> str:
@@ -81,6 +85,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=4, help="timesteps counted per model (default 4)")
     parser.add_argument("--targets", default=",".join(build.ARM_TARGETS))
+    parser.add_argument("--cells", default=",".join(CELLS))
+    parser.add_argument("--sizes", default=",".join(f"{d}x{h}" for d, h in SIZES), help="e.g. 12x32,16x64")
+    parser.add_argument("--profile", action="store_true",
+                        help="also count executed instructions per function (arm-none-eabi-nm ranges)")
     parser.add_argument("--json", action="store_true", help="print only JSON")
     args = parser.parse_args(argv)
     if not build.arm_toolchain_available():
@@ -88,14 +96,17 @@ def main(argv=None) -> int:
         return 2
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for cell in CELLS:
-            for d, h in SIZES:
+        sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
+        for cell in args.cells.split(","):
+            for d, h in sizes:
                 for target in args.targets.split(","):
-                    rows.append(measure(cell, d, h, target, Path(tmp), args.steps))
+                    rows.append(measure(cell, d, h, target, Path(tmp), args.steps, args.profile))
                     if not args.json:
                         r = rows[-1]
                         print(f"{cell:4s} d={d:2d} h={h:2d} {target}: {r['instructions_per_step']:7,d} instr/step "
                               f"{r['instructions_per_mac']:5.2f}/MAC", file=sys.stderr)
+                        for name, n in r.get("per_function", {}).items():
+                            print(f"    {name:28s} {n:7,d}", file=sys.stderr)
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0

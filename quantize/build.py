@@ -92,6 +92,19 @@ def symbols(elf: Path) -> dict[str, int]:
     return table
 
 
+def function_ranges(elf: Path) -> list[tuple[int, int, str]]:
+    """(start, end, name) of the ELF's function symbols (arm-none-eabi-nm -S; Thumb bit cleared)."""
+    out = subprocess.run(["arm-none-eabi-nm", "-S", "--defined-only", str(elf)], capture_output=True, text=True,
+                         check=True).stdout
+    ranges = []
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "tT":
+            start = int(parts[0], 16) & ~1
+            ranges.append((start, start + int(parts[1], 16), parts[3]))
+    return ranges
+
+
 def undefined_symbols(objects: list[Path]) -> set[str]:
     out = subprocess.run(["arm-none-eabi-nm", "-u", *map(str, objects)], capture_output=True, text=True,
                          check=True).stdout

@@ -43,15 +43,40 @@ class EmulatedModel:
         self.x_addr = io + 4 + 4 * words
         self.y_addr = (self.x_addr + 2 * BENCH_MAX_STEPS * params.input_dim + 3) & ~3
         self.instructions = 0
+        self.per_address = None                                  # address -> count, when profiling
 
     def _count(self, uc, address, size, user_data):
         self.instructions += 1
+
+    def _count_address(self, uc, address, size, user_data):
+        self.instructions += 1
+        self.per_address[address] = self.per_address.get(address, 0) + 1
+
+    def profile(self, x_q) -> dict:
+        """Run x_q like `run` and return {function name: executed instructions} (from the ELF's symbols)."""
+        self.per_address = {}
+        try:
+            self.run(x_q, count=True)
+            counts = dict(self.per_address)
+        finally:
+            self.per_address = None
+        funcs = sorted(build.function_ranges(self.elf))
+        out = {}
+        for address, n in counts.items():
+            name = "?"
+            for start, end, fname in funcs:
+                if start <= address < end:
+                    name = fname
+                    break
+            out[name] = out.get(name, 0) + n
+        return dict(sorted(out.items(), key=lambda item: -item[1]))
 
     def _call(self, name: str, count: bool) -> int:
         self.uc.reg_write(arm.UC_ARM_REG_SP, RAM_BASE + RAM_SIZE)
         self.uc.reg_write(arm.UC_ARM_REG_LR, HALT_ADDRESS | 1)
         before = self.instructions
-        hook = self.uc.hook_add(UC_HOOK_CODE, self._count) if count else None   # slow: only when asked
+        counter = self._count if self.per_address is None else self._count_address
+        hook = self.uc.hook_add(UC_HOOK_CODE, counter) if count else None   # slow: only when asked
         try:
             self.uc.emu_start(self.symbols[name] | 1, HALT_ADDRESS)
         finally:

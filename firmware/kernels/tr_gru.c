@@ -13,16 +13,16 @@ void tr_gru_step(const tr_layer_t *layer, int reset_after, uint16_t units, const
     int32_t *n = scratch + 2 * units;  /* [units] candidate: pre-activation Q14, then tanh Q15 */
     int j;
 
-    tr_matvec_s16_s8(&layer->gates, x, h, z);                  /* z and r rows, one pass */
-    tr_sigmoid_q15(z, 2 * units);
+    tr_matvec_s16_s8(&layer->gates, x, h, z, TR_ACT_SIGMOID);  /* z and r rows, one pass, Q15 */
 
     if (reset_after) {
         int32_t *c = scratch + 3 * units;                       /* [units] U_n h + b_hn, Q14 */
-        tr_matvec_s16_s8(&layer->candidate, x, NULL, n);        /* W_n x + b_in, Q14 */
-        tr_matvec_s16_s8(&layer->candidate_recurrent, h, NULL, c);
+        tr_matvec_s16_s8(&layer->candidate, x, NULL, n, TR_ACT_NONE);        /* W_n x + b_in, Q14 */
+        tr_matvec_s16_s8(&layer->candidate_recurrent, h, NULL, c, TR_ACT_NONE);
         for (j = 0; j < units; j++) {
             n[j] += tr_round_shift64((int64_t)r[j] * c[j], 15);  /* r Q15 x c Q14 -> Q14 */
         }
+        tr_tanh_q15(n, units);
     } else {
         int16_t *rh = (int16_t *)(scratch + 3 * units);        /* [TR_PAD4(units)] r * h, Q15 */
         for (j = 0; j < units; j++) {
@@ -31,9 +31,8 @@ void tr_gru_step(const tr_layer_t *layer, int reset_after, uint16_t units, const
         for (; j < TR_PAD4(units); j++) {
             rh[j] = 0;
         }
-        tr_matvec_s16_s8(&layer->candidate, x, rh, n);
+        tr_matvec_s16_s8(&layer->candidate, x, rh, n, TR_ACT_TANH);
     }
-    tr_tanh_q15(n, units);
 
     for (j = 0; j < units; j++) {                               /* h' = z h + (1 - z) n */
         h[j] = (int16_t)tr_sat16(n[j] + tr_round_shift(z[j] * (h[j] - n[j]), 15));

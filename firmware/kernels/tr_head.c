@@ -13,7 +13,7 @@ void tr_head(const tr_dense_t *dense, uint8_t head, const int16_t *h, int32_t *s
     uint32_t sum = 0;
     int j;
 
-    tr_matvec_s16_s8(dense, h, NULL, scratch);
+    tr_matvec_s16_s8(dense, h, NULL, scratch, TR_ACT_NONE);
     if (head == TINYRNN_HEAD_LINEAR) {
         for (j = 0; j < k; j++) {
             y[j] = scratch[j];

@@ -13,10 +13,16 @@
 /* Round a vector length up to a multiple of 4: vectors and weight rows are stored padded. */
 #define TR_PAD4(n) (((n) + 3) & ~3)
 
-/* tr_matvec_s16_s8.c: out[j] = Q14 pre-activation of row j of `dense`.
+/* Activation applied by tr_matvec_s16_s8 to every row it writes. */
+#define TR_ACT_NONE 0       /* Q14 pre-activation */
+#define TR_ACT_SIGMOID 1    /* tr_sigmoid_q15 of it, Q15 */
+#define TR_ACT_TANH 2       /* tr_tanh_q15 of it, Q15 */
+
+/* tr_matvec_s16_s8.c: out[j] = act(Q14 pre-activation of row j of `dense`).
  * a: cols_a int16 values padded to TR_PAD4(cols_a) (padding may hold anything finite: its weights are 0),
- *    4-byte aligned; b: same for cols_b, or NULL when cols_b == 0; out: rows int32 (Q14). */
-void tr_matvec_s16_s8(const tr_dense_t *dense, const int16_t *a, const int16_t *b, int32_t *out);
+ *    4-byte aligned; b: same for cols_b, or NULL when cols_b == 0; out: rows int32 (Q14, or Q15 after an
+ *    activation); act: TR_ACT_*. */
+void tr_matvec_s16_s8(const tr_dense_t *dense, const int16_t *a, const int16_t *b, int32_t *out, int act);
 
 /* tr_activation.c, in place over n int32 values: Q14 pre-activation in, Q15 activation out. */
 void tr_sigmoid_q15(int32_t *z, int n);                 /* 0..32767 */

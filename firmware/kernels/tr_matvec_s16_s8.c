@@ -18,6 +18,7 @@
 
 #include "tr_fixedpoint.h"
 #include "tr_kernels.h"
+#include "tr_tables.h"
 
 #define TR_ROW_BLOCK 4
 
@@ -40,71 +41,184 @@ static int32_t dot_row_c(const int8_t *w, int rows, const int16_t *v, int groups
 }
 
 #if TR_USE_DSP
-/* The DSP inner loop for a full block of 4 rows against one input vector: per group of 4 columns one
- * LDRD of 4 int16 inputs, two LDRD of the 4 rows' weight words, 8 SXTB16 and 8 SMLAD: 21 instructions
- * for 16 MACs. Written as one asm block because GCC 12 spills the loop bound and does not use
- * post-indexed loads here. Sets sum[0..3]; returns the weights after the block's groups. */
-__attribute__((always_inline)) static inline const int8_t *dot_block4_dsp(const int8_t *w, const int16_t *v, int groups, int32_t *sum)
+/* The DSP path: every full block of 4 rows (both inputs, the requantisation and the optional activation)
+ * in one assembly routine, tr_dsp_blocks. What it reads and advances: */
+typedef struct {
+    const int8_t *w;                /*  0: weights of the next block; advanced */
+    const tr_requant_t *rq;         /*  4: requantisation of the next block's rows; advanced */
+    const int16_t *a;               /*  8: input a, padded */
+    const int16_t *b;               /* 12: input b, padded (unused when groups_b == 0) */
+    int32_t groups_a;               /* 16: TR_PAD4(cols_a) / 4, >= 1 */
+    int32_t groups_b;               /* 20: TR_PAD4(cols_b) / 4, >= 0 */
+    int32_t *out;                   /* 24: next output row; advanced */
+    int32_t blocks;                 /* 28: full blocks left, >= 1; counts down to 0 */
+    int32_t act;                    /* 32: TR_ACT_NONE / TR_ACT_SIGMOID / TR_ACT_TANH */
+    const int16_t *table_mid;       /* 36: the activation table at the entry for z = 0 (entry 256) */
+} tr_dsp_job_t;
+
+#if TR_SIGMOID_SAT_BITS != 19 || TR_SIGMOID_SEG_BITS != 10 || TR_TANH_SAT_BITS != 18 || TR_TANH_SEG_BITS != 9 \
+    || TR_TABLE_SEGMENTS != 512
+#error "tr_dsp_blocks hard-codes the table geometry of tr_tables.h: update its activation code"
+#endif
+
+/* One group of 4 columns for the 4 rows: LDRD of 4 int16 inputs (r4 = x c0 c1, r5 = x c2 c3), LDM of the
+ * 4 rows' weight words (r6..r9, bytes c0 c2 c1 c3), per row SXTB16 (w c0, w c1) and SXTB16 ror 8
+ * (w c2, w c3), two SMLAD: 18 instructions for 16 MACs. FIRST starts the sums with SMUAD. */
+#define TR_GROUP(MAC0)                                                                  \
+    "ldrd   r4, r5, [r12], #8\n\t"                                                       \
+    "ldmia  r11!, {r6, r7, r8, r9}\n\t"                                                  \
+    "sxtb16 r10, r6\n\t"          MAC0(r0) "sxtb16 r6, r6, ror #8\n\t" "smlad r0, r6, r5, r0\n\t" \
+    "sxtb16 r10, r7\n\t"          MAC0(r1) "sxtb16 r7, r7, ror #8\n\t" "smlad r1, r7, r5, r1\n\t" \
+    "sxtb16 r10, r8\n\t"          MAC0(r2) "sxtb16 r8, r8, ror #8\n\t" "smlad r2, r8, r5, r2\n\t" \
+    "sxtb16 r10, r9\n\t"          MAC0(r3) "sxtb16 r9, r9, ror #8\n\t" "smlad r3, r9, r5, r3\n\t"
+#define TR_MAC_FIRST(acc) "smuad  " #acc ", r10, r4\n\t"
+#define TR_MAC_NEXT(acc)  "smlad  " #acc ", r10, r4, " #acc "\n\t"
+
+/* All groups of one input (r12 = input, lr = groups >= 1) into r0..r3: the first group peeled, the rest
+ * unrolled by 2 (an odd count enters at the second copy). L is a unique label prefix. */
+#define TR_SEGMENT(L)                                                                   \
+    TR_GROUP(TR_MAC_FIRST)                                                              \
+    "subs   lr, lr, #1\n\t"                                                             \
+    "beq    " L "_done\n\t"                                                             \
+    "tst    lr, #1\n\t"                                                                 \
+    "add    lr, lr, #1\n\t"                                                             \
+    "lsr    lr, lr, #1\n\t"                                                             \
+    "bne    " L "_second\n"                                                             \
+    L "_loop:\n\t"                                                                      \
+    TR_GROUP(TR_MAC_NEXT)                                                               \
+    L "_second:\n\t"                                                                    \
+    TR_GROUP(TR_MAC_NEXT)                                                               \
+    "subs   lr, lr, #1\n\t"                                                             \
+    "bne    " L "_loop\n"                                                               \
+    L "_done:\n\t"
+
+/* Table activation of z in r5 (Q14 -> Q15, docs/quantization.md "Activations"): SSAT clamps to the table
+ * range, r9/r10 point at the table entries for z = 0 and the next one, so the signed segment index needs
+ * no offset; y = T[i] + ((T[i+1] - T[i]) * frac + 2^(fb-1)) >> fb. Uses r4, r6, r7. */
+#define TR_ACT_CODE(sat, fb, half)                                                      \
+    "ssat   r5, #" sat ", r5\n\t"                                                       \
+    "asr    r6, r5, #" fb "\n\t"                                                        \
+    "ldrsh  r7, [r9, r6, lsl #1]\n\t"                                                   \
+    "ldrsh  r6, [r10, r6, lsl #1]\n\t"                                                  \
+    "ubfx   r4, r5, #0, #" fb "\n\t"                                                    \
+    "sub    r6, r6, r7\n\t"                                                             \
+    "mul    r6, r6, r4\n\t"                                                             \
+    "add    r6, r6, #" half "\n\t"                                                      \
+    "add    r5, r7, r6, asr #" fb "\n\t"
+#define TR_ACT_SIGMOID_CODE TR_ACT_CODE("19", "10", "512")
+#define TR_ACT_TANH_CODE TR_ACT_CODE("18", "9", "256")
+
+/* Row k of the block: (bias + acc_a * mult_a + acc_b * mult_b) >> 32 with two SMLAL (acc_a from the
+ * stack, acc_b in a register), the activation, one store. r12 walks the requant entries, lr the outputs. */
+#define TR_ROW(acc_b, acc_a_offset, ACT)                                                \
+    "ldmia  r12!, {r4, r5, r6, r7}\n\t"                                                 \
+    "ldr    r8, [sp, #" acc_a_offset "]\n\t"                                            \
+    "smlal  r4, r5, r8, r6\n\t"                                                         \
+    "smlal  r4, r5, " acc_b ", r7\n\t"                                                  \
+    ACT                                                                                 \
+    "str    r5, [lr], #4\n\t"
+#define TR_ROWS(ACT) TR_ROW("r0", "0", ACT) TR_ROW("r1", "4", ACT) TR_ROW("r2", "8", ACT) TR_ROW("r3", "12", ACT)
+
+/* job->blocks full blocks of 4 rows. Registers in the loops: r0..r3 sums, r4/r5 inputs, r6..r9 weights,
+ * r10 temporary, r11 weight pointer, r12 input pointer, lr group count; the job pointer and the 4 sums
+ * of input a wait on the stack. */
+__attribute__((naked, noinline)) static void tr_dsp_blocks(tr_dsp_job_t *job)
 {
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    int32_t x01, x23, w0, w1, t;
-    if (groups > 0) {
-        __asm__ volatile(
-            "1:\n\t"
-            "ldrd   %[x01], %[x23], [%[v]], #8\n\t"   /* inputs c0 c1 | c2 c3 */
-            "ldrd   %[w0], %[w1], [%[w]], #8\n\t"     /* rows 0, 1: bytes c0 c2 c1 c3 */
-            "sxtb16 %[t], %[w0]\n\t"                  /* (w c0, w c1) */
-            "smlad  %[a0], %[t], %[x01], %[a0]\n\t"
-            "sxtb16 %[t], %[w0], ror #8\n\t"          /* (w c2, w c3) */
-            "smlad  %[a0], %[t], %[x23], %[a0]\n\t"
-            "sxtb16 %[t], %[w1]\n\t"
-            "smlad  %[a1], %[t], %[x01], %[a1]\n\t"
-            "sxtb16 %[t], %[w1], ror #8\n\t"
-            "smlad  %[a1], %[t], %[x23], %[a1]\n\t"
-            "ldrd   %[w0], %[w1], [%[w]], #8\n\t"     /* rows 2, 3 */
-            "sxtb16 %[t], %[w0]\n\t"
-            "smlad  %[a2], %[t], %[x01], %[a2]\n\t"
-            "sxtb16 %[t], %[w0], ror #8\n\t"
-            "smlad  %[a2], %[t], %[x23], %[a2]\n\t"
-            "sxtb16 %[t], %[w1]\n\t"
-            "smlad  %[a3], %[t], %[x01], %[a3]\n\t"
-            "sxtb16 %[t], %[w1], ror #8\n\t"
-            "smlad  %[a3], %[t], %[x23], %[a3]\n\t"
-            "subs   %[n], %[n], #1\n\t"
-            "bne    1b\n\t"
-            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [v] "+r"(v),
-              [n] "+r"(groups), [x01] "=&r"(x01), [x23] "=&r"(x23), [w0] "=&r"(w0), [w1] "=&r"(w1),
-              [t] "=&r"(t)
-            :
-            : "cc", "memory");
-    }
-    sum[0] = a0;
-    sum[1] = a1;
-    sum[2] = a2;
-    sum[3] = a3;
-    return w;
+    (void)job;                              /* in r0 (AAPCS) */
+    __asm__(
+        "push   {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
+        "sub    sp, sp, #28\n\t"            /* [sp, 0..15] sums of input a, [sp, 16] job */
+        "str    r0, [sp, #16]\n\t"
+        "ldr    r11, [r0, #0]\n"
+        ".Ltr_dsp_block:\n\t"
+        "ldr    r10, [sp, #16]\n\t"
+        "ldr    r12, [r10, #8]\n\t"
+        "ldr    lr, [r10, #16]\n\t"
+        TR_SEGMENT(".Ltr_dsp_a")
+        "strd   r0, r1, [sp, #0]\n\t"
+        "strd   r2, r3, [sp, #8]\n\t"
+        "ldr    r10, [sp, #16]\n\t"
+        "ldr    lr, [r10, #20]\n\t"
+        "cmp    lr, #0\n\t"
+        "beq    .Ltr_dsp_no_b\n\t"
+        "ldr    r12, [r10, #12]\n\t"
+        TR_SEGMENT(".Ltr_dsp_b")
+        "b      .Ltr_dsp_requant\n"
+        ".Ltr_dsp_no_b:\n\t"
+        "movs   r0, #0\n\t"
+        "movs   r1, #0\n\t"
+        "movs   r2, #0\n\t"
+        "movs   r3, #0\n"
+        ".Ltr_dsp_requant:\n\t"
+        "ldr    r10, [sp, #16]\n\t"
+        "ldr    r12, [r10, #4]\n\t"
+        "ldr    lr, [r10, #24]\n\t"
+        "ldr    r4, [r10, #32]\n\t"
+        "ldr    r9, [r10, #36]\n\t"
+        "add    r10, r9, #2\n\t"
+        "cmp    r4, #1\n\t"
+        "beq    .Ltr_dsp_sigmoid\n\t"
+        "bhi    .Ltr_dsp_tanh\n\t"
+        TR_ROWS("")
+        "b      .Ltr_dsp_block_end\n"
+        ".Ltr_dsp_sigmoid:\n\t"
+        TR_ROWS(TR_ACT_SIGMOID_CODE)
+        "b      .Ltr_dsp_block_end\n"
+        ".Ltr_dsp_tanh:\n\t"
+        TR_ROWS(TR_ACT_TANH_CODE)
+        ".Ltr_dsp_block_end:\n\t"
+        "ldr    r10, [sp, #16]\n\t"
+        "str    r12, [r10, #4]\n\t"
+        "str    lr, [r10, #24]\n\t"
+        "ldr    r4, [r10, #28]\n\t"
+        "subs   r4, r4, #1\n\t"
+        "str    r4, [r10, #28]\n\t"
+        "bne    .Ltr_dsp_block\n\t"
+        "str    r11, [r10, #0]\n\t"
+        "add    sp, sp, #28\n\t"
+        "pop    {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
 }
 #endif
 
-void tr_matvec_s16_s8(const tr_dense_t *dense, const int16_t *a, const int16_t *b, int32_t *out)
+/* Apply activation `act` in place to n values (the rows the plain-C path requantised). */
+static void activate(int32_t *z, int n, int act)
+{
+    if (act == TR_ACT_SIGMOID) {
+        tr_sigmoid_q15(z, n);
+    } else if (act == TR_ACT_TANH) {
+        tr_tanh_q15(z, n);
+    }
+}
+
+void tr_matvec_s16_s8(const tr_dense_t *dense, const int16_t *a, const int16_t *b, int32_t *out, int act)
 {
     const int groups_a = TR_PAD4(dense->cols_a) / 4;
     const int groups_b = TR_PAD4(dense->cols_b) / 4;
     const int8_t *w = dense->weights;
     const tr_requant_t *rq = dense->requant;
+    int32_t *out_c = out;
     int row = 0, r;
 
 #if TR_USE_DSP
-    for (; row + TR_ROW_BLOCK <= dense->rows; row += TR_ROW_BLOCK, rq += TR_ROW_BLOCK, out += TR_ROW_BLOCK) {
-        int32_t acc_b[TR_ROW_BLOCK];
-        w = dot_block4_dsp(w, a, groups_a, out);            /* the a sums wait in out[] while b is summed */
-        w = dot_block4_dsp(w, b, groups_b, acc_b);
-        out[0] = tr_requant_q14(rq[0].bias, out[0], rq[0].mult_a, acc_b[0], rq[0].mult_b);
-        out[1] = tr_requant_q14(rq[1].bias, out[1], rq[1].mult_a, acc_b[1], rq[1].mult_b);
-        out[2] = tr_requant_q14(rq[2].bias, out[2], rq[2].mult_a, acc_b[2], rq[2].mult_b);
-        out[3] = tr_requant_q14(rq[3].bias, out[3], rq[3].mult_a, acc_b[3], rq[3].mult_b);
+    if (dense->rows >= TR_ROW_BLOCK) {
+        tr_dsp_job_t job;
+        job.w = w;
+        job.rq = rq;
+        job.a = a;
+        job.b = b;
+        job.groups_a = groups_a;
+        job.groups_b = groups_b;
+        job.out = out;
+        job.blocks = dense->rows / TR_ROW_BLOCK;
+        job.act = act;
+        job.table_mid = act == TR_ACT_TANH ? tr_tanh_table + TR_TABLE_SEGMENTS / 2
+                                           : tr_sigmoid_table + TR_TABLE_SEGMENTS / 2;
+        tr_dsp_blocks(&job);
+        row = dense->rows - dense->rows % TR_ROW_BLOCK;
+        w = job.w;
+        rq = job.rq;
+        out_c = job.out;
     }
-    out -= row;
 #endif
     for (; row < dense->rows; row += TR_ROW_BLOCK) {
         const int rows = dense->rows - row < TR_ROW_BLOCK ? dense->rows - row : TR_ROW_BLOCK;
@@ -115,4 +229,5 @@ void tr_matvec_s16_s8(const tr_dense_t *dense, const int16_t *a, const int16_t *
         }
         w += 4 * rows * (groups_a + groups_b);
     }
+    activate(out_c, (int)(out + dense->rows - out_c), act);
 }
