@@ -158,7 +158,17 @@ def run_later_stages(artifact_dir: Path, args) -> dict | None:
     Returns None, or {"metrics": <the metrics.json "kernel" block>, "outputs": (n, max_len, output_dim)
     per-step outputs of the fixed-point kernel on the test split}, which go into metrics.json and the report.
     """
-    return None
+    from quantize.export import export
+    from quantize.kernel import UnsupportedModel
+
+    if not args.quiet:
+        print("fixed-point kernel: quantizing, generating C, running the twin on the test split", flush=True)
+    try:
+        result = export(artifact_dir, progress=False)
+    except UnsupportedModel as exc:
+        raise UserError(f"the model cannot run on the fixed-point kernel: {exc}",
+                        "change --cell/--layers/--units to a supported combination") from None
+    return {"metrics": result["metrics"], "outputs": result["step_outputs"]}
 
 
 @dataclass
@@ -362,18 +372,28 @@ def write_report(*args, **kwargs):
 
 
 def print_summary(out: Path, manifest: dict, metrics: dict) -> None:
+    """Float vs int8 TFLite vs the fixed-point kernel, side by side, then where the artifacts are."""
     key = "accuracy" if manifest["task"] == CLASSIFICATION else "rmse"
-    i8 = metrics["tflite_int8"]
+    columns = [("int8 TFLite", metrics["tflite_int8"])]
+    if "kernel" in metrics:
+        columns.append(("tinyrnn kernel", metrics["kernel"]))
+    rows = [(key, key), ("argmax agreement", "argmax_agreement"), ("final max abs", "final_max_abs"),
+            ("step max abs", "step_max_abs"), ("step mean abs", "step_mean_abs")]
     lines = [
         f"{manifest['dataset']}: {manifest['cell'].upper()}({manifest['units']}) x{manifest['layers']}, "
-        f"{metrics['params']:,} params, {metrics['macs_per_step']:,} MACs/step",
-        f"  float {key} {metrics['float'][key]:.4f} | int8 {key} {i8[key]:.4f}"
-        + (f", argmax agreement {i8['argmax_agreement']:.3f}" if "argmax_agreement" in i8 else ""),
-        f"  int8 vs float: final max abs {i8['final_max_abs']:.4f}, step max abs {i8['step_max_abs']:.4f}, "
-        f"step mean abs {i8['step_mean_abs']:.4f} ({i8['runtime']})",
-        f"  train {metrics['train_seconds']:.1f} s, total {metrics['total_seconds']:.1f} s",
-        f"  artifacts: {out}/ (report: {out / 'report.md'})",
+        f"{metrics['params']:,} params, {metrics['macs_per_step']:,} MACs/step; float {key} {metrics['float'][key]:.4f}",
+        f"  {'vs float':18s}" + "".join(f"{name:>16s}" for name, _ in columns),
     ]
+    for label, field in rows:
+        if all(field in block for _, block in columns):
+            lines.append(f"  {label:18s}" + "".join(f"{block[field]:16.4f}" for _, block in columns))
+    lines.append(f"  (int8 TFLite runtime: {metrics['tflite_int8']['runtime']}; kernel = its bit-exact Python twin)")
+    if "kernel" in metrics:
+        k = metrics["kernel"]
+        lines.append(f"  kernel: flash {k['flash_bytes']:,} B (weights + code), RAM {k['ram_bytes']:,} B "
+                     f"(state + scratch), model hash {k['model_hash']}")
+    lines += [f"  train {metrics['train_seconds']:.1f} s, total {metrics['total_seconds']:.1f} s",
+              f"  artifacts: {out}/ (report: {out / 'report.md'})"]
     print("\n".join(lines))
 
 
