@@ -149,13 +149,34 @@ def model_header(params: KernelParams, source: str) -> str:
     return "\n".join(lines)
 
 
-def _dense_arrays(prefix: str, dense) -> tuple[str, str]:
-    """(array definitions, tr_dense_t initializer) of one product."""
-    weights = interleave_weights(dense.weights_a, dense.weights_b)
+def c_layout(params: KernelParams, layer: dict) -> dict:
+    """name -> (rows, weights_a, weights_b or None) of each product as the C kernels store it.
+
+    Every product is stored as its KernelParams Dense, except the GRU reset_after candidate pair: the
+    `candidate` weights hold [W_n | U_n] (its mult_b is 0, so it still computes W_n x + b_in) and
+    `candidate_recurrent` has no weights of its own, only the requantisation of U_n h + b_hn: one pass over
+    the fused rows gives both sums (tr_matvec_dual_s16_s8).
+    """
+    out = {name: (dense.rows, dense.weights_a, dense.weights_b) for name, dense in layer.items()}
+    if params.cell_kind == "gru_reset_after":
+        cand, rec = layer["candidate"], layer["candidate_recurrent"]
+        assert not cand.weights_b.shape[1] and not cand.mult_b.any()
+        out["candidate"] = (cand.rows, cand.weights_a, rec.weights_a)
+        out["candidate_recurrent"] = (rec.rows, rec.weights_a, None)
+    return out
+
+
+def _dense_arrays(prefix: str, dense, stored=None) -> tuple[str, str]:
+    """(array definitions, tr_dense_t initializer) of one product; `stored` as from c_layout."""
+    rows, w_a, w_b = stored if stored is not None else (dense.rows, dense.weights_a, dense.weights_b)
     name_w, name_q = f"tinyrnn_{prefix}_weights", f"tinyrnn_{prefix}_requant"
-    rows, cols_a, cols_b = dense.rows, dense.weights_a.shape[1], dense.weights_b.shape[1]
-    text = c_array("int8_t", name_w, weights,
-                   f"{prefix}: {rows} rows x ({cols_a} + {cols_b}) columns, int8, tr_matvec_s16_s8 layout")
+    cols_a = w_a.shape[1]
+    if w_b is None:                                      # requantisation only (weights in another product)
+        text, name_w, cols_b = "", "0", 0
+    else:
+        cols_b = w_b.shape[1]
+        text = c_array("int8_t", name_w, interleave_weights(w_a, w_b),
+                       f"{prefix}: {rows} rows x ({cols_a} + {cols_b}) columns, int8, tr_matvec_s16_s8 layout")
     entries = "\n".join(f"    {{{int(b)}LL, {int(ma)}, {int(mb)}}},"
                         for b, ma, mb in zip(dense.bias, dense.mult_a, dense.mult_b))
     text += (f"/* {prefix}: per row {{bias Q46 + 2^31, input multiplier, recurrent multiplier}} */\n"
@@ -176,8 +197,9 @@ def model_source(params: KernelParams, source: str) -> str:
     layer_inits = []
     for index, layer in enumerate(p.layers):
         inits = {}
+        stored = c_layout(p, layer)
         for name in DENSE_NAMES[p.cell_kind]:
-            text, inits[name] = _dense_arrays(f"l{index}_{name}", layer[name])
+            text, inits[name] = _dense_arrays(f"l{index}_{name}", layer[name], stored[name])
             parts.append(text)
         layer_inits.append("    {" + ", ".join(inits.get(n, empty) for n in
                                                ("gates", "candidate", "candidate_recurrent")) + "},")
@@ -201,10 +223,10 @@ def write_model(params: KernelParams, out_dir: Path, source: str) -> None:
 def weight_bytes(params: KernelParams) -> int:
     """Flash bytes of the generated model data (weights in layout + requant entries + structs)."""
     total = 0
-    for _, dense in params.dense_items():
-        total += interleave_weights(dense.weights_a, dense.weights_b).size
-        total += 16 * dense.rows
-    return total
+    for layer in params.layers:
+        for rows, w_a, w_b in c_layout(params, layer).values():
+            total += 16 * rows + (interleave_weights(w_a, w_b).size if w_b is not None else 0)
+    return total + interleave_weights(params.head.weights_a, params.head.weights_b).size + 16 * params.head.rows
 
 
 def table_bytes() -> int:

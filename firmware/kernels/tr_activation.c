@@ -16,22 +16,6 @@
         (out) = tr_interp((table)[i_], (table)[i_ + 1], t_ & ((1 << (seg_bits)) - 1), (seg_bits)); \
     } while (0)
 
-/* Clamp z to [-2^(bits-1), 2^(bits-1) - 1]: one SSAT where the core has it (Cortex-M3 and up). */
-#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
-#include <arm_acle.h>
-#define TR_SAT_BITS(z, bits) __ssat((z), (bits))
-#else
-#define TR_SAT_BITS(z, bits) tr_clamp((z), -((int32_t)1 << ((bits) - 1)), ((int32_t)1 << ((bits) - 1)) - 1)
-#endif
-
-/* The symmetric tables: the same as TR_TABLE_INTERP, with the clamp as a saturation. */
-#define TR_SYMMETRIC_INTERP(table, sat_bits, seg_bits, z, out)                                   \
-    do {                                                                                           \
-        const int32_t t_ = TR_SAT_BITS((z), (sat_bits)) + ((int32_t)1 << ((sat_bits) - 1));       \
-        const int16_t *p_ = (table) + (t_ >> (seg_bits));                                          \
-        (out) = tr_interp(p_[0], p_[1], t_ & ((1 << (seg_bits)) - 1), (seg_bits));                 \
-    } while (0)
-
 #if (TR_SIGMOID_LO != -(1 << (TR_SIGMOID_SAT_BITS - 1))) || (TR_TANH_LO != -(1 << (TR_TANH_SAT_BITS - 1)))
 #error "tr_tables.h: sigmoid/tanh table ranges are not symmetric powers of two"
 #endif

@@ -62,4 +62,24 @@ static inline int32_t tr_interp(int32_t y0, int32_t y1, int32_t frac, int seg_bi
     return y0 + tr_round_shift((y1 - y0) * frac, seg_bits);
 }
 
+/* Table activations element by element (docs/quantization.md, "Activations"); tr_activation.c has the
+ * vector forms, the gate code uses these inline. */
+/* Clamp z to [-2^(bits-1), 2^(bits-1) - 1]: one SSAT where the core has it (Cortex-M3 and up). */
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
+#include <arm_acle.h>
+#define TR_SAT_BITS(z, bits) __ssat((z), (bits))
+#else
+#define TR_SAT_BITS(z, bits) tr_clamp((z), -((int32_t)1 << ((bits) - 1)), ((int32_t)1 << ((bits) - 1)) - 1)
+#endif
+
+/* The symmetric tables (range [-2^(sat_bits-1), 2^(sat_bits-1)) in Q14): TR_TABLE_INTERP with the clamp as
+ * a saturation, and the index taken from the entry for z = 0 so the signed segment number needs no offset
+ * (the offset 2^(sat_bits-1) is a whole number of segments, so the fraction is the same). */
+#define TR_SYMMETRIC_INTERP(table, sat_bits, seg_bits, z, out)                                   \
+    do {                                                                                           \
+        const int32_t s_ = TR_SAT_BITS((z), (sat_bits));                                          \
+        const int16_t *p_ = (table) + ((int32_t)1 << ((sat_bits) - 1 - (seg_bits))) + (s_ >> (seg_bits)); \
+        (out) = tr_interp(p_[0], p_[1], s_ & ((1 << (seg_bits)) - 1), (seg_bits));                 \
+    } while (0)
+
 #endif /* TR_FIXEDPOINT_H */

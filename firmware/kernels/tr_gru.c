@@ -4,6 +4,7 @@
  */
 #include "tr_fixedpoint.h"
 #include "tr_kernels.h"
+#include "tr_tables.h"
 
 void tr_gru_step(const tr_layer_t *layer, int reset_after, uint16_t units, const int16_t *x,
                  int16_t *h, int32_t *scratch)
@@ -17,13 +18,18 @@ void tr_gru_step(const tr_layer_t *layer, int reset_after, uint16_t units, const
 
     if (reset_after) {
         int32_t *c = scratch + 3 * units;                       /* [units] U_n h + b_hn, Q14 */
-        tr_matvec_s16_s8(&layer->candidate, x, NULL, n, TR_ACT_NONE);        /* W_n x + b_in, Q14 */
-        tr_matvec_s16_s8(&layer->candidate_recurrent, h, NULL, c, TR_ACT_NONE);
+        /* W_n x + b_in and U_n h + b_hn (Q14) in one pass: the generator stores [W_n | U_n] as the
+         * candidate's weights; candidate_recurrent holds the second requantisation only */
+        tr_matvec_dual_s16_s8(&layer->candidate, layer->candidate_recurrent.requant, x, h, n, c);
         for (j = 0; j < units; j++) {
-            n[j] += tr_round_shift64((int64_t)r[j] * c[j], 15);  /* r Q15 x c Q14 -> Q14 */
+            int32_t nj;
+            const int32_t pre = n[j] + tr_round_shift64((int64_t)r[j] * c[j], 15);   /* r Q15 x c Q14 -> Q14 */
+            TR_SYMMETRIC_INTERP(tr_tanh_table, TR_TANH_SAT_BITS, TR_TANH_SEG_BITS, pre, nj);
+            h[j] = (int16_t)TR_SAT_BITS(nj + tr_round_shift(z[j] * (h[j] - nj), 15), 16);  /* z h + (1 - z) n */
         }
-        tr_tanh_q15(n, units);
-    } else {
+        return;
+    }
+    {
         int16_t *rh = (int16_t *)(scratch + 3 * units);        /* [TR_PAD4(units)] r * h, Q15 */
         for (j = 0; j < units; j++) {
             rh[j] = (int16_t)tr_round_shift(r[j] * h[j], 15);
@@ -33,8 +39,7 @@ void tr_gru_step(const tr_layer_t *layer, int reset_after, uint16_t units, const
         }
         tr_matvec_s16_s8(&layer->candidate, x, rh, n, TR_ACT_TANH);
     }
-
     for (j = 0; j < units; j++) {                               /* h' = z h + (1 - z) n */
-        h[j] = (int16_t)tr_sat16(n[j] + tr_round_shift(z[j] * (h[j] - n[j]), 15));
+        h[j] = (int16_t)TR_SAT_BITS(n[j] + tr_round_shift(z[j] * (h[j] - n[j]), 15), 16);
     }
 }

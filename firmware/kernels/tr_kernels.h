@@ -24,6 +24,12 @@
  *    activation); act: TR_ACT_*. */
 void tr_matvec_s16_s8(const tr_dense_t *dense, const int16_t *a, const int16_t *b, int32_t *out, int act);
 
+/* The same pass with the two sums requantised apart (the GRU reset_after candidate, whose weights hold
+ * [W_n | U_n] and whose mult_b is 0): out[j] = (bias + acc_a * mult_a) >> 32 from dense->requant and
+ * out2[j] = (second[j].bias + acc_b * second[j].mult_a) >> 32, both Q14. */
+void tr_matvec_dual_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, const int16_t *a,
+                           const int16_t *b, int32_t *out, int32_t *out2);
+
 /* tr_activation.c, in place over n int32 values: Q14 pre-activation in, Q15 activation out. */
 void tr_sigmoid_q15(int32_t *z, int n);                 /* 0..32767 */
 void tr_tanh_q15(int32_t *z, int n);                    /* -32768..32767 */

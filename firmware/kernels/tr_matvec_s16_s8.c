@@ -52,9 +52,12 @@ typedef struct {
     int32_t groups_b;               /* 20: TR_PAD4(cols_b) / 4, >= 0 */
     int32_t *out;                   /* 24: next output row; advanced */
     int32_t blocks;                 /* 28: full blocks left, >= 1; counts down to 0 */
-    int32_t act;                    /* 32: TR_ACT_NONE / TR_ACT_SIGMOID / TR_ACT_TANH */
-    const int16_t *table_mid;       /* 36: the activation table at the entry for z = 0 (entry 256) */
+    int32_t act;                    /* 32: TR_ACT_NONE / TR_ACT_SIGMOID / TR_ACT_TANH, or TR_DSP_DUAL */
+    const void *aux;                /* 36: activation table at the entry for z = 0 (entry 256); or, for
+                                     *     TR_DSP_DUAL, the second requantisation (advanced) */
+    int32_t out2_offset;            /* 40: TR_DSP_DUAL: bytes from out[j] to the second output of row j */
 } tr_dsp_job_t;
+#define TR_DSP_DUAL 3               /* job.act: out[j] from input a only, out2[j] from input b only */
 
 #if TR_SIGMOID_SAT_BITS != 19 || TR_SIGMOID_SEG_BITS != 10 || TR_TANH_SAT_BITS != 18 || TR_TANH_SEG_BITS != 9 \
     || TR_TABLE_SEGMENTS != 512
@@ -119,6 +122,18 @@ typedef struct {
     "str    r5, [lr], #4\n\t"
 #define TR_ROWS(ACT) TR_ROW("r0", "0", ACT) TR_ROW("r1", "4", ACT) TR_ROW("r2", "8", ACT) TR_ROW("r3", "12", ACT)
 
+/* TR_DSP_DUAL row k: out[k] = (bias + acc_a * mult_a) >> 32 (mult_b is 0 there) and, from the second
+ * requantisation (r9), out2[k] = (bias2 + acc_b * mult_a2) >> 32, stored at lr + r10. */
+#define TR_DUAL_ROW(acc_b, acc_a_offset)                                                \
+    "ldmia  r12!, {r4, r5, r6, r7}\n\t"                                                 \
+    "ldr    r8, [sp, #" acc_a_offset "]\n\t"                                            \
+    "smlal  r4, r5, r8, r6\n\t"                                                         \
+    "ldr    r8, [r9, #8]\n\t"                                                           \
+    "ldrd   r6, r7, [r9], #16\n\t"                                                      \
+    "smlal  r6, r7, " acc_b ", r8\n\t"                                                  \
+    "str    r7, [lr, r10]\n\t"                                                          \
+    "str    r5, [lr], #4\n\t"
+
 /* job->blocks full blocks of 4 rows. Registers in the loops: r0..r3 sums, r4/r5 inputs, r6..r9 weights,
  * r10 temporary, r11 weight pointer, r12 input pointer, lr group count; the job pointer and the 4 sums
  * of input a wait on the stack. */
@@ -158,7 +173,9 @@ __attribute__((naked, noinline)) static void tr_dsp_blocks(tr_dsp_job_t *job)
         "add    r10, r9, #2\n\t"
         "cmp    r4, #1\n\t"
         "beq    .Ltr_dsp_sigmoid\n\t"
-        "bhi    .Ltr_dsp_tanh\n\t"
+        "cmp    r4, #2\n\t"
+        "beq    .Ltr_dsp_tanh\n\t"
+        "bhi    .Ltr_dsp_dual\n\t"
         TR_ROWS("")
         "b      .Ltr_dsp_block_end\n"
         ".Ltr_dsp_sigmoid:\n\t"
@@ -166,6 +183,13 @@ __attribute__((naked, noinline)) static void tr_dsp_blocks(tr_dsp_job_t *job)
         "b      .Ltr_dsp_block_end\n"
         ".Ltr_dsp_tanh:\n\t"
         TR_ROWS(TR_ACT_TANH_CODE)
+        "b      .Ltr_dsp_block_end\n"
+        ".Ltr_dsp_dual:\n\t"
+        "ldr    r10, [sp, #16]\n\t"
+        "ldr    r10, [r10, #40]\n\t"
+        TR_DUAL_ROW("r0", "0") TR_DUAL_ROW("r1", "4") TR_DUAL_ROW("r2", "8") TR_DUAL_ROW("r3", "12")
+        "ldr    r10, [sp, #16]\n\t"
+        "str    r9, [r10, #36]\n"
         ".Ltr_dsp_block_end:\n\t"
         "ldr    r10, [sp, #16]\n\t"
         "str    r12, [r10, #4]\n\t"
@@ -190,7 +214,10 @@ static void activate(int32_t *z, int n, int act)
     }
 }
 
-void tr_matvec_s16_s8(const tr_dense_t *dense, const int16_t *a, const int16_t *b, int32_t *out, int act)
+/* The product of `dense` with out[j] = act(row j), or with rq2 != NULL both sums kept apart:
+ * out[j] = (bias + acc_a * mult_a + acc_b * mult_b) >> 32 and out2[j] = (rq2 bias + acc_b * rq2 mult_a) >> 32. */
+static void matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_t *a, const int16_t *b,
+                   int32_t *out, int32_t *out2, int act)
 {
     const int groups_a = TR_PAD4(dense->cols_a) / 4;
     const int groups_b = TR_PAD4(dense->cols_b) / 4;
@@ -210,9 +237,11 @@ void tr_matvec_s16_s8(const tr_dense_t *dense, const int16_t *a, const int16_t *
         job.groups_b = groups_b;
         job.out = out;
         job.blocks = dense->rows / TR_ROW_BLOCK;
-        job.act = act;
-        job.table_mid = act == TR_ACT_TANH ? tr_tanh_table + TR_TABLE_SEGMENTS / 2
-                                           : tr_sigmoid_table + TR_TABLE_SEGMENTS / 2;
+        job.act = rq2 != NULL ? TR_DSP_DUAL : act;
+        job.aux = rq2 != NULL ? (const void *)rq2
+                  : act == TR_ACT_TANH ? (const void *)(tr_tanh_table + TR_TABLE_SEGMENTS / 2)
+                                       : (const void *)(tr_sigmoid_table + TR_TABLE_SEGMENTS / 2);
+        job.out2_offset = rq2 != NULL ? (int32_t)((char *)out2 - (char *)out) : 0;
         tr_dsp_blocks(&job);
         row = dense->rows - dense->rows % TR_ROW_BLOCK;
         w = job.w;
@@ -226,8 +255,22 @@ void tr_matvec_s16_s8(const tr_dense_t *dense, const int16_t *a, const int16_t *
             const int32_t acc_a = dot_row_c(w + 4 * r, rows, a, groups_a);
             const int32_t acc_b = dot_row_c(w + 4 * rows * groups_a + 4 * r, rows, b, groups_b);
             out[row + r] = tr_requant_q14(rq->bias, acc_a, rq->mult_a, acc_b, rq->mult_b);
+            if (rq2 != NULL) {
+                out2[row + r] = tr_requant_q14(rq2[row + r].bias, 0, 0, acc_b, rq2[row + r].mult_a);
+            }
         }
         w += 4 * rows * (groups_a + groups_b);
     }
     activate(out_c, (int)(out + dense->rows - out_c), act);
+}
+
+void tr_matvec_s16_s8(const tr_dense_t *dense, const int16_t *a, const int16_t *b, int32_t *out, int act)
+{
+    matvec(dense, NULL, a, b, out, NULL, act);
+}
+
+void tr_matvec_dual_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, const int16_t *a,
+                           const int16_t *b, int32_t *out, int32_t *out2)
+{
+    matvec(dense, second, a, b, out, out2, TR_ACT_NONE);
 }
