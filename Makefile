@@ -34,10 +34,13 @@ $(MODEL)/model.json: | $(INSTALLED)
 	$(PY) host/train.py --out $(MODEL)
 
 demo: install $(MODEL)/model.json
-	@echo "demo: model in $(MODEL) (see $(MODEL)/report.md)"
+	$(PY) host/demo.py --board $(BOARD) --model $(MODEL)
 
+# Unit and integration tests on the host, then tests/hw on every emulated board (QEMU, real pty).
 test: install
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q -p no:cacheprovider
+	$(MAKE) --no-print-directory $(MODEL)/model.json
+	$(PY) host/hwtest.py --model $(MODEL)
 
 clean:
 	rm -rf build
