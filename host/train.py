@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 
 from host.data import BUNDLED, CLASSIFICATION, REGRESSION  # noqa: E402
 from host.errors import UserError  # noqa: E402
+from quantize.kernel import MAX_DIM as MAX_UNITS  # noqa: E402  (the kernel's bound, checked before training)
 
 DEFAULT_DATASET = "basic_motions"
 # Training defaults for --data files (bundled sets carry their own, tuned, in host/data.py).
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = p.add_argument_group("model")
     m.add_argument("--cell", choices=["gru", "lstm"], default="gru", help="recurrent cell (default gru)")
-    m.add_argument("--units", type=int, metavar="N", default=32, help="hidden units per layer, 1-512 (default 32)")
+    m.add_argument("--units", type=int, metavar="N", default=32, help=f"hidden units per layer, 1-{MAX_UNITS} (default 32)")
     m.add_argument("--layers", type=int, metavar="N", default=1, help="stacked recurrent layers, 1-3 (default 1)")
     m.add_argument("--reset-after", action=argparse.BooleanOptionalAction, default=None,
                    help="GRU only: apply the reset gate after the recurrent matmul (Keras default: yes)")
@@ -103,8 +104,9 @@ def check_options(args) -> None:
         raise UserError("--dataset and --data both given", "use --dataset for a bundled set or --data for a file")
     if args.data is None and args.dataset is not None and args.dataset not in BUNDLED:
         raise UserError(f"unknown data set '{args.dataset}'", f"use one of: {', '.join(BUNDLED)}")
-    if not 1 <= args.units <= 512:
-        raise UserError(f"--units {args.units} is out of range", "use 1 to 512 hidden units")
+    if not 1 <= args.units <= MAX_UNITS:
+        raise UserError(f"--units {args.units} is out of range", f"use 1 to {MAX_UNITS} hidden units "
+                        "(the largest the fixed-point kernel takes)")
     if not 1 <= args.layers <= 3:
         raise UserError(f"--layers {args.layers} is out of range", "use 1, 2 or 3 stacked layers")
     if args.cell == "lstm" and args.reset_after is not None:
