@@ -29,15 +29,36 @@
 #define TR_USE_DSP 0
 #endif
 
-/* One row of a block of `rows` interleaved rows: the dot product with the padded input v.
- * Reference path (any CPU), used for every row on CPUs without DSP and for remainder blocks. */
-static int32_t dot_row_c(const int8_t *w, int rows, const int16_t *v, int groups)
+/* Reference path (any CPU; on DSP CPUs only the remainder block): the sums of the `rows` rows (1..4) of one
+ * block over `groups` groups of the padded input v, into acc[0..rows-1]. Each group's 4 inputs are
+ * loaded once and serve every row of the block. Returns the weights after the last group. */
+static const int8_t *dot_block_c(const int8_t *w, int rows, const int16_t *v, int groups, int32_t *acc)
 {
-    int32_t acc = 0;
-    for (; groups > 0; groups--, w += 4 * rows, v += 4) {
-        acc += w[0] * v[0] + w[1] * v[2] + w[2] * v[1] + w[3] * v[3];   /* layout order c0 c2 c1 c3 */
+    int r;
+    if (rows == TR_ROW_BLOCK) {             /* full block: the 4 sums in registers */
+        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (; groups > 0; groups--, v += 4, w += 16) {
+            const int32_t v0 = v[0], v1 = v[1], v2 = v[2], v3 = v[3];
+            s0 += w[0] * v0 + w[1] * v2 + w[2] * v1 + w[3] * v3;          /* layout order c0 c2 c1 c3 */
+            s1 += w[4] * v0 + w[5] * v2 + w[6] * v1 + w[7] * v3;
+            s2 += w[8] * v0 + w[9] * v2 + w[10] * v1 + w[11] * v3;
+            s3 += w[12] * v0 + w[13] * v2 + w[14] * v1 + w[15] * v3;
+        }
+        acc[0] = s0;
+        acc[1] = s1;
+        acc[2] = s2;
+        acc[3] = s3;
+        return w;
     }
-    return acc;
+    for (r = 0; r < rows; r++) {
+        acc[r] = 0;
+    }
+    for (; groups > 0; groups--, v += 4) {
+        for (r = 0; r < rows; r++, w += 4) {
+            acc[r] += w[0] * v[0] + w[1] * v[2] + w[2] * v[1] + w[3] * v[3];
+        }
+    }
+    return w;
 }
 
 #if TR_USE_DSP
@@ -251,15 +272,15 @@ static void matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16
 #endif
     for (; row < dense->rows; row += TR_ROW_BLOCK) {
         const int rows = dense->rows - row < TR_ROW_BLOCK ? dense->rows - row : TR_ROW_BLOCK;
+        int32_t acc_a[TR_ROW_BLOCK], acc_b[TR_ROW_BLOCK];
+        w = dot_block_c(w, rows, a, groups_a, acc_a);
+        w = dot_block_c(w, rows, b, groups_b, acc_b);
         for (r = 0; r < rows; r++, rq++) {
-            const int32_t acc_a = dot_row_c(w + 4 * r, rows, a, groups_a);
-            const int32_t acc_b = dot_row_c(w + 4 * rows * groups_a + 4 * r, rows, b, groups_b);
-            out[row + r] = tr_requant_q14(rq->bias, acc_a, rq->mult_a, acc_b, rq->mult_b);
+            out[row + r] = tr_requant_q14(rq->bias, acc_a[r], rq->mult_a, acc_b[r], rq->mult_b);
             if (rq2 != NULL) {
-                out2[row + r] = tr_requant_q14(rq2[row + r].bias, 0, 0, acc_b, rq2[row + r].mult_a);
+                out2[row + r] = tr_requant_q14(rq2[row + r].bias, 0, 0, acc_b[r], rq2[row + r].mult_a);
             }
         }
-        w += 4 * rows * (groups_a + groups_b);
     }
     activate(out_c, (int)(out + dense->rows - out_c), act);
 }
