@@ -1,6 +1,7 @@
 """A board running tinyrnn firmware, over its serial port: handshake, bit-exactness against the twin,
 fidelity against the float model, state semantics, STEP vs SEQUENCE, and recovery from bad frames."""
 
+import json
 import struct
 
 import numpy as np
@@ -59,30 +60,43 @@ def test_bit_exact_with_twin_on_test_split(split_run):
         f"first: {result['first_mismatch']}")
 
 
-def twin_figures(board, split_run):
-    """The same figures computed from the twin's outputs: what the host predicts the board scores."""
-    return fidelity(dict(split_run, board=split_run["twin"]), board.twin, board.manifest, board.split)
+def recorded_kernel_figures(board):
+    """The kernel's figures the training run recorded in metrics.json (computed from the twin at export)."""
+    path = board.model_dir / "metrics.json"
+    recorded = json.loads(path.read_text()).get("kernel") if path.is_file() else None
+    if not recorded:
+        pytest.skip(f"{path} has no kernel figures (an artifact not made by python host/train.py)")
+    return recorded
 
 
-def test_fidelity_figures_are_the_hosts_prediction(board, split_run):
-    board_figures = fidelity(split_run, board.twin, board.manifest, board.split)
-    assert board_figures == twin_figures(board, split_run)
+def test_fidelity_figures_match_the_training_report(board, split_run):
+    # What the training run promised for the kernel is what the board delivers over the serial line: the
+    # same test split, the same normalisation, the same figures (computed on another path: a batch twin run
+    # at export time versus per-sequence board replies now).
+    recorded = recorded_kernel_figures(board)
+    figures = fidelity(split_run, board.twin, board.manifest, board.split)
+    for key in ("accuracy", "rmse", "argmax_agreement", "final_max_abs", "final_mean_abs",
+                "step_max_abs", "step_mean_abs"):
+        if recorded.get(key) is not None:
+            assert figures[key] == pytest.approx(recorded[key], rel=1e-9, abs=1e-12), key
 
 
 def test_fidelity_against_float_model(board, split_run):
     figures = fidelity(split_run, board.twin, board.manifest, board.split)
     checks = check_thresholds(figures, board.manifest["task"])
     failed = {name: c for name, c in checks.items() if not c["passed"]}
-    # Thresholds come from the kernel's requirements (host/harness.py THRESHOLDS): a failure here is a kernel
-    # fidelity problem to report, not a limit to loosen. When the host's twin misses the very same target by
-    # the very same amount, the shortfall is the kernel's known one (metrics.json "kernel", docs/quantization.md
-    # "Measured fidelity"), not the board's: it is reported as an expected failure with its figures.
-    host_checks = check_thresholds(twin_figures(board, split_run), board.manifest["task"])
-    known = {name: c for name, c in failed.items() if host_checks[name] == c}
-    assert failed.keys() == known.keys(), f"fidelity vs float outside {THRESHOLDS}: {failed}"
+    # The targets are the kernel's (quantize/metrics.py): a failure is a fidelity problem to report, never a
+    # limit to loosen. A target the training run already recorded as missed (metrics.json "kernel", the
+    # kernel's known shortfall on this model, listed in the README) is an expected failure; any other is the
+    # board's and fails.
+    recorded = recorded_kernel_figures(board)
+    known = {name for name in failed
+             if not check_thresholds(dict(figures, **recorded), board.manifest["task"])[name]["passed"]}
+    assert set(failed) == known, f"fidelity vs float outside {THRESHOLDS}: {failed}"
     if known:
-        pytest.xfail("the kernel misses on the host too: " + ", ".join(
-            f"{name} {c['value']:.4g} (target {c['op']} {c['limit']:g})" for name, c in known.items()))
+        pytest.xfail("the kernel misses on the host too (metrics.json): " + ", ".join(
+            f"{name} {failed[name]['value']:.4g} (target {failed[name]['op']} {failed[name]['limit']:g})"
+            for name in sorted(known)))
 
 
 def test_latency_is_reported(board, split_run):
