@@ -10,7 +10,7 @@ BOARD       ?= qemu-mps2-an386
 MODEL       ?= build/basic_motions-gru32
 APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 
-.PHONY: demo test test-host test-hw toolchain install clean
+.PHONY: demo test toolchain install clean distclean
 
 install: $(INSTALLED) toolchain
 
@@ -42,5 +42,10 @@ test: install
 	$(MAKE) --no-print-directory $(MODEL)/model.json
 	$(PY) host/hwtest.py --model $(MODEL)
 
+# Firmware objects and emulator run records only: trained models and their results stay.
 clean:
-	rm -rf build
+	rm -rf build/fw build/run
+
+# Everything generated, trained models included, and the Python environment.
+distclean:
+	rm -rf build $(VENV)
