@@ -30,6 +30,10 @@
 #define SEQ_MAX_FINAL SEQ_MAX_BY_REQUEST
 #define SEQ_MAX_PER_STEP (SEQ_MAX_BY_REQUEST < SEQ_MAX_BY_REPLY ? SEQ_MAX_BY_REQUEST : SEQ_MAX_BY_REPLY)
 
+#if TINYRNN_HAVE_MODEL && SEQ_MAX_PER_STEP < 1
+#error "the model's input or output vector does not fit one protocol frame (PROTO_MAX_PAYLOAD): use fewer inputs/outputs"
+#endif
+
 #if TINYRNN_HAVE_MODEL
 static int32_t state[STATE_WORDS];
 static int32_t scratch[SCRATCH_WORDS];
