@@ -22,7 +22,7 @@ KERNEL_SPEC_VERSION = 1
 KERNEL_BIN_MAGIC = b"TRNK"
 KERNEL_BIN_FORMAT = 1
 
-# Identifiers shared with the C side (tests/test_codegen.py checks the enums in tinyrnn.h equal these).
+# Identifiers shared with the C side (tests/test_kernel_c.py checks the enums in tinyrnn.h equal these).
 CELL_IDS = {"gru_reset_after": 0, "gru_reset_before": 1, "lstm": 2}
 HEAD_IDS = {"softmax": 0, "linear": 1}
 
