@@ -18,12 +18,20 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+if __package__ in (None, ""):          # run as a script: python host/boards.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from host.errors import TinyRNNError
+
 
 ROOT = Path(__file__).resolve().parent.parent
 BOARDS_DIR = ROOT / "boards"
 FIRMWARE_DIR = ROOT / "firmware"
 LINKER_TEMPLATE = FIRMWARE_DIR / "platform" / "cortexm" / "link.ld.in"
 DEFAULT_BOARD = "qemu-mps2-an386"
+# The artifact directory `python host/train.py` writes with its defaults (train.default_out_dir("basic_motions",
+# None, "gru", 32), from the repository root): the one default model of harness, hwtest and demo.
+DEFAULT_MODEL = ROOT / "build" / "basic_motions-gru32"
 
 # Compiler flags per core and FPU. Hard-float ABI wherever there is an FPU.
 CORES = {"cortex-m0": "armv6-m", "cortex-m3": "armv7-m", "cortex-m4": "armv7e-m", "cortex-m7": "armv7e-m"}
@@ -54,8 +62,15 @@ BAUDS_NRF = {9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, 1000000}
 UNBOUNDED_SIZE = 0x0400_0000
 
 
-class BoardError(ValueError):
-    """A board.toml that is missing, malformed, or inconsistent."""
+class CliParser(argparse.ArgumentParser):
+    """The host CLIs' argument parser: a mistake is one line on stderr and exit 2 (not the usage block)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+class BoardError(TinyRNNError, ValueError):
+    """A board.toml that is missing, malformed, or inconsistent (or an unknown board name)."""
 
 
 @dataclass(frozen=True)
@@ -231,8 +246,9 @@ def _check_stm32f4_pll(clock, clock_hz, where):
         div = _need(clock, key, int, w)
         allowed = {1, 2, 4, 8, 16, 64, 128, 256, 512} if key == "ahb_div" else {1, 2, 4, 8, 16}
         _one_of(div, allowed, key, where)
-        if limit and clock_hz // clock["ahb_div"] // div > limit:
-            raise BoardError(f"{where}: {key} gives {clock_hz // div} Hz, above {limit}")
+        bus_hz = clock_hz // clock["ahb_div"] // div
+        if limit and bus_hz > limit:
+            raise BoardError(f"{where}: {key} gives {bus_hz} Hz, above {limit}")
     if not 0 <= _need(clock, "flash_latency", int, w) <= 15:
         raise BoardError(f"{where}: flash_latency 0..15")
 
@@ -319,7 +335,7 @@ def generate(board, outdir):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m host.boards", description=__doc__.splitlines()[0])
+    ap = CliParser(prog="python -m host.boards", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("list", help="list boards")
     p = sub.add_parser("show", help="print a board's data")

@@ -59,6 +59,7 @@ def test_nucleo_clock_tree():
     (lambda d: d["cpu"].update(clock_hz="fast"), "must be int"),
     (lambda d: d["clock"].update(pll_n=180), "PLL gives 180000000 Hz"),
     (lambda d: d["clock"].update(apb1_div=2), "apb1_div"),
+    (lambda d: d["clock"].update(ahb_div=2, apb1_div=1), "apb1_div gives 84000000 Hz, above 45000000"),
     (lambda d: d["uart"].update(tx_pin="PZ2"), "tx_pin"),
     (lambda d: d["uart"].update(family="pl011"), "uart family"),
     (lambda d: d["memory"].update(stack_size=3), "multiple of 4"),
@@ -88,6 +89,18 @@ def test_m0_has_no_dwt():
 def test_unknown_board_lists_the_known_ones():
     with pytest.raises(BoardError, match="qemu-mps2-an386"):
         load_board("no-such-board")
+
+
+def test_board_error_is_a_tool_error():
+    from host.errors import TinyRNNError
+    assert issubclass(BoardError, TinyRNNError) and issubclass(BoardError, ValueError)
+
+
+def test_default_model_is_what_train_writes_by_default():
+    from host import train
+    args = train.build_parser().parse_args([])
+    out = train.default_out_dir(train.DEFAULT_DATASET, None, args.cell, args.units)
+    assert boards.DEFAULT_MODEL == boards.ROOT / out and boards.DEFAULT_MODEL.is_absolute()
 
 
 def test_a_new_board_of_a_known_family_is_data_only(tmp_path):
