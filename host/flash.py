@@ -13,6 +13,8 @@ with a pty; the port is printed and recorded in build/run/<board>.json until --s
 
 import argparse
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,8 +24,7 @@ if __package__ in (None, ""):          # run as a script: python host/flash.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from host import qemu
-from host.boards import DEFAULT_BOARD, ROOT, BoardError, load_board
-from host.errors import BoardError as ProtocolBoardError
+from host.boards import DEFAULT_BOARD, ROOT, CliParser, board_names, load_board
 from host.errors import TinyRNNError, ToolMissing
 
 
@@ -35,8 +36,38 @@ class FlashFailed(TinyRNNError):
     pass
 
 
+HASH_DEFINE = re.compile(r'^#define TINYRNN_MODEL_HASH "([0-9a-f]*)"', re.MULTILINE)
+
+
+def model_key(model_dir=None):
+    """The name firmware/Makefile gives a model's output directory: its model hash (the TINYRNN_MODEL_HASH the
+    generated c/model_data.h carries, which is model.json's "model_hash"), or "bringup" without a model."""
+    if not model_dir:
+        return "bringup"
+    model_dir = Path(model_dir)
+    header = model_dir / "c" / "model_data.h"
+    if header.is_file():
+        match = HASH_DEFINE.search(header.read_text(errors="replace"))
+        if match and match.group(1):
+            return match.group(1)
+    try:
+        key = json.loads((model_dir / "model.json").read_text()).get("model_hash")
+    except (OSError, ValueError) as e:
+        raise TinyRNNError(f"{model_dir}: cannot read model.json ({e})") from None
+    if not key:
+        raise TinyRNNError(f"{model_dir}: model.json has no model_hash yet (python -m quantize.export {model_dir})")
+    return key
+
+
+def firmware_dir(board_name, model_dir=None):
+    """build/fw/<board>/<model hash or bringup>/ (or under $BUILD_DIR): where `make -C firmware` writes the
+    ELF and size.json. The one Python copy of the Makefile's OUT; flash, harness and hwtest all use it."""
+    build_dir = Path(os.environ.get("BUILD_DIR") or ROOT / "build" / "fw")
+    return build_dir / board_name / model_key(model_dir)
+
+
 def elf_path(board_name, model_dir=None):
-    return ROOT / "build" / "fw" / board_name / (Path(model_dir).resolve().name if model_dir else "none") / "app.elf"
+    return firmware_dir(board_name, model_dir) / "app.elf"
 
 
 def ensure_exported(model_dir):
@@ -113,7 +144,9 @@ def flash_probe(board, elf):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = CliParser(prog="python host/flash.py", description=__doc__.splitlines()[0],
+                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                   epilog="\n".join(__doc__.splitlines()[1:]).strip("\n"))
     ap.add_argument("--board", default=None, help=f"board name (default {DEFAULT_BOARD}); python -m host.boards list")
     ap.add_argument("--model", help="artifact directory (omit for the bring-up firmware without a model)")
     ap.add_argument("--no-build", action="store_true", help="flash the ELF already built")
@@ -130,6 +163,8 @@ def main(argv=None):
                 print("no emulated board running")
             return 0
         if args.stop:
+            if args.stop != "all" and args.stop not in board_names():
+                raise TinyRNNError(f"--stop {args.stop}: unknown board (known: {', '.join(board_names())}, or all)")
             names = [r.board for r in qemu.running()] if args.stop == "all" else [args.stop]
             for name in names:
                 print(f"{name}: {'stopped' if qemu.stop(name) else 'not running'}")
@@ -146,9 +181,9 @@ def main(argv=None):
             print(f"port: {record.port}  (QEMU pid {record.pid}; stop with: python host/flash.py --stop {board.name})")
         else:
             flash_probe(board, elf)
-    except (TinyRNNError, BoardError, ProtocolBoardError) as e:
+    except TinyRNNError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2
     return 0
 
 

@@ -109,9 +109,13 @@ def stop(board_name):
     path = _record_path(board_name)
     if not path.exists():
         return False
-    record = RunRecord(**json.loads(path.read_text()))
+    try:
+        record = RunRecord(**json.loads(path.read_text()))
+    except (ValueError, TypeError):     # corrupt record (as in running()): nothing we can safely kill
+        path.unlink()
+        return False
     path.unlink()
-    if not _alive_qemu(record.pid):
+    if not isinstance(record.pid, int) or not _alive_qemu(record.pid):
         return False
     os.kill(record.pid, signal.SIGTERM)
     for _ in range(100):
