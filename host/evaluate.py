@@ -16,17 +16,30 @@ def real_step_mask(lengths: np.ndarray, max_len: int) -> np.ndarray:
     return np.arange(max_len)[None, :] < np.asarray(lengths)[:, None]
 
 
+def target_norm_pair(target_norm) -> tuple[np.ndarray, np.ndarray] | None:
+    """(mean, std) arrays from either form a target normalisation comes in: the manifest's
+    {"mean": [...], "std": [...]} (model.json) or a (mean, std) pair (host/data.py); None stays None."""
+    if target_norm is None:
+        return None
+    if isinstance(target_norm, dict):
+        target_norm = (target_norm["mean"], target_norm["std"])
+    mean, std = target_norm
+    return np.asarray(mean, np.float64), np.asarray(std, np.float64)
+
+
 def task_figures(final: np.ndarray, y_true: np.ndarray, task: str, target_norm=None) -> dict:
     """Accuracy from the final outputs (classification), or RMSE in target units (regression).
 
-    Regression outputs are normalised targets; `target_norm` = (mean, std) turns them back into target units.
+    Regression outputs are normalised targets; `target_norm` (the manifest's {"mean", "std"} dict or a
+    (mean, std) pair, see `target_norm_pair`) turns them back into target units.
     """
     if task == "classification":
         return {"accuracy": float(np.mean(final.argmax(axis=-1) == y_true))}
     pred = final.astype(np.float64)
-    if target_norm is not None:
-        mean, std = target_norm
-        pred = pred * np.asarray(std) + np.asarray(mean)
+    norm = target_norm_pair(target_norm)
+    if norm is not None:
+        mean, std = norm
+        pred = pred * std + mean
     err = pred - np.asarray(y_true, np.float64).reshape(pred.shape)
     return {"rmse": float(np.sqrt(np.mean(err**2)))}
 

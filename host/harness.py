@@ -12,7 +12,8 @@ and summarises the latency per step and per sequence (p50/p99/max) in the board'
 executed instructions on QEMU) and in µs at the board's clock.
 
 Writes <artifact>/hw/<board>/results.json, hw_report.md and plots there, and <artifact>/hw_report.md (all
-boards). The library entry points (`run_test_split`, `fidelity`, `latency_summary`) are what tests/hw uses.
+boards). A partial run (--limit N) goes to <artifact>/hw/<board>-limit<N>/ instead and is left out of the
+combined report, so it never replaces a full run's results. The library entry points (`run_test_split`, `fidelity`, `latency_summary`) are what tests/hw uses.
 """
 
 import argparse
@@ -26,26 +27,40 @@ if __package__ in (None, ""):          # run as a script: python host/harness.py
 
 import numpy as np
 
-from host.boards import ROOT
+from host.boards import DEFAULT_MODEL, CliParser
 from host.errors import TinyRNNError
 from host.evaluate import compare_outputs
 from host.protocol import Client
 from host.transport import DEFAULT_BAUD, Transport
 
-DEFAULT_MODEL = ROOT / "build" / "basic_motions-gru32"
 # Fidelity the kernel must reach against the float model (from the kernel's requirements; don't loosen here).
 THRESHOLDS = {"argmax_agreement_min": 0.995, "final_max_abs_max": 0.01, "step_max_abs_max": 0.05}
 
 
 def load_model(model_dir):
-    """(twin, manifest, test split) of an artifact directory."""
-    from quantize.twin import TwinModel   # imported late: only the harness needs the quantize package
+    """(twin, manifest, test split) of an artifact directory. A missing or unusable file is a TinyRNNError."""
+    from quantize.kernel import UnsupportedModel   # imported late: only the harness needs the quantize package
+    from quantize.twin import TwinModel
     model_dir = Path(model_dir)
     if not (model_dir / "model.json").is_file():
         raise TinyRNNError(f"{model_dir}: not an artifact directory (no model.json); train one with host/train.py")
-    manifest = json.loads((model_dir / "model.json").read_text())
-    split = dict(np.load(model_dir / "test_split.npz"))
-    return TwinModel.from_artifact_dir(model_dir), manifest, split
+    if not (model_dir / "test_split.npz").is_file():
+        raise TinyRNNError(f"{model_dir}: no test_split.npz (the harness streams the test split); "
+                           "retrain with host/train.py")
+    if not (model_dir / "weights.npz").is_file() and not (model_dir / "kernel.npz").is_file():
+        raise TinyRNNError(f"{model_dir}: neither weights.npz nor kernel.npz; retrain with host/train.py")
+    try:
+        manifest = json.loads((model_dir / "model.json").read_text())
+        split = dict(np.load(model_dir / "test_split.npz"))
+        twin = TwinModel.from_artifact_dir(model_dir)
+    except UnsupportedModel as e:
+        raise TinyRNNError(f"{model_dir}: {e}") from None
+    except (OSError, ValueError, KeyError) as e:
+        raise TinyRNNError(f"{model_dir}: unreadable artifact ({type(e).__name__}: {e})") from None
+    missing = {"x", "lengths", "y", "float_outputs"} - set(split)
+    if missing:
+        raise TinyRNNError(f"{model_dir}/test_split.npz lacks {', '.join(sorted(missing))}")
+    return twin, manifest, split
 
 
 def connect(port, baud=DEFAULT_BAUD, expected_hash=None, timeout=3.0):
@@ -153,7 +168,11 @@ def latency_summary(run, info):
 
 def firmware_size(board_name, model_dir):
     """The size report `make -C firmware` wrote for this board and model, if it is there."""
-    path = ROOT / "build" / "fw" / board_name / Path(model_dir).name / "size.json"
+    from host.flash import firmware_dir
+    try:
+        path = firmware_dir(board_name, model_dir) / "size.json"
+    except TinyRNNError:
+        return None
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -177,6 +196,7 @@ def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True):
         "input_dim": info.input_dim, "output_dim": info.output_dim, "kernel_path": info.kernel_path,
         "cpu_clock_hz": info.cpu_clock_hz, "task": manifest["task"],
         "sequences": int(len(run["lengths"])), "steps": int(run["lengths"].sum()),
+        "limit": limit,                       # None: the whole test split
         "bit_exact": bit_exactness(run),
         "fidelity": figures,
         "thresholds": check_thresholds(figures, manifest["task"]),
@@ -223,10 +243,16 @@ def summary_lines(results):
     return lines
 
 
+def output_dir(model_dir, board_name, limit=None):
+    """<artifact>/hw/<board>/ for a full run; <artifact>/hw/<board>-limit<N>/ for a partial one."""
+    return Path(model_dir) / "hw" / (board_name if limit is None else f"{board_name}-limit{limit}")
+
+
 def write_outputs(results, run, twin, split, model_dir, plots=True):
-    """results.json + report section + plots in <artifact>/hw/<board>/, and the combined hw_report.md."""
+    """results.json + report section + plots in `output_dir(...)`, and the combined hw_report.md (which
+    lists full runs only)."""
     from host import hw_report
-    out = Path(model_dir) / "hw" / results["board"]
+    out = output_dir(model_dir, results["board"], results.get("limit"))
     out.mkdir(parents=True, exist_ok=True)
     stored = dict(results)
     stored["latency"] = {k: v for k, v in results["latency"].items() if k != "per_step_values"}
@@ -239,12 +265,26 @@ def write_outputs(results, run, twin, split, model_dir, plots=True):
     return out
 
 
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
+    return value
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = CliParser(prog="python host/harness.py", description=__doc__.splitlines()[0])
     ap.add_argument("--port", required=True, help="serial port URL (/dev/ttyACM0, /dev/pts/N, socket://h:p)")
     ap.add_argument("--model", default=str(DEFAULT_MODEL), help="artifact directory (default %(default)s)")
-    ap.add_argument("--baud", type=int, default=DEFAULT_BAUD)
-    ap.add_argument("--limit", type=int, help="only the first N test sequences")
+    ap.add_argument("--baud", type=int, default=DEFAULT_BAUD,
+                    help="serial baud rate, as in the board's board.toml [uart] baud (default %(default)s; "
+                         "ignored by ptys and sockets)")
+    ap.add_argument("--limit", type=positive_int, metavar="N",
+                    help="only the first N test sequences (N >= 1); results go to hw/<board>-limit<N>/")
     ap.add_argument("--no-plots", action="store_true", help="skip the PNGs (faster)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)

@@ -62,7 +62,8 @@ def plot_outputs(run, twin, split, results, path):
 
 def board_section(results, plots=True):
     from host.harness import summary_lines
-    lines = [f"## {results['board']}", ""]
+    partial = f" (partial run: first {results['limit']} test sequences)" if results.get("limit") else ""
+    lines = [f"## {results['board']}{partial}", ""]
     lines += [f"- {line.strip()}" for line in summary_lines(results)]
     lines += ["", "| figure | value |", "|---|---|"]
     for key, value in results["fidelity"].items():
@@ -82,6 +83,7 @@ def write_combined(model_dir):
     """<artifact>/hw_report.md: one table over every board with results, then each board's section."""
     model_dir = Path(model_dir)
     results = [json.loads(p.read_text()) for p in sorted((model_dir / "hw").glob("*/results.json"))]
+    results = [r for r in results if r.get("limit") is None]     # partial (--limit) runs are not the board's figures
     lines = [f"# {model_dir.name} on boards", "",
              "Written by host/harness.py. Latency on QEMU boards is executed instructions (SysTick under "
              "-icount), not cycles; on silicon it is cycles.", "",
@@ -100,5 +102,5 @@ def write_combined(model_dir):
         section = model_dir / "hw" / r["board"] / "hw_report.md"
         if section.is_file():
             text = section.read_text().replace("](", f"](hw/{r['board']}/")
-            lines += ["", text.replace("## ", "## ", 1)]
+            lines += ["", text]
     (model_dir / "hw_report.md").write_text("\n".join(lines) + "\n")
