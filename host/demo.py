@@ -19,11 +19,9 @@ if __package__ in (None, ""):  # run as a script: python host/demo.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from host import harness, qemu  # noqa: E402
-from host.boards import load_board  # noqa: E402
+from host.boards import DEFAULT_BOARD, DEFAULT_MODEL, CliParser, load_board  # noqa: E402
 from host.errors import TinyRNNError  # noqa: E402
-from host.flash import DEFAULT_BOARD, build, ensure_exported  # noqa: E402
-
-DEFAULT_MODEL = Path("build") / "basic_motions-gru32"
+from host.flash import build, ensure_exported  # noqa: E402
 
 
 def ensure_model(model_dir: Path) -> None:
@@ -58,7 +56,7 @@ def verdict_lines(results: dict) -> list[str]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+    ap = CliParser(prog="python host/demo.py", description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="\n".join(__doc__.splitlines()[2:]))
     ap.add_argument("--board", default=DEFAULT_BOARD, help="board name (default %(default)s)")

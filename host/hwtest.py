@@ -4,6 +4,7 @@
     python host/hwtest.py --model build/basic_motions-gru32 --board qemu-microbit
     python host/hwtest.py --no-harness                      # tests only, no results.json / report
     python host/hwtest.py --synthetic                       # no training needed: a synthetic GRU(16) model
+    python host/hwtest.py -- -k latency -x                  # options after -- go to pytest
 
 For each board: `make -C firmware` (refuses a model that does not fit), QEMU in the background,
 `pytest tests/hw --port <pty> --model <dir>`, then `host/harness.py` for the report, and QEMU is stopped
@@ -12,7 +13,6 @@ whatever happens (no stray emulators). The model directory must have its C gener
 board passed.
 """
 
-import argparse
 import subprocess
 import sys
 import time
@@ -22,11 +22,10 @@ if __package__ in (None, ""):          # run as a script: python host/hwtest.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from host import qemu
-from host.boards import ROOT, board_names, load_board
+from host.boards import DEFAULT_MODEL, ROOT, CliParser, board_names, load_board
 from host.errors import TinyRNNError
 from host.flash import build, ensure_exported
 
-DEFAULT_MODEL = ROOT / "build" / "basic_motions-gru32"
 SYNTHETIC_MODEL = ROOT / "build" / "synthetic-gru16"
 
 
@@ -68,24 +67,37 @@ def run_board(board, model_dir, harness=True, pytest_args=()):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = CliParser(prog="python host/hwtest.py", description=__doc__.splitlines()[0],
+                   usage="%(prog)s [options] [-- PYTEST_OPTIONS...]")
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="artifact directory (default %(default)s)")
     ap.add_argument("--synthetic", action="store_true", help=f"use a synthetic model ({SYNTHETIC_MODEL.name})")
     ap.add_argument("--board", action="append", help="only this emulated board (repeatable)")
     ap.add_argument("--no-harness", action="store_true", help="skip the harness report after the tests")
-    args, pytest_args = ap.parse_known_args(argv)
-    model_dir = make_synthetic(SYNTHETIC_MODEL) if args.synthetic else args.model.resolve()
-    if not (model_dir / "model.json").is_file():
-        print(f"error: {model_dir}: no model.json (train one: python host/train.py)", file=sys.stderr)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pytest_args = []
+    if "--" in argv:                        # everything after -- goes to pytest unchecked; before it, no typos
+        cut = argv.index("--")
+        argv, pytest_args = argv[:cut], argv[cut + 1:]
+    args = ap.parse_args(argv)
+    try:
+        model_dir = make_synthetic(SYNTHETIC_MODEL) if args.synthetic else args.model.resolve()
+        if not (model_dir / "model.json").is_file():
+            raise TinyRNNError(f"{model_dir}: no model.json (train one: python host/train.py)")
+        boards = [load_board(name) for name in args.board] if args.board else \
+            [b for b in map(load_board, board_names()) if b.emulated]
+        for board in boards:
+            if not board.emulated:
+                raise TinyRNNError(f"{board.name} is not an emulated board (flash it: python host/flash.py "
+                                   f"--board {board.name})")
+        if not (model_dir / "weights.npz").is_file() and not (model_dir / "c" / "model_data.h").is_file():
+            raise TinyRNNError(f"{model_dir}: no weights.npz to generate the C from (retrain: python host/train.py)")
+        ensure_exported(model_dir)
+    except TinyRNNError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
-    ensure_exported(model_dir)
-    names = args.board or [n for n in board_names() if load_board(n).emulated]
     results = []
-    for name in names:
-        board = load_board(name)
-        if not board.emulated:
-            print(f"error: {name} is not an emulated board", file=sys.stderr)
-            return 2
+    for board in boards:
+        name = board.name
         print(f"\n[hwtest] === {name} ===", flush=True)
         results.append(run_board(board, model_dir, harness=not args.no_harness, pytest_args=pytest_args))
 

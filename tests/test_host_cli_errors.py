@@ -1,0 +1,133 @@
+"""The board-side CLIs (flash, harness, demo, hwtest): a user's mistake is one line on stderr and exit 2, never a
+traceback. Fast: everything fails before a build or an emulator would start."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from host import demo, flash, harness, hwtest
+from quantize.synthetic import make_artifact
+
+REPO = Path(__file__).resolve().parent.parent
+MAINS = {"flash": flash.main, "harness": harness.main, "demo": demo.main, "hwtest": hwtest.main}
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    return make_artifact(tmp_path_factory.mktemp("models") / "synthetic", units=8, n=3, steps=6)
+
+
+def run_cli(capsys, tool, *argv):
+    try:
+        code = MAINS[tool](list(argv))
+    except SystemExit as e:          # argparse's own exit
+        code = e.code
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+def assert_one_line_error(code, stderr, *words):
+    assert code == 2, stderr
+    assert "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: "), lines[0]
+    for word in words:
+        assert word.lower() in lines[0].lower(), (word, lines[0])
+
+
+def copy_without(src, dst, *names):
+    shutil.copytree(src, dst, ignore=lambda _d, files: [f for f in files if f in names])
+    return dst
+
+
+def test_flash_unknown_board(capsys):
+    assert_one_line_error(*run_cli(capsys, "flash", "--board", "nope"), "nope", "qemu-mps2-an386")
+
+
+@pytest.mark.parametrize("name", ["nope", "../x"])
+def test_flash_stop_unknown_board(capsys, name):
+    assert_one_line_error(*run_cli(capsys, "flash", "--stop", name), name, "unknown board")
+
+
+def test_flash_model_not_an_artifact(capsys):
+    assert_one_line_error(*run_cli(capsys, "flash", "--model", "/nonexistent"), "/nonexistent", "model.json")
+
+
+@pytest.mark.parametrize("port", ["/dev/pts/999", "socket://127.0.0.1:1"])
+def test_harness_port_that_cannot_be_opened(capsys, synthetic, port):
+    assert_one_line_error(*run_cli(capsys, "harness", "--port", port, "--model", str(synthetic), "--quiet"), port)
+
+
+@pytest.mark.parametrize("limit", ["0", "-3", "many"])
+def test_harness_limit_must_be_positive(capsys, synthetic, limit):
+    assert_one_line_error(*run_cli(capsys, "harness", "--port", "loop://", "--model", str(synthetic),
+                                   "--limit", limit), "--limit")
+
+
+def test_harness_missing_test_split(capsys, synthetic, tmp_path):
+    model = copy_without(synthetic, tmp_path / "m", "test_split.npz")
+    assert_one_line_error(*run_cli(capsys, "harness", "--port", "loop://", "--model", str(model)), "test_split.npz")
+
+
+def test_harness_no_weights(capsys, synthetic, tmp_path):
+    model = copy_without(synthetic, tmp_path / "m", "weights.npz")
+    assert_one_line_error(*run_cli(capsys, "harness", "--port", "loop://", "--model", str(model)), "weights.npz")
+
+
+def test_harness_model_the_kernel_cannot_run(capsys, synthetic, tmp_path):
+    model = copy_without(synthetic, tmp_path / "m")
+    manifest = json.loads((model / "model.json").read_text())
+    manifest["cell"] = "rnn"
+    (model / "model.json").write_text(json.dumps(manifest))
+    assert_one_line_error(*run_cli(capsys, "harness", "--port", "loop://", "--model", str(model)), str(model))
+
+
+def test_harness_missing_port_option(capsys):
+    assert_one_line_error(*run_cli(capsys, "harness"), "--port")
+
+
+def test_demo_unknown_board(capsys):
+    assert_one_line_error(*run_cli(capsys, "demo", "--board", "nope"), "nope")
+
+
+def test_hwtest_unknown_board(capsys, synthetic):
+    assert_one_line_error(*run_cli(capsys, "hwtest", "--board", "nope", "--model", str(synthetic)), "nope")
+
+
+def test_hwtest_model_not_an_artifact(capsys):
+    assert_one_line_error(*run_cli(capsys, "hwtest", "--model", "/nonexistent"), "/nonexistent", "model.json")
+
+
+def test_hwtest_model_without_weights(capsys, synthetic, tmp_path):
+    model = copy_without(synthetic, tmp_path / "m", "weights.npz")
+    assert_one_line_error(*run_cli(capsys, "hwtest", "--model", str(model), "--board", "qemu-mps2-an386"),
+                          "weights.npz")
+
+
+def test_hwtest_typo_is_refused_not_passed_to_pytest(capsys):
+    assert_one_line_error(*run_cli(capsys, "hwtest", "--modle", "x"), "--modle")
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["host/flash.py", "--board", "nope"], ["nope"]),
+    (["host/harness.py", "--port", "/dev/pts/999", "--limit", "0"], ["--limit"]),
+    (["host/demo.py", "--board", "nope"], ["nope"]),
+    (["host/hwtest.py", "--board", "nope"], ["nope"]),
+])
+def test_real_command_lines(argv, words, tmp_path):
+    argv = [str(REPO / argv[0]), *argv[1:]]
+    proc = subprocess.run([sys.executable, *argv], cwd=tmp_path, capture_output=True, text=True)
+    assert_one_line_error(proc.returncode, proc.stderr, *words)
+
+
+@pytest.mark.parametrize("script", ["flash", "harness", "hwtest", "demo"])
+def test_help_shows_a_runnable_command(script):
+    proc = subprocess.run([sys.executable, str(REPO / "host" / f"{script}.py"), "--help"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0
+    assert proc.stdout.startswith(f"usage: python host/{script}.py"), proc.stdout
