@@ -22,6 +22,8 @@ from host.errors import BoardError, BoardNotAnswering, GarbageError, HashMismatc
 
 CMD = spec.COMMANDS
 ERR = spec.ERRORS
+# Error replies saying our request was damaged on the way (the board executed nothing): resend the same bytes.
+TRANSIT_ERRORS = {ERR["BAD_CRC"], ERR["BAD_FRAME"], ERR["BAD_LENGTH"]}
 ERROR_NAMES = {code: name for name, code in spec.ERRORS.items()}
 CELL_NAMES = {0: "gru", 1: "gru-reset-before", 2: "lstm", spec.NO_MODEL_CELL: "none"}
 HEAD_NAMES = {0: "softmax", 1: "linear"}
@@ -253,30 +255,46 @@ class Client:
         while True:
             while self._pending:
                 frame = self._pending.pop(0)
-                if request_id is None or frame.request_id == request_id:
+                if request_id is None or frame.request_id == request_id or self._is_transit_error(frame):
                     return frame
             if time.monotonic() >= deadline:
                 self.saw_garbage = self._reader.garbage_chunks > garbage_before
                 return None
             self._pending.extend(self._reader.feed(self.transport.read_some()))
 
+    @staticmethod
+    def _is_transit_error(frame):
+        """An error reply about a damaged frame: BAD_FRAME carries request id 0 and BAD_CRC/BAD_LENGTH echo an
+        unverified id (docs/protocol.md), so these are taken whatever their id."""
+        return frame.type == spec.ERROR and len(frame.payload) >= 1 and frame.payload[0] in TRANSIT_ERRORS
+
     def request(self, ftype, payload=b""):
         """Send a request; return the reply payload. Error replies raise BoardError (or HashMismatch).
-        A lost or corrupted reply is retried with the same bytes (the board answers from its stored reply)."""
+        A lost or corrupted reply, or a request the board received damaged (BAD_CRC / BAD_FRAME / BAD_LENGTH),
+        is retried with the same bytes, at most `retries` times (the board answers a repeat from its stored
+        reply)."""
         request_id = self.new_id()
         wire = b"\x00" + encode_frame(ftype, request_id, payload)
         garbage = False
+        transit_error = None
         for _attempt in range(1 + self.retries):
             self.send_raw(wire)
             frame = self.read_frame(request_id=request_id)
             if frame is None:
                 garbage |= self.saw_garbage
                 continue
+            if self._is_transit_error(frame):
+                transit_error = self._error_from(frame)
+                continue
             if frame.type == spec.ERROR:
                 raise self._error_from(frame)
             if frame.type != ftype | spec.REPLY_FLAG:
                 raise GarbageError(f"reply type 0x{frame.type:02X} to request 0x{ftype:02X}")
             return frame.payload
+        if transit_error is not None:
+            raise BoardError(f"{transit_error} (request damaged on the line in {1 + self.retries} tries: "
+                             "noisy link or wrong baud rate?)", transit_error.code, transit_error.detail,
+                             transit_error.extra)
         if garbage:
             raise GarbageError(f"{self.transport.url}: bytes arrived but no valid reply in {1 + self.retries} "
                                "tries (wrong baud rate, or not tinyrnn firmware on this port?)")

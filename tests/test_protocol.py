@@ -6,6 +6,7 @@ import ctypes
 import shutil
 import struct
 import subprocess
+import time
 import zlib
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from host import protocol_spec as spec
-from host.errors import BoardNotAnswering, GarbageError, HashMismatch
+from host.errors import BoardError, BoardNotAnswering, GarbageError, HashMismatch
 from host.protocol import (Client, FrameError, FrameReader, Info, cobs_decode, cobs_encode, crc32,
                            decode_frame, encode_frame)
 from host.transport import Transport
@@ -207,6 +208,43 @@ def test_client_errors_are_typed():
         Client(FakeBoard(silent=True), timeout=0.05, retries=1).hello()
     with pytest.raises(GarbageError):
         Client(FakeBoard(garbage_only=True), timeout=0.05, retries=0).hello()
+
+
+class DamagingLine(FakeBoard):
+    """The first `damaged` requests arrive corrupted: the board answers them with `code` (BAD_FRAME with
+    request id 0, the others echoing the id) and executes nothing."""
+
+    def __init__(self, code, damaged=1):
+        super().__init__()
+        self.code, self.damaged, self.writes = code, damaged, []
+
+    def write(self, data):
+        self.writes.append(bytes(data))
+        if self.damaged:
+            self.damaged -= 1
+            frame = FrameReader().feed(data)[0]
+            request_id = 0 if self.code == "BAD_FRAME" else frame.request_id
+            self.out += encode_frame(spec.ERROR, request_id,
+                                     struct.pack(spec.ERROR_FORMAT, spec.ERRORS[self.code], 0, 0))
+            return
+        super().write(data)
+
+
+@pytest.mark.parametrize("code", ["BAD_CRC", "BAD_FRAME", "BAD_LENGTH"])
+def test_client_resends_a_request_damaged_on_the_way(code):
+    line = DamagingLine(code)
+    started = time.monotonic()
+    info = Client(line, timeout=5.0, retries=2).hello()
+    assert info.board_name == "fake"
+    assert time.monotonic() - started < 1.0                  # resent at once, not after the timeout
+    assert len(line.writes) == 2 and line.writes[0] == line.writes[1]   # the same bytes
+
+
+def test_client_gives_up_on_a_line_that_always_damages():
+    line = DamagingLine("BAD_CRC", damaged=10)
+    with pytest.raises(BoardError, match="BAD_CRC"):
+        Client(line, timeout=5.0, retries=2).hello()
+    assert len(line.writes) == 3
 
 
 def test_sequence_is_chunked_and_resets_only_first():
