@@ -17,11 +17,21 @@ from host.errors import UserError
 
 
 def check_destination(out: Path, force: bool) -> None:
-    """Fail early (before training) if `out` exists and may not be replaced."""
+    """Fail early (before training) if `out` exists and may not be replaced, or cannot be written: creates
+    its parent and probes it with a temporary file (created and removed at once)."""
+    out = Path(out)
     if out.exists() and not force:
         raise UserError(f"'{out}' already exists", "pass --force to replace it, or choose another --out")
     if out.exists() and not out.is_dir():
         raise UserError(f"'{out}' exists and is not a directory", "remove it or choose another --out")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{out.name}.probe-", dir=out.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UserError(f"cannot write next to '{out}' ({exc.strerror or exc})",
+                        "choose an --out in a writable place") from None
 
 
 @contextlib.contextmanager

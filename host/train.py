@@ -5,7 +5,8 @@
     python host/train.py --data my_sequences.csv --out build/mine
 
 Stages: load + check data -> train the Keras sequence model -> build the step model from its weights ->
-float outputs on the test split -> int8 TFLite conversion and evaluation -> (later stages) -> report.
+float outputs on the test split -> int8 TFLite conversion and evaluation -> fixed-point kernel export
+(quantize/: kernel.npz, generated C, the twin's outputs) -> report.
 The directory layout is the contract in docs/artifacts.md.
 """
 
@@ -153,12 +154,12 @@ def make_progress_callback(epochs: int, quiet: bool, stream=None):
     return EpochProgress()
 
 
-def run_later_stages(artifact_dir: Path, args) -> dict | None:
-    """Hook for stages after training that work on the (still temporary) artifact directory.
+def run_later_stages(artifact_dir: Path, args) -> dict:
+    """The fixed-point kernel export (quantize/), on the (still temporary) artifact directory.
 
     Receives the directory with model.json, weights.npz, test_split.npz, model_int8.tflite already written.
-    Returns None, or {"metrics": <the metrics.json "kernel" block>, "outputs": (n, max_len, output_dim)
-    per-step outputs of the fixed-point kernel on the test split}, which go into metrics.json and the report.
+    Returns {"metrics": <the metrics.json "kernel" block>, "outputs": (n, max_len, output_dim) per-step
+    outputs of the fixed-point kernel on the test split}, which go into metrics.json and the report.
     """
     from quantize.export import export
     from quantize.kernel import UnsupportedModel
@@ -285,7 +286,7 @@ def build_manifest(cfg, inputs: Inputs, seed: int, epochs: int, downsample: int)
         **({"target_norm": {"mean": t_norm[0].tolist(), "std": t_norm[1].tolist()}} if t_norm else {}),
         "seed": seed, "epochs": epochs,
         "max_len": int(ds.max_len),
-        # Not in the docs/artifacts.md example: raw frames averaged into one model step; 1 = raw frames.
+        # Raw frames averaged into one model step; 1 = raw frames.
         "downsample": int(downsample),
         "model_hash": None,  # set by quantize
     }
@@ -352,16 +353,14 @@ def run(args) -> int:
 
         # --- later stages: fixed-point kernel export (quantize/) ---
         kernel = run_later_stages(stage, args)
-
-        if kernel is not None:
-            metrics["kernel"] = kernel["metrics"]
+        metrics["kernel"] = kernel["metrics"]
         metrics["total_seconds"] = round(time.perf_counter() - started, 2)
         write_json(stage / "metrics.json", metrics)
         notes = list(ds.notes) + [f"batch size {batch_size}, Adam learning rate {lr}",
                                   f"int8 graph operators: {', '.join(C.op_names(tflite_bytes))}"]
         write_report(stage, manifest, metrics, history,
                      {"lengths": inputs.test_len, "y": y_test, "float_outputs": float_steps},
-                     int8_steps, kernel["outputs"] if kernel else None, notes)
+                     int8_steps, kernel["outputs"], notes)
 
     print_summary(out, manifest, metrics)
     return 0

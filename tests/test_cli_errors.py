@@ -74,6 +74,15 @@ def test_existing_output_needs_force(capsys, tmp_path):
     assert_one_line_error(*run_main(capsys, "--out", str(out)), "already exists", "--force")
 
 
+@pytest.mark.parametrize("where", ["/proc/x/y", "file/y"])
+def test_unwritable_output_fails_before_training(capsys, tmp_path, monkeypatch, where):
+    (tmp_path / "file").write_text("a file, not a directory")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("host.data.load_dataset", lambda *a, **k: pytest.fail("loaded data before checking --out"))
+    assert_one_line_error(*run_main(capsys, "--out", where), "cannot write", "--out")
+    assert list(tmp_path.iterdir()) == [tmp_path / "file"]       # nothing left behind
+
+
 # --------------------------------------------------------------------------------------------
 # Files
 
