@@ -17,7 +17,7 @@ import os
 import sys
 import tempfile
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,9 +38,6 @@ class ModelConfig:
     layers: int = 1
     reset_after: bool = True  # GRU only
     task: str = "classification"  # or "regression"
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
     def state_names(self) -> list[str]:
         """Names of the step model's state inputs, in the order used everywhere: h0 (c0) h1 (c1) ..."""

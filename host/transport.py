@@ -9,8 +9,6 @@ The transport only moves bytes and turns pyserial's exceptions into `PortError`;
 request and retries are the protocol layer's job (host/protocol.py).
 """
 
-import time
-
 import serial
 
 from host.errors import PortError
@@ -44,16 +42,6 @@ class Transport:
             return self._port.read(max(1, min(waiting, max_bytes)))
         except (serial.SerialException, OSError) as e:
             raise PortError(f"read from {self.url} failed: {e}") from None
-
-    def discard_input(self, quiet_for=0.05, max_seconds=1.0):
-        """Drop pending bytes until the line has been quiet for `quiet_for` seconds."""
-        end = time.monotonic() + max_seconds
-        quiet_since = time.monotonic()
-        while time.monotonic() < end:
-            if self.read_some():
-                quiet_since = time.monotonic()
-            elif time.monotonic() - quiet_since >= quiet_for:
-                return
 
     def close(self):
         try:
