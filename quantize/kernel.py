@@ -181,6 +181,13 @@ def quantize_rows(w_rows: np.ndarray):
     return q, scale
 
 
+def snap_to_int8_grid(matrix: np.ndarray) -> np.ndarray:
+    """A Keras-layout weight matrix (inputs, units) rounded to the values the kernel stores: per unit (column)
+    symmetric int8, dequantized. quantize_rows gives back exactly the same int8 values for the result."""
+    q, scale = quantize_rows(np.asarray(matrix, dtype=np.float64).T)
+    return (q.astype(np.float64) * scale[:, None]).T
+
+
 def multiplier(scale: np.ndarray, input_frac_bits: int) -> np.ndarray:
     """M = round(s * 2^(32 + 14 - fx)) (int64 array; the caller checks it fits an int32)."""
     return np.round(scale * 2.0 ** (fp.REQUANT_SHIFT + fp.PREACT_FRAC_BITS - input_frac_bits)).astype(np.int64)
