@@ -30,11 +30,12 @@ import numpy as np
 from host.boards import DEFAULT_MODEL, CliParser
 from host.errors import TinyRNNError
 from host.evaluate import compare_outputs
+from quantize.metrics import FIDELITY_TARGETS
 from host.protocol import Client
 from host.transport import DEFAULT_BAUD, Transport
 
 # Fidelity the kernel must reach against the float model (from the kernel's requirements; don't loosen here).
-THRESHOLDS = {"argmax_agreement_min": 0.995, "final_max_abs_max": 0.01, "step_max_abs_max": 0.05}
+THRESHOLDS = FIDELITY_TARGETS  # the kernel's targets (quantize/metrics.py), one definition
 
 
 def load_model(model_dir):

@@ -154,7 +154,7 @@ def make_progress_callback(epochs: int, quiet: bool, stream=None):
     return EpochProgress()
 
 
-def run_later_stages(artifact_dir: Path, args) -> dict:
+def run_later_stages(artifact_dir: Path, args, final_name: str) -> dict:
     """The fixed-point kernel export (quantize/), on the (still temporary) artifact directory.
 
     Receives the directory with model.json, weights.npz, test_split.npz, model_int8.tflite already written.
@@ -167,7 +167,7 @@ def run_later_stages(artifact_dir: Path, args) -> dict:
     if not args.quiet:
         print("fixed-point kernel: quantizing, generating C, running the twin on the test split", flush=True)
     try:
-        result = export(artifact_dir, progress=False)
+        result = export(artifact_dir, progress=False, name=final_name)
     except UnsupportedModel as exc:
         raise UserError(f"the model cannot run on the fixed-point kernel: {exc}",
                         "change --cell/--layers/--units to a supported combination") from None
@@ -352,7 +352,7 @@ def run(args) -> int:
         write_json(stage / "model.json", manifest)
 
         # --- later stages: fixed-point kernel export (quantize/) ---
-        kernel = run_later_stages(stage, args)
+        kernel = run_later_stages(stage, args, out.name)
         metrics["kernel"] = kernel["metrics"]
         metrics["total_seconds"] = round(time.perf_counter() - started, 2)
         write_json(stage / "metrics.json", metrics)

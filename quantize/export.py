@@ -39,8 +39,12 @@ def kernel_code_bytes(model_c_dir: Path) -> int | None:
     return sum(v["text"] + v["data"] for name, v in sizes.items() if name != "model_data")
 
 
-def export(artifact_dir, progress: bool = True) -> dict:
-    """Quantize, write the kernel files and C, and evaluate. Returns {"metrics": {...}, "step_outputs": array}."""
+def export(artifact_dir, progress: bool = True, name: str | None = None) -> dict:
+    """Quantize, write the kernel files and C, and evaluate. Returns {"metrics": {...}, "step_outputs": array}.
+
+    `name` is the artifact's name recorded in the generated C (default: the directory's name; the training
+    run passes the final name while it still writes into a temporary directory).
+    """
     path = Path(artifact_dir)
     say = (lambda msg: print(f"[quantize] {msg}", file=sys.stderr)) if progress else (lambda msg: None)
     manifest, weights = load_artifact(path)
@@ -49,7 +53,7 @@ def export(artifact_dir, progress: bool = True) -> dict:
         f"k={params.output_dim}, input Q{params.input_frac_bits}, hash {params.model_hash}")
 
     params.save(path)
-    source = f"{path.name} (dataset {manifest.get('dataset', '?')}, {manifest.get('cell')}{manifest.get('units')})"
+    source = f"{name or path.name} (dataset {manifest.get('dataset', '?')}, {manifest.get('cell')}{manifest.get('units')})"
     codegen.write_model(params, path / "c", source)
     manifest["model_hash"] = params.model_hash
     _write_atomic(path / "model.json", json.dumps(manifest, indent=2) + "\n")
@@ -66,13 +70,9 @@ def export(artifact_dir, progress: bool = True) -> dict:
         say(f"running the twin over {len(lengths)} test sequences")
         step_outputs = twin.dequantize_output(twin.run(twin.quantize_input(x)))
         step_outputs[np.arange(step_outputs.shape[1])[None, :] >= lengths[:, None]] = 0.0
-        ref, test = float_outputs.astype(np.float64), step_outputs
-        if params.head_kind == "linear":                       # compare in raw target units
-            tn = manifest.get("target_norm") or {}
-            mean = np.asarray(tn.get("mean", 0.0), dtype=np.float64)
-            std = np.asarray(tn.get("std", 1.0), dtype=np.float64)
-            ref, test = ref * std + mean, test * std + mean
-        metrics = compare_outputs(ref, test, lengths, y_true, manifest.get("task", "classification"))
+        # Regression outputs stay normalised, as in the tflite_int8 block; target_norm converts the RMSE.
+        metrics = compare_outputs(float_outputs.astype(np.float64), step_outputs, lengths, y_true,
+                                  manifest.get("task", "classification"), manifest.get("target_norm"))
 
     code = kernel_code_bytes(path / "c")
     metrics["flash_bytes"] = codegen.weight_bytes(params) + (code if code is not None else codegen.table_bytes())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -310,8 +311,12 @@ def load_artifact(path) -> tuple[dict, dict]:
         manifest = json.loads((path / "model.json").read_text())
     except json.JSONDecodeError as err:
         raise UnsupportedModel(f"{path / 'model.json'}: invalid JSON ({err})") from None
-    with np.load(path / "weights.npz") as data:
-        weights = {k: data[k] for k in data.files}
+    try:
+        with np.load(path / "weights.npz") as data:
+            weights = {k: data[k] for k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as err:   # not a zip, truncated, or object arrays
+        raise UnsupportedModel(f"{path / 'weights.npz'} is not a readable weights file ({type(err).__name__}); "
+                               "re-run python host/train.py to write it again") from None
     return manifest, weights
 
 

@@ -216,7 +216,7 @@ def test_same_seed_same_weights_and_force_replaces(gru_run, workdir, fixed_data)
 def test_failed_run_leaves_no_directory(workdir, fixed_data, monkeypatch):
     import host.train
 
-    def broken(artifact_dir, args):
+    def broken(artifact_dir, args, final_name):
         assert (artifact_dir / "model.json").is_file() and (artifact_dir / "weights.npz").is_file()
         raise RuntimeError("stage failed")
 
