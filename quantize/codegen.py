@@ -33,19 +33,27 @@ def c_identifier(name: str) -> str:
 
 
 def interleave_weights(w_a: np.ndarray, w_b: np.ndarray) -> np.ndarray:
-    """Row-major int8 weights [W_a | W_b] -> the flat layout of tr_matvec_s16_s8.c (see its header)."""
+    """Row-major int8 weights [W_a | W_b] -> the flat layout of tr_matvec_s16_s8.c (see its header).
+
+    Blocks of ROW_BLOCK rows (the last holds the remainder); inside a block, rows in pairs (A, B) (an odd last
+    row pairs with a zero row); per input, per group of 4 columns, per pair: 4 int16 halfwords
+    `256 * w_B[c] + w_A[c]` for c = c0..c3 (int16 array). |w| <= 127 keeps each halfword in int16.
+    """
     rows = w_a.shape[0]
+    if min(int(w_a.min(initial=0)), int(w_b.min(initial=0))) < -127:
+        raise ValueError("weights must be in [-127, 127] for the row-pair layout")
     out = []
     for start in range(0, rows, ROW_BLOCK):
-        block = slice(start, min(start + ROW_BLOCK, rows))
+        n = min(ROW_BLOCK, rows - start)
         for w in (w_a, w_b):
             cols = w.shape[1]
-            padded = np.zeros((rows, pad4(cols)), dtype=np.int8)
-            padded[:, :cols] = w
+            padded = np.zeros((n + n % 2, pad4(cols)), dtype=np.int32)   # zero row for an odd count
+            padded[:n, :cols] = w[start:start + n]
             for g in range(0, pad4(cols), 4):
-                group = padded[block, g:g + 4]               # (rows in block, 4)
-                out.append(group[:, [0, 2, 1, 3]].reshape(-1))  # SXTB16 order c0 c2 c1 c3
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.int8)
+                for p in range(0, n, 2):
+                    half = 256 * padded[p + 1, g:g + 4] + padded[p, g:g + 4]   # 256 w_B + w_A, c0..c3
+                    out.append(half.astype(np.int16))
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int16)
 
 
 def _format_ints(values, per_line: int = 16, indent: str = "    ") -> str:
@@ -175,8 +183,9 @@ def _dense_arrays(prefix: str, dense, stored=None) -> tuple[str, str]:
         text, name_w, cols_b = "", "0", 0
     else:
         cols_b = w_b.shape[1]
-        text = c_array("int8_t", name_w, interleave_weights(w_a, w_b),
-                       f"{prefix}: {rows} rows x ({cols_a} + {cols_b}) columns, int8, tr_matvec_s16_s8 layout")
+        text = c_array("int16_t", name_w, interleave_weights(w_a, w_b),
+                       f"{prefix}: {rows} rows x ({cols_a} + {cols_b}) columns, int8 row pairs as 256 w_B + w_A, "
+                       "tr_matvec_s16_s8 layout")
     entries = "\n".join(f"    {{{int(b)}LL, {int(ma)}, {int(mb)}}},"
                         for b, ma, mb in zip(dense.bias, dense.mult_a, dense.mult_b))
     text += (f"/* {prefix}: per row {{bias Q46 + 2^31, input multiplier, recurrent multiplier}} */\n"
@@ -191,7 +200,8 @@ def model_source(params: KernelParams, source: str) -> str:
              f" * Model: {source}", f" * Hash:  {p.model_hash}",
              f" * {p.cell_kind} x {p.num_layers} layer(s), d={p.input_dim}, units={p.units}, "
              f"outputs={p.output_dim} ({p.head_kind})",
-             " * Weight arrays are int8 in the layout of firmware/kernels/tr_matvec_s16_s8.c. */",
+             " * Weight arrays hold int8 row pairs as int16 256 w_B + w_A, in the layout of",
+             " * firmware/kernels/tr_matvec_s16_s8.c. */",
              '#include "model_data.h"', "", _ALIGN_MACRO, ""]
     empty = "{0, 0, 0, 0, 0}"
     layer_inits = []
@@ -225,8 +235,8 @@ def weight_bytes(params: KernelParams) -> int:
     total = 0
     for layer in params.layers:
         for rows, w_a, w_b in c_layout(params, layer).values():
-            total += 16 * rows + (interleave_weights(w_a, w_b).size if w_b is not None else 0)
-    return total + interleave_weights(params.head.weights_a, params.head.weights_b).size + 16 * params.head.rows
+            total += 16 * rows + (interleave_weights(w_a, w_b).nbytes if w_b is not None else 0)
+    return total + interleave_weights(params.head.weights_a, params.head.weights_b).nbytes + 16 * params.head.rows
 
 
 def table_bytes() -> int:

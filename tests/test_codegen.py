@@ -35,26 +35,52 @@ def test_identifiers_are_checked():
 
 
 def test_interleaved_layout_gives_the_same_dot_products():
-    """Simulate the C reading order (blocks of 4 rows, groups of 4 columns, bytes c0 c2 c1 c3)."""
+    """Simulate both readers of the row-pair layout (blocks of 4 rows, pairs, groups of 4 columns, halfwords
+    256 w_B + w_A): the plain-C byte decoding and the DSP route (SXTB16 gives w_A; SMLALD of the halfwords
+    gives 256 acc_B + acc_A exactly, acc_B = (S >> 8) - (acc_A >> 8)), at the extreme values too."""
     rng = np.random.default_rng(0)
-    rows, ca, cb = 11, 7, 5
-    wa = rng.integers(-127, 128, (rows, ca)).astype(np.int8)
-    wb = rng.integers(-127, 128, (rows, cb)).astype(np.int8)
-    a = np.zeros(pad4(ca), np.int64)
-    b = np.zeros(pad4(cb), np.int64)
-    a[:ca], b[:cb] = rng.integers(-32768, 32768, ca), rng.integers(-32768, 32768, cb)
-    flat = codegen.interleave_weights(wa, wb).astype(np.int64)
-    assert flat.size == rows * (pad4(ca) + pad4(cb))
-    pos, got_a, got_b = 0, np.zeros(rows, np.int64), np.zeros(rows, np.int64)
-    for start in range(0, rows, 4):
-        n = min(4, rows - start)
-        for vec, got in ((a, got_a), (b, got_b)):
-            for g in range(0, len(vec), 4):
-                for r in range(n):
-                    w = flat[pos:pos + 4]
-                    got[start + r] += w[0] * vec[g] + w[1] * vec[g + 2] + w[2] * vec[g + 1] + w[3] * vec[g + 3]
-                    pos += 4
-    assert (got_a == wa.astype(np.int64) @ a[:ca]).all() and (got_b == wb.astype(np.int64) @ b[:cb]).all()
+    for rows, ca, cb, extreme in ((11, 7, 5, False), (9, 13, 6, False), (5, 256, 256, True)):
+        wa = rng.integers(-127, 128, (rows, ca)).astype(np.int8)
+        wb = rng.integers(-127, 128, (rows, cb)).astype(np.int8)
+        a = np.zeros(pad4(ca), np.int64)
+        b = np.zeros(pad4(cb), np.int64)
+        a[:ca], b[:cb] = rng.integers(-32768, 32768, ca), rng.integers(-32768, 32768, cb)
+        if extreme:
+            wa[:] = np.where(rng.integers(0, 2, wa.shape) > 0, 127, -127)
+            wb[:] = -127
+            a[:ca], b[:cb] = -32768, -32768
+        halves = codegen.interleave_weights(wa, wb)
+        assert halves.dtype == np.int16
+        pairs = sum((min(4, rows - s) + 1) // 2 for s in range(0, rows, 4))
+        assert halves.size == pairs * (pad4(ca) + pad4(cb))
+        lo = halves.view(np.int8)[0::2].astype(np.int64)          # little-endian bytes: low byte = w_A
+        hi = halves.view(np.int8)[1::2].astype(np.int64)
+        halves = halves.astype(np.int64)
+        pos, got_c, got_dsp = 0, {}, {}
+        for start in range(0, rows, 4):
+            n = min(4, rows - start)
+            for name, vec in (("a", a), ("b", b)):
+                acc_c = np.zeros(4, np.int64)
+                acc_a = np.zeros(4, np.int64)
+                s64 = np.zeros(4, np.int64)
+                for g in range(0, len(vec), 4):
+                    for p in range(0, n, 2):
+                        k = slice(pos, pos + 4)
+                        acc_c[p] += lo[k] @ vec[g:g + 4]                           # plain C: w_A = low byte
+                        acc_c[p + 1] += (hi[k] + (lo[k] < 0)) @ vec[g:g + 4]      # w_B = high + borrow
+                        acc_a[p] += lo[k] @ vec[g:g + 4]                           # SXTB16 + SMLAD
+                        s64[p] += halves[k] @ vec[g:g + 4]                         # SMLALD
+                        pos += 4
+                for p in range(0, n, 2):
+                    assert -2**31 <= acc_a[p] < 2**31
+                    acc_b = ((s64[p] >> 8) - (acc_a[p] >> 8) + 2**31) % 2**32 - 2**31  # 32-bit result
+                    got_dsp[(name, start + p)], got_dsp[(name, start + p + 1)] = acc_a[p], acc_b
+                    got_c[(name, start + p)], got_c[(name, start + p + 1)] = acc_c[p], acc_c[p + 1]
+        assert pos == halves.size
+        for name, w, vec, cols in (("a", wa, a, ca), ("b", wb, b, cb)):
+            want = w.astype(np.int64) @ vec[:cols]
+            for r in range(rows):
+                assert got_c[(name, r)] == want[r] and got_dsp[(name, r)] == want[r]
 
 
 def test_export_writes_the_contract_files(tmp_path):

@@ -47,7 +47,8 @@ typedef struct {
     uint16_t rows;                      /* output rows, >= 1 */
     uint16_t cols_a;                    /* columns fed by input vector a (stored padded to a multiple of 4) */
     uint16_t cols_b;                    /* columns fed by input vector b, 0 when there is no b */
-    const int8_t *weights;              /* int8 weights in the generator's row-block layout (tr_matvec_s16_s8.c) */
+    const int16_t *weights;             /* int8 weights of row pairs as halfwords 256 w_B + w_A, in the
+                                         * generator's row-block layout (tr_matvec_s16_s8.c) */
     const tr_requant_t *requant;        /* [rows] requantisation parameters */
 } tr_dense_t;
 

@@ -50,8 +50,12 @@ static inline int32_t tr_requant_q14(int64_t bias, int32_t acc_a, int32_t mult_a
     return hi;
 #else
     int64_t total = bias;
-    total += (int64_t)acc_a * mult_a;
-    total += (int64_t)acc_b * mult_b;
+    if (mult_a != 0) {          /* a zero multiplier (no such input; the GRU candidate's fused rows) skips */
+        total += (int64_t)acc_a * mult_a;   /* the product: Cortex-M0 calls a 64-bit multiply helper for it */
+    }
+    if (mult_b != 0) {
+        total += (int64_t)acc_b * mult_b;
+    }
     return (int32_t)(total >> 32);
 #endif
 }

@@ -3,13 +3,17 @@
  * "Matrix-vector product" and "Requantisation"). Twin: quantize/kernel.py Dense.product.
  *
  * Weight layout (written by quantize/codegen.py, `interleave_weights`): rows are taken in blocks of
- * TR_ROW_BLOCK (the last block holds the remainder). Inside a block, the columns of input a and then of
- * input b go by groups of 4 (zero weights pad each input to a multiple of 4); for each group, the block's
- * rows follow one another, 4 bytes each, in the order  w[c0] w[c2] w[c1] w[c3].
- * That order is what SXTB16 wants: on a little-endian word, SXTB16 w gives the halfword pair
- * (w[c0], w[c1]) and SXTB16 (w ror 8) gives (w[c2], w[c3]), matching the int16 pairs (x[c0], x[c1]) and
- * (x[c2], x[c3]) of one 64-bit load of the input. One pointer walks the weights from start to end, and
- * every input word loaded is used by TR_ROW_BLOCK rows.
+ * TR_ROW_BLOCK (the last block holds the remainder), and inside a block in pairs (A, B) = rows (0, 1), (2, 3)
+ * (an odd last row pairs with a zero row). Inside a block, the columns of input a and then of input b go by
+ * groups of 4 (zero weights pad each input to a multiple of 4); for each group, the block's pairs follow one
+ * another, 4 int16 halfwords each (the generated arrays are int16_t):  256 * w_B[c] + w_A[c]  for c = c0..c3
+ * (|w| <= 127 keeps them in int16). Byte by byte: the low byte is w_A, the high byte is w_B minus the borrow
+ * of a negative w_A, so  w_B = high + (w_A < 0).
+ * What the DSP path does with it: on the word (c0, c1) of a pair, SMLALD with the inputs (x[c0], x[c1])
+ * adds 256 * acc_B + acc_A to a 64-bit sum S (exact), and SXTB16 of the same word is (w_A[c0], w_A[c1]),
+ * which SMLAD adds to acc_A: 3 instructions for 4 MACs. At the end acc_B = (S >> 8) - (acc_A >> 8) (both
+ * floor shifts: S = 256 acc_B + acc_A). One pointer walks the weights from start to end, and every input
+ * word loaded is used by the block's 4 rows.
  *
  * Two paths share this layout: the DSP path (__ARM_FEATURE_DSP: Cortex-M4/M7/M33) and the plain-C
  * reference path. Integer sums do not depend on their order, so both give the same bits.
@@ -29,35 +33,57 @@
 #define TR_USE_DSP 0
 #endif
 
+/* The plain-C reading of a row pair. w_A is the low byte of each halfword h = 256 w_B + w_A. Where the core
+ * has a 32 x 32 -> 64 multiply-accumulate (Thumb-2, hosts) it mirrors the DSP path: acc_A = sum w_A x and
+ * S = sum h x (int64), then acc_B = (S >> 8) - (acc_A >> 8). Thumb-1 cores (Cortex-M0/M0+) would call a
+ * 64-bit multiply helper per weight, so they take w_B = (h - w_A) >> 8 (exact) and sum it in int32. */
+#define TR_LOW_BYTE(h) ((int32_t)(int8_t)(h))            /* conversion modulo 2^8, checked below */
+typedef char tr_requires_int8_conversion_modulo[(int8_t)(int16_t)0x1280 == -128 ? 1 : -1];
+#if defined(__ARM_ARCH_ISA_THUMB) && __ARM_ARCH_ISA_THUMB == 1
+typedef int32_t tr_sum_b_t;                                  /* acc_B */
+#define TR_MAC_B(sum, h, w_a, x) ((sum) += (((int32_t)(h) - (w_a)) >> 8) * (x))
+#define TR_ACC_B(sum, acc_a) (sum)
+#else
+typedef int64_t tr_sum_b_t;                                  /* S = 256 acc_B + acc_A */
+#define TR_MAC_B(sum, h, w_a, x) ((sum) += (int64_t)(h) * (x))
+#define TR_ACC_B(sum, acc_a) ((int32_t)(((sum) >> 8) - ((acc_a) >> 8)))
+#endif
+#define TR_PAIR_MAC(w, c, x, acc_a, sum_b)                                              \
+    do {                                                                                \
+        const int32_t w_a_ = TR_LOW_BYTE((w)[c]);                                       \
+        (acc_a) += w_a_ * (x);                                                          \
+        TR_MAC_B(sum_b, (w)[c], w_a_, x);                                               \
+    } while (0)
+#define TR_PAIR_GROUP(w, v0, v1, v2, v3, acc_a, sum_b)                                  \
+    do {                                                                                \
+        TR_PAIR_MAC(w, 0, v0, acc_a, sum_b);                                            \
+        TR_PAIR_MAC(w, 1, v1, acc_a, sum_b);                                            \
+        TR_PAIR_MAC(w, 2, v2, acc_a, sum_b);                                            \
+        TR_PAIR_MAC(w, 3, v3, acc_a, sum_b);                                            \
+    } while (0)
+
 /* Reference path (any CPU; on DSP CPUs only the remainder block): the sums of the `rows` rows (1..4) of one
- * block over `groups` groups of the padded input v, into acc[0..rows-1]. Each group's 4 inputs are
- * loaded once and serve every row of the block. Returns the weights after the last group. */
-static const int8_t *dot_block_c(const int8_t *w, int rows, const int16_t *v, int groups, int32_t *acc)
+ * block over `groups` groups of the padded input v, into acc[0..3] (acc[rows] is the zero row of an odd
+ * count). Each group's 4 inputs serve every pair of the block. Returns the weights after the last group. */
+static const int16_t *dot_block_c(const int16_t *w, int rows, const int16_t *v, int groups, int32_t *acc)
 {
-    int r;
-    if (rows == TR_ROW_BLOCK) {             /* full block: the 4 sums in registers */
-        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        for (; groups > 0; groups--, v += 4, w += 16) {
+    int32_t a0 = 0, a2 = 0;
+    tr_sum_b_t b1 = 0, b3 = 0;
+    if (rows > 2) {                         /* two pairs: rows (0, 1) and (2, 3) */
+        for (; groups > 0; groups--, v += 4, w += 8) {
             const int32_t v0 = v[0], v1 = v[1], v2 = v[2], v3 = v[3];
-            s0 += w[0] * v0 + w[1] * v2 + w[2] * v1 + w[3] * v3;          /* layout order c0 c2 c1 c3 */
-            s1 += w[4] * v0 + w[5] * v2 + w[6] * v1 + w[7] * v3;
-            s2 += w[8] * v0 + w[9] * v2 + w[10] * v1 + w[11] * v3;
-            s3 += w[12] * v0 + w[13] * v2 + w[14] * v1 + w[15] * v3;
+            TR_PAIR_GROUP(w, v0, v1, v2, v3, a0, b1);
+            TR_PAIR_GROUP(w + 4, v0, v1, v2, v3, a2, b3);
         }
-        acc[0] = s0;
-        acc[1] = s1;
-        acc[2] = s2;
-        acc[3] = s3;
-        return w;
-    }
-    for (r = 0; r < rows; r++) {
-        acc[r] = 0;
-    }
-    for (; groups > 0; groups--, v += 4) {
-        for (r = 0; r < rows; r++, w += 4) {
-            acc[r] += w[0] * v[0] + w[1] * v[2] + w[2] * v[1] + w[3] * v[3];
+    } else {                                /* one pair */
+        for (; groups > 0; groups--, v += 4, w += 4) {
+            TR_PAIR_GROUP(w, v[0], v[1], v[2], v[3], a0, b1);
         }
     }
+    acc[0] = a0;
+    acc[1] = TR_ACC_B(b1, a0);
+    acc[2] = a2;
+    acc[3] = TR_ACC_B(b3, a2);
     return w;
 }
 
@@ -65,7 +91,7 @@ static const int8_t *dot_block_c(const int8_t *w, int rows, const int16_t *v, in
 /* The DSP path: every full block of 4 rows (both inputs, the requantisation and the optional activation)
  * in one assembly routine, tr_dsp_blocks. What it reads and advances: */
 typedef struct {
-    const int8_t *w;                /*  0: weights of the next block; advanced */
+    const int16_t *w;               /*  0: weights of the next block; advanced */
     const tr_requant_t *rq;         /*  4: requantisation of the next block's rows; advanced */
     const int16_t *a;               /*  8: input a, padded */
     const int16_t *b;               /* 12: input b, padded (unused when groups_b == 0) */
@@ -85,22 +111,35 @@ typedef struct {
 #error "tr_dsp_blocks hard-codes the table geometry of tr_tables.h: update its activation code"
 #endif
 
-/* One group of 4 columns for the 4 rows: LDRD of 4 int16 inputs (r4 = x c0 c1, r5 = x c2 c3), LDM of the
- * 4 rows' weight words (r6..r9, bytes c0 c2 c1 c3), per row SXTB16 (w c0, w c1) and SXTB16 ror 8
- * (w c2, w c3), two SMLAD: 18 instructions for 16 MACs. FIRST starts the sums with SMUAD. */
+/* One group of 4 columns for the 4 rows, as pairs P = rows (0, 1) and Q = rows (2, 3): LDRD of 4 int16
+ * inputs (r4 = x c0 c1, r5 = x c2 c3), per pair LDM of its 2 weight words (r8 = halfwords c0 c1, r9 = c2 c3),
+ * per word SMLALD into the pair's 64-bit S (256 acc_B + acc_A), then SXTB16 in place (w_A) and SMLAD into
+ * acc_A: 15 instructions for 16 MACs. Sums: r0 = acc_A(P), r2:r1 = S(P), r3 = acc_A(Q), r7:r6 = S(Q).
+ * MAC0 is the first SMLAD of each pair: SMUAD in the first group starts acc_A. */
+#define TR_PAIR(MAC0, acc, lo, hi)                                                      \
+    "ldmia  r11!, {r8, r9}\n\t"                                                          \
+    "smlald " lo ", " hi ", r8, r4\n\t"                                                  \
+    "sxtb16 r8, r8\n\t"                                                                  \
+    MAC0(acc)                                                                            \
+    "smlald " lo ", " hi ", r9, r5\n\t"                                                  \
+    "sxtb16 r9, r9\n\t"                                                                  \
+    "smlad  " acc ", r9, r5, " acc "\n\t"
 #define TR_GROUP(MAC0)                                                                  \
     "ldrd   r4, r5, [r12], #8\n\t"                                                       \
-    "ldmia  r11!, {r6, r7, r8, r9}\n\t"                                                  \
-    "sxtb16 r10, r6\n\t"          MAC0(r0) "sxtb16 r6, r6, ror #8\n\t" "smlad r0, r6, r5, r0\n\t" \
-    "sxtb16 r10, r7\n\t"          MAC0(r1) "sxtb16 r7, r7, ror #8\n\t" "smlad r1, r7, r5, r1\n\t" \
-    "sxtb16 r10, r8\n\t"          MAC0(r2) "sxtb16 r8, r8, ror #8\n\t" "smlad r2, r8, r5, r2\n\t" \
-    "sxtb16 r10, r9\n\t"          MAC0(r3) "sxtb16 r9, r9, ror #8\n\t" "smlad r3, r9, r5, r3\n\t"
-#define TR_MAC_FIRST(acc) "smuad  " #acc ", r10, r4\n\t"
-#define TR_MAC_NEXT(acc)  "smlad  " #acc ", r10, r4, " #acc "\n\t"
+    TR_PAIR(MAC0, "r0", "r1", "r2")                                                      \
+    TR_PAIR(MAC0, "r3", "r6", "r7")
+#define TR_MAC_FIRST(acc) "smuad  " acc ", r8, r4\n\t"
+#define TR_MAC_NEXT(acc)  "smlad  " acc ", r8, r4, " acc "\n\t"
 
-/* All groups of one input (r12 = input, lr = groups >= 1) into r0..r3: the first group peeled, the rest
- * unrolled by 2 (an odd count enters at the second copy). L is a unique label prefix. */
+/* All groups of one input (r12 = input, lr = groups >= 1) into the 4 row sums r0 (row 0), r1 (row 1),
+ * r3 (row 2), r2 (row 3): S zeroed, the first group peeled, the rest unrolled by 2 (an odd count enters at
+ * the second copy), then acc_B = (S >> 8) - (acc_A >> 8) per pair (the low word of S >> 8 is
+ * lo >> 8 | hi << 24; the result fits int32). L is a unique label prefix. */
 #define TR_SEGMENT(L)                                                                   \
+    "movs   r1, #0\n\t"                                                                 \
+    "movs   r2, #0\n\t"                                                                 \
+    "movs   r6, #0\n\t"                                                                 \
+    "movs   r7, #0\n\t"                                                                 \
     TR_GROUP(TR_MAC_FIRST)                                                              \
     "subs   lr, lr, #1\n\t"                                                             \
     "beq    " L "_done\n\t"                                                             \
@@ -114,7 +153,13 @@ typedef struct {
     TR_GROUP(TR_MAC_NEXT)                                                               \
     "subs   lr, lr, #1\n\t"                                                             \
     "bne    " L "_loop\n"                                                               \
-    L "_done:\n\t"
+    L "_done:\n\t"                                                                      \
+    "lsr    r1, r1, #8\n\t"                                                             \
+    "orr    r1, r1, r2, lsl #24\n\t"                                                    \
+    "sub    r1, r1, r0, asr #8\n\t"                                                     \
+    "lsr    r6, r6, #8\n\t"                                                             \
+    "orr    r6, r6, r7, lsl #24\n\t"                                                    \
+    "sub    r2, r6, r3, asr #8\n\t"
 
 /* Table activation of z in r5 (Q14 -> Q15, docs/quantization.md "Activations"): SSAT clamps to the table
  * range, r9/r10 point at the table entries for z = 0 and the next one, so the signed segment index needs
@@ -141,7 +186,7 @@ typedef struct {
     "smlal  r4, r5, " acc_b ", r7\n\t"                                                  \
     ACT                                                                                 \
     "str    r5, [lr], #4\n\t"
-#define TR_ROWS(ACT) TR_ROW("r0", "0", ACT) TR_ROW("r1", "4", ACT) TR_ROW("r2", "8", ACT) TR_ROW("r3", "12", ACT)
+#define TR_ROWS(ACT) TR_ROW("r0", "0", ACT) TR_ROW("r1", "4", ACT) TR_ROW("r3", "8", ACT) TR_ROW("r2", "12", ACT)
 
 /* TR_DSP_DUAL row k: out[k] = (bias + acc_a * mult_a) >> 32 (mult_b is 0 there) and, from the second
  * requantisation (r9), out2[k] = (bias2 + acc_b * mult_a2) >> 32, stored at lr + r10. */
@@ -155,7 +200,7 @@ typedef struct {
     "str    r7, [lr, r10]\n\t"                                                          \
     "str    r5, [lr], #4\n\t"
 
-/* job->blocks full blocks of 4 rows. Registers in the loops: r0..r3 sums, r4/r5 inputs, r6..r9 weights,
+/* job->blocks full blocks of 4 rows. Registers in the loops: r0..r3, r6, r7 sums (TR_GROUP), r4/r5 inputs, r8/r9 weights,
  * r10 temporary, r11 weight pointer, r12 input pointer, lr group count; the job pointer and the 4 sums
  * of input a wait on the stack. */
 __attribute__((naked, noinline)) static void tr_dsp_blocks(tr_dsp_job_t *job)
@@ -172,7 +217,7 @@ __attribute__((naked, noinline)) static void tr_dsp_blocks(tr_dsp_job_t *job)
         "ldr    lr, [r10, #16]\n\t"
         TR_SEGMENT(".Ltr_dsp_a")
         "strd   r0, r1, [sp, #0]\n\t"
-        "strd   r2, r3, [sp, #8]\n\t"
+        "strd   r3, r2, [sp, #8]\n\t"
         "ldr    r10, [sp, #16]\n\t"
         "ldr    lr, [r10, #20]\n\t"
         "cmp    lr, #0\n\t"
@@ -208,7 +253,7 @@ __attribute__((naked, noinline)) static void tr_dsp_blocks(tr_dsp_job_t *job)
         ".Ltr_dsp_dual:\n\t"
         "ldr    r10, [sp, #16]\n\t"
         "ldr    r10, [r10, #40]\n\t"
-        TR_DUAL_ROW("r0", "0") TR_DUAL_ROW("r1", "4") TR_DUAL_ROW("r2", "8") TR_DUAL_ROW("r3", "12")
+        TR_DUAL_ROW("r0", "0") TR_DUAL_ROW("r1", "4") TR_DUAL_ROW("r3", "8") TR_DUAL_ROW("r2", "12")
         "ldr    r10, [sp, #16]\n\t"
         "str    r9, [r10, #36]\n"
         ".Ltr_dsp_block_end:\n\t"
@@ -242,7 +287,7 @@ static void matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16
 {
     const int groups_a = TR_PAD4(dense->cols_a) / 4;
     const int groups_b = TR_PAD4(dense->cols_b) / 4;
-    const int8_t *w = dense->weights;
+    const int16_t *w = dense->weights;
     const tr_requant_t *rq = dense->requant;
     int32_t *out_c = out;
     int row = 0, r;
