@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from host.boards import ROOT, board_names, load_board
+from host.flash import model_key
 
 
 def make(board, build_dir, model=None):
@@ -57,14 +58,14 @@ def test_board_builds_warning_free_with_a_model(toolchain, model, build_dir, boa
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "warning" not in (proc.stdout + proc.stderr).lower()
     board = load_board(board_name)
-    out = build_dir / board_name / model.name
+    out = build_dir / board_name / model_key(model)
     elf = out / "app.elf"
     assert elf.is_file()
     assert symbol(elf, "vector_table") == board.flash_origin      # the core reads it at reset
     assert symbol(elf, "__stack_top") <= board.ram_origin + board.ram_size
     size = json.loads((out / "size.json").read_text())
     assert 0 < size["flash_bytes"] <= board.flash_size and 0 < size["ram_bytes"] <= board.ram_size
-    assert f"{board_name} / {model.name}: flash" in proc.stdout       # the size report
+    assert f"{board_name} / {model.name} ({model_key(model)}): flash" in proc.stdout       # the size report
     if board.has_fpu:   # CPACR is enabled in the reset handler, before any FP instruction can run
         dis = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True, text=True).stdout
         reset = dis.split("<Reset_Handler>:")[1].split("\n\n")[0]
@@ -75,7 +76,7 @@ def test_board_builds_warning_free_with_a_model(toolchain, model, build_dir, boa
 def test_bring_up_firmware_builds_without_a_model(toolchain, build_dir, board_name):
     proc = make(board_name, build_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert (build_dir / board_name / "none" / "app.elf").is_file()
+    assert (build_dir / board_name / model_key(None) / "app.elf").is_file()
 
 
 def test_model_too_big_is_refused_with_sizes(toolchain, tmp_path, build_dir):
@@ -84,9 +85,9 @@ def test_model_too_big_is_refused_with_sizes(toolchain, tmp_path, build_dir):
     assert proc.returncode != 0
     message = [line for line in proc.stderr.splitlines() if "does not fit" in line]
     assert message, proc.stderr
-    assert "model synth-big does not fit qemu-microbit: flash" in message[0]
+    assert f"model synth-big ({model_key(big)}) does not fit qemu-microbit: flash" in message[0]
     assert "B needed, board has 262,144 B" in message[0]
-    assert not (build_dir / "qemu-microbit" / "synth-big" / "app.elf").exists()
+    assert not (build_dir / "qemu-microbit" / model_key(big) / "app.elf").exists()
 
 
 def test_unknown_board_and_missing_model_are_clear(toolchain, build_dir, tmp_path):
