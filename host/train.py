@@ -33,6 +33,9 @@ from quantize.kernel import MAX_DIM as MAX_UNITS  # noqa: E402  (the kernel's bo
 DEFAULT_DATASET = "basic_motions"
 # Training defaults for --data files (bundled sets carry their own, tuned, in host/data.py).
 FILE_DEFAULTS = {"epochs": 40, "batch_size": 16, "learning_rate": 0.01}
+# Int8-grid fine-tuning (host/qat.py): epochs, and its learning rate as a share of the training one.
+GRID_EPOCHS = 10
+GRID_LR_SCALE = 0.1
 
 DATA_FORMATS = """\
 data files (--data FILE; details in docs/data-formats.md):
@@ -89,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, metavar="N", help="mini-batch size (default depends on the data set)")
     t.add_argument("--lr", type=float, metavar="LR", help="Adam learning rate (default depends on the data set)")
     t.add_argument("--seed", type=int, metavar="N", default=0, help="random seed; same seed, same model (default 0)")
+    t.add_argument("--grid-epochs", type=int, metavar="N", default=GRID_EPOCHS,
+                   help="int8-grid fine-tuning epochs after training (host/qat.py): the shipped float weights "
+                        "become exactly the kernel's int8 values, so the board differs from the float model "
+                        f"by its arithmetic alone; 0 ships the trained weights unchanged (default {GRID_EPOCHS})")
     t.add_argument("--calibration-samples", type=int, metavar="N", default=3000,
                    help="(x_t, state) samples for int8 calibration (default 3000)")
 
@@ -113,7 +120,7 @@ def check_options(args) -> None:
     if args.cell == "lstm" and args.reset_after is not None:
         raise UserError("--reset-after/--no-reset-after only apply to GRU", "drop it, or use --cell gru")
     checks = [("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1), ("--downsample", args.downsample, 1),
-              ("--max-len", args.max_len, 1), ("--calibration-samples", args.calibration_samples, 1),
+              ("--max-len", args.max_len, 1), ("--calibration-samples", args.calibration_samples, 1), ("--grid-epochs", args.grid_epochs, 0),
               ("--seed", args.seed, 0)]
     for flag, value, low in checks:
         if value is not None and value < low:
@@ -219,28 +226,61 @@ def prepare_inputs(ds) -> Inputs:
                   fit_form(x_train_raw, train_len, x_train), fit_form(x_test_raw, test_len, x_test), y_train, y_test)
 
 
+def compile_model(model, task: str, lr: float) -> None:
+    from host import model as M
+
+    keras = M.import_keras()
+    if task == CLASSIFICATION:
+        model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    else:
+        model.compile(keras.optimizers.Adam(lr), "mse")
+
+
+def fit(model, inputs: Inputs, epochs: int, batch_size: int, quiet: bool, extra_callbacks=()) -> dict:
+    """model.fit with the progress bar; returns the history as plain lists."""
+    from host import model as M
+
+    with M.native_stderr_captured() as console:  # TensorFlow logs harmless C++ "errors" during fit
+        # The test split is only monitored for the curves in the report, never used to pick a model.
+        result = model.fit(inputs.x_train_fit, inputs.y_train_fit, epochs=epochs, batch_size=batch_size,
+                           shuffle=True, verbose=0, validation_data=(inputs.x_test_fit, inputs.y_test_fit),
+                           callbacks=[make_progress_callback(epochs, quiet, console), *extra_callbacks])
+    return {k: [float(v) for v in vals] for k, vals in result.history.items()}
+
+
 def train_model(cfg, inputs: Inputs, epochs: int, batch_size: int, lr: float, seed: int, quiet: bool):
     """Train the Keras sequence model. Returns (model, history dict, seconds)."""
     from host import model as M
 
-    keras = M.import_keras()
+    M.import_keras().utils.set_random_seed(seed)  # same seed => same model
     import tensorflow as tf
 
-    keras.utils.set_random_seed(seed)  # same seed => same model
     tf.config.experimental.enable_op_determinism()
     model = M.build_sequence_model(cfg, masked=inputs.variable)
-    if cfg.task == CLASSIFICATION:
-        model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    else:
-        model.compile(keras.optimizers.Adam(lr), "mse")
+    compile_model(model, cfg.task, lr)
     started = time.perf_counter()
-    with M.native_stderr_captured() as console:  # TensorFlow logs harmless C++ "errors" during fit
-        # The test split is only monitored for the curves in the report, never used to pick a model.
-        fit = model.fit(inputs.x_train_fit, inputs.y_train_fit, epochs=epochs, batch_size=batch_size,
-                        shuffle=True, verbose=0, validation_data=(inputs.x_test_fit, inputs.y_test_fit),
-                        callbacks=[make_progress_callback(epochs, quiet, console)])
-    history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
+    history = fit(model, inputs, epochs, batch_size, quiet)
     return model, history, time.perf_counter() - started
+
+
+def fine_tune_on_int8_grid(model, cfg, inputs: Inputs, epochs: int, batch_size: int, lr: float, quiet: bool):
+    """Int8-grid fine-tuning (host/qat.py). Returns (history, the metrics.json "int8_grid" block)."""
+    from host import model as M
+    from host import qat
+    from host.evaluate import task_figures
+
+    def float_figures():
+        final = np.asarray(model(inputs.x_test_fit, training=False))
+        return task_figures(final, inputs.ds.test.targets, cfg.task, inputs.target_norm)
+
+    before = float_figures()
+    started = time.perf_counter()
+    compile_model(model, cfg.task, lr)
+    history = fit(model, inputs, epochs, batch_size, quiet,
+                  [qat.make_grid_callback(M.import_keras(), qat.grid_variables(model))])
+    block = {"epochs": epochs, "learning_rate": lr, "seconds": round(time.perf_counter() - started, 2),
+             "float_before": before, "float_after": float_figures()}
+    return history, block
 
 
 def float_reference(model, cfg, inputs: Inputs):
@@ -322,6 +362,12 @@ def run(args) -> int:
     say(f"training {args.cell.upper()}({args.units}) x{args.layers} on {len(ds.train)} sequences "
         f"({ds.input_dim} channels, up to {ds.max_len} steps), {epochs} epochs ...")
     model, history, train_seconds = train_model(cfg, inputs, epochs, batch_size, lr, args.seed, args.quiet)
+    grid = None
+    if args.grid_epochs:
+        say(f"int8-grid fine-tuning, {args.grid_epochs} epochs (weights become the kernel's int8 values) ...")
+        grid_history, grid = fine_tune_on_int8_grid(model, cfg, inputs, args.grid_epochs, batch_size,
+                                                    lr * GRID_LR_SCALE, args.quiet)
+        history = {k: history[k] + grid_history.get(k, []) for k in history}
     weights, step_model, float_steps = float_reference(model, cfg, inputs)
 
     say(f"converting the step model to int8 TFLite ({args.calibration_samples} calibration samples) ...")
@@ -338,8 +384,10 @@ def run(args) -> int:
                                             inputs.target_norm), "runtime": C.runtime_name()},
         "params": int(model.count_params()), "macs_per_step": M.macs_per_step(cfg),
         "train_seconds": round(train_seconds, 2),
+        **({"int8_grid": grid} if grid else {}),
     }
     manifest = build_manifest(cfg, inputs, args.seed, epochs, downsample)
+    manifest["int8_grid_epochs"] = args.grid_epochs  # the weights are on the kernel's int8 grid when > 0
 
     with staged_directory(out, args.force) as stage:
         model.save(stage / "model.keras")
@@ -357,6 +405,12 @@ def run(args) -> int:
         metrics["total_seconds"] = round(time.perf_counter() - started, 2)
         write_json(stage / "metrics.json", metrics)
         notes = list(ds.notes) + [f"batch size {batch_size}, Adam learning rate {lr}",
+                                  *([f"int8-grid fine-tuning (host/qat.py): {grid['epochs']} more epochs at learning "
+                                     f"rate {grid['learning_rate']:g} with the weights rounded to the kernel's int8 "
+                                     f"grid; float test figures before {grid['float_before']}, after "
+                                     f"{grid['float_after']}. The float model in this report is the one after: "
+                                     "its weight matrices are exactly the int8 values the board runs."]
+                                    if grid else []),
                                   f"int8 graph operators: {', '.join(C.op_names(tflite_bytes))}"]
         write_report(stage, manifest, metrics, history,
                      {"lengths": inputs.test_len, "y": y_test, "float_outputs": float_steps},
@@ -393,6 +447,11 @@ def print_summary(out: Path, manifest: dict, metrics: dict) -> None:
         k = metrics["kernel"]
         lines.append(f"  kernel: flash {k['flash_bytes']:,} B (weights + code), RAM {k['ram_bytes']:,} B "
                      f"(state + scratch), model hash {k['model_hash']}")
+    if "int8_grid" in metrics:
+        grid = metrics["int8_grid"]
+        lines.append(f"  int8-grid fine-tuning: {grid['epochs']} epochs; float {key} "
+                     f"{grid['float_before'][key]:.4f} before, {grid['float_after'][key]:.4f} after "
+                     "(the float model above is the one after)")
     lines += [f"  train {metrics['train_seconds']:.1f} s, total {metrics['total_seconds']:.1f} s",
               f"  artifacts: {out}/ (report: {out / 'report.md'})"]
     print("\n".join(lines))
