@@ -115,32 +115,35 @@ typedef struct {
  * inputs (r4 = x c0 c1, r5 = x c2 c3), per pair LDM of its 2 weight words (r8 = halfwords c0 c1, r9 = c2 c3),
  * per word SMLALD into the pair's 64-bit S (256 acc_B + acc_A), then SXTB16 in place (w_A) and SMLAD into
  * acc_A: 15 instructions for 16 MACs. Sums: r0 = acc_A(P), r2:r1 = S(P), r3 = acc_A(Q), r7:r6 = S(Q).
- * MAC0 is the first SMLAD of each pair: SMUAD in the first group starts acc_A. */
-#define TR_PAIR(MAC0, acc, lo, hi)                                                      \
+ * FIRST: the first word of each pair (TR_WORD0_FIRST in the first group, which starts the sums). */
+#define TR_PAIR(FIRST, acc, lo, hi)                                                     \
     "ldmia  r11!, {r8, r9}\n\t"                                                          \
-    "smlald " lo ", " hi ", r8, r4\n\t"                                                  \
-    "sxtb16 r8, r8\n\t"                                                                  \
-    MAC0(acc)                                                                            \
+    FIRST(acc, lo, hi)                                                                   \
     "smlald " lo ", " hi ", r9, r5\n\t"                                                  \
     "sxtb16 r9, r9\n\t"                                                                  \
     "smlad  " acc ", r9, r5, " acc "\n\t"
-#define TR_GROUP(MAC0)                                                                  \
+/* The first word of a pair in the first group starts the sums: SMUAD of the halfwords cannot overflow
+ * (2 * 32639 * 32768 < 2^31), ASR sign-extends it into the high word of S. */
+#define TR_WORD0_FIRST(acc, lo, hi)                                                     \
+    "smuad  " lo ", r8, r4\n\t"                                                          \
+    "asr    " hi ", " lo ", #31\n\t"                                                     \
+    "sxtb16 r8, r8\n\t"                                                                  \
+    "smuad  " acc ", r8, r4\n\t"
+#define TR_WORD0_NEXT(acc, lo, hi)                                                      \
+    "smlald " lo ", " hi ", r8, r4\n\t"                                                  \
+    "sxtb16 r8, r8\n\t"                                                                  \
+    "smlad  " acc ", r8, r4, " acc "\n\t"
+#define TR_GROUP(FIRST)                                                                 \
     "ldrd   r4, r5, [r12], #8\n\t"                                                       \
-    TR_PAIR(MAC0, "r0", "r1", "r2")                                                      \
-    TR_PAIR(MAC0, "r3", "r6", "r7")
-#define TR_MAC_FIRST(acc) "smuad  " acc ", r8, r4\n\t"
-#define TR_MAC_NEXT(acc)  "smlad  " acc ", r8, r4, " acc "\n\t"
+    TR_PAIR(FIRST, "r0", "r1", "r2")                                                     \
+    TR_PAIR(FIRST, "r3", "r6", "r7")
 
 /* All groups of one input (r12 = input, lr = groups >= 1) into the 4 row sums r0 (row 0), r1 (row 1),
- * r3 (row 2), r2 (row 3): S zeroed, the first group peeled, the rest unrolled by 2 (an odd count enters at
+ * r3 (row 2), r2 (row 3): the first group peeled (it starts the sums), the rest unrolled by 2 (an odd count enters at
  * the second copy), then acc_B = (S >> 8) - (acc_A >> 8) per pair (the low word of S >> 8 is
  * lo >> 8 | hi << 24; the result fits int32). L is a unique label prefix. */
 #define TR_SEGMENT(L)                                                                   \
-    "movs   r1, #0\n\t"                                                                 \
-    "movs   r2, #0\n\t"                                                                 \
-    "movs   r6, #0\n\t"                                                                 \
-    "movs   r7, #0\n\t"                                                                 \
-    TR_GROUP(TR_MAC_FIRST)                                                              \
+    TR_GROUP(TR_WORD0_FIRST)                                                              \
     "subs   lr, lr, #1\n\t"                                                             \
     "beq    " L "_done\n\t"                                                             \
     "tst    lr, #1\n\t"                                                                 \
@@ -148,9 +151,9 @@ typedef struct {
     "lsr    lr, lr, #1\n\t"                                                             \
     "bne    " L "_second\n"                                                             \
     L "_loop:\n\t"                                                                      \
-    TR_GROUP(TR_MAC_NEXT)                                                               \
+    TR_GROUP(TR_WORD0_NEXT)                                                               \
     L "_second:\n\t"                                                                    \
-    TR_GROUP(TR_MAC_NEXT)                                                               \
+    TR_GROUP(TR_WORD0_NEXT)                                                               \
     "subs   lr, lr, #1\n\t"                                                             \
     "bne    " L "_loop\n"                                                               \
     L "_done:\n\t"                                                                      \
