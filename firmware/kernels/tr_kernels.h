@@ -17,6 +17,7 @@
 #define TR_ACT_NONE 0       /* Q14 pre-activation */
 #define TR_ACT_SIGMOID 1    /* tr_sigmoid_q15 of it, Q15 */
 #define TR_ACT_TANH 2       /* tr_tanh_q15 of it, Q15 */
+#define TR_ACT_LSTM 3       /* LSTM gates i, f, g, o (rows / 4 each): sigmoid, sigmoid, tanh, sigmoid */
 
 /* tr_matvec_s16_s8.c: out[j] = act(Q14 pre-activation of row j of `dense`).
  * a: cols_a int16 values padded to TR_PAD4(cols_a) (padding may hold anything finite: its weights are 0),

@@ -14,10 +14,7 @@ void tr_lstm_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int
     int32_t *o_gate = scratch + 3 * units;  /* [units] output gate */
     int j;
 
-    tr_matvec_s16_s8(&layer->gates, x, h, i_gate, TR_ACT_NONE);     /* all four gates, Q14 */
-    tr_sigmoid_q15(i_gate, 2 * units);                  /* i and f */
-    tr_tanh_q15(g_cand, units);
-    tr_sigmoid_q15(o_gate, units);
+    tr_matvec_s16_s8(&layer->gates, x, h, i_gate, TR_ACT_LSTM);     /* all four gates, Q15 */
 
     for (j = 0; j < units; j++) {
         /* c' = f c + i g: Q15 x Q14 -> Q14 (int64 product), Q15 x Q15 -> Q14 */

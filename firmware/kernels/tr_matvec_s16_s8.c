@@ -99,12 +99,16 @@ typedef struct {
     int32_t groups_b;               /* 20: TR_PAD4(cols_b) / 4, >= 0 */
     int32_t *out;                   /* 24: next output row; advanced */
     int32_t blocks;                 /* 28: full blocks left, >= 1; counts down to 0 */
-    int32_t act;                    /* 32: TR_ACT_NONE / TR_ACT_SIGMOID / TR_ACT_TANH, or TR_DSP_DUAL */
+    int32_t act;                    /* 32: TR_ACT_NONE / TR_ACT_SIGMOID / TR_ACT_TANH, TR_DSP_DUAL or TR_DSP_LSTM */
     const void *aux;                /* 36: activation table at the entry for z = 0 (entry 256); or, for
                                      *     TR_DSP_DUAL, the second requantisation (advanced) */
     int32_t out2_offset;            /* 40: TR_DSP_DUAL: bytes from out[j] to the second output of row j */
+    int32_t lstm_o_blocks;          /* 44: TR_DSP_LSTM: blocks left <= this: the o gate (sigmoid) */
+    int32_t lstm_g_blocks;          /* 48: TR_DSP_LSTM: blocks left > this: the i, f gates (sigmoid); else g (tanh) */
+    const int16_t *tanh_mid;        /* 52: TR_DSP_LSTM: the tanh table at the entry for z = 0 */
 } tr_dsp_job_t;
 #define TR_DSP_DUAL 3               /* job.act: out[j] from input a only, out2[j] from input b only */
+#define TR_DSP_LSTM 4               /* job.act: TR_ACT_LSTM with units % 4 == 0 (no block straddles two gates) */
 
 #if TR_SIGMOID_SAT_BITS != 19 || TR_SIGMOID_SEG_BITS != 10 || TR_TANH_SAT_BITS != 18 || TR_TANH_SEG_BITS != 9 \
     || TR_TABLE_SEGMENTS != 512
@@ -244,7 +248,9 @@ __attribute__((naked, noinline)) static void tr_dsp_blocks(tr_dsp_job_t *job)
         "beq    .Ltr_dsp_sigmoid\n\t"
         "cmp    r4, #2\n\t"
         "beq    .Ltr_dsp_tanh\n\t"
-        "bhi    .Ltr_dsp_dual\n\t"
+        "cmp    r4, #3\n\t"
+        "beq    .Ltr_dsp_dual\n\t"
+        "bhi    .Ltr_dsp_lstm\n\t"
         TR_ROWS("")
         "b      .Ltr_dsp_block_end\n"
         ".Ltr_dsp_sigmoid:\n\t"
@@ -253,6 +259,18 @@ __attribute__((naked, noinline)) static void tr_dsp_blocks(tr_dsp_job_t *job)
         ".Ltr_dsp_tanh:\n\t"
         TR_ROWS(TR_ACT_TANH_CODE)
         "b      .Ltr_dsp_block_end\n"
+        ".Ltr_dsp_lstm:\n\t"               /* per block: sigmoid for i, f, o; tanh for g */
+        "ldr    r6, [sp, #16]\n\t"
+        "ldr    r4, [r6, #28]\n\t"
+        "ldr    r7, [r6, #44]\n\t"
+        "cmp    r4, r7\n\t"
+        "bls    .Ltr_dsp_sigmoid\n\t"
+        "ldr    r7, [r6, #48]\n\t"
+        "cmp    r4, r7\n\t"
+        "bhi    .Ltr_dsp_sigmoid\n\t"
+        "ldr    r9, [r6, #52]\n\t"
+        "add    r10, r9, #2\n\t"
+        "b      .Ltr_dsp_tanh\n"
         ".Ltr_dsp_dual:\n\t"
         "ldr    r10, [sp, #16]\n\t"
         "ldr    r10, [r10, #40]\n\t"
@@ -273,13 +291,21 @@ __attribute__((naked, noinline)) static void tr_dsp_blocks(tr_dsp_job_t *job)
 }
 #endif
 
-/* Apply activation `act` in place to n values (the rows the plain-C path requantised). */
-static void activate(int32_t *z, int n, int act)
+/* Apply activation `act` in place to out[from..rows-1] (the rows not activated yet); TR_ACT_LSTM: sigmoid on
+ * the i and f rows, tanh on g, sigmoid on o (rows / 4 each). */
+static void activate(int32_t *out, int from, int rows, int act)
 {
     if (act == TR_ACT_SIGMOID) {
-        tr_sigmoid_q15(z, n);
+        tr_sigmoid_q15(out + from, rows - from);
     } else if (act == TR_ACT_TANH) {
-        tr_tanh_q15(z, n);
+        tr_tanh_q15(out + from, rows - from);
+    } else if (act == TR_ACT_LSTM) {
+        const int g = rows / 4 * 2, o = rows / 4 * 3;
+        tr_sigmoid_q15(out + from, from < g ? g - from : 0);
+        from = from > g ? from : g;
+        tr_tanh_q15(out + from, from < o ? o - from : 0);
+        from = from > o ? from : o;
+        tr_sigmoid_q15(out + from, rows - from);
     }
 }
 
@@ -292,8 +318,7 @@ static void matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16
     const int groups_b = TR_PAD4(dense->cols_b) / 4;
     const int16_t *w = dense->weights;
     const tr_requant_t *rq = dense->requant;
-    int32_t *out_c = out;
-    int row = 0, r;
+    int row = 0, activated = 0, r;
 
 #if TR_USE_DSP
     if (dense->rows >= TR_ROW_BLOCK) {
@@ -307,6 +332,13 @@ static void matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16
         job.out = out;
         job.blocks = dense->rows / TR_ROW_BLOCK;
         job.act = rq2 != NULL ? TR_DSP_DUAL : act;
+        if (act == TR_ACT_LSTM) {
+            const int units = dense->rows / 4;
+            job.act = units % TR_ROW_BLOCK == 0 ? TR_DSP_LSTM : TR_ACT_NONE;
+            job.lstm_o_blocks = units / TR_ROW_BLOCK;
+            job.lstm_g_blocks = units / TR_ROW_BLOCK * 2;
+        }
+        job.tanh_mid = tr_tanh_table + TR_TABLE_SEGMENTS / 2;
         job.aux = rq2 != NULL ? (const void *)rq2
                   : act == TR_ACT_TANH ? (const void *)(tr_tanh_table + TR_TABLE_SEGMENTS / 2)
                                        : (const void *)(tr_sigmoid_table + TR_TABLE_SEGMENTS / 2);
@@ -315,7 +347,7 @@ static void matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16
         row = dense->rows - dense->rows % TR_ROW_BLOCK;
         w = job.w;
         rq = job.rq;
-        out_c = job.out;
+        activated = job.act == TR_ACT_NONE || job.act == TR_DSP_DUAL ? 0 : row;
     }
 #endif
     for (; row < dense->rows; row += TR_ROW_BLOCK) {
@@ -330,7 +362,7 @@ static void matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16
             }
         }
     }
-    activate(out_c, (int)(out + dense->rows - out_c), act);
+    activate(out, activated, dense->rows, act);
 }
 
 void tr_matvec_s16_s8(const tr_dense_t *dense, const int16_t *a, const int16_t *b, int32_t *out, int act)
