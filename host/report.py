@@ -29,7 +29,7 @@ def _fmt(v) -> str:
     if v is None:
         return "–"
     if isinstance(v, float):
-        return f"{v:.4f}"
+        return f"{v:.4f}" if v == 0 or abs(v) >= 1e-3 else f"{v:.1e}"   # small errors keep their magnitude
     return str(v)
 
 

@@ -407,8 +407,9 @@ def run(args) -> int:
         notes = list(ds.notes) + [f"batch size {batch_size}, Adam learning rate {lr}",
                                   *([f"int8-grid fine-tuning (host/qat.py): {grid['epochs']} more epochs at learning "
                                      f"rate {grid['learning_rate']:g} with the weights rounded to the kernel's int8 "
-                                     f"grid; float test figures before {grid['float_before']}, after "
-                                     f"{grid['float_after']}. The float model in this report is the one after: "
+                                     f"grid; float test " + ", ".join(f"{k} {grid['float_before'][k]:.4f} -> {v:.4f}"
+                                                                  for k, v in grid["float_after"].items()) +
+                                     ". The float model in this report is the one after: "
                                      "its weight matrices are exactly the int8 values the board runs."]
                                     if grid else []),
                                   f"int8 graph operators: {', '.join(C.op_names(tflite_bytes))}"]
