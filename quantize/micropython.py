@@ -12,7 +12,7 @@ of truth. Layout (docs/quantization.md, "MicroPython"), little-endian:
           i32 lo (Q14 lower end), u8 segment bits, u8 entry type (ord 'h' int16, ord 'H' uint16), u16 entries;
           entries x 2 bytes; zero padding to a multiple of 4 bytes
 
-    python -m quantize.micropython OUT          (OUT: a file, or a directory to write OUT/tables.bin into)
+    python -m quantize.micropython OUT     (OUT: a file such as x/tables.bin, or a directory: OUT/tables.bin)
 """
 from __future__ import annotations
 
@@ -50,10 +50,13 @@ def tables_bytes() -> bytes:
 
 
 def write_tables(out) -> Path:
-    """Write tables.bin to `out` (a file path, or an existing directory) and return the file's path."""
+    """Write tables.bin to `out` and return the file's path. `out` is a file if it has a suffix
+    (`x/tables.bin`), else a directory, created if needed, that receives tables.bin."""
     path = Path(out)
-    if path.is_dir():
+    if path.is_dir() or not path.suffix:
+        path.mkdir(parents=True, exist_ok=True)
         path = path / "tables.bin"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(tables_bytes())
     return path
 
@@ -61,7 +64,7 @@ def write_tables(out) -> Path:
 def main(argv=None) -> int:
     import argparse
     parser = argparse.ArgumentParser(description="Write tables.bin (activation tables) for the MicroPython port.")
-    parser.add_argument("out", help="output file, or a directory (writes DIR/tables.bin)")
+    parser.add_argument("out", help="output file (with a suffix, e.g. x/tables.bin) or directory (writes DIR/tables.bin)")
     args = parser.parse_args(argv)
     path = write_tables(args.out)
     print(f"wrote {path} ({path.stat().st_size} bytes)", file=sys.stderr)
