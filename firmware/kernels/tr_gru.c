@@ -20,11 +20,14 @@ void tr_gru_step(const tr_layer_t *layer, int reset_after, uint16_t units, const
         int32_t *c = scratch + 3 * units;                       /* [units] U_n h + b_hn, Q14 */
         /* W_n x + b_in and U_n h + b_hn (Q14) in one pass: the generator stores [W_n | U_n] as the
          * candidate's weights; candidate_recurrent holds the second requantisation only */
+        /* the tanh table read through the entries for z = 0 and the next one (TR_SYMMETRIC_INTERP, with the
+         * two pointers kept in registers: the signed segment index needs no offset) */
+        const int16_t *t0 = tr_tanh_table + TR_TABLE_SEGMENTS / 2, *t1 = t0 + 1;
         tr_matvec_dual_s16_s8(&layer->candidate, layer->candidate_recurrent.requant, x, h, n, c);
         for (j = 0; j < units; j++) {
-            int32_t nj;
             const int32_t pre = n[j] + tr_round_shift64((int64_t)r[j] * c[j], 15);   /* r Q15 x c Q14 -> Q14 */
-            TR_SYMMETRIC_INTERP(tr_tanh_table, TR_TANH_SAT_BITS, TR_TANH_SEG_BITS, pre, nj);
+            const int32_t s = TR_SAT_BITS(pre, TR_TANH_SAT_BITS), i = s >> TR_TANH_SEG_BITS;
+            const int32_t nj = tr_interp(t0[i], t1[i], s & ((1 << TR_TANH_SEG_BITS) - 1), TR_TANH_SEG_BITS);
             h[j] = (int16_t)TR_SAT_BITS(nj + tr_round_shift(z[j] * (h[j] - nj), 15), 16);  /* z h + (1 - z) n */
         }
         return;

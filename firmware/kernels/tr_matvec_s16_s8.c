@@ -142,24 +142,25 @@ typedef struct {
     TR_PAIR(FIRST, "r0", "r1", "r2")                                                     \
     TR_PAIR(FIRST, "r3", "r6", "r7")
 
-/* All groups of one input (r12 = input, lr = groups >= 1) into the 4 row sums r0 (row 0), r1 (row 1),
- * r3 (row 2), r2 (row 3): the first group peeled (it starts the sums), the rest unrolled by 2 (an odd count enters at
- * the second copy), then acc_B = (S >> 8) - (acc_A >> 8) per pair (the low word of S >> 8 is
- * lo >> 8 | hi << 24; the result fits int32). L is a unique label prefix. */
-#define TR_SEGMENT(L)                                                                   \
-    TR_GROUP(TR_WORD0_FIRST)                                                              \
+/* All groups of one input into the 4 row sums r0 (row 0), r1 (row 1), r3 (row 2), r2 (row 3). On entry r12 =
+ * the input, lr = the loop count ceil((groups - 1) / 4) and [sp, #ENTRY] the address where the remaining
+ * groups start (set once per call by TR_SEGMENT_SETUP). The first group is peeled (it starts the sums), the
+ * rest run in a loop unrolled by 4 entered at copy (-(groups - 1)) & 3, or at the end when groups == 1; then
+ * acc_B = (S >> 8) - (acc_A >> 8) per pair (the low word of S >> 8 is lo >> 8 | hi << 24; the result fits
+ * int32). L is a unique label prefix. */
+#define TR_SEGMENT(L, ENTRY)                                                            \
+    TR_GROUP(TR_WORD0_FIRST)                                                            \
+    "ldr    pc, [sp, #" ENTRY "]\n"                                                     \
+    L "_g0:\n\t"                                                                        \
+    TR_GROUP(TR_WORD0_NEXT)                                                             \
+    L "_g1:\n\t"                                                                        \
+    TR_GROUP(TR_WORD0_NEXT)                                                             \
+    L "_g2:\n\t"                                                                        \
+    TR_GROUP(TR_WORD0_NEXT)                                                             \
+    L "_g3:\n\t"                                                                        \
+    TR_GROUP(TR_WORD0_NEXT)                                                             \
     "subs   lr, lr, #1\n\t"                                                             \
-    "beq    " L "_done\n\t"                                                             \
-    "tst    lr, #1\n\t"                                                                 \
-    "add    lr, lr, #1\n\t"                                                             \
-    "lsr    lr, lr, #1\n\t"                                                             \
-    "bne    " L "_second\n"                                                             \
-    L "_loop:\n\t"                                                                      \
-    TR_GROUP(TR_WORD0_NEXT)                                                               \
-    L "_second:\n\t"                                                                    \
-    TR_GROUP(TR_WORD0_NEXT)                                                               \
-    "subs   lr, lr, #1\n\t"                                                             \
-    "bne    " L "_loop\n"                                                               \
+    "bne    " L "_g0\n"                                                                 \
     L "_done:\n\t"                                                                      \
     "lsr    r1, r1, #8\n\t"                                                             \
     "orr    r1, r1, r2, lsl #24\n\t"                                                    \
@@ -167,6 +168,21 @@ typedef struct {
     "lsr    r6, r6, #8\n\t"                                                             \
     "orr    r6, r6, r7, lsl #24\n\t"                                                    \
     "sub    r2, r6, r3, asr #8\n\t"
+/* The entry table of a segment: the 4 loop copies, then the end (groups == 1); Thumb addresses (bit 0 set)
+ * for LDR PC. */
+#define TR_SEGMENT_TABLE(L)                                                             \
+    ".word  " L "_g0 + 1, " L "_g1 + 1, " L "_g2 + 1, " L "_g3 + 1, " L "_done + 1\n"
+/* Once per call: r2 = groups >= 1, r3 = the segment's entry table -> r4 = loop count ceil((groups - 1) / 4),
+ * r5 = entry address. Uses r6. */
+#define TR_SEGMENT_SETUP                                                                \
+    "subs   r6, r2, #1\n\t"                                                             \
+    "add    r4, r6, #3\n\t"                                                             \
+    "lsr    r4, r4, #2\n\t"                                                             \
+    "rsb    r5, r6, #0\n\t"                                                             \
+    "and    r5, r5, #3\n\t"                                                             \
+    "it     eq\n\t"                                                                     \
+    "moveq  r5, #4\n\t"                                                                 \
+    "ldr    r5, [r3, r5, lsl #2]\n\t"
 
 /* Table activation of z in r5 (Q14 -> Q15, docs/quantization.md "Activations"): SSAT clamps to the table
  * range, r9/r10 point at the table entries for z = 0 and the next one, so the signed segment index needs
@@ -207,87 +223,122 @@ typedef struct {
     "str    r7, [lr, r10]\n\t"                                                          \
     "str    r5, [lr], #4\n\t"
 
-/* job->blocks full blocks of 4 rows. Registers in the loops: r0..r3, r6, r7 sums (TR_GROUP), r4/r5 inputs, r8/r9 weights,
- * r10 temporary, r11 weight pointer, r12 input pointer, lr group count; the job pointer and the 4 sums
- * of input a wait on the stack. */
+/* job->blocks full blocks of 4 rows. Registers in the loops: r0..r3, r6, r7 sums (TR_GROUP), r4/r5 inputs, r8/r9
+ * weights, r11 weight pointer, r12 input pointer, lr loop count. The prologue copies the job into the
+ * routine's frame, with every per-call decision made once: the loop count and entry of each input segment
+ * and the address of the requantisation code (by job->act), so a block reads its set-up with LDRD and
+ * dispatches with LDR PC. Frame (sp offsets):
+ *    0..15: the 4 sums of input a         16: job
+ *   20, 24, 28: input a, loop count, entry
+ *   32, 36, 40, 44: input b, loop count, start (segment b, or zero sums when groups_b == 0), entry
+ *   48, 52: requantisation entries, outputs (advanced)
+ *   56, 60: table entry for z = 0 and the next one (TR_DSP_DUAL: second requantisation, advanced, and
+ *           out2_offset)
+ *   64: requantisation code     68: blocks left     72, 76: lstm_o_blocks, lstm_g_blocks     80: tanh_mid */
 __attribute__((naked, noinline)) static void tr_dsp_blocks(tr_dsp_job_t *job)
 {
     (void)job;                              /* in r0 (AAPCS) */
     __asm__(
         "push   {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
-        "sub    sp, sp, #28\n\t"            /* [sp, 0..15] sums of input a, [sp, 16] job */
+        "sub    sp, sp, #84\n\t"
         "str    r0, [sp, #16]\n\t"
-        "ldr    r11, [r0, #0]\n"
+        "ldr    r11, [r0, #0]\n\t"
+        "ldr    r1, [r0, #4]\n\t"
+        "ldr    r2, [r0, #24]\n\t"
+        "strd   r1, r2, [sp, #48]\n\t"
+        "ldr    r1, [r0, #36]\n\t"
+        "ldr    r2, [r0, #40]\n\t"
+        "ldr    r3, [r0, #32]\n\t"
+        "cmp    r3, #3\n\t"                 /* TR_DSP_DUAL keeps out2_offset; the tables their next entry */
+        "it     ne\n\t"
+        "addne  r2, r1, #2\n\t"
+        "strd   r1, r2, [sp, #56]\n\t"
+        "adr    r2, .Ltr_dsp_act_table\n\t"
+        "ldr    r2, [r2, r3, lsl #2]\n\t"
+        "ldr    r1, [r0, #28]\n\t"
+        "strd   r2, r1, [sp, #64]\n\t"
+        "ldrd   r1, r2, [r0, #44]\n\t"
+        "strd   r1, r2, [sp, #72]\n\t"
+        "ldr    r1, [r0, #52]\n\t"
+        "str    r1, [sp, #80]\n\t"
+        "ldr    r2, [r0, #16]\n\t"
+        "adr    r3, .Ltr_dsp_a_table\n\t"
+        TR_SEGMENT_SETUP
+        "ldr    r1, [r0, #8]\n\t"
+        "str    r1, [sp, #20]\n\t"
+        "strd   r4, r5, [sp, #24]\n\t"
+        "adr    r3, .Ltr_dsp_b_table\n\t"
+        "ldr    r1, [r0, #12]\n\t"
+        "ldr    r2, [r0, #20]\n\t"
+        "ldr    r7, [r3, #24]\n\t"          /* no input b: zero sums */
+        "cmp    r2, #0\n\t"
+        "beq    .Ltr_dsp_setup_done\n\t"
+        "ldr    r7, [r3, #20]\n\t"
+        TR_SEGMENT_SETUP
+        ".Ltr_dsp_setup_done:\n\t"
+        "strd   r1, r4, [sp, #32]\n\t"
+        "strd   r7, r5, [sp, #40]\n"
         ".Ltr_dsp_block:\n\t"
-        "ldr    r10, [sp, #16]\n\t"
-        "ldr    r12, [r10, #8]\n\t"
-        "ldr    lr, [r10, #16]\n\t"
-        TR_SEGMENT(".Ltr_dsp_a")
+        "ldrd   r12, lr, [sp, #20]\n\t"
+        TR_SEGMENT(".Ltr_dsp_a", "28")
         "strd   r0, r1, [sp, #0]\n\t"
         "strd   r3, r2, [sp, #8]\n\t"
-        "ldr    r10, [sp, #16]\n\t"
-        "ldr    lr, [r10, #20]\n\t"
-        "cmp    lr, #0\n\t"
-        "beq    .Ltr_dsp_no_b\n\t"
-        "ldr    r12, [r10, #12]\n\t"
-        TR_SEGMENT(".Ltr_dsp_b")
-        "b      .Ltr_dsp_requant\n"
-        ".Ltr_dsp_no_b:\n\t"
-        "movs   r0, #0\n\t"
-        "movs   r1, #0\n\t"
-        "movs   r2, #0\n\t"
-        "movs   r3, #0\n"
+        "ldrd   r12, lr, [sp, #32]\n\t"
+        "ldr    pc, [sp, #40]\n"
+        ".Ltr_dsp_b_start:\n\t"
+        TR_SEGMENT(".Ltr_dsp_b", "44")
         ".Ltr_dsp_requant:\n\t"
-        "ldr    r10, [sp, #16]\n\t"
-        "ldr    r12, [r10, #4]\n\t"
-        "ldr    lr, [r10, #24]\n\t"
-        "ldr    r4, [r10, #32]\n\t"
-        "ldr    r9, [r10, #36]\n\t"
-        "add    r10, r9, #2\n\t"
-        "cmp    r4, #1\n\t"
-        "beq    .Ltr_dsp_sigmoid\n\t"
-        "cmp    r4, #2\n\t"
-        "beq    .Ltr_dsp_tanh\n\t"
-        "cmp    r4, #3\n\t"
-        "beq    .Ltr_dsp_dual\n\t"
-        "bhi    .Ltr_dsp_lstm\n\t"
+        "ldrd   r12, lr, [sp, #48]\n\t"
+        "ldrd   r9, r10, [sp, #56]\n\t"
+        "ldr    pc, [sp, #64]\n"
+        ".Ltr_dsp_none:\n\t"
         TR_ROWS("")
-        "b      .Ltr_dsp_block_end\n"
-        ".Ltr_dsp_sigmoid:\n\t"
-        TR_ROWS(TR_ACT_SIGMOID_CODE)
         "b      .Ltr_dsp_block_end\n"
         ".Ltr_dsp_tanh:\n\t"
         TR_ROWS(TR_ACT_TANH_CODE)
         "b      .Ltr_dsp_block_end\n"
+        ".Ltr_dsp_dual:\n\t"
+        TR_DUAL_ROW("r0", "0") TR_DUAL_ROW("r1", "4") TR_DUAL_ROW("r3", "8") TR_DUAL_ROW("r2", "12")
+        "str    r9, [sp, #56]\n\t"
+        "b      .Ltr_dsp_block_end\n"
+        ".Ltr_dsp_no_b:\n\t"
+        "movs   r0, #0\n\t"
+        "movs   r1, #0\n\t"
+        "movs   r2, #0\n\t"
+        "movs   r3, #0\n\t"
+        "b      .Ltr_dsp_requant\n"
         ".Ltr_dsp_lstm:\n\t"               /* per block: sigmoid for i, f, o; tanh for g */
-        "ldr    r6, [sp, #16]\n\t"
-        "ldr    r4, [r6, #28]\n\t"
-        "ldr    r7, [r6, #44]\n\t"
+        "ldr    r4, [sp, #68]\n\t"
+        "ldr    r7, [sp, #72]\n\t"
         "cmp    r4, r7\n\t"
         "bls    .Ltr_dsp_sigmoid\n\t"
-        "ldr    r7, [r6, #48]\n\t"
+        "ldr    r7, [sp, #76]\n\t"
         "cmp    r4, r7\n\t"
         "bhi    .Ltr_dsp_sigmoid\n\t"
-        "ldr    r9, [r6, #52]\n\t"
+        "ldr    r9, [sp, #80]\n\t"
         "add    r10, r9, #2\n\t"
         "b      .Ltr_dsp_tanh\n"
-        ".Ltr_dsp_dual:\n\t"
-        "ldr    r10, [sp, #16]\n\t"
-        "ldr    r10, [r10, #40]\n\t"
-        TR_DUAL_ROW("r0", "0") TR_DUAL_ROW("r1", "4") TR_DUAL_ROW("r3", "8") TR_DUAL_ROW("r2", "12")
-        "ldr    r10, [sp, #16]\n\t"
-        "str    r9, [r10, #36]\n"
+        ".Ltr_dsp_sigmoid:\n\t"
+        TR_ROWS(TR_ACT_SIGMOID_CODE)
         ".Ltr_dsp_block_end:\n\t"
-        "ldr    r10, [sp, #16]\n\t"
-        "str    r12, [r10, #4]\n\t"
-        "str    lr, [r10, #24]\n\t"
-        "ldr    r4, [r10, #28]\n\t"
+        "strd   r12, lr, [sp, #48]\n\t"
+        "ldr    r4, [sp, #68]\n\t"
         "subs   r4, r4, #1\n\t"
-        "str    r4, [r10, #28]\n\t"
+        "str    r4, [sp, #68]\n\t"
         "bne    .Ltr_dsp_block\n\t"
+        "ldr    r10, [sp, #16]\n\t"
         "str    r11, [r10, #0]\n\t"
-        "add    sp, sp, #28\n\t"
-        "pop    {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
+        "str    r12, [r10, #4]\n\t"
+        "add    sp, sp, #84\n\t"
+        "pop    {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"
+        ".align 2\n"
+        ".Ltr_dsp_act_table:\n\t"          /* by job->act: TR_ACT_NONE, SIGMOID, TANH, TR_DSP_DUAL, TR_DSP_LSTM */
+        ".word  .Ltr_dsp_none + 1, .Ltr_dsp_sigmoid + 1, .Ltr_dsp_tanh + 1, .Ltr_dsp_dual + 1, .Ltr_dsp_lstm + 1\n"
+        ".Ltr_dsp_a_table:\n\t"
+        TR_SEGMENT_TABLE(".Ltr_dsp_a")
+        ".Ltr_dsp_b_table:\n\t"
+        TR_SEGMENT_TABLE(".Ltr_dsp_b")
+        ".word  .Ltr_dsp_b_start + 1, .Ltr_dsp_no_b + 1\n\t");
 }
 #endif
 
