@@ -80,15 +80,16 @@ def main(argv=None):
         argv, pytest_args = argv[:cut], argv[cut + 1:]
     args = ap.parse_args(argv)
     try:
-        model_dir = make_synthetic(SYNTHETIC_MODEL) if args.synthetic else args.model.resolve()
-        if not (model_dir / "model.json").is_file():
-            raise TinyRNNError(f"{model_dir}: no model.json (train one: python host/train.py)")
+        # Boards first: a mistyped board name is reported whether or not the model exists yet.
         boards = [load_board(name) for name in args.board] if args.board else \
             [b for b in map(load_board, board_names()) if b.emulated]
         for board in boards:
             if not board.emulated:
                 raise TinyRNNError(f"{board.name} is not an emulated board (flash it: python host/flash.py "
                                    f"--board {board.name})")
+        model_dir = make_synthetic(SYNTHETIC_MODEL) if args.synthetic else args.model.resolve()
+        if not (model_dir / "model.json").is_file():
+            raise TinyRNNError(f"{model_dir}: no model.json (train one: python host/train.py)")
         if not (model_dir / "weights.npz").is_file() and not (model_dir / "c" / "model_data.h").is_file():
             raise TinyRNNError(f"{model_dir}: no weights.npz to generate the C from (retrain: python host/train.py)")
         ensure_exported(model_dir)
