@@ -60,6 +60,38 @@ static inline int32_t tr_requant_q14(int64_t bias, int32_t acc_a, int32_t mult_a
 #endif
 }
 
+/* a + round_shift(g * v, 15) with the product in int64: a Q14 value plus a gate g (Q15, 0 <= g < 2^15) times
+ * a Q14 value v; the result must fit int32. With the DSP extension one SMMLAR: with gs = g << 17 read as a
+ * signed word (gs = g 2^17 - 2^32 when g >= 2^14), (2^32 (a + (v if g >= 2^14)) + v gs + 2^31) >> 32 is
+ * a + ((g v + 2^14) >> 15) exactly (the architecture forms the sum in full before taking the high word). */
+static inline int32_t tr_add_gate_mul_q15(int32_t a, int32_t g, int32_t v)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    int32_t gs, t, out;
+    __asm__("lsl    %1, %3, #17\n\t"
+            "and    %2, %4, %1, asr #31\n\t"
+            "add    %2, %2, %5\n\t"
+            "smmlar %0, %4, %1, %2"
+            : "=r"(out), "=&r"(gs), "=&r"(t) : "r"(g), "r"(v), "r"(a));
+    return out;
+#else
+    return a + tr_round_shift64((int64_t)g * v, 15);
+#endif
+}
+
+/* x * y + k (int32, must not overflow): one MLA on Thumb-2 cores, where GCC 12 otherwise takes MUL and an
+ * ADD of the immediate k inside loops. */
+static inline int32_t tr_mla(int32_t x, int32_t y, int32_t k)
+{
+#if defined(__thumb2__)
+    int32_t out;
+    __asm__("mla %0, %1, %2, %3" : "=r"(out) : "r"(x), "r"(y), "r"(k));
+    return out;
+#else
+    return x * y + k;
+#endif
+}
+
 /* y0 + round_shift((y1 - y0) * frac, seg_bits): linear interpolation inside one table segment. */
 static inline int32_t tr_interp(int32_t y0, int32_t y1, int32_t frac, int seg_bits)
 {
