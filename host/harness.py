@@ -160,6 +160,8 @@ def latency_summary(run, info):
     note = ("executed instructions counted with SysTick under QEMU -icount shift=0 (not cycles); "
             f"resolution {info.ticks_to_count(1):g} instructions; µs assume one instruction per cycle at "
             f"{info.cpu_clock_hz / 1e6:g} MHz" if info.unit == "instructions" else
+            "wall-clock µs around each step (time.ticks_us: an interpreter, not a cycle count)"
+            if info.unit == "microseconds" else
             f"CPU cycles (DWT/SysTick); µs at {info.cpu_clock_hz / 1e6:g} MHz")
     return {"unit": info.unit, "note": note, "cpu_clock_hz": info.cpu_clock_hz,
             "per_step": _stats(per_step), "per_step_us": _stats(info.count_to_us(per_step)),

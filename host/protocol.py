@@ -190,7 +190,8 @@ class Info:
 
     @property
     def unit(self):
-        """'cycles' (DWT/SysTick on silicon) or 'instructions' (QEMU -icount: executed instructions)."""
+        """'cycles' (DWT/SysTick on silicon), 'instructions' (QEMU -icount: executed instructions) or
+        'microseconds' (a wall clock: the MicroPython server's time.ticks_us)."""
         return UNIT_NAMES.get(self.counter_unit, "ticks")
 
     def ticks_to_count(self, ticks):
@@ -199,17 +200,23 @@ class Info:
         ticks = np.asarray(ticks, dtype=np.float64)
         if self.unit == "instructions":
             return ticks * (1e9 / self.counter_hz)
+        if self.unit == "microseconds":
+            return ticks * (1e6 / self.counter_hz)
         return ticks * (self.cpu_clock_hz / self.counter_hz)
 
     def count_to_us(self, count):
-        """Cycles (or instructions, taking one per cycle) -> microseconds at the board's CPU clock."""
+        """Cycles (or instructions, taking one per cycle) -> microseconds at the board's CPU clock;
+        microseconds stay microseconds (the clock may then be unknown: cpu_clock_hz 0)."""
+        if self.unit == "microseconds":
+            return np.asarray(count, dtype=np.float64)
         return np.asarray(count, dtype=np.float64) * 1e6 / self.cpu_clock_hz
 
     def describe(self):
         model = (f"{self.cell.upper()} x{self.layers} units={self.units} in={self.input_dim} "
                  f"out={self.output_dim} hash={self.model_hash} kernel={self.kernel_path}"
                  if self.has_model else "no model (bring-up firmware)")
-        return (f"{self.board_name} @ {self.cpu_clock_hz / 1e6:g} MHz, protocol v{self.protocol_version}, "
+        clock = f"{self.cpu_clock_hz / 1e6:g} MHz" if self.cpu_clock_hz else "clock unknown"
+        return (f"{self.board_name} @ {clock}, protocol v{self.protocol_version}, "
                 f"latency in {self.unit}; {model}")
 
 

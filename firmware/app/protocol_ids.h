@@ -39,6 +39,7 @@
 
 #define PROTO_COUNTER_CYCLES 0
 #define PROTO_COUNTER_INSTRUCTIONS 1
+#define PROTO_COUNTER_MICROSECONDS 2
 
 /* INFO record: byte offset and size of each field (little-endian). */
 #define PROTO_INFO_PROTOCOL_VERSION_OFF 0

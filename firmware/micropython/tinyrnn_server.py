@@ -1,0 +1,326 @@
+# tinyrnn protocol v1 server for MicroPython: a board that answers host/harness.py and tests/hw, running the
+# model with tinyrnn_mp (the pure-MicroPython kernel). Protocol: docs/protocol.md; same behaviour as the C
+# firmware (firmware/app/protocol.c + commands.c): COBS frames, CRC-32, HELLO/RESET/STEP/SEQUENCE, the same
+# error codes, garbage skipped up to the next 0x00, a retried request answered from the stored reply.
+# Constants: protocol_ids.py, generated from host/protocol_spec.py (never edit numbers here).
+#
+# On a board (copy tinyrnn_mp.py, tinyrnn_server.py, protocol_ids.py, kernel.bin, tables.bin), main.py:
+#
+#   import tinyrnn_server
+#   tinyrnn_server.main()                                   # USB CDC: sys.stdin/sys.stdout (Ctrl-C off)
+#   tinyrnn_server.main(uart=machine.UART(1, 115200))       # or a hardware UART
+#
+# On the unix port (host/mpserve.py puts its stdin/stdout on a pty):
+#
+#   micropython tinyrnn_server.py kernel.bin tables.bin [board_name]
+#
+# Latency: time.ticks_us() around each step, so INFO says counter_unit = microseconds, counter_hz = 1e6,
+# cpu_clock_hz = machine.freq() where the port has it (0 = unknown, as on the unix port).
+
+import struct
+import sys
+import time
+
+import protocol_ids as P
+import tinyrnn_mp
+
+try:
+    from binascii import crc32 as _crc32
+except ImportError:
+    _crc32 = None
+
+_CRC_TABLE = None
+
+
+def crc32(data):
+    """CRC-32/ISO-HDLC (zlib's): binascii.crc32 where the port has it, else a 16-entry nibble table."""
+    global _CRC_TABLE
+    if _crc32 is not None:
+        return _crc32(data) & 0xFFFFFFFF
+    if _CRC_TABLE is None:
+        _CRC_TABLE = []
+        for n in range(16):
+            c = n
+            for _ in range(4):
+                c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
+            _CRC_TABLE.append(c)
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        crc = (crc >> 4) ^ _CRC_TABLE[crc & 15]
+        crc = (crc >> 4) ^ _CRC_TABLE[crc & 15]
+    return crc ^ 0xFFFFFFFF
+
+
+def cobs_encode(data):
+    out = bytearray(1)
+    code_pos = 0
+    code = 1
+    n = len(data)
+    for i in range(n):
+        b = data[i]
+        if b == 0:
+            out[code_pos] = code
+            code_pos = len(out)
+            code = 1
+            out.append(0)
+        else:
+            out.append(b)
+            code += 1
+            if code == 0xFF and i + 1 < n:     # a full block; start another only if data follows
+                out[code_pos] = code
+                code_pos = len(out)
+                code = 1
+                out.append(0)
+    out[code_pos] = code
+    return out
+
+
+def cobs_decode(data):
+    """Decoded bytes, or None if a block is malformed."""
+    out = bytearray()
+    i = 0
+    n = len(data)
+    while i < n:
+        code = data[i]
+        i += 1
+        if code == 0 or i + code - 1 > n:
+            return None
+        out += data[i:i + code - 1]
+        i += code - 1
+        if code != 0xFF and i < n:
+            out.append(0)
+    return out
+
+
+def encode_frame(ftype, request_id, payload):
+    body = struct.pack(P.HEADER_FORMAT, P.PROTOCOL_VERSION, ftype, request_id, len(payload)) + payload
+    wire = cobs_encode(body + struct.pack("<I", crc32(body)))
+    wire.append(0)
+    return wire
+
+
+def error_payload(code, req_type, detail, extra=b""):
+    return struct.pack(P.ERROR_FORMAT, code, req_type, detail) + extra
+
+
+def _text(s, size):
+    b = s.encode() if isinstance(s, str) else bytes(s)
+    return b[:size] + bytes(size - min(len(b), size))
+
+
+class Server:
+    """The protocol state machine: feed() bytes in, replies go to write(bytes)."""
+
+    def __init__(self, model, write, board_name="micropython", cpu_clock_hz=0, log=None):
+        self.model = model
+        self.log = log                  # log(text), or None on a board (its stderr is the protocol's line)
+        self.write = write
+        self.board_name = board_name
+        self.cpu_clock_hz = cpu_clock_hz
+        self.rx = bytearray()
+        self.overflow = False
+        self.last = None                # (request id, crc) of the last valid request
+        self.last_wire = b""            # ... and the reply it got, resent for a retry
+        d = model.input_dim if model else 0
+        k = model.output_dim if model else 0
+        self.step_bytes = 2 * d
+        by_request = (P.MAX_PAYLOAD - P.SEQUENCE_HEADER_SIZE) // self.step_bytes if d else 0
+        by_reply = (P.MAX_PAYLOAD - P.SEQUENCE_REPLY_HEADER_SIZE) // (4 + 4 * k)
+        self.seq_max_final = by_request
+        self.seq_max_per_step = min(by_request, by_reply)
+        if model and self.seq_max_per_step < 1:
+            raise ValueError("the model's input or output vector does not fit one protocol frame")
+        best = 1 << 30
+        for _ in range(8):                      # cost of two back-to-back readings, subtracted per step
+            t0 = time.ticks_us()
+            t1 = time.ticks_us()
+            best = min(best, time.ticks_diff(t1, t0))
+        self.overhead = best
+
+    # --- framing (protocol.c proto_feed) -------------------------------------------------------------
+    def feed(self, data):
+        for b in data:
+            if b:
+                if len(self.rx) < P.MAX_ENCODED_FRAME:
+                    self.rx.append(b)
+                else:
+                    self.overflow = True        # keep discarding until the delimiter
+                continue
+            raw = self.rx
+            self.rx = bytearray()
+            if self.overflow:
+                self.overflow = False
+                self._framing_error(0, 0, P.ERR_FRAME_TOO_LONG, P.MAX_ENCODED_FRAME)
+            elif raw:                           # an empty frame (lone 0x00) is ignored
+                self._frame(raw)
+
+    def _framing_error(self, req_type, rid, code, detail):
+        # Not stored as the last reply: a retry of the last valid request still gets its own answer.
+        self.write(encode_frame(P.ERROR, rid, error_payload(code, req_type, detail)))
+
+    def _frame(self, raw):
+        data = cobs_decode(raw)
+        if data is None or len(data) < P.HEADER_SIZE + P.CRC_SIZE:
+            self._framing_error(0, 0, P.ERR_BAD_FRAME, 0)
+            return
+        body = len(data) - P.CRC_SIZE
+        version, ftype, rid, length = struct.unpack_from(P.HEADER_FORMAT, data, 0)
+        (crc,) = struct.unpack_from("<I", data, body)
+        if crc32(memoryview(data)[:body]) != crc:
+            self._framing_error(ftype, rid, P.ERR_BAD_CRC, 0)
+            return
+        if version != P.PROTOCOL_VERSION:
+            self._framing_error(ftype, rid, P.ERR_BAD_VERSION, P.PROTOCOL_VERSION)
+            return
+        if length > P.MAX_PAYLOAD or length != body - P.HEADER_SIZE:
+            self._framing_error(ftype, rid, P.ERR_BAD_LENGTH, body - P.HEADER_SIZE)
+            return
+        if self.last == (rid, crc):
+            self.write(self.last_wire)          # a retry: the host missed our reply
+            return
+        self.last = (rid, crc)
+        payload = bytes(data[P.HEADER_SIZE:body])
+        try:
+            rtype, reply = self._command(ftype, payload)
+        except Exception as e:                  # never die on a request: report it and keep serving
+            if self.log:
+                self.log("request 0x%02X failed: %r\n" % (ftype, e))
+            rtype, reply = P.ERROR, error_payload(P.ERR_BAD_PAYLOAD, ftype, 0)
+        self.last_wire = encode_frame(rtype, rid, reply)
+        self.write(self.last_wire)
+
+    # --- commands (commands.c) -----------------------------------------------------------------------
+    def _command(self, ftype, payload):
+        """(reply type, reply payload) for one valid request."""
+        if ftype == P.CMD_HELLO:
+            return self._hello(ftype, payload)
+        if ftype == P.CMD_RESET:
+            if payload:
+                return P.ERROR, error_payload(P.ERR_BAD_PAYLOAD, ftype, 0)
+            if self.model:
+                self.model.reset()
+            return ftype | P.REPLY_FLAG, b""
+        if ftype in (P.CMD_STEP, P.CMD_SEQUENCE) and not self.model:
+            return P.ERROR, error_payload(P.ERR_NO_MODEL, ftype, 0)
+        if ftype == P.CMD_STEP:
+            return self._step(ftype, payload)
+        if ftype == P.CMD_SEQUENCE:
+            return self._sequence(ftype, payload)
+        return P.ERROR, error_payload(P.ERR_UNKNOWN_COMMAND, ftype, 0)
+
+    def _model_hash(self):
+        return _text((self.model.model_hash or "") if self.model else "", P.HASH_LEN)
+
+    def _hello(self, ftype, payload):
+        if len(payload) not in (0, P.HASH_LEN):
+            return P.ERROR, error_payload(P.ERR_BAD_PAYLOAD, ftype, P.HASH_LEN)
+        board_hash = self._model_hash()
+        if payload and payload != board_hash:
+            return P.ERROR, error_payload(P.ERR_HASH_MISMATCH, ftype, 0, board_hash)
+        m = self.model
+        if m:
+            cell_id = tinyrnn_mp.CELL_KINDS.index(m.cell_kind)
+            head_id = tinyrnn_mp.HEAD_KINDS.index(m.head_kind)
+            dims = (m.input_dim, m.output_dim, m.units, len(m.layers), m.input_frac_bits)
+            state_words = len(m.layers) * m.units * (2 if m.cell_kind == "lstm" else 1)
+            kernel = "mpy"
+        else:
+            cell_id, head_id, dims, state_words, kernel = P.NO_MODEL_CELL, 0, (0, 0, 0, 0, 0), 0, ""
+        values = {
+            "protocol_version": P.PROTOCOL_VERSION, "cell_id": cell_id, "head_id": head_id,
+            "counter_unit": P.COUNTER_MICROSECONDS, "cpu_clock_hz": self.cpu_clock_hz, "counter_hz": 1000000,
+            "input_dim": dims[0], "output_dim": dims[1], "units": dims[2], "layers": dims[3],
+            "input_frac_bits": dims[4], "max_payload": P.MAX_PAYLOAD,
+            "seq_max_steps_per_step": self.seq_max_per_step, "seq_max_steps_final": self.seq_max_final,
+            "state_words": state_words, "scratch_words": 0,    # Python lists, allocated by tinyrnn_mp
+            "model_hash": board_hash, "kernel_path": _text(kernel, 4), "board_name": _text(self.board_name, 32),
+        }
+        return ftype | P.REPLY_FLAG, struct.pack(P.INFO_FORMAT, *[values[name] for name in P.INFO_FIELDS])
+
+    def _timed_step(self, payload, offset):
+        x = struct.unpack_from("<%dh" % self.model.input_dim, payload, offset)
+        t0 = time.ticks_us()
+        y = self.model.step(x)
+        t1 = time.ticks_us()
+        ticks = time.ticks_diff(t1, t0) - self.overhead
+        return y, ticks if ticks > 0 else 0
+
+    def _step(self, ftype, payload):
+        if len(payload) != self.step_bytes:
+            return P.ERROR, error_payload(P.ERR_BAD_PAYLOAD, ftype, self.step_bytes)
+        y, ticks = self._timed_step(payload, 0)
+        return ftype | P.REPLY_FLAG, struct.pack("<I%di" % len(y), ticks, *y)
+
+    def _sequence(self, ftype, payload):
+        if len(payload) < P.SEQUENCE_HEADER_SIZE:
+            return P.ERROR, error_payload(P.ERR_BAD_PAYLOAD, ftype, P.SEQUENCE_HEADER_SIZE)
+        flags, _, n = struct.unpack_from(P.SEQUENCE_FORMAT, payload, 0)
+        per_step = flags & P.SEQ_PER_STEP
+        limit = self.seq_max_per_step if per_step else self.seq_max_final
+        if n > limit:
+            return P.ERROR, error_payload(P.ERR_SEQUENCE_TOO_LONG, ftype, limit)
+        expected = P.SEQUENCE_HEADER_SIZE + n * self.step_bytes
+        if n == 0 or len(payload) != expected:
+            return P.ERROR, error_payload(P.ERR_BAD_PAYLOAD, ftype, expected & 0xFFFF)
+        if flags & P.SEQ_RESET_FIRST:
+            self.model.reset()
+        ticks, outputs, total, y = [], [], 0, None
+        for t in range(n):
+            y, dt = self._timed_step(payload, P.SEQUENCE_HEADER_SIZE + t * self.step_bytes)
+            total += dt
+            if per_step:
+                ticks.append(dt)
+                outputs.extend(y)
+        if not per_step:
+            outputs = y
+        reply = struct.pack(P.SEQUENCE_REPLY_FORMAT, flags, 0, n, total & 0xFFFFFFFF)
+        if per_step:
+            reply += struct.pack("<%dI" % n, *ticks)
+        return ftype | P.REPLY_FLAG, reply + struct.pack("<%di" % len(outputs), *outputs)
+
+
+def _cpu_clock_hz():
+    try:
+        import machine
+        return int(machine.freq()) if hasattr(machine, "freq") else 0
+    except Exception:
+        return 0
+
+
+def serve(server, read, stop_on_eof=False):
+    """Feed server whatever read() returns, forever: None or b"" when nothing arrived (a UART); with
+    stop_on_eof, b"" is the end of the stream (stdin of the unix port) and serving stops."""
+    while True:
+        data = read()
+        if data:
+            server.feed(data)
+        elif stop_on_eof and data is not None:
+            return
+
+
+def main(kernel="kernel.bin", tables="tables.bin", board_name=None, uart=None, log=None):
+    """Serve on `uart` (machine.UART) or, without one, on sys.stdin/sys.stdout (USB CDC; unix: a pty)."""
+    model = tinyrnn_mp.Model(kernel, tables) if kernel else None
+    if board_name is None:
+        board_name = "micropython-" + sys.platform
+    if uart is not None:
+        return serve(Server(model, uart.write, board_name, _cpu_clock_hz(), log), uart.read)
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    server = Server(model, stdout.write, board_name, _cpu_clock_hz(), log)
+    try:
+        import micropython
+        micropython.kbd_intr(-1)                # 0x03 is data here, not Ctrl-C
+    except (ImportError, AttributeError):
+        pass
+    if log:
+        log("tinyrnn_server: ready, model %s\n" % (model.model_hash if model else "none"))
+    try:
+        return serve(server, lambda: stdin.read(1), stop_on_eof=True)
+    except OSError:                             # the pty's other side went away
+        return
+
+
+if __name__ == "__main__" and len(sys.argv) > 2:
+    # The unix port: micropython tinyrnn_server.py kernel.bin tables.bin [board_name]; log on stderr.
+    main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None, log=sys.stderr.write)
