@@ -163,6 +163,29 @@ def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after):
 
 
 @needs_arm
+@pytest.mark.parametrize("cell,reset_after,d,units", [("gru", True, 3, 4), ("gru", False, 2, 8), ("lstm", True, 4, 12),
+                                                      ("gru", True, 13, 20), ("lstm", True, 1, 16)])
+def test_m4_dsp_loop_entries_match_twin(workdir, cell, reset_after, d, units):
+    """tr_dsp_blocks enters its group loop (unrolled by 4) at copy -(groups - 1) & 3, or skips it for one group:
+    input widths of 1..5 groups of 4 columns reach every entry, for each kind of block (sigmoid, dual, tanh,
+    LSTM, plain head), with trained-magnitude and extreme weights."""
+    from quantize.emulate import EmulatedModel
+    name = f"entry_{cell}_{reset_after}_{d}_{units}"
+    art, twin = make_model(workdir, name, cell=cell, reset_after=reset_after, d=d, units=units, k=4, layers=2)
+    for label in ("trained", "extreme"):
+        model = twin
+        if label == "extreme":           # built after the trained run (extreme_params may reuse its arrays)
+            model = TwinModel(extreme_params(twin.params, seed=5))
+            codegen.write_model(model.params, art / "c", "extreme")
+        emu = EmulatedModel(art / "c", model.params, "m4", workdir / f"{name}_{label}_m4")
+        for set_label, x_q in input_sets(model, seed=13, n=4, steps=48):
+            expected = model.run(x_q)
+            for i in range(len(x_q)):
+                emu.reset()
+                assert (emu.run(x_q[i])[0] == expected[i]).all(), f"{label} {set_label} sequence {i}"
+
+
+@needs_arm
 @pytest.mark.parametrize("target", ["m0", "m3", "m7"])
 def test_other_cortex_m_images_match_twin(workdir, target):
     """The plain-C path (M0, M3) and the M7 build in unicorn agree with the twin too."""
