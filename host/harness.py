@@ -216,7 +216,8 @@ def summary_lines(results):
     """The human summary the CLI prints (and the report reuses)."""
     be, fid, lat = results["bit_exact"], results["fidelity"], results["latency"]
     unit = lat["unit"]
-    lines = [f"board {results['board']} @ {results['cpu_clock_hz'] / 1e6:g} MHz, model {results['model']} "
+    clock = f"{results['cpu_clock_hz'] / 1e6:g} MHz" if results["cpu_clock_hz"] else "clock unknown"
+    lines = [f"board {results['board']} @ {clock}, model {results['model']} "
              f"({results['cell'].upper()} x{results['layers']}, {results['units']} units, hash "
              f"{results['model_hash']}, kernel path {results['kernel_path']}), "
              f"{results['sequences']} sequences / {results['steps']} steps"]
