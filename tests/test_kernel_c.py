@@ -186,6 +186,45 @@ def test_m4_dsp_loop_entries_match_twin(workdir, cell, reset_after, d, units):
 
 
 @needs_arm
+def test_m4_gate_mul_helper_exact_in_unicorn(workdir):
+    """tr_add_gate_mul_q15 (SMMLAR with the gate shifted into the sign bit) against int64 arithmetic at the
+    edges: gates 0, 2^14 - 1, 2^14, 2^15 - 1 and random, values up to the int32 limits."""
+    from unicorn import UC_ARCH_ARM, UC_MODE_MCLASS, UC_MODE_THUMB, Uc
+    from unicorn import arm_const as arm
+    src = workdir / "gate_mul.c"
+    src.write_text('#include "tr_fixedpoint.h"\n'
+                   "int32_t gate_mul(int32_t a, int32_t g, int32_t v) { return tr_add_gate_mul_q15(a, g, v); }\n")
+    obj, binary = workdir / "gate_mul.o", workdir / "gate_mul.bin"
+    subprocess.run([build.ARM_GCC, *build.ARM_TARGETS["m4"], *build.ARM_OPT, *build.STRICT_FLAGS,
+                    f"-I{build.KERNELS_DIR}", "-c", src, "-o", obj], check=True)
+    subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", "-j", ".text.gate_mul", obj, binary], check=True)
+    uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
+    uc.ctl_set_cpu_model(arm.UC_CPU_ARM_CORTEX_M4)
+    uc.mem_map(0, 0x10000)
+    uc.mem_write(0, binary.read_bytes())
+    uc.mem_write(0x8000, b"\xfe\xe7")
+    rng = np.random.default_rng(7)
+    gates = [0, 1, 16383, 16384, 16385, 32766, 32767, *rng.integers(0, 32768, 40)]
+    values = [0, 1, -1, 2**31 - 1, -2**31, 2**30, -2**30, *rng.integers(-2**31, 2**31, 40)]
+    checked = 0
+    for g in gates:
+        for v in values:
+            a = int(rng.integers(-2**28, 2**28))
+            expected = a + ((int(g) * int(v) + 2**14) >> 15)
+            if not -2**31 <= expected < 2**31:
+                continue                   # the result must fit int32 (the helper's contract)
+            uc.reg_write(arm.UC_ARM_REG_R0, a & 0xFFFFFFFF)
+            uc.reg_write(arm.UC_ARM_REG_R1, int(g))
+            uc.reg_write(arm.UC_ARM_REG_R2, int(v) & 0xFFFFFFFF)
+            uc.reg_write(arm.UC_ARM_REG_LR, 0x8001)
+            uc.emu_start(1, 0x8000, count=100)
+            got = uc.reg_read(arm.UC_ARM_REG_R0)
+            assert got - (got >> 31 << 32) == expected, (a, g, v)
+            checked += 1
+    assert checked > 1500
+
+
+@needs_arm
 @pytest.mark.parametrize("target", ["m0", "m3", "m7"])
 def test_other_cortex_m_images_match_twin(workdir, target):
     """The plain-C path (M0, M3) and the M7 build in unicorn agree with the twin too."""
