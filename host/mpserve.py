@@ -73,7 +73,7 @@ class MpServer:
 
 def start(model_dir, board_name=BOARD_NAME, mp_dir=MP_DIR, ready_timeout=30.0):
     """Start the server for an artifact directory; returns an MpServer once it is ready to answer."""
-    model_dir = Path(model_dir)
+    model_dir = Path(model_dir).resolve()   # the server runs in a temporary directory
     kernel = model_dir / "kernel.bin"
     if not kernel.is_file():
         raise TinyRNNError(f"{model_dir}: no kernel.bin (python -m quantize.export {model_dir})")

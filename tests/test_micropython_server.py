@@ -110,3 +110,11 @@ def test_server_compiles_for_a_board(tmp_path):
                                  str(REPO / "firmware" / "micropython" / name)], capture_output=True, text=True,
                                 timeout=60, env={"PYTHONPATH": str(mpserve.MP_DIR), "PATH": "/usr/bin:/bin"})
         assert result.returncode == 0, result.stderr
+
+
+@needs_mp
+def test_a_relative_model_path_works(artifact, monkeypatch):
+    # The server runs in a temporary directory: the CLI's usual `--model build/<name>` must still find kernel.bin.
+    monkeypatch.chdir(artifact.parent)
+    with mpserve.start(artifact.name) as srv:
+        assert srv.proc.poll() is None and srv.port.startswith("/dev/")
