@@ -89,7 +89,8 @@ static const int16_t *dot_block_c(const int16_t *w, int rows, const int16_t *v, 
 
 #if TR_USE_DSP
 /* The DSP path: every full block of 4 rows (both inputs, the requantisation and the optional activation)
- * in one assembly routine, tr_dsp_blocks. What it reads and advances: */
+ * in one assembly routine, tr_dsp_blocks. What it reads (once, into its frame); it writes back w and rq
+ * (advanced past the full blocks): */
 typedef struct {
     const int16_t *w;               /*  0: weights of the next block; advanced */
     const tr_requant_t *rq;         /*  4: requantisation of the next block's rows; advanced */
@@ -97,11 +98,11 @@ typedef struct {
     const int16_t *b;               /* 12: input b, padded (unused when groups_b == 0) */
     int32_t groups_a;               /* 16: TR_PAD4(cols_a) / 4, >= 1 */
     int32_t groups_b;               /* 20: TR_PAD4(cols_b) / 4, >= 0 */
-    int32_t *out;                   /* 24: next output row; advanced */
-    int32_t blocks;                 /* 28: full blocks left, >= 1; counts down to 0 */
+    int32_t *out;                   /* 24: first output row */
+    int32_t blocks;                 /* 28: full blocks, >= 1 */
     int32_t act;                    /* 32: TR_ACT_NONE / TR_ACT_SIGMOID / TR_ACT_TANH, TR_DSP_DUAL or TR_DSP_LSTM */
     const void *aux;                /* 36: activation table at the entry for z = 0 (entry 256); or, for
-                                     *     TR_DSP_DUAL, the second requantisation (advanced) */
+                                     *     TR_DSP_DUAL, the second requantisation */
     int32_t out2_offset;            /* 40: TR_DSP_DUAL: bytes from out[j] to the second output of row j */
     int32_t lstm_o_blocks;          /* 44: TR_DSP_LSTM: blocks left <= this: the o gate (sigmoid) */
     int32_t lstm_g_blocks;          /* 48: TR_DSP_LSTM: blocks left > this: the i, f gates (sigmoid); else g (tanh) */
