@@ -216,10 +216,6 @@ def build_step_model(cfg: ModelConfig, weights: dict[str, np.ndarray]):
 # numpy reference
 
 
-def _sigmoid(v):
-    return 1.0 / (1.0 + np.exp(-v))
-
-
 def _softmax(v):
     e = np.exp(v - v.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
@@ -234,29 +230,18 @@ def numpy_step(weights: dict, cfg: ModelConfig, x: np.ndarray, states: list[np.n
 
     Returns (y, new_states); y is softmax probabilities or normalised regression outputs.
     """
+    # The cell math is written once, in quantize/float_ref.py (the fixed-point kernel's float reference).
+    from quantize import float_ref
+
     new_states, inp, k = [], x, 0
     for l in range(cfg.layers):
         K, U, b = weights[f"layer{l}_kernel"], weights[f"layer{l}_recurrent"], weights[f"layer{l}_bias"]
-        h = states[k]
         if cfg.cell == "gru":
-            if cfg.reset_after:
-                xz, xr, xn = _split_gates(inp @ K + b[0], 3)
-                hz, hr, hn = _split_gates(h @ U + b[1], 3)
-                z, r = _sigmoid(xz + hz), _sigmoid(xr + hr)
-                n = np.tanh(xn + r * hn)
-            else:
-                xz, xr, xn = _split_gates(inp @ K + b, 3)
-                Uz, Ur, Un = _split_gates(U, 3)
-                z, r = _sigmoid(xz + h @ Uz), _sigmoid(xr + h @ Ur)
-                n = np.tanh(xn + (r * h) @ Un)
-            h = z * h + (1.0 - z) * n
+            h = float_ref.gru_step(K, U, b, cfg.reset_after, inp, states[k])
             new_states.append(h)
             k += 1
         else:
-            c = states[k + 1]
-            i, f, g, o = _split_gates(inp @ K + h @ U + b, 4)
-            c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-            h = _sigmoid(o) * np.tanh(c)
+            h, c = float_ref.lstm_step(K, U, b, inp, states[k], states[k + 1])
             new_states += [h, c]
             k += 2
         inp = h
