@@ -48,8 +48,9 @@ test: install
 
 # Firmware objects and emulator run records only: trained models and their results stay.
 clean:
+	-@[ -x $(PY) ] && $(PY) host/flash.py --stop all
 	rm -rf build/fw build/run
 
 # Everything generated, trained models included, and the Python environment.
-distclean:
+distclean: clean
 	rm -rf build $(VENV)

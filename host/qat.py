@@ -32,12 +32,6 @@ def grid_variables(model) -> list:
     return variables
 
 
-def snap_model(model) -> None:
-    """Round every grid variable of `model` to its int8 grid, in place."""
-    for variable in grid_variables(model):
-        variable.assign(snap_to_int8_grid(np.asarray(variable.numpy())))
-
-
 def make_grid_callback(keras, variables):
     """A Keras callback that trains `variables` with their int8 rounding in the forward pass."""
 

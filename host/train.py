@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 
 from host.data import BUNDLED, CLASSIFICATION, REGRESSION  # noqa: E402
 from host.errors import UserError  # noqa: E402
-from quantize.kernel import MAX_DIM as MAX_UNITS  # noqa: E402  (the kernel's bound, checked before training)
+from quantize.kernel import MAX_DIM, MAX_LAYERS  # noqa: E402  (the kernel's bounds, checked before training)
 
 DEFAULT_DATASET = "basic_motions"
 # Training defaults for --data files (bundled sets carry their own, tuned, in host/data.py).
@@ -82,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = p.add_argument_group("model")
     m.add_argument("--cell", choices=["gru", "lstm"], default="gru", help="recurrent cell (default gru)")
-    m.add_argument("--units", type=int, metavar="N", default=32, help=f"hidden units per layer, 1-{MAX_UNITS} (default 32)")
-    m.add_argument("--layers", type=int, metavar="N", default=1, help="stacked recurrent layers, 1-3 (default 1)")
+    m.add_argument("--units", type=int, metavar="N", default=32, help=f"hidden units per layer, 1-{MAX_DIM} (default 32)")
+    m.add_argument("--layers", type=int, metavar="N", default=1, help=f"stacked recurrent layers, 1-{MAX_LAYERS} (default 1)")
     m.add_argument("--reset-after", action=argparse.BooleanOptionalAction, default=None,
                    help="GRU only: apply the reset gate after the recurrent matmul (Keras default: yes)")
 
@@ -112,11 +112,11 @@ def check_options(args) -> None:
         raise UserError("--dataset and --data both given", "use --dataset for a bundled set or --data for a file")
     if args.data is None and args.dataset is not None and args.dataset not in BUNDLED:
         raise UserError(f"unknown data set '{args.dataset}'", f"use one of: {', '.join(BUNDLED)}")
-    if not 1 <= args.units <= MAX_UNITS:
-        raise UserError(f"--units {args.units} is out of range", f"use 1 to {MAX_UNITS} hidden units "
+    if not 1 <= args.units <= MAX_DIM:
+        raise UserError(f"--units {args.units} is out of range", f"use 1 to {MAX_DIM} hidden units "
                         "(the largest the fixed-point kernel takes)")
-    if not 1 <= args.layers <= 3:
-        raise UserError(f"--layers {args.layers} is out of range", "use 1, 2 or 3 stacked layers")
+    if not 1 <= args.layers <= MAX_LAYERS:
+        raise UserError(f"--layers {args.layers} is out of range", f"use 1 to {MAX_LAYERS} stacked layers")
     if args.cell == "lstm" and args.reset_after is not None:
         raise UserError("--reset-after/--no-reset-after only apply to GRU", "drop it, or use --cell gru")
     checks = [("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1), ("--downsample", args.downsample, 1),
@@ -348,6 +348,10 @@ def run(args) -> int:
     say(f"loading {dataset_name or args.data} ...")
     ds = D.load_dataset(dataset_name, args.data, task=args.task, test_fraction=args.test_fraction,
                         seed=args.seed, downsample_factor=args.downsample, max_len=args.max_len)
+    for what, value, fix in (("input channels", ds.input_dim, "select or merge channels"),
+                             ("outputs", ds.output_dim, "merge classes or targets")):
+        if value > MAX_DIM:
+            raise UserError(f"the data has {value} {what}; the fixed-point kernel takes at most {MAX_DIM}", fix)
     defaults = FILE_DEFAULTS if args.data else vars(BUNDLED[dataset_name])
     epochs = args.epochs or defaults["epochs"]
     batch_size = args.batch_size or defaults["batch_size"]

@@ -81,6 +81,11 @@ def export(artifact_dir, progress: bool = True, name: str | None = None) -> dict
     metrics["model_hash"] = params.model_hash
     say("metrics: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                 for k, v in metrics.items()))
+    metrics_path = path / "metrics.json"
+    if metrics_path.is_file():      # a regenerated artifact keeps one story: its kernel figures follow its kernel
+        recorded = json.loads(metrics_path.read_text())
+        recorded["kernel"] = metrics
+        _write_atomic(metrics_path, json.dumps(recorded, indent=2, default=float) + "\n")
     return {"metrics": metrics, "step_outputs": step_outputs}
 
 

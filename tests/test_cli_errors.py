@@ -48,7 +48,7 @@ def good_arrays(n=12, length=5, channels=2):
 
 
 @pytest.mark.parametrize("argv,words", [
-    (["--layers", "4"], ["--layers 4", "1, 2 or 3"]),
+    (["--layers", "4"], ["--layers 4", "1 to 3"]),
     (["--layers", "0"], ["--layers 0"]),
     (["--units", "0"], ["--units 0"]),
     (["--units", "100000"], ["--units"]),
