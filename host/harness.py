@@ -29,7 +29,7 @@ import numpy as np
 
 from host.boards import DEFAULT_MODEL, CliParser
 from host.errors import TinyRNNError
-from host.evaluate import compare_outputs
+from quantize.metrics import compare_outputs
 from quantize.metrics import FIDELITY_TARGETS
 from host.protocol import Client
 from host.transport import DEFAULT_BAUD, Transport
@@ -114,7 +114,7 @@ def bit_exactness(run):
 
 
 def fidelity(run, twin, manifest, split):
-    """The board's outputs against the float model: the project's figures (host/evaluate.py) plus
+    """The board's outputs against the float model: the project's figures (quantize/metrics.py) plus
     RMSE, relative L2 error, cosine similarity and per-step argmax agreement over every real step."""
     n = len(run["lengths"])
     board = twin.dequantize_output(run["board"])

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from quantize.metrics import final_outputs  # noqa: F401  (used here and as M.final_outputs)
+
 # Padding value for variable-length training batches. Keras' Masking layer masks a time step whose channels
 # all equal this value; normalised real data never gets near 1e9 (load checks it), while 0 would also mask
 # real frames that happen to normalise to exactly zero.
@@ -270,8 +272,3 @@ def run_numpy(weights: dict, cfg: ModelConfig, x: np.ndarray, lengths: np.ndarra
         outputs[:, t] = np.where(alive, y, 0.0)
         states = [np.where(alive, s_new, s) for s_new, s in zip(new, states)]  # finished sequences stay put
     return (outputs, history) if keep_states else outputs
-
-
-def final_outputs(step_outputs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Output after each sequence's last real step."""
-    return step_outputs[np.arange(len(lengths)), np.asarray(lengths) - 1]

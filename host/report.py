@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from host.evaluate import confusion_matrix, per_sequence_max_abs
-from host.model import final_outputs
+from quantize.metrics import confusion_matrix, final_outputs, per_sequence_max_abs
 
 COLORS = {"float": "tab:blue", "int8 TFLite": "tab:orange", "kernel": "tab:green"}
 

@@ -267,7 +267,7 @@ def fine_tune_on_int8_grid(model, cfg, inputs: Inputs, epochs: int, batch_size: 
     """Int8-grid fine-tuning (host/qat.py). Returns (history, the metrics.json "int8_grid" block)."""
     from host import model as M
     from host import qat
-    from host.evaluate import task_figures
+    from quantize.metrics import task_figures
 
     def float_figures():
         final = np.asarray(model(inputs.x_test_fit, training=False))
@@ -379,7 +379,7 @@ def run(args) -> int:
                                               args.seed, args.quiet)
 
     from host import convert as C
-    from host import evaluate as E
+    from quantize import metrics as E
 
     y_test = ds.test.targets
     metrics = {

@@ -26,7 +26,7 @@ def test_fidelity_of_a_perfect_board(tmp_path, task):
 
 
 def test_target_norm_forms_agree():
-    from host.evaluate import task_figures
+    from quantize.metrics import task_figures
     final, y = np.array([[0.5], [1.0]]), np.array([2.0, 3.0])
     as_dict = task_figures(final, y, "regression", {"mean": [1.0], "std": [2.0]})
     as_pair = task_figures(final, y, "regression", (np.array([1.0]), np.array([2.0])))

@@ -11,7 +11,7 @@ import pytest
 
 from host import model as M
 from host.convert import non_integer_tensors
-from host.evaluate import compare_outputs
+from quantize.metrics import compare_outputs
 from host.train import main
 from synthetic import make_sequences, regression_targets, write_npz
 
