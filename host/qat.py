@@ -7,9 +7,9 @@ straight-through estimator) lets the other weights and the biases make up for it
 is shipped is the one whose weights *are* the int8 values: host, int8 TFLite and the board then all run
 the same weights, and what remains between the float model and the board is the arithmetic alone.
 
-How: the callback keeps a float "shadow" copy of each matrix. Before every batch the model gets the shadow
-rounded to the grid; the optimizer's update of those rounded weights is added to the shadow after the batch
-(the straight-through estimator); at the end the model keeps the rounded shadow.
+How: the callback keeps a float "shadow" copy of each matrix; the model holds the shadow rounded to the grid.
+After every batch the optimizer's update of those rounded weights is added to the shadow (the straight-through
+estimator) and the model gets the newly rounded shadow, so at the end it keeps weights on the grid.
 """
 
 from __future__ import annotations
@@ -38,18 +38,18 @@ def make_grid_callback(keras, variables):
     class Int8GridTraining(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             self.shadow = [np.array(v.numpy(), dtype=np.float64) for v in variables]
-
-        def on_train_batch_begin(self, batch, logs=None):
-            self.rounded = [snap_to_int8_grid(s).astype(np.float32) for s in self.shadow]
-            for variable, value in zip(variables, self.rounded):
-                variable.assign(value)
+            self._round_into_model()
 
         def on_train_batch_end(self, batch, logs=None):
             for shadow, variable, rounded in zip(self.shadow, variables, self.rounded):
                 shadow += np.asarray(variable.numpy(), dtype=np.float64) - rounded   # the optimizer's step
+            # Between batches the model always holds rounded weights, so the next batch and the validation
+            # at the end of an epoch (the report's curves) see the model that would be shipped.
+            self._round_into_model()
 
-        def on_train_end(self, logs=None):
-            for variable, shadow in zip(variables, self.shadow):
-                variable.assign(snap_to_int8_grid(shadow).astype(np.float32))
+        def _round_into_model(self):
+            self.rounded = [snap_to_int8_grid(s).astype(np.float32) for s in self.shadow]
+            for variable, value in zip(variables, self.rounded):
+                variable.assign(value)
 
     return Int8GridTraining()
