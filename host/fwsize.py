@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from host.boards import BoardError, load_board
+from quantize.build import symbols
 
 NM = "arm-none-eabi-nm"
 SIZE = "arm-none-eabi-size"
@@ -21,16 +22,6 @@ SIZE = "arm-none-eabi-size"
 
 class DoesNotFit(Exception):
     pass
-
-
-def _symbols(elf):
-    out = subprocess.run([NM, str(elf)], check=True, capture_output=True, text=True).stdout
-    syms = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 3:
-            syms[parts[2]] = int(parts[0], 16)
-    return syms
 
 
 def _sections(elf):
@@ -47,7 +38,7 @@ def measure(elf):
     """Flash and RAM the image uses (from the linker script's __flash_used/__ram_used), and a breakdown."""
     if shutil.which(NM) is None:
         raise FileNotFoundError(f"{NM} not found: install gcc-arm-none-eabi")
-    syms = _symbols(elf)
+    syms = symbols(elf)
     sec = _sections(elf)
     return {
         "flash_bytes": syms["__flash_used"],
