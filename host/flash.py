@@ -71,13 +71,22 @@ def elf_path(board_name, model_dir=None):
 
 
 def ensure_exported(model_dir):
-    """Generate the model's C (python -m quantize.export) if the artifact directory has none yet."""
-    if not (model_dir / "c" / "model_data.h").is_file():
+    """Generate the model's C (python -m quantize.export) if the artifact directory has none yet, or has C
+    generated for another weight layout than this checkout's (TINYRNN_C_LAYOUT vs quantize.codegen.C_LAYOUT)."""
+    from quantize.codegen import C_LAYOUT, header_layout
+    header = model_dir / "c" / "model_data.h"
+    if header.is_file():
+        layout = header_layout(header.read_text(errors="replace"))
+        if layout == C_LAYOUT:
+            return
+        print(f"regenerating C for {model_dir}: it has weight layout {layout or 'unversioned'}, the kernels "
+              f"read layout {C_LAYOUT} (python -m quantize.export)", flush=True)
+    else:
         print(f"generating C for {model_dir} (python -m quantize.export)", flush=True)
-        proc = subprocess.run([sys.executable, "-m", "quantize.export", str(model_dir)], cwd=ROOT,
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise BuildFailed(f"quantize.export failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+    proc = subprocess.run([sys.executable, "-m", "quantize.export", str(model_dir)], cwd=ROOT,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildFailed(f"quantize.export failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
 
 
 def build(board, model_dir=None, verbose=False):

@@ -17,12 +17,28 @@ from .twin import pad4, scratch_words, state_words
 
 KERNELS_DIR = Path(__file__).resolve().parent.parent / "firmware" / "kernels"
 ROW_BLOCK = 4   # rows per block in the weight layout; TR_ROW_BLOCK in tr_matvec_s16_s8.c
+# Version of the generated C's weight layout (TINYRNN_C_LAYOUT in model_data.h). Bump it, together with
+# TINYRNN_KERNEL_C_LAYOUT in firmware/kernels/tinyrnn.h, whenever the arrays' layout or types change: the
+# model hash covers kernel.bin, not this layout. 2: int8 row pairs as int16 halfwords (SMLALD).
+C_LAYOUT = 2
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _ALIGN_MACRO = """#if defined(__GNUC__) || defined(__clang__)
 #define TINYRNN_ALIGN(n) __attribute__((aligned(n)))
 #else
 #define TINYRNN_ALIGN(n) /* alignment: the compiler's default; set it for your compiler if needed */
 #endif"""
+
+
+LAYOUT_CHECK = """#if !defined(TINYRNN_C_LAYOUT) || TINYRNN_C_LAYOUT != TINYRNN_KERNEL_C_LAYOUT
+#error "model_data.c was generated for another kernel layout: re-run python -m quantize.export <dir>"
+#endif"""
+LAYOUT_DEFINE = re.compile(r"^#define TINYRNN_C_LAYOUT (\d+)", re.MULTILINE)
+
+
+def header_layout(text: str):
+    """The TINYRNN_C_LAYOUT a generated model_data.h declares, or None (generated before it existed)."""
+    match = LAYOUT_DEFINE.search(text)
+    return int(match.group(1)) if match else None
 
 
 def c_identifier(name: str) -> str:
@@ -137,6 +153,7 @@ def model_header(params: KernelParams, source: str) -> str:
     p = params
     macros = [
         ("TINYRNN_MODEL_HASH", f'"{p.model_hash}"', "first 8 bytes of SHA-256 over kernel.bin"),
+        ("TINYRNN_C_LAYOUT", C_LAYOUT, "weight layout of this C: TINYRNN_KERNEL_C_LAYOUT in tinyrnn.h"),
         ("TINYRNN_INPUT_DIM", p.input_dim, "int16 inputs per step"),
         ("TINYRNN_OUTPUT_DIM", p.output_dim, "int32 outputs per step"),
         ("TINYRNN_UNITS", p.units, "units per layer"),
@@ -202,7 +219,7 @@ def model_source(params: KernelParams, source: str) -> str:
              f"outputs={p.output_dim} ({p.head_kind})",
              " * Weight arrays hold int8 row pairs as int16 256 w_B + w_A, in the layout of",
              " * firmware/kernels/tr_matvec_s16_s8.c. */",
-             '#include "model_data.h"', "", _ALIGN_MACRO, ""]
+             '#include "model_data.h"', "", LAYOUT_CHECK, "", _ALIGN_MACRO, ""]
     empty = "{0, 0, 0, 0, 0}"
     layer_inits = []
     for index, layer in enumerate(p.layers):

@@ -3,6 +3,7 @@ the export CLI and its files."""
 from __future__ import annotations
 
 import json
+import re
 import struct
 import subprocess
 import sys
@@ -119,3 +120,36 @@ def test_export_cli_one_line_errors(tmp_path):
     ok = subprocess.run(run + ["--quiet", str(art)], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["model_hash"] == json.loads((art / "model.json").read_text())["model_hash"]
+
+
+def test_c_layout_versions_match_and_mismatch_is_an_error(tmp_path):
+    """model_data.h carries TINYRNN_C_LAYOUT (codegen.C_LAYOUT); tinyrnn.h the kernels' layout; they must agree,
+    and model_data.c generated for another layout stops the compiler with a message that says what to do."""
+    from quantize import build
+    kernel_h = (build.KERNELS_DIR / "tinyrnn.h").read_text()
+    assert int(re.search(r"#define TINYRNN_KERNEL_C_LAYOUT (\d+)", kernel_h).group(1)) == codegen.C_LAYOUT
+    art = make_artifact(tmp_path / "m", d=2, units=4, k=2, n=2, steps=4)
+    export(art, progress=False)
+    header = art / "c" / "model_data.h"
+    assert codegen.header_layout(header.read_text()) == codegen.C_LAYOUT
+    compile_c = ["gcc", *build.STRICT_FLAGS, "-fsyntax-only", f"-I{build.KERNELS_DIR}", f"-I{art / 'c'}",
+                 str(art / "c" / "model_data.c")]
+    assert subprocess.run(compile_c, capture_output=True, text=True).returncode == 0
+    header.write_text(header.read_text().replace(f"TINYRNN_C_LAYOUT {codegen.C_LAYOUT}", "TINYRNN_C_LAYOUT 1"))
+    bad = subprocess.run(compile_c, capture_output=True, text=True)
+    assert bad.returncode != 0 and "re-run python -m quantize.export" in bad.stderr
+
+
+def test_ensure_exported_regenerates_c_of_another_layout(tmp_path, capsys):
+    from host.flash import ensure_exported
+    art = make_artifact(tmp_path / "m", d=2, units=4, k=2, n=2, steps=4)
+    export(art, progress=False)
+    header = art / "c" / "model_data.h"
+    current = header.read_text()
+    ensure_exported(art)                                              # current layout: left alone
+    assert capsys.readouterr().out == ""
+    header.write_text(current.replace(f"#define TINYRNN_C_LAYOUT {codegen.C_LAYOUT}", ""))   # pre-versioning C
+    ensure_exported(art)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "regenerating C" in out and "layout" in out
+    assert header.read_text() == current

@@ -21,6 +21,11 @@
 extern "C" {
 #endif
 
+/* The weight layout these kernels read (tr_matvec_s16_s8.c). A generated model_data.h declares the layout it
+ * was written in (TINYRNN_C_LAYOUT) and model_data.c refuses to compile when they differ; the generator's
+ * copy is quantize/codegen.py C_LAYOUT. */
+#define TINYRNN_KERNEL_C_LAYOUT 2
+
 /* Cell kinds (TINYRNN_CELL_ID); the numbers are kernel.json's cell_id (quantize/kernel.py CELL_IDS). */
 enum tinyrnn_cell {
     TINYRNN_CELL_GRU_RESET_AFTER = 0,   /* Keras GRU, reset_after=True (the Keras default) */
