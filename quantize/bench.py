@@ -1,6 +1,6 @@
 """Benchmark: executed instructions per timestep and per MAC of the kernels on Cortex-M0/M3/M4/M7.
 
-    python -m quantize.bench [--json] [--markdown] [--steps N]
+    python -m quantize.bench [--json] [--profile] [--steps N] [--targets m0,m4] [--cells gru] [--sizes 12x32]
 
 For GRU (reset_after=True) and LSTM at d=6/h=16, d=12/h=32 and d=16/h=64 (one layer, softmax head of 4),
 each model is linked with a tiny driver into a flat image (arm-none-eabi-gcc -O2) and run in unicorn;
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import build
+from .kernel import MAX_DIM
 from .testing import input_sets, make_model
 
 SIZES = [(6, 16), (12, 32), (16, 64)]
@@ -81,12 +82,55 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+class _Parser(argparse.ArgumentParser):
+    """A mistake is one line on stderr and exit 2, not the usage block (as host/boards.py CliParser)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _steps(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return value
+
+
+def _choice_list(choices):
+    """argparse type: a comma-separated list, each item one of `choices` (argparse `choices=` per item)."""
+    def parse(text: str) -> list:
+        items = [item.strip() for item in text.split(",")]
+        bad = [item for item in items if item not in choices]
+        if bad:
+            raise argparse.ArgumentTypeError(f"invalid choice {bad[0]!r} (choose from {', '.join(choices)})")
+        return items
+    return parse
+
+
+def _sizes(text: str) -> list:
+    """argparse type: `DxH[,DxH...]`, input dim and hidden units each 1..MAX_DIM."""
+    out = []
+    for item in text.split(","):
+        parts = item.strip().split("x")
+        if len(parts) != 2 or not all(p.isdigit() and 1 <= int(p) <= MAX_DIM for p in parts):
+            raise argparse.ArgumentTypeError(f"{item.strip()!r} is not DxH with D and H in 1..{MAX_DIM} "
+                                             "(e.g. 12x32,16x64)")
+        out.append((int(parts[0]), int(parts[1])))
+    return out
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=4, help="timesteps counted per model (default 4)")
-    parser.add_argument("--targets", default=",".join(build.ARM_TARGETS))
-    parser.add_argument("--cells", default=",".join(CELLS))
-    parser.add_argument("--sizes", default=",".join(f"{d}x{h}" for d, h in SIZES), help="e.g. 12x32,16x64")
+    parser = _Parser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=_steps, default=4, help="timesteps counted per model, >= 1 (default 4)")
+    parser.add_argument("--targets", type=_choice_list(list(build.ARM_TARGETS)), default=list(build.ARM_TARGETS),
+                        help=f"comma-separated, from {','.join(build.ARM_TARGETS)} (default all)")
+    parser.add_argument("--cells", type=_choice_list(CELLS), default=list(CELLS),
+                        help=f"comma-separated, from {','.join(CELLS)} (default all)")
+    parser.add_argument("--sizes", type=_sizes, default=list(SIZES),
+                        help="input dim x units, comma-separated, e.g. 12x32,16x64")
     parser.add_argument("--profile", action="store_true",
                         help="also count executed instructions per function (arm-none-eabi-nm ranges)")
     parser.add_argument("--json", action="store_true", help="print only JSON")
@@ -96,10 +140,9 @@ def main(argv=None) -> int:
         return 2
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
-        for cell in args.cells.split(","):
-            for d, h in sizes:
-                for target in args.targets.split(","):
+        for cell in args.cells:
+            for d, h in args.sizes:
+                for target in args.targets:
                     rows.append(measure(cell, d, h, target, Path(tmp), args.steps, args.profile))
                     if not args.json:
                         r = rows[-1]

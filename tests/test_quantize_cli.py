@@ -1,0 +1,29 @@
+"""quantize command lines: a bad argument is one `error: ...` line on stderr and exit 2, never a traceback."""
+
+import pytest
+
+from quantize import bench, micropython
+
+
+def one_line_error(capsys, call, *words):
+    with pytest.raises(SystemExit) as exc:
+        code = call()
+        raise SystemExit(code)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--sizes", "12y32"], ["--sizes", "12y32"]),
+    (["--sizes", "12x32,0x4"], ["0x4"]),
+    (["--targets", "m9"], ["--targets", "m9", "m4"]),
+    (["--cells", "gru,rnn"], ["rnn", "lstm"]),
+    (["--steps", "0"], ["--steps"]),
+    (["--steps", "two"], ["--steps"]),
+])
+def test_bench_bad_arguments(capsys, argv, words):
+    one_line_error(capsys, lambda: bench.main(argv), *words)
