@@ -66,7 +66,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Write tables.bin (activation tables) for the MicroPython port.")
     parser.add_argument("out", help="output file (with a suffix, e.g. x/tables.bin) or directory (writes DIR/tables.bin)")
     args = parser.parse_args(argv)
-    path = write_tables(args.out)
+    try:
+        path = write_tables(args.out)
+    except OSError as e:
+        print(f"error: cannot write {args.out}: {e.strerror or e}", file=sys.stderr)
+        return 2
     print(f"wrote {path} ({path.stat().st_size} bytes)", file=sys.stderr)
     return 0
 

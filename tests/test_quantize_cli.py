@@ -27,3 +27,13 @@ def one_line_error(capsys, call, *words):
 ])
 def test_bench_bad_arguments(capsys, argv, words):
     one_line_error(capsys, lambda: bench.main(argv), *words)
+
+
+@pytest.mark.parametrize("out", ["/proc/x/tables.bin", "/proc/tinyrnn-x"])
+def test_micropython_tables_unwritable_path(capsys, out):
+    one_line_error(capsys, lambda: micropython.main([out]), "cannot write", out)
+
+
+def test_micropython_tables_written(tmp_path, capsys):
+    assert micropython.main([str(tmp_path / "d")]) == 0
+    assert (tmp_path / "d" / "tables.bin").read_bytes() == micropython.tables_bytes()
