@@ -118,6 +118,22 @@ def test_committed_header_matches_spec():
     assert committed == spec.c_header(), "run: python -m host.protocol_spec > firmware/app/protocol_ids.h"
 
 
+def test_c_header_and_micropython_module_carry_the_same_scalars():
+    """Both render spec.SCALARS: every number has the same value in each, and each name appears once."""
+    import re
+    c_defs = re.findall(r"^#define (PROTO_\w+) (\S+)$", spec.c_header(), re.MULTILINE)
+    c_values = {name: int(value, 0) for name, value in c_defs if not name.startswith("PROTO_INFO_")}
+    namespace = {}
+    exec(spec.micropython_module(), namespace)
+    numbers = [e for e in spec.SCALARS if e is not None and e[2] != "format"]
+    assert len(c_defs) == len(set(n for n, _ in c_defs))
+    assert len(c_values) == len(numbers)
+    for name, value, _ in numbers:
+        assert c_values["PROTO_" + name.removeprefix("PROTOCOL_")] == namespace[name] == value
+    for name, value, style in filter(None, spec.SCALARS):
+        assert namespace[name] == value
+
+
 def test_info_layout_is_consistent():
     offsets = spec.info_offsets()
     assert offsets[-1][1] + offsets[-1][2] == spec.INFO_SIZE == struct.calcsize(spec.INFO_FORMAT)
