@@ -49,7 +49,8 @@ test: install
 # Firmware objects and emulator run records only: trained models and their results stay.
 clean:
 	-@[ -x $(PY) ] && $(PY) host/flash.py --stop all
-	rm -rf build/fw build/run
+	-@[ -x $(PY) ] && TINYRNN_RUN_DIR=build/run-hwtest $(PY) host/flash.py --stop all
+	rm -rf build/fw build/run build/run-hwtest
 
 # Everything generated, trained models included, and the Python environment.
 distclean: clean

@@ -8,7 +8,9 @@
 
 The build (`make -C firmware`) refuses a model that does not fit the board's flash or RAM, saying what it
 needs and what the board has, so nothing is flashed then. Emulated boards run in the background under QEMU
-with a pty; the port is printed and recorded in build/run/<board>.json until --stop.
+with a pty; the port is printed and recorded in build/run/<board>.json until --stop. TINYRNN_RUN_DIR=DIR
+keeps these records (and so --list/--stop) in DIR instead; host/hwtest.py keeps its own in build/run-hwtest/,
+so it never stops an emulator started here.
 """
 
 import argparse

@@ -9,10 +9,14 @@
 For each board: `make -C firmware` (refuses a model that does not fit), QEMU in the background,
 `pytest tests/hw --port <pty> --model <dir>`, then `host/harness.py` for the report, and QEMU is stopped
 whatever happens (no stray emulators). The model directory must have its C generated
-(`python -m quantize.export DIR`); this runs it if c/model_data.h is missing. Exit status 0 only if every
-board passed.
+(`python -m quantize.export DIR`); this runs it if c/model_data.h is missing or of another weight layout.
+Exit status 0 only if every board passed.
+
+The emulators are recorded in build/run-hwtest/, not in flash.py's run directory (build/run/, or
+$TINYRNN_RUN_DIR): an emulator you started with `python host/flash.py` keeps running.
 """
 
+import argparse
 import subprocess
 import sys
 import time
@@ -27,6 +31,7 @@ from host.errors import TinyRNNError
 from host.flash import build, ensure_exported
 
 SYNTHETIC_MODEL = ROOT / "build" / "synthetic-gru16"
+RUN_DIR = ROOT / "build" / "run-hwtest"   # its own emulator records: never stops one the user started
 
 
 def make_synthetic(path):
@@ -44,7 +49,7 @@ def run_board(board, model_dir, harness=True, pytest_args=()):
     try:
         elf = build(board, model_dir)
         summary["build"] = "ok"
-        record = qemu.start(board, elf)
+        record = qemu.start(board, elf, run_dir=RUN_DIR)
         try:
             print(f"[hwtest] {board.name}: QEMU pid {record.pid} on {record.port}", flush=True)
             tests = subprocess.run([sys.executable, "-m", "pytest", "tests/hw", "--port", record.port,
@@ -59,7 +64,7 @@ def run_board(board, model_dir, harness=True, pytest_args=()):
                 summary["harness"] = {0: "pass", 1: "targets missed"}.get(report.returncode,
                                                                          f"error (exit {report.returncode})")
         finally:
-            qemu.stop(board.name)
+            qemu.stop(board.name, run_dir=RUN_DIR)
     except TinyRNNError as e:
         summary["build" if summary["build"] == "-" else "tests"] = f"error: {e}"
     summary["seconds"] = round(time.monotonic() - started, 1)
@@ -68,7 +73,9 @@ def run_board(board, model_dir, harness=True, pytest_args=()):
 
 def main(argv=None):
     ap = CliParser(prog="python host/hwtest.py", description=__doc__.splitlines()[0],
-                   usage="%(prog)s [options] [-- PYTEST_OPTIONS...]")
+                   usage="%(prog)s [options] [-- PYTEST_OPTIONS...]",
+                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                   epilog="\n".join(__doc__.splitlines()[1:]).strip("\n"))
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="artifact directory (default %(default)s)")
     ap.add_argument("--synthetic", action="store_true", help=f"use a synthetic model ({SYNTHETIC_MODEL.name})")
     ap.add_argument("--board", action="append", help="only this emulated board (repeatable)")

@@ -2,8 +2,10 @@
 
 QEMU runs in the background (its own session, so it outlives the command that started it) and prints
 `char device redirected to /dev/pts/N`; that pty is the board's serial port. A record per running board,
-`build/run/<board>.json` (pid, port, elf, command), lets `flash.py --list/--stop` and the test runner find
-and stop exactly the emulators they started, by pid.
+`<run dir>/<board>.json` (pid, port, elf, command), lets `flash.py --list/--stop` and the test runner find
+and stop exactly the emulators they started, by pid. The run directory is build/run/, or $TINYRNN_RUN_DIR, or
+the `run_dir` a caller passes: host/hwtest.py keeps its own (build/run-hwtest/), so a test run never stops, or
+even sees, an emulator the user started with flash.py.
 
 Nothing is lost before the host connects because the firmware only ever speaks when spoken to, so QEMU
 can start running at once (no -S / QMP `cont` dance needed).
@@ -26,7 +28,7 @@ from host.boards import ROOT
 from host.errors import TinyRNNError, ToolMissing
 
 QEMU = "qemu-system-arm"
-RUN_DIR = ROOT / "build" / "run"
+DEFAULT_RUN_DIR = ROOT / "build" / "run"
 PTY_LINE = re.compile(r"char device redirected to (/dev/pts/\d+)")
 
 
@@ -45,8 +47,14 @@ def qemu_command(board, elf):
             "-icount", "shift=0,align=off,sleep=off", "-serial", "pty", "-kernel", str(elf)]
 
 
-def _record_path(board_name):
-    return RUN_DIR / f"{board_name}.json"
+def run_directory(run_dir=None):
+    """Where the run records live: `run_dir` if given, else $TINYRNN_RUN_DIR, else build/run/ (read per call,
+    like BUILD_DIR in host/flash.py)."""
+    return Path(run_dir or os.environ.get("TINYRNN_RUN_DIR") or DEFAULT_RUN_DIR)
+
+
+def _record_path(board_name, run_dir=None):
+    return run_directory(run_dir) / f"{board_name}.json"
 
 
 def _alive_qemu(pid):
@@ -59,15 +67,17 @@ def _alive_qemu(pid):
     return QEMU.encode() in cmdline and state != "Z"
 
 
-def start(board, elf, timeout=10.0):
-    """Start `elf` on the emulated `board` (stopping a previous run of that board); return its RunRecord."""
+def start(board, elf, timeout=10.0, run_dir=None):
+    """Start `elf` on the emulated `board` (stopping a previous run of that board recorded in the same run
+    directory); return its RunRecord."""
     if shutil.which(QEMU) is None:
         raise ToolMissing(f"{QEMU} not found: apt-get install qemu-system-arm")
     if not board.emulated:
         raise TinyRNNError(f"{board.name} is not an emulated board")
-    stop(board.name)
-    RUN_DIR.mkdir(parents=True, exist_ok=True)
-    log_path = RUN_DIR / f"{board.name}.log"
+    stop(board.name, run_dir)
+    directory = run_directory(run_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    log_path = directory / f"{board.name}.log"
     cmd = qemu_command(board, elf)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -77,7 +87,7 @@ def start(board, elf, timeout=10.0):
         match = PTY_LINE.search(log_path.read_text(errors="replace"))
         if match:
             record = RunRecord(board.name, proc.pid, match.group(1), str(elf), str(log_path), cmd)
-            _record_path(board.name).write_text(json.dumps(asdict(record), indent=2) + "\n")
+            _record_path(board.name, run_dir).write_text(json.dumps(asdict(record), indent=2) + "\n")
             return record
         if proc.poll() is not None:
             break
@@ -88,10 +98,11 @@ def start(board, elf, timeout=10.0):
     raise TinyRNNError(f"QEMU did not start for {board.name}: {log_path.read_text(errors='replace').strip()}")
 
 
-def running():
+def running(run_dir=None):
     """Records of the emulators still alive (records of dead ones are removed)."""
     records = []
-    for path in sorted(RUN_DIR.glob("*.json")) if RUN_DIR.exists() else []:
+    directory = run_directory(run_dir)
+    for path in sorted(directory.glob("*.json")) if directory.exists() else []:
         try:
             record = RunRecord(**json.loads(path.read_text()))
         except (ValueError, TypeError):
@@ -104,9 +115,9 @@ def running():
     return records
 
 
-def stop(board_name):
-    """Stop the emulator recorded for board_name, if any. Returns True if one was stopped."""
-    path = _record_path(board_name)
+def stop(board_name, run_dir=None):
+    """Stop the emulator recorded for board_name (in this run directory), if any. True if one was stopped."""
+    path = _record_path(board_name, run_dir)
     if not path.exists():
         return False
     try:

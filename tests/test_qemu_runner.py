@@ -1,8 +1,11 @@
 """The emulator runner (host/qemu.py) end to end with the bring-up firmware: start, record, answer, stop,
 and no emulator left behind. Needs arm-none-eabi-gcc and qemu-system-arm (CI installs both)."""
 
+import dataclasses
+import json
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -38,13 +41,14 @@ def test_elf_path_follows_the_makefile(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("text", ["{not json", '{"board": "x"}', "[]"])
 def test_stop_with_a_corrupt_record(tmp_path, monkeypatch, text):
-    monkeypatch.setattr(qemu, "RUN_DIR", tmp_path)
+    monkeypatch.setenv("TINYRNN_RUN_DIR", str(tmp_path))
     (tmp_path / f"{BOARD}.json").write_text(text)
     assert qemu.stop(BOARD) is False
     assert not (tmp_path / f"{BOARD}.json").exists()
 
 
-def test_start_answer_stop(bring_up_elf):
+def test_start_answer_stop(bring_up_elf, tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYRNN_RUN_DIR", str(tmp_path))   # never stop an emulator the user started
     board = load_board(BOARD)
     record = qemu.start(board, bring_up_elf)
     try:
@@ -59,3 +63,50 @@ def test_start_answer_stop(bring_up_elf):
     assert not qemu._alive_qemu(record.pid)
     assert BOARD not in [r.board for r in qemu.running()]
     assert not qemu.stop(BOARD)             # stopping twice is harmless
+
+
+@pytest.fixture
+def fake_qemu():
+    """A live process whose command line names qemu-system-arm (a renamed `sleep`): no QEMU needed."""
+    proc = subprocess.Popen(["bash", "-c", f"exec -a {qemu.QEMU} sleep 60"])
+    deadline = time.monotonic() + 5
+    while not qemu._alive_qemu(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
+def _record(directory, pid):
+    directory.mkdir(parents=True, exist_ok=True)
+    record = qemu.RunRecord(BOARD, pid, "/dev/pts/999", "app.elf", "x.log", [qemu.QEMU])
+    (directory / f"{BOARD}.json").write_text(json.dumps(dataclasses.asdict(record)))
+
+
+def test_run_directories_are_separate(tmp_path, monkeypatch, fake_qemu):
+    """TINYRNN_RUN_DIR moves the records; a run directory passed explicitly (hwtest's) sees only its own."""
+    user, other = tmp_path / "user", tmp_path / "hwtest"
+    monkeypatch.setenv("TINYRNN_RUN_DIR", str(user))
+    assert qemu.run_directory() == user and qemu.run_directory(other) == other
+    _record(user, fake_qemu.pid)
+    assert qemu.running(other) == [] and qemu.stop(BOARD, run_dir=other) is False
+    assert fake_qemu.poll() is None and [r.pid for r in qemu.running()] == [fake_qemu.pid]
+    assert qemu.stop(BOARD) is True
+    assert fake_qemu.wait(timeout=5) is not None and qemu.running() == []
+    monkeypatch.delenv("TINYRNN_RUN_DIR")
+    assert qemu.run_directory() == qemu.DEFAULT_RUN_DIR
+
+
+def test_hwtest_uses_its_own_run_directory(tmp_path, monkeypatch):
+    from host import hwtest
+    calls = []
+    monkeypatch.setattr(hwtest, "build", lambda board, model_dir: tmp_path / "app.elf")
+    monkeypatch.setattr(hwtest.qemu, "start", lambda board, elf, run_dir=None: calls.append(("start", run_dir))
+                        or qemu.RunRecord(board.name, 1, "/dev/pts/999", str(elf), "x.log", []))
+    monkeypatch.setattr(hwtest.qemu, "stop", lambda name, run_dir=None: calls.append(("stop", run_dir)))
+    monkeypatch.setattr(hwtest.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0))
+    summary = hwtest.run_board(load_board(BOARD), tmp_path)
+    assert summary["tests"] == "passed"
+    assert calls == [("start", hwtest.RUN_DIR), ("stop", hwtest.RUN_DIR)]
+    assert hwtest.RUN_DIR != qemu.run_directory()
