@@ -27,7 +27,7 @@ from host.flash import build, ensure_exported  # noqa: E402
 def ensure_model(model_dir: Path) -> None:
     """Train the default model unless the artifact directory is already there; make sure its C exists."""
     if (model_dir / "model.json").is_file():
-        print(f"[demo] reusing the trained model in {model_dir}/ (retrain: python host/train.py --force "
+        print(f"[demo] model: {model_dir}/ (trained earlier or by make; retrain: python host/train.py --force "
               f"--out {model_dir})", flush=True)
     else:
         from host import train
