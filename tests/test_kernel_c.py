@@ -135,26 +135,29 @@ def test_cortex_m_strict_build_without_float(workdir, target):
 
 
 @needs_arm
+@pytest.mark.parametrize("target", ["m4", "m0"])
 @pytest.mark.parametrize("cell,reset_after", [("gru", True), ("gru", False), ("lstm", True)])
-def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after):
-    """The SXTB16/SMLAD path (Cortex-M4 build) run in unicorn over thousands of steps, versus the twin."""
+def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after, target):
+    """The assembly paths run in unicorn over thousands of steps, versus the twin: the SXTB16/SMLAD path
+    (Cortex-M4 build) and the Thumb-1 two-pair routine tr_m0_dot4 (Cortex-M0 build; the remainder block of
+    units 18 takes the C path there)."""
     from quantize.emulate import EmulatedModel
-    name = f"dsp_{cell}_{reset_after}"
+    name = f"dsp_{cell}_{reset_after}_{target}"
     # units 18: full 4-row blocks and a remainder block; d=7: padded columns
     art, twin = make_model(workdir, name, cell=cell, reset_after=reset_after, d=7, units=18, k=5, layers=2)
-    emu = EmulatedModel(art / "c", twin.params, "m4", workdir / f"{name}_m4")
+    emu = EmulatedModel(art / "c", twin.params, target, workdir / f"{name}_{target}")
     checked = 0
     for label, x_q in input_sets(twin, seed=21, n=16, steps=64, long_steps=1000):
         expected = twin.run(x_q)
         for i in range(len(x_q)):
             emu.reset()
             got, _ = emu.run(x_q[i])
-            assert (got == expected[i]).all(), f"{label} sequence {i}: DSP path differs from the twin"
+            assert (got == expected[i]).all(), f"{label} sequence {i}: {target} path differs from the twin"
             checked += len(x_q[i])
     assert checked >= 2000
     extreme = TwinModel(extreme_params(twin.params, seed=3))
     codegen.write_model(extreme.params, art / "c", "extreme")
-    emu = EmulatedModel(art / "c", extreme.params, "m4", workdir / f"{name}_m4x")
+    emu = EmulatedModel(art / "c", extreme.params, target, workdir / f"{name}_{target}x")
     x_q = input_sets(extreme, seed=2, n=8, steps=64)[1][1]
     expected = extreme.run(x_q)
     for i in range(len(x_q)):
@@ -165,19 +168,21 @@ def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after):
 @needs_arm
 @pytest.mark.parametrize("cell,reset_after,d,units", [("gru", True, 3, 4), ("gru", False, 2, 8), ("lstm", True, 4, 12),
                                                       ("gru", True, 13, 20), ("lstm", True, 1, 16)])
-def test_m4_dsp_loop_entries_match_twin(workdir, cell, reset_after, d, units):
+@pytest.mark.parametrize("target", ["m4", "m0"])
+def test_m4_dsp_loop_entries_match_twin(workdir, cell, reset_after, d, units, target):
     """tr_dsp_blocks enters its group loop (unrolled by 4) at copy -(groups - 1) & 3, or skips it for one group:
     input widths of 1..5 groups of 4 columns reach every entry, for each kind of block (sigmoid, dual, tanh,
-    LSTM, plain head), with trained-magnitude and extreme weights."""
+    LSTM, plain head), with trained-magnitude and extreme weights. The same models on the Cortex-M0 build
+    run tr_m0_dot4 at every width (and the GRU candidate with no second input)."""
     from quantize.emulate import EmulatedModel
-    name = f"entry_{cell}_{reset_after}_{d}_{units}"
+    name = f"entry_{cell}_{reset_after}_{d}_{units}_{target}"
     art, twin = make_model(workdir, name, cell=cell, reset_after=reset_after, d=d, units=units, k=4, layers=2)
     for label in ("trained", "extreme"):
         model = twin
         if label == "extreme":           # built after the trained run (extreme_params may reuse its arrays)
             model = TwinModel(extreme_params(twin.params, seed=5))
             codegen.write_model(model.params, art / "c", "extreme")
-        emu = EmulatedModel(art / "c", model.params, "m4", workdir / f"{name}_{label}_m4")
+        emu = EmulatedModel(art / "c", model.params, target, workdir / f"{name}_{label}_{target}")
         for set_label, x_q in input_sets(model, seed=13, n=4, steps=48):
             expected = model.run(x_q)
             for i in range(len(x_q)):

@@ -87,6 +87,86 @@ static const int16_t *dot_block_c(const int16_t *w, int rows, const int16_t *v, 
     return w;
 }
 
+#if defined(__ARM_ARCH_6M__) && !TR_USE_DSP
+/* Cortex-M0/M0+ (Thumb-1): the two-pair case of dot_block_c (rows > 2) in one assembly routine, GCC's code
+ * for it spilling its 11 live values out of the 8 low registers. Same integers as dot_block_c, grouped by
+ * 2 columns: per pair and word W = (h0, h1) (LDR), S2 = h0 x0 + h1 x1 and A2 = w_A0 x0 + w_A1 x1, then
+ * acc_A += A2 and acc_B += (S2 - A2) >> 8. Exact in int32: |S2| <= 2 * 32639 * 32768 < 2^31, and
+ * S2 - A2 = 256 (w_B0 x0 + w_B1 x1) with |w_B0 x0 + w_B1 x1| <= 2 * 127 * 32768 < 2^23 (a third column
+ * would not fit). 15 instructions for 4 MACs; the 2 inputs of a half group (LDR, SXTH, ASRS) serve both
+ * pairs. Registers: r0 weights, r1 input, r2/r3 x0/x1, r4..r7 work, r8/r9 acc_A/acc_B of pair P = rows
+ * (0, 1), r10/r11 of pair Q = rows (2, 3) (ADD to a high register is one instruction), r12 the input end.
+ * groups >= 1. Writes acc[0..3], returns the weights after the last group (r0). */
+#define TR_M0_PAIR(off, acc_a, acc_b)                                                   \
+    "ldr    r5, [r0, #" off "]\n\t"     /* h0 (low half), h1 (high half) */             \
+    "sxth   r4, r5\n\t"                                                                 \
+    "sxtb   r6, r5\n\t"                 /* w_A0 */                                      \
+    "asrs   r5, r5, #16\n\t"                                                            \
+    "sxtb   r7, r5\n\t"                 /* w_A1 */                                      \
+    "muls   r4, r2, r4\n\t"                                                             \
+    "muls   r5, r3, r5\n\t"                                                             \
+    "adds   r4, r4, r5\n\t"             /* S2 */                                        \
+    "muls   r6, r2, r6\n\t"                                                             \
+    "muls   r7, r3, r7\n\t"                                                             \
+    "adds   r6, r6, r7\n\t"             /* A2 */                                        \
+    "add    " acc_a ", r6\n\t"                                                          \
+    "subs   r4, r4, r6\n\t"                                                             \
+    "asrs   r4, r4, #8\n\t"                                                             \
+    "add    " acc_b ", r4\n\t"
+#define TR_M0_INPUTS(off)                                                               \
+    "ldr    r3, [r1, #" off "]\n\t"                                                     \
+    "sxth   r2, r3\n\t"                                                                 \
+    "asrs   r3, r3, #16\n\t"
+__attribute__((naked, noinline)) static const int16_t *tr_m0_dot4(const int16_t *w, const int16_t *v, int groups,
+                                                                  int32_t *acc)
+{
+    (void)w; (void)v; (void)groups; (void)acc;      /* r0..r3 (AAPCS) */
+    __asm__(
+        ".syntax unified\n\t"           /* GCC's Thumb-1 output is in divided syntax */
+        "push   {r4, r5, r6, r7, lr}\n\t"
+        "mov    r4, r8\n\t"
+        "mov    r5, r9\n\t"
+        "mov    r6, r10\n\t"
+        "mov    r7, r11\n\t"
+        "push   {r3, r4, r5, r6, r7}\n\t"
+        "lsls   r2, r2, #3\n\t"
+        "adds   r2, r2, r1\n\t"
+        "mov    r12, r2\n\t"
+        "movs   r2, #0\n\t"
+        "mov    r8, r2\n\t"
+        "mov    r9, r2\n\t"
+        "mov    r10, r2\n\t"
+        "mov    r11, r2\n"
+        ".Ltr_m0_group:\n\t"
+        TR_M0_INPUTS("0")
+        TR_M0_PAIR("0", "r8", "r9")
+        TR_M0_PAIR("8", "r10", "r11")
+        TR_M0_INPUTS("4")
+        TR_M0_PAIR("4", "r8", "r9")
+        TR_M0_PAIR("12", "r10", "r11")
+        "adds   r0, #16\n\t"
+        "adds   r1, #8\n\t"
+        "cmp    r1, r12\n\t"
+        "bne    .Ltr_m0_group\n\t"
+        "pop    {r3}\n\t"
+        "mov    r4, r8\n\t"
+        "mov    r5, r9\n\t"
+        "mov    r6, r10\n\t"
+        "mov    r7, r11\n\t"
+        "stmia  r3!, {r4, r5, r6, r7}\n\t"
+        "pop    {r4, r5, r6, r7}\n\t"
+        "mov    r8, r4\n\t"
+        "mov    r9, r5\n\t"
+        "mov    r10, r6\n\t"
+        "mov    r11, r7\n\t"
+        "pop    {r4, r5, r6, r7, pc}\n\t"
+        ".syntax divided\n\t");
+}
+#define TR_USE_M0_ASM 1
+#else
+#define TR_USE_M0_ASM 0
+#endif
+
 #if TR_USE_DSP
 /* The DSP path: every full block of 4 rows (both inputs, the requantisation and the optional activation)
  * in one assembly routine, tr_dsp_blocks. What it reads (once, into its frame); it writes back w and rq
@@ -405,8 +485,20 @@ static void matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16
     for (; row < dense->rows; row += TR_ROW_BLOCK) {
         const int rows = dense->rows - row < TR_ROW_BLOCK ? dense->rows - row : TR_ROW_BLOCK;
         int32_t acc_a[TR_ROW_BLOCK], acc_b[TR_ROW_BLOCK];
-        w = dot_block_c(w, rows, a, groups_a, acc_a);
-        w = dot_block_c(w, rows, b, groups_b, acc_b);
+#if TR_USE_M0_ASM
+        if (rows > 2) {
+            w = tr_m0_dot4(w, a, groups_a, acc_a);
+            if (groups_b > 0) {
+                w = tr_m0_dot4(w, b, groups_b, acc_b);
+            } else {
+                acc_b[0] = acc_b[1] = acc_b[2] = acc_b[3] = 0;
+            }
+        } else
+#endif
+        {
+            w = dot_block_c(w, rows, a, groups_a, acc_a);
+            w = dot_block_c(w, rows, b, groups_b, acc_b);
+        }
         for (r = 0; r < rows; r++, rq++) {
             out[row + r] = tr_requant_q14(rq->bias, acc_a[r], rq->mult_a, acc_b[r], rq->mult_b);
             if (rq2 != NULL) {
