@@ -139,7 +139,7 @@ def test_cortex_m_strict_build_without_float(workdir, target):
 @pytest.mark.parametrize("cell,reset_after", [("gru", True), ("gru", False), ("lstm", True)])
 def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after, target):
     """The assembly paths run in unicorn over thousands of steps, versus the twin: the SXTB16/SMLAD path
-    (Cortex-M4 build) and the Thumb-1 two-pair routine tr_m0_dot4 (Cortex-M0 build; the remainder block of
+    (Cortex-M4 build) and the Thumb-1 routine tr_m0_blocks (Cortex-M0 build; the remainder block of
     units 18 takes the C path there)."""
     from quantize.emulate import EmulatedModel
     name = f"dsp_{cell}_{reset_after}_{target}"
@@ -173,7 +173,7 @@ def test_m4_dsp_loop_entries_match_twin(workdir, cell, reset_after, d, units, ta
     """tr_dsp_blocks enters its group loop (unrolled by 4) at copy -(groups - 1) & 3, or skips it for one group:
     input widths of 1..5 groups of 4 columns reach every entry, for each kind of block (sigmoid, dual, tanh,
     LSTM, plain head), with trained-magnitude and extreme weights. The same models on the Cortex-M0 build
-    run tr_m0_dot4 at every width (and the GRU candidate with no second input)."""
+    run tr_m0_blocks at every width (the head: no second input; GRU candidate: second outputs)."""
     from quantize.emulate import EmulatedModel
     name = f"entry_{cell}_{reset_after}_{d}_{units}_{target}"
     art, twin = make_model(workdir, name, cell=cell, reset_after=reset_after, d=d, units=units, k=4, layers=2)

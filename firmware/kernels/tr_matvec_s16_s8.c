@@ -88,20 +88,38 @@ static const int16_t *dot_block_c(const int16_t *w, int rows, const int16_t *v, 
 }
 
 #if defined(__ARM_ARCH_6M__) && !TR_USE_DSP
-/* Cortex-M0/M0+ (Thumb-1): the two-pair case of dot_block_c (rows > 2) in one assembly routine, GCC's code
- * for it spilling its 11 live values out of the 8 low registers. Same integers as dot_block_c, grouped by
- * 2 columns: per pair and word W = (h0, h1) (LDR), S2 = h0 x0 + h1 x1 and A2 = w_A0 x0 + w_A1 x1, then
- * acc_A += A2 and acc_B += (S2 - A2) >> 8. Exact in int32: |S2| <= 2 * 32639 * 32768 < 2^31, and
- * S2 - A2 = 256 (w_B0 x0 + w_B1 x1) with |w_B0 x0 + w_B1 x1| <= 2 * 127 * 32768 < 2^23 (a third column
- * would not fit). 15 instructions for 4 MACs; the 2 inputs of a half group (LDR, SXTH, ASRS) serve both
- * pairs. Registers: r0 weights, r1 input, r2/r3 x0/x1, r4..r7 work, r8/r9 acc_A/acc_B of pair P = rows
- * (0, 1), r10/r11 of pair Q = rows (2, 3) (ADD to a high register is one instruction), r12 the input end.
- * groups >= 1. Writes acc[0..3], returns the weights after the last group (r0). */
+/* Cortex-M0/M0+ (Thumb-1): every full block of 4 rows (both inputs and the requantisation; the activation
+ * stays in C) in one assembly routine, tr_m0_blocks. GCC's code spills the 11 live values of dot_block_c out
+ * of the 8 low registers and calls the 64 x 64 multiply helper twice per row. The same integers:
+ *  - sums, grouped by 2 columns: per pair and word W = (h0, h1) (LDR), S2 = h0 x0 + h1 x1 and
+ *    A2 = w_A0 x0 + w_A1 x1, then acc_A += A2 and acc_B += (S2 - A2) >> 8. Exact in int32:
+ *    |S2| <= 2 * 32639 * 32768 < 2^31 and S2 - A2 = 256 (w_B0 x0 + w_B1 x1), |w_B0 x0 + w_B1 x1| <= 2 * 127 *
+ *    32768 < 2^23 (a third column would not fit). 15 instructions for 4 MACs; the 2 inputs of a half group
+ *    (LDR, SXTH, ASRS) serve both pairs;
+ *  - requantisation, (bias + acc_a mult_a + acc_b mult_b) >> 32: each product from 16-bit halves,
+ *    a = 2^16 ah + al (al = a & 0xFFFF): al bl (unsigned, < 2^32), ah bl and al bh (signed, |.| < 2^31), ah bh
+ *    (<= 2^30) each fit one MULS, added into the 64-bit sum with ADDS/ADCS (22 instructions a product); a zero
+ *    multiplier skips its product, as in tr_requant_q14.
+ * What it reads (job fields at the offsets given); it writes back w, rq, out, rq2, out2 (advanced): */
+typedef struct {
+    const int16_t *w;               /*  0: weights of the next block; advanced */
+    const tr_requant_t *rq;         /*  4: requantisation of the next block's rows; advanced */
+    const int16_t *a;               /*  8: input a, padded */
+    const int16_t *b;               /* 12: input b, padded (unused when groups_b == 0) */
+    int32_t groups_a;               /* 16: TR_PAD4(cols_a) / 4, >= 1 */
+    int32_t groups_b;               /* 20: TR_PAD4(cols_b) / 4, >= 0 */
+    int32_t *out;                   /* 24: first output row; advanced */
+    const tr_requant_t *rq2;        /* 28: NULL, or the second requantisation (out2 = (bias2 + acc_b mult_a2) >> 32) */
+    int32_t *out2;                  /* 32: first second output; advanced */
+    int32_t blocks;                 /* 36: full blocks, >= 1; counted down */
+} tr_m0_job_t;
+
+/* One pair, 2 columns: r5 = the word (h0, h1) at weights + off, r2/r3 = x0/x1; r4..r7 work. */
 #define TR_M0_PAIR(off, acc_a, acc_b)                                                   \
-    "ldr    r5, [r0, #" off "]\n\t"     /* h0 (low half), h1 (high half) */             \
-    "sxth   r4, r5\n\t"                                                                 \
+    "ldr    r5, [r0, #" off "]\n\t"                                                     \
+    "sxth   r4, r5\n\t"                 /* h0 */                                        \
     "sxtb   r6, r5\n\t"                 /* w_A0 */                                      \
-    "asrs   r5, r5, #16\n\t"                                                            \
+    "asrs   r5, r5, #16\n\t"            /* h1 */                                        \
     "sxtb   r7, r5\n\t"                 /* w_A1 */                                      \
     "muls   r4, r2, r4\n\t"                                                             \
     "muls   r5, r3, r5\n\t"                                                             \
@@ -117,18 +135,158 @@ static const int16_t *dot_block_c(const int16_t *w, int rows, const int16_t *v, 
     "ldr    r3, [r1, #" off "]\n\t"                                                     \
     "sxth   r2, r3\n\t"                                                                 \
     "asrs   r3, r3, #16\n\t"
-__attribute__((naked, noinline)) static const int16_t *tr_m0_dot4(const int16_t *w, const int16_t *v, int groups,
-                                                                  int32_t *acc)
+/* r1:r0 += r2 * r3 (signed 32 x 32 -> 64); r2..r6 clobbered. MOVS #0 keeps the carry. */
+#define TR_M0_MAC64                                                                     \
+    "uxth   r4, r2\n\t"                 /* al */                                        \
+    "asrs   r2, r2, #16\n\t"            /* ah */                                        \
+    "uxth   r5, r3\n\t"                 /* bl */                                        \
+    "asrs   r3, r3, #16\n\t"            /* bh */                                        \
+    "movs   r6, r4\n\t"                                                                 \
+    "muls   r6, r5, r6\n\t"             /* al bl */                                     \
+    "adds   r0, r0, r6\n\t"                                                             \
+    "movs   r6, #0\n\t"                                                                 \
+    "adcs   r1, r6\n\t"                                                                 \
+    "muls   r5, r2, r5\n\t"             /* ah bl */                                     \
+    "muls   r4, r3, r4\n\t"             /* al bh */                                     \
+    "muls   r2, r3, r2\n\t"             /* ah bh */                                     \
+    "adds   r1, r1, r2\n\t"                                                             \
+    "lsls   r6, r5, #16\n\t"                                                            \
+    "asrs   r5, r5, #16\n\t"                                                            \
+    "adds   r0, r0, r6\n\t"                                                             \
+    "adcs   r1, r5\n\t"                                                                 \
+    "lsls   r6, r4, #16\n\t"                                                            \
+    "asrs   r4, r4, #16\n\t"                                                            \
+    "adds   r0, r0, r6\n\t"                                                             \
+    "adcs   r1, r4\n\t"
+/* Row k of the block from the requantisation entry at r7 + 16 k ({bias lo, bias hi, mult_a, mult_b}): r1 = the
+ * high word of bias + acc_a mult_a + acc_b mult_b (sums at sp + 4 k and sp + 16 + 4 k), stored to out[k]. */
+#define TR_M0_ROW(k, e0, e1, ma, mb, sa, sb, o)                                          \
+    "ldr    r0, [r7, #" e0 "]\n\t"                                                      \
+    "ldr    r1, [r7, #" e1 "]\n\t"                                                      \
+    "ldr    r3, [r7, #" ma "]\n\t"                                                      \
+    "cmp    r3, #0\n\t"                                                                 \
+    "beq    1f\n\t"                                                                     \
+    "ldr    r2, [sp, #" sa "]\n\t"                                                      \
+    TR_M0_MAC64                                                                         \
+    "1:\n\t"                                                                            \
+    "ldr    r3, [r7, #" mb "]\n\t"                                                      \
+    "cmp    r3, #0\n\t"                                                                 \
+    "beq    2f\n\t"                                                                     \
+    "ldr    r2, [sp, #" sb "]\n\t"                                                      \
+    TR_M0_MAC64                                                                         \
+    "2:\n\t"                                                                            \
+    "ldr    r4, [sp, #36]\n\t"          /* out */                                       \
+    "str    r1, [r4, #" o "]\n\t"
+/* Second output of row k (job->rq2): the high word of bias2 + acc_b mult_a2, stored to out2[k]. */
+#define TR_M0_ROW2(e0, e1, ma, sb, o)                                                   \
+    "ldr    r0, [r7, #" e0 "]\n\t"                                                      \
+    "ldr    r1, [r7, #" e1 "]\n\t"                                                      \
+    "ldr    r3, [r7, #" ma "]\n\t"                                                      \
+    "cmp    r3, #0\n\t"                                                                 \
+    "beq    1f\n\t"                                                                     \
+    "ldr    r2, [sp, #" sb "]\n\t"                                                      \
+    TR_M0_MAC64                                                                         \
+    "1:\n\t"                                                                            \
+    "ldr    r4, [sp, #40]\n\t"          /* out2 */                                      \
+    "str    r1, [r4, #" o "]\n\t"
+
+/* Frame (sp offsets): 0..15 the 4 row sums of input a, 16..31 of input b, 32 job, 36 out, 40 out2 (both
+ * advanced per block). The sums: local subroutine .Ltr_m0_sums (r0 weights, r1 input, r2 groups >= 1 ->
+ * r8..r11 the sums of rows 0..3, r0 advanced; r12 the input end), called with BL. */
+__attribute__((naked, noinline)) static void tr_m0_blocks(tr_m0_job_t *job)
 {
-    (void)w; (void)v; (void)groups; (void)acc;      /* r0..r3 (AAPCS) */
+    (void)job;                              /* in r0 (AAPCS) */
     __asm__(
-        ".syntax unified\n\t"           /* GCC's Thumb-1 output is in divided syntax */
+        ".syntax unified\n\t"              /* GCC's Thumb-1 output is in divided syntax */
         "push   {r4, r5, r6, r7, lr}\n\t"
         "mov    r4, r8\n\t"
         "mov    r5, r9\n\t"
         "mov    r6, r10\n\t"
         "mov    r7, r11\n\t"
-        "push   {r3, r4, r5, r6, r7}\n\t"
+        "push   {r4, r5, r6, r7}\n\t"
+        "sub    sp, sp, #44\n\t"
+        "str    r0, [sp, #32]\n\t"
+        "ldr    r1, [r0, #24]\n\t"
+        "str    r1, [sp, #36]\n\t"
+        "ldr    r1, [r0, #32]\n\t"
+        "str    r1, [sp, #40]\n"
+        ".Ltr_m0_block:\n\t"
+        "ldr    r7, [sp, #32]\n\t"
+        "ldr    r0, [r7, #0]\n\t"
+        "ldr    r1, [r7, #8]\n\t"
+        "ldr    r2, [r7, #16]\n\t"
+        "bl     .Ltr_m0_sums\n\t"
+        "mov    r3, r8\n\t"
+        "mov    r4, r9\n\t"
+        "mov    r5, r10\n\t"
+        "mov    r6, r11\n\t"
+        "mov    r1, sp\n\t"
+        "stmia  r1!, {r3, r4, r5, r6}\n\t"
+        "ldr    r7, [sp, #32]\n\t"
+        "ldr    r2, [r7, #20]\n\t"
+        "movs   r3, #0\n\t"                 /* no input b: zero sums */
+        "movs   r4, #0\n\t"
+        "movs   r5, #0\n\t"
+        "movs   r6, #0\n\t"
+        "cmp    r2, #0\n\t"
+        "beq    .Ltr_m0_b_done\n\t"
+        "ldr    r1, [r7, #12]\n\t"
+        "bl     .Ltr_m0_sums\n\t"
+        "mov    r3, r8\n\t"
+        "mov    r4, r9\n\t"
+        "mov    r5, r10\n\t"
+        "mov    r6, r11\n"
+        ".Ltr_m0_b_done:\n\t"
+        "add    r1, sp, #16\n\t"
+        "stmia  r1!, {r3, r4, r5, r6}\n\t"
+        "ldr    r7, [sp, #32]\n\t"
+        "str    r0, [r7, #0]\n\t"           /* job->w */
+        "ldr    r7, [r7, #4]\n\t"           /* rq */
+        TR_M0_ROW("0", "0", "4", "8", "12", "0", "16", "0")
+        TR_M0_ROW("1", "16", "20", "24", "28", "4", "20", "4")
+        TR_M0_ROW("2", "32", "36", "40", "44", "8", "24", "8")
+        TR_M0_ROW("3", "48", "52", "56", "60", "12", "28", "12")
+        "adds   r7, #64\n\t"
+        "ldr    r4, [sp, #32]\n\t"
+        "str    r7, [r4, #4]\n\t"           /* job->rq */
+        "ldr    r5, [sp, #36]\n\t"
+        "adds   r5, #16\n\t"
+        "str    r5, [sp, #36]\n\t"
+        "ldr    r7, [r4, #28]\n\t"          /* rq2 */
+        "cmp    r7, #0\n\t"
+        "bne    .Ltr_m0_dual\n\t"
+        "b      .Ltr_m0_block_end\n"        /* (conditional branches reach +-256 bytes) */
+        ".Ltr_m0_dual:\n\t"
+        TR_M0_ROW2("0", "4", "8", "16", "0")
+        TR_M0_ROW2("16", "20", "24", "20", "4")
+        TR_M0_ROW2("32", "36", "40", "24", "8")
+        TR_M0_ROW2("48", "52", "56", "28", "12")
+        "adds   r7, #64\n\t"
+        "ldr    r4, [sp, #32]\n\t"
+        "str    r7, [r4, #28]\n\t"          /* job->rq2 */
+        "ldr    r5, [sp, #40]\n\t"
+        "adds   r5, #16\n\t"
+        "str    r5, [sp, #40]\n"
+        ".Ltr_m0_block_end:\n\t"
+        "ldr    r4, [sp, #32]\n\t"
+        "ldr    r5, [r4, #36]\n\t"
+        "subs   r5, #1\n\t"
+        "str    r5, [r4, #36]\n\t"
+        "beq    .Ltr_m0_end\n\t"
+        "b      .Ltr_m0_block\n"
+        ".Ltr_m0_end:\n\t"
+        "ldr    r5, [sp, #36]\n\t"
+        "str    r5, [r4, #24]\n\t"          /* job->out */
+        "ldr    r5, [sp, #40]\n\t"
+        "str    r5, [r4, #32]\n\t"          /* job->out2 */
+        "add    sp, sp, #44\n\t"
+        "pop    {r4, r5, r6, r7}\n\t"
+        "mov    r8, r4\n\t"
+        "mov    r9, r5\n\t"
+        "mov    r10, r6\n\t"
+        "mov    r11, r7\n\t"
+        "pop    {r4, r5, r6, r7, pc}\n"
+        ".Ltr_m0_sums:\n\t"
         "lsls   r2, r2, #3\n\t"
         "adds   r2, r2, r1\n\t"
         "mov    r12, r2\n\t"
@@ -148,18 +306,7 @@ __attribute__((naked, noinline)) static const int16_t *tr_m0_dot4(const int16_t 
         "adds   r1, #8\n\t"
         "cmp    r1, r12\n\t"
         "bne    .Ltr_m0_group\n\t"
-        "pop    {r3}\n\t"
-        "mov    r4, r8\n\t"
-        "mov    r5, r9\n\t"
-        "mov    r6, r10\n\t"
-        "mov    r7, r11\n\t"
-        "stmia  r3!, {r4, r5, r6, r7}\n\t"
-        "pop    {r4, r5, r6, r7}\n\t"
-        "mov    r8, r4\n\t"
-        "mov    r9, r5\n\t"
-        "mov    r10, r6\n\t"
-        "mov    r11, r7\n\t"
-        "pop    {r4, r5, r6, r7, pc}\n\t"
+        "bx     lr\n\t"
         ".syntax divided\n\t");
 }
 #define TR_USE_M0_ASM 1
@@ -481,24 +628,30 @@ static void matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16
         rq = job.rq;
         activated = job.act == TR_ACT_NONE || job.act == TR_DSP_DUAL ? 0 : row;
     }
+#elif TR_USE_M0_ASM
+    if (dense->rows >= TR_ROW_BLOCK) {
+        tr_m0_job_t job;
+        job.w = w;
+        job.rq = rq;
+        job.a = a;
+        job.b = b;
+        job.groups_a = groups_a;
+        job.groups_b = groups_b;
+        job.out = out;
+        job.rq2 = rq2;
+        job.out2 = out2;
+        job.blocks = dense->rows / TR_ROW_BLOCK;
+        tr_m0_blocks(&job);
+        row = dense->rows - dense->rows % TR_ROW_BLOCK;
+        w = job.w;
+        rq = job.rq;
+    }
 #endif
     for (; row < dense->rows; row += TR_ROW_BLOCK) {
         const int rows = dense->rows - row < TR_ROW_BLOCK ? dense->rows - row : TR_ROW_BLOCK;
         int32_t acc_a[TR_ROW_BLOCK], acc_b[TR_ROW_BLOCK];
-#if TR_USE_M0_ASM
-        if (rows > 2) {
-            w = tr_m0_dot4(w, a, groups_a, acc_a);
-            if (groups_b > 0) {
-                w = tr_m0_dot4(w, b, groups_b, acc_b);
-            } else {
-                acc_b[0] = acc_b[1] = acc_b[2] = acc_b[3] = 0;
-            }
-        } else
-#endif
-        {
-            w = dot_block_c(w, rows, a, groups_a, acc_a);
-            w = dot_block_c(w, rows, b, groups_b, acc_b);
-        }
+        w = dot_block_c(w, rows, a, groups_a, acc_a);
+        w = dot_block_c(w, rows, b, groups_b, acc_b);
         for (r = 0; r < rows; r++, rq++) {
             out[row + r] = tr_requant_q14(rq->bias, acc_a[r], rq->mult_a, acc_b[r], rq->mult_b);
             if (rq2 != NULL) {
