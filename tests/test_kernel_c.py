@@ -191,20 +191,22 @@ def test_m4_dsp_loop_entries_match_twin(workdir, cell, reset_after, d, units, ta
 
 
 @needs_arm
-def test_m4_gate_mul_helper_exact_in_unicorn(workdir):
-    """tr_add_gate_mul_q15 (SMMLAR with the gate shifted into the sign bit) against int64 arithmetic at the
-    edges: gates 0, 2^14 - 1, 2^14, 2^15 - 1 and random, values up to the int32 limits."""
+@pytest.mark.parametrize("target", ["m4", "m0"])
+def test_m4_gate_mul_helper_exact_in_unicorn(workdir, target):
+    """tr_add_gate_mul_q15 (M4: SMMLAR with the gate shifted into the sign bit; M0: two MULS on the 16-bit
+    halves of v) against int64 arithmetic at the edges: gates 0, 2^14 - 1, 2^14, 2^15 - 1 and random, values
+    up to the int32 limits."""
     from unicorn import UC_ARCH_ARM, UC_MODE_MCLASS, UC_MODE_THUMB, Uc
     from unicorn import arm_const as arm
     src = workdir / "gate_mul.c"
     src.write_text('#include "tr_fixedpoint.h"\n'
                    "int32_t gate_mul(int32_t a, int32_t g, int32_t v) { return tr_add_gate_mul_q15(a, g, v); }\n")
-    obj, binary = workdir / "gate_mul.o", workdir / "gate_mul.bin"
-    subprocess.run([build.ARM_GCC, *build.ARM_TARGETS["m4"], *build.ARM_OPT, *build.STRICT_FLAGS,
+    obj, binary = workdir / f"gate_mul_{target}.o", workdir / f"gate_mul_{target}.bin"
+    subprocess.run([build.ARM_GCC, *build.ARM_TARGETS[target], *build.ARM_OPT, *build.STRICT_FLAGS,
                     f"-I{build.KERNELS_DIR}", "-c", src, "-o", obj], check=True)
     subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", "-j", ".text.gate_mul", obj, binary], check=True)
     uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
-    uc.ctl_set_cpu_model(arm.UC_CPU_ARM_CORTEX_M4)
+    uc.ctl_set_cpu_model(arm.UC_CPU_ARM_CORTEX_M4 if target == "m4" else arm.UC_CPU_ARM_CORTEX_M0)
     uc.mem_map(0, 0x10000)
     uc.mem_write(0, binary.read_bytes())
     uc.mem_write(0x8000, b"\xfe\xe7")
@@ -222,6 +224,7 @@ def test_m4_gate_mul_helper_exact_in_unicorn(workdir):
             uc.reg_write(arm.UC_ARM_REG_R1, int(g))
             uc.reg_write(arm.UC_ARM_REG_R2, int(v) & 0xFFFFFFFF)
             uc.reg_write(arm.UC_ARM_REG_LR, 0x8001)
+            uc.reg_write(arm.UC_ARM_REG_SP, 0xF000)        # the M0 build pushes
             uc.emu_start(1, 0x8000, count=100)
             got = uc.reg_read(arm.UC_ARM_REG_R0)
             assert got - (got >> 31 << 32) == expected, (a, g, v)

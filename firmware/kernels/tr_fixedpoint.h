@@ -74,6 +74,12 @@ static inline int32_t tr_add_gate_mul_q15(int32_t a, int32_t g, int32_t v)
             "smmlar %0, %4, %1, %2"
             : "=r"(out), "=&r"(gs), "=&r"(t) : "r"(g), "r"(v), "r"(a));
     return out;
+#elif defined(__ARM_ARCH_6M__)
+    /* Cortex-M0/M0+ (no 32 x 32 -> 64 multiply): v = 2^16 vh + vl (vl = v & 0xFFFF), and since g vh 2^16 is a
+     * multiple of 2^15, (g v + 2^14) >> 15 = 2 g vh + ((g vl + 2^14) >> 15); g vl + 2^14 < 2^31 and
+     * |2 g vh| < 2^31, so two MULS replace the 64-bit multiply helper. */
+    const int32_t low = (int32_t)(((uint32_t)g * ((uint32_t)v & 0xFFFFu) + 16384u) >> 15);
+    return a + (2 * g * (v >> 16) + low);
 #else
     return a + tr_round_shift64((int64_t)g * v, 15);
 #endif
