@@ -286,15 +286,20 @@ __attribute__((naked, noinline)) static void tr_m0_blocks(tr_m0_job_t *job)
         "mov    r10, r6\n\t"
         "mov    r11, r7\n\t"
         "pop    {r4, r5, r6, r7, pc}\n"
-        ".Ltr_m0_sums:\n\t"
-        "lsls   r2, r2, #3\n\t"
-        "adds   r2, r2, r1\n\t"
-        "mov    r12, r2\n\t"
-        "movs   r2, #0\n\t"
-        "mov    r8, r2\n\t"
-        "mov    r9, r2\n\t"
-        "mov    r10, r2\n\t"
-        "mov    r11, r2\n"
+        ".Ltr_m0_sums:\n\t"               /* 2 groups per pass; an odd count enters at the second */
+        "lsls   r3, r2, #3\n\t"
+        "adds   r3, r3, r1\n\t"
+        "mov    r12, r3\n\t"
+        "movs   r3, #0\n\t"
+        "mov    r8, r3\n\t"
+        "mov    r9, r3\n\t"
+        "mov    r10, r3\n\t"
+        "mov    r11, r3\n\t"
+        "lsrs   r2, r2, #1\n\t"
+        "bcc    .Ltr_m0_group\n\t"
+        "subs   r0, #16\n\t"              /* the second copy reads 16 (weights) and 8 (input) further */
+        "subs   r1, #8\n\t"
+        "b      .Ltr_m0_group2\n"
         ".Ltr_m0_group:\n\t"
         TR_M0_INPUTS("0")
         TR_M0_PAIR("0", "r8", "r9")
@@ -302,10 +307,19 @@ __attribute__((naked, noinline)) static void tr_m0_blocks(tr_m0_job_t *job)
         TR_M0_INPUTS("4")
         TR_M0_PAIR("4", "r8", "r9")
         TR_M0_PAIR("12", "r10", "r11")
-        "adds   r0, #16\n\t"
-        "adds   r1, #8\n\t"
+        ".Ltr_m0_group2:\n\t"
+        TR_M0_INPUTS("8")
+        TR_M0_PAIR("16", "r8", "r9")
+        TR_M0_PAIR("24", "r10", "r11")
+        TR_M0_INPUTS("12")
+        TR_M0_PAIR("20", "r8", "r9")
+        TR_M0_PAIR("28", "r10", "r11")
+        "adds   r0, #32\n\t"
+        "adds   r1, #16\n\t"
         "cmp    r1, r12\n\t"
-        "bne    .Ltr_m0_group\n\t"
+        "beq    .Ltr_m0_sums_end\n\t"
+        "b      .Ltr_m0_group\n"           /* (a conditional branch reaches 256 bytes back) */
+        ".Ltr_m0_sums_end:\n\t"
         "bx     lr\n\t"
         ".syntax divided\n\t");
 }
