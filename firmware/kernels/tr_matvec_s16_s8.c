@@ -15,8 +15,10 @@
  * floor shifts: S = 256 acc_B + acc_A). One pointer walks the weights from start to end, and every input
  * word loaded is used by the block's 4 rows.
  *
- * Two paths share this layout: the DSP path (__ARM_FEATURE_DSP: Cortex-M4/M7/M33) and the plain-C
- * reference path. Integer sums do not depend on their order, so both give the same bits.
+ * Three paths share this layout: the DSP path (__ARM_FEATURE_DSP: Cortex-M4/M7/M33), the Thumb-1 path
+ * (__ARM_ARCH_6M__: Cortex-M0/M0+, tr_m0_blocks) and the plain-C reference path (other cores, and the
+ * remainder block of 1..3 rows on both assembly paths). Integer sums do not depend on their order, so all
+ * give the same bits.
  */
 #include <stddef.h>
 
@@ -36,7 +38,8 @@
 /* The plain-C reading of a row pair. w_A is the low byte of each halfword h = 256 w_B + w_A. Where the core
  * has a 32 x 32 -> 64 multiply-accumulate (Thumb-2, hosts) it mirrors the DSP path: acc_A = sum w_A x and
  * S = sum h x (int64), then acc_B = (S >> 8) - (acc_A >> 8). Thumb-1 cores (Cortex-M0/M0+) would call a
- * 64-bit multiply helper per weight, so they take w_B = (h - w_A) >> 8 (exact) and sum it in int32. */
+ * 64-bit multiply helper per weight, so they take w_B = (h - w_A) >> 8 (exact) and sum it in int32 (only
+ * for the remainder block there: tr_m0_blocks does the full blocks). */
 #define TR_LOW_BYTE(h) ((int32_t)(int8_t)(h))            /* conversion modulo 2^8, checked below */
 typedef char tr_requires_int8_conversion_modulo[(int8_t)(int16_t)0x1280 == -128 ? 1 : -1];
 #if defined(__ARM_ARCH_ISA_THUMB) && __ARM_ARCH_ISA_THUMB == 1
