@@ -91,9 +91,9 @@ def export(artifact_dir, progress: bool = True, name: str | None = None) -> dict
 
 def main(argv=None) -> int:
     import argparse
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m quantize.export", description=__doc__.split("\n\n")[0])
     parser.add_argument("artifact_dir", help="artifact directory (model.json, weights.npz, ...)")
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--quiet", action="store_true", help="print only the kernel's figures (JSON)")
     args = parser.parse_args(argv)
     try:
         result = export(args.artifact_dir, progress=not args.quiet)
