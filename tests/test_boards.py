@@ -7,8 +7,9 @@ import tomllib
 
 import pytest
 
-from host import boards
-from host.boards import BoardError, board_from_dict, load_board
+from tinyrnn.host.device import boards
+from tinyrnn.host.device.boards import board_from_dict, load_board
+from tinyrnn.host.errors import BoardDataError
 
 EMULATED = ["qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-microbit", "qemu-netduinoplus2"]
 REAL = ["nrf52840-dk", "nucleo-f446re"]
@@ -68,36 +69,36 @@ def test_nucleo_clock_tree():
 def test_bad_real_board_is_refused(mutate, message):
     data = copy.deepcopy(raw("nucleo-f446re"))
     mutate(data)
-    with pytest.raises(BoardError, match=re.escape(message)):
+    with pytest.raises(BoardDataError, match=re.escape(message)):
         board_from_dict(data)
 
 
 def test_emulated_board_cannot_claim_dwt():
     data = raw("qemu-mps2-an386")
     data["cpu"]["counter"] = "dwt"
-    with pytest.raises(BoardError, match="QEMU emulates no DWT"):
+    with pytest.raises(BoardDataError, match="QEMU emulates no DWT"):
         board_from_dict(data)
 
 
 def test_m0_has_no_dwt():
     data = raw("qemu-microbit")
     data["cpu"]["counter"] = "dwt"
-    with pytest.raises(BoardError, match="Cortex-M0 has no DWT"):
+    with pytest.raises(BoardDataError, match="Cortex-M0 has no DWT"):
         board_from_dict(data)
 
 
 def test_unknown_board_lists_the_known_ones():
-    with pytest.raises(BoardError, match="qemu-mps2-an386"):
+    with pytest.raises(BoardDataError, match="qemu-mps2-an386"):
         load_board("no-such-board")
 
 
 def test_board_error_is_a_tool_error():
-    from host.errors import TinyRNNError
-    assert issubclass(BoardError, TinyRNNError) and issubclass(BoardError, ValueError)
+    from tinyrnn.host.errors import TinyRNNError
+    assert issubclass(BoardDataError, TinyRNNError) and issubclass(BoardDataError, ValueError)
 
 
 def test_default_model_is_what_train_writes_by_default():
-    from host import train
+    from tinyrnn.host.training import pipeline as train
     args = train.build_parser().parse_args([])
     out = train.default_out_dir(train.DEFAULT_DATASET, None, args.cell, args.units)
     assert boards.DEFAULT_MODEL == boards.ROOT / out and boards.DEFAULT_MODEL.is_absolute()

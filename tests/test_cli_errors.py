@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host.train import main
+from tinyrnn.host.training.pipeline import main
 from synthetic import make_sequences, write_csv, write_npz
 
 REPO = Path(__file__).resolve().parent.parent

@@ -11,11 +11,12 @@ import sys
 import numpy as np
 import pytest
 
-from quantize import codegen
-from quantize.export import export
-from quantize.kernel import KERNEL_BIN_MAGIC, quantize_artifact
-from quantize.synthetic import make_artifact
-from quantize.twin import TwinModel, pad4
+from tinyrnn.quantize.emit import c_code as codegen
+from tinyrnn.quantize.emit.export import export
+from tinyrnn.quantize.twin.params import KERNEL_BIN_MAGIC
+from tinyrnn.quantize.twin.quantizer import quantize_artifact
+from tinyrnn.quantize.reference.synthetic import make_artifact
+from tinyrnn.quantize.twin.cells import TwinModel, pad4
 
 
 def test_generation_is_deterministic(tmp_path):
@@ -125,7 +126,7 @@ def test_export_cli_one_line_errors(tmp_path):
 def test_c_layout_versions_match_and_mismatch_is_an_error(tmp_path):
     """model_data.h carries TINYRNN_C_LAYOUT (codegen.C_LAYOUT); tinyrnn.h the kernels' layout; they must agree,
     and model_data.c generated for another layout stops the compiler with a message that says what to do."""
-    from quantize import build
+    from tinyrnn.quantize.toolchain import build
     kernel_h = (build.KERNELS_DIR / "tinyrnn.h").read_text()
     assert int(re.search(r"#define TINYRNN_KERNEL_C_LAYOUT (\d+)", kernel_h).group(1)) == codegen.C_LAYOUT
     art = make_artifact(tmp_path / "m", d=2, units=4, k=2, n=2, steps=4)
@@ -141,7 +142,7 @@ def test_c_layout_versions_match_and_mismatch_is_an_error(tmp_path):
 
 
 def test_ensure_exported_regenerates_c_of_another_layout(tmp_path, capsys):
-    from host.flash import ensure_exported
+    from tinyrnn.host.device.firmware import ensure_exported
     art = make_artifact(tmp_path / "m", d=2, units=4, k=2, n=2, steps=4)
     export(art, progress=False)
     header = art / "c" / "model_data.h"

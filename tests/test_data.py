@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from host import data as D
-from host.errors import UserError
+from tinyrnn.host.training import data as D
+from tinyrnn.host.errors import UserError
 from synthetic import make_sequences, regression_targets, write_csv, write_npz
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from host.boards import ROOT, board_names, load_board
-from host.flash import model_key
+from tinyrnn.host.device.boards import ROOT, board_names, load_board
+from tinyrnn.host.device.firmware import model_key
 
 
 def make(board, build_dir, model=None):
@@ -26,8 +26,8 @@ def toolchain():
 
 
 def synthetic_model(directory, **kwargs):
-    from quantize.export import export
-    from quantize.synthetic import make_artifact
+    from tinyrnn.quantize.emit.export import export
+    from tinyrnn.quantize.reference.synthetic import make_artifact
     make_artifact(directory, n=2, steps=8, **kwargs)
     export(directory, progress=False)
     return directory

@@ -9,8 +9,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantize import fixedpoint as fp
-from quantize.kernel import bias_q, multiplier, quantize_rows
+from tinyrnn.quantize.twin import fixedpoint as fp
+from tinyrnn.quantize.twin.quantizer import bias_q, multiplier, quantize_rows
 
 int32s = st.integers(-2**31, 2**31 - 1)
 

@@ -6,8 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from host import harness, hw_report
-from quantize.synthetic import make_artifact
+from tinyrnn.host.check import harness
+from tinyrnn.host.check import board_report as hw_report
+from tinyrnn.quantize.reference.synthetic import make_artifact
 
 
 @pytest.mark.parametrize("task", ["regression", "classification"])
@@ -26,7 +27,7 @@ def test_fidelity_of_a_perfect_board(tmp_path, task):
 
 
 def test_target_norm_forms_agree():
-    from quantize.metrics import task_figures
+    from tinyrnn.quantize.reference.metrics import task_figures
     final, y = np.array([[0.5], [1.0]]), np.array([2.0, 3.0])
     as_dict = task_figures(final, y, "regression", {"mean": [1.0], "std": [2.0]})
     as_pair = task_figures(final, y, "regression", (np.array([1.0]), np.array([2.0])))

@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from host import demo, flash, harness, hwtest
-from quantize.synthetic import make_artifact
+from tinyrnn.host.commands import demo
+from tinyrnn.host.device import firmware as flash
+from tinyrnn.host.check import harness
+from tinyrnn.host.commands import hwtest
+from tinyrnn.quantize.reference.synthetic import make_artifact
 
 REPO = Path(__file__).resolve().parent.parent
 MAINS = {"flash": flash.main, "harness": harness.main, "demo": demo.main, "hwtest": hwtest.main}

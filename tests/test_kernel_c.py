@@ -9,10 +9,11 @@ import subprocess
 import numpy as np
 import pytest
 
-from quantize import build, codegen
-from quantize.kernel import CELL_IDS, HEAD_IDS
-from quantize.testing import extreme_params, input_sets, make_model, twin_states
-from quantize.twin import TwinModel, state_words
+from tinyrnn.quantize.toolchain import build
+from tinyrnn.quantize.emit import c_code as codegen
+from tinyrnn.quantize.twin.params import CELL_IDS, HEAD_IDS
+from tinyrnn.quantize.toolchain.cases import extreme_params, input_sets, make_model, twin_states
+from tinyrnn.quantize.twin.cells import TwinModel, state_words
 
 # (name, make_artifact keyword arguments): every cell, 1-3 layers, both heads, odd sizes (padding)
 CONFIGS = [
@@ -75,7 +76,7 @@ def test_sanitizers_clean(workdir, name, config):
 
 def test_activations_exhaustive(workdir):
     """Every Q14 input of the tables' ranges (and beyond), C versus twin."""
-    from quantize import fixedpoint as fp
+    from tinyrnn.quantize.twin import fixedpoint as fp
     src = workdir / "act.c"
     src.write_text(
         '#include <stdio.h>\n#include <stdlib.h>\n#include "tr_kernels.h"\n'
@@ -141,7 +142,7 @@ def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after, target)
     """The assembly paths run in unicorn over thousands of steps, versus the twin: the SXTB16/SMLAD path
     (Cortex-M4 build) and the Thumb-1 routine tr_m0_blocks (Cortex-M0 build; the remainder block of
     units 18 takes the C path there)."""
-    from quantize.emulate import EmulatedModel
+    from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     name = f"dsp_{cell}_{reset_after}_{target}"
     # units 18: full 4-row blocks and a remainder block; d=7: padded columns
     art, twin = make_model(workdir, name, cell=cell, reset_after=reset_after, d=7, units=18, k=5, layers=2)
@@ -174,7 +175,7 @@ def test_m4_dsp_loop_entries_match_twin(workdir, cell, reset_after, d, units, ta
     input widths of 1..5 groups of 4 columns reach every entry, for each kind of block (sigmoid, dual, tanh,
     LSTM, plain head), with trained-magnitude and extreme weights. The same models on the Cortex-M0 build
     run tr_m0_blocks at every width (the head: no second input; GRU candidate: second outputs)."""
-    from quantize.emulate import EmulatedModel
+    from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     name = f"entry_{cell}_{reset_after}_{d}_{units}_{target}"
     art, twin = make_model(workdir, name, cell=cell, reset_after=reset_after, d=d, units=units, k=4, layers=2)
     for label in ("trained", "extreme"):
@@ -236,7 +237,7 @@ def test_m4_gate_mul_helper_exact_in_unicorn(workdir, target):
 @pytest.mark.parametrize("target", ["m0", "m3", "m7"])
 def test_other_cortex_m_images_match_twin(workdir, target):
     """The plain-C path (M0, M3) and the M7 build in unicorn agree with the twin too."""
-    from quantize.emulate import EmulatedModel
+    from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     for cell in ("gru", "lstm"):
         name = f"img_{cell}"
         art = workdir / name

@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host.mpserve import MP_DIR, micropython_available   # the one copy of the location and the check
-from quantize import fixedpoint as fp
-from quantize.export import export
-from quantize.micropython import TABLES, tables_bytes, write_tables
-from quantize.synthetic import make_artifact, random_inputs
-from quantize.twin import TwinModel
+from tinyrnn.host.device.micropython import MP_DIR, micropython_available  # the one copy of the location and the check
+from tinyrnn.quantize.twin import fixedpoint as fp
+from tinyrnn.quantize.emit.export import export
+from tinyrnn.quantize.emit.micropython import TABLES, tables_bytes, write_tables
+from tinyrnn.quantize.reference.synthetic import make_artifact, random_inputs
+from tinyrnn.quantize.twin.cells import TwinModel
 
 REPO = Path(__file__).resolve().parents[1]
 PORT_DIR = REPO / "firmware" / "micropython"

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host import mpserve
-from host import protocol_spec as spec
-from host.harness import connect
-from host.protocol import encode_frame
-from quantize.export import export
-from quantize.synthetic import make_artifact
-from quantize.twin import TwinModel
+from tinyrnn.host.device import micropython as mpserve
+from tinyrnn.host.link import spec as spec
+from tinyrnn.host.check.harness import connect
+from tinyrnn.host.link.framing import encode_frame
+from tinyrnn.quantize.emit.export import export
+from tinyrnn.quantize.reference.synthetic import make_artifact
+from tinyrnn.quantize.twin.cells import TwinModel
 
 REPO = Path(__file__).resolve().parents[1]
 

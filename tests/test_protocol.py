@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host import protocol_spec as spec
-from host.errors import BoardError, BoardNotAnswering, GarbageError, HashMismatch
-from host.protocol import (Client, FrameError, FrameReader, Info, cobs_decode, cobs_encode, crc32,
-                           decode_frame, encode_frame)
-from host.transport import Transport
+from tinyrnn.host.link import spec as spec
+from tinyrnn.host.errors import ErrorReply, BoardNotAnswering, GarbageError, HashMismatch
+from tinyrnn.host.link.client import Client, Info
+from tinyrnn.host.link.framing import FrameError, FrameReader, cobs_decode, cobs_encode, crc32, decode_frame, encode_frame
+from tinyrnn.host.link.transport import Transport
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -258,7 +258,7 @@ def test_client_resends_a_request_damaged_on_the_way(code):
 
 def test_client_gives_up_on_a_line_that_always_damages():
     line = DamagingLine("BAD_CRC", damaged=10)
-    with pytest.raises(BoardError, match="BAD_CRC"):
+    with pytest.raises(ErrorReply, match="BAD_CRC"):
         Client(line, timeout=5.0, retries=2).hello()
     assert len(line.writes) == 3
 

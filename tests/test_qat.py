@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from quantize.kernel import quantize_rows, snap_to_int8_grid
+from tinyrnn.quantize.twin.quantizer import quantize_rows, snap_to_int8_grid
 
 
 def on_grid(matrix):
@@ -24,7 +24,7 @@ def test_snap_is_idempotent_and_keeps_the_int8_values():
 
 @pytest.mark.parametrize("grid_epochs", [0, 2])
 def test_trained_weights_are_on_the_grid_only_after_grid_fine_tuning(tmp_path, grid_epochs):
-    from host.train import main
+    from tinyrnn.host.training.pipeline import main
     from tests.synthetic import make_sequences, write_npz
 
     data = write_npz(tmp_path / "data.npz", *make_sequences())

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from host import qemu
-from host.boards import ROOT, load_board
-from host.protocol import Client
-from host.transport import Transport
+from tinyrnn.host.device import qemu
+from tinyrnn.host.device.boards import ROOT, load_board
+from tinyrnn.host.link.client import Client
+from tinyrnn.host.link.transport import Transport
 
 BOARD = "qemu-mps2-an386"
 
@@ -28,7 +28,7 @@ def bring_up_elf(tmp_path):
 
 def test_elf_path_follows_the_makefile(tmp_path, monkeypatch):
     """firmware/Makefile: $(BUILD_DIR)/<board>/<model hash from c/model_data.h, else bringup>/app.elf."""
-    from host.flash import elf_path
+    from tinyrnn.host.device.firmware import elf_path
     monkeypatch.setenv("BUILD_DIR", str(tmp_path))
     assert elf_path(BOARD) == tmp_path / BOARD / "bringup" / "app.elf"
     model = tmp_path / "some-name"
@@ -99,7 +99,7 @@ def test_run_directories_are_separate(tmp_path, monkeypatch, fake_qemu):
 
 
 def test_hwtest_uses_its_own_run_directory(tmp_path, monkeypatch):
-    from host import hwtest
+    from tinyrnn.host.commands import hwtest
     calls = []
     monkeypatch.setattr(hwtest, "build", lambda board, model_dir: tmp_path / "app.elf")
     monkeypatch.setattr(hwtest.qemu, "start", lambda board, elf, run_dir=None: calls.append(("start", run_dir))

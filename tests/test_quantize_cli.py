@@ -2,7 +2,8 @@
 
 import pytest
 
-from quantize import bench, micropython
+from tinyrnn.quantize.toolchain import bench
+from tinyrnn.quantize.emit import micropython
 
 
 def one_line_error(capsys, call, *words):

@@ -9,10 +9,10 @@ import json
 import numpy as np
 import pytest
 
-from host import model as M
-from host.convert import non_integer_tensors
-from quantize.metrics import compare_outputs
-from host.train import main
+from tinyrnn.host.training import model as M
+from tinyrnn.host.training.convert import non_integer_tensors
+from tinyrnn.quantize.reference.metrics import compare_outputs
+from tinyrnn.host.training.pipeline import main
 from synthetic import make_sequences, regression_targets, write_npz
 
 FAST = ["--epochs", "2", "--units", "8", "--calibration-samples", "200", "--quiet"]
@@ -184,7 +184,7 @@ def test_weights_npz_reproduces_float_outputs_in_plain_numpy(gru_run):
 
 
 def test_int8_graph_is_integer_only(gru_run):
-    from host.convert import make_interpreter
+    from tinyrnn.host.training.convert import make_interpreter
 
     tflite = (gru_run / "model_int8.tflite").read_bytes()
     assert non_integer_tensors(tflite) == []
@@ -213,7 +213,7 @@ def test_same_seed_same_weights_and_force_replaces(gru_run, workdir, fixed_data)
 
 
 def test_failed_run_leaves_no_directory(workdir, fixed_data, monkeypatch):
-    import host.train
+    import tinyrnn.host.training.pipeline
 
     def broken(artifact_dir, args, final_name):
         assert (artifact_dir / "model.json").is_file() and (artifact_dir / "weights.npz").is_file()
@@ -287,7 +287,7 @@ def test_default_basic_motions_run(tmp_path, capsys):
 
 
 def test_report_shows_kernel_outputs_side_by_side(gru_run, tmp_path):
-    from host.report import write_report
+    from tinyrnn.host.training.report import write_report
 
     manifest, cfg, weights, split = load_run(gru_run)
     metrics = json.loads((gru_run / "metrics.json").read_text())

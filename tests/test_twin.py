@@ -7,11 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from quantize.float_ref import normalise, run_float
-from quantize.kernel import UnsupportedModel, load_artifact, quantize_artifact, quantize_model
-from quantize.metrics import FIDELITY_TARGETS, compare_outputs
-from quantize.synthetic import make_artifact
-from quantize.twin import TwinModel
+from tinyrnn.quantize.reference.float_ref import normalise, run_float
+from tinyrnn.quantize.twin.params import UnsupportedModel
+from tinyrnn.quantize.twin.quantizer import load_artifact, quantize_artifact, quantize_model
+from tinyrnn.quantize.reference.metrics import FIDELITY_TARGETS, compare_outputs
+from tinyrnn.quantize.reference.synthetic import make_artifact
+from tinyrnn.quantize.twin.cells import TwinModel
 
 FIDELITY_CASES = [("gru", True, 1), ("gru", False, 2), ("lstm", True, 1), ("lstm", True, 2)]
 

@@ -7,10 +7,10 @@ import struct
 import numpy as np
 import pytest
 
-from host import protocol_spec as spec
-from host.errors import HashMismatch
-from host.harness import THRESHOLDS, bit_exactness, check_thresholds, fidelity
-from host.protocol import cobs_encode, crc32, encode_frame
+from tinyrnn.host.link import spec
+from tinyrnn.host.errors import HashMismatch
+from tinyrnn.host.check.harness import THRESHOLDS, bit_exactness, check_thresholds, fidelity
+from tinyrnn.host.link.framing import cobs_encode, crc32, encode_frame
 
 ERR = spec.ERRORS
 

@@ -1,0 +1,140 @@
+"""The hardware section of the report: per board (hw/<board>/hw_report.md with plots) and one page for all
+boards (<artifact>/hw_report.md), built from the harness's results.json files."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_latency(results, path):
+    lat = results["latency"]
+    values = np.asarray(lat["per_step_values"])
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.hist(values, bins=min(50, max(5, len(np.unique(values)))), color="#4472c4")
+    for key, style in (("p50", "-"), ("p99", "--")):
+        ax.axvline(lat["per_step"][key], color="k", linestyle=style, linewidth=1, label=f"{key} {lat['per_step'][key]:,.0f}")
+    ax.set_xlabel(f"{lat['unit']} per step")
+    ax.set_ylabel("steps")
+    ax.set_title(f"{results['board']}: latency per step ({results['steps']} steps)", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_outputs(run, twin, split, results, path):
+    """Left: one sequence, board vs float output per step. Right: every board output against float."""
+    n = len(run["lengths"])
+    board = twin.dequantize_output(run["board"])
+    ref = split["float_outputs"][:n]
+    valid = np.arange(board.shape[1])[None, :] < run["lengths"][:, None]
+    plt = _plt()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    length = int(run["lengths"][0])
+    for j in range(board.shape[-1]):
+        line, = a.plot(ref[0, :length, j], linewidth=1.5, alpha=0.6, label=f"float {j}")
+        a.plot(board[0, :length, j], linestyle="--", color=line.get_color(), linewidth=1, label=f"board {j}")
+    a.set_xlabel("step")
+    a.set_ylabel("output")
+    a.set_title("sequence 0: board (dashed) vs float (solid)", fontsize=10)
+    if board.shape[-1] <= 6:
+        a.legend(fontsize=6, ncol=2)
+    b.scatter(ref[valid].ravel(), board[valid].ravel(), s=2, alpha=0.4)
+    lo, hi = float(min(ref[valid].min(), board[valid].min())), float(max(ref[valid].max(), board[valid].max()))
+    b.plot([lo, hi], [lo, hi], color="k", linewidth=0.8)
+    b.set_xlabel("float model")
+    b.set_ylabel("board")
+    b.set_title(f"all steps: step max abs {results['fidelity']['step_max_abs']:.4f}", fontsize=10)
+    fig.suptitle(f"{results['board']} / {results['model']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def summary_lines(results):
+    """The human summary the CLI prints (and the report reuses)."""
+    be, fid, lat = results["bit_exact"], results["fidelity"], results["latency"]
+    unit = lat["unit"]
+    clock = f"{results['cpu_clock_hz'] / 1e6:g} MHz" if results["cpu_clock_hz"] else "clock unknown"
+    lines = [f"board {results['board']} @ {clock}, model {results['model']} "
+             f"({results['cell'].upper()} x{results['layers']}, {results['units']} units, hash "
+             f"{results['model_hash']}, kernel path {results['kernel_path']}), "
+             f"{results['sequences']} sequences / {results['steps']} steps"]
+    if be["mismatched_values"] == 0:
+        lines.append(f"bit-exact vs twin: OK, all {be['total_values']:,} outputs identical")
+    else:
+        f = be["first_mismatch"]
+        lines.append(f"bit-exact vs twin: FAIL, {be['mismatched_values']:,} of {be['total_values']:,} outputs differ "
+                     f"({be['mismatched_steps']} steps); first: sequence {f['sequence']} step {f['step']} "
+                     f"output {f['output']}: board {f['board']}, twin {f['twin']}")
+    checks = ", ".join(f"{name} {c['value']:.4g} ({c['op']} {c['limit']:g}) {'OK' if c['passed'] else 'FAIL'}"
+                       for name, c in results["thresholds"].items())
+    lines.append(f"fidelity vs float: {checks}")
+    extra = [f"{k} {fid[k]:.4g}" for k in ("accuracy", "float_accuracy", "step_argmax_agreement", "final_mean_abs",
+                                              "step_mean_abs", "rmse_vs_float", "relative_l2", "cosine_similarity")
+             if fid.get(k) is not None]
+    lines.append("  " + ", ".join(extra))
+    ps, pu, qs = lat["per_step"], lat["per_step_us"], lat["per_sequence"]
+    lines.append(f"latency per step ({unit}): p50 {ps['p50']:,.0f}, p99 {ps['p99']:,.0f}, max {ps['max']:,.0f} "
+                 f"= {pu['p50']:.1f} / {pu['p99']:.1f} / {pu['max']:.1f} µs; per sequence p50 {qs['p50']:,.0f}, "
+                 f"max {qs['max']:,.0f} {unit}")
+    lines.append(f"  ({lat['note']})")
+    size = results.get("firmware_size")
+    if size:
+        lines.append(f"firmware: flash {size['flash_bytes']:,} B of {size['flash_size']:,}, "
+                     f"RAM {size['ram_bytes']:,} B of {size['ram_size']:,} (incl. {size['stack_bytes']:,} B stack)")
+    return lines
+
+
+def board_section(results, plots=True):
+    partial = f" (partial run: first {results['limit']} test sequences)" if results.get("limit") else ""
+    lines = [f"## {results['board']}{partial}", ""]
+    lines += [f"- {line.strip()}" for line in summary_lines(results)]
+    lines += ["", "| figure | value |", "|---|---|"]
+    for key, value in results["fidelity"].items():
+        if value is not None:
+            lines.append(f"| {key} | {value:.6g} |")
+    lat = results["latency"]
+    for key in ("per_step", "per_sequence"):
+        s = lat[key]
+        lines.append(f"| latency {key.replace('_', ' ')} ({lat['unit']}) p50 / p99 / max | "
+                     f"{s['p50']:,.0f} / {s['p99']:,.0f} / {s['max']:,.0f} |")
+    if plots:
+        lines += ["", "![latency](latency_hist.png)", "", "![outputs](outputs_vs_float.png)"]
+    return "\n".join(lines) + "\n"
+
+
+def write_combined(model_dir):
+    """<artifact>/hw_report.md: one table over every board with results, then each board's section."""
+    model_dir = Path(model_dir)
+    results = [json.loads(p.read_text()) for p in sorted((model_dir / "hw").glob("*/results.json"))]
+    results = [r for r in results if r.get("limit") is None]     # partial (--limit) runs are not the board's figures
+    lines = [f"# {model_dir.name} on boards", "",
+             "Written by host/harness.py. Latency on QEMU boards is executed instructions (SysTick under "
+             "-icount), not cycles; on silicon it is cycles.", "",
+             "| board | bit-exact | argmax agree | final max abs | step max abs | per step p50 | unit | flash B | RAM B |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        size = r.get("firmware_size") or {}
+        lines.append(
+            f"| {r['board']} | {'yes' if r['bit_exact']['mismatched_values'] == 0 else 'NO'} | "
+            f"{r['fidelity'].get('argmax_agreement') if r['fidelity'].get('argmax_agreement') is not None else '-'} | "
+            f"{r['fidelity']['final_max_abs']:.4f} | {r['fidelity']['step_max_abs']:.4f} | "
+            f"{r['latency']['per_step']['p50']:,.0f} | {r['latency']['unit']} | "
+            f"{size.get('flash_bytes', '-')} | {size.get('ram_bytes', '-')} |")
+    lines.append("")
+    for r in results:
+        section = model_dir / "hw" / r["board"] / "hw_report.md"
+        if section.is_file():
+            text = section.read_text().replace("](", f"](hw/{r['board']}/")
+            lines += ["", text]
+    (model_dir / "hw_report.md").write_text("\n".join(lines) + "\n")

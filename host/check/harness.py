@@ -1,0 +1,213 @@
+"""Check a board against its model over the serial line: bit-exact vs the twin, fidelity vs float, latency.
+
+Streams the artifact's test split sequence by sequence (inputs quantized by the twin, SEQUENCE with per-step
+outputs), and compares every output
+  (a) with the Python twin of the kernel: must be bit-exact (mismatches counted, the first one shown);
+  (b) with the float model's outputs (test_split.npz float_outputs): accuracy, argmax agreement, max/mean
+      abs error (final and per step), RMSE, relative L2, cosine similarity;
+and summarises the latency per step and per sequence (p50/p99/max) in the board's unit (cycles on silicon,
+executed instructions on QEMU) and in µs at the board's clock.
+
+Writes <artifact>/hw/<board>/results.json, hw_report.md and plots there, and <artifact>/hw_report.md (all
+boards). A partial run (--limit N) goes to <artifact>/hw/<board>-limit<N>/ instead and is left out of the
+combined report, so it never replaces a full run's results. The library entry points (`run_test_split`, `fidelity`, `latency_summary`) are what
+the hardware suite (tests/hw, tinyrnn.hwtests) uses.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tinyrnn.host.check import board_report
+from tinyrnn.host.device.firmware import firmware_dir
+from tinyrnn.host.errors import TinyRNNError
+from tinyrnn.host.link.client import connect
+from tinyrnn.host.link.transport import DEFAULT_BAUD
+from tinyrnn.quantize.reference.metrics import FIDELITY_TARGETS, compare_outputs
+from tinyrnn.quantize.twin.cells import TwinModel
+from tinyrnn.quantize.twin.params import UnsupportedModel
+
+# Fidelity the kernel must reach against the float model (from the kernel's requirements; don't loosen here).
+THRESHOLDS = FIDELITY_TARGETS  # the kernel's targets (quantize/reference/metrics.py), one definition
+
+
+def load_model(model_dir):
+    """(twin, manifest, test split) of an artifact directory. A missing or unusable file is a TinyRNNError."""
+    model_dir = Path(model_dir)
+    if not (model_dir / "model.json").is_file():
+        raise TinyRNNError(f"{model_dir}: not an artifact directory (no model.json); train one with host/train.py")
+    if not (model_dir / "test_split.npz").is_file():
+        raise TinyRNNError(f"{model_dir}: no test_split.npz (the harness streams the test split); "
+                           "retrain with host/train.py")
+    if not (model_dir / "weights.npz").is_file() and not (model_dir / "kernel.npz").is_file():
+        raise TinyRNNError(f"{model_dir}: neither weights.npz nor kernel.npz; retrain with host/train.py")
+    try:
+        manifest = json.loads((model_dir / "model.json").read_text())
+        split = dict(np.load(model_dir / "test_split.npz"))
+        twin = TwinModel.from_artifact_dir(model_dir)
+    except UnsupportedModel as e:
+        raise TinyRNNError(f"{model_dir}: {e}") from None
+    except (OSError, ValueError, KeyError) as e:
+        raise TinyRNNError(f"{model_dir}: unreadable artifact ({type(e).__name__}: {e})") from None
+    missing = {"x", "lengths", "y", "float_outputs"} - set(split)
+    if missing:
+        raise TinyRNNError(f"{model_dir}/test_split.npz lacks {', '.join(sorted(missing))}")
+    return twin, manifest, split
+
+
+def run_test_split(client, twin, split, limit=None, progress=False):
+    """Every test sequence through SEQUENCE (per-step outputs, state reset first).
+
+    Returns a dict of arrays: board (n, T, k) int32, twin (n, T, k) int32, step_ticks (n, T) (0 past each
+    length), lengths (n,), x_q (n, T, d) int16."""
+    x, lengths = split["x"], split["lengths"].astype(np.int64)
+    n = len(lengths) if limit is None else min(limit, len(lengths))
+    x, lengths = x[:n], lengths[:n]
+    x_q = twin.quantize_input(x)
+    expected = twin.run(x_q)
+    board = np.zeros_like(expected)
+    ticks = np.zeros(x.shape[:2], dtype=np.int64)
+    sequences = range(n)
+    if progress:
+        from tqdm import tqdm
+        sequences = tqdm(sequences, desc=f"{client.info.board_name}", unit="seq", file=sys.stderr)
+    for i in sequences:
+        length = lengths[i]
+        result = client.sequence(x_q[i, :length], per_step=True, reset=True)
+        board[i, :length] = result.outputs
+        ticks[i, :length] = result.step_ticks
+    return {"board": board, "twin": expected, "step_ticks": ticks, "lengths": lengths, "x_q": x_q}
+
+
+def bit_exactness(run):
+    """Mismatches between the board's and the twin's integers over every real step."""
+    valid = np.arange(run["board"].shape[1])[None, :] < run["lengths"][:, None]
+    differ = (run["board"] != run["twin"]) & valid[..., None]
+    first = None
+    if differ.any():
+        seq, step, out = (int(v) for v in np.argwhere(differ)[0])
+        first = {"sequence": seq, "step": step, "output": out,
+                 "board": int(run["board"][seq, step, out]), "twin": int(run["twin"][seq, step, out])}
+    return {"mismatched_values": int(differ.sum()), "mismatched_steps": int(differ.any(-1).sum()),
+            "total_values": int(valid.sum() * run["board"].shape[-1]), "first_mismatch": first}
+
+
+def fidelity(run, twin, manifest, split):
+    """The board's outputs against the float model: the project's figures (quantize/metrics.py) plus
+    RMSE, relative L2 error, cosine similarity and per-step argmax agreement over every real step."""
+    n = len(run["lengths"])
+    board = twin.dequantize_output(run["board"])
+    ref = split["float_outputs"][:n].astype(np.float64)
+    figures = compare_outputs(ref, board, run["lengths"], split["y"][:n], manifest["task"],
+                              manifest.get("target_norm"))
+    valid = np.arange(board.shape[1])[None, :] < run["lengths"][:, None]
+    b, r = board[valid], ref[valid]
+    diff = b - r
+    figures.update(
+        rmse_vs_float=float(np.sqrt(np.mean(diff ** 2))),
+        relative_l2=float(np.linalg.norm(diff) / max(np.linalg.norm(r), 1e-30)),
+        cosine_similarity=float(np.sum(b * r) / max(np.linalg.norm(b) * np.linalg.norm(r), 1e-30)),
+    )
+    if manifest["task"] == "classification":
+        figures["step_argmax_agreement"] = float(np.mean(b.argmax(-1) == r.argmax(-1)))
+        rows = np.arange(n)
+        figures["float_accuracy"] = float(np.mean(ref[rows, run["lengths"] - 1].argmax(-1) == split["y"][:n]))
+    return figures
+
+
+def check_thresholds(figures, task):
+    """{check name: (value, limit, passed)} for the fidelity thresholds that apply to the task."""
+    checks = {"final_max_abs": (figures["final_max_abs"], THRESHOLDS["final_max_abs_max"], "<="),
+              "step_max_abs": (figures["step_max_abs"], THRESHOLDS["step_max_abs_max"], "<=")}
+    if task == "classification":
+        checks["argmax_agreement"] = (figures["argmax_agreement"], THRESHOLDS["argmax_agreement_min"], ">=")
+    return {name: {"value": v, "limit": lim, "op": op, "passed": bool(v <= lim if op == "<=" else v >= lim)}
+            for name, (v, lim, op) in checks.items()}
+
+
+def _stats(values):
+    values = np.asarray(values, dtype=np.float64)
+    return {"p50": float(np.percentile(values, 50)), "p99": float(np.percentile(values, 99)),
+            "max": float(values.max()), "min": float(values.min()), "mean": float(values.mean())}
+
+
+def latency_summary(run, info):
+    """Per-step and per-sequence latency in the board's unit and in µs at its clock."""
+    valid = np.arange(run["step_ticks"].shape[1])[None, :] < run["lengths"][:, None]
+    per_step = info.ticks_to_count(run["step_ticks"][valid])
+    per_seq = info.ticks_to_count(run["step_ticks"].sum(axis=1))
+    note = ("executed instructions counted with SysTick under QEMU -icount shift=0 (not cycles); "
+            f"resolution {info.ticks_to_count(1):g} instructions; µs assume one instruction per cycle at "
+            f"{info.cpu_clock_hz / 1e6:g} MHz" if info.unit == "instructions" else
+            "wall-clock µs around each step (time.ticks_us: an interpreter, not a cycle count)"
+            if info.unit == "microseconds" else
+            f"CPU cycles (DWT/SysTick); µs at {info.cpu_clock_hz / 1e6:g} MHz")
+    return {"unit": info.unit, "note": note, "cpu_clock_hz": info.cpu_clock_hz,
+            "per_step": _stats(per_step), "per_step_us": _stats(info.count_to_us(per_step)),
+            "per_sequence": _stats(per_seq), "per_sequence_us": _stats(info.count_to_us(per_seq)),
+            "per_step_values": per_step.tolist()}
+
+
+def firmware_size(board_name, model_dir):
+    """The size report `make -C firmware` wrote for this board and model, if it is there."""
+    try:
+        path = firmware_dir(board_name, model_dir) / "size.json"
+    except TinyRNNError:
+        return None
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True):
+    """The whole harness run; returns (results dict, run arrays, twin, test split)."""
+    twin, manifest, split = load_model(model_dir)
+    started = time.monotonic()
+    client = connect(port, baud, expected_hash=twin.model_hash)
+    try:
+        info = client.info
+        if (info.input_dim, info.output_dim) != (manifest["input_dim"], manifest["output_dim"]):
+            raise TinyRNNError(f"board model is {info.input_dim}->{info.output_dim}, artifact "
+                               f"{manifest['input_dim']}->{manifest['output_dim']}")
+        run = run_test_split(client, twin, split, limit=limit, progress=progress)
+    finally:
+        client.transport.close()
+    figures = fidelity(run, twin, manifest, split)
+    results = {
+        "board": info.board_name, "port": port, "model": Path(model_dir).resolve().name,
+        "model_hash": info.model_hash, "cell": info.cell, "layers": info.layers, "units": info.units,
+        "input_dim": info.input_dim, "output_dim": info.output_dim, "kernel_path": info.kernel_path,
+        "cpu_clock_hz": info.cpu_clock_hz, "task": manifest["task"],
+        "sequences": int(len(run["lengths"])), "steps": int(run["lengths"].sum()),
+        "limit": limit,                       # None: the whole test split
+        "bit_exact": bit_exactness(run),
+        "fidelity": figures,
+        "thresholds": check_thresholds(figures, manifest["task"]),
+        "latency": latency_summary(run, info),
+        "firmware_size": firmware_size(info.board_name, model_dir),
+        "wall_seconds": round(time.monotonic() - started, 2),
+    }
+    results["passed"] = (results["bit_exact"]["mismatched_values"] == 0
+                         and all(c["passed"] for c in results["thresholds"].values()))
+    return results, run, twin, split
+
+
+def output_dir(model_dir, board_name, limit=None):
+    """<artifact>/hw/<board>/ for a full run; <artifact>/hw/<board>-limit<N>/ for a partial one."""
+    return Path(model_dir) / "hw" / (board_name if limit is None else f"{board_name}-limit{limit}")
+
+
+def write_outputs(results, run, twin, split, model_dir, plots=True):
+    """results.json + report section + plots in `output_dir(...)`, and the combined hw_report.md (which
+    lists full runs only)."""
+    out = output_dir(model_dir, results["board"], results.get("limit"))
+    out.mkdir(parents=True, exist_ok=True)
+    stored = dict(results)
+    stored["latency"] = {k: v for k, v in results["latency"].items() if k != "per_step_values"}
+    (out / "results.json").write_text(json.dumps(stored, indent=2) + "\n")
+    if plots:
+        board_report.plot_latency(results, out / "latency_hist.png")
+        board_report.plot_outputs(run, twin, split, results, out / "outputs_vs_float.png")
+    (out / "hw_report.md").write_text(board_report.board_section(results, plots))
+    board_report.write_combined(Path(model_dir))
+    return out

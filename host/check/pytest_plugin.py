@@ -1,0 +1,75 @@
+"""The hardware suite's pytest plugin: --port/--model/--baud and the `board` fixtures.
+
+Registered through the `pytest11` entry point, so any project with tinyrnn installed can run the packaged
+suite against its own board:
+
+    pytest --pyargs tinyrnn.hwtests --port /dev/ttyACM0 --model build/basic_motions-gru32
+
+Without --port the hardware tests skip. A board that does not answer, or runs another model than --model,
+ends the session once with one line saying what is wrong and what to do, instead of failing every test.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tinyrnn.host.check.harness import load_model, run_test_split
+from tinyrnn.host.defaults import DEFAULT_MODEL
+from tinyrnn.host.errors import TinyRNNError
+from tinyrnn.host.link.client import connect
+from tinyrnn.host.link.transport import DEFAULT_BAUD
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("tinyrnn", "tinyrnn hardware suite")
+    group.addoption("--port", default=None,
+                    help="serial port URL of a board running tinyrnn firmware "
+                         "(/dev/ttyUSB0, /dev/pts/N, socket://host:port); the hardware tests skip without it")
+    group.addoption("--baud", type=int, default=DEFAULT_BAUD, help=f"baud rate for --port (default {DEFAULT_BAUD})")
+    group.addoption("--model", default=None,
+                    help=f"artifact directory of the model flashed on the board (default: {DEFAULT_MODEL})")
+
+
+@dataclass
+class Board:
+    client: object
+    twin: object
+    manifest: dict
+    split: dict
+    model_dir: Path
+
+    @property
+    def info(self):
+        return self.client.info
+
+
+def _stop(message: str):
+    """End the whole session with one line (a wrong or silent board makes every test meaningless)."""
+    pytest.exit(" ".join(message.split()), returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+@pytest.fixture(scope="session")
+def board(request):
+    port = request.config.getoption("--port")
+    if not port:
+        pytest.skip("hardware tests need a board: pass --port (tinyrnn flash --board B --model DIR prints "
+                    "one, or run tinyrnn hwtest for every emulated board)")
+    model_dir = Path(request.config.getoption("--model") or DEFAULT_MODEL)
+    try:
+        twin, manifest, split = load_model(model_dir)
+        client = connect(port, request.config.getoption("--baud"))
+    except TinyRNNError as e:
+        _stop(f"{e.one_line()} (--port {port}, --model {model_dir})")
+    if client.info.model_hash != twin.model_hash:
+        client.transport.close()
+        _stop(f"error: the board on {port} runs model {client.info.model_hash or '(none: bring-up firmware)'}, "
+              f"but --model {model_dir} is {twin.model_hash} — flash that model "
+              f"(tinyrnn flash --board {client.info.board_name} --model {model_dir}) or pass the board's --model")
+    yield Board(client, twin, manifest, split, model_dir)
+    client.transport.close()
+
+
+@pytest.fixture(scope="session")
+def split_run(board):
+    """The whole test split through the board once; several tests read it."""
+    return run_test_split(board.client, board.twin, board.split)

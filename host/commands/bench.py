@@ -1,0 +1,101 @@
+"""Benchmark the kernels: executed instructions per timestep and per MAC on Cortex-M0/M3/M4/M7.
+
+For GRU (reset_after=True) and LSTM at d=6/h=16, d=12/h=32 and d=16/h=64 (one layer, softmax head of 4),
+each model is linked with a tiny driver into a flat image (arm-none-eabi-gcc -O2) and run in unicorn; a code
+hook counts every executed instruction over N steps, and the outputs are checked equal to the twin's (so the
+count is of a correct run). Counts are instructions, not cycles: no wait states, pipeline or branch costs are
+modelled. Needs arm-none-eabi-gcc and the bench extra (pip install 'tinyrnn[bench]').
+"""
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from tinyrnn.host.errors import ToolMissing
+from tinyrnn.quantize.toolchain import build
+from tinyrnn.quantize.toolchain.bench import CELLS, SIZES, markdown, measure
+from tinyrnn.quantize.twin.params import MAX_DIM
+
+EXAMPLES = """\
+  {prog}                                   # every cell, size and core (a few minutes)
+  {prog} --targets m4 --cells gru --sizes 6x32 --profile
+  {prog} --json > bench.json
+"""
+
+
+def _steps(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return value
+
+
+def _choice_list(choices):
+    """argparse type: a comma-separated list, each item one of `choices` (argparse `choices=` per item)."""
+    def parse(text: str) -> list:
+        items = [item.strip() for item in text.split(",")]
+        bad = [item for item in items if item not in choices]
+        if bad:
+            raise argparse.ArgumentTypeError(f"invalid choice {bad[0]!r} (choose from {', '.join(choices)})")
+        return items
+    return parse
+
+
+def _sizes(text: str) -> list:
+    """argparse type: `DxH[,DxH...]`, input dim and hidden units each 1..MAX_DIM."""
+    out = []
+    for item in text.split(","):
+        parts = item.strip().split("x")
+        if len(parts) != 2 or not all(p.isdigit() and 1 <= int(p) <= MAX_DIM for p in parts):
+            raise argparse.ArgumentTypeError(f"{item.strip()!r} is not DxH with D and H in 1..{MAX_DIM} "
+                                             "(e.g. 12x32,16x64)")
+        out.append((int(parts[0]), int(parts[1])))
+    return out
+
+
+def add_arguments(parser):
+    parser.add_argument("--steps", type=_steps, default=4, help="timesteps counted per model, >= 1 (default 4)")
+    parser.add_argument("--targets", type=_choice_list(list(build.ARM_TARGETS)), default=list(build.ARM_TARGETS),
+                        help=f"comma-separated, from {','.join(build.ARM_TARGETS)} (default all)")
+    parser.add_argument("--cells", type=_choice_list(CELLS), default=list(CELLS),
+                        help=f"comma-separated, from {','.join(CELLS)} (default all)")
+    parser.add_argument("--sizes", type=_sizes, default=list(SIZES),
+                        help="input dim x units, comma-separated, e.g. 12x32,16x64")
+    parser.add_argument("--profile", action="store_true",
+                        help="also count executed instructions per function (arm-none-eabi-nm ranges)")
+    parser.add_argument("--json", action="store_true", help="print only JSON")
+
+
+def run(args) -> int:
+    if not build.arm_toolchain_available():
+        raise ToolMissing("arm-none-eabi-gcc not found", "apt-get install gcc-arm-none-eabi")
+    try:
+        import unicorn  # noqa: F401
+    except ImportError:
+        raise ToolMissing("the bench runs the kernels in unicorn, which is not installed",
+                          "pip install 'tinyrnn[bench]'") from None
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for cell in args.cells:
+            for d, h in args.sizes:
+                for target in args.targets:
+                    rows.append(measure(cell, d, h, target, Path(tmp), args.steps, args.profile))
+                    if not args.json:
+                        r = rows[-1]
+                        print(f"{cell:4s} d={d:2d} h={h:2d} {target}: {r['instructions_per_step']:7,d} instr/step "
+                              f"{r['instructions_per_mac']:5.2f}/MAC", file=sys.stderr)
+                        for name, n in r.get("per_function", {}).items():
+                            print(f"    {name:28s} {n:7,d}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print("\nExecuted instructions per timestep (unicorn, arm-none-eabi-gcc 12 -O2; instructions, not cycles)\n")
+    print(markdown(rows))
+    print("\nJSON:")
+    print(json.dumps(rows))
+    return 0
+

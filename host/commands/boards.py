@@ -1,0 +1,59 @@
+"""List the boards, show one board's data, or write the build inputs generated from it.
+
+Boards are data: boards/<name>/board.toml (core, FPU, memory, clock, UART, counter, runner), validated on
+load. `generate` writes board_config.h, link.ld, link_unbounded.ld and board.mk, and `fit` checks a linked image
+against the board's flash and RAM (the firmware Makefile runs both).
+"""
+import json
+from pathlib import Path
+
+from tinyrnn.host.device import fwsize
+from tinyrnn.host.device.boards import board_names, generate, load_board
+from tinyrnn.host.errors import ToolMissing
+
+EXAMPLES = """\
+  {prog} list
+  {prog} show qemu-mps2-an386
+  {prog} generate qemu-mps2-an386 build/gen
+  {prog} fit qemu-microbit build/fw/qemu-microbit/bringup/app.measure.elf --json size.json
+"""
+
+
+def add_arguments(p):
+    sub = p.add_subparsers(dest="action", required=True, metavar="{list,show,generate,fit}")
+    sub.add_parser("list", help="list the boards")
+    show = sub.add_parser("show", help="print a board's data")
+    show.add_argument("board")
+    gen = sub.add_parser("generate", help="write the build inputs generated from a board's data")
+    gen.add_argument("board")
+    gen.add_argument("outdir")
+    fit = sub.add_parser("fit", help="check a linked image against the board's flash and RAM")
+    fit.add_argument("board")
+    fit.add_argument("elf", type=Path)
+    fit.add_argument("--model", default="none", help="model name for the messages")
+    fit.add_argument("--json", type=Path, help="write the figures here")
+
+
+def run(args) -> int:
+    if args.action == "list":
+        for name in board_names():
+            b = load_board(name)
+            print(f"{name:22s} {b.core:10s} {b.clock_hz / 1e6:6.1f} MHz  {b.runner['kind']:5s}  {b.description}")
+    elif args.action == "show":
+        for key, value in load_board(args.board).__dict__.items():
+            print(f"{key} = {value}")
+    elif args.action == "generate":
+        generate(load_board(args.board), args.outdir)
+    else:
+        board = load_board(args.board)
+        try:
+            sizes = fwsize.measure(args.elf)
+        except FileNotFoundError as e:
+            raise ToolMissing(str(e)) from None
+        fwsize.check(board, args.model, sizes)
+        print(fwsize.report_line(board, args.model, sizes))
+        if args.json:
+            record = dict(sizes, board=board.name, model=args.model,
+                          flash_size=board.flash_size, ram_size=board.ram_size)
+            args.json.write_text(json.dumps(record, indent=2) + "\n")
+    return 0

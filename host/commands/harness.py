@@ -1,0 +1,55 @@
+"""Check a board against its model over the serial line: bit-exact vs the twin, fidelity vs float, latency.
+
+Streams the artifact's test split to the board and compares every output with the Python twin of the kernel
+(must be bit-exact) and with the float model (accuracy, agreement, max/mean abs error, RMSE, cosine), and
+summarises latency per step (cycles on silicon, executed instructions on QEMU, µs at the board's clock).
+Writes <artifact>/hw/<board>/results.json, hw_report.md and plots, and <artifact>/hw_report.md for all boards.
+A partial run (--limit N) goes to hw/<board>-limit<N>/ and never replaces a full run's results.
+Exit status: 0 pass, 1 a check failed, 2 the harness could not run.
+"""
+import argparse
+
+from tinyrnn.host.check.board_report import summary_lines
+from tinyrnn.host.check.harness import evaluate, write_outputs
+from tinyrnn.host.defaults import DEFAULT_MODEL
+from tinyrnn.host.link.transport import DEFAULT_BAUD
+
+EXAMPLES = """\
+  {prog} --port /dev/pts/3 --model build/basic_motions-gru32
+  {prog} --port /dev/ttyACM0 --baud 115200 --limit 5
+  {prog} --port socket://127.0.0.1:4444
+"""
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
+    return value
+
+
+def add_arguments(p):
+    p.add_argument("--port", required=True, help="serial port URL (/dev/ttyACM0, /dev/pts/N, socket://h:p)")
+    p.add_argument("--model", default=str(DEFAULT_MODEL), help="artifact directory (default %(default)s)")
+    p.add_argument("--baud", type=int, default=DEFAULT_BAUD,
+                   help="serial baud rate, as in the board's board.toml [uart] baud (default %(default)s; "
+                        "ignored by ptys and sockets)")
+    p.add_argument("--limit", type=positive_int, metavar="N",
+                   help="only the first N test sequences (N >= 1); results go to hw/<board>-limit<N>/")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNGs (faster)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args) -> int:
+    results, run_arrays, twin, split = evaluate(args.port, args.model, args.baud, args.limit,
+                                                progress=not args.quiet)
+    out = write_outputs(results, run_arrays, twin, split, args.model, plots=not args.no_plots)
+    for line in summary_lines(results):
+        print(line)
+    print(f"results: {out / 'results.json'}; report: {out / 'hw_report.md'}")
+    print("PASS" if results["passed"] else "FAIL")
+    return 0 if results["passed"] else 1

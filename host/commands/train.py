@@ -1,0 +1,73 @@
+"""Train a GRU/LSTM on sensor sequences and write a complete artifact directory.
+
+Trains the float Keras model, fine-tunes it onto the kernel's int8 grid, converts the step model to int8
+TFLite, quantizes it for the fixed-point kernel (generated C + the twin's figures) and writes a report, all
+into one artifact directory (docs/artifacts.md), written atomically, never overwritten without --force.
+"""
+import argparse
+
+from tinyrnn.host.training.data import BUNDLED, CLASSIFICATION, REGRESSION
+from tinyrnn.host.training.pipeline import (DEFAULT_DATASET, FILE_DEFAULTS, GRID_EPOCHS, run as run_pipeline)
+from tinyrnn.quantize.twin.params import MAX_DIM, MAX_LAYERS
+
+EXAMPLES = """\
+  {prog}                                         # GRU(32) on BasicMotions -> build/basic_motions-gru32/
+  {prog} --dataset japanese_vowels --cell lstm
+  {prog} --data my_sequences.csv --units 16 --layers 2 --out build/mine
+
+data files (--data FILE; details in docs/data-formats.md):
+  CSV, long format, one row per time step, header row required:
+      sequence_id,label,ch0,ch1,...        (optional column 'split' = train|test)
+    rows of a sequence are its steps in file order; every row of a sequence repeats its label.
+  NPZ (numpy.savez):
+      x        object array of (length, channels) arrays, or padded (n, max_len, channels) float
+      lengths  (n,) int, real lengths when x is padded (optional: default full length)
+      y        (n,) class labels (int/str) or (n,) / (n, k) float regression targets
+      x_test, y_test, lengths_test   optional test split
+  Without a test split, --test-fraction of the sequences (stratified by class) are held out (seeded).
+  Integer/string labels mean classification, float targets regression (override with --task).
+
+bundled data sets:
+""" + "\n".join(f"  {name:20s} {spec.summary}" for name, spec in BUNDLED.items()).replace("{", "{{").replace("}", "}}")
+
+
+def add_arguments(p):
+    src = p.add_argument_group("data")
+    src.add_argument("--dataset", metavar="NAME", help=f"bundled data set (default {DEFAULT_DATASET}): "
+                     + ", ".join(BUNDLED))
+    src.add_argument("--data", metavar="FILE", help="your own labelled sequences, .csv or .npz (formats below)")
+    src.add_argument("--task", choices=[CLASSIFICATION, REGRESSION],
+                     help="force the task (default: inferred from the labels)")
+    src.add_argument("--test-fraction", type=float, metavar="F", default=0.25,
+                     help="share held out for testing when --data has no test split (default 0.25)")
+    src.add_argument("--downsample", type=int, metavar="K",
+                     help="average blocks of K frames (shortens long sequences; plaid defaults to 8)")
+    src.add_argument("--max-len", type=int, metavar="N", help="keep only the first N steps of each sequence")
+
+    m = p.add_argument_group("model")
+    m.add_argument("--cell", choices=["gru", "lstm"], default="gru", help="recurrent cell (default gru)")
+    m.add_argument("--units", type=int, metavar="N", default=32, help=f"hidden units per layer, 1-{MAX_DIM} (default 32)")
+    m.add_argument("--layers", type=int, metavar="N", default=1, help=f"stacked recurrent layers, 1-{MAX_LAYERS} (default 1)")
+    m.add_argument("--reset-after", action=argparse.BooleanOptionalAction, default=None,
+                   help="GRU only: apply the reset gate after the recurrent matmul (Keras default: yes)")
+
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=int, metavar="N", help=f"training epochs (default: the bundled set's own; {FILE_DEFAULTS['epochs']} for --data files)")
+    t.add_argument("--batch-size", type=int, metavar="N", help=f"mini-batch size (default: the bundled set's own; {FILE_DEFAULTS['batch_size']} for --data files)")
+    t.add_argument("--lr", type=float, metavar="LR", help=f"Adam learning rate (default: the bundled set's own; {FILE_DEFAULTS['learning_rate']} for --data files)")
+    t.add_argument("--seed", type=int, metavar="N", default=0, help="random seed; same seed, same model (default 0)")
+    t.add_argument("--grid-epochs", type=int, metavar="N", default=GRID_EPOCHS,
+                   help="int8-grid fine-tuning epochs after training (host/training/qat.py): the shipped float weights "
+                        "become exactly the kernel's int8 values, so the board differs from the float model "
+                        f"by its arithmetic alone; 0 ships the trained weights unchanged (default {GRID_EPOCHS})")
+    t.add_argument("--calibration-samples", type=int, metavar="N", default=3000,
+                   help="(x_t, state) samples for int8 calibration (default 3000)")
+
+    o = p.add_argument_group("output")
+    o.add_argument("--out", metavar="DIR", help="artifact directory (default build/<dataset>-<cell><units>/)")
+    o.add_argument("--force", action="store_true", help="replace --out if it exists")
+    o.add_argument("--quiet", action="store_true", help="no progress bars or stage messages")
+
+
+def run(args) -> int:
+    return run_pipeline(args)

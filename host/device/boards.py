@@ -1,0 +1,312 @@
+"""Board data: the one reader of `boards/<name>/board.toml`.
+
+Both the firmware build (through the files `generate()` writes) and the flasher use this module, so a board's
+facts (its clock, memory, UART, how it is run) live in exactly one file. A board of a known family is added by
+writing a new `board.toml`: the family code in `firmware/platform/` reads everything else from the generated
+`board_config.h`.
+
+    tinyrnn boards list
+    tinyrnn boards show qemu-mps2-an386
+    tinyrnn boards generate qemu-mps2-an386 OUTDIR   # board_config.h, link.ld, link_unbounded.ld, board.mk
+"""
+
+import re
+import string
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tinyrnn.host.errors import BoardDataError
+from tinyrnn.quantize.sources import BOARDS_DIR, FIRMWARE_DIR, PACKAGE_ROOT
+
+LINKER_TEMPLATE = FIRMWARE_DIR / "platform" / "cortexm" / "link.ld.in"
+
+# Compiler flags per core and FPU. Hard-float ABI wherever there is an FPU.
+CORES = {"cortex-m0": "armv6-m", "cortex-m3": "armv7-m", "cortex-m4": "armv7e-m", "cortex-m7": "armv7e-m"}
+FPUS = {
+    "none": None,
+    "fpv4-sp-d16": {"cortex-m4"},
+    "fpv5-sp-d16": {"cortex-m7"},
+    "fpv5-d16": {"cortex-m7"},
+}
+# Family code: which source file implements each part of the porting contract (firmware/platform/platform.h).
+UART_DRIVERS = {
+    "cmsdk": "platform/uart/cmsdk_uart.c",
+    "stm32-usart": "platform/uart/stm32_usart.c",
+    "nrf-uart": "platform/uart/nrf_uart.c",
+    "nrf-uarte": "platform/uart/nrf_uarte.c",
+}
+CLOCK_DRIVERS = {
+    "none": "platform/clock/clock_none.c",
+    "stm32f4-pll": "platform/clock/stm32f4_pll.c",
+    "nrf52-hfxo": "platform/clock/nrf52_hfxo.c",
+}
+COUNTERS = {"systick": "platform/counter/systick.c", "dwt": "platform/counter/dwt.c"}
+RUNNERS = {"qemu", "probe"}
+STM32_BUSES = {"apb1", "apb2"}
+STM32_RCC_REGS = {"AHB1ENR": 0x30, "APB1ENR": 0x40, "APB2ENR": 0x44}
+BAUDS_NRF = {9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, 1000000}
+# Address room the "unbounded" linker script gives, to measure a build that does not fit the real board.
+UNBOUNDED_SIZE = 0x0400_0000
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    description: str
+    core: str
+    fpu: str
+    clock_hz: int
+    counter: str                 # "dwt" | "systick"
+    flash_origin: int
+    flash_size: int
+    ram_origin: int
+    ram_size: int
+    stack_size: int
+    clock: dict                  # [clock] table, family-specific keys
+    uart: dict                   # [uart] table, family-specific keys
+    runner: dict                 # [runner] table
+    path: Path = field(compare=False)
+
+    @property
+    def emulated(self):
+        return self.runner["kind"] == "qemu"
+
+    @property
+    def counter_unit(self):
+        """What latency figures mean: QEMU (-icount shift=0) counts executed instructions, silicon cycles."""
+        return "instructions" if self.emulated else "cycles"
+
+    @property
+    def has_fpu(self):
+        return self.fpu != "none"
+
+    @property
+    def uart_clock_hz(self):
+        """Clock feeding the UART's baud generator (STM32: its APB bus)."""
+        bus = self.uart.get("bus")
+        if bus is None or self.clock["family"] == "none":
+            return self.clock_hz
+        return self.clock_hz // self.clock["ahb_div"] // self.clock[f"{bus}_div"]
+
+    def cpu_flags(self):
+        flags = [f"-mcpu={self.core}", "-mthumb"]
+        if self.has_fpu:
+            flags += [f"-mfpu={self.fpu}", "-mfloat-abi=hard"]
+        else:
+            flags += ["-mfloat-abi=soft"]
+        return flags
+
+    def platform_sources(self):
+        return ["platform/cortexm/startup.c", "platform/cortexm/libc_min.c",
+                UART_DRIVERS[self.uart["family"]], CLOCK_DRIVERS[self.clock["family"]],
+                COUNTERS[self.counter]]
+
+
+def board_names():
+    return sorted(p.parent.name for p in BOARDS_DIR.glob("*/board.toml"))
+
+
+def load_board(name_or_path):
+    """Load and validate a board by name (`boards/<name>/board.toml`) or by path to a board.toml."""
+    path = Path(name_or_path)
+    if not path.suffix == ".toml":
+        path = BOARDS_DIR / str(name_or_path) / "board.toml"
+    if not path.is_file():
+        raise BoardDataError(f"unknown board {name_or_path!r} (known: {', '.join(board_names())})")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise BoardDataError(f"{path}: {e}") from None
+    return board_from_dict(data, path)
+
+
+def _need(table, key, kind, where):
+    if key not in table:
+        raise BoardDataError(f"{where}: missing '{key}'")
+    value = table[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise BoardDataError(f"{where}: '{key}' must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _one_of(value, allowed, what, where):
+    if value not in allowed:
+        raise BoardDataError(f"{where}: {what} {value!r} not one of {sorted(allowed)}")
+    return value
+
+
+def board_from_dict(data, path=Path("<dict>")):
+    """Validate the parsed TOML and build a Board. Every check names the file and the key."""
+    where = str(path)
+    for table in ("cpu", "memory", "clock", "uart", "runner"):
+        _need(data, table, dict, where)
+    cpu, mem, clock, uart, runner = (data[t] for t in ("cpu", "memory", "clock", "uart", "runner"))
+    name = _need(data, "name", str, where)
+    if path.name == "board.toml" and path.parent.name != name:
+        raise BoardDataError(f"{where}: name {name!r} differs from its folder {path.parent.name!r}")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", name):
+        raise BoardDataError(f"{where}: name {name!r} must be 1-32 chars of a-z, 0-9, '-'")
+
+    core = _one_of(_need(cpu, "core", str, where + " [cpu]"), CORES, "core", where)
+    fpu = _one_of(_need(cpu, "fpu", str, where + " [cpu]"), FPUS, "fpu", where)
+    if fpu != "none" and core not in FPUS[fpu]:
+        raise BoardDataError(f"{where}: fpu {fpu!r} does not exist on {core}")
+    clock_hz = _need(cpu, "clock_hz", int, where + " [cpu]")
+    if not 1_000_000 <= clock_hz <= 1_000_000_000:
+        raise BoardDataError(f"{where}: clock_hz {clock_hz} out of range")
+    counter = _one_of(_need(cpu, "counter", str, where + " [cpu]"), COUNTERS, "counter", where)
+    if counter == "dwt" and core == "cortex-m0":
+        raise BoardDataError(f"{where}: Cortex-M0 has no DWT cycle counter: use counter = \"systick\"")
+
+    sizes = {k: _need(mem, k, int, where + " [memory]")
+             for k in ("flash_origin", "flash_size", "ram_origin", "ram_size", "stack_size")}
+    for k, v in sizes.items():
+        if v < 0 or v % 4:
+            raise BoardDataError(f"{where}: [memory] {k} must be a non-negative multiple of 4")
+    if sizes["stack_size"] < 512 or sizes["stack_size"] >= sizes["ram_size"]:
+        raise BoardDataError(f"{where}: stack_size must be >= 512 and smaller than ram_size")
+
+    _one_of(_need(clock, "family", str, where + " [clock]"), CLOCK_DRIVERS, "clock family", where)
+    if clock["family"] == "stm32f4-pll":
+        _check_stm32f4_pll(clock, clock_hz, where)
+
+    _one_of(_need(uart, "family", str, where + " [uart]"), UART_DRIVERS, "uart family", where)
+    _need(uart, "base", int, where + " [uart]")
+    baud = _need(uart, "baud", int, where + " [uart]")
+    if uart["family"] == "stm32-usart":
+        _one_of(_need(uart, "bus", str, where + " [uart]"), STM32_BUSES, "uart bus", where)
+        if "tx_pin" in uart or "rcc_enable" in uart:   # real silicon: clocks and pins
+            for key in ("tx_pin", "rx_pin"):
+                if not re.fullmatch(r"P[A-K]([0-9]|1[0-5])", _need(uart, key, str, where + " [uart]")):
+                    raise BoardDataError(f"{where}: [uart] {key} must look like PA2")
+            if not 0 <= _need(uart, "af", int, where + " [uart]") <= 15:
+                raise BoardDataError(f"{where}: [uart] af must be 0..15")
+            reg, _, bit = _need(uart, "rcc_enable", str, where + " [uart]").partition(":")
+            if reg not in STM32_RCC_REGS or not bit.isdigit() or int(bit) > 31:
+                raise BoardDataError(f"{where}: [uart] rcc_enable must be like 'APB1ENR:17'")
+    if uart["family"] in ("nrf-uart", "nrf-uarte"):
+        _one_of(baud, BAUDS_NRF, "baud", where)
+        for key in ("tx_pin", "rx_pin"):
+            if not 0 <= _need(uart, key, int, where + " [uart]") <= 47:
+                raise BoardDataError(f"{where}: [uart] {key} must be a pin number 0..47 (P1.n = 32+n)")
+
+    kind = _one_of(_need(runner, "kind", str, where + " [runner]"), RUNNERS, "runner kind", where)
+    if kind == "qemu":
+        _need(runner, "machine", str, where + " [runner]")
+        if counter != "systick":
+            raise BoardDataError(f"{where}: QEMU emulates no DWT: emulated boards use counter = \"systick\"")
+    else:
+        _need(runner, "pyocd_target", str, where + " [runner]")
+        _need(runner, "openocd_args", list, where + " [runner]")
+
+    return Board(name=name, description=data.get("description", ""), core=core, fpu=fpu, clock_hz=clock_hz,
+                 counter=counter, clock=dict(clock), uart=dict(uart), runner=dict(runner), path=path, **sizes)
+
+
+def _check_stm32f4_pll(clock, clock_hz, where):
+    """The PLL settings must produce clock_hz within the STM32F4's limits (RM0390 section 6.3.2)."""
+    w = where + " [clock]"
+    src = _one_of(_need(clock, "source", str, w), {"hsi", "hse", "hse-bypass"}, "clock source", where)
+    f_in = _need(clock, "source_hz", int, w)
+    if src == "hsi" and f_in != 16_000_000:
+        raise BoardDataError(f"{where}: HSI is 16 MHz")
+    m, n, p, q = (_need(clock, k, int, w) for k in ("pll_m", "pll_n", "pll_p", "pll_q"))
+    if not 2 <= m <= 63 or not 50 <= n <= 432 or p not in (2, 4, 6, 8) or not 2 <= q <= 15:
+        raise BoardDataError(f"{where}: PLL factors out of range (M 2..63, N 50..432, P 2/4/6/8, Q 2..15)")
+    vco_in, vco = f_in / m, f_in / m * n
+    if not 1e6 <= vco_in <= 2e6 or not 100e6 <= vco <= 432e6:
+        raise BoardDataError(f"{where}: PLL input {vco_in / 1e6} MHz (1-2) or VCO {vco / 1e6} MHz (100-432) out of range")
+    if vco / p != clock_hz:
+        raise BoardDataError(f"{where}: PLL gives {vco / p:.0f} Hz but [cpu] clock_hz is {clock_hz}")
+    for key, limit in (("ahb_div", None), ("apb1_div", 45_000_000), ("apb2_div", 90_000_000)):
+        div = _need(clock, key, int, w)
+        allowed = {1, 2, 4, 8, 16, 64, 128, 256, 512} if key == "ahb_div" else {1, 2, 4, 8, 16}
+        _one_of(div, allowed, key, where)
+        bus_hz = clock_hz // clock["ahb_div"] // div
+        if limit and bus_hz > limit:
+            raise BoardDataError(f"{where}: {key} gives {bus_hz} Hz, above {limit}")
+    if not 0 <= _need(clock, "flash_latency", int, w) <= 15:
+        raise BoardDataError(f"{where}: flash_latency 0..15")
+
+
+# --- generated build inputs --------------------------------------------------------------------------------
+
+def _c_ident(text):
+    return re.sub(r"[^A-Z0-9]", "_", text.upper())
+
+
+def board_config_h(board):
+    """`board_config.h`: every board fact the firmware uses, as macros (the C never hard-codes them)."""
+    u, c = board.uart, board.clock
+    defs = [
+        ("BOARD_NAME", f'"{board.name}"'),
+        ("BOARD_CPU_CLOCK_HZ", f"{board.clock_hz}u"),
+        ("BOARD_HAS_FPU", int(board.has_fpu)),
+        ("BOARD_COUNTER_" + board.counter.upper(), 1),
+        ("BOARD_COUNTER_UNIT", f"PROTO_COUNTER_{board.counter_unit.upper()}"),
+        ("BOARD_UART_BASE", f"0x{u['base']:08X}u"),
+        ("BOARD_UART_BAUD", f"{u['baud']}u"),
+        ("BOARD_UART_CLOCK_HZ", f"{board.uart_clock_hz}u"),
+    ]
+    if "tx_pin" in u:
+        if isinstance(u["tx_pin"], str):     # STM32 "PA2": port index and pin number
+            for key in ("tx_pin", "rx_pin"):
+                defs.append((f"BOARD_UART_{key.upper()}_PORT", ord(u[key][1]) - ord("A")))
+                defs.append((f"BOARD_UART_{key.upper()}_NUM", int(u[key][2:])))
+            defs.append(("BOARD_UART_AF", u["af"]))
+            reg, _, bit = u["rcc_enable"].partition(":")
+            defs.append(("BOARD_UART_RCC_ENR_OFFSET", f"0x{STM32_RCC_REGS[reg]:02X}u"))
+            defs.append(("BOARD_UART_RCC_ENR_BIT", int(bit)))
+        else:
+            defs += [("BOARD_UART_TX_PIN", u["tx_pin"]), ("BOARD_UART_RX_PIN", u["rx_pin"])]
+    if c["family"] == "stm32f4-pll":
+        defs += [("BOARD_CLOCK_SOURCE_" + _c_ident(c["source"]), 1),
+                 ("BOARD_PLL_M", c["pll_m"]), ("BOARD_PLL_N", c["pll_n"]),
+                 ("BOARD_PLL_P", c["pll_p"]), ("BOARD_PLL_Q", c["pll_q"]),
+                 ("BOARD_AHB_DIV", c["ahb_div"]), ("BOARD_APB1_DIV", c["apb1_div"]),
+                 ("BOARD_APB2_DIV", c["apb2_div"]), ("BOARD_FLASH_LATENCY", c["flash_latency"])]
+    source = board.path.relative_to(PACKAGE_ROOT) if board.path.is_relative_to(PACKAGE_ROOT) else board.path
+    lines = [f"/* GENERATED by host/device/boards.py from {source}:"
+             " do not edit. */",
+             "#ifndef TINYRNN_BOARD_CONFIG_H", "#define TINYRNN_BOARD_CONFIG_H", "",
+             '#include "protocol_ids.h"', ""]
+    lines += [f"#define {name} {value}" for name, value in defs]
+    lines += ["", "#endif", ""]
+    return "\n".join(lines)
+
+
+def linker_script(board, unbounded=False):
+    """The board's linker script from the one template. `unbounded` gives both regions room enough to link
+    anything, so that a build that does not fit can still be measured and the refusal can say by how much."""
+    flash_size = UNBOUNDED_SIZE if unbounded else board.flash_size
+    ram_size = UNBOUNDED_SIZE if unbounded else board.ram_size
+    template = string.Template(LINKER_TEMPLATE.read_text())
+    return template.substitute(
+        BOARD=board.name, FLASH_ORIGIN=f"0x{board.flash_origin:08X}", FLASH_SIZE=f"0x{flash_size:08X}",
+        RAM_ORIGIN=f"0x{board.ram_origin:08X}", RAM_SIZE=f"0x{ram_size:08X}",
+        STACK_SIZE=f"0x{board.stack_size:X}")
+
+
+def board_mk(board):
+    """`board.mk`: the make variables the firmware Makefile includes."""
+    return "\n".join([
+        f"# GENERATED by host/device/boards.py for {board.name}: do not edit.",
+        f"BOARD_CPU_FLAGS := {' '.join(board.cpu_flags())}",
+        f"BOARD_PLATFORM_SRCS := {' '.join(board.platform_sources())}",
+        "",
+    ])
+
+
+def generate(board, outdir):
+    """Write board_config.h, link.ld, link_unbounded.ld and board.mk into outdir (only if changed, so make
+    does not rebuild needlessly)."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    files = {"board_config.h": board_config_h(board), "link.ld": linker_script(board),
+             "link_unbounded.ld": linker_script(board, unbounded=True), "board.mk": board_mk(board)}
+    for fname, text in files.items():
+        target = outdir / fname
+        if not target.exists() or target.read_text() != text:
+            target.write_text(text)
+    return [outdir / f for f in files]

@@ -1,0 +1,107 @@
+"""Build the kit's firmware for a board and a model: `make -C firmware`, with the model's C generated first.
+
+The build refuses a model that does not fit the board's flash or RAM, saying what it needs and what the board
+has (host/device/fwsize.py). Output goes to build/fw/<board>/<model hash>/ under the current directory (or
+$BUILD_DIR), never into the installed package.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tinyrnn.host.defaults import firmware_build_dir
+from tinyrnn.host.errors import BuildFailed, TinyRNNError, ToolMissing
+from tinyrnn.quantize.emit.c_code import C_LAYOUT, header_layout
+from tinyrnn.quantize.emit.export import export
+from tinyrnn.quantize.toolchain.build import BuildError
+from tinyrnn.quantize.twin.params import UnsupportedModel
+from tinyrnn.quantize.sources import FIRMWARE_DIR
+
+HASH_DEFINE = re.compile(r'^#define TINYRNN_MODEL_HASH "([0-9a-f]*)"', re.MULTILINE)
+
+
+def model_key(model_dir=None):
+    """The name firmware/Makefile gives a model's output directory: its model hash (the TINYRNN_MODEL_HASH the
+    generated c/model_data.h carries, which is model.json's "model_hash"), or "bringup" without a model."""
+    if not model_dir:
+        return "bringup"
+    model_dir = Path(model_dir)
+    header = model_dir / "c" / "model_data.h"
+    if header.is_file():
+        match = HASH_DEFINE.search(header.read_text(errors="replace"))
+        if match and match.group(1):
+            return match.group(1)
+    try:
+        key = json.loads((model_dir / "model.json").read_text()).get("model_hash")
+    except (OSError, ValueError) as e:
+        raise TinyRNNError(f"{model_dir}: cannot read model.json ({e})") from None
+    if not key:
+        raise TinyRNNError(f"{model_dir}: model.json has no model_hash yet", f"run: tinyrnn export {model_dir}")
+    return key
+
+
+def firmware_dir(board_name, model_dir=None):
+    """build/fw/<board>/<model hash or bringup>/ (or under $BUILD_DIR): where `make -C firmware` writes the
+    ELF and size.json. The one Python copy of the Makefile's OUT; flash, harness and hwtest all use it."""
+    return firmware_build_dir() / board_name / model_key(model_dir)
+
+
+def elf_path(board_name, model_dir=None):
+    return firmware_dir(board_name, model_dir) / "app.elf"
+
+
+def ensure_exported(model_dir):
+    """Generate the model's C (as `tinyrnn export` does) if the artifact directory has none yet, or has C
+    generated for another weight layout than these kernels read (TINYRNN_C_LAYOUT vs emit.c_code.C_LAYOUT)."""
+    header = model_dir / "c" / "model_data.h"
+    if header.is_file():
+        layout = header_layout(header.read_text(errors="replace"))
+        if layout == C_LAYOUT:
+            return
+        print(f"regenerating C for {model_dir}: it has weight layout {layout or 'unversioned'}, the kernels "
+              f"read layout {C_LAYOUT} (tinyrnn export)", flush=True)
+    else:
+        print(f"generating C for {model_dir} (tinyrnn export)", flush=True)
+    try:
+        export(model_dir, progress=False)
+    except (UnsupportedModel, BuildError, OSError, KeyError, ValueError) as e:
+        raise BuildFailed(f"{model_dir}: cannot generate the model's C ({str(e).splitlines()[0]})",
+                          "train the model again (tinyrnn train)") from None
+
+
+def build(board, model_dir=None, verbose=False):
+    """`make -C firmware BOARD=... MODEL=...`; returns the ELF path. Raises BuildFailed with make's error."""
+    if shutil.which("arm-none-eabi-gcc") is None:
+        raise ToolMissing("arm-none-eabi-gcc not found: apt-get install gcc-arm-none-eabi")
+    if model_dir:
+        ensure_exported(Path(model_dir))
+    cmd = ["make", "-C", str(FIRMWARE_DIR), f"BOARD={board.name}", f"PYTHON={sys.executable}",
+           f"BUILD_DIR={firmware_build_dir()}", f"MODEL_KEY={model_key(model_dir)}"]
+    if model_dir:
+        cmd.append(f"MODEL={Path(model_dir).resolve()}")
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    output = proc.stdout + proc.stderr
+    if verbose:
+        print(output, end="")
+    if proc.returncode != 0:
+        errors = [line for line in output.splitlines() if "error" in line.lower()]
+        raise BuildFailed((errors[0] if errors else output.strip().splitlines()[-1]).removeprefix("error: ")
+                          + ("" if verbose else "  (run with --verbose for the full build log)"))
+    for line in output.splitlines():
+        if line.startswith(f"{board.name} / "):
+            print(line)                     # the size report
+    return elf_path(board.name, model_dir)
+
+
+def expected_hash(model_dir):
+    """The model hash an artifact directory's model.json records (None without a model)."""
+    if not model_dir:
+        return None
+    try:
+        return json.loads((Path(model_dir) / "model.json").read_text()).get("model_hash")
+    except (OSError, ValueError, AttributeError) as e:
+        raise TinyRNNError(f"{model_dir}: cannot read model.json ({e})",
+                           "train the model again (tinyrnn train) or point --model at another directory") from None

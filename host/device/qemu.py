@@ -1,0 +1,142 @@
+"""Emulated boards: start a firmware in QEMU behind a pty, remember it, stop it.
+
+QEMU runs in the background (its own session, so it outlives the command that started it) and prints
+`char device redirected to /dev/pts/N`; that pty is the board's serial port. A record per running board,
+`<run dir>/<board>.json` (pid, port, elf, command), lets `flash.py --list/--stop` and the test runner find
+and stop exactly the emulators they started, by pid. The run directory is build/run/, or $TINYRNN_RUN_DIR, or
+the `run_dir` a caller passes: host/hwtest.py keeps its own (build/run-hwtest/), so a test run never stops, or
+even sees, an emulator the user started with flash.py.
+
+Nothing is lost before the host connects because the firmware only ever speaks when spoken to, so QEMU
+can start running at once (no -S / QMP `cont` dance needed).
+
+Timing: `-icount shift=0,align=off,sleep=off` makes every instruction take 1 ns of virtual time, so
+SysTick readings are reproducible and convert exactly into executed instructions (docs/protocol.md).
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+from tinyrnn.host.errors import TinyRNNError, ToolMissing
+
+QEMU = "qemu-system-arm"
+DEFAULT_RUN_DIR = Path("build") / "run"   # relative to the current directory
+PTY_LINE = re.compile(r"char device redirected to (/dev/pts/\d+)")
+
+
+@dataclass
+class RunRecord:
+    board: str
+    pid: int
+    port: str
+    elf: str
+    log: str
+    command: list
+
+
+def qemu_command(board, elf):
+    return [QEMU, "-M", board.runner["machine"], "-display", "none", "-monitor", "none",
+            "-icount", "shift=0,align=off,sleep=off", "-serial", "pty", "-kernel", str(elf)]
+
+
+def run_directory(run_dir=None):
+    """Where the run records live: `run_dir` if given, else $TINYRNN_RUN_DIR, else build/run/ (read per call,
+    like BUILD_DIR in host/flash.py)."""
+    return Path(run_dir or os.environ.get("TINYRNN_RUN_DIR") or DEFAULT_RUN_DIR)
+
+
+def _record_path(board_name, run_dir=None):
+    return run_directory(run_dir) / f"{board_name}.json"
+
+
+def _alive_qemu(pid):
+    """True if pid is a live qemu-system-arm (not a reused pid of some other program)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    state = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}/stat").exists() else "Z"
+    return QEMU.encode() in cmdline and state != "Z"
+
+
+def start(board, elf, timeout=10.0, run_dir=None):
+    """Start `elf` on the emulated `board` (stopping a previous run of that board recorded in the same run
+    directory); return its RunRecord."""
+    if shutil.which(QEMU) is None:
+        raise ToolMissing(f"{QEMU} not found: apt-get install qemu-system-arm")
+    if not board.emulated:
+        raise TinyRNNError(f"{board.name} is not an emulated board")
+    stop(board.name, run_dir)
+    directory = run_directory(run_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    log_path = directory / f"{board.name}.log"
+    cmd = qemu_command(board, elf)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = PTY_LINE.search(log_path.read_text(errors="replace"))
+        if match:
+            record = RunRecord(board.name, proc.pid, match.group(1), str(elf), str(log_path), cmd)
+            _record_path(board.name, run_dir).write_text(json.dumps(asdict(record), indent=2) + "\n")
+            return record
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    raise TinyRNNError(f"QEMU did not start for {board.name}: {log_path.read_text(errors='replace').strip()}")
+
+
+def running(run_dir=None):
+    """Records of the emulators still alive (records of dead ones are removed)."""
+    records = []
+    directory = run_directory(run_dir)
+    for path in sorted(directory.glob("*.json")) if directory.exists() else []:
+        try:
+            record = RunRecord(**json.loads(path.read_text()))
+        except (ValueError, TypeError):
+            path.unlink()
+            continue
+        if _alive_qemu(record.pid):
+            records.append(record)
+        else:
+            path.unlink()
+    return records
+
+
+def stop(board_name, run_dir=None):
+    """Stop the emulator recorded for board_name (in this run directory), if any. True if one was stopped."""
+    path = _record_path(board_name, run_dir)
+    if not path.exists():
+        return False
+    try:
+        record = RunRecord(**json.loads(path.read_text()))
+    except (ValueError, TypeError):     # corrupt record (as in running()): nothing we can safely kill
+        path.unlink()
+        return False
+    path.unlink()
+    if not isinstance(record.pid, int) or not _alive_qemu(record.pid):
+        return False
+    os.kill(record.pid, signal.SIGTERM)
+    for _ in range(100):
+        if not _alive_qemu(record.pid):
+            break
+        time.sleep(0.02)
+    else:
+        os.kill(record.pid, signal.SIGKILL)
+    try:   # reap it if it is our own child (started by this process); otherwise its parent does
+        os.waitpid(record.pid, 0)
+    except ChildProcessError:
+        pass
+    return True

@@ -1,0 +1,56 @@
+"""A byte link to a board: any URL pyserial's `serial_for_url` understands.
+
+    /dev/ttyUSB0, /dev/ttyACM0    a USB serial adapter or a probe's virtual COM port
+    /dev/pts/N                    an emulator's pty (QEMU -serial pty)
+    socket://127.0.0.1:PORT       QEMU -serial tcp:...,server=on
+    loop://                       pyserial's loopback, for unit tests of the protocol layer
+
+The transport only moves bytes and turns pyserial's exceptions into `PortError`; framing, timeouts per
+request and retries are the protocol layer's job (host/protocol.py).
+"""
+
+import serial
+
+from tinyrnn.host.errors import PortError
+
+DEFAULT_BAUD = 115200
+
+
+class Transport:
+    """An open port. Use as a context manager, or call close()."""
+
+    def __init__(self, url, baud=DEFAULT_BAUD, read_chunk_timeout=0.05):
+        self.url = url
+        try:
+            # A short read timeout: callers loop until their own deadline, which keeps them responsive.
+            self._port = serial.serial_for_url(url, baudrate=baud, timeout=read_chunk_timeout,
+                                               write_timeout=5)
+        except (serial.SerialException, OSError, ValueError) as e:
+            raise PortError(f"cannot open {url}: {e}") from None
+
+    def write(self, data):
+        try:
+            self._port.write(data)
+            self._port.flush()
+        except (serial.SerialException, OSError) as e:
+            raise PortError(f"write to {self.url} failed: {e}") from None
+
+    def read_some(self, max_bytes=4096):
+        """Whatever arrives within the short read timeout (possibly b"")."""
+        try:
+            waiting = self._port.in_waiting
+            return self._port.read(max(1, min(waiting, max_bytes)))
+        except (serial.SerialException, OSError) as e:
+            raise PortError(f"read from {self.url} failed: {e}") from None
+
+    def close(self):
+        try:
+            self._port.close()
+        except (serial.SerialException, OSError):
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

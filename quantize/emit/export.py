@@ -1,0 +1,89 @@
+"""Quantize an artifact directory for the fixed-point kernel and generate its C (`tinyrnn export`).
+
+Reads model.json + weights.npz (+ test_split.npz when present); writes kernel.npz, kernel.json,
+kernel.bin and c/model_data.{h,c}; sets model_hash in model.json; evaluates the kernel's twin on the
+test split against the float model's outputs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from tinyrnn.quantize.toolchain import build
+from tinyrnn.quantize.emit import c_code as codegen
+from tinyrnn.quantize.twin.params import UnsupportedModel
+from tinyrnn.quantize.twin.quantizer import load_artifact, quantize_model
+from tinyrnn.quantize.reference.metrics import compare_outputs
+from tinyrnn.quantize.twin.cells import TwinModel, scratch_words, state_words
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def kernel_code_bytes(model_c_dir: Path) -> int | None:
+    """Flash bytes of the kernel code + tables for Cortex-M4 (arm-none-eabi-size), None without the toolchain."""
+    if not build.arm_toolchain_available():
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        objects = build.build_arm_objects(model_c_dir, "m4", Path(tmp))
+        sizes = build.section_sizes(objects)
+    return sum(v["text"] + v["data"] for name, v in sizes.items() if name != "model_data")
+
+
+def export(artifact_dir, progress: bool = True, name: str | None = None) -> dict:
+    """Quantize, write the kernel files and C, and evaluate. Returns {"metrics": {...}, "step_outputs": array}.
+
+    `name` is the artifact's name recorded in the generated C (default: the directory's name; the training
+    run passes the final name while it still writes into a temporary directory).
+    """
+    path = Path(artifact_dir)
+    say = (lambda msg: print(f"[quantize] {msg}", file=sys.stderr)) if progress else (lambda msg: None)
+    manifest, weights = load_artifact(path)
+    params = quantize_model(manifest, weights)
+    say(f"{params.cell_kind} x{params.num_layers}, d={params.input_dim} units={params.units} "
+        f"k={params.output_dim}, input Q{params.input_frac_bits}, hash {params.model_hash}")
+
+    params.save(path)
+    source = f"{name or path.name} (dataset {manifest.get('dataset', '?')}, {manifest.get('cell')}{manifest.get('units')})"
+    codegen.write_model(params, path / "c", source)
+    manifest["model_hash"] = params.model_hash
+    _write_atomic(path / "model.json", json.dumps(manifest, indent=2) + "\n")
+    say(f"wrote kernel.npz, kernel.json, kernel.bin, c/model_data.h, c/model_data.c")
+
+    metrics: dict = {}
+    step_outputs = None
+    split_path = path / "test_split.npz"
+    if split_path.is_file():
+        with np.load(split_path) as split:
+            x, lengths, y_true = split["x"], split["lengths"], split["y"]
+            float_outputs = split["float_outputs"]
+        twin = TwinModel(params)
+        say(f"running the twin over {len(lengths)} test sequences")
+        step_outputs = twin.dequantize_output(twin.run(twin.quantize_input(x)))
+        step_outputs[np.arange(step_outputs.shape[1])[None, :] >= lengths[:, None]] = 0.0
+        # Regression outputs stay normalised, as in the tflite_int8 block; target_norm converts the RMSE.
+        metrics = compare_outputs(float_outputs.astype(np.float64), step_outputs, lengths, y_true,
+                                  manifest.get("task", "classification"), manifest.get("target_norm"))
+
+    code = kernel_code_bytes(path / "c")
+    metrics["flash_bytes"] = codegen.weight_bytes(params) + (code if code is not None else codegen.table_bytes())
+    metrics["flash_bytes_measured"] = code is not None
+    metrics["ram_bytes"] = 4 * (state_words(params) + scratch_words(params))
+    metrics["model_hash"] = params.model_hash
+    say("metrics: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                for k, v in metrics.items()))
+    metrics_path = path / "metrics.json"
+    if metrics_path.is_file():      # a regenerated artifact keeps one story: its kernel figures follow its kernel
+        recorded = json.loads(metrics_path.read_text())
+        recorded["kernel"] = metrics
+        _write_atomic(metrics_path, json.dumps(recorded, indent=2, default=float) + "\n")
+    return {"metrics": metrics, "step_outputs": step_outputs}

@@ -1,0 +1,77 @@
+"""Benchmark: executed instructions per timestep and per MAC of the kernels on Cortex-M0/M3/M4/M7.
+
+    tinyrnn bench [--json] [--profile] [--steps N] [--targets m0,m4] [--cells gru] [--sizes 12x32]
+
+For GRU (reset_after=True) and LSTM at d=6/h=16, d=12/h=32 and d=16/h=64 (one layer, softmax head of 4),
+each model is linked with a tiny driver into a flat image (arm-none-eabi-gcc -O2) and run in unicorn;
+a code hook counts every executed instruction over N steps of real-ish input, and the outputs are
+checked equal to the twin's (so the count is of a correct run). Counts are instructions, not cycles:
+no wait states, pipeline or branch costs are modelled. MACs per step: GRU 3(dh + h^2) + hk,
+LSTM 4(dh + h^2) + hk. Sizes from arm-none-eabi-size: kernel code (+ tables), model data (weights).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tinyrnn.quantize.toolchain import build
+from tinyrnn.quantize.toolchain.cases import input_sets, make_model
+from tinyrnn.quantize.twin.cells import TwinModel
+
+SIZES = [(6, 16), (12, 32), (16, 64)]
+CELLS = ["gru", "lstm"]
+OUTPUTS = 4
+
+
+def macs(cell: str, d: int, h: int, k: int = OUTPUTS) -> int:
+    gates = 4 if cell == "lstm" else 3
+    return gates * (d * h + h * h) + h * k
+
+
+def measure(cell: str, d: int, h: int, target: str, workdir: Path, steps: int, profile: bool = False) -> dict:
+    from tinyrnn.quantize.toolchain.emulate import EmulatedModel   # unicorn: only the bench extra has it
+    name = f"{cell}_{d}_{h}"
+    art = workdir / name
+    if (art / "c" / "model_data.c").exists():
+        twin = TwinModel.from_artifact_dir(art)
+    else:
+        art, twin = make_model(workdir, name, cell=cell, d=d, units=h, k=OUTPUTS, seed=d + h)
+    emu = EmulatedModel(art / "c", twin.params, target, workdir / f"{name}_{target}")
+    x_q = input_sets(twin, seed=0, n=2, steps=max(steps, 8))[0][1][0][:steps]
+    emu.reset()
+    y, count = emu.run(x_q, count=True)
+    if not (y == twin.run(x_q)).all():
+        raise RuntimeError(f"{name} on {target}: emulator outputs differ from the twin")
+    phases = None
+    if profile:
+        emu.reset()
+        phases = {name: round(n / steps) for name, n in emu.profile(x_q).items()}
+    sizes = build.section_sizes(sorted((workdir / f"{name}_{target}").glob("tr_*.o"))
+                                + [workdir / f"{name}_{target}" / "model_data.o"])
+    tables = sizes.pop("tr_tables")["text"]
+    model = sizes.pop("model_data")
+    per_step = count / steps
+    return {"cell": cell, "d": d, "h": h, "target": target, "macs": macs(cell, d, h),
+            "instructions_per_step": round(per_step), "instructions_per_mac": round(per_step / macs(cell, d, h), 2),
+            "code_bytes": sum(v["text"] for v in sizes.values()), "table_bytes": tables,
+            "model_bytes": model["text"] + model["data"], **({"per_function": phases} if phases else {})}
+
+
+def markdown(rows: list[dict]) -> str:
+    targets = list(build.ARM_TARGETS)
+    head = ("| cell | d | h | MACs/step | " + " | ".join(f"{t.upper()} instr/step (/MAC)" for t in targets)
+            + " | M4 code | tables | weights |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for cell in CELLS:
+        for d, h in SIZES:
+            sel = {r["target"]: r for r in rows if (r["cell"], r["d"], r["h"]) == (cell, d, h)}
+            if not sel:
+                continue
+            any_row = next(iter(sel.values()))
+            cells = [f"{sel[t]['instructions_per_step']:,} ({sel[t]['instructions_per_mac']:.2f})" if t in sel
+                     else "-" for t in targets]
+            m4 = sel.get("m4", any_row)
+            lines.append(f"| {cell.upper()} | {d} | {h} | {any_row['macs']:,} | " + " | ".join(cells)
+                         + f" | {m4['code_bytes']:,} B | {m4['table_bytes']:,} B | {m4['model_bytes']:,} B |")
+    return "\n".join(lines)

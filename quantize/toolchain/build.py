@@ -1,0 +1,129 @@
+"""Compile the kernels with a generated model: host executables (tests) and Cortex-M images (benchmark).
+
+One place for the strict warning flags and the Cortex-M target flags; the source list is quantize/sources.py's.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from tinyrnn.quantize.sources import DRIVERS_DIR, KERNELS_DIR, kernel_sources
+
+STRICT_FLAGS = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror"]
+ARM_GCC = "arm-none-eabi-gcc"
+
+# Cortex-M builds: name -> flags. M4/M7 with a hard-float ABI, to show the kernels need no FPU either way.
+ARM_TARGETS = {
+    "m0": ["-mcpu=cortex-m0", "-mthumb", "-mfloat-abi=soft"],
+    "m3": ["-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"],
+    "m4": ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
+    "m7": ["-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16"],
+}
+ARM_OPT = ["-O2", "-ffreestanding", "-fno-tree-loop-distribute-patterns", "-ffunction-sections", "-fdata-sections"]
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def _run(cmd: list) -> None:
+    result = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+    if result.returncode:
+        raise BuildError(f"{' '.join(map(str, cmd))}\n{result.stdout}{result.stderr}")
+
+
+def build_host(model_c_dir: Path, out: Path, sanitize: bool = False, cc: str = "gcc") -> Path:
+    """The host test driver (quantize/drivers/host_driver.c) for the model in `model_c_dir`."""
+    flags = STRICT_FLAGS + ["-O2", "-g"]
+    if sanitize:
+        flags += ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+    _run([cc, *flags, f"-I{KERNELS_DIR}", f"-I{model_c_dir}", *kernel_sources(), model_c_dir / "model_data.c",
+          DRIVERS_DIR / "host_driver.c", "-o", out])
+    return out
+
+
+def arm_toolchain_available() -> bool:
+    return shutil.which(ARM_GCC) is not None
+
+
+def build_arm_objects(model_c_dir: Path, target: str, out_dir: Path, extra_flags=()) -> list[Path]:
+    """Compile the kernels + model for a Cortex-M target with the strict flags; returns the object files."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    objects = []
+    for src in [*kernel_sources(), model_c_dir / "model_data.c"]:
+        obj = out_dir / (src.stem + ".o")
+        _run([ARM_GCC, *ARM_TARGETS[target], *ARM_OPT, *STRICT_FLAGS, *extra_flags, f"-I{KERNELS_DIR}",
+              f"-I{model_c_dir}", "-c", src, "-o", obj])
+        objects.append(obj)
+    return objects
+
+
+def build_arm_image(model_c_dir: Path, target: str, out_dir: Path) -> tuple[Path, Path]:
+    """Kernels + model + bench driver linked into a flat image (quantize/drivers/bench.ld): (elf, bin)."""
+    objects = build_arm_objects(model_c_dir, target, out_dir)
+    for src in (DRIVERS_DIR / "bench_driver.c", DRIVERS_DIR / "bench_libc.c"):
+        obj = out_dir / (src.stem + ".o")
+        _run([ARM_GCC, *ARM_TARGETS[target], *ARM_OPT, *STRICT_FLAGS, f"-I{KERNELS_DIR}", f"-I{model_c_dir}",
+              "-c", src, "-o", obj])
+        objects.append(obj)
+    elf, image = out_dir / "bench.elf", out_dir / "bench.bin"
+    _run([ARM_GCC, *ARM_TARGETS[target], "-nostdlib", "-nostartfiles", f"-T{DRIVERS_DIR / 'bench.ld'}",
+          "-Wl,--gc-sections", *objects, "-lgcc", "-o", elf])
+    _run(["arm-none-eabi-objcopy", "-O", "binary", "-j", ".text", elf, image])
+    return elf, image
+
+
+def symbols(elf: Path) -> dict[str, int]:
+    """name -> address of the ELF's symbols (arm-none-eabi-nm)."""
+    out = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
+    table = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            table[parts[2]] = int(parts[0], 16)
+    return table
+
+
+def function_ranges(elf: Path) -> list[tuple[int, int, str]]:
+    """(start, end, name) of the ELF's function symbols (arm-none-eabi-nm -S; Thumb bit cleared)."""
+    out = subprocess.run(["arm-none-eabi-nm", "-S", "--defined-only", str(elf)], capture_output=True, text=True,
+                         check=True).stdout
+    ranges = []
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "tT":
+            start = int(parts[0], 16) & ~1
+            ranges.append((start, start + int(parts[1], 16), parts[3]))
+    return ranges
+
+
+def undefined_symbols(objects: list[Path]) -> set[str]:
+    out = subprocess.run(["arm-none-eabi-nm", "-u", *map(str, objects)], capture_output=True, text=True,
+                         check=True).stdout
+    return {line.split()[-1] for line in out.splitlines() if line.strip().startswith("U")}
+
+
+def section_sizes(objects: list[Path]) -> dict[str, dict[str, int]]:
+    """object stem -> {"text", "data", "bss"} from arm-none-eabi-size (Berkeley format; text includes rodata)."""
+    out = subprocess.run(["arm-none-eabi-size", *map(str, objects)], capture_output=True, text=True,
+                         check=True).stdout
+    sizes = {}
+    for line in out.splitlines()[1:]:
+        text, data, bss, *_rest, name = line.split()
+        sizes[Path(name).stem] = {"text": int(text), "data": int(data), "bss": int(bss)}
+    return sizes
+
+
+def run_host(executable: Path, x_q, output_dim: int, n_state_words: int, workdir: Path):
+    """Run a host driver over x_q int16 (n, T, d): returns (y int32 (n, T, k), state int32 (n, T, words))."""
+    import numpy as np
+    x_q = np.asarray(x_q, dtype="<i2")
+    n, steps = x_q.shape[:2]
+    inp, out = workdir / "inputs.bin", workdir / "outputs.bin"
+    inp.write_bytes(np.array([n, steps], dtype="<i4").tobytes() + x_q.tobytes())
+    result = subprocess.run([str(executable), str(inp), str(out)], capture_output=True, text=True)
+    if result.returncode:
+        raise BuildError(f"{executable} failed ({result.returncode}): {result.stderr[-2000:]}")
+    raw = np.fromfile(out, dtype="<i4").reshape(n, steps, output_dim + n_state_words)
+    return raw[..., :output_dim], raw[..., output_dim:]

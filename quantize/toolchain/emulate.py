@@ -1,0 +1,101 @@
+"""Run a Cortex-M build of the kernels in unicorn (no peripherals) and count executed instructions.
+
+The image is quantize/drivers/bench_driver.c + the kernels + a generated model, linked flat by
+`quantize.build.build_arm_image`. Instruction counts are exact counts of executed instructions (a code
+hook fires once per instruction, conditional ones included); they are not cycles: no wait states,
+pipeline or branch costs are modelled.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from unicorn import UC_ARCH_ARM, UC_HOOK_CODE, UC_MODE_MCLASS, UC_MODE_THUMB, Uc
+from unicorn import arm_const as arm
+
+from tinyrnn.quantize.toolchain import build
+from tinyrnn.quantize.twin.cells import scratch_words, state_words
+
+FLASH_BASE, FLASH_SIZE = 0x00000000, 0x00100000
+RAM_BASE, RAM_SIZE = 0x20000000, 0x00040000
+HALT_ADDRESS = FLASH_SIZE - 0x100          # a `b .` the driver functions return to
+BENCH_MAX_STEPS = 64                       # BENCH_MAX_STEPS in bench_driver.c
+CPU_MODELS = {"m0": arm.UC_CPU_ARM_CORTEX_M0, "m3": arm.UC_CPU_ARM_CORTEX_M3,
+              "m4": arm.UC_CPU_ARM_CORTEX_M4, "m7": arm.UC_CPU_ARM_CORTEX_M7}
+
+
+class EmulatedModel:
+    """A model image loaded in unicorn: reset(), run(x_q) -> y, with optional instruction counting."""
+
+    def __init__(self, model_c_dir: Path, params, target: str, workdir: Path):
+        self.params, self.target = params, target
+        self.elf, image = build.build_arm_image(model_c_dir, target, workdir)
+        self.symbols = build.symbols(self.elf)
+        self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
+        self.uc.ctl_set_cpu_model(CPU_MODELS[target])
+        self.uc.mem_map(FLASH_BASE, FLASH_SIZE)
+        self.uc.mem_map(RAM_BASE, RAM_SIZE)
+        self.uc.mem_write(FLASH_BASE, image.read_bytes())
+        self.uc.mem_write(HALT_ADDRESS, b"\xfe\xe7")            # b .
+        io = self.symbols["tinyrnn_bench_io"]
+        words = state_words(params) + scratch_words(params)
+        self.steps_addr = io
+        self.x_addr = io + 4 + 4 * words
+        self.y_addr = (self.x_addr + 2 * BENCH_MAX_STEPS * params.input_dim + 3) & ~3
+        self.instructions = 0
+        self.per_address = None                                  # address -> count, when profiling
+
+    def _count(self, uc, address, size, user_data):
+        self.instructions += 1
+
+    def _count_address(self, uc, address, size, user_data):
+        self.instructions += 1
+        self.per_address[address] = self.per_address.get(address, 0) + 1
+
+    def profile(self, x_q) -> dict:
+        """Run x_q like `run` and return {function name: executed instructions} (from the ELF's symbols)."""
+        self.per_address = {}
+        try:
+            self.run(x_q, count=True)
+            counts = dict(self.per_address)
+        finally:
+            self.per_address = None
+        funcs = sorted(build.function_ranges(self.elf))
+        out = {}
+        for address, n in counts.items():
+            name = "?"
+            for start, end, fname in funcs:
+                if start <= address < end:
+                    name = fname
+                    break
+            out[name] = out.get(name, 0) + n
+        return dict(sorted(out.items(), key=lambda item: -item[1]))
+
+    def _call(self, name: str, count: bool) -> int:
+        self.uc.reg_write(arm.UC_ARM_REG_SP, RAM_BASE + RAM_SIZE)
+        self.uc.reg_write(arm.UC_ARM_REG_LR, HALT_ADDRESS | 1)
+        before = self.instructions
+        counter = self._count if self.per_address is None else self._count_address
+        hook = self.uc.hook_add(UC_HOOK_CODE, counter) if count else None   # slow: only when asked
+        try:
+            self.uc.emu_start(self.symbols[name] | 1, HALT_ADDRESS)
+        finally:
+            if hook is not None:
+                self.uc.hook_del(hook)
+        return self.instructions - before
+
+    def reset(self) -> None:
+        self._call("tinyrnn_bench_reset", False)
+
+    def run(self, x_q, count: bool = False) -> tuple[np.ndarray, int]:
+        """Continue from the current state over x_q int16 (T, d): (y int32 (T, k), executed instructions)."""
+        x_q = np.asarray(x_q, dtype="<i2")
+        ys, total = [], 0
+        for start in range(0, len(x_q), BENCH_MAX_STEPS):
+            chunk = x_q[start:start + BENCH_MAX_STEPS]
+            self.uc.mem_write(self.steps_addr, np.int32(len(chunk)).tobytes())
+            self.uc.mem_write(self.x_addr, chunk.tobytes())
+            total += self._call("tinyrnn_bench_run", count)
+            raw = self.uc.mem_read(self.y_addr, 4 * len(chunk) * self.params.output_dim)
+            ys.append(np.frombuffer(bytes(raw), dtype="<i4").reshape(len(chunk), -1))
+        return np.concatenate(ys), total
