@@ -9,6 +9,7 @@ import pytest
 
 from tinyrnn.host.device import boards
 from tinyrnn.host.device.boards import board_from_dict, load_board
+from tinyrnn.host.defaults import DEFAULT_BOARD
 from tinyrnn.host.errors import BoardDataError
 
 EMULATED = ["qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-microbit", "qemu-netduinoplus2"]
@@ -34,7 +35,7 @@ def test_real_boards_have_readme():
 
 
 def test_default_board_is_the_m4f():
-    b = load_board(boards.DEFAULT_BOARD)
+    b = load_board(DEFAULT_BOARD)
     assert (b.core, b.fpu, b.counter_unit) == ("cortex-m4", "fpv4-sp-d16", "instructions")
 
 
@@ -98,10 +99,13 @@ def test_board_error_is_a_tool_error():
 
 
 def test_default_model_is_what_train_writes_by_default():
-    from tinyrnn.host.training import pipeline as train
-    args = train.build_parser().parse_args([])
-    out = train.default_out_dir(train.DEFAULT_DATASET, None, args.cell, args.units)
-    assert boards.DEFAULT_MODEL == boards.ROOT / out and boards.DEFAULT_MODEL.is_absolute()
+    from tinyrnn.host import defaults
+    from tinyrnn.host.commands import train as train_command
+    from tinyrnn.host.commands.base import make_parser
+    from tinyrnn.host.training import pipeline
+    args = make_parser(train_command, "tinyrnn train").parse_args([])
+    out = pipeline.default_out_dir(pipeline.DEFAULT_DATASET, None, args.cell, args.units)
+    assert defaults.DEFAULT_MODEL == out and not out.is_absolute()     # both relative to the current directory
 
 
 def test_a_new_board_of_a_known_family_is_data_only(tmp_path):

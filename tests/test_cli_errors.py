@@ -11,7 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyrnn.host.training.pipeline import main
+from tinyrnn.host import cli
+
+
+def main(argv):
+    """`tinyrnn train ARGV`, in-process."""
+    return cli.main(["train", *argv])
 from synthetic import make_sequences, write_csv, write_npz
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,7 +83,7 @@ def test_existing_output_needs_force(capsys, tmp_path):
 def test_unwritable_output_fails_before_training(capsys, tmp_path, monkeypatch, where):
     (tmp_path / "file").write_text("a file, not a directory")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("host.data.load_dataset", lambda *a, **k: pytest.fail("loaded data before checking --out"))
+    monkeypatch.setattr("tinyrnn.host.training.data.load_dataset", lambda *a, **k: pytest.fail("loaded data before checking --out"))
     assert_one_line_error(*run_main(capsys, "--out", where), "cannot write", "--out")
     assert list(tmp_path.iterdir()) == [tmp_path / "file"]       # nothing left behind
 

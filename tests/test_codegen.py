@@ -111,7 +111,7 @@ def test_export_writes_the_contract_files(tmp_path):
 
 
 def test_export_cli_one_line_errors(tmp_path):
-    run = [sys.executable, "-m", "quantize.export"]
+    run = [sys.executable, "-m", "tinyrnn.host.cli", "export"]
     bad = subprocess.run(run + [str(tmp_path / "missing")], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "error:" in bad.stderr
     (tmp_path / "empty").mkdir()

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tinyrnn.host.device.boards import ROOT, board_names, load_board
+from tinyrnn.host.device.boards import board_names, load_board
+from tinyrnn.quantize.sources import FIRMWARE_DIR
 from tinyrnn.host.device.firmware import model_key
 
 
 def make(board, build_dir, model=None):
-    cmd = ["make", "-C", str(ROOT / "firmware"), f"BOARD={board}", f"BUILD_DIR={build_dir}"]
+    cmd = ["make", "-C", str(FIRMWARE_DIR), f"BOARD={board}", f"BUILD_DIR={build_dir}"]
     if model:
         cmd.append(f"MODEL={model}")
     return subprocess.run(cmd, capture_output=True, text=True)
@@ -94,4 +95,4 @@ def test_unknown_board_and_missing_model_are_clear(toolchain, build_dir, tmp_pat
     proc = make("no-such-board", build_dir)
     assert proc.returncode != 0 and "unknown board 'no-such-board'" in proc.stderr
     proc = make("qemu-mps2-an386", build_dir, tmp_path / "empty")
-    assert proc.returncode != 0 and "quantize.export" in proc.stderr
+    assert proc.returncode != 0 and "tinyrnn export" in proc.stderr

@@ -9,14 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tinyrnn.host.commands import demo
-from tinyrnn.host.device import firmware as flash
-from tinyrnn.host.check import harness
-from tinyrnn.host.commands import hwtest
+from tinyrnn.host import cli
 from tinyrnn.quantize.reference.synthetic import make_artifact
 
 REPO = Path(__file__).resolve().parent.parent
-MAINS = {"flash": flash.main, "harness": harness.main, "demo": demo.main, "hwtest": hwtest.main}
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +22,7 @@ def synthetic(tmp_path_factory):
 
 def run_cli(capsys, tool, *argv):
     try:
-        code = MAINS[tool](list(argv))
+        code = cli.main([tool, *argv])
     except SystemExit as e:          # argparse's own exit
         code = e.code
     captured = capsys.readouterr()
@@ -116,21 +112,44 @@ def test_hwtest_typo_is_refused_not_passed_to_pytest(capsys):
     assert_one_line_error(*run_cli(capsys, "hwtest", "--modle", "x"), "--modle")
 
 
+TINYRNN = Path(sys.executable).parent / "tinyrnn"      # the console script pip installs
+
+
 @pytest.mark.parametrize("argv,words", [
-    (["host/flash.py", "--board", "nope"], ["nope"]),
-    (["host/harness.py", "--port", "/dev/pts/999", "--limit", "0"], ["--limit"]),
-    (["host/demo.py", "--board", "nope"], ["nope"]),
-    (["host/hwtest.py", "--board", "nope"], ["nope"]),
+    (["flash", "--board", "nope"], ["nope"]),
+    (["harness", "--port", "/dev/pts/999", "--limit", "0"], ["--limit"]),
+    (["demo", "--board", "nope"], ["nope"]),
+    (["hwtest", "--board", "nope"], ["nope"]),
+    (["boards", "show", "nope"], ["nope"]),
+    (["export", str(Path("/nonexistent"))], ["/nonexistent"]),
+    (["frobnicate"], ["frobnicate", "train"]),
 ])
 def test_real_command_lines(argv, words, tmp_path):
-    argv = [str(REPO / argv[0]), *argv[1:]]
-    proc = subprocess.run([sys.executable, *argv], cwd=tmp_path, capture_output=True, text=True)
+    proc = subprocess.run([str(TINYRNN), *argv], cwd=tmp_path, capture_output=True, text=True)
     assert_one_line_error(proc.returncode, proc.stderr, *words)
 
 
-@pytest.mark.parametrize("script", ["flash", "harness", "hwtest", "demo"])
-def test_help_shows_a_runnable_command(script):
-    proc = subprocess.run([sys.executable, str(REPO / "host" / f"{script}.py"), "--help"], capture_output=True,
-                          text=True)
+@pytest.mark.parametrize("command", ["train", "export", "boards", "flash", "harness", "hwtest", "demo", "bench",
+                                     "mpserve"])
+def test_help_names_the_command_typed(command):
+    proc = subprocess.run([str(TINYRNN), command, "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"usage: tinyrnn {command}"), proc.stdout
+    assert "examples:" in proc.stdout
+
+
+def test_tinyrnn_help_lists_every_command():
+    proc = subprocess.run([str(TINYRNN), "--help"], capture_output=True, text=True)
     assert proc.returncode == 0
-    assert proc.stdout.startswith(f"usage: python host/{script}.py"), proc.stdout
+    for command in cli.COMMANDS:
+        assert f"\n  {command} " in proc.stdout, proc.stdout
+
+
+def test_train_script_from_a_clone_is_the_same_command(tmp_path):
+    """`python host/train.py` keeps working, with its own name in the usage line and the same errors."""
+    proc = subprocess.run([sys.executable, str(REPO / "host" / "train.py"), "--help"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: python host/train.py"), proc.stdout
+    proc = subprocess.run([sys.executable, str(REPO / "host" / "train.py"), "--units", "0"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert_one_line_error(proc.returncode, proc.stderr, "--units")

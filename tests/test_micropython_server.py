@@ -1,5 +1,5 @@
 """The protocol served by a MicroPython script: firmware/micropython/tinyrnn_server.py on MicroPython's unix
-port, its stdin/stdout on a pty (host/mpserve.py), checked by the unchanged hardware suite (tests/hw) and the
+port, its stdin/stdout on a pty (host/device/micropython.py), checked by the unchanged hardware suite (tests/hw) and the
 harness, like any board.
 
 Needs the unix port in .venv/mp (or $TINYRNN_MICROPYTHON_DIR; `make install`); without it the server tests
@@ -72,7 +72,7 @@ def test_hardware_suite_passes_against_the_micropython_server(server, artifact):
 
 @needs_mp
 def test_harness_passes_and_labels_microseconds(server, artifact):
-    result = subprocess.run([sys.executable, "host/harness.py", "--port", server.port, "--model", str(artifact),
+    result = subprocess.run([sys.executable, "-m", "tinyrnn.host.cli", "harness", "--port", server.port, "--model", str(artifact),
                              "--quiet", "--no-plots"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.rstrip().endswith("PASS"), result.stdout + result.stderr
     results = json.loads((artifact / "hw" / mpserve.BOARD_NAME / "results.json").read_text())

@@ -24,12 +24,12 @@ def test_snap_is_idempotent_and_keeps_the_int8_values():
 
 @pytest.mark.parametrize("grid_epochs", [0, 2])
 def test_trained_weights_are_on_the_grid_only_after_grid_fine_tuning(tmp_path, grid_epochs):
-    from tinyrnn.host.training.pipeline import main
+    from tinyrnn.host.cli import main as tinyrnn
     from tests.synthetic import make_sequences, write_npz
 
     data = write_npz(tmp_path / "data.npz", *make_sequences())
     out = tmp_path / "art"
-    assert main(["--data", str(data), "--out", str(out), "--units", "8", "--epochs", "2",
+    assert tinyrnn(["train", "--data", str(data), "--out", str(out), "--units", "8", "--epochs", "2",
                  "--grid-epochs", str(grid_epochs), "--calibration-samples", "50", "--quiet"]) == 0
     weights = np.load(out / "weights.npz")
     matrices = [k for k in weights.files if k.endswith(("_kernel", "_recurrent"))]

@@ -10,7 +10,8 @@ import time
 import pytest
 
 from tinyrnn.host.device import qemu
-from tinyrnn.host.device.boards import ROOT, load_board
+from tinyrnn.host.device.boards import load_board
+from tinyrnn.quantize.sources import FIRMWARE_DIR
 from tinyrnn.host.link.client import Client
 from tinyrnn.host.link.transport import Transport
 
@@ -21,7 +22,7 @@ BOARD = "qemu-mps2-an386"
 def bring_up_elf(tmp_path):
     assert shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"), \
         "arm-none-eabi-gcc and qemu-system-arm are required"
-    subprocess.run(["make", "-C", str(ROOT / "firmware"), f"BOARD={BOARD}", f"BUILD_DIR={tmp_path}"],
+    subprocess.run(["make", "-C", str(FIRMWARE_DIR), f"BOARD={BOARD}", f"BUILD_DIR={tmp_path}"],
                    check=True, capture_output=True)
     return tmp_path / BOARD / "bringup" / "app.elf"
 

@@ -1,8 +1,9 @@
-"""quantize command lines: a bad argument is one `error: ...` line on stderr and exit 2, never a traceback."""
+"""`tinyrnn bench` and `tinyrnn export --tables`: a bad argument is one `error: ...` line on stderr and exit 2,
+never a traceback."""
 
 import pytest
 
-from tinyrnn.quantize.toolchain import bench
+from tinyrnn.host.cli import main as tinyrnn
 from tinyrnn.quantize.emit import micropython
 
 
@@ -27,14 +28,14 @@ def one_line_error(capsys, call, *words):
     (["--steps", "two"], ["--steps"]),
 ])
 def test_bench_bad_arguments(capsys, argv, words):
-    one_line_error(capsys, lambda: bench.main(argv), *words)
+    one_line_error(capsys, lambda: tinyrnn(["bench", *argv]), *words)
 
 
 @pytest.mark.parametrize("out", ["/proc/x/tables.bin", "/proc/tinyrnn-x"])
 def test_micropython_tables_unwritable_path(capsys, out):
-    one_line_error(capsys, lambda: micropython.main([out]), "cannot write", out)
+    one_line_error(capsys, lambda: tinyrnn(["export", "--tables", out]), "cannot write", out)
 
 
 def test_micropython_tables_written(tmp_path, capsys):
-    assert micropython.main([str(tmp_path / "d")]) == 0
+    assert tinyrnn(["export", "--tables", str(tmp_path / "d")]) == 0
     assert (tmp_path / "d" / "tables.bin").read_bytes() == micropython.tables_bytes()

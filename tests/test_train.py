@@ -12,7 +12,12 @@ import pytest
 from tinyrnn.host.training import model as M
 from tinyrnn.host.training.convert import non_integer_tensors
 from tinyrnn.quantize.reference.metrics import compare_outputs
-from tinyrnn.host.training.pipeline import main
+from tinyrnn.host import cli
+
+
+def main(argv):
+    """`tinyrnn train ARGV`, in-process."""
+    return cli.main(["train", *argv])
 from synthetic import make_sequences, regression_targets, write_npz
 
 FAST = ["--epochs", "2", "--units", "8", "--calibration-samples", "200", "--quiet"]
