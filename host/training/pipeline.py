@@ -8,8 +8,8 @@ The directory layout is the contract in docs/artifacts.md.
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +62,19 @@ def check_options(args) -> None:
         raise UserError(f"--lr {args.lr} is not positive", "use a learning rate such as 0.01")
     if not 0 < args.test_fraction < 1:
         raise UserError(f"--test-fraction {args.test_fraction} is not between 0 and 1", "use e.g. 0.25")
+
+
+# What training imports beyond the base install: the `train` extra.
+TRAIN_MODULES = ("tensorflow", "keras", "ai_edge_litert", "pandas", "sklearn")
+
+
+def require_train_extra(bundled: bool) -> None:
+    """Say at once, in one line, when the train extra is missing (the base install only flashes and checks)."""
+    needed = TRAIN_MODULES + (("sktime",) if bundled else ())
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UserError(f"training needs {', '.join(missing)}, not installed here",
+                        "pip install 'tinyrnn[train]' (the base install flashes, checks and exports only)")
 
 
 def default_out_dir(dataset_name: str, data_path: str | None, cell: str, units: int) -> Path:
@@ -256,6 +269,7 @@ def run(args) -> int:
     # Stage messages go to stdout with the summary; stderr carries progress bars and errors only.
     say = (lambda *a: None) if args.quiet else (lambda msg: print(msg, flush=True))
     check_options(args)
+    require_train_extra(bundled=args.data is None)
 
 
     dataset_name = args.dataset or (None if args.data else DEFAULT_DATASET)
