@@ -34,7 +34,7 @@ needs_mp = pytest.mark.skipif(not mpserve.micropython_available(),
 def test_committed_micropython_ids_match_spec():
     committed = (REPO / "firmware" / "micropython" / "protocol_ids.py").read_text()
     assert committed == spec.micropython_module(), \
-        "run: python -m host.protocol_spec --micropython > firmware/micropython/protocol_ids.py"
+        "run: python -m tinyrnn.host.link.spec --micropython > firmware/micropython/protocol_ids.py"
     namespace = {}
     exec(committed, namespace)   # noqa: S102 - our own generated constants
     assert namespace["INFO_FORMAT"] == spec.INFO_FORMAT and namespace["INFO_SIZE"] == spec.INFO_SIZE

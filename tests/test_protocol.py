@@ -115,7 +115,7 @@ def test_transport_on_loop_url():
 
 def test_committed_header_matches_spec():
     committed = (ROOT / "firmware" / "app" / "protocol_ids.h").read_text()
-    assert committed == spec.c_header(), "run: python -m host.protocol_spec > firmware/app/protocol_ids.h"
+    assert committed == spec.c_header(), "run: python -m tinyrnn.host.link.spec > firmware/app/protocol_ids.h"
 
 
 def test_c_header_and_micropython_module_carry_the_same_scalars():

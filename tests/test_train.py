@@ -224,7 +224,7 @@ def test_failed_run_leaves_no_directory(workdir, fixed_data, monkeypatch):
         assert (artifact_dir / "model.json").is_file() and (artifact_dir / "weights.npz").is_file()
         raise RuntimeError("stage failed")
 
-    monkeypatch.setattr(host.train, "run_later_stages", broken)
+    monkeypatch.setattr(tinyrnn.host.training.pipeline, "run_later_stages", broken)
     with pytest.raises(RuntimeError):
         main(["--data", str(fixed_data), "--out", str(workdir / "broken"), *FAST, "--epochs", "1"])
     assert [p.name for p in workdir.iterdir() if "broken" in p.name] == []
