@@ -89,7 +89,8 @@ void tinyrnn_reset(const tinyrnn_model_t *model, int32_t *state);
 void tinyrnn_step(const tinyrnn_model_t *model, int32_t *state, int32_t *scratch,
                   const int16_t *x, int32_t *y);
 
-/* Which matrix-vector path this build uses: "dsp" (SXTB16/SMLAD, Cortex-M4/M7/M33) or "c". */
+/* Which matrix-vector path this build uses: "dsp" (SXTB16/SMLAD, Cortex-M4/M7/M33), "m0" (Thumb-1 assembly,
+ * Cortex-M0/M0+) or "c". At most 3 characters: the protocol's INFO field is 4 bytes, NUL padded. */
 const char *tinyrnn_kernel_path(void);
 
 #ifdef __cplusplus

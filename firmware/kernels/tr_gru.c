@@ -20,14 +20,11 @@ void tr_gru_step(const tr_layer_t *layer, int reset_after, uint16_t units, const
         int32_t *c = scratch + 3 * units;                       /* [units] U_n h + b_hn, Q14 */
         /* W_n x + b_in and U_n h + b_hn (Q14) in one pass: the generator stores [W_n | U_n] as the
          * candidate's weights; candidate_recurrent holds the second requantisation only */
-        /* the tanh table read from its entry for z = 0, as TR_SYMMETRIC_INTERP (the signed segment index
-         * needs no offset) */
-        const int16_t *const t0 = tr_tanh_table + TR_TABLE_SEGMENTS / 2, *const t1 = t0 + 1;
         tr_matvec_dual_s16_s8(&layer->candidate, layer->candidate_recurrent.requant, x, h, n, c);
         for (j = 0; j < units; j++) {
             const int32_t pre = tr_add_gate_mul_q15(n[j], r[j], c[j]);  /* n + round_shift(r c, 15): Q14 */
-            const int32_t s = TR_SAT_BITS(pre, TR_TANH_SAT_BITS), i = s >> TR_TANH_SEG_BITS;
-            const int32_t nj = tr_interp(t0[i], t1[i], s & ((1 << TR_TANH_SEG_BITS) - 1), TR_TANH_SEG_BITS);
+            int32_t nj;                                                  /* tanh(pre), Q15 */
+            TR_SYMMETRIC_INTERP(tr_tanh_table, TR_TANH_SAT_BITS, TR_TANH_SEG_BITS, pre, nj);
             /* h' = sat16(n + round_shift(z (h - n), 15)) = z h + (1 - z) n */
             h[j] = (int16_t)TR_SAT_BITS(nj + (tr_mla(z[j], h[j] - nj, 1 << 14) >> 15), 16);
         }

@@ -19,6 +19,22 @@
 #define TR_ACT_TANH 2       /* tr_tanh_q15 of it, Q15 */
 #define TR_ACT_LSTM 3       /* LSTM gates i, f, g, o (rows / 4 each): sigmoid, sigmoid, tanh, sigmoid */
 
+/* The matrix-vector path, from the target CPU alone (never a hand-set flag); tinyrnn_kernel_path() reports it.
+ * The assembly paths do the full 4-row blocks, tr_matvec_s16_s8.c the rest. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#define TR_MATVEC_DSP 1             /* Cortex-M4/M7/M33: tr_matvec_s16_s8_dsp.c */
+#define TR_MATVEC_M0 0
+#define TR_KERNEL_PATH "dsp"
+#elif defined(__ARM_ARCH_6M__)
+#define TR_MATVEC_DSP 0
+#define TR_MATVEC_M0 1              /* Cortex-M0/M0+ (Thumb-1): tr_matvec_s16_s8_m0.c */
+#define TR_KERNEL_PATH "m0"
+#else
+#define TR_MATVEC_DSP 0
+#define TR_MATVEC_M0 0
+#define TR_KERNEL_PATH "c"          /* plain C: other cores and hosts */
+#endif
+
 /* tr_matvec_s16_s8.c: out[j] = act(Q14 pre-activation of row j of `dense`).
  * a: cols_a int16 values padded to TR_PAD4(cols_a) (padding may hold anything finite: its weights are 0),
  *    4-byte aligned; b: same for cols_b, or NULL when cols_b == 0; out: rows int32 (Q14, or Q15 after an

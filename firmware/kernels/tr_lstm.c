@@ -13,8 +13,6 @@ void tr_lstm_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int
     int32_t *f_gate = scratch + units;      /* [units] forget gate */
     int32_t *g_cand = scratch + 2 * units;  /* [units] cell candidate */
     int32_t *o_gate = scratch + 3 * units;  /* [units] output gate */
-    /* tanh(c') inline, from the table's entry for z = 0 (TR_SYMMETRIC_INTERP: no index offset) */
-    const int16_t *const t0 = tr_tanh_table + TR_TABLE_SEGMENTS / 2, *const t1 = t0 + 1;
     int j;
 
     tr_matvec_s16_s8(&layer->gates, x, h, i_gate, TR_ACT_LSTM);     /* all four gates, Q15 */
@@ -22,8 +20,8 @@ void tr_lstm_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int
     for (j = 0; j < units; j++) {
         /* c' = f c + i g: Q15 x Q14 -> Q14 (int64 product), Q15 x Q15 -> Q14 */
         const int32_t cj = tr_add_gate_mul_q15(tr_round_shift(i_gate[j] * g_cand[j], 16), f_gate[j], c[j]);
-        const int32_t s = TR_SAT_BITS(cj, TR_TANH_SAT_BITS), k = s >> TR_TANH_SEG_BITS;
-        const int32_t t = tr_interp(t0[k], t1[k], s & ((1 << TR_TANH_SEG_BITS) - 1), TR_TANH_SEG_BITS);
+        int32_t t;                                                          /* tanh(c'), Q15 */
+        TR_SYMMETRIC_INTERP(tr_tanh_table, TR_TANH_SAT_BITS, TR_TANH_SEG_BITS, cj, t);
         c[j] = cj;
         h[j] = (int16_t)(tr_mla(o_gate[j], t, 1 << 14) >> 15);     /* o tanh(c'), rounded: Q15 */
     }

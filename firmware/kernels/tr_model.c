@@ -52,9 +52,5 @@ void tinyrnn_step(const tinyrnn_model_t *model, int32_t *state, int32_t *scratch
 
 const char *tinyrnn_kernel_path(void)
 {
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-    return "dsp";
-#else
-    return "c";
-#endif
+    return TR_KERNEL_PATH;
 }
