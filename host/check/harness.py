@@ -15,6 +15,7 @@ the hardware suite (tests/hw, tinyrnn.hwtests) uses.
 """
 
 import json
+import sys
 import time
 from pathlib import Path
 

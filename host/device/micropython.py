@@ -8,7 +8,6 @@ unix port installed as a Python extension in <venv>/mp (or $TINYRNN_MICROPYTHON_
 
 import os
 import pty
-import signal
 import subprocess
 import sys
 import tempfile

@@ -16,7 +16,6 @@ import numpy as np
 
 from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.emit import c_code as codegen
-from tinyrnn.quantize.twin.params import UnsupportedModel
 from tinyrnn.quantize.twin.quantizer import load_artifact, quantize_model
 from tinyrnn.quantize.reference.metrics import compare_outputs
 from tinyrnn.quantize.twin.cells import TwinModel, scratch_words, state_words

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 
 from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.toolchain.cases import input_sets, make_model
