@@ -1,0 +1,101 @@
+"""The package's rooms import only downward, and no import circle hides anywhere (function-local imports
+included). Reads the sources with ast; imports nothing."""
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ROOTS = {"host": "tinyrnn.host", "quantize": "tinyrnn.quantize"}
+
+# Room -> the rooms it may import (besides itself). Bottom up: quantize (twin < reference < emit < toolchain),
+# then host: errors/defaults < link < device < check < training < commands < cli.
+ALLOWED = {
+    "tinyrnn.quantize.sources": set(),
+    "tinyrnn.quantize.twin": {"tinyrnn.quantize.sources"},
+    "tinyrnn.quantize.reference": {"tinyrnn.quantize.twin"},
+    "tinyrnn.quantize.emit": {"tinyrnn.quantize.twin", "tinyrnn.quantize.reference", "tinyrnn.quantize.sources",
+                              "tinyrnn.quantize.toolchain.build"},
+    "tinyrnn.quantize.toolchain": {"tinyrnn.quantize.twin", "tinyrnn.quantize.reference", "tinyrnn.quantize.emit",
+                                   "tinyrnn.quantize.sources"},
+    "tinyrnn.host.errors": set(),
+    "tinyrnn.host.defaults": set(),
+    "tinyrnn.host.link": {"tinyrnn.host.errors"},
+    "tinyrnn.host.device": {"tinyrnn.host.errors", "tinyrnn.host.defaults", "tinyrnn.host.link", "tinyrnn.quantize"},
+    "tinyrnn.host.check": {"tinyrnn.host.errors", "tinyrnn.host.defaults", "tinyrnn.host.link",
+                           "tinyrnn.host.device", "tinyrnn.quantize"},
+    "tinyrnn.host.training": {"tinyrnn.host.errors", "tinyrnn.quantize"},
+    "tinyrnn.host.commands": {"tinyrnn.host.errors", "tinyrnn.host.defaults", "tinyrnn.host.link",
+                              "tinyrnn.host.device", "tinyrnn.host.check", "tinyrnn.host.training", "tinyrnn.quantize"},
+    "tinyrnn.host.cli": {"tinyrnn.host.commands"},
+    "tinyrnn.host.train": {"tinyrnn.host.commands"},
+}
+
+
+def modules():
+    for folder, package in ROOTS.items():
+        for path in sorted((REPO / folder).rglob("*.py")):
+            parts = path.relative_to(REPO / folder).with_suffix("").parts
+            name = ".".join((package, *parts)).removesuffix(".__init__")
+            yield name, path
+
+
+def imports(path, known):
+    """Every tinyrnn module `path` imports, anywhere in the file (`from pkg import mod` counts as pkg.mod)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tinyrnn."):
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                out.add(sub if sub in known else node.module)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.startswith("tinyrnn."))
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            raise AssertionError(f"{path}: relative import; use tinyrnn.* names")
+    return out
+
+
+def room(module):
+    return max((r for r in ALLOWED if module == r or module.startswith(r + ".")), key=len, default=None)
+
+
+def graph():
+    names = dict(modules())
+    edges = {}
+    for name, path in names.items():
+        edges[name] = {m for m in imports(path, names) if m in names and m != name}
+    return edges
+
+
+def test_every_module_has_a_room():
+    assert [name for name, _ in modules() if room(name) is None and not name.endswith(("host", "quantize"))] == []
+
+
+def test_rooms_import_only_downward():
+    wrong = []
+    for name, targets in graph().items():
+        mine = room(name)
+        for target in targets:
+            theirs = room(target)
+            if theirs and theirs != mine and not any(target == a or target.startswith(a + ".")
+                                                     for a in ALLOWED.get(mine, ())):
+                wrong.append(f"{name} -> {target}")
+    assert wrong == []
+
+
+def test_no_import_circle():
+    edges = graph()
+    state, cycles = {}, []
+
+    def visit(node, stack):
+        state[node] = "open"
+        for nxt in sorted(edges[node]):
+            if state.get(nxt) == "open":
+                cycles.append(" -> ".join(stack[stack.index(nxt):] + [nxt]))
+            elif nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = "done"
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node, [node])
+    assert cycles == []
