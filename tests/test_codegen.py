@@ -138,7 +138,7 @@ def test_c_layout_versions_match_and_mismatch_is_an_error(tmp_path):
     assert subprocess.run(compile_c, capture_output=True, text=True).returncode == 0
     header.write_text(header.read_text().replace(f"TINYRNN_C_LAYOUT {codegen.C_LAYOUT}", "TINYRNN_C_LAYOUT 1"))
     bad = subprocess.run(compile_c, capture_output=True, text=True)
-    assert bad.returncode != 0 and "re-run python -m quantize.export" in bad.stderr
+    assert bad.returncode != 0 and "re-run tinyrnn export" in bad.stderr
 
 
 def test_ensure_exported_regenerates_c_of_another_layout(tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""Property tests of the fixed-point helpers (quantize/fixedpoint.py, mirrored by tr_fixedpoint.h and
+"""Property tests of the fixed-point helpers (quantize/twin/fixedpoint.py, mirrored by tr_fixedpoint.h and
 tr_activation.c) against exact integer or real math, with the error bounds of docs/quantization.md."""
 from __future__ import annotations
 

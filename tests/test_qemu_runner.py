@@ -1,4 +1,4 @@
-"""The emulator runner (host/qemu.py) end to end with the bring-up firmware: start, record, answer, stop,
+"""The emulator runner (host/device/qemu.py) end to end with the bring-up firmware: start, record, answer, stop,
 and no emulator left behind. Needs arm-none-eabi-gcc and qemu-system-arm (CI installs both)."""
 
 import dataclasses

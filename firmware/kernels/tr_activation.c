@@ -1,7 +1,7 @@
 /*
  * Activations by table lookup with linear interpolation (docs/quantization.md, "Activations").
- * Twin: quantize/fixedpoint.py table_interp, sigmoid_q15, tanh_q15, exp_neg_q15.
- * The tables and their ranges are generated into tr_tables.{h,c} from quantize/fixedpoint.py.
+ * Twin: quantize/twin/fixedpoint.py table_interp, sigmoid_q15, tanh_q15, exp_neg_q15.
+ * The tables and their ranges are generated into tr_tables.{h,c} from quantize/twin/fixedpoint.py.
  */
 #include "tr_fixedpoint.h"
 #include "tr_kernels.h"

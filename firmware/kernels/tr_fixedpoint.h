@@ -1,6 +1,6 @@
 /*
  * Fixed-point helpers shared by the tinyrnn kernels, written once (docs/quantization.md, "Notation").
- * Python twin: quantize/fixedpoint.py (same names).
+ * Python twin: quantize/twin/fixedpoint.py (same names).
  *
  * Every right shift of a negative signed value here is arithmetic (flooring). C99 leaves that to the
  * implementation; the typedefs below refuse to compile where it does not hold.

@@ -1,6 +1,6 @@
 /*
  * One GRU step (docs/quantization.md, "GRU step"; Keras gate order z, r, n).
- * Twin: quantize/twin.py tr_gru_step.
+ * Twin: quantize/twin/cells.py tr_gru_step.
  */
 #include "tr_fixedpoint.h"
 #include "tr_kernels.h"

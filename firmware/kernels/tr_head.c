@@ -1,6 +1,6 @@
 /*
  * The output head (docs/quantization.md, "Head"): logits in Q14, then a fixed-point softmax (Q15
- * probabilities) or nothing (linear regression head, Q14). Twin: quantize/twin.py tr_head.
+ * probabilities) or nothing (linear regression head, Q14). Twin: quantize/twin/cells.py tr_head.
  */
 #include "tr_fixedpoint.h"
 #include "tr_kernels.h"

@@ -1,6 +1,6 @@
 /*
  * The tinyrnn kernels, one source file each (internal API; applications use tinyrnn.h).
- * Python twins with the same names: quantize/twin.py, quantize/fixedpoint.py.
+ * Python twins with the same names: quantize/twin/cells.py, quantize/twin/fixedpoint.py.
  */
 #ifndef TR_KERNELS_H
 #define TR_KERNELS_H

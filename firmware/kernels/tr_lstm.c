@@ -1,6 +1,6 @@
 /*
  * One LSTM step (docs/quantization.md, "LSTM step"; Keras gate order i, f, g, o).
- * Twin: quantize/twin.py tr_lstm_step.
+ * Twin: quantize/twin/cells.py tr_lstm_step.
  */
 #include "tr_fixedpoint.h"
 #include "tr_kernels.h"

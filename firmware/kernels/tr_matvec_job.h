@@ -3,7 +3,7 @@
  * job struct per routine and the byte offset of every field the assembly reads, as named constants that the
  * asm strings splice in with TR_STR. The checks below refuse to compile where a constant and the C layout
  * disagree (checked on the target whose routine is built: the offsets are those of 32-bit pointers).
- * Twin: quantize/kernel.py Dense.product.
+ * Twin: quantize/twin/params.py Dense.product.
  */
 #ifndef TR_MATVEC_JOB_H
 #define TR_MATVEC_JOB_H

@@ -1,8 +1,8 @@
 /*
  * int8 x int16 matrix-vector product with per-row requantisation to Q14 (docs/quantization.md,
- * "Matrix-vector product" and "Requantisation"). Twin: quantize/kernel.py Dense.product.
+ * "Matrix-vector product" and "Requantisation"). Twin: quantize/twin/params.py Dense.product.
  *
- * Weight layout (written by quantize/codegen.py, `interleave_weights`): rows are taken in blocks of
+ * Weight layout (written by quantize/emit/c_code.py, `interleave_weights`): rows are taken in blocks of
  * TR_ROW_BLOCK (the last block holds the remainder), and inside a block in pairs (A, B) = rows (0, 1), (2, 3)
  * (an odd last row pairs with a zero row). Inside a block, the columns of input a and then of input b go by
  * groups of 4 (zero weights pad each input to a multiple of 4); for each group, the block's pairs follow one
@@ -27,7 +27,7 @@
 #include "tr_matvec_job.h"
 #include "tr_tables.h"
 
-#define TR_ROW_BLOCK 4   /* quantize/codegen.py ROW_BLOCK; tr_m0_blocks and tr_dsp_blocks are written for 4 */
+#define TR_ROW_BLOCK 4   /* quantize/emit/c_code.py ROW_BLOCK; tr_m0_blocks and tr_dsp_blocks are written for 4 */
 
 /* The plain-C reading of a row pair. w_A is the low byte of each halfword h = 256 w_B + w_A. Where the core
  * has a 32 x 32 -> 64 multiply-accumulate (Thumb-2, hosts) it mirrors the DSP path: acc_A = sum w_A x and

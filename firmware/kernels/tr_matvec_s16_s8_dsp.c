@@ -1,6 +1,6 @@
 /*
  * The Cortex-M4/M7/M33 (DSP extension) path of tr_matvec_s16_s8 (tr_matvec_s16_s8.c has the weight layout,
- * the SMLALD/SXTB16 reading of it, and the C path). Twin: quantize/kernel.py Dense.product.
+ * the SMLALD/SXTB16 reading of it, and the C path). Twin: quantize/twin/params.py Dense.product.
  *
  * Every full block of 4 rows (both inputs, the requantisation and the optional activation) in one assembly
  * routine, tr_dsp_blocks. The job (tr_dsp_job_t) and its field offsets: tr_matvec_job.h. Other targets

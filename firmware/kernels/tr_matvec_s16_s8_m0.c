@@ -1,6 +1,6 @@
 /*
  * The Cortex-M0/M0+ (Thumb-1) path of tr_matvec_s16_s8 (tr_matvec_s16_s8.c has the weight layout and the
- * C path). Twin: quantize/kernel.py Dense.product.
+ * C path). Twin: quantize/twin/params.py Dense.product.
  *
  * Every full block of 4 rows (both inputs and the requantisation; the activation stays in C) in one assembly
  * routine, tr_m0_blocks. GCC's code spills the 11 live values of dot_block_c out of the 8 low registers and

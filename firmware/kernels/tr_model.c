@@ -1,12 +1,12 @@
 /*
  * tinyrnn_reset / tinyrnn_step over stacked layers (docs/quantization.md, "Stacked layers").
- * Twin: quantize/twin.py TwinModel.step.
+ * Twin: quantize/twin/cells.py TwinModel.step.
  *
  * State buffer, per layer in order: h as TR_PAD4(units) int16 (Q15; padding stays 0), then for LSTM
  * c as units int32 (Q14).  Scratch buffer: the input copied as TR_PAD4(input_dim) int16 (padded with 0
  * and 4-byte aligned, as tr_matvec_s16_s8 reads it), then the cell's work area, reused by the head.
  * The sizes are TINYRNN_STATE_WORDS / TINYRNN_SCRATCH_WORDS in the generated model_data.h
- * (computed by quantize/twin.py state_words / scratch_words).
+ * (computed by quantize/twin/cells.py state_words / scratch_words).
  */
 #include "tr_kernels.h"
 

@@ -1,13 +1,13 @@
 # tinyrnn for MicroPython: the fixed-point step kernel, bit-exact with the C kernels (firmware/kernels/)
-# and their numpy twin (quantize/twin.py). Spec: docs/quantization.md; usage: its "MicroPython" section.
+# and their numpy twin (quantize/twin/cells.py). Spec: docs/quantization.md; usage: its "MicroPython" section.
 #
 #   import tinyrnn_mp
 #   model = tinyrnn_mp.Model("kernel.bin", "tables.bin")
 #   model.reset()
 #   y = model.step(x_q)        # x_q: input_dim ints (int16, Q(input_frac_bits)) -> output_dim ints
 #
-# kernel.bin: the model (python -m quantize.export). tables.bin: the activation tables
-# (python -m quantize.micropython OUT), shipped rather than recomputed because a board's floats may be
+# kernel.bin: the model (tinyrnn export). tables.bin: the activation tables
+# (tinyrnn export --tables OUT), shipped rather than recomputed because a board's floats may be
 # single precision. Pure integer arithmetic: MicroPython ints grow as needed, and the spec keeps every
 # intermediate inside int64, so nothing here emulates a wrap. Arrays are read in the machine's byte order:
 # the files are little-endian, as every MicroPython target is (ARM, Xtensa, RISC-V, x86).
@@ -27,7 +27,7 @@ KERNEL_SPEC_VERSION = 1
 TABLES_BIN_MAGIC = b"TRNA"
 TABLES_BIN_FORMAT = 1
 
-CELL_KINDS = ("gru_reset_after", "gru_reset_before", "lstm")   # cell id -> kind (quantize/kernel.py CELL_IDS)
+CELL_KINDS = ("gru_reset_after", "gru_reset_before", "lstm")   # cell id -> kind (quantize/twin/params.py CELL_IDS)
 HEAD_KINDS = ("softmax", "linear")                              # head id -> kind
 DENSE_NAMES = {
     "gru_reset_after": ("gates", "candidate", "candidate_recurrent"),
@@ -79,7 +79,7 @@ class _Reader:
         self.read(-self.pos % 4)
 
 
-# ---- fixed-point helpers and activations (quantize/fixedpoint.py) ---------------------------------
+# ---- fixed-point helpers and activations (quantize/twin/fixedpoint.py) ---------------------------------
 
 def sat16(v):
     """Clamp to the int16 range."""
@@ -112,7 +112,7 @@ EXP = None
 
 
 def load_tables(path="tables.bin"):
-    """Load the activation tables (written by python -m quantize.micropython) into SIGMOID, TANH, EXP."""
+    """Load the activation tables (written by tinyrnn export --tables) into SIGMOID, TANH, EXP."""
     global SIGMOID, TANH, EXP
     with open(path, "rb") as f:
         r = _Reader(f, False)
@@ -169,7 +169,7 @@ def softmax_q15(logits):
     return [((v << PROB_FRAC_BITS) + (total >> 1)) // total for v in e]
 
 
-# ---- one matrix-vector product + requantisation (quantize/kernel.py Dense) ------------------------
+# ---- one matrix-vector product + requantisation (quantize/twin/params.py Dense) ------------------------
 
 class Dense:
     """out[j] = (B[j] + (Wa a)[j] * Ma[j] + (Wb b)[j] * Mb[j]) >> 32, Q14. Weights int8, row-major."""
@@ -202,7 +202,7 @@ class Dense:
         return out
 
 
-# ---- cells (quantize/twin.py; firmware/kernels/tr_gru.c, tr_lstm.c, tr_head.c) ------------------
+# ---- cells (quantize/twin/cells.py; firmware/kernels/tr_gru.c, tr_lstm.c, tr_head.c) ------------------
 
 def tr_gru_step(layer, reset_after, x, h):
     """One GRU step: x in Q(fx), h Q15 (lists) -> new h Q15."""
@@ -243,7 +243,7 @@ def tr_head(model, h):
     return softmax_q15(logits) if model.head_kind == "softmax" else logits
 
 
-# ---- the model (quantize/twin.py TwinModel; firmware/kernels/tr_model.c) --------------------------
+# ---- the model (quantize/twin/cells.py TwinModel; firmware/kernels/tr_model.c) --------------------------
 
 class Model:
     """A kernel.bin model. reset() zeroes the state; step(x_q) runs one timestep and returns the outputs."""

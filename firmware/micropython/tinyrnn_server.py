@@ -1,8 +1,8 @@
-# tinyrnn protocol v1 server for MicroPython: a board that answers host/harness.py and tests/hw, running the
+# tinyrnn protocol v1 server for MicroPython: a board that answers host/check/harness.py and tests/hw, running the
 # model with tinyrnn_mp (the pure-MicroPython kernel). Protocol: docs/protocol.md; same behaviour as the C
 # firmware (firmware/app/protocol.c + commands.c): COBS frames, CRC-32, HELLO/RESET/STEP/SEQUENCE, the same
 # error codes, garbage skipped up to the next 0x00, a retried request answered from the stored reply.
-# Constants: protocol_ids.py, generated from host/protocol_spec.py (never edit numbers here).
+# Constants: protocol_ids.py, generated from host/link/spec.py (never edit numbers here).
 #
 # On a board (copy tinyrnn_mp.py, tinyrnn_server.py, protocol_ids.py, kernel.bin, tables.bin), main.py:
 #
@@ -10,7 +10,7 @@
 #   tinyrnn_server.main()                                   # USB CDC: sys.stdin/sys.stdout (Ctrl-C off)
 #   tinyrnn_server.main(uart=machine.UART(1, 115200))       # or a hardware UART
 #
-# On the unix port (host/mpserve.py puts its stdin/stdout on a pty):
+# On the unix port (host/device/micropython.py puts its stdin/stdout on a pty):
 #
 #   micropython tinyrnn_server.py kernel.bin tables.bin [board_name]
 #

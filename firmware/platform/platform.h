@@ -1,7 +1,7 @@
 /* The porting contract: what every board family provides to the app.
  *
  * One implementation of each part per family, chosen by the board's data (boards/<name>/board.toml ->
- * host/boards.py -> board.mk). Board facts (addresses, clock, pins) come from the generated board_config.h,
+ * host/device/boards.py -> board.mk). Board facts (addresses, clock, pins) come from the generated board_config.h,
  * so adding a board of a known family needs no C.
  */
 #ifndef TINYRNN_PLATFORM_H

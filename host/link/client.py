@@ -213,7 +213,7 @@ class Client:
         except HashMismatch as e:
             board_hash = e.extra.rstrip(b"\x00").decode("ascii", "replace") or "none"
             raise HashMismatch(f"{self.transport.url}: board runs model {board_hash}, the artifact is "
-                               f"{expected_hash}: flash this model first (python host/flash.py)",
+                               f"{expected_hash}: flash this model first (tinyrnn flash)",
                                e.code, e.detail, e.extra) from None
         if self.info.protocol_version != spec.PROTOCOL_VERSION:
             raise ErrorReply(f"board speaks protocol v{self.info.protocol_version}, "

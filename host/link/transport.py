@@ -6,7 +6,7 @@
     loop://                       pyserial's loopback, for unit tests of the protocol layer
 
 The transport only moves bytes and turns pyserial's exceptions into `PortError`; framing, timeouts per
-request and retries are the protocol layer's job (host/protocol.py).
+request and retries are the protocol layer's job (host/link/client.py).
 """
 
 import serial

@@ -232,7 +232,7 @@ def numpy_step(weights: dict, cfg: ModelConfig, x: np.ndarray, states: list[np.n
 
     Returns (y, new_states); y is softmax probabilities or normalised regression outputs.
     """
-    # The cell math is written once, in quantize/float_ref.py (the fixed-point kernel's float reference).
+    # The cell math is written once, in quantize/reference/float_ref.py (the fixed-point kernel's float reference).
     from tinyrnn.quantize.reference import float_ref
 
     new_states, inp, k = [], x, 0

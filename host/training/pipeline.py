@@ -33,9 +33,9 @@ from tinyrnn.quantize.reference.metrics import task_figures  # noqa: E402
 from tinyrnn.quantize.twin.params import MAX_DIM, MAX_LAYERS, UnsupportedModel  # noqa: E402  (the kernel's bounds)
 
 DEFAULT_DATASET = "basic_motions"
-# Training defaults for --data files (bundled sets carry their own, tuned, in host/data.py).
+# Training defaults for --data files (bundled sets carry their own, tuned, in host/training/data.py).
 FILE_DEFAULTS = {"epochs": 40, "batch_size": 16, "learning_rate": 0.01}
-# Int8-grid fine-tuning (host/qat.py): epochs, and its learning rate as a share of the training one.
+# Int8-grid fine-tuning (host/training/qat.py): epochs, and its learning rate as a share of the training one.
 GRID_EPOCHS = 10
 GRID_LR_SCALE = 0.1
 
@@ -202,7 +202,7 @@ def train_model(cfg, inputs: Inputs, epochs: int, batch_size: int, lr: float, se
 
 
 def fine_tune_on_int8_grid(model, cfg, inputs: Inputs, epochs: int, batch_size: int, lr: float, quiet: bool):
-    """Int8-grid fine-tuning (host/qat.py). Returns (history, the metrics.json "int8_grid" block)."""
+    """Int8-grid fine-tuning (host/training/qat.py). Returns (history, the metrics.json "int8_grid" block)."""
 
     def float_figures():
         final = np.asarray(model(inputs.x_test_fit, training=False))
@@ -337,7 +337,7 @@ def run(args) -> int:
         metrics["total_seconds"] = round(time.perf_counter() - started, 2)
         write_json(stage / "metrics.json", metrics)
         notes = list(ds.notes) + [f"batch size {batch_size}, Adam learning rate {lr}",
-                                  *([f"int8-grid fine-tuning (host/qat.py): {grid['epochs']} more epochs at learning "
+                                  *([f"int8-grid fine-tuning (host/training/qat.py): {grid['epochs']} more epochs at learning "
                                      f"rate {grid['learning_rate']:g} with the weights rounded to the kernel's int8 "
                                      f"grid; float test " + ", ".join(f"{k} {grid['float_before'][k]:.4f} -> {v:.4f}"
                                                                   for k, v in grid["float_after"].items()) +

@@ -1,7 +1,7 @@
 """How far a deployed form's outputs are from the float model's, and the targets the kernel must meet.
 
 One definition for every runtime: the int8 TFLite block and the kernel block of metrics.json, and the board
-figures of host/harness.py, all come from `compare_outputs`, so they mean the same thing. numpy only.
+figures of host/check/harness.py, all come from `compare_outputs`, so they mean the same thing. numpy only.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 
 # On the test split, versus the float model: share of sequences whose final argmax agrees, largest |error| of
 # the final output, largest |error| of any step's output. Checked by tests/test_twin.py (synthetic models),
-# host/harness.py and tests/hw (boards); the README's fidelity table reports them.
+# host/check/harness.py and tests/hw (boards); the README's fidelity table reports them.
 FIDELITY_TARGETS = {"argmax_agreement_min": 0.995, "final_max_abs_max": 0.01, "step_max_abs_max": 0.05}
 
 
@@ -26,7 +26,7 @@ def real_step_mask(lengths: np.ndarray, max_len: int) -> np.ndarray:
 
 def target_norm_pair(target_norm) -> tuple[np.ndarray, np.ndarray] | None:
     """(mean, std) arrays from either form a target normalisation comes in: the manifest's
-    {"mean": [...], "std": [...]} (model.json) or a (mean, std) pair (host/data.py); None stays None."""
+    {"mean": [...], "std": [...]} (model.json) or a (mean, std) pair (host/training/data.py); None stays None."""
     if target_norm is None:
         return None
     if isinstance(target_norm, dict):

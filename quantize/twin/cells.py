@@ -87,7 +87,7 @@ class TwinModel:
             manifest = json.loads((path / "model.json").read_text()) if (path / "model.json").is_file() else {}
             if manifest.get("model_hash") not in (None, params.model_hash):
                 raise UnsupportedModel(f"{path}: model.json model_hash {manifest['model_hash']} does not match "
-                                       f"kernel.npz ({params.model_hash}); re-run python -m quantize.export")
+                                       f"kernel.npz ({params.model_hash}); re-run tinyrnn export")
         else:
             params = quantize_artifact(path)
         return cls(params)

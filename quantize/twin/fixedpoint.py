@@ -2,7 +2,7 @@
 `firmware/kernels/tr_fixedpoint.h` and `tr_activation.c`.
 
 This module is the single source of truth for every constant of the kernel's arithmetic (Q formats,
-table ranges and sizes). `quantize/codegen.py` writes the C side of these constants into
+table ranges and sizes). `quantize/emit/c_code.py` writes the C side of these constants into
 `firmware/kernels/tr_tables.c` and `tr_tables.h`; a test regenerates them and requires identical text.
 
 All functions take and return numpy integer arrays (or Python ints) and work element-wise. They use

@@ -86,7 +86,7 @@ def test_fidelity_against_float_model(board, split_run):
     figures = fidelity(split_run, board.twin, board.manifest, board.split)
     checks = check_thresholds(figures, board.manifest["task"])
     failed = {name: c for name, c in checks.items() if not c["passed"]}
-    # The targets are the kernel's (quantize/metrics.py): a failure is a fidelity problem to report, never a
+    # The targets are the kernel's (quantize/reference/metrics.py): a failure is a fidelity problem to report, never a
     # limit to loosen. A target the training run already recorded as missed (metrics.json "kernel", the
     # kernel's known shortfall on this model, listed in the README) is an expected failure; any other is the
     # board's and fails.

@@ -1,5 +1,5 @@
 /* STM32F4 clock tree: HSI or HSE -> main PLL -> SYSCLK, with the bus prescalers and flash wait states from
- * the board data (host/boards.py has already checked that the PLL gives BOARD_CPU_CLOCK_HZ within the
+ * the board data (host/device/boards.py has already checked that the PLL gives BOARD_CPU_CLOCK_HZ within the
  * chip's limits). Register layout: RM0390 (STM32F446) section 6.3, the same on the F405/F407/F411. */
 #include "platform.h"
 #include "cortexm/cortexm.h"

@@ -1,5 +1,5 @@
 /*
- * Bare-metal driver for the emulator runs of quantize/bench.py (unicorn, no peripherals).
+ * Bare-metal driver for the emulator runs of quantize/toolchain/bench.py (unicorn, no peripherals).
  *
  * The host writes int16 inputs to tinyrnn_bench_io.x, sets .steps, and calls tinyrnn_bench_run or
  * tinyrnn_bench_step; outputs land in .y. The stack pointer is set up by the host.
