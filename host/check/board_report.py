@@ -31,32 +31,37 @@ def plot_latency(results, path):
     plt.close(fig)
 
 
-def plot_outputs(run, twin, split, results, path):
-    """Left: one sequence, board vs float output per step. Right: every board output against float."""
+def plot_outputs(run, twin, split, results, path, names=None):
+    """Left: one sequence, each output after every step: float (solid) and the board's difference from it.
+    Right: every board output against float. Outputs are labelled with the class names when there are any."""
     n = len(run["lengths"])
     board = twin.dequantize_output(run["board"])
     ref = split["float_outputs"][:n]
+    names = list(names) if names else [f"output {j}" for j in range(board.shape[-1])]
     valid = np.arange(board.shape[1])[None, :] < run["lengths"][:, None]
     plt = _plt()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (a, d, b) = plt.subplots(1, 3, figsize=(14, 3.6))
     length = int(run["lengths"][0])
     for j in range(board.shape[-1]):
-        line, = a.plot(ref[0, :length, j], linewidth=1.5, alpha=0.6, label=f"float {j}")
-        a.plot(board[0, :length, j], linestyle="--", color=line.get_color(), linewidth=1, label=f"board {j}")
+        line, = a.plot(ref[0, :length, j], linewidth=1.3, label=names[j])
+        d.plot(board[0, :length, j] - ref[0, :length, j], color=line.get_color(), linewidth=1, label=names[j])
     a.set_xlabel("step")
-    a.set_ylabel("output")
-    a.set_title("sequence 0: board (dashed) vs float (solid)", fontsize=10)
-    if board.shape[-1] <= 6:
-        a.legend(fontsize=6, ncol=2)
+    a.set_ylabel("float output")
+    a.set_title("test sequence 0: float output after each step", fontsize=10)
+    d.axhline(0, color="gray", lw=0.6)
+    d.set_xlabel("step")
+    d.set_title("board minus float, same sequence", fontsize=10)
+    if board.shape[-1] <= 8:
+        a.legend(fontsize=7, ncol=2)
     b.scatter(ref[valid].ravel(), board[valid].ravel(), s=2, alpha=0.4)
     lo, hi = float(min(ref[valid].min(), board[valid].min())), float(max(ref[valid].max(), board[valid].max()))
     b.plot([lo, hi], [lo, hi], color="k", linewidth=0.8)
     b.set_xlabel("float model")
     b.set_ylabel("board")
-    b.set_title(f"all steps: step max abs {results['fidelity']['step_max_abs']:.4f}", fontsize=10)
+    b.set_title(f"all steps: step max abs {results['fidelity']['step_max_abs']:.2g}", fontsize=10)
     fig.suptitle(f"{results['board']} / {results['model']}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 

@@ -22,11 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from tinyrnn.host.check import board_report
+from tinyrnn.host.report.html import write_html
 from tinyrnn.host.device.firmware import firmware_dir
 from tinyrnn.host.errors import TinyRNNError
 from tinyrnn.host.link.client import connect
 from tinyrnn.host.link.transport import DEFAULT_BAUD
-from tinyrnn.quantize.reference.metrics import FIDELITY_TARGETS, compare_outputs
+from tinyrnn.quantize.reference.metrics import FIDELITY_TARGETS, check_thresholds, compare_outputs, verdict
 from tinyrnn.quantize.twin.cells import TwinModel
 from tinyrnn.quantize.twin.params import UnsupportedModel
 
@@ -118,16 +119,6 @@ def fidelity(run, twin, manifest, split):
     return figures
 
 
-def check_thresholds(figures, task):
-    """{check name: (value, limit, passed)} for the fidelity thresholds that apply to the task."""
-    checks = {"final_max_abs": (figures["final_max_abs"], THRESHOLDS["final_max_abs_max"], "<="),
-              "step_max_abs": (figures["step_max_abs"], THRESHOLDS["step_max_abs_max"], "<=")}
-    if task == "classification":
-        checks["argmax_agreement"] = (figures["argmax_agreement"], THRESHOLDS["argmax_agreement_min"], ">=")
-    return {name: {"value": v, "limit": lim, "op": op, "passed": bool(v <= lim if op == "<=" else v >= lim)}
-            for name, (v, lim, op) in checks.items()}
-
-
 def _stats(values):
     values = np.asarray(values, dtype=np.float64)
     return {"p50": float(np.percentile(values, 50)), "p99": float(np.percentile(values, 99)),
@@ -188,8 +179,8 @@ def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True):
         "firmware_size": firmware_size(info.board_name, model_dir),
         "wall_seconds": round(time.monotonic() - started, 2),
     }
-    results["passed"] = (results["bit_exact"]["mismatched_values"] == 0
-                         and all(c["passed"] for c in results["thresholds"].values()))
+    results["verdict"] = verdict(results["thresholds"], mismatched=results["bit_exact"]["mismatched_values"])
+    results["passed"] = results["verdict"]["passed"]
     return results, run, twin, split
 
 
@@ -207,8 +198,17 @@ def write_outputs(results, run, twin, split, model_dir, plots=True):
     stored["latency"] = {k: v for k, v in results["latency"].items() if k != "per_step_values"}
     (out / "results.json").write_text(json.dumps(stored, indent=2) + "\n")
     if plots:
+        classes = _manifest_classes(model_dir)
         board_report.plot_latency(results, out / "latency_hist.png")
-        board_report.plot_outputs(run, twin, split, results, out / "outputs_vs_float.png")
+        board_report.plot_outputs(run, twin, split, results, out / "outputs_vs_float.png", classes)
     (out / "hw_report.md").write_text(board_report.board_section(results, plots))
     board_report.write_combined(Path(model_dir))
+    write_html(model_dir)
     return out
+
+
+def _manifest_classes(model_dir):
+    try:
+        return json.loads((Path(model_dir) / "model.json").read_text()).get("classes")
+    except (OSError, ValueError, AttributeError):
+        return None

@@ -16,6 +16,7 @@ from tinyrnn.host.device import qemu
 from tinyrnn.host.device.boards import load_board
 from tinyrnn.host.device.firmware import build, ensure_exported
 from tinyrnn.host.errors import TinyRNNError, UserError
+from tinyrnn.host.report.html import REPORT_NAME
 
 EXAMPLES = """\
   {prog}                                 # default model on qemu-mps2-an386 (what `make demo` runs)
@@ -81,5 +82,5 @@ def run(args) -> int:
     print("\nverdict:")
     for line in verdict_lines(results):
         print("  " + line)
-    print(f"report: {args.model / 'report.md'} (training, int8, kernel) and {out / 'hw_report.md'} (board)")
+    print(f"report: {args.model / REPORT_NAME} (training, int8, kernel and every board; open it in a browser)")
     return 0 if results["bit_exact"]["mismatched_values"] == 0 else 1

@@ -8,10 +8,12 @@ A partial run (--limit N) goes to hw/<board>-limit<N>/ and never replaces a full
 Exit status: 0 pass, 1 a check failed, 2 the harness could not run.
 """
 import argparse
+from pathlib import Path
 
 from tinyrnn.host.check.board_report import summary_lines
 from tinyrnn.host.check.harness import evaluate, write_outputs
 from tinyrnn.host.defaults import DEFAULT_MODEL
+from tinyrnn.host.report.html import REPORT_NAME
 from tinyrnn.host.link.transport import DEFAULT_BAUD
 
 EXAMPLES = """\
@@ -50,6 +52,7 @@ def run(args) -> int:
     out = write_outputs(results, run_arrays, twin, split, args.model, plots=not args.no_plots)
     for line in summary_lines(results):
         print(line)
-    print(f"results: {out / 'results.json'}; report: {out / 'hw_report.md'}")
+    print(f"results: {out / 'results.json'}; report: {Path(args.model) / REPORT_NAME} "
+          f"(all boards: {Path(args.model) / 'hw_report.md'})")
     print("PASS" if results["passed"] else "FAIL")
     return 0 if results["passed"] else 1

@@ -26,10 +26,11 @@ from tinyrnn.host.training import model as M  # noqa: E402
 from tinyrnn.host.training import qat  # noqa: E402
 from tinyrnn.host.training.artifacts import check_destination, staged_directory, write_json  # noqa: E402
 from tinyrnn.host.training.data import BUNDLED, CLASSIFICATION, REGRESSION  # noqa: E402
-from tinyrnn.host.training.report import write_report  # noqa: E402
+from tinyrnn.host.report.html import REPORT_NAME, write_html  # noqa: E402
+from tinyrnn.host.training.report import per_class_figures, write_report  # noqa: E402
 from tinyrnn.quantize.emit.export import export  # noqa: E402
 from tinyrnn.quantize.reference import metrics as E  # noqa: E402
-from tinyrnn.quantize.reference.metrics import task_figures  # noqa: E402
+from tinyrnn.quantize.reference.metrics import check_thresholds, task_figures, verdict  # noqa: E402
 from tinyrnn.quantize.twin.params import MAX_DIM, MAX_LAYERS, UnsupportedModel  # noqa: E402  (the kernel's bounds)
 
 DEFAULT_DATASET = "basic_motions"
@@ -334,6 +335,11 @@ def run(args) -> int:
         # --- later stages: fixed-point kernel export (quantize/) ---
         kernel = run_later_stages(stage, args, out.name)
         metrics["kernel"] = kernel["metrics"]
+        metrics["verdict"] = verdict(check_thresholds(kernel["metrics"], ds.task))
+        if ds.task == CLASSIFICATION:
+            metrics["per_class"] = per_class_figures(
+                {"float": float_steps, "int8 TFLite": int8_steps, "kernel": kernel["outputs"]},
+                inputs.test_len, y_test, ds.classes)
         metrics["total_seconds"] = round(time.perf_counter() - started, 2)
         write_json(stage / "metrics.json", metrics)
         notes = list(ds.notes) + [f"batch size {batch_size}, Adam learning rate {lr}",
@@ -348,9 +354,15 @@ def run(args) -> int:
         write_report(stage, manifest, metrics, history,
                      {"lengths": inputs.test_len, "y": y_test, "float_outputs": float_steps},
                      int8_steps, kernel["outputs"], notes)
+        write_html(stage)
 
     print_summary(out, manifest, metrics)
     return 0
+
+
+def figure(value: float) -> str:
+    """Four decimals, but small errors keep their magnitude (2.6e-05, not 0.0000)."""
+    return f"{value:.4f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.1e}"
 
 
 def print_summary(out: Path, manifest: dict, metrics: dict) -> None:
@@ -368,7 +380,7 @@ def print_summary(out: Path, manifest: dict, metrics: dict) -> None:
     ]
     for label, field in rows:
         if all(field in block for _, block in columns):
-            lines.append(f"  {label:18s}" + "".join(f"{block[field]:16.4f}" for _, block in columns))
+            lines.append(f"  {label:18s}" + "".join(f"{figure(block[field]):>16s}" for _, block in columns))
     lines.append(f"  (int8 TFLite runtime: {metrics['tflite_int8']['runtime']}; kernel = its bit-exact Python twin)")
     if "kernel" in metrics:
         k = metrics["kernel"]
@@ -380,5 +392,7 @@ def print_summary(out: Path, manifest: dict, metrics: dict) -> None:
                      f"{grid['float_before'][key]:.4f} before, {grid['float_after'][key]:.4f} after "
                      "(the float model above is the one after)")
     lines += [f"  train {metrics['train_seconds']:.1f} s, total {metrics['total_seconds']:.1f} s",
-              f"  artifacts: {out}/ (report: {out / 'report.md'})"]
+              f"  verdict: {'PASS' if metrics['verdict']['passed'] else 'FAIL'} ({'; '.join(metrics['verdict']['reasons'])})",
+              f"  artifacts: {out}/",
+              f"  report: {out / REPORT_NAME} (open it in a browser; report.md has the same figures)"]
     print("\n".join(lines))

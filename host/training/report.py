@@ -10,9 +10,16 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.quantize.reference.metrics import confusion_matrix, final_outputs, per_sequence_max_abs
+from tinyrnn.quantize.reference.metrics import final_outputs, per_sequence_max_abs, target_norm_pair
 
 COLORS = {"float": "tab:blue", "int8 TFLite": "tab:orange", "kernel": "tab:green"}
+
+
+def _sklearn_metrics():
+    """scikit-learn (the train extra), imported when a report is written, not when the CLI loads."""
+    from sklearn import metrics
+
+    return metrics
 
 
 def _pyplot():
@@ -32,18 +39,25 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def plot_training(history: dict, path: Path) -> None:
+def plot_training(history: dict, path: Path, grid_epochs: int = 0) -> None:
+    """Loss (log scale: it spans decades) and accuracy per epoch; the int8-grid fine-tuning epochs shaded."""
     plt = _pyplot()
     metric = "accuracy" if "accuracy" in history else None
     fig, axes = plt.subplots(1, 2 if metric else 1, figsize=(10 if metric else 5, 3.5), squeeze=False)
+    total = len(history["loss"])
     for ax, key in zip(axes[0], ["loss", metric]):
         epochs = np.arange(1, len(history[key]) + 1)
         ax.plot(epochs, history[key], label="train")
         if f"val_{key}" in history:
             ax.plot(epochs, history[f"val_{key}"], label="test (monitor only)")
+        if grid_epochs:
+            ax.axvspan(total - grid_epochs + 0.5, total + 0.5, color="tab:green", alpha=0.12,
+                       label=f"int8-grid fine-tuning ({grid_epochs} epochs)")
+        if key == "loss":
+            ax.set_yscale("log")
         ax.set_xlabel("epoch")
-        ax.set_title(key)
-        ax.legend()
+        ax.set_title(key + (" (log scale)" if key == "loss" else ""))
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -53,7 +67,7 @@ def plot_confusions(forms: dict, lengths, y_true, classes: list[str], path: Path
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(forms), figsize=(3.2 + 3.2 * len(forms), 3.8), squeeze=False)
     for ax, (name, steps) in zip(axes[0], forms.items()):
-        cm = confusion_matrix(y_true, final_outputs(steps, lengths).argmax(-1), len(classes))
+        cm = _sklearn_metrics().confusion_matrix(y_true, final_outputs(steps, lengths).argmax(-1), labels=np.arange(len(classes)))
         ax.imshow(cm, cmap="Blues")
         for (i, j), v in np.ndenumerate(cm):
             ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
@@ -69,16 +83,20 @@ def plot_confusions(forms: dict, lengths, y_true, classes: list[str], path: Path
     plt.close(fig)
 
 
-def plot_regression(forms: dict, lengths, y_true_norm, path: Path) -> None:
+def plot_regression(forms: dict, lengths, y_true, target_norm, path: Path) -> None:
+    """Predicted vs true target 0 in the target's own units (the RMSE's units), with the identity line."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    mean, std = target_norm_pair(target_norm)
+    y = np.asarray(y_true, dtype=np.float64).reshape(len(lengths), -1)[:, 0]
+    fig, ax = plt.subplots(figsize=(4.8, 4.5))
     for name, steps in forms.items():
-        ax.scatter(y_true_norm[:, 0], final_outputs(steps, lengths)[:, 0], s=8, label=name, color=COLORS[name])
-    lo, hi = float(y_true_norm[:, 0].min()), float(y_true_norm[:, 0].max())
-    ax.plot([lo, hi], [lo, hi], color="gray", lw=0.8)
-    ax.set_xlabel("true (normalised)")
-    ax.set_ylabel("predicted (normalised)")
-    ax.legend()
+        pred = final_outputs(steps, lengths)[:, 0] * std[0] + mean[0]
+        ax.scatter(y, pred, s=8, label=name, color=COLORS[name], alpha=0.8)
+    lo, hi = float(y.min()), float(y.max())
+    ax.plot([lo, hi], [lo, hi], color="gray", lw=0.8, label="true = predicted")
+    ax.set_xlabel("true target")
+    ax.set_ylabel("predicted (after the last step)")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -100,38 +118,61 @@ def pick_examples(lengths: np.ndarray, y_true: np.ndarray, task: str, count: int
 
 
 def plot_traces(forms: dict, lengths, y_true, task: str, classes, path: Path) -> None:
-    """Per-step outputs of a few sequences: the true class's probability (or output 0), form by form."""
+    """A few test sequences, two panels each: the float model's output after every step (the true class's
+    probability, or target 0), and each deployed form's difference from it (the lines would overlap)."""
     plt = _pyplot()
     examples = pick_examples(lengths, y_true, task)
-    fig, axes = plt.subplots(len(examples), 1, figsize=(8, 2.3 * len(examples)), squeeze=False)
-    for ax, i in zip(axes[:, 0], examples):
+    fig, axes = plt.subplots(len(examples), 2, figsize=(11, 2.4 * len(examples)), squeeze=False)
+    for (ax, dax), i in zip(axes, examples):
         steps = np.arange(1, lengths[i] + 1)
         channel = int(y_true[i]) if task == "classification" else 0
-        for name, out in forms.items():
-            style = "-" if name == "float" else "--"
-            ax.plot(steps, out[i, : lengths[i], channel], style, color=COLORS[name], label=name, lw=1.2)
         what = f"P({classes[channel]})" if task == "classification" else "output 0 (normalised)"
-        ax.set_title(f"test sequence {i}: {what} after each step", fontsize=9)
+        reference = forms["float"][i, : lengths[i], channel]
+        ax.plot(steps, reference, color=COLORS["float"], lw=1.2)
+        ax.set_title(f"test sequence {i}: float {what} after each step", fontsize=9)
         ax.set_xlabel("step")
-        ax.legend(fontsize=8)
+        for name, out in forms.items():
+            if name != "float":
+                dax.plot(steps, out[i, : lengths[i], channel] - reference, color=COLORS[name], label=name, lw=1)
+        dax.axhline(0, color="gray", lw=0.6)
+        dax.set_title(f"difference from float, {what}", fontsize=9)
+        dax.set_xlabel("step")
+        dax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
 def plot_error_histogram(forms: dict, lengths, path: Path) -> None:
+    """Largest error per test sequence, every form on one logarithmic axis with shared bins, so a form whose
+    errors are a thousand times smaller is as visible as the others."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.5))
     ref = forms["float"]
-    for name, steps in forms.items():
-        if name != "float":
-            ax.hist(per_sequence_max_abs(ref, steps, lengths), bins=30, alpha=0.6, color=COLORS[name], label=name)
-    ax.set_xlabel("largest |output - float output| over a sequence's steps")
+    errors = {name: np.maximum(per_sequence_max_abs(ref, steps, lengths), 1e-7)
+              for name, steps in forms.items() if name != "float"}
+    everything = np.concatenate(list(errors.values()))
+    bins = np.logspace(np.log10(everything.min()) - 0.1, np.log10(everything.max()) + 0.1, 40)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for name, values in errors.items():
+        ax.hist(values, bins=bins, alpha=0.6, color=COLORS[name], label=f"{name} (max {values.max():.2g})")
+    ax.set_xscale("log")
+    ax.set_xlabel("largest |output - float output| over a sequence's steps (log scale; 1e-7 = exact)")
     ax.set_ylabel("test sequences")
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def per_class_figures(forms: dict, lengths, y_true, classes: list[str]) -> dict:
+    """Precision and recall per class of each form's final argmax (scikit-learn), for metrics.json."""
+    figures = {}
+    for name, steps in forms.items():
+        precision, recall, _f1, _support = _sklearn_metrics().precision_recall_fscore_support(
+            y_true, final_outputs(steps, lengths).argmax(-1), labels=np.arange(len(classes)), zero_division=0)
+        figures[name] = {"precision": [round(float(v), 4) for v in precision],
+                         "recall": [round(float(v), 4) for v in recall]}
+    return {"classes": list(classes), "forms": list(forms), "figures": figures}
 
 
 def write_report(out_dir: Path, manifest: dict, metrics: dict, history: dict, test_split: dict,
@@ -147,19 +188,17 @@ def write_report(out_dir: Path, manifest: dict, metrics: dict, history: dict, te
         forms["kernel"] = kernel_outputs
 
     figures = [("Training curves", "training.png")]
-    plot_training(history, plots / "training.png")
+    plot_training(history, plots / "training.png", manifest.get("int8_grid_epochs", 0))
     if task == "classification":
         plot_confusions(forms, lengths, y_true, manifest["classes"], plots / "confusion.png")
         figures.append(("Confusion matrices (test split, output after the last step)", "confusion.png"))
     else:
-        tn = manifest["target_norm"]
-        y_norm = (np.asarray(y_true) - np.asarray(tn["mean"])) / np.asarray(tn["std"])
-        plot_regression(forms, lengths, y_norm, plots / "regression.png")
-        figures.append(("Predicted vs true (test split, normalised)", "regression.png"))
+        plot_regression(forms, lengths, y_true, manifest["target_norm"], plots / "regression.png")
+        figures.append(("Predicted vs true (test split, target units)", "regression.png"))
     plot_traces(forms, lengths, y_true, task, manifest.get("classes"), plots / "traces.png")
-    figures.append(("Outputs after every step for a few test sequences", "traces.png"))
+    figures.append(("Outputs after every step for a few test sequences, and differences from float", "traces.png"))
     plot_error_histogram(forms, lengths, plots / "errors.png")
-    figures.append(("Per-sequence error versus float", "errors.png"))
+    figures.append(("Per-sequence error versus float (log scale)", "errors.png"))
 
     blocks = {"float": metrics["float"], "int8 TFLite": metrics["tflite_int8"]}
     if "kernel" in metrics:

@@ -74,7 +74,9 @@ def export(artifact_dir, progress: bool = True, name: str | None = None) -> dict
                                   manifest.get("task", "classification"), manifest.get("target_norm"))
 
     code = kernel_code_bytes(path / "c")
-    metrics["flash_bytes"] = codegen.weight_bytes(params) + (code if code is not None else codegen.table_bytes())
+    metrics["weight_bytes"] = codegen.weight_bytes(params)
+    metrics["code_bytes"] = code if code is not None else codegen.table_bytes()
+    metrics["flash_bytes"] = metrics["weight_bytes"] + metrics["code_bytes"]
     metrics["flash_bytes_measured"] = code is not None
     metrics["ram_bytes"] = 4 * (state_words(params) + scratch_words(params))
     metrics["model_hash"] = params.model_hash

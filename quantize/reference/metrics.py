@@ -14,6 +14,26 @@ import numpy as np
 FIDELITY_TARGETS = {"argmax_agreement_min": 0.995, "final_max_abs_max": 0.01, "step_max_abs_max": 0.05}
 
 
+def check_thresholds(figures: dict, task: str) -> dict:
+    """{check name: {value, limit, op, passed}} for the FIDELITY_TARGETS that apply to the task."""
+    checks = {"final_max_abs": (figures["final_max_abs"], FIDELITY_TARGETS["final_max_abs_max"], "<="),
+              "step_max_abs": (figures["step_max_abs"], FIDELITY_TARGETS["step_max_abs_max"], "<=")}
+    if task == "classification":
+        checks["argmax_agreement"] = (figures["argmax_agreement"], FIDELITY_TARGETS["argmax_agreement_min"], ">=")
+    return {name: {"value": v, "limit": lim, "op": op, "passed": bool(v <= lim if op == "<=" else v >= lim)}
+            for name, (v, lim, op) in checks.items()}
+
+
+def verdict(checks: dict, mismatched: int | None = None) -> dict:
+    """The overall pass/fail of metrics.json and results.json, with a reason for every check that failed
+    (`mismatched`: outputs that differ from the twin, for a board run)."""
+    reasons = [f"{name} {c['value']:.4g} is not {c['op']} {c['limit']:g}" for name, c in checks.items()
+               if not c["passed"]]
+    if mismatched:
+        reasons.insert(0, f"{mismatched:,} outputs differ from the twin (not bit-exact)")
+    return {"passed": not reasons, "reasons": reasons or ["all checks passed"]}
+
+
 def final_outputs(step_outputs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Output after each sequence's last real step."""
     return step_outputs[np.arange(len(lengths)), np.asarray(lengths) - 1]
@@ -84,9 +104,3 @@ def per_sequence_max_abs(ref_steps: np.ndarray, test_steps: np.ndarray, lengths:
     """Largest |difference| over each sequence's real steps (for the report's histogram)."""
     diff = np.abs(np.asarray(test_steps) - np.asarray(ref_steps)).max(axis=-1)
     return np.where(real_step_mask(lengths, diff.shape[1]), diff, 0.0).max(axis=1)
-
-
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
-    cm = np.zeros((n_classes, n_classes), np.int64)
-    np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)
-    return cm
