@@ -378,7 +378,7 @@ def readme(name: str, info: dict, params: KernelParams, manifest: dict, pre: Pre
             f"| Cortex-{t.upper()} | {v['code']:,} | {v['model_data']:,} | {v['code'] + v['model_data']:,} |"
             for t, v in sizes.items())
         size_text = ("Flash, measured with arm-none-eabi-gcc 12 -O2 and arm-none-eabi-size over the library's "
-                     "objects (every function kept; `-Wl,--gc-sections` drops the cell the model does not use):\n\n"
+                     "objects (every function kept, the other cell kind's step included: tr_model.c calls either):\n\n"
                      "| core | code + tables (bytes) | model data (bytes) | total |\n|---|---|---|---|\n" + size_rows)
     else:
         size_text = f"Flash: not measured (no arm-none-eabi-gcc at export); model data {info['weight_bytes']:,} bytes."
@@ -455,8 +455,8 @@ if ({name}_push_float(&model, frame)) {{   /* or {name}_push_int(&model, raw) wi
 ## Memory
 
 - RAM: the caller's `{name}_t`, {info['struct_bytes']} bytes (state {info['state_bytes']}, scratch
-  {info['scratch_bytes']}, outputs, frame sums); no heap, no other mutable globals. Stack: a few hundred bytes
-  (not measured for this export).
+  {info['scratch_bytes']}, outputs, frame sums); no heap, no other mutable globals. Stack depth: not
+  measured for this export.
 - {size_text}
 
 ## Speed
