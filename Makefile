@@ -9,7 +9,8 @@ TINYRNN     := $(VENV)/bin/tinyrnn
 INSTALLED   := $(VENV)/.installed
 BOARD       ?= qemu-mps2-an386
 MODEL       ?= build/basic_motions-gru32
-APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+# RISC-V (gcc-riscv64-unknown-elf, qemu-system-misc) and cmake: the exported C library's builds (tests/test_c_library.py).
+APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf qemu-system-misc cmake
 
 .PHONY: demo test toolchain install clean distclean
 
@@ -29,7 +30,9 @@ $(INSTALLED): pyproject.toml
 
 # The cross toolchain and the emulator, from Debian's packages, installed only if missing.
 toolchain:
-	@if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/dev/null; then \
+	@if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/dev/null || \
+	    ! command -v riscv64-unknown-elf-gcc >/dev/null || ! command -v qemu-system-riscv32 >/dev/null || \
+	    ! command -v cmake >/dev/null; then \
 	  echo "installing $(APT_PACKAGES)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
@@ -47,6 +50,7 @@ demo: install $(MODEL)/model.json
 test: install
 	$(PY) -m pytest tests -q -p no:cacheprovider
 	$(MAKE) --no-print-directory $(MODEL)/model.json
+	TINYRNN_LIB_MODEL=$(MODEL) $(PY) -m pytest tests/test_c_library.py -q -p no:cacheprovider -k default_model
 	$(TINYRNN) hwtest --model $(MODEL)
 
 # Firmware objects and emulator run records only: trained models and their results stay.

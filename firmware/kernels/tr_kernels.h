@@ -19,9 +19,14 @@
 #define TR_ACT_TANH 2       /* tr_tanh_q15 of it, Q15 */
 #define TR_ACT_LSTM 3       /* LSTM gates i, f, g, o (rows / 4 each): sigmoid, sigmoid, tanh, sigmoid */
 
-/* The matrix-vector path, from the target CPU alone (never a hand-set flag); tinyrnn_kernel_path() reports it.
- * The assembly paths do the full 4-row blocks, tr_matvec_s16_s8.c the rest. */
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+/* The matrix-vector path, from the target CPU alone; tinyrnn_kernel_path() reports it. The one override,
+ * TINYRNN_PLAIN_C=1, forces the plain-C reference path on any core (to compare, or for a compiler that cannot
+ * build the assembly). The assembly paths do the full 4-row blocks, tr_matvec_s16_s8.c the rest. */
+#if defined(TINYRNN_PLAIN_C) && TINYRNN_PLAIN_C
+#define TR_MATVEC_DSP 0
+#define TR_MATVEC_M0 0
+#define TR_KERNEL_PATH "c"
+#elif defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #define TR_MATVEC_DSP 1             /* Cortex-M4/M7/M33: tr_matvec_s16_s8_dsp.c */
 #define TR_MATVEC_M0 0
 #define TR_KERNEL_PATH "dsp"

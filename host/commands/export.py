@@ -4,19 +4,33 @@ Reads model.json + weights.npz (+ test_split.npz when present); writes kernel.np
 c/model_data.{h,c}; sets model_hash in model.json; evaluates the kernel's twin on the test split against the
 float model's outputs and prints the figures as JSON. Needs no TensorFlow. With --tables, writes instead the
 activation tables (tables.bin) that the MicroPython port of the kernel loads.
+
+With --lib OUT --model DIR, writes a self-contained C library of the model for your own firmware into OUT:
+kernel sources, model data, one header with the whole API (float and integer-only input with the normalisation
+folded in, outputs, class names), CMake, a Makefile fragment, an Arduino and a PlatformIO layout, a README and
+examples/stream, whose output on any core equals examples/stream/expected.txt (the twin's).
 """
 import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
 
 from tinyrnn.host.errors import TinyRNNError, UserError
+from tinyrnn.quantize.emit.c_library import LibraryError, write_library
 from tinyrnn.quantize.emit.export import export
 from tinyrnn.quantize.emit.micropython import write_tables
+from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.toolchain.build import BuildError
+from tinyrnn.quantize.twin.cells import TwinModel
 from tinyrnn.quantize.twin.params import UnsupportedModel
 
 EXAMPLES = """\
   {prog} build/basic_motions-gru32
   {prog} build/basic_motions-gru32 --quiet > kernel_figures.json
   {prog} --tables build/mp/tables.bin
+  {prog} --lib build/lib/motion --model build/basic_motions-gru32 --name motion
+  {prog} --lib OUT --model DIR --int-scale 0.000598   # push_int takes counts of 0.000598 units
 """
 
 
@@ -25,9 +39,84 @@ def add_arguments(p):
     p.add_argument("--quiet", action="store_true", help="print only the kernel's figures (JSON)")
     p.add_argument("--tables", metavar="OUT",
                    help="write tables.bin for the MicroPython port to OUT (a file with a suffix, or a directory)")
+    p.add_argument("--lib", metavar="OUT", help="write a C library of the --model into the folder OUT")
+    p.add_argument("--model", metavar="DIR", help="artifact directory for --lib (tinyrnn export DIR ran on it)")
+    p.add_argument("--name", help="--lib: C name of the library and prefix of its API (default: the model's folder)")
+    p.add_argument("--int-scale", metavar="S[,S...]",
+                   help="--lib: what one unit of push_int's integers is worth, in the unit the model was trained "
+                        "on (one value, or one per channel); default 2^-k, k in the header")
+    p.add_argument("--no-measure", action="store_true",
+                   help="--lib: skip counting instructions per step in the emulator (unicorn) for the README")
+
+
+def _int_scale(text):
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise UserError(f"--int-scale {text}: not numbers", "give one positive number or one per channel, "
+                        "comma-separated") from None
+    return values[0] if len(values) == 1 else values
+
+
+def _count_instructions(model_dir: Path, work: Path) -> dict:
+    """{core: instructions per tinyrnn_step} on Cortex-M0/M4 in unicorn, {} without unicorn or the toolchain."""
+    try:
+        from tinyrnn.quantize.toolchain.emulate import EmulatedModel
+    except ImportError:
+        return {}
+    if not build.arm_toolchain_available():
+        return {}
+    twin = TwinModel.from_artifact_dir(model_dir)
+    x_q = np.zeros((16, twin.params.input_dim), np.int16)
+    split = model_dir / "test_split.npz"
+    if split.is_file():
+        with np.load(split) as data:
+            x_q = twin.quantize_input(data["x"][0][:16])
+    counts = {}
+    for core in ("m0", "m4"):
+        emu = EmulatedModel(model_dir / "c", twin.params, core, work / core)
+        emu.reset()
+        y, n = emu.run(x_q, count=True)
+        if not (y == twin.run(x_q)).all():
+            raise TinyRNNError(f"the {core} build of {model_dir} differs from the twin", "report this as a bug")
+        counts[core] = round(n / len(x_q))
+    return counts
+
+
+def _write_library(args) -> int:
+    if not args.model:
+        raise UserError("--lib needs --model DIR", "tinyrnn export --lib OUT --model DIR")
+    model = Path(args.model)
+    if not (model / "model.json").is_file():
+        raise UserError(f"{model} has no model.json", "give a directory tinyrnn train wrote")
+    scale = _int_scale(args.int_scale)
+    try:
+        if not (model / "kernel.json").is_file() or not (model / "c" / "model_data.c").is_file():
+            export(model, progress=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            counts = {} if args.no_measure else _count_instructions(model, Path(tmp))
+        info = write_library(model, args.lib, name=args.name, int_scale=scale, instructions=counts)
+    except LibraryError as err:
+        what, _, hint = str(err).partition(" — ")
+        raise UserError(what, hint or "see tinyrnn export --help") from None
+    except (UnsupportedModel, BuildError, OSError, KeyError, ValueError) as err:
+        raise TinyRNNError(str(err).splitlines()[0]) from None
+    flash = info["flash"] or {}
+    print(f"wrote {args.lib}: library {info['name']} (model {info['model_hash']}), "
+          f"{info['example_sequences']} example sequence(s); RAM {info['struct_bytes']} bytes"
+          + "".join(f", flash {core} {v['code'] + v['model_data']} bytes" for core, v in flash.items())
+          + "".join(f", {core} {n} instructions/step" for core, n in info["instructions_per_step"].items()))
+    print(f"next: see {Path(args.lib) / 'README.md'}")
+    return 0
 
 
 def run(args) -> int:
+    if args.lib:
+        if args.tables or args.artifact_dir:
+            raise UserError("--lib takes the model as --model DIR", "tinyrnn export --lib OUT --model DIR")
+        return _write_library(args)
     if args.tables:
         if args.artifact_dir:
             raise UserError("give an artifact directory or --tables, not both", "run the two separately")

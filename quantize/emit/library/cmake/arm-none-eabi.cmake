@@ -1,0 +1,22 @@
+# CMake toolchain file for a bare Cortex-M with Arm's GNU toolchain (arm-none-eabi-gcc on the PATH).
+#   cmake -S . -B build-m4 -DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake -DTINYRNN_CPU=cortex-m4
+# TINYRNN_CPU sets -mcpu and the float ABI; the library picks its kernel path from the resulting target macros.
+set(CMAKE_SYSTEM_NAME Generic)
+set(CMAKE_SYSTEM_PROCESSOR arm)
+set(CMAKE_C_COMPILER arm-none-eabi-gcc)
+set(CMAKE_CXX_COMPILER arm-none-eabi-g++)
+set(CMAKE_ASM_COMPILER arm-none-eabi-gcc)
+set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
+set(TINYRNN_CPU "cortex-m4" CACHE STRING "cortex-m0, cortex-m0plus, cortex-m3, cortex-m4, cortex-m7 or cortex-m33")
+list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES TINYRNN_CPU)
+if(TINYRNN_CPU STREQUAL "cortex-m4")
+    set(tinyrnn_float "-mfloat-abi=hard -mfpu=fpv4-sp-d16")
+elseif(TINYRNN_CPU STREQUAL "cortex-m7")
+    set(tinyrnn_float "-mfloat-abi=hard -mfpu=fpv5-d16")
+elseif(TINYRNN_CPU STREQUAL "cortex-m33")
+    set(tinyrnn_float "-mfloat-abi=hard -mfpu=fpv5-sp-d16")
+else()
+    set(tinyrnn_float "-mfloat-abi=soft")
+endif()
+set(CMAKE_C_FLAGS_INIT "-mcpu=${TINYRNN_CPU} -mthumb ${tinyrnn_float}")
+set(CMAKE_CXX_FLAGS_INIT "-mcpu=${TINYRNN_CPU} -mthumb ${tinyrnn_float}")
