@@ -75,6 +75,8 @@ typedef struct {
     const int32_t *gru_z;           /* TR_DSP_GRU: the update gate z (Q15) of the first row; r follows z */
     int32_t gru_r_offset;           /* TR_DSP_GRU: bytes from z[j] to r[j] (4 units) */
     int32_t gru_h_offset;           /* TR_DSP_GRU: bytes from the new h[j] (at out, int16) to the old h[j] */
+    int32_t a_half;                 /* 1: the last group of input a has 2 real columns (cols_a % 4 in 1..2,
+                                     * groups_a >= 2); 0 otherwise */
 } tr_dsp_job_t;
 #define TR_DSP_JOB_W 0
 #define TR_DSP_JOB_RQ 4
@@ -93,6 +95,7 @@ typedef struct {
 #define TR_DSP_JOB_GRU_Z 56                 /* LDRD: gru_r_offset is the next word */
 #define TR_DSP_JOB_GRU_R_OFFSET 60
 #define TR_DSP_JOB_GRU_H_OFFSET 64
+#define TR_DSP_JOB_A_HALF 68
 /* job.act beyond the TR_ACT_* values the routine takes as they are (its jump table is indexed by act) */
 #define TR_DSP_DUAL 3               /* out[j] from input a only, out2[j] from input b only */
 #define TR_DSP_LSTM 4               /* TR_ACT_LSTM with units % 4 == 0 (no block straddles two gates) */
@@ -144,6 +147,7 @@ TR_CHECK(offsetof(tr_dsp_job_t, gru_z) == TR_DSP_JOB_GRU_Z, dsp_job_gru_z);
 TR_CHECK(offsetof(tr_dsp_job_t, gru_r_offset) == TR_DSP_JOB_GRU_R_OFFSET
          && TR_DSP_JOB_GRU_R_OFFSET == TR_DSP_JOB_GRU_Z + 4, dsp_job_gru_r_offset);
 TR_CHECK(offsetof(tr_dsp_job_t, gru_h_offset) == TR_DSP_JOB_GRU_H_OFFSET, dsp_job_gru_h_offset);
+TR_CHECK(offsetof(tr_dsp_job_t, a_half) == TR_DSP_JOB_A_HALF, dsp_job_a_half);
 #endif
 
 #endif /* TR_MATVEC_JOB_H */

@@ -131,6 +131,7 @@ static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_
         job.b = b;
         job.groups_a = groups_a;
         job.groups_b = groups_b;
+        job.a_half = dense->cols_a > 4 && ((dense->cols_a - 1) & 2) == 0;   /* cols_a % 4 in 1..2 */
         job.out = out;
         job.blocks = dense->rows / TR_ROW_BLOCK;
         job.act = rq2 != NULL ? TR_DSP_DUAL : act;

@@ -58,6 +58,16 @@
 #define TR_SEGMENT(L, ENTRY)                                                            \
     TR_GROUP(TR_WORD0_FIRST)                                                            \
     "ldr    pc, [sp, #" ENTRY "]\n"                                                     \
+    TR_SEGMENT_LOOP(L)                                                                  \
+    L "_done:\n\t"                                                                      \
+    "lsr    r1, r1, #8\n\t"                                                             \
+    "orr    r1, r1, r2, lsl #24\n\t"                                                    \
+    "sub    r1, r1, r0, asr #8\n\t"                                                     \
+    "lsr    r6, r6, #8\n\t"                                                             \
+    "orr    r6, r6, r7, lsl #24\n\t"                                                    \
+    "sub    r2, r6, r3, asr #8\n\t"
+/* The loop over the groups after the first, unrolled by 4 (entered at copy (-(groups - 1)) & 3). */
+#define TR_SEGMENT_LOOP(L)                                                              \
     L "_g0:\n\t"                                                                        \
     TR_GROUP(TR_WORD0_NEXT)                                                             \
     L "_g1:\n\t"                                                                        \
@@ -67,14 +77,20 @@
     L "_g3:\n\t"                                                                        \
     TR_GROUP(TR_WORD0_NEXT)                                                             \
     "subs   lr, lr, #1\n\t"                                                             \
-    "bne    " L "_g0\n"                                                                 \
-    L "_done:\n\t"                                                                      \
-    "lsr    r1, r1, #8\n\t"                                                             \
-    "orr    r1, r1, r2, lsl #24\n\t"                                                    \
-    "sub    r1, r1, r0, asr #8\n\t"                                                     \
-    "lsr    r6, r6, #8\n\t"                                                             \
-    "orr    r6, r6, r7, lsl #24\n\t"                                                    \
-    "sub    r2, r6, r3, asr #8\n\t"
+    "bne    " L "_g0\n"
+/* The last group of input a when only its first 2 columns are real (cols_a % 4 in 1..2, job->a_half): the
+ * word (c0, c1) of the input and of each pair, 9 instructions instead of 15 (the zero weights of c2, c3 are
+ * stepped over). A second copy of segment a's loop ends in it (.Ltr_dsp_ah), then rejoins segment a's end. */
+#define TR_HALF_GROUP                                                                   \
+    "ldr    r4, [r12]\n\t"                                                              \
+    "ldr    r8, [r11], #8\n\t"                 /* pair P, c0 c1 (c2 c3 skipped) */      \
+    "ldr    r9, [r11], #8\n\t"                 /* pair Q, c0 c1 */                      \
+    "smlald r1, r2, r8, r4\n\t"                                                         \
+    "sxtb16 r8, r8\n\t"                                                                 \
+    "smlad  r0, r8, r4, r0\n\t"                                                         \
+    "smlald r6, r7, r9, r4\n\t"                                                         \
+    "sxtb16 r9, r9\n\t"                                                                 \
+    "smlad  r3, r9, r4, r3\n\t"
 /* The entry table of a segment: the 4 loop copies, then the end (groups == 1); Thumb addresses (bit 0 set)
  * for LDR PC. */
 #define TR_SEGMENT_TABLE(L)                                                             \
@@ -202,7 +218,14 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(tr_dsp_job_t *job)
         "str    r1, [sp, #112]\n"
         ".Ltr_dsp_not_gru:\n\t"
         "ldr    r2, [r0, #" TR_STR(TR_DSP_JOB_GROUPS_A) "]\n\t"
-        "adr    r3, .Ltr_dsp_a_table\n\t"
+        "ldr    r3, [r0, #" TR_STR(TR_DSP_JOB_A_HALF) "]\n\t"
+        "cbz    r3, .Ltr_dsp_a_full\n\t"
+        "sub    r2, r2, #1\n\t"                  /* the last group is the half group */
+        "adr    r3, .Ltr_dsp_ah_table\n\t"
+        "b      .Ltr_dsp_a_setup\n"
+        ".Ltr_dsp_a_full:\n\t"
+        "adr    r3, .Ltr_dsp_a_table\n"
+        ".Ltr_dsp_a_setup:\n\t"
         TR_SEGMENT_SETUP
         "ldr    r1, [r0, #" TR_STR(TR_DSP_JOB_A) "]\n\t"
         "str    r1, [sp, #20]\n\t"
@@ -255,6 +278,10 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(tr_dsp_job_t *job)
         "str    r9, [sp, #56]\n\t"
         "ldr    r11, [sp, #84]\n\t"
         "b      .Ltr_dsp_block_end\n"
+        TR_SEGMENT_LOOP(".Ltr_dsp_ah")
+        ".Ltr_dsp_ah_done:\n\t"
+        TR_HALF_GROUP
+        "b      .Ltr_dsp_a_done\n"
         ".Ltr_dsp_no_b:\n\t"
         "movs   r0, #0\n\t"
         "movs   r1, #0\n\t"
@@ -291,6 +318,8 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(tr_dsp_job_t *job)
         ".word  .Ltr_dsp_gru + 1\n"
         ".Ltr_dsp_a_table:\n\t"
         TR_SEGMENT_TABLE(".Ltr_dsp_a")
+        ".Ltr_dsp_ah_table:\n\t"
+        TR_SEGMENT_TABLE(".Ltr_dsp_ah")
         ".Ltr_dsp_b_table:\n\t"
         TR_SEGMENT_TABLE(".Ltr_dsp_b")
         ".word  .Ltr_dsp_b_start + 1, .Ltr_dsp_no_b + 1\n\t");
