@@ -24,7 +24,7 @@ void tr_sigmoid_q15(int32_t *z, int n)
 {
     int32_t *end = z + n;
     for (; z < end; z++) {
-        TR_SYMMETRIC_INTERP(tr_sigmoid_table, TR_SIGMOID_SAT_BITS, TR_SIGMOID_SEG_BITS, *z, *z);
+        TR_SYMMETRIC_INTERP(tr_sigmoid_seg, TR_SIGMOID_SAT_BITS, TR_SIGMOID_SEG_BITS, *z, *z);
     }
 }
 
@@ -32,7 +32,7 @@ void tr_tanh_q15(int32_t *z, int n)
 {
     int32_t *end = z + n;
     for (; z < end; z++) {
-        TR_SYMMETRIC_INTERP(tr_tanh_table, TR_TANH_SAT_BITS, TR_TANH_SEG_BITS, *z, *z);
+        TR_SYMMETRIC_INTERP(tr_tanh_seg, TR_TANH_SAT_BITS, TR_TANH_SEG_BITS, *z, *z);
     }
 }
 

@@ -114,17 +114,20 @@ static inline int32_t tr_interp(int32_t y0, int32_t y1, int32_t frac, int seg_bi
 #define TR_SAT_BITS(z, bits) tr_clamp((z), -((int32_t)1 << ((bits) - 1)), ((int32_t)1 << ((bits) - 1)) - 1)
 #endif
 
-/* The symmetric tables (range [-2^(sat_bits-1), 2^(sat_bits-1)) in Q14): TR_TABLE_INTERP with the clamp as
- * a saturation, and the index taken from the entry for z = 0 so the signed segment number needs no offset
- * (the offset 2^(sat_bits-1) is a whole number of segments, so the fraction is the same). Two base pointers,
- * t0 and t0 + 1, indexed alike: GCC keeps both in registers across a loop (fewer instructions than p[0], p[1]).
+/* The symmetric tables (range [-2^(sat_bits-1), 2^(sat_bits-1)) in Q14), one int32 word per segment (tr_tables.h
+ * tr_*_seg: the start value T[i] in the low halfword, the rise T[i+1] - T[i] in the high one): the clamp is a
+ * saturation, and the index is taken from the word for z = 0 (`mid`, entry 2^(sat_bits-1-seg_bits)) so the
+ * signed segment number needs no offset (the offset 2^(sat_bits-1) is a whole number of segments, so the
+ * fraction is the same). y = T[i] + round_shift(rise * frac, seg_bits), as tr_interp. One load per lookup.
  * The one definition: tr_activation.c, and the tanh inside the GRU and LSTM cell loops. */
-#define TR_SYMMETRIC_INTERP(table, sat_bits, seg_bits, z, out)                                   \
+typedef char tr_requires_int16_conversion_modulo[(int16_t)(int32_t)0x12348000 == -32768 ? 1 : -1];
+#define TR_SYMMETRIC_INTERP(seg, sat_bits, seg_bits, z, out)                                     \
     do {                                                                                           \
-        const int16_t *const t0_ = (table) + ((int32_t)1 << ((sat_bits) - 1 - (seg_bits)));       \
-        const int16_t *const t1_ = t0_ + 1;                                                        \
-        const int32_t s_ = TR_SAT_BITS((z), (sat_bits)), i_ = s_ >> (seg_bits);                    \
-        (out) = tr_interp(t0_[i_], t1_[i_], s_ & ((1 << (seg_bits)) - 1), (seg_bits));            \
+        const int32_t *const mid_ = (seg) + ((int32_t)1 << ((sat_bits) - 1 - (seg_bits)));        \
+        const int32_t s_ = TR_SAT_BITS((z), (sat_bits));                                           \
+        const int32_t w_ = mid_[s_ >> (seg_bits)];                                                 \
+        (out) = (int32_t)(int16_t)w_                                                               \
+                + tr_round_shift((w_ >> 16) * (s_ & ((1 << (seg_bits)) - 1)), (seg_bits));        \
     } while (0)
 
 #endif /* TR_FIXEDPOINT_H */

@@ -18,15 +18,21 @@ void tr_gru_step(const tr_layer_t *layer, int reset_after, uint16_t units, const
 
     if (reset_after) {
         int32_t *c = scratch + 3 * units;                       /* [units] U_n h + b_hn, Q14 */
+        int16_t *h_new = (int16_t *)n;                          /* [done] h after the step (below n[done]) */
+        int done;
         /* W_n x + b_in and U_n h + b_hn (Q14) in one pass: the generator stores [W_n | U_n] as the
-         * candidate's weights; candidate_recurrent holds the second requantisation only */
-        tr_matvec_dual_s16_s8(&layer->candidate, layer->candidate_recurrent.requant, x, h, n, c);
-        for (j = 0; j < units; j++) {
+         * candidate's weights; candidate_recurrent holds the second requantisation only. Units 0..done-1
+         * also get their update in that pass (the DSP path), the rest here. */
+        done = tr_matvec_gru_s16_s8(&layer->candidate, layer->candidate_recurrent.requant, x, h, z, h_new, n, c);
+        for (j = done; j < units; j++) {
             const int32_t pre = tr_add_gate_mul_q15(n[j], r[j], c[j]);  /* n + round_shift(r c, 15): Q14 */
             int32_t nj;                                                  /* tanh(pre), Q15 */
-            TR_SYMMETRIC_INTERP(tr_tanh_table, TR_TANH_SAT_BITS, TR_TANH_SEG_BITS, pre, nj);
+            TR_SYMMETRIC_INTERP(tr_tanh_seg, TR_TANH_SAT_BITS, TR_TANH_SEG_BITS, pre, nj);
             /* h' = sat16(n + round_shift(z (h - n), 15)) = z h + (1 - z) n */
             h[j] = (int16_t)TR_SAT_BITS(nj + (tr_mla(z[j], h[j] - nj, 1 << 14) >> 15), 16);
+        }
+        for (j = 0; j < done; j += 2) {                        /* done is even: whole words of the int32 buffers */
+            ((int32_t *)(void *)h)[j / 2] = ((const int32_t *)(void *)h_new)[j / 2];
         }
         return;
     }

@@ -21,7 +21,7 @@ void tr_lstm_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int
         /* c' = f c + i g: Q15 x Q14 -> Q14 (int64 product), Q15 x Q15 -> Q14 */
         const int32_t cj = tr_add_gate_mul_q15(tr_round_shift(i_gate[j] * g_cand[j], 16), f_gate[j], c[j]);
         int32_t t;                                                          /* tanh(c'), Q15 */
-        TR_SYMMETRIC_INTERP(tr_tanh_table, TR_TANH_SAT_BITS, TR_TANH_SEG_BITS, cj, t);
+        TR_SYMMETRIC_INTERP(tr_tanh_seg, TR_TANH_SAT_BITS, TR_TANH_SEG_BITS, cj, t);
         c[j] = cj;
         h[j] = (int16_t)(tr_mla(o_gate[j], t, 1 << 14) >> 15);     /* o tanh(c'), rounded: Q15 */
     }

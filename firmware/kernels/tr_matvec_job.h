@@ -65,12 +65,18 @@ typedef struct {
     int32_t *out;                   /* first output row */
     int32_t blocks;                 /* full blocks, >= 1 */
     int32_t act;                    /* TR_ACT_NONE / TR_ACT_SIGMOID / TR_ACT_TANH, TR_DSP_DUAL or TR_DSP_LSTM */
-    const void *aux;                /* activation table at the entry for z = 0 (entry 256); or, for
-                                     * TR_DSP_DUAL, the second requantisation */
-    int32_t out2_offset;            /* TR_DSP_DUAL: bytes from out[j] to the second output of row j */
+    const void *aux;                /* activation: the segment table (tr_*_seg) at the word for z = 0 (word 256);
+                                     * TR_DSP_DUAL: the second requantisation */
+    int32_t aux2;                   /* activation: its rounding constant 2^(seg_bits - 1); TR_DSP_DUAL: bytes
+                                     * from out[j] to the second output of row j */
     int32_t lstm_o_blocks;          /* TR_DSP_LSTM: blocks left <= this: the o gate (sigmoid) */
     int32_t lstm_g_blocks;          /* TR_DSP_LSTM: blocks left > this: the i, f gates (sigmoid); else g (tanh) */
-    const int16_t *tanh_mid;        /* TR_DSP_LSTM: the tanh table at the entry for z = 0 */
+    const int32_t *tanh_mid;        /* TR_DSP_LSTM, TR_DSP_GRU: the tanh segment table at the word for z = 0 */
+    const int32_t *gru_z;           /* TR_DSP_GRU: the update gate z (Q15) of the first row; r follows z */
+    int32_t gru_r_offset;           /* TR_DSP_GRU: bytes from z[j] to r[j] (4 units) */
+    int32_t gru_h_offset;           /* TR_DSP_GRU: bytes from the new h[j] (at out, int16) to the old h[j] */
+    int32_t a_half;                 /* 1: the last group of input a has 2 real columns (cols_a % 4 in 1..2,
+                                     * groups_a >= 2); 0 otherwise */
 } tr_dsp_job_t;
 #define TR_DSP_JOB_W 0
 #define TR_DSP_JOB_RQ 4
@@ -82,13 +88,18 @@ typedef struct {
 #define TR_DSP_JOB_BLOCKS 28
 #define TR_DSP_JOB_ACT 32
 #define TR_DSP_JOB_AUX 36
-#define TR_DSP_JOB_OUT2_OFFSET 40
+#define TR_DSP_JOB_AUX2 40
 #define TR_DSP_JOB_LSTM_O_BLOCKS 44         /* LDRD: lstm_g_blocks is the next word */
 #define TR_DSP_JOB_LSTM_G_BLOCKS 48
 #define TR_DSP_JOB_TANH_MID 52
+#define TR_DSP_JOB_GRU_Z 56                 /* LDRD: gru_r_offset is the next word */
+#define TR_DSP_JOB_GRU_R_OFFSET 60
+#define TR_DSP_JOB_GRU_H_OFFSET 64
+#define TR_DSP_JOB_A_HALF 68
 /* job.act beyond the TR_ACT_* values the routine takes as they are (its jump table is indexed by act) */
 #define TR_DSP_DUAL 3               /* out[j] from input a only, out2[j] from input b only */
 #define TR_DSP_LSTM 4               /* TR_ACT_LSTM with units % 4 == 0 (no block straddles two gates) */
+#define TR_DSP_GRU 5                /* TR_DSP_DUAL, then the GRU cell update: the new h (int16) at out */
 
 void tr_dsp_blocks(tr_dsp_job_t *job);
 
@@ -127,11 +138,16 @@ TR_CHECK(offsetof(tr_dsp_job_t, out) == TR_DSP_JOB_OUT, dsp_job_out);
 TR_CHECK(offsetof(tr_dsp_job_t, blocks) == TR_DSP_JOB_BLOCKS, dsp_job_blocks);
 TR_CHECK(offsetof(tr_dsp_job_t, act) == TR_DSP_JOB_ACT, dsp_job_act);
 TR_CHECK(offsetof(tr_dsp_job_t, aux) == TR_DSP_JOB_AUX, dsp_job_aux);
-TR_CHECK(offsetof(tr_dsp_job_t, out2_offset) == TR_DSP_JOB_OUT2_OFFSET, dsp_job_out2_offset);
+TR_CHECK(offsetof(tr_dsp_job_t, aux2) == TR_DSP_JOB_AUX2, dsp_job_aux2);
 TR_CHECK(offsetof(tr_dsp_job_t, lstm_o_blocks) == TR_DSP_JOB_LSTM_O_BLOCKS, dsp_job_lstm_o_blocks);
 TR_CHECK(offsetof(tr_dsp_job_t, lstm_g_blocks) == TR_DSP_JOB_LSTM_G_BLOCKS
          && TR_DSP_JOB_LSTM_G_BLOCKS == TR_DSP_JOB_LSTM_O_BLOCKS + 4, dsp_job_lstm_g_blocks);
 TR_CHECK(offsetof(tr_dsp_job_t, tanh_mid) == TR_DSP_JOB_TANH_MID, dsp_job_tanh_mid);
+TR_CHECK(offsetof(tr_dsp_job_t, gru_z) == TR_DSP_JOB_GRU_Z, dsp_job_gru_z);
+TR_CHECK(offsetof(tr_dsp_job_t, gru_r_offset) == TR_DSP_JOB_GRU_R_OFFSET
+         && TR_DSP_JOB_GRU_R_OFFSET == TR_DSP_JOB_GRU_Z + 4, dsp_job_gru_r_offset);
+TR_CHECK(offsetof(tr_dsp_job_t, gru_h_offset) == TR_DSP_JOB_GRU_H_OFFSET, dsp_job_gru_h_offset);
+TR_CHECK(offsetof(tr_dsp_job_t, a_half) == TR_DSP_JOB_A_HALF, dsp_job_a_half);
 #endif
 
 #endif /* TR_MATVEC_JOB_H */

@@ -104,15 +104,23 @@ static void activate(int32_t *out, int from, int rows, int act)
 }
 
 /* The product of `dense` with out[j] = act(row j), or with rq2 != NULL both sums kept apart:
- * out[j] = (bias + acc_a * mult_a + acc_b * mult_b) >> 32 and out2[j] = (rq2 bias + acc_b * rq2 mult_a) >> 32. */
-static void matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_t *a, const int16_t *b,
-                   int32_t *out, int32_t *out2, int act)
+ * out[j] = (bias + acc_a * mult_a + acc_b * mult_b) >> 32 and out2[j] = (rq2 bias + acc_b * rq2 mult_a) >> 32.
+ * gru != NULL (with rq2; the GRU reset_after candidate): where the DSP path does full blocks, it goes on to the
+ * cell update of those rows into gru->h_new instead of writing out/out2; returns how many rows it did so. */
+typedef struct {
+    const int32_t *z;                   /* [rows] update gate, then [rows] reset gate, Q15 */
+    const int16_t *h;                   /* [rows] h before the step (input b), Q15 */
+    int16_t *h_new;                     /* [rows] h after the step, Q15 */
+} tr_gru_update_t;
+
+static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_t *a, const int16_t *b,
+                  int32_t *out, int32_t *out2, int act, const tr_gru_update_t *gru)
 {
     const int groups_a = TR_PAD4(dense->cols_a) / 4;
     const int groups_b = TR_PAD4(dense->cols_b) / 4;
     const int16_t *w = dense->weights;
     const tr_requant_t *rq = dense->requant;
-    int row = 0, activated = 0, r;
+    int row = 0, activated = 0, fused = 0, r;
 
 #if TR_MATVEC_DSP
     if (dense->rows >= TR_ROW_BLOCK) {
@@ -123,6 +131,7 @@ static void matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16
         job.b = b;
         job.groups_a = groups_a;
         job.groups_b = groups_b;
+        job.a_half = dense->cols_a > 4 && ((dense->cols_a - 1) & 2) == 0;   /* cols_a % 4 in 1..2 */
         job.out = out;
         job.blocks = dense->rows / TR_ROW_BLOCK;
         job.act = rq2 != NULL ? TR_DSP_DUAL : act;
@@ -132,18 +141,33 @@ static void matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16
             job.lstm_o_blocks = units / TR_ROW_BLOCK;
             job.lstm_g_blocks = units / TR_ROW_BLOCK * 2;
         }
-        job.tanh_mid = tr_tanh_table + TR_TABLE_SEGMENTS / 2;
-        job.aux = rq2 != NULL ? (const void *)rq2
-                  : act == TR_ACT_TANH ? (const void *)(tr_tanh_table + TR_TABLE_SEGMENTS / 2)
-                                       : (const void *)(tr_sigmoid_table + TR_TABLE_SEGMENTS / 2);
-        job.out2_offset = rq2 != NULL ? (int32_t)((char *)out2 - (char *)out) : 0;
+        job.tanh_mid = tr_tanh_seg + TR_TABLE_SEGMENTS / 2;
+        if (rq2 != NULL) {
+            job.aux = rq2;
+            job.aux2 = (int32_t)((char *)out2 - (char *)out);
+        } else if (act == TR_ACT_TANH) {
+            job.aux = tr_tanh_seg + TR_TABLE_SEGMENTS / 2;
+            job.aux2 = 1 << (TR_TANH_SEG_BITS - 1);
+        } else {
+            job.aux = tr_sigmoid_seg + TR_TABLE_SEGMENTS / 2;
+            job.aux2 = 1 << (TR_SIGMOID_SEG_BITS - 1);
+        }
+        if (gru != NULL) {
+            job.act = TR_DSP_GRU;
+            job.out = (int32_t *)(void *)gru->h_new;    /* the routine writes int16 there in this mode */
+            job.gru_z = gru->z;
+            job.gru_r_offset = (int32_t)(4 * dense->rows);
+            job.gru_h_offset = (int32_t)((const char *)gru->h - (const char *)gru->h_new);
+        }
         tr_dsp_blocks(&job);
         row = dense->rows - dense->rows % TR_ROW_BLOCK;
         w = job.w;
         rq = job.rq;
         activated = job.act == TR_ACT_NONE || job.act == TR_DSP_DUAL ? 0 : row;
+        fused = job.act == TR_DSP_GRU ? row : 0;
     }
 #elif TR_MATVEC_M0
+    (void)gru;
     if (dense->rows >= TR_ROW_BLOCK) {
         tr_m0_job_t job;
         job.w = w;
@@ -161,6 +185,8 @@ static void matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16
         w = job.w;
         rq = job.rq;
     }
+#else
+    (void)gru;
 #endif
     for (; row < dense->rows; row += TR_ROW_BLOCK) {
         const int rows = dense->rows - row < TR_ROW_BLOCK ? dense->rows - row : TR_ROW_BLOCK;
@@ -175,15 +201,26 @@ static void matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16
         }
     }
     activate(out, activated, dense->rows, act);
+    return fused;
 }
 
 void tr_matvec_s16_s8(const tr_dense_t *dense, const int16_t *a, const int16_t *b, int32_t *out, int act)
 {
-    matvec(dense, NULL, a, b, out, NULL, act);
+    (void)matvec(dense, NULL, a, b, out, NULL, act, NULL);
 }
 
 void tr_matvec_dual_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, const int16_t *a,
                            const int16_t *b, int32_t *out, int32_t *out2)
 {
-    matvec(dense, second, a, b, out, out2, TR_ACT_NONE);
+    (void)matvec(dense, second, a, b, out, out2, TR_ACT_NONE, NULL);
+}
+
+int tr_matvec_gru_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, const int16_t *x,
+                         const int16_t *h, const int32_t *z, int16_t *h_new, int32_t *n, int32_t *c)
+{
+    tr_gru_update_t gru;
+    gru.z = z;
+    gru.h = h;
+    gru.h_new = h_new;
+    return matvec(dense, second, x, h, n, c, TR_ACT_NONE, &gru);
 }

@@ -20,8 +20,11 @@
 #define TR_EXP_SEG_BITS 9  /* Q14 input bits inside one exp segment */
 #define TR_EXP_ONE_Q15 32768  /* exp(0) in unsigned Q15 */
 
-extern const int16_t tr_sigmoid_table[513];  /* Q15 sigmoid at the segment ends */
-extern const int16_t tr_tanh_table[513];     /* Q15 tanh at the segment ends */
+/* sigmoid and tanh by segment: word i = (T[i+1] - T[i]) << 16 | (T[i] & 0xFFFF), the segment's start
+ * value in the low halfword and its rise in the high one (one load per lookup; quantize/emit/c_code.py
+ * segment_words). */
+extern const int32_t tr_sigmoid_seg[512];    /* Q15 sigmoid: start, rise per segment */
+extern const int32_t tr_tanh_seg[512];       /* Q15 tanh: start, rise per segment */
 extern const uint16_t tr_exp_table[513];     /* unsigned Q15 exp at the segment ends */
 
 #endif /* TR_TABLES_H */

@@ -87,13 +87,16 @@ def run(args) -> int:
                     if not args.json:
                         r = rows[-1]
                         print(f"{cell:4s} d={d:2d} h={h:2d} {target}: {r['instructions_per_step']:7,d} instr/step "
-                              f"{r['instructions_per_mac']:5.2f}/MAC", file=sys.stderr)
+                              f"{r['instructions_per_mac']:5.2f}/MAC  stack {r['stack_bytes']:,} B"
+                              + (f"  ~{r['cycles_per_step_estimate']:,} cycles/step (estimate)"
+                                 if "cycles_per_step_estimate" in r else ""), file=sys.stderr)
                         for name, n in r.get("per_function", {}).items():
                             print(f"    {name:28s} {n:7,d}", file=sys.stderr)
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
-    print("\nExecuted instructions per timestep (unicorn, arm-none-eabi-gcc 12 -O2; instructions, not cycles)\n")
+    print("\nExecuted instructions per timestep (unicorn, arm-none-eabi-gcc 12 -O2; instructions, not cycles;"
+          " with --profile, ~cycles are an ESTIMATE from the trace, quantize/toolchain/cycles.py)\n")
     print(markdown(rows))
     print("\nJSON:")
     print(json.dumps(rows))

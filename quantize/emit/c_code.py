@@ -120,11 +120,28 @@ def tables_header() -> str:
         value_text = f"({value})" if value < 0 else str(value)
         lines.append(f"#define {name} {value_text}  /* {comment} */")
     n = fp.TABLE_SEGMENTS + 1
-    lines += ["", f"extern const int16_t tr_sigmoid_table[{n}];  /* Q15 sigmoid at the segment ends */",
-              f"extern const int16_t tr_tanh_table[{n}];     /* Q15 tanh at the segment ends */",
+    seg = fp.TABLE_SEGMENTS
+    lines += ["", "/* sigmoid and tanh by segment: word i = (T[i+1] - T[i]) << 16 | (T[i] & 0xFFFF), the segment's start",
+              " * value in the low halfword and its rise in the high one (one load per lookup; quantize/emit/c_code.py",
+              " * segment_words). */",
+              f"extern const int32_t tr_sigmoid_seg[{seg}];    /* Q15 sigmoid: start, rise per segment */",
+              f"extern const int32_t tr_tanh_seg[{seg}];       /* Q15 tanh: start, rise per segment */",
               f"extern const uint16_t tr_exp_table[{n}];     /* unsigned Q15 exp at the segment ends */",
               "", "#endif /* TR_TABLES_H */", ""]
     return "\n".join(lines)
+
+
+def segment_words(table) -> list:
+    """A table of TABLE_SEGMENTS + 1 int16 values as one int32 word per segment: (T[i+1] - T[i]) << 16 | (T[i] &
+    0xFFFF). The kernels read T[i] as the low halfword (sign-extended) and the rise as the high one (arithmetic
+    shift), so a lookup is one load; the rise must fit int16."""
+    words = []
+    for start, end in zip(table[:-1], table[1:]):
+        rise = int(end) - int(start)
+        assert -32768 <= rise <= 32767 and -32768 <= int(start) <= 32767
+        word = ((rise & 0xFFFF) << 16) | (int(start) & 0xFFFF)
+        words.append(word - (1 << 32) if word >= 1 << 31 else word)
+    return words
 
 
 def tables_source() -> str:
@@ -133,10 +150,12 @@ def tables_source() -> str:
              " * Regenerate: python -m tinyrnn.quantize.emit.c_code --tables",
              " * Activation tables (docs/quantization.md, \"Activations\"), in flash. */",
              '#include "tr_tables.h"', "", _ALIGN_MACRO, "",
-             c_array("int16_t", "tr_sigmoid_table", fp.SIGMOID_TABLE,
-                     f"sigmoid on [-{fp.SIGMOID_RANGE}, {fp.SIGMOID_RANGE}], {n} entries, Q15"), 
-             c_array("int16_t", "tr_tanh_table", fp.TANH_TABLE,
-                     f"tanh on [-{fp.TANH_RANGE}, {fp.TANH_RANGE}], {n} entries, Q15"),
+             c_array("int32_t", "tr_sigmoid_seg", segment_words(fp.SIGMOID_TABLE),
+                     f"sigmoid on [-{fp.SIGMOID_RANGE}, {fp.SIGMOID_RANGE}], {n - 1} segments: rise << 16 | start, Q15",
+                     per_line=8),
+             c_array("int32_t", "tr_tanh_seg", segment_words(fp.TANH_TABLE),
+                     f"tanh on [-{fp.TANH_RANGE}, {fp.TANH_RANGE}], {n - 1} segments: rise << 16 | start, Q15",
+                     per_line=8),
              c_array("uint16_t", "tr_exp_table", fp.EXP_TABLE,
                      f"exp on [-{fp.EXP_RANGE}, 0], {n} entries, unsigned Q15")]
     return "\n".join(parts)
@@ -257,7 +276,7 @@ def weight_bytes(params: KernelParams) -> int:
 
 
 def table_bytes() -> int:
-    return 3 * 2 * (fp.TABLE_SEGMENTS + 1)
+    return 2 * 4 * fp.TABLE_SEGMENTS + 2 * (fp.TABLE_SEGMENTS + 1)
 
 
 def main(argv=None) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 
 from tinyrnn.quantize.toolchain import build
+from tinyrnn.quantize.toolchain import cycles as estimate_cycles
 from tinyrnn.quantize.toolchain.cases import input_sets, make_model
 from tinyrnn.quantize.twin.cells import TwinModel
 
@@ -42,10 +43,15 @@ def measure(cell: str, d: int, h: int, target: str, workdir: Path, steps: int, p
     y, count = emu.run(x_q, count=True)
     if not (y == twin.run(x_q)).all():
         raise RuntimeError(f"{name} on {target}: emulator outputs differ from the twin")
-    phases = None
+    phases = cycles = None
     if profile:
         emu.reset()
         phases = {name: round(n / steps) for name, n in emu.profile(x_q).items()}
+        if target in estimate_cycles.CORES:
+            counts, taken = emu.trace
+            # the trace includes the driver's loop and call (a few instructions per step)
+            cycles = round(estimate_cycles.estimate(target, counts, taken, estimate_cycles.disassemble(emu.elf))
+                           / steps)
     sizes = build.section_sizes(sorted((workdir / f"{name}_{target}").glob("tr_*.o"))
                                 + [workdir / f"{name}_{target}" / "model_data.o"])
     tables = sizes.pop("tr_tables")["text"]
@@ -54,23 +60,35 @@ def measure(cell: str, d: int, h: int, target: str, workdir: Path, steps: int, p
     return {"cell": cell, "d": d, "h": h, "target": target, "macs": macs(cell, d, h),
             "instructions_per_step": round(per_step), "instructions_per_mac": round(per_step / macs(cell, d, h), 2),
             "code_bytes": sum(v["text"] for v in sizes.values()), "table_bytes": tables,
-            "model_bytes": model["text"] + model["data"], **({"per_function": phases} if phases else {})}
+            "model_bytes": model["text"] + model["data"], "stack_bytes": emu.stack_bytes,
+            **({"cycles_per_step_estimate": cycles} if cycles else {}),
+            **({"per_function": phases} if phases else {})}
 
 
 def markdown(rows: list[dict]) -> str:
+    """The README table: per core instructions per step (per MAC), then ~estimated cycles when profiled."""
     targets = list(build.ARM_TARGETS)
     head = ("| cell | d | h | MACs/step | " + " | ".join(f"{t.upper()} instr/step (/MAC)" for t in targets)
-            + " | M4 code | tables | weights |")
+            + " | M4 stack | M4 code | tables | weights |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
-    for cell in CELLS:
-        for d, h in SIZES:
-            sel = {r["target"]: r for r in rows if (r["cell"], r["d"], r["h"]) == (cell, d, h)}
-            if not sel:
+    models = []
+    for r in rows:
+        if (r["cell"], r["d"], r["h"]) not in models:
+            models.append((r["cell"], r["d"], r["h"]))
+    for cell, d, h in sorted(models, key=lambda m: (CELLS.index(m[0]) if m[0] in CELLS else 9, m[2], m[1])):
+        sel = {r["target"]: r for r in rows if (r["cell"], r["d"], r["h"]) == (cell, d, h)}
+        any_row = next(iter(sel.values()))
+        cells = []
+        for t in targets:
+            if t not in sel:
+                cells.append("-")
                 continue
-            any_row = next(iter(sel.values()))
-            cells = [f"{sel[t]['instructions_per_step']:,} ({sel[t]['instructions_per_mac']:.2f})" if t in sel
-                     else "-" for t in targets]
-            m4 = sel.get("m4", any_row)
-            lines.append(f"| {cell.upper()} | {d} | {h} | {any_row['macs']:,} | " + " | ".join(cells)
-                         + f" | {m4['code_bytes']:,} B | {m4['table_bytes']:,} B | {m4['model_bytes']:,} B |")
+            text = f"{sel[t]['instructions_per_step']:,} ({sel[t]['instructions_per_mac']:.2f})"
+            if "cycles_per_step_estimate" in sel[t]:
+                text += f", ~{sel[t]['cycles_per_step_estimate']:,} cyc"
+            cells.append(text)
+        m4 = sel.get("m4", any_row)
+        lines.append(f"| {cell.upper()} | {d} | {h} | {any_row['macs']:,} | " + " | ".join(cells)
+                     + f" | {m4['stack_bytes']:,} B | {m4['code_bytes']:,} B | {m4['table_bytes']:,} B"
+                       f" | {m4['model_bytes']:,} B |")
     return "\n".join(lines)

@@ -19,6 +19,8 @@ from tinyrnn.quantize.twin.cells import scratch_words, state_words
 FLASH_BASE, FLASH_SIZE = 0x00000000, 0x00100000
 RAM_BASE, RAM_SIZE = 0x20000000, 0x00040000
 HALT_ADDRESS = FLASH_SIZE - 0x100          # a `b .` the driver functions return to
+STACK_PAINT = 0x4000                       # bytes below the initial stack pointer painted to find the high-water mark
+PAINT_BYTE = 0xA5
 BENCH_MAX_STEPS = 64                       # BENCH_MAX_STEPS in bench_driver.c
 CPU_MODELS = {"m0": arm.UC_CPU_ARM_CORTEX_M0, "m3": arm.UC_CPU_ARM_CORTEX_M3,
               "m4": arm.UC_CPU_ARM_CORTEX_M4, "m7": arm.UC_CPU_ARM_CORTEX_M7}
@@ -44,6 +46,8 @@ class EmulatedModel:
         self.y_addr = (self.x_addr + 2 * BENCH_MAX_STEPS * params.input_dim + 3) & ~3
         self.instructions = 0
         self.per_address = None                                  # address -> count, when profiling
+        self.stack_bytes = 0                                     # deepest stack use of any call so far
+        self.taken, self._previous, self.trace = {}, (None, 0), None
 
     def _count(self, uc, address, size, user_data):
         self.instructions += 1
@@ -51,13 +55,19 @@ class EmulatedModel:
     def _count_address(self, uc, address, size, user_data):
         self.instructions += 1
         self.per_address[address] = self.per_address.get(address, 0) + 1
+        prev, prev_size = self._previous
+        if prev is not None and address != prev + prev_size:     # control left `prev` for elsewhere
+            self.taken[prev] = self.taken.get(prev, 0) + 1
+        self._previous = (address, size)
 
     def profile(self, x_q) -> dict:
-        """Run x_q like `run` and return {function name: executed instructions} (from the ELF's symbols)."""
-        self.per_address = {}
+        """Run x_q like `run` and return {function name: executed instructions} (from the ELF's symbols).
+        The trace stays in self.trace: (address -> executions, address -> executions that branched away)."""
+        self.per_address, self.taken, self._previous = {}, {}, (None, 0)
         try:
             self.run(x_q, count=True)
             counts = dict(self.per_address)
+            self.trace = (counts, dict(self.taken))
         finally:
             self.per_address = None
         funcs = sorted(build.function_ranges(self.elf))
@@ -74,6 +84,8 @@ class EmulatedModel:
     def _call(self, name: str, count: bool) -> int:
         self.uc.reg_write(arm.UC_ARM_REG_SP, RAM_BASE + RAM_SIZE)
         self.uc.reg_write(arm.UC_ARM_REG_LR, HALT_ADDRESS | 1)
+        top = RAM_BASE + RAM_SIZE
+        self.uc.mem_write(top - STACK_PAINT, bytes([PAINT_BYTE]) * STACK_PAINT)
         before = self.instructions
         counter = self._count if self.per_address is None else self._count_address
         hook = self.uc.hook_add(UC_HOOK_CODE, counter) if count else None   # slow: only when asked
@@ -82,7 +94,10 @@ class EmulatedModel:
         finally:
             if hook is not None:
                 self.uc.hook_del(hook)
-        return self.instructions - before
+        painted = bytes(self.uc.mem_read(top - STACK_PAINT, STACK_PAINT))
+        untouched = len(painted) - len(painted.lstrip(bytes([PAINT_BYTE])))
+        self.stack_bytes = max(self.stack_bytes, STACK_PAINT - untouched)   # high-water mark (a pushed 0xA5 byte
+        return self.instructions - before                                    # at the edge would read as unused)
 
     def reset(self) -> None:
         self._call("tinyrnn_bench_reset", False)
