@@ -16,7 +16,7 @@ import pytest
 from tinyrnn.host.link import spec as spec
 from tinyrnn.host.errors import (BoardNotAnswering, BoardReset, ErrorReply, GarbageError, HashMismatch,
                                  LinkFailure, MalformedReply, SessionTaken)
-from tinyrnn.host.link.client import Client, Info
+from tinyrnn.host.link.client import Client, Info, LinkStats
 from tinyrnn.host.link.framing import FrameError, FrameReader, cobs_decode, cobs_encode, crc32, decode_frame, encode_frame
 from tinyrnn.host.link.transport import Transport
 
@@ -375,25 +375,16 @@ def test_a_second_host_takes_the_session_and_the_first_is_told():
     assert second.sequence(np.ones((2, 2), dtype=np.int16)).outputs.shape == (2, 1)
 
 
-def test_chunks_shrink_after_retries_and_grow_back():
-    class Lossy(FakeBoard):
-        def __init__(self, losses):
-            super().__init__()
-            self.losses = set(losses)
-            self.n = 0
-
-        def write(self, data):
-            self.n += 1
-            if self.n in self.losses:
-                return                   # the request is lost on the line
-            super().write(data)
-    board = Lossy(losses={3})
-    client = Client(board, timeout=0.05, retries=2)
-    client.hello()
-    x = np.arange(200, dtype=np.int16).reshape(100, 2)
-    result = client.sequence(x)
-    assert np.array_equal(result.outputs[:, 0], np.cumsum(x.sum(axis=1)))
-    assert client.stats.chunk_steps_min == 1 and client.stats.retries == 1 and client._chunk > 1
+def test_chunk_size_follows_the_measured_byte_error_rate():
+    client = Client(FakeBoard())
+    client.info = Info.parse(info_payload(seq_max_steps_per_step=50, input_dim=6, output_dim=4))
+    assert client._best_chunk(50, True) == 50                      # a clean link: the board's limit
+    for tries, failed, size in [(1000, 80, (5, 25)), (1000, 500, (1, 4))]:
+        client.stats = LinkStats(requests=tries - failed, tries=tries, damaged_replies=failed, bytes_sent=200 * tries,
+                                 bytes_received=200 * tries)
+        assert size[0] <= client._best_chunk(50, True) <= size[1]
+    client.adaptive = False
+    assert client._best_chunk(50, True) == 50
 
 
 def test_a_dead_link_stops_with_its_measured_quality():

@@ -30,9 +30,8 @@ CELL_NAMES = {0: "gru", 1: "gru-reset-before", 2: "lstm", spec.NO_MODEL_CELL: "n
 HEAD_NAMES = {0: "softmax", 1: "linear"}
 UNIT_NAMES = {code: name for name, code in spec.COUNTER_UNITS.items()}
 COMMAND_NAMES = {code: name for name, code in spec.COMMANDS.items()}
-MIN_TIMEOUT = 0.25          # seconds: the adaptive timeout never goes below this
+MIN_TIMEOUT = 0.5           # seconds: the adaptive timeout never goes below this (a busy host is slow)
 TIMEOUT_MARGIN = 4.0        # adaptive timeout = this x the slowest recent reply time per byte of work
-GROW_AFTER = 16             # clean chunks in a row before the chunk size doubles again
 
 
 @dataclass(frozen=True)
@@ -137,8 +136,9 @@ class LinkStats:
         return (self.tries - self.requests) / self.tries if self.tries else 0.0
 
     def byte_error_estimate(self):
-        """Rough probability that a byte is damaged, from the failed tries and the bytes one try moves."""
-        f = self.failed_try_fraction()
+        """Rough probability that a byte is damaged, from the tries that met damaged frames (not timeouts: a
+        slow host or board is no reason for smaller chunks) and the bytes one try moves."""
+        f = (self.damaged_replies + self.damaged_requests) / self.tries if self.tries else 0.0
         if not self.tries or f <= 0:
             return 0.0
         per_try = max(1.0, (self.bytes_sent + self.bytes_received) / self.tries)
@@ -171,8 +171,9 @@ class Client:
 
     `timeout` is the longest wait for one try; once a few replies have been timed, the client waits
     `TIMEOUT_MARGIN` x the slowest recent reply time (scaled by the request's size), at least `MIN_TIMEOUT`.
-    SEQUENCE chunks start at `max_chunk` (default: the board's limit), halve after a chunk that needed a retry
-    and double again after `GROW_AFTER` clean ones. `adaptive=False` keeps timeout and chunk size fixed.
+    SEQUENCE chunks are at most `max_chunk` steps (default: the board's limit); on a link that damages bytes
+    the client picks the chunk size that moves the most steps per byte at the byte error rate it has measured
+    (`_best_chunk`). `adaptive=False` keeps timeout and chunk size fixed.
     """
 
     def __init__(self, transport, timeout=3.0, retries=4, max_chunk=None, reruns=3, adaptive=True):
@@ -190,8 +191,7 @@ class Client:
         self._reader = FrameReader()
         self._pending = []            # frames read but not yet claimed
         self._rates = []              # seconds per byte of work of recent first-try replies
-        self._chunk = None            # current SEQUENCE chunk size (steps)
-        self._clean_chunks = 0
+        self._chunk = None            # a cap on SEQUENCE chunks after a chunk was lost whole (None: none)
         self.saw_garbage = False
 
     # --- frames --------------------------------------------------------------------------------------
@@ -389,17 +389,33 @@ class Client:
             return outputs, ticks, total
         return np.frombuffer(reply, dtype="<i4", offset=head), None, total
 
+    def _best_chunk(self, limit, per_step):
+        """The chunk (steps) that moves the most steps per byte sent on a link that damages each byte with the
+        probability measured so far: a chunk of c steps costs (h + b*c) bytes both ways and gets through
+        whole with probability (1 - p)^(h + b*c). A clean link gets the board's limit."""
+        cap = min(limit, self._chunk or limit)
+        p = self.stats.byte_error_estimate()
+        if not self.adaptive or p <= 0:
+            return cap
+        info = self.info
+        framing = 2 * (1 + spec.HEADER_SIZE + spec.CRC_SIZE + 2)          # both frames: 0x00, COBS, delimiter
+        h = framing + spec.SEQUENCE_HEADER_SIZE + spec.SEQUENCE_REPLY_HEADER_SIZE + (0 if per_step else 4 * info.output_dim)
+        b = 2 * info.input_dim + (4 + 4 * info.output_dim if per_step else 0)
+        b *= 255 / 254                                                      # COBS overhead
+        costs = [((h + b * c) / (c * (1 - p) ** (h + b * c)), c) for c in range(1, cap + 1)]
+        return min(costs)[1]
+
     def _sequence_once(self, x, per_step, reset):
         limit = self.chunk_limit(per_step)
-        if self._chunk is None or not self.adaptive:
-            self._chunk = limit
         outputs, ticks, total, final = [], [], 0, None
         start = 0
         while start < len(x):
-            chunk = x[start:start + min(self._chunk, limit)]
+            size = self._best_chunk(limit, per_step)
+            low = self.stats.chunk_steps_min
+            self.stats.chunk_steps_min = min(low, size) if low else size
+            chunk = x[start:start + size]
             flags = (spec.SEQUENCE_FLAGS["PER_STEP"] if per_step else 0) | \
                     (spec.SEQUENCE_FLAGS["RESET_FIRST"] if reset and start == 0 else 0)
-            retries_before = self.stats.retries
             reply = self.request(CMD["SEQUENCE"],
                                  struct.pack(spec.SEQUENCE_FORMAT, flags, 0, len(chunk)) + chunk.tobytes())
             y, t, chunk_total = self._parse_sequence(reply, flags, len(chunk), per_step)
@@ -410,23 +426,10 @@ class Client:
             else:
                 final = y
             start += len(chunk)
-            self._adapt_chunk(self.stats.retries > retries_before, limit)
         if per_step:
             return SequenceResult(np.concatenate(outputs).astype(np.int32),
                                   np.concatenate(ticks).astype(np.uint32), total)
         return SequenceResult(final.astype(np.int32), None, total)
-
-    def _adapt_chunk(self, needed_retry, limit):
-        if not self.adaptive:
-            return
-        if needed_retry:
-            self._chunk, self._clean_chunks = max(1, self._chunk // 2), 0
-        else:
-            self._clean_chunks += 1
-            if self._clean_chunks >= GROW_AFTER:
-                self._chunk, self._clean_chunks = min(limit, self._chunk * 2), 0
-        low = self.stats.chunk_steps_min
-        self.stats.chunk_steps_min = min(low, self._chunk) if low else self._chunk
 
     def sequence(self, x_q, per_step=True, reset=True):
         """Run T timesteps (int16 (T, d)), split into as many SEQUENCE requests as the payload limit (and the
@@ -457,8 +460,8 @@ class Client:
                 last = e
             if not reset:
                 raise last
-            if self.adaptive and not isinstance(last, BoardReset):
-                self._chunk = max(1, (self._chunk or 2) // 2)
+            if self.adaptive and not isinstance(last, BoardReset):    # a chunk lost whole: cap the size lower
+                self._chunk = max(1, (self._chunk or self.chunk_limit(per_step)) // 2)
         raise LinkFailure(f"{self.transport.url}: a sequence failed {1 + self.reruns} times ({last.what}); "
                           f"link: {self.stats.describe()}",
                           "fix the line (cable, ground, baud rate), or allow more with --retries/--reruns")
