@@ -64,3 +64,24 @@ class ErrorReply(TinyRNNError):
 
 class HashMismatch(ErrorReply):
     """The board runs another model than the artifact directory describes."""
+
+
+class PortBusy(PortError):
+    """Another program holds the port (a second harness or test run on the same board)."""
+
+
+class MalformedReply(TinyRNNError):
+    """A reply whose CRC is right but whose content is not what the protocol says (a firmware that speaks
+    another protocol version, or a bug): never retried, never guessed at."""
+
+
+class LinkFailure(TinyRNNError):
+    """The link lost too many requests and replies to go on, after every retry and re-run allowed."""
+
+
+class BoardReset(TinyRNNError):
+    """The board rebooted (its session is gone): the recurrent state it held is lost."""
+
+
+class SessionTaken(TinyRNNError):
+    """Another host opened a session on the board: it no longer serves this one."""

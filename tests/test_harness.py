@@ -42,3 +42,22 @@ def test_partial_runs_never_replace_a_full_one(tmp_path):
     (partial / "results.json").write_text(json.dumps({"board": "b", "limit": 5}))
     hw_report.write_combined(tmp_path)
     assert "| b |" not in (tmp_path / "hw_report.md").read_text()
+
+
+@pytest.mark.parametrize("damage", ["truncated_split", "truncated_kernel_npz", "null_manifest", "list_manifest"])
+def test_a_damaged_artifact_is_one_line(tmp_path, damage):
+    from tinyrnn.host.errors import TinyRNNError
+    model = make_artifact(tmp_path / "m", units=8, n=3, steps=6, k=3)
+    if damage == "truncated_split":
+        data = (model / "test_split.npz").read_bytes()
+        (model / "test_split.npz").write_bytes(data[:len(data) // 2])
+    elif damage == "truncated_kernel_npz":
+        for name in ("kernel.npz", "weights.npz"):
+            if (model / name).exists():
+                data = (model / name).read_bytes()
+                (model / name).write_bytes(data[:len(data) // 3])
+    else:
+        (model / "model.json").write_text("null" if damage == "null_manifest" else "[1, 2]")
+    with pytest.raises(TinyRNNError) as e:
+        harness.load_model(model)
+    assert "\n" not in e.value.one_line() and str(model) in str(e.value)

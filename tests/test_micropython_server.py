@@ -89,7 +89,8 @@ def test_retry_is_answered_from_the_stored_reply(server, artifact):
         assert client.info.unit == "microseconds" and client.info.counter_hz == 1_000_000
         x = np.array([[100, -200, 300, -400, 500, -600], [7, 7, 7, 7, 7, 7]], dtype=np.int16)
         client.reset()
-        wire = b"\x00" + encode_frame(spec.COMMANDS["STEP"], client.new_id(), x[0].astype("<i2").tobytes())
+        wire = b"\x00" + encode_frame(spec.COMMANDS["STEP"], client.new_id(), x[0].astype("<i2").tobytes(),
+                                     session=client.session)
         replies = []
         for _ in range(2):
             client.send_raw(wire)

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from tinyrnn.host.link import spec as spec
-from tinyrnn.host.errors import ErrorReply, BoardNotAnswering, GarbageError, HashMismatch
-from tinyrnn.host.link.client import Client, Info
+from tinyrnn.host.errors import (BoardNotAnswering, BoardReset, ErrorReply, GarbageError, HashMismatch,
+                                 LinkFailure, MalformedReply, SessionTaken)
+from tinyrnn.host.link.client import Client, Info, LinkStats
 from tinyrnn.host.link.framing import FrameError, FrameReader, cobs_decode, cobs_encode, crc32, decode_frame, encode_frame
 from tinyrnn.host.link.transport import Transport
 
@@ -65,7 +66,8 @@ def test_frame_round_trip_and_layout():
     wire = encode_frame(0x03, 0xBEEF, b"\x01\x00\x02")
     assert wire.endswith(b"\x00") and wire.count(0) == 1
     body = cobs_decode(wire[:-1])
-    assert body[:6] == struct.pack("<BBHH", spec.PROTOCOL_VERSION, 0x03, 0xBEEF, 3)
+    assert body[:8] == struct.pack("<BBHHH", spec.PROTOCOL_VERSION, 0x03, 0xBEEF, 0, 3)
+    assert decode_frame(encode_frame(0x03, 1, b"", session=0x1234)[:-1]).session == 0x1234
     assert struct.unpack("<I", body[-4:])[0] == zlib.crc32(body[:-4])
     assert decode_frame(wire[:-1]).payload == b"\x01\x00\x02"
 
@@ -122,7 +124,8 @@ def test_c_header_and_micropython_module_carry_the_same_scalars():
     """Both render spec.SCALARS: every number has the same value in each, and each name appears once."""
     import re
     c_defs = re.findall(r"^#define (PROTO_\w+) (\S+)$", spec.c_header(), re.MULTILINE)
-    c_values = {name: int(value, 0) for name, value in c_defs if not name.startswith("PROTO_INFO_")}
+    c_values = {name: int(value, 0) for name, value in c_defs
+                if not name.startswith(("PROTO_INFO_", "PROTO_HDR_"))}
     namespace = {}
     exec(spec.micropython_module(), namespace)
     numbers = [e for e in spec.SCALARS if e is not None and e[2] != "format"]
@@ -134,6 +137,14 @@ def test_c_header_and_micropython_module_carry_the_same_scalars():
         assert namespace[name] == value
 
 
+def test_header_offsets_match_the_header_format():
+    import re
+    offsets = dict(re.findall(r"^#define PROTO_HDR_(\w+)_OFF (\d+)$", spec.c_header(), re.MULTILINE))
+    packed = struct.pack(spec.HEADER_FORMAT, 0x11, 0x22, 0x4433, 0x6655, 0x8877)
+    assert {name: packed[int(off)] for name, off in offsets.items()} == \
+        {"VERSION": 0x11, "TYPE": 0x22, "REQUEST_ID": 0x33, "SESSION": 0x55, "LENGTH": 0x77}
+
+
 def test_info_layout_is_consistent():
     offsets = spec.info_offsets()
     assert offsets[-1][1] + offsets[-1][2] == spec.INFO_SIZE == struct.calcsize(spec.INFO_FORMAT)
@@ -143,7 +154,7 @@ def test_info_layout_is_consistent():
 # --- the client against a scripted board -----------------------------------------------------------------
 
 def info_payload(**over):
-    fields = dict(protocol_version=1, cell_id=0, head_id=0, counter_unit=1, cpu_clock_hz=25_000_000,
+    fields = dict(protocol_version=spec.PROTOCOL_VERSION, cell_id=0, head_id=0, counter_unit=1, cpu_clock_hz=25_000_000,
                   counter_hz=25_000_000, input_dim=2, output_dim=1, units=4, layers=1, input_frac_bits=11,
                   max_payload=spec.MAX_PAYLOAD, seq_max_steps_per_step=3, seq_max_steps_final=5, state_words=2,
                   scratch_words=4, model_hash=b"0123456789abcdef", kernel_path=b"c", board_name=b"fake")
@@ -160,12 +171,21 @@ class FakeBoard:
     def __init__(self, drop_replies=0, garbage_only=False, silent=False):
         self.reader, self.out = FrameReader(), bytearray()
         self.drop_replies, self.garbage_only, self.silent = drop_replies, garbage_only, silent
-        self.state, self.requests = 0, []
+        self.state, self.requests, self.session = 0, [], 0
+        self.mangle = None              # mangle(frame, reply payload) -> payload: a board that answers wrongly
 
     def write(self, data):
         for frame in self.reader.feed(data):
             self.requests.append(frame)
-            reply = self.answer(frame)
+            if frame.type == spec.COMMANDS["HELLO"] and frame.session:
+                self.session = frame.session
+            if frame.type != spec.COMMANDS["HELLO"] and frame.session != self.session:
+                reply = (spec.ERROR, struct.pack(spec.ERROR_FORMAT, spec.ERRORS["BAD_SESSION"], frame.type,
+                                                 self.session))
+            else:
+                reply = self.answer(frame)
+                if self.mangle and reply[0] != spec.ERROR:
+                    reply = (reply[0], self.mangle(frame, reply[1]))
             if self.silent:
                 continue
             if self.garbage_only:
@@ -173,7 +193,10 @@ class FakeBoard:
             elif self.drop_replies:
                 self.drop_replies -= 1
             else:
-                self.out += encode_frame(reply[0], frame.request_id, reply[1])
+                self.out += encode_frame(reply[0], frame.request_id, reply[1], session=self.session)
+
+    def reboot(self):
+        self.session, self.state = 0, 0
 
     def answer(self, frame):
         C = spec.COMMANDS
@@ -241,7 +264,8 @@ class DamagingLine(FakeBoard):
             frame = FrameReader().feed(data)[0]
             request_id = 0 if self.code == "BAD_FRAME" else frame.request_id
             self.out += encode_frame(spec.ERROR, request_id,
-                                     struct.pack(spec.ERROR_FORMAT, spec.ERRORS[self.code], 0, 0))
+                                     struct.pack(spec.ERROR_FORMAT, spec.ERRORS[self.code], 0, 0),
+                                     session=self.session)
             return
         super().write(data)
 
@@ -276,8 +300,99 @@ def test_sequence_is_chunked_and_resets_only_first():
 
 
 def test_info_parse_rejects_wrong_size():
-    with pytest.raises(GarbageError):
+    with pytest.raises(MalformedReply):
         Info.parse(b"\x01" * 10)
+
+
+# --- strict replies, sessions, adaptation ----------------------------------------------------------------
+
+MANGLES = {
+    "sequence_short": lambda f, p: p[:-4] if f.type == spec.COMMANDS["SEQUENCE"] else p,
+    "sequence_long": lambda f, p: p + b"\x00" * 4 if f.type == spec.COMMANDS["SEQUENCE"] else p,
+    "sequence_header_only": lambda f, p: p[:3] if f.type == spec.COMMANDS["SEQUENCE"] else p,
+    "sequence_wrong_n": lambda f, p: p[:2] + b"\x09\x00" + p[4:] if f.type == spec.COMMANDS["SEQUENCE"] else p,
+    "info_short": lambda f, p: p[:40] if f.type == spec.COMMANDS["HELLO"] else p,
+    "empty": lambda f, p: b"",
+}
+
+
+@pytest.mark.parametrize("case", list(MANGLES))
+def test_a_crc_valid_reply_of_the_wrong_shape_is_one_clear_error(case):
+    """CRC-valid but malformed: MalformedReply naming the request, never struct.error or a wrong array."""
+    board = FakeBoard()
+    board.mangle = MANGLES[case]
+    client = Client(board, timeout=0.2)
+    with pytest.raises(MalformedReply) as e:
+        client.hello()
+        client.sequence(np.ones((5, 2), dtype=np.int16))
+    assert ("SEQUENCE" in str(e.value)) or ("HELLO" in str(e.value))
+    assert "\n" not in e.value.one_line()
+
+
+def test_a_short_error_reply_is_malformed_not_a_traceback():
+    class ShortError(FakeBoard):
+        def answer(self, frame):
+            return spec.ERROR, b"\x07"
+    with pytest.raises(MalformedReply, match="error reply of 1 bytes to HELLO"):
+        Client(ShortError(), timeout=0.2).hello()
+
+
+def test_a_reboot_between_chunks_reruns_the_sequence_from_its_start():
+    board = FakeBoard()
+    client = Client(board)
+    client.hello()
+    x = np.arange(16, dtype=np.int16).reshape(8, 2)
+    real_write = board.write
+    calls = {"n": 0}
+
+    def write(data):
+        calls["n"] += 1
+        if calls["n"] == 3:             # HELLO, chunk 1, then the board reboots before chunk 2 arrives
+            board.reboot()
+        real_write(data)
+    board.write = write
+    result = client.sequence(x)
+    assert np.array_equal(result.outputs[:, 0], np.cumsum(x.sum(axis=1)))      # no false FAIL
+    assert client.stats.resets == 1 and client.stats.reruns == 1
+
+
+def test_a_step_after_a_reboot_raises_board_reset():
+    board = FakeBoard()
+    client = Client(board)
+    client.hello()
+    board.reboot()
+    with pytest.raises(BoardReset, match="rebooted"):
+        client.sequence(np.ones((2, 2), dtype=np.int16), reset=False)
+
+
+def test_a_second_host_takes_the_session_and_the_first_is_told():
+    board = FakeBoard()
+    first, second = Client(board), Client(board)
+    first.hello()
+    second.hello()
+    with pytest.raises(SessionTaken, match="another host"):
+        first.sequence(np.ones((2, 2), dtype=np.int16))
+    assert second.sequence(np.ones((2, 2), dtype=np.int16)).outputs.shape == (2, 1)
+
+
+def test_chunk_size_follows_the_measured_byte_error_rate():
+    client = Client(FakeBoard())
+    client.info = Info.parse(info_payload(seq_max_steps_per_step=50, input_dim=6, output_dim=4))
+    assert client._best_chunk(50, True) == 50                      # a clean link: the board's limit
+    for tries, failed, size in [(1000, 80, (5, 25)), (1000, 500, (1, 4))]:
+        client.stats = LinkStats(requests=tries - failed, tries=tries, damaged_replies=failed, bytes_sent=200 * tries,
+                                 bytes_received=200 * tries)
+        assert size[0] <= client._best_chunk(50, True) <= size[1]
+    client.adaptive = False
+    assert client._best_chunk(50, True) == 50
+
+
+def test_a_dead_link_stops_with_its_measured_quality():
+    board = FakeBoard(silent=True)
+    client = Client(board, timeout=0.02, retries=1, reruns=1)
+    client.info = Info.parse(info_payload())
+    with pytest.raises(LinkFailure, match="failed 2 times.*100.0% failed"):
+        client.sequence(np.ones((4, 2), dtype=np.int16))
 
 
 # --- the firmware's framing code, compiled for the host ------------------------------------------------
@@ -307,6 +422,7 @@ def cproto(tmp_path_factory):
     c.proto_crc32.restype = ctypes.c_uint32
     c.cobs_encode.restype = ctypes.c_size_t
     c.proto_reply_payload.restype = ctypes.POINTER(ctypes.c_uint8)
+    c.proto_session.restype = ctypes.c_uint16
     return c
 
 
@@ -339,11 +455,29 @@ def test_c_crc_and_cobs_match_python(cproto):
         assert cproto.proto_crc32(data, ctypes.c_size_t(n)) == crc32(data)
 
 
+S = 0x5151   # the session the tests below open on the compiled framing code
+
+
+def test_c_sessions(cproto):
+    """No session after boot: anything but HELLO is refused with BAD_SESSION 0; a HELLO with a session opens
+    it; a request of another session is refused with the board's session as detail."""
+    if cproto.proto_session() != 0:
+        pytest.skip("the module's library already has a session (tests ran out of order)")
+    reqs, sent = c_feed(cproto, encode_frame(0x02, 0x10, session=S))
+    assert reqs == [] and [(error_code(f), f.payload[2] | f.payload[3] << 8) for f in sent] == [("BAD_SESSION", 0)]
+    reqs, sent = c_feed(cproto, encode_frame(0x01, 0x11, session=S))
+    assert reqs == [(0x01, 0x11, b"")] and cproto.proto_session() == S
+    reqs, sent = c_feed(cproto, encode_frame(0x02, 0x12, session=S + 1))
+    assert reqs == [] and [(error_code(f), f.payload[2] | f.payload[3] << 8, f.session) for f in sent] == \
+        [("BAD_SESSION", S, S)]
+
+
 def test_c_accepts_python_frames_and_rejects_bad_ones(cproto):
-    reqs, sent = c_feed(cproto, b"\x00" + encode_frame(0x02, 0x1234, b"\x05\x06"))
+    c_feed(cproto, encode_frame(0x01, 0x1233, session=S))
+    reqs, sent = c_feed(cproto, b"\x00" + encode_frame(0x02, 0x1234, b"\x05\x06", session=S))
     assert reqs == [(0x02, 0x1234, b"\x05\x06")] and sent == []
 
-    corrupted = bytearray(encode_frame(0x02, 0x1235, b"\x05\x06"))
+    corrupted = bytearray(encode_frame(0x02, 0x1235, b"\x05\x06", session=S))
     corrupted[3] ^= 0x01
     cases = [
         (b"\x13\x37\x42\x00", "BAD_FRAME"),                                   # garbage
@@ -357,12 +491,13 @@ def test_c_accepts_python_frames_and_rejects_bad_ones(cproto):
         reqs, sent = c_feed(cproto, data)
         assert reqs == [] and [error_code(f) for f in sent] == [expected], expected
     # and a good frame right after all that still works
-    reqs, _ = c_feed(cproto, encode_frame(0x01, 0x2222))
+    reqs, _ = c_feed(cproto, encode_frame(0x01, 0x2222, session=S))
     assert reqs == [(0x01, 0x2222, b"")]
 
 
 def test_c_answers_a_retry_from_its_stored_reply(cproto):
-    wire = encode_frame(0x03, 0x4242, b"\x07")
+    c_feed(cproto, encode_frame(0x01, 0x4241, session=S))
+    wire = encode_frame(0x03, 0x4242, b"\x07", session=S)
     reqs, _ = c_feed(cproto, wire)
     assert len(reqs) == 1
     payload = cproto.proto_reply_payload()

@@ -1,9 +1,14 @@
 /* Serial protocol framing (docs/protocol.md): receive, check and answer frames.
  *
- * Decoded frame: u8 version | u8 type | u16 request id | u16 payload length | payload | u32 CRC-32,
- * COBS-encoded on the wire and terminated by 0x00. Bytes are collected until a 0x00; anything that does
- * not decode to a valid frame gets an error reply, and the next 0x00 starts afresh, so garbage costs at
- * most one frame.
+ * Decoded frame: u8 version | u8 type | u16 request id | u16 session | u16 payload length | payload |
+ * u32 CRC-32, COBS-encoded on the wire and terminated by 0x00. Bytes are collected until a 0x00; anything
+ * that does not decode to a valid frame gets an error reply, and the next 0x00 starts afresh, so garbage
+ * costs at most one frame.
+ *
+ * Sessions: after boot the board has none (PROTO_NO_SESSION). A HELLO carrying a session id opens it; every
+ * other request must carry the board's session or is refused with BAD_SESSION (detail: the board's session),
+ * so a host notices a reboot (detail 0) or another host (detail: its session) before anything runs on a
+ * state that is not its own. Every reply carries the board's session.
  */
 #include "protocol.h"
 
@@ -19,6 +24,7 @@ static int rx_overflow;
 static uint8_t tx_frame[PROTO_MAX_FRAME];
 static uint8_t tx_wire[PROTO_MAX_ENCODED_FRAME + 1];
 static size_t tx_wire_len;
+static uint16_t session = PROTO_NO_SESSION;
 static int last_valid;
 static uint16_t last_id;
 static uint32_t last_crc;
@@ -83,6 +89,11 @@ long cobs_decode_in_place(uint8_t *buf, size_t len)
     return (long)o;
 }
 
+uint16_t proto_session(void)
+{
+    return session;
+}
+
 uint8_t *proto_reply_payload(void)
 {
     return tx_frame + PROTO_HEADER_SIZE;
@@ -92,10 +103,11 @@ uint8_t *proto_reply_payload(void)
  * with its delimiter; returns the number of bytes to send. */
 static size_t encode_frame(uint8_t *frame, uint8_t type, uint16_t id, uint16_t len, uint8_t *wire)
 {
-    frame[0] = PROTO_VERSION;
-    frame[1] = type;
-    put_u16(frame + 2, id);
-    put_u16(frame + 4, len);
+    frame[PROTO_HDR_VERSION_OFF] = PROTO_VERSION;
+    frame[PROTO_HDR_TYPE_OFF] = type;
+    put_u16(frame + PROTO_HDR_REQUEST_ID_OFF, id);
+    put_u16(frame + PROTO_HDR_SESSION_OFF, session);
+    put_u16(frame + PROTO_HDR_LENGTH_OFF, len);
     size_t n = PROTO_HEADER_SIZE + (size_t)len;
     put_u32(frame + n, proto_crc32(frame, n));
     size_t wire_len = cobs_encode(frame, n + PROTO_CRC_SIZE, wire);
@@ -167,15 +179,16 @@ int proto_feed(uint8_t byte, proto_request_t *req)
     }
 
     size_t body = (size_t)n - PROTO_CRC_SIZE;
-    uint8_t type = rx_buf[1];
-    uint16_t id = get_u16(rx_buf + 2);  /* echoed even in errors, best effort: it is not yet checked */
-    uint16_t len = get_u16(rx_buf + 4);
+    uint8_t type = rx_buf[PROTO_HDR_TYPE_OFF];
+    uint16_t id = get_u16(rx_buf + PROTO_HDR_REQUEST_ID_OFF);  /* echoed even in errors, best effort */
+    uint16_t req_session = get_u16(rx_buf + PROTO_HDR_SESSION_OFF);
+    uint16_t len = get_u16(rx_buf + PROTO_HDR_LENGTH_OFF);
     uint32_t crc = get_u32(rx_buf + body);
     if (proto_crc32(rx_buf, body) != crc) {
         framing_error(type, id, PROTO_ERR_BAD_CRC, 0);
         return 0;
     }
-    if (rx_buf[0] != PROTO_VERSION) {
+    if (rx_buf[PROTO_HDR_VERSION_OFF] != PROTO_VERSION) {
         framing_error(type, id, PROTO_ERR_BAD_VERSION, PROTO_VERSION);
         return 0;
     }
@@ -185,6 +198,14 @@ int proto_feed(uint8_t byte, proto_request_t *req)
     }
     if (last_valid && id == last_id && crc == last_crc) {
         uart_write(tx_wire, tx_wire_len);   /* a retry: the host missed our reply */
+        return 0;
+    }
+    if (type == PROTO_CMD_HELLO) {
+        if (req_session != PROTO_NO_SESSION) {
+            session = req_session;          /* a new session: the board is this host's now */
+        }
+    } else if (session == PROTO_NO_SESSION || req_session != session) {
+        framing_error(type, id, PROTO_ERR_BAD_SESSION, session);
         return 0;
     }
     last_valid = 1;

@@ -17,9 +17,13 @@ typedef struct {
 } proto_request_t;
 
 /* Feed one received byte. Returns 1 when it completed a well-formed request (now in *req), 0 otherwise.
- * Malformed frames are answered with an error reply here; a repeated request (same id and CRC as the last
+ * Malformed frames, and requests outside the board's session (any but HELLO), are answered with an error
+ * reply here; a HELLO with a session id opens that session. A repeated request (same id and CRC as the last
  * one answered, i.e. a host retry) is answered with the stored reply without being executed again. */
 int proto_feed(uint8_t byte, proto_request_t *req);
+
+/* The session the board belongs to (PROTO_NO_SESSION until a HELLO opens one). */
+uint16_t proto_session(void);
 
 /* Where a handler writes its reply payload (room for PROTO_MAX_PAYLOAD bytes). */
 uint8_t *proto_reply_payload(void);

@@ -1,4 +1,4 @@
-# tinyrnn protocol v1 server for MicroPython: a board that answers host/check/harness.py and tests/hw, running the
+# tinyrnn protocol v2 server for MicroPython: a board that answers host/check/harness.py and tests/hw, running the
 # model with tinyrnn_mp (the pure-MicroPython kernel). Protocol: docs/protocol.md; same behaviour as the C
 # firmware (firmware/app/protocol.c + commands.c): COBS frames, CRC-32, HELLO/RESET/STEP/SEQUENCE, the same
 # error codes, garbage skipped up to the next 0x00, a retried request answered from the stored reply.
@@ -93,8 +93,8 @@ def cobs_decode(data):
     return out
 
 
-def encode_frame(ftype, request_id, payload):
-    body = struct.pack(P.HEADER_FORMAT, P.PROTOCOL_VERSION, ftype, request_id, len(payload)) + payload
+def encode_frame(ftype, request_id, payload, session):
+    body = struct.pack(P.HEADER_FORMAT, P.PROTOCOL_VERSION, ftype, request_id, session, len(payload)) + payload
     wire = cobs_encode(body + struct.pack("<I", crc32(body)))
     wire.append(0)
     return wire
@@ -120,6 +120,7 @@ class Server:
         self.cpu_clock_hz = cpu_clock_hz
         self.rx = bytearray()
         self.overflow = False
+        self.session = P.NO_SESSION     # opened by a HELLO that carries one (protocol.c)
         self.last = None                # (request id, crc) of the last valid request
         self.last_wire = b""            # ... and the reply it got, resent for a retry
         d = model.input_dim if model else 0
@@ -157,7 +158,7 @@ class Server:
 
     def _framing_error(self, req_type, rid, code, detail):
         # Not stored as the last reply: a retry of the last valid request still gets its own answer.
-        self.write(encode_frame(P.ERROR, rid, error_payload(code, req_type, detail)))
+        self.write(encode_frame(P.ERROR, rid, error_payload(code, req_type, detail), self.session))
 
     def _frame(self, raw):
         data = cobs_decode(raw)
@@ -165,7 +166,7 @@ class Server:
             self._framing_error(0, 0, P.ERR_BAD_FRAME, 0)
             return
         body = len(data) - P.CRC_SIZE
-        version, ftype, rid, length = struct.unpack_from(P.HEADER_FORMAT, data, 0)
+        version, ftype, rid, session, length = struct.unpack_from(P.HEADER_FORMAT, data, 0)
         (crc,) = struct.unpack_from("<I", data, body)
         if crc32(memoryview(data)[:body]) != crc:
             self._framing_error(ftype, rid, P.ERR_BAD_CRC, 0)
@@ -179,6 +180,12 @@ class Server:
         if self.last == (rid, crc):
             self.write(self.last_wire)          # a retry: the host missed our reply
             return
+        if ftype == P.CMD_HELLO:
+            if session != P.NO_SESSION:
+                self.session = session          # a new session: the board is this host's now
+        elif self.session == P.NO_SESSION or session != self.session:
+            self._framing_error(ftype, rid, P.ERR_BAD_SESSION, self.session)
+            return
         self.last = (rid, crc)
         payload = bytes(data[P.HEADER_SIZE:body])
         try:
@@ -187,7 +194,7 @@ class Server:
             if self.log:
                 self.log("request 0x%02X failed: %r\n" % (ftype, e))
             rtype, reply = P.ERROR, error_payload(P.ERR_BAD_PAYLOAD, ftype, 0)
-        self.last_wire = encode_frame(rtype, rid, reply)
+        self.last_wire = encode_frame(rtype, rid, reply, self.session)
         self.write(self.last_wire)
 
     # --- commands (commands.c) -----------------------------------------------------------------------

@@ -93,6 +93,14 @@ def summary_lines(results):
                  f"= {pu['p50']:.1f} / {pu['p99']:.1f} / {pu['max']:.1f} µs; per sequence p50 {qs['p50']:,.0f}, "
                  f"max {qs['max']:,.0f} {unit}")
     lines.append(f"  ({lat['note']})")
+    link = results.get("link")
+    if link:
+        lines.append(f"link: {link['tries']:,} tries for {link['requests']:,} requests "
+                     f"({link['retries']} retries: {link['timeouts']} timeouts, {link['damaged_replies']} damaged "
+                     f"replies, {link['damaged_requests']} damaged requests), {link['resets']} board resets, "
+                     f"{link['reruns']} sequences re-run, smallest chunk {link['chunk_steps_min']} steps")
+    if results.get("stopped"):
+        lines.append(f"STOPPED after {results['sequences']} sequences (verified above): {results['stopped']}")
     size = results.get("firmware_size")
     if size:
         lines.append(f"firmware: flash {size['flash_bytes']:,} B of {size['flash_size']:,}, "
@@ -122,7 +130,8 @@ def write_combined(model_dir):
     """<artifact>/hw_report.md: one table over every board with results, then each board's section."""
     model_dir = Path(model_dir)
     results = [json.loads(p.read_text()) for p in sorted((model_dir / "hw").glob("*/results.json"))]
-    results = [r for r in results if r.get("limit") is None]     # partial (--limit) runs are not the board's figures
+    # partial (--limit) and stopped runs are not the board's figures
+    results = [r for r in results if r.get("limit") is None and not r.get("stopped")]
     lines = [f"# {model_dir.name} on boards", "",
              "Written by host/check/harness.py. Latency on QEMU boards is executed instructions (SysTick under "
              "-icount), not cycles; on silicon it is cycles.", "",

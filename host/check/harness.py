@@ -10,13 +10,16 @@ executed instructions on QEMU) and in µs at the board's clock.
 
 Writes <artifact>/hw/<board>/results.json, hw_report.md and plots there, and <artifact>/hw_report.md (all
 boards). A partial run (--limit N) goes to <artifact>/hw/<board>-limit<N>/ instead and is left out of the
-combined report, so it never replaces a full run's results. The library entry points (`run_test_split`, `fidelity`, `latency_summary`) are what
+combined report, so it never replaces a full run's results; so does a run the link stopped (<board>-stopped/),
+which keeps the sequences verified before it stopped. What the link cost (tries, retries, damaged frames,
+board resets, re-runs) is in results.json "link" and in the report. The library entry points (`run_test_split`, `fidelity`, `latency_summary`) are what
 the hardware suite (tests/hw, tinyrnn.hwtests) uses.
 """
 
 import json
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -47,23 +50,28 @@ def load_model(model_dir):
         raise TinyRNNError(f"{model_dir}: neither weights.npz nor kernel.npz; retrain with host/train.py")
     try:
         manifest = json.loads((model_dir / "model.json").read_text())
+        if not isinstance(manifest, dict) or not {"task", "input_dim", "output_dim"} <= set(manifest):
+            raise ValueError("model.json is not an artifact manifest (task, input_dim, output_dim missing)")
         split = dict(np.load(model_dir / "test_split.npz"))
         twin = TwinModel.from_artifact_dir(model_dir)
     except UnsupportedModel as e:
         raise TinyRNNError(f"{model_dir}: {e}") from None
-    except (OSError, ValueError, KeyError) as e:
-        raise TinyRNNError(f"{model_dir}: unreadable artifact ({type(e).__name__}: {e})") from None
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as e:
+        raise TinyRNNError(f"{model_dir}: unreadable artifact ({type(e).__name__}: {' '.join(str(e).split())})",
+                           "the file is damaged or truncated: train or export the model again") from None
     missing = {"x", "lengths", "y", "float_outputs"} - set(split)
     if missing:
         raise TinyRNNError(f"{model_dir}/test_split.npz lacks {', '.join(sorted(missing))}")
     return twin, manifest, split
 
 
-def run_test_split(client, twin, split, limit=None, progress=False):
+def run_test_split(client, twin, split, limit=None, progress=False, keep_partial=False):
     """Every test sequence through SEQUENCE (per-step outputs, state reset first).
 
     Returns a dict of arrays: board (n, T, k) int32, twin (n, T, k) int32, step_ticks (n, T) (0 past each
-    length), lengths (n,), x_q (n, T, d) int16."""
+    length), lengths (n,), x_q (n, T, d) int16. With `keep_partial`, a link that stops the run (a TinyRNNError
+    after the client's retries and re-runs) ends it early: the arrays then hold the sequences done so far and
+    "stopped" the error (None when every sequence ran); a run that verified nothing raises it."""
     x, lengths = split["x"], split["lengths"].astype(np.int64)
     n = len(lengths) if limit is None else min(limit, len(lengths))
     x, lengths = x[:n], lengths[:n]
@@ -75,12 +83,21 @@ def run_test_split(client, twin, split, limit=None, progress=False):
     if progress:
         from tqdm import tqdm
         sequences = tqdm(sequences, desc=f"{client.info.board_name}", unit="seq", file=sys.stderr)
+    done, stopped = 0, None
     for i in sequences:
         length = lengths[i]
-        result = client.sequence(x_q[i, :length], per_step=True, reset=True)
+        try:
+            result = client.sequence(x_q[i, :length], per_step=True, reset=True)
+        except TinyRNNError as e:
+            if not keep_partial or done == 0:
+                raise
+            stopped = e
+            break
         board[i, :length] = result.outputs
         ticks[i, :length] = result.step_ticks
-    return {"board": board, "twin": expected, "step_ticks": ticks, "lengths": lengths, "x_q": x_q}
+        done += 1
+    return {"board": board[:done], "twin": expected[:done], "step_ticks": ticks[:done], "lengths": lengths[:done],
+            "x_q": x_q[:done], "stopped": stopped}
 
 
 def bit_exactness(run):
@@ -151,19 +168,23 @@ def firmware_size(board_name, model_dir):
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True):
-    """The whole harness run; returns (results dict, run arrays, twin, test split)."""
+def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link_options=None):
+    """The whole harness run; returns (results dict, run arrays, twin, test split). `link_options` go to the
+    client (timeout, retries, reruns, max_chunk, adaptive). A run the link stopped returns what it verified,
+    with results["stopped"] saying why (and passed False)."""
     twin, manifest, split = load_model(model_dir)
     started = time.monotonic()
-    client = connect(port, baud, expected_hash=twin.model_hash)
+    client = connect(port, baud, expected_hash=twin.model_hash, **(link_options or {}))
     try:
         info = client.info
         if (info.input_dim, info.output_dim) != (manifest["input_dim"], manifest["output_dim"]):
             raise TinyRNNError(f"board model is {info.input_dim}->{info.output_dim}, artifact "
                                f"{manifest['input_dim']}->{manifest['output_dim']}")
-        run = run_test_split(client, twin, split, limit=limit, progress=progress)
+        run = run_test_split(client, twin, split, limit=limit, progress=progress,
+                             keep_partial=True)
     finally:
         client.transport.close()
+    stopped = run.pop("stopped")
     figures = fidelity(run, twin, manifest, split)
     results = {
         "board": info.board_name, "port": port, "model": Path(model_dir).resolve().name,
@@ -178,21 +199,28 @@ def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True):
         "latency": latency_summary(run, info),
         "firmware_size": firmware_size(info.board_name, model_dir),
         "wall_seconds": round(time.monotonic() - started, 2),
+        "link": client.stats.as_dict(),
+        "stopped": stopped.one_line() if stopped else None,
     }
     results["verdict"] = verdict(results["thresholds"], mismatched=results["bit_exact"]["mismatched_values"])
+    if stopped:
+        results["verdict"] = {"passed": False, "reasons": [f"the link stopped the run: {stopped.one_line()}",
+                                                           *results["verdict"]["reasons"]]}
     results["passed"] = results["verdict"]["passed"]
     return results, run, twin, split
 
 
-def output_dir(model_dir, board_name, limit=None):
-    """<artifact>/hw/<board>/ for a full run; <artifact>/hw/<board>-limit<N>/ for a partial one."""
-    return Path(model_dir) / "hw" / (board_name if limit is None else f"{board_name}-limit{limit}")
+def output_dir(model_dir, board_name, limit=None, stopped=False):
+    """<artifact>/hw/<board>/ for a full run; <artifact>/hw/<board>-limit<N>/ for a partial one, and
+    <board>-stopped/ (or <board>-limit<N>-stopped/) for a run the link stopped."""
+    name = board_name if limit is None else f"{board_name}-limit{limit}"
+    return Path(model_dir) / "hw" / (f"{name}-stopped" if stopped else name)
 
 
 def write_outputs(results, run, twin, split, model_dir, plots=True):
     """results.json + report section + plots in `output_dir(...)`, and the combined hw_report.md (which
     lists full runs only)."""
-    out = output_dir(model_dir, results["board"], results.get("limit"))
+    out = output_dir(model_dir, results["board"], results.get("limit"), bool(results.get("stopped")))
     out.mkdir(parents=True, exist_ok=True)
     stored = dict(results)
     stored["latency"] = {k: v for k, v in results["latency"].items() if k != "per_step_values"}

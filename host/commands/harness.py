@@ -5,7 +5,10 @@ Streams the artifact's test split to the board and compares every output with th
 summarises latency per step (cycles on silicon, executed instructions on QEMU, µs at the board's clock).
 Writes <artifact>/hw/<board>/results.json, hw_report.md and plots, and <artifact>/hw_report.md for all boards.
 A partial run (--limit N) goes to hw/<board>-limit<N>/ and never replaces a full run's results.
-Exit status: 0 pass, 1 a check failed, 2 the harness could not run.
+On a noisy link, requests are retried, SEQUENCE chunks shrink and timeouts adapt; a board that reboots is
+detected (protocol sessions) and the interrupted sequence re-run; what the link cost is in results.json "link".
+A run the link stops keeps what it verified in hw/<board>-stopped/.
+Exit status: 0 pass, 1 a check failed, 2 the harness could not run (or the link stopped it).
 """
 import argparse
 from pathlib import Path
@@ -13,6 +16,7 @@ from pathlib import Path
 from tinyrnn.host.check.board_report import summary_lines
 from tinyrnn.host.check.harness import evaluate, write_outputs
 from tinyrnn.host.defaults import DEFAULT_MODEL
+from tinyrnn.host.errors import LinkFailure
 from tinyrnn.host.report.html import REPORT_NAME
 from tinyrnn.host.link.transport import DEFAULT_BAUD
 
@@ -20,6 +24,7 @@ EXAMPLES = """\
   {prog} --port /dev/pts/3 --model build/basic_motions-gru32
   {prog} --port /dev/ttyACM0 --baud 115200 --limit 5
   {prog} --port socket://127.0.0.1:4444
+  {prog} --port /dev/ttyUSB0 --timeout 10 --retries 8 --chunk 8      # a slow board on a noisy line
 """
 
 
@@ -34,6 +39,28 @@ def positive_int(text):
     return value
 
 
+def positive_float(text):
+    """argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value} is not > 0")
+    return value
+
+
+def non_negative_int(text):
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 0")
+    return value
+
+
 def add_arguments(p):
     p.add_argument("--port", required=True, help="serial port URL (/dev/ttyACM0, /dev/pts/N, socket://h:p)")
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="artifact directory (default %(default)s)")
@@ -42,17 +69,35 @@ def add_arguments(p):
                         "ignored by ptys and sockets)")
     p.add_argument("--limit", type=positive_int, metavar="N",
                    help="only the first N test sequences (N >= 1); results go to hw/<board>-limit<N>/")
+    p.add_argument("--timeout", type=positive_float, default=3.0, metavar="S",
+                   help="longest wait for one reply, in seconds (default %(default)s; the client waits less once "
+                        "it has timed the board's replies)")
+    p.add_argument("--retries", type=non_negative_int, default=4,
+                   help="resends of one request before its sequence is re-run (default %(default)s)")
+    p.add_argument("--reruns", type=non_negative_int, default=3,
+                   help="re-runs of one sequence (after a board reset or a lost chunk) before the run stops "
+                        "(default %(default)s)")
+    p.add_argument("--chunk", type=positive_int, metavar="STEPS",
+                   help="largest SEQUENCE chunk in steps (default: the board's limit; it shrinks on a noisy link)")
+    p.add_argument("--no-adapt", action="store_true",
+                   help="keep timeout and chunk size fixed (for measuring the link itself)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNGs (faster)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args) -> int:
+    link = {"timeout": args.timeout, "retries": args.retries, "reruns": args.reruns, "max_chunk": args.chunk,
+            "adaptive": not args.no_adapt}
     results, run_arrays, twin, split = evaluate(args.port, args.model, args.baud, args.limit,
-                                                progress=not args.quiet)
+                                                progress=not args.quiet, link_options=link)
     out = write_outputs(results, run_arrays, twin, split, args.model, plots=not args.no_plots)
     for line in summary_lines(results):
         print(line)
     print(f"results: {out / 'results.json'}; report: {Path(args.model) / REPORT_NAME} "
           f"(all boards: {Path(args.model) / 'hw_report.md'})")
+    if results["stopped"]:
+        raise LinkFailure(f"the run stopped after {results['sequences']} sequences "
+                          f"({'all bit-exact' if results['bit_exact']['mismatched_values'] == 0 else 'NOT bit-exact'}"
+                          f", kept in {out / 'results.json'}): {results['stopped'].removeprefix('error: ')}")
     print("PASS" if results["passed"] else "FAIL")
     return 0 if results["passed"] else 1

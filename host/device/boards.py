@@ -174,6 +174,8 @@ def board_from_dict(data, path=Path("<dict>")):
     _one_of(_need(uart, "family", str, where + " [uart]"), UART_DRIVERS, "uart family", where)
     _need(uart, "base", int, where + " [uart]")
     baud = _need(uart, "baud", int, where + " [uart]")
+    if not 0 <= _need(uart, "irq", int, where + " [uart]") <= 239:
+        raise BoardDataError(f"{where}: [uart] irq must be the receive interrupt's number 0..239 (NVIC IRQn)")
     if uart["family"] == "stm32-usart":
         _one_of(_need(uart, "bus", str, where + " [uart]"), STM32_BUSES, "uart bus", where)
         if "tx_pin" in uart or "rcc_enable" in uart:   # real silicon: clocks and pins
@@ -248,6 +250,7 @@ def board_config_h(board):
         ("BOARD_UART_BASE", f"0x{u['base']:08X}u"),
         ("BOARD_UART_BAUD", f"{u['baud']}u"),
         ("BOARD_UART_CLOCK_HZ", f"{board.uart_clock_hz}u"),
+        ("BOARD_UART_IRQ", f"{u['irq']}u"),
     ]
     if "tx_pin" in u:
         if isinstance(u["tx_pin"], str):     # STM32 "PA2": port index and pin number

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -42,9 +43,30 @@ class RunRecord:
     command: list
 
 
-def qemu_command(board, elf):
+def qemu_command(board, elf, serial="pty", extra_args=()):
+    """`serial`: "pty" (QEMU makes one and prints it) or a tty path (e.g. a pty a test made: /dev/pts/N)."""
     return [QEMU, "-M", board.runner["machine"], "-display", "none", "-monitor", "none",
-            "-icount", "shift=0,align=off,sleep=off", "-serial", "pty", "-kernel", str(elf)]
+            "-icount", "shift=0,align=off,sleep=off", "-serial", serial, "-kernel", str(elf), *extra_args]
+
+
+def qmp(socket_path, command, timeout=5.0):
+    """Send one QMP command (e.g. "system_reset") to an emulator started with
+    `-qmp unix:SOCKET,server=on,wait=off`; returns its reply. Resets keep the serial port open."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(str(socket_path))
+        stream = sock.makefile("rwb")
+        json.loads(stream.readline())                       # the greeting
+        for cmd in ("qmp_capabilities", command):
+            stream.write(json.dumps({"execute": cmd}).encode() + b"\n")
+            stream.flush()
+            while True:
+                reply = json.loads(stream.readline())
+                if "return" in reply or "error" in reply:
+                    break                                   # (events in between are skipped)
+        if "error" in reply:
+            raise TinyRNNError(f"QMP {command} failed: {reply['error']}")
+        return reply["return"]
 
 
 def run_directory(run_dir=None):
@@ -67,9 +89,9 @@ def _alive_qemu(pid):
     return QEMU.encode() in cmdline and state != "Z"
 
 
-def start(board, elf, timeout=10.0, run_dir=None):
+def start(board, elf, timeout=10.0, run_dir=None, extra_args=()):
     """Start `elf` on the emulated `board` (stopping a previous run of that board recorded in the same run
-    directory); return its RunRecord."""
+    directory); return its RunRecord. `extra_args` go to QEMU (e.g. a -qmp socket for resets)."""
     if shutil.which(QEMU) is None:
         raise ToolMissing(f"{QEMU} not found: apt-get install qemu-system-arm")
     if not board.emulated:
@@ -78,7 +100,7 @@ def start(board, elf, timeout=10.0, run_dir=None):
     directory = run_directory(run_dir)
     directory.mkdir(parents=True, exist_ok=True)
     log_path = directory / f"{board.name}.log"
-    cmd = qemu_command(board, elf)
+    cmd = qemu_command(board, elf, extra_args=extra_args)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)

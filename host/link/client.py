@@ -1,6 +1,8 @@
 """The host side of the serial protocol (docs/protocol.md): a client for the board's commands.
 
-  Client      requests with ids, timeouts and bounded retries over framing.py; HELLO/RESET/STEP/SEQUENCE
+  Client      requests with ids, a session, timeouts and bounded retries over framing.py; HELLO/RESET/STEP/SEQUENCE;
+              chunk size and timeout adapt to the link, and a SEQUENCE hit by a reboot or a lost link is re-run
+  LinkStats   what the link cost: tries, retries, timeouts, damaged frames, reboots, re-runs
   connect     open a port (a pyserial URL) and shake hands, refusing a board that runs another model
 
 Constants and record layouts come from link/spec.py (also the source of the firmware's header).
@@ -13,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinyrnn.host.errors import BoardNotAnswering, ErrorReply, GarbageError, HashMismatch
+from tinyrnn.host.errors import (TinyRNNError, BoardNotAnswering, BoardReset, ErrorReply, GarbageError, HashMismatch,
+                                 LinkFailure, MalformedReply, SessionTaken)
 from tinyrnn.host.link import spec
 from tinyrnn.host.link.framing import FrameReader, encode_frame
 from tinyrnn.host.link.transport import DEFAULT_BAUD, Transport
@@ -26,6 +29,9 @@ ERROR_NAMES = {code: name for name, code in spec.ERRORS.items()}
 CELL_NAMES = {0: "gru", 1: "gru-reset-before", 2: "lstm", spec.NO_MODEL_CELL: "none"}
 HEAD_NAMES = {0: "softmax", 1: "linear"}
 UNIT_NAMES = {code: name for name, code in spec.COUNTER_UNITS.items()}
+COMMAND_NAMES = {code: name for name, code in spec.COMMANDS.items()}
+MIN_TIMEOUT = 0.5           # seconds: the adaptive timeout never goes below this (a busy host is slow)
+TIMEOUT_MARGIN = 4.0        # adaptive timeout = this x the slowest recent reply time per byte of work
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,9 @@ class Info:
     @classmethod
     def parse(cls, payload):
         if len(payload) != spec.INFO_SIZE:
-            raise GarbageError(f"INFO record of {len(payload)} bytes, expected {spec.INFO_SIZE}")
+            raise MalformedReply(f"malformed reply to HELLO: INFO record of {len(payload)} bytes, expected "
+                                 f"{spec.INFO_SIZE}", "the board's firmware speaks another protocol version: "
+                                 "rebuild and flash it from this tinyrnn")
         values = list(struct.unpack(spec.INFO_FORMAT, payload))
         for i, (name, fmt) in enumerate(spec.INFO_FIELDS):
             if fmt.endswith("s"):
@@ -108,23 +116,82 @@ class SequenceResult:
     total_ticks: int             # sum of the per-step ticks, over all chunks
 
 
+@dataclass
+class LinkStats:
+    """What the link cost so far. A 'try' is one sending of a request; a clean link has tries == requests."""
+    requests: int = 0            # requests answered
+    tries: int = 0               # requests sent, retries included
+    retries: int = 0             # tries after the first, for any reason
+    timeouts: int = 0            # tries that got nothing in time
+    damaged_replies: int = 0     # tries answered by bytes that did not decode (resent at once)
+    damaged_requests: int = 0    # tries the board answered BAD_CRC / BAD_FRAME / BAD_LENGTH (resent at once)
+    resets: int = 0              # board reboots detected (BAD_SESSION with detail 0)
+    reruns: int = 0              # sequences re-run from their start (after a reboot or a lost chunk)
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    chunk_steps_min: int = 0     # smallest SEQUENCE chunk the adaptation went down to (0: no SEQUENCE)
+    timeout_s: float = 0.0       # the per-try timeout in use at the end
+
+    def failed_try_fraction(self):
+        return (self.tries - self.requests) / self.tries if self.tries else 0.0
+
+    def byte_error_estimate(self):
+        """Rough probability that a byte is damaged, from the tries that met damaged frames (not timeouts: a
+        slow host or board is no reason for smaller chunks) and the bytes one try moves."""
+        f = (self.damaged_replies + self.damaged_requests) / self.tries if self.tries else 0.0
+        if not self.tries or f <= 0:
+            return 0.0
+        per_try = max(1.0, (self.bytes_sent + self.bytes_received) / self.tries)
+        return 1.0 - (1.0 - min(f, 0.999999)) ** (1.0 / per_try)
+
+    def describe(self):
+        return (f"{self.tries} tries for {self.requests} requests ({100 * self.failed_try_fraction():.1f}% failed: "
+                f"{self.timeouts} timeouts, {self.damaged_replies} damaged replies, {self.damaged_requests} "
+                f"damaged requests; about 1 byte in {self._one_in()} damaged), {self.resets} board resets, "
+                f"{self.reruns} sequences re-run")
+
+    def _one_in(self):
+        p = self.byte_error_estimate()
+        return f"{1 / p:,.0f}" if p > 0 else "none"
+
+    def as_dict(self):
+        d = dict(self.__dict__)
+        d["failed_try_fraction"] = round(self.failed_try_fraction(), 6)
+        d["byte_error_estimate"] = float(f"{self.byte_error_estimate():.3g}")
+        return d
+
+
 class Client:
     """Requests and replies over a Transport.
 
     Every request is preceded by a lone 0x00 (the board drops any partial frame and starts afresh), carries
-    a fresh request id, and is retried (same bytes, same id) up to `retries` times on a timeout; the board
-    recognises a retry and answers it with its stored reply instead of running the command twice, so even
-    STEP is safe to retry.
+    a fresh request id and the client's session id, and is retried (same bytes, same id) up to `retries` times
+    on a timeout, a damaged reply or a request the board received damaged; the board recognises a retry and
+    answers it with its stored reply instead of running the command twice, so even STEP is safe to retry.
+
+    `timeout` is the longest wait for one try; once a few replies have been timed, the client waits
+    `TIMEOUT_MARGIN` x the slowest recent reply time (scaled by the request's size), at least `MIN_TIMEOUT`.
+    SEQUENCE chunks are at most `max_chunk` steps (default: the board's limit); on a link that damages bytes
+    the client picks the chunk size that moves the most steps per byte at the byte error rate it has measured
+    (`_best_chunk`). `adaptive=False` keeps timeout and chunk size fixed.
     """
 
-    def __init__(self, transport, timeout=3.0, retries=2):
+    def __init__(self, transport, timeout=3.0, retries=4, max_chunk=None, reruns=3, adaptive=True):
         self.transport = transport
         self.timeout = timeout
         self.retries = retries
+        self.reruns = reruns
+        self.max_chunk = max_chunk
+        self.adaptive = adaptive
         self.info = None
+        self.stats = LinkStats()
         self._next_id = int.from_bytes(os.urandom(2), "little")   # two hosts rarely reuse an id
+        self.session = 1 + int.from_bytes(os.urandom(2), "little") % 0xFFFF   # never NO_SESSION (0)
+        self._expected_hash = None
         self._reader = FrameReader()
         self._pending = []            # frames read but not yet claimed
+        self._rates = []              # seconds per byte of work of recent first-try replies
+        self._chunk = None            # a cap on SEQUENCE chunks after a chunk was lost whole (None: none)
         self.saw_garbage = False
 
     # --- frames --------------------------------------------------------------------------------------
@@ -133,11 +200,13 @@ class Client:
         return self._next_id
 
     def send_raw(self, data):
+        self.stats.bytes_sent += len(data)
         self.transport.write(data)
 
-    def read_frame(self, timeout=None, request_id=None):
+    def read_frame(self, timeout=None, request_id=None, stop_on_garbage=False):
         """The next valid frame (with `request_id`, if given: others are stale replies and dropped), or None
-        on timeout; `self.saw_garbage` then says whether invalid bytes arrived meanwhile."""
+        on timeout, or, with `stop_on_garbage`, as soon as bytes arrive that do not decode (a damaged reply);
+        `self.saw_garbage` then says whether invalid bytes arrived meanwhile."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         garbage_before = self._reader.garbage_chunks
         while True:
@@ -145,10 +214,12 @@ class Client:
                 frame = self._pending.pop(0)
                 if request_id is None or frame.request_id == request_id or self._is_transit_error(frame):
                     return frame
-            if time.monotonic() >= deadline:
-                self.saw_garbage = self._reader.garbage_chunks > garbage_before
+            self.saw_garbage = self._reader.garbage_chunks > garbage_before
+            if time.monotonic() >= deadline or (stop_on_garbage and self.saw_garbage):
                 return None
-            self._pending.extend(self._reader.feed(self.transport.read_some()))
+            data = self.transport.read_some()
+            self.stats.bytes_received += len(data)
+            self._pending.extend(self._reader.feed(data))
 
     @staticmethod
     def _is_transit_error(frame):
@@ -156,68 +227,123 @@ class Client:
         unverified id (docs/protocol.md), so these are taken whatever their id."""
         return frame.type == spec.ERROR and len(frame.payload) >= 1 and frame.payload[0] in TRANSIT_ERRORS
 
+    def _try_timeout(self, work):
+        if not self.adaptive or len(self._rates) < 3:
+            return self.timeout
+        return min(self.timeout, max(MIN_TIMEOUT, TIMEOUT_MARGIN * max(self._rates) * work))
+
     def request(self, ftype, payload=b""):
-        """Send a request; return the reply payload. Error replies raise ErrorReply (or HashMismatch).
-        A lost or corrupted reply, or a request the board received damaged (BAD_CRC / BAD_FRAME / BAD_LENGTH),
-        is retried with the same bytes, at most `retries` times (the board answers a repeat from its stored
-        reply)."""
+        """Send a request; return the reply payload. Error replies raise ErrorReply (or HashMismatch,
+        BoardReset, SessionTaken). A lost or damaged reply, or a request the board received damaged
+        (BAD_CRC / BAD_FRAME / BAD_LENGTH), is retried with the same bytes, at most `retries` times (the board
+        answers a repeat from its stored reply)."""
         request_id = self.new_id()
-        wire = b"\x00" + encode_frame(ftype, request_id, payload)
-        garbage = False
+        wire = b"\x00" + encode_frame(ftype, request_id, payload, session=self.session)
+        work = len(wire) + 64
+        counts = {"timeout": 0, "garbage": 0, "transit": 0}
         transit_error = None
-        for _attempt in range(1 + self.retries):
+        for attempt in range(1 + self.retries):
+            self.stats.tries += 1
+            self.stats.retries += attempt > 0
+            timeout = self._try_timeout(work)
+            self.stats.timeout_s = round(timeout, 3)
+            started = time.monotonic()
             self.send_raw(wire)
-            frame = self.read_frame(request_id=request_id)
+            frame = self.read_frame(timeout=timeout, request_id=request_id, stop_on_garbage=True)
             if frame is None:
-                garbage |= self.saw_garbage
+                kind = "garbage" if self.saw_garbage else "timeout"
+                counts[kind] += 1
+                if kind == "garbage":
+                    self.stats.damaged_replies += 1
+                else:
+                    self.stats.timeouts += 1
                 continue
             if self._is_transit_error(frame):
-                transit_error = self._error_from(frame)
+                transit_error = self._error_from(frame, ftype, request_id)
+                counts["transit"] += 1
+                self.stats.damaged_requests += 1
                 continue
+            self.stats.requests += 1
+            if attempt == 0:
+                self._rates = (self._rates + [(time.monotonic() - started) / work])[-32:]
             if frame.type == spec.ERROR:
-                raise self._error_from(frame)
+                raise self._error_from(frame, ftype, request_id)
             if frame.type != ftype | spec.REPLY_FLAG:
-                raise GarbageError(f"reply type 0x{frame.type:02X} to request 0x{ftype:02X}")
+                raise MalformedReply(f"reply type 0x{frame.type:02X} to {self._name(ftype)} (request id "
+                                     f"0x{request_id:04X})", "a firmware bug or another protocol version: "
+                                     "rebuild and flash the firmware from this tinyrnn")
+            if frame.session != self.session:
+                raise MalformedReply(f"reply to {self._name(ftype)} carries session {frame.session}, not ours "
+                                     f"({self.session})", "a firmware bug: rebuild and flash it")
             return frame.payload
-        if transit_error is not None:
-            raise ErrorReply(f"{transit_error} (request damaged on the line in {1 + self.retries} tries: "
-                             "noisy link or wrong baud rate?)", transit_error.code, transit_error.detail,
-                             transit_error.extra)
-        if garbage:
-            raise GarbageError(f"{self.transport.url}: bytes arrived but no valid reply in {1 + self.retries} "
-                               "tries (wrong baud rate, or not tinyrnn firmware on this port?)")
-        raise BoardNotAnswering(f"{self.transport.url}: no reply after {1 + self.retries} tries of "
-                                f"{self.timeout:g} s (is the board running tinyrnn firmware at this baud rate?)")
+        tries = 1 + self.retries
+        quality = f"link so far: {self.stats.describe()}"
+        if counts["transit"] and transit_error is not None and counts["transit"] >= max(counts.values()):
+            raise ErrorReply(f"{transit_error} (request damaged on the line in {counts['transit']} of {tries} "
+                             f"tries; {quality})", transit_error.code, transit_error.detail, transit_error.extra)
+        if counts["garbage"]:
+            raise GarbageError(f"{self.transport.url}: no valid reply to {self._name(ftype)} in {tries} tries, "
+                               f"{counts['garbage']} damaged ({quality})",
+                               "a noisy line (check cable and ground, or lower --baud), a wrong baud rate, or "
+                               "not tinyrnn firmware on this port")
+        raise BoardNotAnswering(f"{self.transport.url}: no reply to {self._name(ftype)} after {tries} tries of up "
+                                f"to {self.timeout:g} s ({quality})",
+                                "is the board running tinyrnn firmware at this baud rate? (--timeout for a "
+                                "slow board)")
 
     @staticmethod
-    def _error_from(frame):
+    def _name(ftype):
+        return COMMAND_NAMES.get(ftype, f"request type 0x{ftype:02X}")
+
+    def _error_from(self, frame, ftype, request_id):
+        if len(frame.payload) < spec.ERROR_SIZE:
+            return MalformedReply(f"error reply of {len(frame.payload)} bytes to {self._name(ftype)} (request "
+                                  f"id 0x{request_id:04X}), expected at least {spec.ERROR_SIZE}",
+                                  "a firmware bug or another protocol version: rebuild and flash it")
         code, req_type, detail = struct.unpack_from(spec.ERROR_FORMAT, frame.payload)
-        extra = frame.payload[struct.calcsize(spec.ERROR_FORMAT):]
+        extra = frame.payload[spec.ERROR_SIZE:]
         name = ERROR_NAMES.get(code, f"error {code}")
         if code == ERR["HASH_MISMATCH"]:
             board_hash = extra.rstrip(b"\x00").decode("ascii", "replace") or "none"
             return HashMismatch(f"board runs model {board_hash}, not the expected one", code, detail, extra)
-        return ErrorReply(f"board replied {name} (detail {detail}) to request type 0x{req_type:02X}",
-                          code, detail, extra)
+        if code == ERR["BAD_SESSION"] and detail == spec.NO_SESSION:
+            return BoardReset(f"{self.transport.url}: the board rebooted (it answered {self._name(ftype)} with "
+                              "BAD_SESSION 0): the recurrent state it held is gone")
+        if code == ERR["BAD_SESSION"]:
+            return SessionTaken(f"{self.transport.url}: another host opened session {detail} on this board "
+                                f"(ours was {self.session}): it no longer serves this run",
+                                "one client per board: stop the other program, then run again")
+        return ErrorReply(f"board replied {name} (detail {detail}) to {self._name(ftype)}", code, detail, extra)
+
+    def _malformed(self, what, ftype):
+        return MalformedReply(f"malformed reply to {self._name(ftype)}: {what}",
+                              "the board's firmware speaks another protocol version or has a bug: rebuild and "
+                              "flash it from this tinyrnn")
 
     # --- commands ------------------------------------------------------------------------------------
     def hello(self, expected_hash=None):
-        """Handshake. With `expected_hash`, a board running another model raises HashMismatch."""
+        """Handshake: opens this client's session on the board. With `expected_hash`, a board running another
+        model raises HashMismatch."""
         payload = b""
         if expected_hash is not None:
             payload = expected_hash.encode("ascii")
             if len(payload) != spec.HASH_LEN:
                 raise ValueError(f"model hash must be {spec.HASH_LEN} characters, got {expected_hash!r}")
         try:
-            self.info = Info.parse(self.request(CMD["HELLO"], payload))
+            info = Info.parse(self.request(CMD["HELLO"], payload))
         except HashMismatch as e:
             board_hash = e.extra.rstrip(b"\x00").decode("ascii", "replace") or "none"
             raise HashMismatch(f"{self.transport.url}: board runs model {board_hash}, the artifact is "
                                f"{expected_hash}: flash this model first (tinyrnn flash)",
                                e.code, e.detail, e.extra) from None
-        if self.info.protocol_version != spec.PROTOCOL_VERSION:
-            raise ErrorReply(f"board speaks protocol v{self.info.protocol_version}, "
+        if info.protocol_version != spec.PROTOCOL_VERSION:
+            raise ErrorReply(f"board speaks protocol v{info.protocol_version}, "
                              f"host v{spec.PROTOCOL_VERSION}")
+        if self.info is not None and info != self.info:
+            raise TinyRNNError(f"{self.transport.url}: the board came back as another board or model "
+                               f"({info.describe()})", "flash the model again and rerun")
+        self.info = info
+        self._expected_hash = expected_hash
         return self.info
 
     def _need_info(self):
@@ -233,44 +359,120 @@ class Client:
         info = self._need_info()
         x = np.asarray(x_q, dtype="<i2").reshape(info.input_dim)
         reply = self.request(CMD["STEP"], x.tobytes())
+        expected = spec.STEP_REPLY_HEADER_SIZE + 4 * info.output_dim
+        if len(reply) != expected:
+            raise self._malformed(f"{len(reply)} bytes, expected {expected}", CMD["STEP"])
         (ticks,) = struct.unpack_from(spec.STEP_REPLY_FORMAT, reply)
-        y = np.frombuffer(reply, dtype="<i4", offset=struct.calcsize(spec.STEP_REPLY_FORMAT))
+        y = np.frombuffer(reply, dtype="<i4", offset=spec.STEP_REPLY_HEADER_SIZE)
         return y.astype(np.int32), ticks
 
-    def sequence(self, x_q, per_step=True, reset=True):
-        """Run T timesteps (int16 (T, d)), split into as many SEQUENCE requests as the payload limit needs.
-        The first chunk resets the state if `reset`; later chunks continue from it."""
+    def chunk_limit(self, per_step=True):
         info = self._need_info()
-        x = np.asarray(x_q, dtype="<i2").reshape(-1, info.input_dim)
         limit = info.seq_max_steps_per_step if per_step else info.seq_max_steps_final
+        if limit < 1:
+            raise self._malformed(f"INFO says at most {limit} steps per SEQUENCE", CMD["HELLO"])
+        return max(1, min(limit, self.max_chunk or limit))
+
+    def _parse_sequence(self, reply, flags, n, per_step):
+        k = self.info.output_dim
+        head = spec.SEQUENCE_REPLY_HEADER_SIZE
+        expected = head + (4 * n + 4 * n * k if per_step else 4 * k)
+        if len(reply) != expected:
+            raise self._malformed(f"{len(reply)} bytes for {n} steps, expected {expected}", CMD["SEQUENCE"])
+        r_flags, _res, r_n, total = struct.unpack_from(spec.SEQUENCE_REPLY_FORMAT, reply)
+        if r_n != n or r_flags != flags:
+            raise self._malformed(f"it says {r_n} steps with flags 0x{r_flags:02X}; sent {n} with 0x{flags:02X}",
+                                  CMD["SEQUENCE"])
+        if per_step:
+            ticks = np.frombuffer(reply, dtype="<u4", count=n, offset=head)
+            outputs = np.frombuffer(reply, dtype="<i4", offset=head + 4 * n).reshape(n, k)
+            return outputs, ticks, total
+        return np.frombuffer(reply, dtype="<i4", offset=head), None, total
+
+    def _best_chunk(self, limit, per_step):
+        """The chunk (steps) that moves the most steps per byte sent on a link that damages each byte with the
+        probability measured so far: a chunk of c steps costs (h + b*c) bytes both ways and gets through
+        whole with probability (1 - p)^(h + b*c). A clean link gets the board's limit."""
+        cap = min(limit, self._chunk or limit)
+        p = self.stats.byte_error_estimate()
+        if not self.adaptive or p <= 0:
+            return cap
+        info = self.info
+        framing = 2 * (1 + spec.HEADER_SIZE + spec.CRC_SIZE + 2)          # both frames: 0x00, COBS, delimiter
+        h = framing + spec.SEQUENCE_HEADER_SIZE + spec.SEQUENCE_REPLY_HEADER_SIZE + (0 if per_step else 4 * info.output_dim)
+        b = 2 * info.input_dim + (4 + 4 * info.output_dim if per_step else 0)
+        b *= 255 / 254                                                      # COBS overhead
+        costs = [((h + b * c) / (c * (1 - p) ** (h + b * c)), c) for c in range(1, cap + 1)]
+        return min(costs)[1]
+
+    def _sequence_once(self, x, per_step, reset):
+        limit = self.chunk_limit(per_step)
         outputs, ticks, total, final = [], [], 0, None
-        for start in range(0, len(x), limit):
-            chunk = x[start:start + limit]
+        start = 0
+        while start < len(x):
+            size = self._best_chunk(limit, per_step)
+            low = self.stats.chunk_steps_min
+            self.stats.chunk_steps_min = min(low, size) if low else size
+            chunk = x[start:start + size]
             flags = (spec.SEQUENCE_FLAGS["PER_STEP"] if per_step else 0) | \
                     (spec.SEQUENCE_FLAGS["RESET_FIRST"] if reset and start == 0 else 0)
             reply = self.request(CMD["SEQUENCE"],
                                  struct.pack(spec.SEQUENCE_FORMAT, flags, 0, len(chunk)) + chunk.tobytes())
-            _flags, _res, n, chunk_total = struct.unpack_from(spec.SEQUENCE_REPLY_FORMAT, reply)
-            if n != len(chunk):
-                raise GarbageError(f"SEQUENCE reply for {n} steps, sent {len(chunk)}")
+            y, t, chunk_total = self._parse_sequence(reply, flags, len(chunk), per_step)
             total += chunk_total
-            off = struct.calcsize(spec.SEQUENCE_REPLY_FORMAT)
             if per_step:
-                ticks.append(np.frombuffer(reply, dtype="<u4", count=n, offset=off))
-                outputs.append(np.frombuffer(reply, dtype="<i4", offset=off + 4 * n).reshape(n, info.output_dim))
+                outputs.append(y)
+                ticks.append(t)
             else:
-                final = np.frombuffer(reply, dtype="<i4", offset=off)
+                final = y
+            start += len(chunk)
         if per_step:
             return SequenceResult(np.concatenate(outputs).astype(np.int32),
                                   np.concatenate(ticks).astype(np.uint32), total)
         return SequenceResult(final.astype(np.int32), None, total)
 
+    def sequence(self, x_q, per_step=True, reset=True):
+        """Run T timesteps (int16 (T, d)), split into as many SEQUENCE requests as the payload limit (and the
+        link) allow. The first chunk resets the state if `reset`; later chunks continue from it.
 
-def connect(port, baud=DEFAULT_BAUD, expected_hash=None, timeout=3.0):
-    """Open the port and shake hands (refusing a board that runs another model). Returns a Client."""
+        With `reset`, the sequence is self-contained, so a board reboot detected on the way (BoardReset) or a
+        chunk lost after every retry is handled by opening the session again and re-running the whole sequence
+        from its start (at most `reruns` times); both are counted in `stats`. Without `reset` the state before
+        the call is not the host's to rebuild, and those errors are raised."""
+        info = self._need_info()
+        x = np.asarray(x_q, dtype="<i2").reshape(-1, info.input_dim)
+        last = None
+        for attempt in range(1 + (self.reruns if reset else 0)):
+            if attempt:
+                self.stats.reruns += 1
+            try:
+                if isinstance(last, BoardReset):
+                    self.hello(self._expected_hash)        # open our session again, same model required
+                return self._sequence_once(x, per_step, reset)
+            except BoardReset as e:
+                self.stats.resets += 1
+                last = e
+            except (BoardNotAnswering, GarbageError) as e:
+                last = e
+            except ErrorReply as e:
+                if e.code not in TRANSIT_ERRORS:
+                    raise
+                last = e
+            if not reset:
+                raise last
+            if self.adaptive and not isinstance(last, BoardReset):    # a chunk lost whole: cap the size lower
+                self._chunk = max(1, (self._chunk or self.chunk_limit(per_step)) // 2)
+        raise LinkFailure(f"{self.transport.url}: a sequence failed {1 + self.reruns} times ({last.what}); "
+                          f"link: {self.stats.describe()}",
+                          "fix the line (cable, ground, baud rate), or allow more with --retries/--reruns")
+
+
+def connect(port, baud=DEFAULT_BAUD, expected_hash=None, timeout=3.0, **options):
+    """Open the port (exclusively) and shake hands, refusing a board that runs another model. `options` go to
+    Client (retries, reruns, max_chunk, adaptive). Returns a Client."""
     transport = Transport(port, baud)
     try:
-        client = Client(transport, timeout=timeout)
+        client = Client(transport, timeout=timeout, **options)
         client.hello(expected_hash)
     except Exception:
         transport.close()

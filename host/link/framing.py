@@ -60,14 +60,16 @@ class Frame:
     type: int
     request_id: int
     payload: bytes
+    session: int = spec.NO_SESSION
 
 
-def encode_frame(ftype, request_id, payload=b"", version=spec.PROTOCOL_VERSION, length=None):
+def encode_frame(ftype, request_id, payload=b"", version=spec.PROTOCOL_VERSION, length=None,
+                 session=spec.NO_SESSION):
     """The bytes to put on the wire: COBS(header + payload + CRC) + 0x00.
     `length` overrides the header's length field (only tests want a wrong one)."""
     if len(payload) > spec.MAX_PAYLOAD and length is None:
         raise ValueError(f"payload of {len(payload)} bytes exceeds the maximum {spec.MAX_PAYLOAD}")
-    body = struct.pack(spec.HEADER_FORMAT, version, ftype, request_id & 0xFFFF,
+    body = struct.pack(spec.HEADER_FORMAT, version, ftype, request_id & 0xFFFF, session & 0xFFFF,
                        len(payload) if length is None else length) + payload
     return cobs_encode(body + struct.pack("<I", crc32(body))) + b"\x00"
 
@@ -87,11 +89,11 @@ def decode_frame(raw):
     body, (crc,) = data[:-spec.CRC_SIZE], struct.unpack("<I", data[-spec.CRC_SIZE:])
     if crc32(body) != crc:
         raise FrameError("CRC mismatch")
-    version, ftype, request_id, length = struct.unpack_from(spec.HEADER_FORMAT, body)
+    version, ftype, request_id, session, length = struct.unpack_from(spec.HEADER_FORMAT, body)
     payload = body[spec.HEADER_SIZE:]
     if length != len(payload):
         raise FrameError(f"length field {length} but {len(payload)} payload bytes")
-    return Frame(version, ftype, request_id, payload)
+    return Frame(version, ftype, request_id, payload, session)
 
 
 class FrameReader:

@@ -16,15 +16,20 @@ Everything is little-endian and fixed-size, so a MicroPython client can use `str
 import struct
 import sys
 
-PROTOCOL_VERSION = 1
+# v2: every frame carries a session id (docs/protocol.md "Sessions"): a board that rebooted, or that another
+# host has taken over, refuses a request instead of running it on a state that is not the host's.
+PROTOCOL_VERSION = 2
 
 # Largest payload in one frame. Bounded so that a board with 16 KiB of RAM can hold one request and one
 # reply; long sequences are sent as several SEQUENCE chunks (see docs/protocol.md).
 MAX_PAYLOAD = 1024
 
-# Frame header (inside the COBS encoding): version, type, request id, payload length.
-HEADER_FORMAT = "<BBHH"
-HEADER_SIZE = struct.calcsize(HEADER_FORMAT)        # 6
+# Frame header (inside the COBS encoding): version, type, request id, session id, payload length.
+# Session 0 means "none": a board has no session after boot until a HELLO opens one.
+HEADER_FIELDS = [("version", "B"), ("type", "B"), ("request_id", "H"), ("session", "H"), ("length", "H")]
+HEADER_FORMAT = "<" + "".join(fmt for _, fmt in HEADER_FIELDS)
+HEADER_SIZE = struct.calcsize(HEADER_FORMAT)        # 8
+NO_SESSION = 0
 CRC_SIZE = 4                                          # CRC-32/ISO-HDLC (zlib.crc32) over header + payload
 MAX_FRAME = HEADER_SIZE + MAX_PAYLOAD + CRC_SIZE      # decoded frame, without COBS and the 0x00 delimiter
 # COBS adds one byte per started block of 254 bytes, plus the leading code byte.
@@ -32,7 +37,8 @@ MAX_ENCODED_FRAME = MAX_FRAME + MAX_FRAME // 254 + 1
 
 # Request types. A reply has the request's type with REPLY_FLAG set; an error reply has type ERROR.
 COMMANDS = {
-    "HELLO": 0x01,      # payload: nothing, or the expected 16-char model hash -> INFO record
+    "HELLO": 0x01,      # payload: nothing, or the expected 16-char model hash -> INFO record; a HELLO with a
+                        # session id in its header opens that session (replacing the board's previous one)
     "RESET": 0x02,      # payload: nothing -> empty reply; recurrent state back to zero
     "STEP": 0x03,       # payload: int16[input_dim] -> u32 ticks, int32[output_dim]
     "SEQUENCE": 0x04,   # payload: SEQUENCE header + int16[n_steps][input_dim] -> see SEQUENCE_REPLY_FORMAT
@@ -51,9 +57,11 @@ ERRORS = {
     "HASH_MISMATCH": 8,      # HELLO carried a hash that is not the flashed model's (extra: the board's hash)
     "SEQUENCE_TOO_LONG": 9,  # n_steps over the limit for the chosen reply mode (detail: the limit)
     "NO_MODEL": 10,          # bring-up firmware built without a model: STEP/SEQUENCE unavailable
+    "BAD_SESSION": 11,       # request's session is not the board's (detail: the board's session; 0 = rebooted)
 }
 # Error reply payload: code, offending request type (0 if unknown), detail; then optional extra bytes.
 ERROR_FORMAT = "<BBH"
+ERROR_SIZE = struct.calcsize(ERROR_FORMAT)
 
 # SEQUENCE request header, followed by int16[n_steps * input_dim] (step-major).
 SEQUENCE_FORMAT = "<BBH"             # flags, reserved (0), n_steps
@@ -65,6 +73,9 @@ SEQUENCE_FLAGS = {
 # then, with PER_STEP: u32 ticks[n_steps] and int32[n_steps][output_dim]; without: int32[output_dim].
 SEQUENCE_REPLY_FORMAT = "<BBHI"
 STEP_REPLY_FORMAT = "<I"              # ticks, then int32[output_dim]
+SEQUENCE_HEADER_SIZE = struct.calcsize(SEQUENCE_FORMAT)
+SEQUENCE_REPLY_HEADER_SIZE = struct.calcsize(SEQUENCE_REPLY_FORMAT)
+STEP_REPLY_HEADER_SIZE = struct.calcsize(STEP_REPLY_FORMAT)
 
 # What the latency ticks count (INFO.counter_unit). On QEMU with -icount shift=0, SysTick on the CPU clock
 # advances once per (1e9 / counter_hz) executed instructions: instructions, not cycles. A board that can only
@@ -100,14 +111,19 @@ INFO_SIZE = struct.calcsize(INFO_FORMAT)
 HASH_LEN = 16
 
 
-def info_offsets():
-    """(name, offset, size) of every INFO field, in order."""
+def field_offsets(fields):
+    """(name, offset, size) of every field of a record, in order."""
     out, offset = [], 0
-    for name, fmt in INFO_FIELDS:
+    for name, fmt in fields:
         size = struct.calcsize("<" + fmt)
         out.append((name, offset, size))
         offset += size
     return out
+
+
+def info_offsets():
+    """(name, offset, size) of every INFO field, in order."""
+    return field_offsets(INFO_FIELDS)
 
 
 # The scalar constants both generated files carry, in order: (name, value, style), None for a blank line.
@@ -125,6 +141,7 @@ SCALARS = [
     ("ERROR", ERROR, "hex"),
     ("HASH_LEN", HASH_LEN, "dec"),
     ("NO_MODEL_CELL", NO_MODEL_CELL, "hex"),
+    ("NO_SESSION", NO_SESSION, "dec"),
     None,
     *[(f"CMD_{name}", code, "hex") for name, code in COMMANDS.items()],
     None,
@@ -135,10 +152,10 @@ SCALARS = [
     ("SEQUENCE_FORMAT", SEQUENCE_FORMAT, "format"),
     ("SEQUENCE_REPLY_FORMAT", SEQUENCE_REPLY_FORMAT, "format"),
     ("STEP_REPLY_FORMAT", STEP_REPLY_FORMAT, "format"),
-    ("ERROR_SIZE", struct.calcsize(ERROR_FORMAT), "dec"),
-    ("SEQUENCE_HEADER_SIZE", struct.calcsize(SEQUENCE_FORMAT), "dec"),
-    ("SEQUENCE_REPLY_HEADER_SIZE", struct.calcsize(SEQUENCE_REPLY_FORMAT), "dec"),
-    ("STEP_REPLY_HEADER_SIZE", struct.calcsize(STEP_REPLY_FORMAT), "dec"),
+    ("ERROR_SIZE", ERROR_SIZE, "dec"),
+    ("SEQUENCE_HEADER_SIZE", SEQUENCE_HEADER_SIZE, "dec"),
+    ("SEQUENCE_REPLY_HEADER_SIZE", SEQUENCE_REPLY_HEADER_SIZE, "dec"),
+    ("STEP_REPLY_HEADER_SIZE", STEP_REPLY_HEADER_SIZE, "dec"),
     None,
     *[(f"COUNTER_{name.upper()}", code, "dec") for name, code in COUNTER_UNITS.items()],
 ]
@@ -170,6 +187,9 @@ def c_header():
         "#define TINYRNN_PROTOCOL_IDS_H",
         "",
         *_scalar_lines(c=True),
+        "",
+        "/* Frame header: byte offset of each field (little-endian). */",
+        *[f"#define PROTO_HDR_{name.upper()}_OFF {offset}" for name, offset, _ in field_offsets(HEADER_FIELDS)],
         "",
         "/* INFO record: byte offset and size of each field (little-endian). */",
     ]

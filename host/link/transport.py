@@ -7,11 +7,14 @@
 
 The transport only moves bytes and turns pyserial's exceptions into `PortError`; framing, timeouts per
 request and retries are the protocol layer's job (host/link/client.py).
+
+A device port (not a `scheme://` URL) is opened exclusively (pyserial's `exclusive`: an flock on the tty), so
+a second harness or test run on the same board gets `PortBusy` instead of interleaving its requests.
 """
 
 import serial
 
-from tinyrnn.host.errors import PortError
+from tinyrnn.host.errors import PortBusy, PortError
 
 DEFAULT_BAUD = 115200
 
@@ -19,13 +22,19 @@ DEFAULT_BAUD = 115200
 class Transport:
     """An open port. Use as a context manager, or call close()."""
 
-    def __init__(self, url, baud=DEFAULT_BAUD, read_chunk_timeout=0.05):
+    def __init__(self, url, baud=DEFAULT_BAUD, read_chunk_timeout=0.05, exclusive=True):
         self.url = url
+        extra = {"exclusive": True} if exclusive and "://" not in url else {}
         try:
             # A short read timeout: callers loop until their own deadline, which keeps them responsive.
             self._port = serial.serial_for_url(url, baudrate=baud, timeout=read_chunk_timeout,
-                                               write_timeout=5)
-        except (serial.SerialException, OSError, ValueError) as e:
+                                               write_timeout=5, **extra)
+        except serial.SerialException as e:
+            if "exclusively lock" in str(e):
+                raise PortBusy(f"{url} is busy: another program (a harness or test run?) has it open",
+                               "one client per board: wait for it to finish or stop it") from None
+            raise PortError(f"cannot open {url}: {e}") from None
+        except (OSError, ValueError) as e:
             raise PortError(f"cannot open {url}: {e}") from None
 
     def write(self, data):

@@ -85,11 +85,13 @@ def _read_json(path: Path):
 
 
 def board_runs(model_dir: Path) -> list[dict]:
-    """results.json of every full board run (partial --limit runs live in hw/<board>-limit<N>/ and are left out)."""
+    """results.json of every full board run (partial --limit runs, hw/<board>-limit<N>/, and runs the link
+    stopped, hw/<board>-stopped/, are left out)."""
     runs = []
     for path in sorted((model_dir / "hw").glob("*/results.json")):
         results = _read_json(path)
-        if isinstance(results, dict) and results.get("limit") is None and "board" in results:
+        if isinstance(results, dict) and results.get("limit") is None and not results.get("stopped") \
+                and "board" in results:
             runs.append((path.parent, results))
     return runs
 

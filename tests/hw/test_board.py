@@ -166,7 +166,8 @@ def raw_exchange(board, wire):
 
 
 def corrupted_crc(board):
-    body = bytearray(struct.pack(spec.HEADER_FORMAT, 1, spec.COMMANDS["HELLO"], board.client.new_id(), 0))
+    body = bytearray(struct.pack(spec.HEADER_FORMAT, spec.PROTOCOL_VERSION, spec.COMMANDS["HELLO"],
+                                    board.client.new_id(), board.client.session, 0))
     crc = crc32(bytes(body)) ^ 0x00010000
     return cobs_encode(bytes(body) + struct.pack("<I", crc)) + b"\x00"
 
@@ -174,17 +175,21 @@ def corrupted_crc(board):
 BAD_FRAMES = {
     "corrupted_crc": (corrupted_crc, ERR["BAD_CRC"]),
     "garbage_bytes": (lambda b: bytes([0x55, 0xAA, 0x13, 0x37, 0xFE]) + b"\x00", ERR["BAD_FRAME"]),
-    "unknown_command": (lambda b: encode_frame(0x3C, b.client.new_id(), b"\x01\x02"), ERR["UNKNOWN_COMMAND"]),
+    "unknown_command": (lambda b: encode_frame(0x3C, b.client.new_id(), b"\x01\x02", session=b.client.session),
+                        ERR["UNKNOWN_COMMAND"]),
     "oversize_length_field": (lambda b: encode_frame(spec.COMMANDS["STEP"], b.client.new_id(), b"\x00" * 12,
-                                                     length=spec.MAX_PAYLOAD + 500), ERR["BAD_LENGTH"]),
+                                                     length=spec.MAX_PAYLOAD + 500, session=b.client.session),
+                              ERR["BAD_LENGTH"]),
     "over_long_frame": (lambda b: b"\x01" * (spec.MAX_ENCODED_FRAME + 100) + b"\x00", ERR["FRAME_TOO_LONG"]),
     "wrong_version": (lambda b: encode_frame(spec.COMMANDS["HELLO"], b.client.new_id(), version=7),
                       ERR["BAD_VERSION"]),
-    "step_wrong_size": (lambda b: encode_frame(spec.COMMANDS["STEP"], b.client.new_id(), b"\x01\x00\x02"),
+    "step_wrong_size": (lambda b: encode_frame(spec.COMMANDS["STEP"], b.client.new_id(), b"\x01\x00\x02",
+                                                      session=b.client.session),
                         ERR["BAD_PAYLOAD"]),
     "sequence_too_long": (lambda b: encode_frame(
         spec.COMMANDS["SEQUENCE"], b.client.new_id(),
-        struct.pack(spec.SEQUENCE_FORMAT, spec.SEQUENCE_FLAGS["PER_STEP"], 0, b.info.seq_max_steps_per_step + 1)),
+        struct.pack(spec.SEQUENCE_FORMAT, spec.SEQUENCE_FLAGS["PER_STEP"], 0, b.info.seq_max_steps_per_step + 1),
+        session=b.client.session),
         ERR["SEQUENCE_TOO_LONG"]),
 }
 

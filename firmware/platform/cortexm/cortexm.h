@@ -17,6 +17,9 @@
 #define DWT_CYCCNT REG32(0xE0001004u)
 #define DWT_LAR REG32(0xE0001FB0u)    /* lock access register (Cortex-M7): write 0xC5ACCE55 to unlock */
 
+/* NVIC: interrupt set-enable registers, one bit per device interrupt */
+#define NVIC_ISER(n) REG32(0xE000E100u + 4u * (n))
+
 /* Coprocessor access control (FPU: CP10 and CP11 full access = bits 20..23) */
 #define SCB_CPACR REG32(0xE000ED88u)
 

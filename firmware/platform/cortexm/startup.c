@@ -13,6 +13,7 @@ extern int main(void);
 void Reset_Handler(void);
 void platform_reset(void) __attribute__((noreturn, used));
 void Default_Handler(void);
+void UART_IRQHandler(void);
 
 /* The reset handler proper is naked assembly so that on FPU boards CPACR is set before the compiler can
  * emit any floating-point or FP-register instruction (it may use them even for plain copy loops). */
@@ -52,8 +53,8 @@ void Default_Handler(void)
     }
 }
 
-/* ARMv6-M/ARMv7-M system exceptions; no device interrupts are used. */
-__attribute__((section(".vectors"), used)) static void (*const vector_table[16])(void) = {
+/* ARMv6-M/ARMv7-M system exceptions, then device interrupts up to the UART's (the others stay disabled). */
+__attribute__((section(".vectors"), used)) static void (*const vector_table[16 + BOARD_UART_IRQ + 1])(void) = {
     (void (*)(void))(uintptr_t)__stack_top,  /* initial stack pointer */
     Reset_Handler,
     Default_Handler,   /* NMI */
@@ -67,4 +68,5 @@ __attribute__((section(".vectors"), used)) static void (*const vector_table[16])
     0,                 /* reserved */
     Default_Handler,   /* PendSV */
     Default_Handler,   /* SysTick (not enabled: the counter is read, not interrupted) */
+    [16 + BOARD_UART_IRQ] = UART_IRQHandler,
 };

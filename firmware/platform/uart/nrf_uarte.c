@@ -1,9 +1,9 @@
-/* nRF52 UARTE (UART with EasyDMA): polled, 8N1.
+/* nRF52 UARTE (UART with EasyDMA): 8N1, transmit polled, receive by interrupt (ENDRX) into a ring (uart_rx.h).
  *
  * EasyDMA reads and writes RAM only, so transmitted bytes go through a RAM staging buffer. Reception uses
  * one-byte DMA transfers into two alternating cells, with the ENDRX->STARTRX shortcut restarting reception
- * at once: a byte that arrives while the previous one is being read lands in the other cell. The protocol
- * is request/reply, so the host never sends while the board is busy computing or transmitting.
+ * at once: a byte that arrives while the previous one is being read lands in the other cell; the ENDRX
+ * interrupt moves each completed byte into the ring. (Not run on an emulator: QEMU 7.2 has no nRF52.)
  */
 #include "platform.h"
 #include "cortexm/cortexm.h"
@@ -14,6 +14,7 @@
 #define UARTE_EVENTS_ENDRX     REG32(BOARD_UART_BASE + 0x110u)
 #define UARTE_EVENTS_ENDTX     REG32(BOARD_UART_BASE + 0x120u)
 #define UARTE_EVENTS_RXSTARTED REG32(BOARD_UART_BASE + 0x14Cu)
+#define UARTE_INTENSET         REG32(BOARD_UART_BASE + 0x304u)   /* bit4 ENDRX */
 #define UARTE_SHORTS           REG32(BOARD_UART_BASE + 0x200u)
 #define UARTE_ENABLE           REG32(BOARD_UART_BASE + 0x500u)
 #define UARTE_PSEL_RTS         REG32(BOARD_UART_BASE + 0x508u)
@@ -42,6 +43,26 @@ static void wait_rx_started_then_queue(uint32_t cell)
     UARTE_RXD_PTR = (uint32_t)(uintptr_t)&rx_cell[cell];   /* RXD.PTR is double-buffered */
 }
 
+#include "uart_rx.h"
+
+static int uart_hw_take(uint8_t *byte)
+{
+    if (!UARTE_EVENTS_ENDRX) {
+        return 0;
+    }
+    UARTE_EVENTS_ENDRX = 0u;
+    *byte = rx_cell[rx_next];
+    /* The shortcut has restarted reception into the other cell; queue this one for the transfer after. */
+    wait_rx_started_then_queue(rx_next);
+    rx_next ^= 1u;
+    return 1;
+}
+
+static void uart_hw_rx_irq_enable(void)
+{
+    UARTE_INTENSET = 1u << 4;
+}
+
 void uart_init(void)
 {
     NRF_GPIO_OUTSET(BOARD_UART_TX_PIN) = 1u << (BOARD_UART_TX_PIN % 32u);
@@ -63,6 +84,7 @@ void uart_init(void)
     UARTE_EVENTS_ENDRX = 0u;
     UARTE_TASKS_STARTRX = 1u;
     wait_rx_started_then_queue(1u);
+    uart_rx_start();
 }
 
 void uart_write(const uint8_t *data, size_t len)
@@ -81,16 +103,4 @@ void uart_write(const uint8_t *data, size_t len)
         data += n;
         len -= n;
     }
-}
-
-uint8_t uart_read_byte(void)
-{
-    while (!UARTE_EVENTS_ENDRX) {
-    }
-    UARTE_EVENTS_ENDRX = 0u;
-    uint8_t byte = rx_cell[rx_next];
-    /* The shortcut has restarted reception into the other cell; queue this one for the transfer after. */
-    wait_rx_started_then_queue(rx_next);
-    rx_next ^= 1u;
-    return byte;
 }

@@ -1,4 +1,4 @@
-/* STM32F4 USART: polled, 8N1, oversampling by 16.
+/* STM32F4 USART: 8N1, oversampling by 16; transmit polled, receive by interrupt into a ring (uart_rx.h).
  *
  * On silicon the USART and its GPIO port need their RCC clocks, and the pins their alternate function; the
  * board data says which (BOARD_UART_TX_PIN_PORT etc.). An emulated board without pin data skips that part
@@ -16,8 +16,26 @@
 #define SR_RXNE (1u << 5)
 #define SR_TXE  (1u << 7)
 #define CR1_RE  (1u << 2)
+#define CR1_RXNEIE (1u << 5)
 #define CR1_TE  (1u << 3)
 #define CR1_UE  (1u << 13)
+
+#include "uart_rx.h"
+
+static int uart_hw_take(uint8_t *byte)
+{
+    if (!(USART_SR & (SR_RXNE | SR_ORE))) {
+        return 0;
+    }
+    /* Reading SR then DR clears RXNE and an overrun too; the protocol's CRC catches a lost byte. */
+    *byte = (uint8_t)USART_DR;
+    return 1;
+}
+
+static void uart_hw_rx_irq_enable(void)
+{
+    USART_CR1 |= CR1_RXNEIE;            /* RXNE and ORE raise the interrupt */
+}
 
 #ifdef BOARD_UART_TX_PIN_PORT
 #define RCC_BASE     0x40023800u
@@ -50,6 +68,7 @@ void uart_init(void)
     /* Oversampling by 16: BRR holds clock/baud as 12.4 fixed point, i.e. round(clock / baud). */
     USART_BRR = (BOARD_UART_CLOCK_HZ + BOARD_UART_BAUD / 2u) / BOARD_UART_BAUD;
     USART_CR1 = CR1_UE | CR1_TE | CR1_RE;
+    uart_rx_start();
 }
 
 void uart_write(const uint8_t *data, size_t len)
@@ -58,16 +77,5 @@ void uart_write(const uint8_t *data, size_t len)
         while (!(USART_SR & SR_TXE)) {
         }
         USART_DR = data[i];
-    }
-}
-
-uint8_t uart_read_byte(void)
-{
-    for (;;) {
-        uint32_t sr = USART_SR;
-        if (sr & (SR_RXNE | SR_ORE)) {
-            /* Reading SR then DR clears an overrun too; the protocol's CRC catches the lost byte. */
-            return (uint8_t)USART_DR;
-        }
     }
 }
