@@ -75,7 +75,7 @@ def run(args) -> int:
         results, run_arrays, twin, split = harness.evaluate(record.port, args.model)
     finally:
         qemu.stop(board.name)
-    out = harness.write_outputs(results, run_arrays, twin, split, args.model)
+    harness.write_outputs(results, run_arrays, twin, split, args.model)
     print()
     for line in summary_lines(results):
         print(line)
