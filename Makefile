@@ -9,8 +9,10 @@ TINYRNN     := $(VENV)/bin/tinyrnn
 INSTALLED   := $(VENV)/.installed
 BOARD       ?= qemu-mps2-an386
 MODEL       ?= build/basic_motions-gru32
-# RISC-V (gcc-riscv64-unknown-elf, qemu-system-misc) and cmake: the exported C library's builds (tests/test_c_library.py).
-APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf qemu-system-misc cmake
+# RISC-V (gcc-riscv64-unknown-elf, qemu-system-misc) and cmake: the exported C library's builds (tests/test_c_library.py);
+# chromium: report.html opened in a real headless browser (tests/test_report_html.py).
+APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf qemu-system-misc cmake \
+                chromium
 
 .PHONY: demo test toolchain install clean distclean
 
@@ -32,7 +34,7 @@ $(INSTALLED): pyproject.toml
 toolchain:
 	@if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/dev/null || \
 	    ! command -v riscv64-unknown-elf-gcc >/dev/null || ! command -v qemu-system-riscv32 >/dev/null || \
-	    ! command -v cmake >/dev/null; then \
+	    ! command -v cmake >/dev/null || ! command -v chromium >/dev/null; then \
 	  echo "installing $(APT_PACKAGES)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \

@@ -3,7 +3,8 @@
 For each board: the firmware build (refuses a model that does not fit), QEMU in the background,
 `pytest --pyargs tinyrnn.hwtests --port <pty> --model <dir>` (the packaged hardware suite), then the harness
 for the report, and QEMU is stopped whatever happens (no stray emulators). The model's C is generated if it
-is missing or of another weight layout. Exit status 0 only if every board passed.
+is missing or of another weight layout. Exit status 0 only if every board passed; JUnit XML (one test suite per
+board) for CI systems in build/hwtest-junit.xml.
 
 The emulators are recorded in build/run-hwtest/, not in `tinyrnn flash`'s run directory (build/run/, or
 $TINYRNN_RUN_DIR): an emulator you started with `tinyrnn flash` keeps running.
@@ -11,6 +12,7 @@ $TINYRNN_RUN_DIR): an emulator you started with `tinyrnn flash` keeps running.
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from tinyrnn.host.defaults import DEFAULT_MODEL
@@ -18,6 +20,7 @@ from tinyrnn.host.device import qemu
 from tinyrnn.host.device.boards import board_names, load_board
 from tinyrnn.host.device.firmware import build, ensure_exported
 from tinyrnn.host.errors import TinyRNNError, UserError
+from tinyrnn.host.report.html import REPORT_NAME
 from tinyrnn.quantize.reference.synthetic import make_artifact
 
 EXAMPLES = """\
@@ -29,6 +32,7 @@ EXAMPLES = """\
 """
 SYNTHETIC_MODEL = Path("build") / "synthetic-gru16"
 RUN_DIR = Path("build") / "run-hwtest"   # its own emulator records: never stops one the user started
+JUNIT_XML = Path("build") / "hwtest-junit.xml"
 
 
 def make_synthetic(path):
@@ -38,9 +42,11 @@ def make_synthetic(path):
     return path
 
 
-def run_board(board, model_dir, harness=True, pytest_args=()):
-    """Returns a summary dict for one board; QEMU is always stopped."""
+def run_board(board, model_dir, harness=True, pytest_args=(), junit_path=None):
+    """Returns a summary dict for one board; QEMU is always stopped. The hardware suite's JUnit XML goes to
+    `junit_path` (a test suite named after the board)."""
     summary = {"board": board.name, "build": "-", "tests": "-", "harness": "-", "seconds": 0.0}
+    junit = [f"--junitxml={junit_path}", "-o", f"junit_suite_name={board.name}"] if junit_path else []
     started = time.monotonic()
     try:
         elf = build(board, model_dir)
@@ -50,7 +56,7 @@ def run_board(board, model_dir, harness=True, pytest_args=()):
             print(f"[hwtest] {board.name}: QEMU pid {record.pid} on {record.port}", flush=True)
             tests = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "tinyrnn.hwtests",
                                     "--port", record.port, "--model", str(model_dir), "-q", "--tb=short",
-                                    "-p", "no:cacheprovider", "--import-mode=importlib", *pytest_args])
+                                    "-p", "no:cacheprovider", "--import-mode=importlib", *junit, *pytest_args])
             summary["tests"] = "passed" if tests.returncode == 0 else f"FAILED (exit {tests.returncode})"
             if harness:
                 report = subprocess.run([sys.executable, "-m", "tinyrnn.host.cli", "harness", "--port", record.port,
@@ -73,6 +79,8 @@ def add_arguments(p):
     p.add_argument("--synthetic", action="store_true", help=f"use a synthetic model ({SYNTHETIC_MODEL.name})")
     p.add_argument("--board", action="append", help="only this emulated board (repeatable)")
     p.add_argument("--no-harness", action="store_true", help="skip the harness report after the tests")
+    p.add_argument("--junit-xml", type=Path, default=JUNIT_XML, metavar="FILE",
+                   help="JUnit XML for CI systems, one test suite per board (default %(default)s)")
     p.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_OPTIONS",
                    help="options after -- go to pytest unchecked (e.g. -- -k latency -x)")
 
@@ -93,9 +101,13 @@ def run(args) -> int:
         raise UserError(f"{model_dir}: no weights.npz to generate the C from", "retrain: tinyrnn train --force")
     ensure_exported(model_dir)
     results = []
+    parts_dir = args.junit_xml.parent / f".{args.junit_xml.name}.parts"
+    parts_dir.mkdir(parents=True, exist_ok=True)
     for board in boards:
         print(f"\n[hwtest] === {board.name} ===", flush=True)
-        results.append(run_board(board, model_dir, harness=not args.no_harness, pytest_args=args.pytest_args))
+        results.append(run_board(board, model_dir, harness=not args.no_harness, pytest_args=args.pytest_args,
+                                 junit_path=parts_dir / f"{board.name}.xml"))
+    write_junit(args.junit_xml, results, parts_dir)
 
     print(f"\n[hwtest] summary ({model_dir.name})")
     print(f"{'board':22s} {'build':8s} {'tests/hw':18s} {'harness':15s} seconds")
@@ -107,4 +119,30 @@ def run(args) -> int:
     ok = all(r["build"] == "ok" and r["tests"] == "passed" and not r["harness"].startswith("error") for r in results)
     passed = sum(r["tests"] == "passed" for r in results)
     print(f"boards: {passed} passed, {len(results) - passed} failed")
+    print(f"JUnit XML: {args.junit_xml}; report: {model_dir / REPORT_NAME}")
     return 0 if ok else 1
+
+
+def write_junit(path: Path, results: list, parts_dir: Path) -> None:
+    """One <testsuites> file: each board's suite as pytest wrote it, plus a failing test case for a board whose
+    firmware did not build or whose harness could not run (so CI sees every failure, not only test failures)."""
+    root = ET.Element("testsuites")
+    for r in results:
+        part = parts_dir / f"{r['board']}.xml"
+        suite = None
+        if part.is_file():
+            suite = ET.parse(part).getroot().find("testsuite")
+            part.unlink()
+        if suite is None:
+            suite = ET.Element("testsuite", name=r["board"], tests="0", failures="0", errors="0", skipped="0")
+        for step in ("build", "harness"):
+            if r[step].startswith("error"):
+                case = ET.SubElement(suite, "testcase", classname=f"hwtest.{r['board']}", name=step)
+                ET.SubElement(case, "failure", message=r[step])
+                suite.set("tests", str(int(suite.get("tests", "0")) + 1))
+                suite.set("failures", str(int(suite.get("failures", "0")) + 1))
+        root.append(suite)
+    if parts_dir.is_dir() and not any(parts_dir.iterdir()):
+        parts_dir.rmdir()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)

@@ -164,13 +164,14 @@ def _board_section(run_dir: Path, results: dict, manifest: dict, metrics: dict) 
     return parts
 
 
-def write_html(model_dir) -> Path:
-    """Render <model_dir>/report.html from the files in the directory; returns its path."""
+def write_html(model_dir, name: str | None = None) -> Path:
+    """Render <model_dir>/report.html from the files in the directory; returns its path. `name` is the model's
+    name (default: the directory's; training passes the final name while it writes into a staging directory)."""
     model_dir = Path(model_dir)
     manifest = _read_json(model_dir / "model.json") or {}
     metrics = _read_json(model_dir / "metrics.json") or {}
     runs = board_runs(model_dir)
-    name = manifest.get("name") or model_dir.name
+    name = name or model_dir.name
     cell = str(manifest.get("cell", "?")).upper()
     verdict = metrics.get("verdict", {})
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -196,7 +197,7 @@ def write_html(model_dir) -> Path:
                   ["parameters", metrics.get("params")], ["multiply-accumulates per step", metrics.get("macs_per_step")],
                   ["epochs (+ int8-grid epochs)", f"{manifest.get('epochs')} + {manifest.get('int8_grid_epochs', 0)}"],
                   ["seed", manifest.get("seed")], ["model hash", manifest.get("model_hash")]]
-    parts += ["<h2>Model and data</h2>", _table(["", ""], model_rows, numeric_from=1)]
+    parts += ["<h2>Model and data</h2>", _table(["property", "value"], model_rows, numeric_from=1)]
     if metrics:
         parts += _training_section(model_dir, manifest, metrics)
     for run_dir, results in runs:

@@ -354,7 +354,7 @@ def run(args) -> int:
         write_report(stage, manifest, metrics, history,
                      {"lengths": inputs.test_len, "y": y_test, "float_outputs": float_steps},
                      int8_steps, kernel["outputs"], notes)
-        write_html(stage)
+        write_html(stage, name=out.name)
 
     print_summary(out, manifest, metrics)
     return 0
