@@ -316,10 +316,11 @@ def serve(server, read, stop_on_eof=False):
 
 
 def main(kernel="kernel.bin", tables="tables.bin", board_name=None, uart=None, log=None, image="kernel_c.bin",
-         implementation=None, counter="microseconds", cpu_clock_hz=None):
+         implementation=None, counter="microseconds", cpu_clock_hz=None, ready=None):
     """Serve on `uart` (machine.UART) or, without one, on sys.stdin/sys.stdout (USB CDC; unix: a pty).
     The model: tinyrnn_model.load(kernel, image, tables, implementation). counter="instructions" only under an
-    emulator's -icount (1 us = 1,000 instructions); cpu_clock_hz: the board's, when machine.freq() is absent."""
+    emulator's -icount (1 us = 1,000 instructions); cpu_clock_hz: the board's, when machine.freq() is absent;
+    ready(server): called once the model is loaded, before the first byte is read."""
     model = tinyrnn_model.load(kernel, image, tables, implementation) if kernel or image else None
     if board_name is None:
         board_name = "micropython-" + sys.platform
@@ -333,6 +334,8 @@ def main(kernel="kernel.bin", tables="tables.bin", board_name=None, uart=None, l
         micropython.kbd_intr(-1)                # 0x03 is data here, not Ctrl-C
     except (ImportError, AttributeError):
         pass
+    if ready:
+        ready(server)
     if log:
         log("tinyrnn_server: ready, model %s (%s)\n" % ((model.model_hash, model.implementation) if model
                                                         else ("none", "-")))

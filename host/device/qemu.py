@@ -67,9 +67,9 @@ def _alive_qemu(pid):
     return QEMU.encode() in cmdline and state != "Z"
 
 
-def start(board, elf, timeout=10.0, run_dir=None):
+def start(board, elf, timeout=10.0, run_dir=None, extra_args=()):
     """Start `elf` on the emulated `board` (stopping a previous run of that board recorded in the same run
-    directory); return its RunRecord."""
+    directory); return its RunRecord. extra_args: more QEMU options (a MicroPython board's ROMFS loader)."""
     if shutil.which(QEMU) is None:
         raise ToolMissing(f"{QEMU} not found: apt-get install qemu-system-arm")
     if not board.emulated:
@@ -78,7 +78,7 @@ def start(board, elf, timeout=10.0, run_dir=None):
     directory = run_directory(run_dir)
     directory.mkdir(parents=True, exist_ok=True)
     log_path = directory / f"{board.name}.log"
-    cmd = qemu_command(board, elf)
+    cmd = qemu_command(board, elf) + list(extra_args)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
