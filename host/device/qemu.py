@@ -91,7 +91,8 @@ def _alive_qemu(pid):
 
 def start(board, elf, timeout=10.0, run_dir=None, extra_args=()):
     """Start `elf` on the emulated `board` (stopping a previous run of that board recorded in the same run
-    directory); return its RunRecord. `extra_args` go to QEMU (e.g. a -qmp socket for resets)."""
+    directory); return its RunRecord. `extra_args` go to QEMU (a -qmp socket for resets, a MicroPython
+    board's ROMFS loader)."""
     if shutil.which(QEMU) is None:
         raise ToolMissing(f"{QEMU} not found: apt-get install qemu-system-arm")
     if not board.emulated:

@@ -1,4 +1,7 @@
-"""tables.bin: the kernel's activation tables for the MicroPython port (firmware/micropython/tinyrnn_mp.py).
+"""The files a MicroPython board loads: tables.bin (the pure-Python kernel's activation tables) and kernel_c.bin
+(a model laid out as the C kernels read it, for the native module: the natmod `.mpy` or the user C module).
+
+tables.bin: the kernel's activation tables for the MicroPython port (firmware/micropython/tinyrnn_mp.py).
 
 kernel.bin holds the model's parameters but not the activation tables, which are the same for every model.
 MicroPython on a board may have single-precision floats, so the port does not recompute the tables with
@@ -13,6 +16,22 @@ of truth. Layout (docs/quantization.md, "MicroPython"), little-endian:
           entries x 2 bytes; zero padding to a multiple of 4 bytes
 
     tinyrnn export --tables OUT     (OUT: a file such as x/tables.bin, or a directory: OUT/tables.bin)
+
+kernel_c.bin: the same model as kernel.bin, its weights already in the C kernels' layout (emit/c_code.py
+interleave_weights / c_layout, so it follows that layout wherever it goes), for
+firmware/micropython/native/tinyrnn_native.c, which only checks it and points a tinyrnn_model_t into it (no copy,
+no layout code in C). Little-endian; every array starts at a multiple of 8 bytes:
+
+    0   4 bytes   magic b"TRNC"
+    4   u8 x 6    image format (1), C weight layout (TINYRNN_KERNEL_C_LAYOUT), cell id, head id, layers,
+                  input_frac_bits
+    10  u16 x 5   input_dim, units, output_dim, state words, scratch words
+    20  16 bytes  model hash (ASCII hex: kernel.bin's, the model's identity)
+    36  u32       total size in bytes
+    40  u16 x 2   number of products (3 per layer + the head), 0
+    44  per product (unused slots: all zero), 24 bytes:
+          u16 rows, cols_a, cols_b, 0; u32 weights offset (0: none), weights bytes, requant offset, 0
+    ... the arrays: int16 weights (tr_dense_t.weights), tr_requant_t {i64 bias, i32 mult_a, i32 mult_b}
 """
 from __future__ import annotations
 
@@ -21,8 +40,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyrnn.quantize.emit.c_code import C_LAYOUT, c_layout, interleave_weights
 from tinyrnn.quantize.twin import fixedpoint as fp
-from tinyrnn.quantize.twin.params import KERNEL_SPEC_VERSION
+from tinyrnn.quantize.twin.cells import scratch_words, state_words
+from tinyrnn.quantize.twin.params import KERNEL_SPEC_VERSION, KernelParams
 
 TABLES_BIN_MAGIC = b"TRNA"
 TABLES_BIN_FORMAT = 1
@@ -57,4 +78,70 @@ def write_tables(out) -> Path:
         path = path / "tables.bin"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(tables_bytes())
+    return path
+
+
+# ---- kernel_c.bin ----------------------------------------------------------------------------------------
+
+C_IMAGE_MAGIC = b"TRNC"
+C_IMAGE_FORMAT = 1
+C_IMAGE_HEADER = "<4sBBBBBBHHHHH16sIHH"      # 44 bytes
+C_IMAGE_DENSE = "<HHHHIIII"                  # 24 bytes per product
+C_IMAGE_SLOTS = ("gates", "candidate", "candidate_recurrent")   # tr_layer_t's products, in order
+C_IMAGE_NAME = "kernel_c.bin"
+
+
+def c_image_bytes(params: KernelParams) -> bytes:
+    """The canonical kernel_c.bin of a model (see the module docstring)."""
+    slots = []                                    # (rows, cols_a, cols_b, weights int16 or None, requant bytes)
+    for layer in params.layers:
+        stored = c_layout(params, layer)
+        for name in C_IMAGE_SLOTS:
+            if name not in layer:
+                slots.append(None)
+                continue
+            rows, w_a, w_b = stored[name]
+            slots.append(_c_image_product(layer[name], rows, w_a, w_b))
+    head = params.head
+    slots.append(_c_image_product(head, head.rows, head.weights_a, head.weights_b))
+    header_size = struct.calcsize(C_IMAGE_HEADER) + len(slots) * struct.calcsize(C_IMAGE_DENSE)
+    data = bytearray(bytes(-header_size % 8))
+    descriptors = bytearray()
+    for slot in slots:
+        if slot is None:
+            descriptors += struct.pack(C_IMAGE_DENSE, 0, 0, 0, 0, 0, 0, 0, 0)
+            continue
+        rows, cols_a, cols_b, weights, requant = slot
+        w_off = 0
+        if weights is not None:
+            w_off = header_size + len(data)
+            data += weights + bytes(-len(weights) % 8)
+        q_off = header_size + len(data)
+        data += requant
+        descriptors += struct.pack(C_IMAGE_DENSE, rows, cols_a, cols_b, 0, w_off,
+                                   0 if weights is None else len(weights), q_off, 0)
+    total = header_size + len(data)
+    header = struct.pack(C_IMAGE_HEADER, C_IMAGE_MAGIC, C_IMAGE_FORMAT, C_LAYOUT, params.cell_id, params.head_id,
+                         params.num_layers, params.input_frac_bits, params.input_dim, params.units,
+                         params.output_dim, state_words(params), scratch_words(params),
+                         params.model_hash.encode("ascii"), total, len(slots), 0)
+    return header + bytes(descriptors) + bytes(data)
+
+
+def _c_image_product(dense, rows, w_a, w_b):
+    """(rows, cols_a, cols_b, weight bytes or None, requant bytes) of one product as the C kernels store it."""
+    weights = None if w_b is None else interleave_weights(w_a, w_b).astype("<i2").tobytes()
+    requant = np.zeros(rows, dtype=[("bias", "<i8"), ("mult_a", "<i4"), ("mult_b", "<i4")])
+    requant["bias"], requant["mult_a"], requant["mult_b"] = dense.bias, dense.mult_a, dense.mult_b
+    return rows, w_a.shape[1], 0 if w_b is None else w_b.shape[1], weights, requant.tobytes()
+
+
+def write_c_image(params: KernelParams, out) -> Path:
+    """Write kernel_c.bin to `out` (a file with a suffix, or a directory) and return its path."""
+    path = Path(out)
+    if path.is_dir() or not path.suffix:
+        path.mkdir(parents=True, exist_ok=True)
+        path = path / C_IMAGE_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(c_image_bytes(params))
     return path
