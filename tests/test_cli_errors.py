@@ -226,3 +226,14 @@ def test_command_line_subprocess(tmp_path, argv, words):
                           timeout=120)
     assert_one_line_error(proc.returncode, proc.stderr, *words)
     assert "Traceback" not in proc.stdout
+
+
+@pytest.mark.parametrize("text, words", [
+    ("sequence_id;label;a\ns0;x;1\n", ["';'", "comma"]),
+    ("sequence_id,label,a,b\ns0,x,1,2\ns0,x,oops,3\n", ["line 3", "oops"]),
+    ("sequence_id,label,a,b\ns0,x,1,2\ns0,x,3\n", ["line 3", "channel b"]),
+])
+def test_csv_mistakes_name_the_line_or_the_separator(capsys, tmp_path, text, words):
+    path = tmp_path / "d.csv"
+    path.write_text(text)
+    assert_one_line_error(*run_main(capsys, "--data", str(path)), *words)

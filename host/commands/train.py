@@ -64,7 +64,7 @@ def add_arguments(p):
                    help="(x_t, state) samples for int8 calibration (default 3000)")
 
     o = p.add_argument_group("output")
-    o.add_argument("--out", metavar="DIR", help="artifact directory (default build/<dataset>-<cell><units>/)")
+    o.add_argument("--out", metavar="DIR", help="artifact directory (default build/<dataset>-<cell><units>[x<layers>]/)")
     o.add_argument("--force", action="store_true", help="replace --out if it exists")
     o.add_argument("--quiet", action="store_true", help="no progress bars or stage messages")
 

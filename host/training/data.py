@@ -191,6 +191,10 @@ def _load_csv(path: str):
         raise UserError(f"cannot read '{path}' as CSV ({type(exc).__name__}: {exc})",
                         "use a header row: sequence_id,label,<channel columns...>") from None
     missing = [c for c in ("sequence_id", "label") if c not in df.columns]
+    if missing and len(df.columns) == 1 and any(sep in str(df.columns[0]) for sep in (";", "\t", "|")):
+        sep = next(sep for sep in (";", "\t", "|") if sep in str(df.columns[0]))
+        raise UserError(f"'{path}' separates its values with {sep!r}, not commas",
+                        "save it as comma-separated CSV (sequence_id,label,<channels...>)")
     if missing:
         raise UserError(f"'{path}' has no column {', '.join(missing)} (columns: {', '.join(map(str, df.columns))})",
                         "the header must be sequence_id,label[,split],<channel columns...>")
@@ -202,8 +206,17 @@ def _load_csv(path: str):
     values = df[channels]
     not_numeric = [c for c in channels if not pd.api.types.is_numeric_dtype(values[c])]
     if not_numeric:
-        raise UserError(f"channel column(s) {', '.join(map(str, not_numeric))} in '{path}' are not numeric",
+        column = values[not_numeric[0]]
+        bad = column.notna() & pd.to_numeric(column, errors="coerce").isna()
+        row = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
+        raise UserError(f"channel column(s) {', '.join(map(str, not_numeric))} in '{path}' are not numeric "
+                        f"(line {row + 2}: {not_numeric[0]} = {column.iloc[row]!r})",
                         "channel values must be numbers (use a dot as decimal separator)")
+    empty = values.isna().to_numpy()
+    if empty.any():
+        row, col = map(int, np.argwhere(empty)[0])
+        raise UserError(f"line {row + 2} of '{path}' has no value for channel {channels[col]} "
+                        f"(a short row or an empty cell)", "give every row a value for every channel")
     if df["label"].isna().any():
         raise UserError(f"'{path}' has rows with an empty label", "give every row its sequence's label")
     has_split = "split" in df.columns

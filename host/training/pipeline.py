@@ -78,9 +78,10 @@ def require_train_extra(bundled: bool) -> None:
                         "pip install 'tinyrnn[train]' (the base install flashes, checks and exports only)")
 
 
-def default_out_dir(dataset_name: str, data_path: str | None, cell: str, units: int) -> Path:
+def default_out_dir(dataset_name: str, data_path: str | None, cell: str, units: int, layers: int = 1) -> Path:
+    """build/<data>-<cell><units>, with x<layers> for stacked models (so they never collide with one layer)."""
     name = Path(data_path).stem if data_path else dataset_name
-    return Path("build") / f"{name}-{cell}{units}"
+    return Path("build") / f"{name}-{cell}{units}{f'x{layers}' if layers > 1 else ''}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -92,8 +93,9 @@ def make_progress_callback(epochs: int, quiet: bool, stream=None):
 
     class EpochProgress(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            self.bar = tqdm(total=epochs, unit="epoch", desc="training", disable=quiet, leave=False,
-                            file=stream)
+            # disable=None: no bar when the output is not a terminal (a CI log gets no line per update)
+            self.bar = tqdm(total=epochs, unit="epoch", desc="training", disable=True if quiet else None,
+                            leave=False, file=stream)
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
@@ -239,7 +241,8 @@ def int8_reference(step_model, weights, cfg, inputs: Inputs, n_samples: int, see
 
     samples = C.calibration_samples(weights, cfg, inputs.x_train, inputs.train_len, n_samples, seed)
     tflite_bytes = C.convert_int8(step_model, cfg, samples)
-    with tqdm(total=len(inputs.test_len), unit="seq", desc="int8 evaluation", disable=quiet, leave=False) as bar:
+    with tqdm(total=len(inputs.test_len), unit="seq", desc="int8 evaluation", disable=True if quiet else None,
+              leave=False) as bar:
         int8_steps = C.Int8Stepper(tflite_bytes, cfg).run(inputs.x_test, inputs.test_len, progress=bar)
     return tflite_bytes, int8_steps
 
@@ -274,7 +277,8 @@ def run(args) -> int:
 
 
     dataset_name = args.dataset or (None if args.data else DEFAULT_DATASET)
-    out = Path(args.out) if args.out else default_out_dir(dataset_name, args.data, args.cell, args.units)
+    out = Path(args.out) if args.out else default_out_dir(dataset_name, args.data, args.cell, args.units,
+                                                                   args.layers)
     check_destination(out, args.force)  # before spending a minute training
 
     say(f"loading {dataset_name or args.data} ...")
