@@ -38,6 +38,9 @@ def add_arguments(p):
     src.add_argument("--data", metavar="FILE", help="your own labelled sequences, .csv or .npz (formats below)")
     src.add_argument("--task", choices=[CLASSIFICATION, REGRESSION],
                      help="force the task (default: inferred from the labels)")
+    src.add_argument("--group-column", metavar="NAME",
+                     help="CSV column naming each sequence's subject or session: the automatic test split then "
+                          "holds out whole groups (an NPZ gives them as an array 'groups')")
     src.add_argument("--test-fraction", type=float, metavar="F", default=0.25,
                      help="share held out for testing when --data has no test split (default 0.25)")
     src.add_argument("--downsample", type=int, metavar="K",

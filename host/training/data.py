@@ -112,17 +112,22 @@ def load_bundled(name: str) -> tuple[list, np.ndarray, list, np.ndarray]:
 # User files
 
 
-def load_user_file(path: str) -> tuple[list, np.ndarray, list | None, np.ndarray | None]:
-    """Raw (train sequences, train labels, test sequences or None, test labels or None)."""
+def load_user_file(path: str, group_column: str | None = None):
+    """Raw (train sequences, train labels, test sequences or None, test labels or None, groups or None).
+
+    Groups (a subject or session per training sequence: the CSV's --group-column, or the NPZ's `groups`) make
+    the automatic test split hold out whole groups, so no subject is in both splits."""
     if not os.path.exists(path):
         raise UserError(f"data file '{path}' does not exist", "check the path given to --data")
     if not os.path.isfile(path) or not os.access(path, os.R_OK):
         raise UserError(f"data file '{path}' is not a readable file", "check the path and its permissions")
     ext = os.path.splitext(path)[1].lower()
     if ext == ".npz":
+        if group_column:
+            raise UserError("--group-column is for CSV files", "store the groups of an NPZ as an array 'groups'")
         return _load_npz(path)
     if ext == ".csv":
-        return _load_csv(path)
+        return _load_csv(path, group_column)
     raise UserError(f"data file '{path}' has an unknown extension '{ext}'",
                     "use a .csv or .npz file in the formats described by --help / docs/data-formats.md")
 
@@ -177,12 +182,18 @@ def _load_npz(path: str):
     x_train, y_train = _npz_sequences(z, "x", "lengths"), np.asarray(z["y"])
     if ("x_test" in files) != ("y_test" in files):
         raise UserError(f"'{path}' has only one of 'x_test' and 'y_test'", "give both or neither")
+    groups = None
+    if "groups" in files:
+        groups = np.asarray(z["groups"])
+        if groups.shape != (len(x_train),):
+            raise UserError(f"'groups' in '{path}' has shape {groups.shape}",
+                            f"give one group (subject, session) per training sequence: shape ({len(x_train)},)")
     if "x_test" in files:
-        return x_train, y_train, _npz_sequences(z, "x_test", "lengths_test"), np.asarray(z["y_test"])
-    return x_train, y_train, None, None
+        return x_train, y_train, _npz_sequences(z, "x_test", "lengths_test"), np.asarray(z["y_test"]), groups
+    return x_train, y_train, None, None, groups
 
 
-def _load_csv(path: str):
+def _load_csv(path: str, group_column: str | None = None):
     import pandas as pd
 
     try:
@@ -198,7 +209,10 @@ def _load_csv(path: str):
     if missing:
         raise UserError(f"'{path}' has no column {', '.join(missing)} (columns: {', '.join(map(str, df.columns))})",
                         "the header must be sequence_id,label[,split],<channel columns...>")
-    channels = [c for c in df.columns if c not in ("sequence_id", "label", "split")]
+    if group_column is not None and group_column not in df.columns:
+        raise UserError(f"'{path}' has no column {group_column!r} (--group-column)",
+                        f"use one of: {', '.join(map(str, df.columns))}")
+    channels = [c for c in df.columns if c not in ("sequence_id", "label", "split", group_column)]
     if not channels:
         raise UserError(f"'{path}' has no channel columns", "add at least one numeric column after label")
     if df.empty:
@@ -225,7 +239,7 @@ def _load_csv(path: str):
         if bad:
             raise UserError(f"column 'split' in '{path}' has values {bad}", "use only 'train' and 'test'")
 
-    out = {"train": ([], []), "test": ([], [])}
+    out = {"train": ([], [], []), "test": ([], [], [])}
     data = values.to_numpy(dtype=np.float64)
     # Rows of one sequence are its time steps in file order; sequences keep the order they first appear in.
     for seq_id, rows in df.groupby("sequence_id", sort=False).indices.items():
@@ -242,10 +256,17 @@ def _load_csv(path: str):
             split = splits.iloc[0]
         out[split][0].append(_as_float32(data[rows], f"sequence '{seq_id}'"))
         out[split][1].append(labels.iloc[0])
-    x_tr, y_tr = out["train"]
+        if group_column is not None:
+            group = df[group_column].iloc[rows]
+            if group.nunique(dropna=False) != 1:
+                raise UserError(f"sequence '{seq_id}' in '{path}' has {group.nunique(dropna=False)} values in "
+                                f"{group_column!r}", "a sequence belongs to one group (subject, session)")
+            out[split][2].append(str(group.iloc[0]))
+    x_tr, y_tr, g_tr = out["train"]
+    groups = np.asarray(g_tr) if group_column is not None else None
     if not has_split:
-        return x_tr, np.asarray(y_tr), None, None
-    return x_tr, np.asarray(y_tr), out["test"][0], np.asarray(out["test"][1])
+        return x_tr, np.asarray(y_tr), None, None, groups
+    return x_tr, np.asarray(y_tr), out["test"][0], np.asarray(out["test"][1]), groups
 
 
 def _as_float32(a: np.ndarray, what: str) -> np.ndarray:
@@ -328,27 +349,32 @@ def encode_targets(labels: np.ndarray, split: str) -> np.ndarray:
     return y.reshape(len(y), -1)
 
 
-def split_train_test(seqs: list, labels: np.ndarray, test_fraction: float, seed: int, stratify: bool):
-    """A seeded split for user files that bring no test split (stratified by class for classification)."""
-    rng = np.random.default_rng(seed)
+def split_train_test(seqs: list, labels: np.ndarray, test_fraction: float, seed: int, stratify: bool,
+                     groups: np.ndarray | None = None):
+    """A seeded split (scikit-learn) for user files that bring no test split: whole groups held out when the
+    sequences have groups (subjects, sessions), else stratified by class for classification."""
+    from sklearn.model_selection import GroupShuffleSplit, train_test_split
+
     n = len(seqs)
-    if stratify:
-        test_idx = []
-        keys = np.array([str(v) for v in labels])
-        for key in sorted(set(keys)):
-            members = rng.permutation(np.flatnonzero(keys == key))
-            n_test = int(round(len(members) * test_fraction))
-            test_idx += list(members[: min(n_test, len(members) - 1)])  # keep >= 1 per class for training
-        test_idx = np.array(sorted(test_idx), dtype=int)
-    else:
-        test_idx = np.sort(rng.permutation(n)[: int(round(n * test_fraction))])
-    is_test = np.zeros(n, bool)
-    is_test[test_idx] = True
-    if is_test.all() or not is_test.any():
-        raise UserError(f"cannot split {n} sequences into train and test with --test-fraction {test_fraction}",
-                        "give more sequences, a 'split' column / x_test+y_test, or another --test-fraction")
-    pick = lambda mask: ([s for s, m in zip(seqs, mask) if m], labels[mask])
-    return (*pick(~is_test), *pick(is_test))
+    index = np.arange(n)
+    try:
+        if groups is not None:
+            if len(set(groups.tolist())) < 2:
+                raise ValueError("a single group")
+            splitter = GroupShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed)
+            train_idx, test_idx = next(splitter.split(index, groups=groups))
+        else:
+            keys = np.array([str(v) for v in labels]) if stratify else None
+            train_idx, test_idx = train_test_split(index, test_size=test_fraction, random_state=seed,
+                                                   stratify=keys)
+    except ValueError as exc:
+        how = "by group" if groups is not None else ("stratified by class" if stratify else "at random")
+        raise UserError(f"cannot split {n} sequences into train and test {how} with --test-fraction "
+                        f"{test_fraction} ({exc})",
+                        "give more sequences (groups), a 'split' column / x_test+y_test, or another --test-fraction"
+                        ) from None
+    train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
+    return ([seqs[i] for i in train_idx], labels[train_idx], [seqs[i] for i in test_idx], labels[test_idx])
 
 
 # --------------------------------------------------------------------------------------------
@@ -379,18 +405,30 @@ def shorten(split: Split, factor: int, max_len: int | None) -> Split:
 
 
 def load_dataset(name: str | None, path: str | None, *, task: str | None = None, test_fraction: float = 0.25,
-                 seed: int = 0, downsample_factor: int | None = None, max_len: int | None = None) -> Dataset:
+                 seed: int = 0, downsample_factor: int | None = None, max_len: int | None = None,
+                 group_column: str | None = None) -> Dataset:
     """Load a bundled set (`name`) or a user file (`path`), check it, encode labels and shorten sequences."""
+    groups = None
     if path is not None:
-        x_tr, y_tr, x_te, y_te = load_user_file(path)
+        x_tr, y_tr, x_te, y_te, groups = load_user_file(path, group_column)
         display = f"file:{os.path.basename(path)}"
     else:
+        if group_column:
+            raise UserError("--group-column applies to --data CSV files", "drop it for a bundled data set")
         x_tr, y_tr, x_te, y_te = load_bundled(name)
         display = name
     check_sequences(x_tr, y_tr, "training")
     task = task or infer_task(y_tr)
+    group_note = None
     if x_te is None:
-        x_tr, y_tr, x_te, y_te = split_train_test(x_tr, y_tr, test_fraction, seed, task == CLASSIFICATION)
+        if groups is not None:
+            held_out = len(set(groups.tolist()))
+            x_split = split_train_test(x_tr, y_tr, test_fraction, seed, task == CLASSIFICATION, groups)
+            group_note = (f"test split by group: {len(x_split[2])} sequences of the {held_out} groups held out "
+                          "whole (no group in both splits)")
+            x_tr, y_tr, x_te, y_te = x_split
+        else:
+            x_tr, y_tr, x_te, y_te = split_train_test(x_tr, y_tr, test_fraction, seed, task == CLASSIFICATION)
     check_sequences(x_te, y_te, "test")
     if x_te[0].shape[1] != x_tr[0].shape[1]:
         raise UserError(f"test sequences have {x_te[0].shape[1]} channels, training ones {x_tr[0].shape[1]}",
@@ -405,6 +443,8 @@ def load_dataset(name: str | None, path: str | None, *, task: str | None = None,
             raise UserError(f"training targets have {t_tr.shape[1]} columns, test targets {t_te.shape[1]}",
                             "both splits need the same number of targets")
     ds = Dataset(display, task, Split(x_tr, t_tr), Split(x_te, t_te), classes)
+    if group_note:
+        ds.notes.append(group_note)
 
     factor = downsample_factor if downsample_factor is not None else (BUNDLED[name].downsample if path is None else 1)
     if factor > 1 or max_len:

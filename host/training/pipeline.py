@@ -283,7 +283,8 @@ def run(args) -> int:
 
     say(f"loading {dataset_name or args.data} ...")
     ds = D.load_dataset(dataset_name, args.data, task=args.task, test_fraction=args.test_fraction,
-                        seed=args.seed, downsample_factor=args.downsample, max_len=args.max_len)
+                        seed=args.seed, downsample_factor=args.downsample, max_len=args.max_len,
+                        group_column=args.group_column)
     for what, value, fix in (("input channels", ds.input_dim, "select or merge channels"),
                              ("outputs", ds.output_dim, "merge classes or targets")):
         if value > MAX_DIM:
