@@ -7,6 +7,7 @@ second run fast), arm-none-eabi-gcc and qemu-system-arm (CI installs them)."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import venv
@@ -33,6 +34,8 @@ def installed(tmp_path_factory):
     """(venv bin dir, work dir): the wheel built from this checkout, installed without extras."""
     root = tmp_path_factory.mktemp("user")
     wheels = root / "wheels"
+    # setuptools stages the wheel in build/lib: a file left there by an older checkout would ship again
+    shutil.rmtree(REPO / "build" / "lib", ignore_errors=True)
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", wheels, REPO],
         cwd=root)
     wheel = next(wheels.glob("tinyrnn-*.whl"))

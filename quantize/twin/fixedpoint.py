@@ -62,7 +62,7 @@ def round_shift(a, s: int):
 def requant_q14(bias, acc_a, mult_a, acc_b=0, mult_b=0):
     """Gate pre-activation in Q14: (B + acc_a*M_a + acc_b*M_b) >> 32, all in int64.
 
-    `bias` already holds the rounding constant 2^31 (see `quantize.kernel`), so the shift rounds half up.
+    `bias` already holds the rounding constant 2^31 (see `quantize/twin/quantizer.py`), so the shift rounds half up.
     """
     total = (np.asarray(bias, dtype=np.int64)
              + np.asarray(acc_a, dtype=np.int64) * np.asarray(mult_a, dtype=np.int64)
