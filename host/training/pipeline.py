@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,15 +88,23 @@ def default_out_dir(dataset_name: str, data_path: str | None, cell: str, units: 
 # --------------------------------------------------------------------------------------------
 
 
+def progress_options(quiet: bool, stream=None) -> dict:
+    """tqdm options: a live bar on a terminal; in a log file (CI) a plain line every 15 s at most, not one
+    per update."""
+    stream = stream or sys.stderr
+    on_terminal = hasattr(stream, "isatty") and stream.isatty()
+    return {"disable": quiet, "mininterval": 0.1 if on_terminal else 15.0,
+            "ascii": not on_terminal, "dynamic_ncols": on_terminal}
+
+
 def make_progress_callback(epochs: int, quiet: bool, stream=None):
     """A Keras callback drawing one tqdm bar over the epochs (Keras' own output is switched off)."""
     import keras
 
     class EpochProgress(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            # disable=None: no bar when the output is not a terminal (a CI log gets no line per update)
-            self.bar = tqdm(total=epochs, unit="epoch", desc="training", disable=True if quiet else None,
-                            leave=False, file=stream)
+            self.bar = tqdm(total=epochs, unit="epoch", desc="training", leave=False, file=stream,
+                            **progress_options(quiet, stream))
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
@@ -241,8 +250,8 @@ def int8_reference(step_model, weights, cfg, inputs: Inputs, n_samples: int, see
 
     samples = C.calibration_samples(weights, cfg, inputs.x_train, inputs.train_len, n_samples, seed)
     tflite_bytes = C.convert_int8(step_model, cfg, samples)
-    with tqdm(total=len(inputs.test_len), unit="seq", desc="int8 evaluation", disable=True if quiet else None,
-              leave=False) as bar:
+    with tqdm(total=len(inputs.test_len), unit="seq", desc="int8 evaluation", leave=False,
+              **progress_options(quiet)) as bar:
         int8_steps = C.Int8Stepper(tflite_bytes, cfg).run(inputs.x_test, inputs.test_len, progress=bar)
     return tflite_bytes, int8_steps
 
