@@ -18,22 +18,26 @@ void tr_gru_step(const tr_layer_t *layer, int reset_after, uint16_t units, const
 
     if (reset_after) {
         int32_t *c = scratch + 3 * units;                       /* [units] U_n h + b_hn, Q14 */
-        int16_t *h_new = (int16_t *)n;                          /* [done] h after the step (below n[done]) */
+        int16_t *h_new = (int16_t *)n;                          /* [done] where the pass builds the new h */
         int done;
         /* W_n x + b_in and U_n h + b_hn (Q14) in one pass: the generator stores [W_n | U_n] as the
          * candidate's weights; candidate_recurrent holds the second requantisation only. Units 0..done-1
-         * also get their update in that pass (the DSP path), the rest here. */
+         * also get their update in that pass (the DSP path: h[0..done) is the new h on return), the rest here. */
         done = tr_matvec_gru_s16_s8(&layer->candidate, layer->candidate_recurrent.requant, x, h, z, h_new, n, c);
-        for (j = done; j < units; j++) {
-            const int32_t pre = tr_add_gate_mul_q15(n[j], r[j], c[j]);  /* n + round_shift(r c, 15): Q14 */
-            int32_t nj;                                                  /* tanh(pre), Q15 */
-            TR_SYMMETRIC_INTERP(tr_tanh_seg, TR_TANH_SAT_BITS, TR_TANH_SEG_BITS, pre, nj);
-            /* h' = sat16(n + round_shift(z (h - n), 15)) = z h + (1 - z) n */
-            h[j] = (int16_t)TR_SAT_BITS(nj + (tr_mla(z[j], h[j] - nj, 1 << 14) >> 15), 16);
+        {
+            /* one pointer over the 4 arrays of a unit (z, r, n, c are `units` words apart): fewer live
+             * registers, which Thumb-1 (all units come here on Cortex-M0) needs */
+            const int32_t *g = z + done, *const end = z + units;
+            int16_t *hj = h + done;
+            for (; g < end; g++, hj++) {
+                const int32_t pre = tr_add_gate_mul_q15(g[2 * units], g[units], g[3 * units]); /* n + round_shift(r c, 15) */
+                int32_t nj;                                                  /* tanh(pre), Q15 */
+                TR_SYMMETRIC_INTERP(tr_tanh_seg, TR_TANH_SAT_BITS, TR_TANH_SEG_BITS, pre, nj);
+                /* h' = sat16(n + round_shift(z (h - n), 15)) = z h + (1 - z) n */
+                *hj = (int16_t)TR_SAT_BITS(nj + (tr_mla(g[0], *hj - nj, 1 << 14) >> 15), 16);
+            }
         }
-        for (j = 0; j < done; j += 2) {                        /* done is even: whole words of the int32 buffers */
-            ((int32_t *)(void *)h)[j / 2] = ((const int32_t *)(void *)h_new)[j / 2];
-        }
+        (void)r;
         return;
     }
     {

@@ -55,10 +55,11 @@ void tr_matvec_dual_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, 
 /* The GRU reset_after candidate (as tr_matvec_dual_s16_s8 with a = x, b = h) and, where the path can, the cell
  * update in the same pass: rows 0..done-1 (done returned; the DSP path's full blocks of 4, 0 elsewhere) get
  * h_new[j] = sat16(nj + ((z[j] (h[j] - nj) + 2^14) >> 15)), nj = tanh(n[j] + round_shift(r[j] c[j], 15)),
- * r[j] = z[rows + j]; the other rows get n[j] and c[j] as tr_matvec_dual_s16_s8. h_new may share memory
- * with n as long as h_new[0..done) lies below n[done]. */
+ * r[j] = z[rows + j], built in h_new and copied over h[0..done) at the end (h is input b until then); the
+ * other rows get n[j] and c[j] as tr_matvec_dual_s16_s8. h_new may share memory with n as long as
+ * h_new[0..done) lies below n[done]. */
 int tr_matvec_gru_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, const int16_t *x,
-                         const int16_t *h, const int32_t *z, int16_t *h_new, int32_t *n, int32_t *c);
+                         int16_t *h, const int32_t *z, int16_t *h_new, int32_t *n, int32_t *c);
 
 /* tr_activation.c, in place over n int32 values: Q14 pre-activation in, Q15 activation out. */
 void tr_sigmoid_q15(int32_t *z, int n);                 /* 0..32767 */

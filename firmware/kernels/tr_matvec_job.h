@@ -77,6 +77,8 @@ typedef struct {
     int32_t gru_h_offset;           /* TR_DSP_GRU: bytes from the new h[j] (at out, int16) to the old h[j] */
     int32_t a_half;                 /* 1: the last group of input a has 2 real columns (cols_a % 4 in 1..2,
                                      * groups_a >= 2); 0 otherwise */
+    int32_t gru_copy;               /* TR_DSP_GRU: after the last block, copy this many blocks (4 units) of the new
+                                     * h (at out) over the old one (0: the caller copies); 0 in other modes */
 } tr_dsp_job_t;
 #define TR_DSP_JOB_W 0
 #define TR_DSP_JOB_RQ 4
@@ -96,10 +98,12 @@ typedef struct {
 #define TR_DSP_JOB_GRU_R_OFFSET 60
 #define TR_DSP_JOB_GRU_H_OFFSET 64
 #define TR_DSP_JOB_A_HALF 68
+#define TR_DSP_JOB_GRU_COPY 72
 /* job.act beyond the TR_ACT_* values the routine takes as they are (its jump table is indexed by act) */
 #define TR_DSP_DUAL 3               /* out[j] from input a only, out2[j] from input b only */
 #define TR_DSP_LSTM 4               /* TR_ACT_LSTM with units % 4 == 0 (no block straddles two gates) */
-#define TR_DSP_GRU 5                /* TR_DSP_DUAL, then the GRU cell update: the new h (int16) at out */
+#define TR_DSP_GRU 5                /* TR_DSP_DUAL, then the GRU cell update: the new h (int16) at out (and over
+                                     * the old h, out + gru_h_offset, after the last block: job.gru_copy) */
 
 void tr_dsp_blocks(tr_dsp_job_t *job);
 
@@ -148,6 +152,7 @@ TR_CHECK(offsetof(tr_dsp_job_t, gru_r_offset) == TR_DSP_JOB_GRU_R_OFFSET
          && TR_DSP_JOB_GRU_R_OFFSET == TR_DSP_JOB_GRU_Z + 4, dsp_job_gru_r_offset);
 TR_CHECK(offsetof(tr_dsp_job_t, gru_h_offset) == TR_DSP_JOB_GRU_H_OFFSET, dsp_job_gru_h_offset);
 TR_CHECK(offsetof(tr_dsp_job_t, a_half) == TR_DSP_JOB_A_HALF, dsp_job_a_half);
+TR_CHECK(offsetof(tr_dsp_job_t, gru_copy) == TR_DSP_JOB_GRU_COPY, dsp_job_gru_copy);
 #endif
 
 #endif /* TR_MATVEC_JOB_H */

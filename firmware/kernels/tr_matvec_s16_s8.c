@@ -109,7 +109,7 @@ static void activate(int32_t *out, int from, int rows, int act)
  * cell update of those rows into gru->h_new instead of writing out/out2; returns how many rows it did so. */
 typedef struct {
     const int32_t *z;                   /* [rows] update gate, then [rows] reset gate, Q15 */
-    const int16_t *h;                   /* [rows] h before the step (input b), Q15 */
+    int16_t *h;                         /* [rows] h before the step (input b), Q15; after it for the fused rows */
     int16_t *h_new;                     /* [rows] h after the step, Q15 */
 } tr_gru_update_t;
 
@@ -142,6 +142,7 @@ static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_
             job.lstm_g_blocks = units / TR_ROW_BLOCK * 2;
         }
         job.tanh_mid = tr_tanh_seg + TR_TABLE_SEGMENTS / 2;
+        job.gru_copy = 0;
         if (rq2 != NULL) {
             job.aux = rq2;
             job.aux2 = (int32_t)((char *)out2 - (char *)out);
@@ -158,6 +159,8 @@ static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_
             job.gru_z = gru->z;
             job.gru_r_offset = (int32_t)(4 * dense->rows);
             job.gru_h_offset = (int32_t)((const char *)gru->h - (const char *)gru->h_new);
+            /* the routine copies the new h over the old when no remainder block still reads the old h */
+            job.gru_copy = dense->rows % TR_ROW_BLOCK == 0 ? (int32_t)job.blocks : 0;
         }
         tr_dsp_blocks(&job);
         row = dense->rows - dense->rows % TR_ROW_BLOCK;
@@ -201,6 +204,11 @@ static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_
         }
     }
     activate(out, activated, dense->rows, act);
+    if (fused > 0 && dense->rows % TR_ROW_BLOCK != 0) {     /* the remainder block has read the old h */
+        for (r = 0; r < fused; r += 2) {                    /* fused is a multiple of 4: whole int32 words */
+            ((int32_t *)(void *)gru->h)[r / 2] = ((const int32_t *)(void *)gru->h_new)[r / 2];
+        }
+    }
     return fused;
 }
 
@@ -216,7 +224,7 @@ void tr_matvec_dual_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, 
 }
 
 int tr_matvec_gru_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, const int16_t *x,
-                         const int16_t *h, const int32_t *z, int16_t *h_new, int32_t *n, int32_t *c)
+                         int16_t *h, const int32_t *z, int16_t *h_new, int32_t *n, int32_t *c)
 {
     tr_gru_update_t gru;
     gru.z = z;

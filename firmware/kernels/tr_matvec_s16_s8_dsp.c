@@ -186,7 +186,8 @@
  *           advanced, and the offset of out2)
  *   64: requantisation code     68: blocks left     72, 76: lstm_o_blocks, lstm_g_blocks     80: tanh_mid
  *   TR_DSP_GRU: 84 weight pointer while the rows run, 88..100 the 4 sums of input b, 104 z (advanced),
- *   108 gru_r_offset, 112 gru_h_offset */
+ *   108 gru_r_offset, 112 gru_h_offset. After the last block, job->gru_copy blocks of the new h (8 bytes
+ *   each) are copied from job->out over the old h. */
 __attribute__((naked, noinline)) void tr_dsp_blocks(tr_dsp_job_t *job)
 {
     (void)job;                              /* in r0 (AAPCS) */
@@ -310,6 +311,17 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(tr_dsp_job_t *job)
         "ldr    r10, [sp, #16]\n\t"
         "str    r11, [r10, #" TR_STR(TR_DSP_JOB_W) "]\n\t"
         "str    r12, [r10, #" TR_STR(TR_DSP_JOB_RQ) "]\n\t"
+        "ldr    r2, [r10, #" TR_STR(TR_DSP_JOB_GRU_COPY) "]\n\t"
+        "cbz    r2, .Ltr_dsp_return\n\t"
+        "ldr    r0, [r10, #" TR_STR(TR_DSP_JOB_OUT) "]\n\t"  /* TR_DSP_GRU: the new h over the old one */
+        "ldr    r1, [r10, #" TR_STR(TR_DSP_JOB_GRU_H_OFFSET) "]\n\t"
+        "add    r1, r1, r0\n"
+        ".Ltr_dsp_copy_h:\n\t"                  /* 4 units (8 bytes) per block */
+        "ldrd   r4, r5, [r0], #8\n\t"
+        "strd   r4, r5, [r1], #8\n\t"
+        "subs   r2, r2, #1\n\t"
+        "bne    .Ltr_dsp_copy_h\n"
+        ".Ltr_dsp_return:\n\t"
         "add    sp, sp, #116\n\t"
         "pop    {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"
         ".align 2\n"

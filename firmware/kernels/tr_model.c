@@ -23,15 +23,16 @@ void tinyrnn_step(const tinyrnn_model_t *model, int32_t *state, int32_t *scratch
                   const int16_t *x, int32_t *y)
 {
     const int h_words = TR_PAD4(model->units) / 2;
+    const int d = model->input_dim, d_padded = TR_PAD4(d);    /* locals: the int16 stores below may alias */
     int16_t *x_padded = (int16_t *)scratch;
-    int32_t *work = scratch + TR_PAD4(model->input_dim) / 2;
+    int32_t *work = scratch + d_padded / 2;
     const int16_t *layer_input = x_padded;
     int i, l;
 
-    for (i = 0; i < model->input_dim; i++) {
+    for (i = 0; i < d; i++) {
         x_padded[i] = x[i];
     }
-    for (; i < TR_PAD4(model->input_dim); i++) {
+    for (; i < d_padded; i++) {
         x_padded[i] = 0;
     }
 
