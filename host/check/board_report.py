@@ -141,7 +141,7 @@ def write_combined(model_dir):
     results = [r for r in results if r.get("limit") is None and not r.get("stopped")]
     lines = [f"# {model_dir.name} on boards", "",
              "Written by host/check/harness.py. Latency on QEMU boards is executed instructions (SysTick under "
-             "-icount), not cycles; on silicon it is cycles.", "",
+             "-icount, or minstret on RISC-V), not cycles; on silicon it is cycles (instructions with minstret).", "",
              "| board | bit-exact | argmax agree | final max abs | step max abs | per step p50 | unit | flash B | RAM B |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in results:

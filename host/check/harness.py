@@ -149,7 +149,7 @@ def latency_summary(run, info):
     valid = np.arange(run["step_ticks"].shape[1])[None, :] < run["lengths"][:, None]
     per_step = info.ticks_to_count(run["step_ticks"][valid])
     per_seq = info.ticks_to_count(run["step_ticks"].sum(axis=1))
-    note = ("executed instructions counted with SysTick under QEMU -icount shift=0 (not cycles); "
+    note = ("executed instructions (SysTick under QEMU -icount shift=0, or RISC-V minstret), not cycles; "
             f"resolution {info.ticks_to_count(1):g} instructions; µs assume one instruction per cycle at "
             f"{info.cpu_clock_hz / 1e6:g} MHz" if info.unit == "instructions" else
             "wall-clock µs around each step (time.ticks_us: an interpreter, not a cycle count)"
