@@ -8,6 +8,7 @@ from tinyrnn.host.commands.base import run_command, summary
 COMMANDS = {
     "train": "tinyrnn.host.commands.train",
     "export": "tinyrnn.host.commands.export",
+    "predict": "tinyrnn.host.commands.predict",
     "boards": "tinyrnn.host.commands.boards",
     "flash": "tinyrnn.host.commands.flash",
     "harness": "tinyrnn.host.commands.harness",

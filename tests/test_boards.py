@@ -12,7 +12,8 @@ from tinyrnn.host.device.boards import board_from_dict, load_board
 from tinyrnn.host.defaults import DEFAULT_BOARD
 from tinyrnn.host.errors import BoardDataError
 
-EMULATED = ["qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-microbit", "qemu-netduinoplus2"]
+EMULATED = ["qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-microbit", "qemu-netduinoplus2",
+            "qemu-riscv32-virt"]
 REAL = ["nrf52840-dk", "nucleo-f446re"]
 
 
@@ -143,3 +144,58 @@ def test_generate_writes_all_inputs(tmp_path):
     mk = (tmp_path / "board.mk").read_text()
     assert "platform/uart/nrf_uart.c" in mk and "platform/counter/systick.c" in mk
     assert "#define BOARD_UART_TX_PIN 24" in (tmp_path / "board_config.h").read_text()
+
+
+def test_riscv_board_is_its_family():
+    b = load_board("qemu-riscv32-virt")
+    assert (b.family, b.cross, b.qemu_binary) == ("riscv", "riscv64-unknown-elf-", "qemu-system-riscv32")
+    assert b.cpu_flags() == ["-march=rv32imc", "-misa-spec=2.2", "-mabi=ilp32"]
+    assert (b.counter, b.counter_unit, b.counter_hz) == ("minstret", "instructions", 1_000_000_000)
+    assert b.platform_sources() == ["platform/riscv/startup.c", "platform/libc_min.c", "platform/uart/ns16550.c",
+                                    "platform/clock/clock_none.c", "platform/counter/minstret.c"]
+    header = boards.board_config_h(b)
+    for line in ("BOARD_UART_BASE 0x10000000u", "BOARD_UART_CLOCK_HZ 3686400u", "BOARD_UART_IRQ 10u",
+                 "BOARD_PLIC_BASE 0x0C000000u", "BOARD_PLIC_CONTEXT 0u", "BOARD_COUNTER_HZ 1000000000u"):
+        assert f"#define {line}" in header
+    assert "riscv64-unknown-elf-" in boards.board_mk(b)
+    assert "ENTRY(_start)" in boards.linker_script(b) and "ORIGIN = 0x80400000" in boards.linker_script(b)
+    from tinyrnn.host.device.qemu import qemu_command
+    cmd = qemu_command(b, "app.elf")
+    assert cmd[:3] == ["qemu-system-riscv32", "-M", "virt"] and cmd[-2:] == ["-bios", "none"]
+
+
+def test_a_second_riscv_board_is_data_only():
+    """Another SoC of the family (its own UART address, PLIC, interrupt source, memory): no C changes, only
+    its board.toml."""
+    data = raw("qemu-riscv32-virt")
+    data["name"] = "my-rv32-soc"
+    data["cpu"]["core"] = "rv32imac"
+    data["uart"].update(base=0x6000_0000, irq=21, clock_hz=40_000_000)
+    data["interrupts"].update(base=0x2000_0000, context=1)
+    data["memory"].update(flash_origin=0x4200_0000, flash_size=0x40_0000, ram_origin=0x3FC8_0000, ram_size=0x6_0000)
+    b = board_from_dict(data)
+    assert b.platform_sources() == load_board("qemu-riscv32-virt").platform_sources()
+    header = boards.board_config_h(b)
+    assert "#define BOARD_PLIC_BASE 0x20000000u" in header and "#define BOARD_UART_IRQ 21u" in header
+    assert b.cpu_flags()[0] == "-march=rv32imac"
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["cpu"].update(counter="systick"), "counter 'systick' does not exist on rv32imc"),
+    (lambda d: d.pop("interrupts"), "missing 'interrupts'"),
+    (lambda d: d["uart"].update(irq=0), "PLIC source 1..1023"),
+    (lambda d: d["uart"].pop("clock_hz"), "missing 'clock_hz'"),
+    (lambda d: d["runner"].update(args="-bios none"), "args must be a list of strings"),
+])
+def test_bad_riscv_data_names_the_key(change, message):
+    data = copy.deepcopy(raw("qemu-riscv32-virt"))
+    change(data)
+    with pytest.raises(BoardDataError, match=re.escape(message)):
+        board_from_dict(data)
+
+
+def test_cortexm_has_no_minstret():
+    data = raw("qemu-mps2-an386")
+    data["cpu"]["counter"] = "minstret"
+    with pytest.raises(BoardDataError, match="does not exist on cortex-m4"):
+        board_from_dict(data)

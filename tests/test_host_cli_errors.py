@@ -129,8 +129,8 @@ def test_real_command_lines(argv, words, tmp_path):
     assert_one_line_error(proc.returncode, proc.stderr, *words)
 
 
-@pytest.mark.parametrize("command", ["train", "export", "boards", "flash", "harness", "hwtest", "demo", "bench",
-                                     "mpserve"])
+@pytest.mark.parametrize("command", ["train", "export", "predict", "boards", "flash", "harness", "hwtest", "demo",
+                                     "bench", "mpserve"])
 def test_help_names_the_command_typed(command):
     proc = subprocess.run([str(TINYRNN), command, "--help"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

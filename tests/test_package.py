@@ -66,7 +66,7 @@ def test_wheel_installs_one_namespace_and_no_training_stack(installed):
     assert "tinyrnn" in top and not {"host", "quantize", "firmware", "boards"} & top, sorted(top)
     assert not any(name.startswith(("tensorflow", "keras")) for name in top)
     help_text = run([bin_dir / "tinyrnn", "--help"], work).stdout
-    for command in ("train", "export", "flash", "harness", "hwtest", "demo", "bench", "mpserve"):
+    for command in ("train", "export", "predict", "flash", "harness", "hwtest", "demo", "bench", "mpserve"):
         assert f"\n  {command} " in help_text
 
 
@@ -114,6 +114,20 @@ def test_board_side_never_imports_the_training_stack(installed, trained):
              "print('imported:', bad)\n")
     out = run([bin_dir / "python", "-c", probe], work).stdout
     assert "imported: []" in out, out
+
+
+def test_predict_your_recordings_from_the_wheel(installed, trained):
+    """`tinyrnn predict` on a CSV of recordings, with only the base dependencies (its CSV reader is numpy's
+    and the standard library's, not pandas)."""
+    bin_dir, work = installed
+    split = __import__("numpy").load(trained / "test_split.npz")
+    lines = ["sequence_id,label,a,b,c"]
+    for i in range(3):
+        lines += [f"s{i},,{','.join(repr(float(v)) for v in frame)}" for frame in split["x"][i, :split["lengths"][i]]]
+    (work / "mine.csv").write_text("\n".join(lines) + "\n")
+    out = run([bin_dir / "tinyrnn", "predict", "--model", trained, work / "mine.csv"], work).stdout
+    assert "twin vs float: final argmax agreement" in out
+    assert sum(line.split()[0] in ("s0", "s1", "s2") for line in out.splitlines() if line.strip()) == 3
 
 
 def test_pytest_plugin_ends_the_session_once_for_a_wrong_model(installed, trained, tmp_path):

@@ -107,7 +107,7 @@ static void handle_hello(const proto_request_t *req)
 #endif
     p[PROTO_INFO_COUNTER_UNIT_OFF] = BOARD_COUNTER_UNIT;
     put_u32(p + PROTO_INFO_CPU_CLOCK_HZ_OFF, BOARD_CPU_CLOCK_HZ);
-    put_u32(p + PROTO_INFO_COUNTER_HZ_OFF, BOARD_CPU_CLOCK_HZ);   /* both counters tick at the CPU clock */
+    put_u32(p + PROTO_INFO_COUNTER_HZ_OFF, BOARD_COUNTER_HZ);     /* board.toml: the counter's ticks per second */
     put_u16(p + PROTO_INFO_INPUT_DIM_OFF, IN_DIM);
     put_u16(p + PROTO_INFO_OUTPUT_DIM_OFF, OUT_DIM);
     put_u16(p + PROTO_INFO_MAX_PAYLOAD_OFF, PROTO_MAX_PAYLOAD);

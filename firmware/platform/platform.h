@@ -12,10 +12,15 @@
 
 #include "board_config.h"
 
+/* <family>/startup.c: enable one device interrupt at its controller (Cortex-M: NVIC; RISC-V: PLIC), with
+ * interrupts enabled at the core. UART_IRQHandler is what the family's startup calls for BOARD_UART_IRQ. */
+void platform_irq_enable(uint32_t irq);
+
 /* clock/<family>.c: bring the CPU to BOARD_CPU_CLOCK_HZ (PLL, flash wait states, oscillators). */
 void clock_init(void);
 
-/* uart/<family>.c: pins, baud rate, enable; then blocking byte I/O (polled, no interrupts). */
+/* uart/<family>.c: pins, baud rate, enable; then blocking byte I/O (transmit polled, receive by interrupt into
+ * a ring: uart/uart_rx.h). */
 void uart_init(void);
 void uart_write(const uint8_t *data, size_t len);
 uint8_t uart_read_byte(void);

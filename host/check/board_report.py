@@ -83,10 +83,15 @@ def summary_lines(results):
                      f"output {f['output']}: board {f['board']}, twin {f['twin']}")
     checks = ", ".join(f"{name} {c['value']:.4g} ({c['op']} {c['limit']:g}) {'OK' if c['passed'] else 'FAIL'}"
                        for name, c in results["thresholds"].items())
+    keys = ("accuracy", "float_accuracy", "step_argmax_agreement", "final_mean_abs", "step_mean_abs",
+            "rmse_vs_float", "relative_l2", "cosine_similarity")
+    if results.get("inputs"):      # the user's recordings: figures only (the targets are the test split's)
+        lines.append(f"recordings {results['inputs']['file']}, pre-processed as the C library does")
+        checks = ", ".join(f"{k} {fid[k]:.4g}" for k in ("argmax_agreement", "final_max_abs", "step_max_abs")
+                           if fid.get(k) is not None) + " (figures only: the kernel's targets are the test split's)"
+        keys = ("accuracy", "float_accuracy", "rmse", "float_rmse", "labelled_sequences") + keys[2:]
     lines.append(f"fidelity vs float: {checks}")
-    extra = [f"{k} {fid[k]:.4g}" for k in ("accuracy", "float_accuracy", "step_argmax_agreement", "final_mean_abs",
-                                              "step_mean_abs", "rmse_vs_float", "relative_l2", "cosine_similarity")
-             if fid.get(k) is not None]
+    extra = [f"{k} {fid[k]:.4g}" for k in keys if fid.get(k) is not None]
     lines.append("  " + ", ".join(extra))
     ps, pu, qs = lat["per_step"], lat["per_step_us"], lat["per_sequence"]
     lines.append(f"latency per step ({unit}): p50 {ps['p50']:,.0f}, p99 {ps['p99']:,.0f}, max {ps['max']:,.0f} "
@@ -109,7 +114,9 @@ def summary_lines(results):
 
 
 def board_section(results, plots=True):
-    partial = f" (partial run: first {results['limit']} test sequences)" if results.get("limit") else ""
+    partial = f" (partial run: first {results['limit']} sequences)" if results.get("limit") else ""
+    if results.get("inputs"):
+        partial += f", recordings {Path(results['inputs']['file']).name}"
     lines = [f"## {results['board']}{partial}", ""]
     lines += [f"- {line.strip()}" for line in summary_lines(results)]
     lines += ["", "| figure | value |", "|---|---|"]
@@ -134,7 +141,7 @@ def write_combined(model_dir):
     results = [r for r in results if r.get("limit") is None and not r.get("stopped")]
     lines = [f"# {model_dir.name} on boards", "",
              "Written by host/check/harness.py. Latency on QEMU boards is executed instructions (SysTick under "
-             "-icount), not cycles; on silicon it is cycles.", "",
+             "-icount, or minstret on RISC-V), not cycles; on silicon it is cycles (instructions with minstret).", "",
              "| board | bit-exact | argmax agree | final max abs | step max abs | per step p50 | unit | flash B | RAM B |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in results:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.host.check import board_report
+from tinyrnn.host.check import board_report, recordings
 from tinyrnn.host.report.html import write_html
 from tinyrnn.host.device.firmware import firmware_dir
 from tinyrnn.host.errors import TinyRNNError
@@ -66,19 +66,21 @@ def load_model(model_dir):
 
 
 def run_test_split(client, twin, split, limit=None, progress=False, keep_partial=False):
-    """Every test sequence through SEQUENCE (per-step outputs, state reset first).
+    """Every test sequence through SEQUENCE (per-step outputs, state reset first). `split` holds "x" (raw
+    inputs, quantized by the twin) or "x_q" (kernel inputs), and "lengths".
 
     Returns a dict of arrays: board (n, T, k) int32, twin (n, T, k) int32, step_ticks (n, T) (0 past each
     length), lengths (n,), x_q (n, T, d) int16. With `keep_partial`, a link that stops the run (a TinyRNNError
     after the client's retries and re-runs) ends it early: the arrays then hold the sequences done so far and
     "stopped" the error (None when every sequence ran); a run that verified nothing raises it."""
-    x, lengths = split["x"], split["lengths"].astype(np.int64)
+    lengths = split["lengths"].astype(np.int64)
     n = len(lengths) if limit is None else min(limit, len(lengths))
-    x, lengths = x[:n], lengths[:n]
-    x_q = twin.quantize_input(x)
+    lengths = lengths[:n]
+    # kernel inputs: given (the user's recordings, pre-processed as the C library does), or the test split's
+    x_q = split["x_q"][:n] if "x_q" in split else twin.quantize_input(split["x"][:n])
     expected = twin.run(x_q)
     board = np.zeros_like(expected)
-    ticks = np.zeros(x.shape[:2], dtype=np.int64)
+    ticks = np.zeros(x_q.shape[:2], dtype=np.int64)
     sequences = range(n)
     if progress:
         from tqdm import tqdm
@@ -147,7 +149,7 @@ def latency_summary(run, info):
     valid = np.arange(run["step_ticks"].shape[1])[None, :] < run["lengths"][:, None]
     per_step = info.ticks_to_count(run["step_ticks"][valid])
     per_seq = info.ticks_to_count(run["step_ticks"].sum(axis=1))
-    note = ("executed instructions counted with SysTick under QEMU -icount shift=0 (not cycles); "
+    note = ("executed instructions (SysTick under QEMU -icount shift=0, or RISC-V minstret), not cycles; "
             f"resolution {info.ticks_to_count(1):g} instructions; µs assume one instruction per cycle at "
             f"{info.cpu_clock_hz / 1e6:g} MHz" if info.unit == "instructions" else
             "wall-clock µs around each step (time.ticks_us: an interpreter, not a cycle count)"
@@ -168,11 +170,23 @@ def firmware_size(board_name, model_dir):
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link_options=None):
-    """The whole harness run; returns (results dict, run arrays, twin, test split). `link_options` go to the
+def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link_options=None, inputs=None):
+    """The whole harness run; returns (results dict, run arrays, twin, split). `link_options` go to the
     client (timeout, retries, reruns, max_chunk, adaptive). A run the link stopped returns what it verified,
-    with results["stopped"] saying why (and passed False)."""
-    twin, manifest, split = load_model(model_dir)
+    with results["stopped"] saying why (and passed False).
+
+    `inputs`: a recordings file of the user's (host/check/recordings.py) instead of the test split: its raw
+    values pre-processed as the C library does, the float model run on the host; the verdict is bit-exactness
+    (the kernel's fidelity targets are for the test split: on the user's data the figures are reported only),
+    and results["inputs"] carries the file and every sequence's board and float predictions."""
+    prepared = None
+    if inputs is None:
+        twin, manifest, split = load_model(model_dir)
+    else:
+        twin, manifest, weights = recordings.load_model(model_dir)
+        prepared = recordings.prepare(recordings.load_recordings(inputs), twin, manifest)
+        split = {"x_q": prepared.x_q, "lengths": prepared.lengths,
+                 "float_outputs": recordings.float_outputs(prepared, manifest, weights)}
     started = time.monotonic()
     client = connect(port, baud, expected_hash=twin.model_hash, **(link_options or {}))
     try:
@@ -185,7 +199,16 @@ def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link
     finally:
         client.transport.close()
     stopped = run.pop("stopped")
-    figures = fidelity(run, twin, manifest, split)
+    mismatched = bit_exactness(run)
+    if prepared is None:
+        figures = fidelity(run, twin, manifest, split)
+        thresholds = check_thresholds(figures, manifest["task"])
+    else:
+        done = prepared.head(len(run["lengths"]))
+        board = twin.dequantize_output(run["board"])
+        ref = split["float_outputs"][:len(done.names)]
+        figures = recordings.compare(done, ref, board, manifest)
+        thresholds = {}
     results = {
         "board": info.board_name, "port": port, "model": Path(model_dir).resolve().name,
         "model_hash": info.model_hash, "cell": info.cell, "layers": info.layers, "units": info.units,
@@ -193,15 +216,20 @@ def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link
         "cpu_clock_hz": info.cpu_clock_hz, "task": manifest["task"],
         "sequences": int(len(run["lengths"])), "steps": int(run["lengths"].sum()),
         "limit": limit,                       # None: the whole test split
-        "bit_exact": bit_exactness(run),
+        "bit_exact": mismatched,
         "fidelity": figures,
-        "thresholds": check_thresholds(figures, manifest["task"]),
+        "thresholds": thresholds,
         "latency": latency_summary(run, info),
         "firmware_size": firmware_size(info.board_name, model_dir),
         "wall_seconds": round(time.monotonic() - started, 2),
         "link": client.stats.as_dict(),
         "stopped": stopped.one_line() if stopped else None,
     }
+    if prepared is not None:
+        results["inputs"] = {
+            "file": str(Path(inputs).resolve()), "downsample": prepared.downsample, "skipped": prepared.skipped,
+            "preprocessing": "the C library's push_float (quantize/twin/preprocess.py)",
+            "per_sequence": recordings.per_sequence(done, manifest, ref, board, test_name="board")}
     results["verdict"] = verdict(results["thresholds"], mismatched=results["bit_exact"]["mismatched_values"])
     if stopped:
         results["verdict"] = {"passed": False, "reasons": [f"the link stopped the run: {stopped.one_line()}",
@@ -210,17 +238,20 @@ def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link
     return results, run, twin, split
 
 
-def output_dir(model_dir, board_name, limit=None, stopped=False):
+def output_dir(model_dir, board_name, limit=None, stopped=False, inputs=None):
     """<artifact>/hw/<board>/ for a full run; <artifact>/hw/<board>-limit<N>/ for a partial one, and
-    <board>-stopped/ (or <board>-limit<N>-stopped/) for a run the link stopped."""
+    <board>-stopped/ (or <board>-limit<N>-stopped/) for a run the link stopped. A run on the user's recordings
+    goes to <artifact>/inputs/<file stem>/<board>.../ instead: never among the test split's board figures."""
     name = board_name if limit is None else f"{board_name}-limit{limit}"
-    return Path(model_dir) / "hw" / (f"{name}-stopped" if stopped else name)
+    top = Path(model_dir) / "hw" if inputs is None else Path(model_dir) / "inputs" / Path(inputs).stem
+    return top / (f"{name}-stopped" if stopped else name)
 
 
 def write_outputs(results, run, twin, split, model_dir, plots=True):
     """results.json + report section + plots in `output_dir(...)`, and the combined hw_report.md (which
     lists full runs only)."""
-    out = output_dir(model_dir, results["board"], results.get("limit"), bool(results.get("stopped")))
+    inputs = (results.get("inputs") or {}).get("file")
+    out = output_dir(model_dir, results["board"], results.get("limit"), bool(results.get("stopped")), inputs)
     out.mkdir(parents=True, exist_ok=True)
     stored = dict(results)
     stored["latency"] = {k: v for k, v in results["latency"].items() if k != "per_step_values"}
@@ -230,8 +261,9 @@ def write_outputs(results, run, twin, split, model_dir, plots=True):
         board_report.plot_latency(results, out / "latency_hist.png")
         board_report.plot_outputs(run, twin, split, results, out / "outputs_vs_float.png", classes)
     (out / "hw_report.md").write_text(board_report.board_section(results, plots))
-    board_report.write_combined(Path(model_dir))
-    write_html(model_dir)
+    if inputs is None:
+        board_report.write_combined(Path(model_dir))
+        write_html(model_dir)
     return out
 
 

@@ -11,12 +11,16 @@ folded in, outputs, class names), CMake, a Makefile fragment, an Arduino and a P
 examples/stream, whose output on any core equals examples/stream/expected.txt (the twin's).
 """
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from tinyrnn.host.device import firmware, qemu
+from tinyrnn.host.device.boards import load_board
 from tinyrnn.host.errors import TinyRNNError, UserError
+from tinyrnn.host.link.client import connect
 from tinyrnn.quantize.emit.c_library import LibraryError, write_library
 from tinyrnn.quantize.emit.export import export
 from tinyrnn.quantize.emit.micropython import write_tables
@@ -46,7 +50,8 @@ def add_arguments(p):
                    help="--lib: what one unit of push_int's integers is worth, in the unit the model was trained "
                         "on (one value, or one per channel); default 2^-k, k in the header")
     p.add_argument("--no-measure", action="store_true",
-                   help="--lib: skip counting instructions per step in the emulator (unicorn) for the README")
+                   help="--lib: skip counting instructions per step for the README (Cortex-M0/M4 in unicorn, "
+                        "rv32imc on the emulated RISC-V board)")
 
 
 def _int_scale(text):
@@ -60,14 +65,33 @@ def _int_scale(text):
     return values[0] if len(values) == 1 else values
 
 
-def _count_instructions(model_dir: Path, work: Path) -> dict:
-    """{core: instructions per tinyrnn_step} on Cortex-M0/M4 in unicorn, {} without unicorn or the toolchain."""
+RISCV_BOARD = "qemu-riscv32-virt"     # the emulated RISC-V board whose minstret counts the README's RV32 figure
+
+
+def _count_on_riscv(model_dir: Path, twin: TwinModel, x_q, work: Path) -> int | None:
+    """Instructions per tinyrnn_step on rv32imc: the kit's firmware for qemu-riscv32-virt (the same kernel
+    sources and model data, -O2) under QEMU -icount, its minstret read around every step over the serial
+    line. None without the RISC-V toolchain or QEMU."""
+    board = load_board(RISCV_BOARD)
+    if shutil.which(board.cross + "gcc") is None or shutil.which(board.qemu_binary) is None:
+        return None
+    record = qemu.start(board, firmware.build(board, model_dir), run_dir=work / "run")
     try:
-        from tinyrnn.quantize.toolchain.emulate import EmulatedModel
-    except ImportError:
-        return {}
-    if not build.arm_toolchain_available():
-        return {}
+        client = connect(record.port, expected_hash=twin.model_hash)
+        try:
+            result = client.sequence(x_q, per_step=True, reset=True)
+        finally:
+            client.transport.close()
+    finally:
+        qemu.stop(board.name, run_dir=work / "run")
+    if not (result.outputs == twin.run(x_q)).all():
+        raise TinyRNNError(f"the {RISCV_BOARD} build of {model_dir} differs from the twin", "report this as a bug")
+    return round(float(client.info.ticks_to_count(result.step_ticks).mean()))
+
+
+def _count_instructions(model_dir: Path, work: Path) -> dict:
+    """{core: instructions per tinyrnn_step}: Cortex-M0/M4 in unicorn, rv32imc on the emulated RISC-V board
+    (minstret under QEMU -icount); a core whose tools are missing is left out."""
     twin = TwinModel.from_artifact_dir(model_dir)
     x_q = np.zeros((16, twin.params.input_dim), np.int16)
     split = model_dir / "test_split.npz"
@@ -75,13 +99,20 @@ def _count_instructions(model_dir: Path, work: Path) -> dict:
         with np.load(split) as data:
             x_q = twin.quantize_input(data["x"][0][:16])
     counts = {}
-    for core in ("m0", "m4"):
+    try:
+        from tinyrnn.quantize.toolchain.emulate import EmulatedModel
+    except ImportError:
+        EmulatedModel = None
+    for core in ("m0", "m4") if EmulatedModel and build.arm_toolchain_available() else ():
         emu = EmulatedModel(model_dir / "c", twin.params, core, work / core)
         emu.reset()
         y, n = emu.run(x_q, count=True)
         if not (y == twin.run(x_q)).all():
             raise TinyRNNError(f"the {core} build of {model_dir} differs from the twin", "report this as a bug")
         counts[core] = round(n / len(x_q))
+    rv32 = _count_on_riscv(model_dir, twin, x_q, work)
+    if rv32 is not None:
+        counts["rv32imc"] = rv32
     return counts
 
 

@@ -8,11 +8,17 @@ A partial run (--limit N) goes to hw/<board>-limit<N>/ and never replaces a full
 On a noisy link, requests are retried, SEQUENCE chunks shrink and timeouts adapt; a board that reboots is
 detected (protocol sessions) and the interrupted sequence re-run; what the link cost is in results.json "link".
 A run the link stops keeps what it verified in hw/<board>-stopped/.
+With --inputs FILE (your own recordings, .csv or .npz as in docs/data-formats.md), the board runs the file's
+sequences instead, pre-processed from raw values exactly as the exported C library does: board vs twin
+(must be bit-exact: the verdict) vs float model (figures, and accuracy when the file has labels), per sequence
+and over every step; results go to <artifact>/inputs/<file stem>/<board>/ (`tinyrnn predict` does the same
+on the host without a board).
 Exit status: 0 pass, 1 a check failed, 2 the harness could not run (or the link stopped it).
 """
 import argparse
 from pathlib import Path
 
+from tinyrnn.host.check import recordings
 from tinyrnn.host.check.board_report import summary_lines
 from tinyrnn.host.check.harness import evaluate, write_outputs
 from tinyrnn.host.defaults import DEFAULT_MODEL
@@ -25,6 +31,7 @@ EXAMPLES = """\
   {prog} --port /dev/ttyACM0 --baud 115200 --limit 5
   {prog} --port socket://127.0.0.1:4444
   {prog} --port /dev/ttyUSB0 --timeout 10 --retries 8 --chunk 8      # a slow board on a noisy line
+  {prog} --port /dev/pts/3 --inputs my_recordings.csv                 # your own recordings on the board
 """
 
 
@@ -67,6 +74,8 @@ def add_arguments(p):
     p.add_argument("--baud", type=int, default=DEFAULT_BAUD,
                    help="serial baud rate, as in the board's board.toml [uart] baud (default %(default)s; "
                         "ignored by ptys and sockets)")
+    p.add_argument("--inputs", metavar="FILE",
+                   help="your recordings (.csv/.npz, docs/data-formats.md) instead of the test split")
     p.add_argument("--limit", type=positive_int, metavar="N",
                    help="only the first N test sequences (N >= 1); results go to hw/<board>-limit<N>/")
     p.add_argument("--timeout", type=positive_float, default=3.0, metavar="S",
@@ -89,12 +98,18 @@ def run(args) -> int:
     link = {"timeout": args.timeout, "retries": args.retries, "reruns": args.reruns, "max_chunk": args.chunk,
             "adaptive": not args.no_adapt}
     results, run_arrays, twin, split = evaluate(args.port, args.model, args.baud, args.limit,
-                                                progress=not args.quiet, link_options=link)
+                                                progress=not args.quiet, link_options=link, inputs=args.inputs)
     out = write_outputs(results, run_arrays, twin, split, args.model, plots=not args.no_plots)
+    if args.inputs:
+        for line in recordings.table_lines(results["inputs"]["per_sequence"], results["task"], "board"):
+            print(line)
     for line in summary_lines(results):
         print(line)
-    print(f"results: {out / 'results.json'}; report: {Path(args.model) / REPORT_NAME} "
-          f"(all boards: {Path(args.model) / 'hw_report.md'})")
+    if args.inputs:
+        print(f"results: {out / 'results.json'}; report: {out / 'hw_report.md'}")
+    else:
+        print(f"results: {out / 'results.json'}; report: {Path(args.model) / REPORT_NAME} "
+              f"(all boards: {Path(args.model) / 'hw_report.md'})")
     if results["stopped"]:
         raise LinkFailure(f"the run stopped after {results['sequences']} sequences "
                           f"({'all bit-exact' if results['bit_exact']['mismatched_values'] == 0 else 'NOT bit-exact'}"

@@ -19,10 +19,20 @@ from pathlib import Path
 from tinyrnn.host.errors import BoardDataError
 from tinyrnn.quantize.sources import BOARDS_DIR, FIRMWARE_DIR, PACKAGE_ROOT
 
-LINKER_TEMPLATE = FIRMWARE_DIR / "platform" / "cortexm" / "link.ld.in"
+# Core families: each implements the porting contract once (firmware/platform/<family>/: startup with
+# platform_irq_enable, the linker script template), and brings its compiler and emulator. A board names its core;
+# everything else about the family follows from it.
+FAMILIES = {
+    "cortexm": {"cross": "arm-none-eabi-", "qemu": "qemu-system-arm", "apt": "gcc-arm-none-eabi qemu-system-arm"},
+    "riscv": {"cross": "riscv64-unknown-elf-", "qemu": "qemu-system-riscv32",
+              "apt": "gcc-riscv64-unknown-elf qemu-system-misc"},
+}
+LINKER_TEMPLATES = {family: FIRMWARE_DIR / "platform" / family / "link.ld.in" for family in FAMILIES}
 
-# Compiler flags per core and FPU. Hard-float ABI wherever there is an FPU.
-CORES = {"cortex-m0": "armv6-m", "cortex-m3": "armv7-m", "cortex-m4": "armv7e-m", "cortex-m7": "armv7e-m"}
+# Compiler flags per core and FPU. Hard-float ABI wherever there is an FPU. RISC-V cores are named by their ISA
+# string (-march; the firmware has no float, so -mabi=ilp32 on all of them).
+CORES = {"cortex-m0": "armv6-m", "cortex-m3": "armv7-m", "cortex-m4": "armv7e-m", "cortex-m7": "armv7e-m",
+         "rv32i": "rv32i", "rv32im": "rv32im", "rv32imc": "rv32imc", "rv32imac": "rv32imac"}
 FPUS = {
     "none": None,
     "fpv4-sp-d16": {"cortex-m4"},
@@ -35,13 +45,17 @@ UART_DRIVERS = {
     "stm32-usart": "platform/uart/stm32_usart.c",
     "nrf-uart": "platform/uart/nrf_uart.c",
     "nrf-uarte": "platform/uart/nrf_uarte.c",
+    "ns16550": "platform/uart/ns16550.c",
 }
 CLOCK_DRIVERS = {
     "none": "platform/clock/clock_none.c",
     "stm32f4-pll": "platform/clock/stm32f4_pll.c",
     "nrf52-hfxo": "platform/clock/nrf52_hfxo.c",
 }
-COUNTERS = {"systick": "platform/counter/systick.c", "dwt": "platform/counter/dwt.c"}
+COUNTERS = {"systick": "platform/counter/systick.c", "dwt": "platform/counter/dwt.c",
+            "minstret": "platform/counter/minstret.c"}
+FAMILY_COUNTERS = {"cortexm": {"systick", "dwt"}, "riscv": {"minstret"}}
+INTERRUPT_CONTROLLERS = {"riscv": "plic"}      # Cortex-M: the NVIC, part of the architecture (no board data)
 RUNNERS = {"qemu", "probe"}
 # A board whose [runtime] is MicroPython runs MicroPython's own firmware (host/device/mpboard.py), not the kit's:
 # it has no [memory]/[clock]/[uart] of the kit's firmware, but says how the kernel reaches MicroPython.
@@ -72,6 +86,28 @@ class Board:
     runner: dict                 # [runner] table
     path: Path = field(compare=False)
     runtime: dict = field(default_factory=lambda: {"kind": "firmware"})   # [runtime]: firmware | micropython
+    interrupts: dict = field(default_factory=dict)   # [interrupts]: the controller when not architectural (PLIC)
+
+    @property
+    def family(self):
+        """'cortexm' or 'riscv': which firmware/platform/<family>/ code, compiler and emulator the board uses."""
+        return "riscv" if self.core.startswith("rv") else "cortexm"
+
+    @property
+    def cross(self):
+        """The cross compiler's prefix (arm-none-eabi-, riscv64-unknown-elf-)."""
+        return FAMILIES[self.family]["cross"]
+
+    @property
+    def qemu_binary(self):
+        return FAMILIES[self.family]["qemu"]
+
+    @property
+    def counter_hz(self):
+        """Latency ticks per second (INFO counter_hz): the CPU clock for SysTick and DWT; 1e9 for minstret,
+        which counts instructions, so that the host's conversion for instructions (x 1e9 / counter_hz, one
+        instruction per ns under QEMU -icount shift=0) leaves its readings as they are."""
+        return 1_000_000_000 if self.counter == "minstret" else self.clock_hz
 
     @property
     def micropython(self):
@@ -84,8 +120,9 @@ class Board:
 
     @property
     def counter_unit(self):
-        """What latency figures mean: QEMU (-icount shift=0) counts executed instructions, silicon cycles."""
-        return "instructions" if self.emulated else "cycles"
+        """What latency figures mean: QEMU (-icount shift=0) counts executed instructions, silicon cycles;
+        minstret counts instructions everywhere."""
+        return "instructions" if self.emulated or self.counter == "minstret" else "cycles"
 
     @property
     def has_fpu(self):
@@ -93,13 +130,18 @@ class Board:
 
     @property
     def uart_clock_hz(self):
-        """Clock feeding the UART's baud generator (STM32: its APB bus)."""
+        """Clock feeding the UART's baud generator (STM32: its APB bus; a 16550: its own [uart] clock_hz)."""
+        if "clock_hz" in self.uart:
+            return self.uart["clock_hz"]
         bus = self.uart.get("bus")
         if bus is None or self.clock["family"] == "none":
             return self.clock_hz
         return self.clock_hz // self.clock["ahb_div"] // self.clock[f"{bus}_div"]
 
     def cpu_flags(self):
+        if self.family == "riscv":
+            # ISA spec 2.2: I includes the CSR instructions (Zicsr), and GCC picks the rv32 multilib libgcc
+            return [f"-march={self.core}", "-misa-spec=2.2", "-mabi=ilp32"]
         flags = [f"-mcpu={self.core}", "-mthumb"]
         if self.has_fpu:
             flags += [f"-mfpu={self.fpu}", "-mfloat-abi=hard"]
@@ -108,7 +150,7 @@ class Board:
         return flags
 
     def platform_sources(self):
-        return ["platform/cortexm/startup.c", "platform/cortexm/libc_min.c",
+        return [f"platform/{self.family}/startup.c", "platform/libc_min.c",
                 UART_DRIVERS[self.uart["family"]], CLOCK_DRIVERS[self.clock["family"]],
                 COUNTERS[self.counter]]
 
@@ -194,6 +236,10 @@ def board_from_dict(data, path=Path("<dict>")):
     if not 1_000_000 <= clock_hz <= 1_000_000_000:
         raise BoardDataError(f"{where}: clock_hz {clock_hz} out of range")
     counter = _one_of(_need(cpu, "counter", str, where + " [cpu]"), COUNTERS, "counter", where)
+    family = "riscv" if core.startswith("rv") else "cortexm"
+    if counter not in FAMILY_COUNTERS[family]:
+        raise BoardDataError(f"{where}: counter {counter!r} does not exist on {core} "
+                             f"(use one of {sorted(FAMILY_COUNTERS[family])})")
     if counter == "dwt" and core == "cortex-m0":
         raise BoardDataError(f"{where}: Cortex-M0 has no DWT cycle counter: use counter = \"systick\"")
 
@@ -212,8 +258,20 @@ def board_from_dict(data, path=Path("<dict>")):
     _one_of(_need(uart, "family", str, where + " [uart]"), UART_DRIVERS, "uart family", where)
     _need(uart, "base", int, where + " [uart]")
     baud = _need(uart, "baud", int, where + " [uart]")
-    if not 0 <= _need(uart, "irq", int, where + " [uart]") <= 239:
+    interrupts = {}
+    if family == "riscv":
+        interrupts = dict(_need(data, "interrupts", dict, where))
+        w = where + " [interrupts]"
+        _one_of(_need(interrupts, "controller", str, w), {"plic"}, "interrupt controller", where)
+        _need(interrupts, "base", int, w)
+        if not 0 <= _need(interrupts, "context", int, w) <= 15871:
+            raise BoardDataError(f"{where}: [interrupts] context must be the PLIC context of hart 0 in machine mode")
+        if not 1 <= _need(uart, "irq", int, where + " [uart]") <= 1023:
+            raise BoardDataError(f"{where}: [uart] irq must be the receive interrupt's PLIC source 1..1023")
+    elif not 0 <= _need(uart, "irq", int, where + " [uart]") <= 239:
         raise BoardDataError(f"{where}: [uart] irq must be the receive interrupt's number 0..239 (NVIC IRQn)")
+    if uart["family"] == "ns16550" and _need(uart, "clock_hz", int, where + " [uart]") < 16 * baud:
+        raise BoardDataError(f"{where}: [uart] clock_hz must be at least 16 x baud")
     if uart["family"] == "stm32-usart":
         _one_of(_need(uart, "bus", str, where + " [uart]"), STM32_BUSES, "uart bus", where)
         if "tx_pin" in uart or "rcc_enable" in uart:   # real silicon: clocks and pins
@@ -234,14 +292,18 @@ def board_from_dict(data, path=Path("<dict>")):
     kind = _one_of(_need(runner, "kind", str, where + " [runner]"), RUNNERS, "runner kind", where)
     if kind == "qemu":
         _need(runner, "machine", str, where + " [runner]")
-        if counter != "systick":
+        if counter == "dwt":
             raise BoardDataError(f"{where}: QEMU emulates no DWT: emulated boards use counter = \"systick\"")
+        args = runner.get("args", [])
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise BoardDataError(f"{where}: [runner] args must be a list of strings (extra QEMU arguments)")
     else:
         _need(runner, "pyocd_target", str, where + " [runner]")
         _need(runner, "openocd_args", list, where + " [runner]")
 
     return Board(name=name, description=data.get("description", ""), core=core, fpu=fpu, clock_hz=clock_hz,
-                 counter=counter, clock=dict(clock), uart=dict(uart), runner=dict(runner), path=path, **sizes)
+                 counter=counter, clock=dict(clock), uart=dict(uart), runner=dict(runner), path=path,
+                 interrupts=interrupts, **sizes)
 
 
 def _check_stm32f4_pll(clock, clock_hz, where):
@@ -282,6 +344,7 @@ def board_config_h(board):
     defs = [
         ("BOARD_NAME", f'"{board.name}"'),
         ("BOARD_CPU_CLOCK_HZ", f"{board.clock_hz}u"),
+        ("BOARD_COUNTER_HZ", f"{board.counter_hz}u"),
         ("BOARD_HAS_FPU", int(board.has_fpu)),
         ("BOARD_COUNTER_" + board.counter.upper(), 1),
         ("BOARD_COUNTER_UNIT", f"PROTO_COUNTER_{board.counter_unit.upper()}"),
@@ -301,6 +364,9 @@ def board_config_h(board):
             defs.append(("BOARD_UART_RCC_ENR_BIT", int(bit)))
         else:
             defs += [("BOARD_UART_TX_PIN", u["tx_pin"]), ("BOARD_UART_RX_PIN", u["rx_pin"])]
+    if board.interrupts.get("controller") == "plic":
+        defs += [("BOARD_PLIC_BASE", f"0x{board.interrupts['base']:08X}u"),
+                 ("BOARD_PLIC_CONTEXT", f"{board.interrupts['context']}u")]
     if c["family"] == "stm32f4-pll":
         defs += [("BOARD_CLOCK_SOURCE_" + _c_ident(c["source"]), 1),
                  ("BOARD_PLL_M", c["pll_m"]), ("BOARD_PLL_N", c["pll_n"]),
@@ -322,7 +388,7 @@ def linker_script(board, unbounded=False):
     anything, so that a build that does not fit can still be measured and the refusal can say by how much."""
     flash_size = UNBOUNDED_SIZE if unbounded else board.flash_size
     ram_size = UNBOUNDED_SIZE if unbounded else board.ram_size
-    template = string.Template(LINKER_TEMPLATE.read_text())
+    template = string.Template(LINKER_TEMPLATES[board.family].read_text())
     return template.substitute(
         BOARD=board.name, FLASH_ORIGIN=f"0x{board.flash_origin:08X}", FLASH_SIZE=f"0x{flash_size:08X}",
         RAM_ORIGIN=f"0x{board.ram_origin:08X}", RAM_SIZE=f"0x{ram_size:08X}",
@@ -333,6 +399,7 @@ def board_mk(board):
     """`board.mk`: the make variables the firmware Makefile includes."""
     return "\n".join([
         f"# GENERATED by host/device/boards.py for {board.name}: do not edit.",
+        f"BOARD_CROSS := {board.cross}",
         f"BOARD_CPU_FLAGS := {' '.join(board.cpu_flags())}",
         f"BOARD_PLATFORM_SRCS := {' '.join(board.platform_sources())}",
         "",

@@ -74,8 +74,9 @@ def ensure_exported(model_dir):
 
 def build(board, model_dir=None, verbose=False):
     """`make -C firmware BOARD=... MODEL=...`; returns the ELF path. Raises BuildFailed with make's error."""
-    if shutil.which("arm-none-eabi-gcc") is None:
-        raise ToolMissing("arm-none-eabi-gcc not found: apt-get install gcc-arm-none-eabi")
+    if shutil.which(board.cross + "gcc") is None:
+        raise ToolMissing(f"{board.cross}gcc not found: apt-get install "
+                          f"{'gcc-riscv64-unknown-elf' if board.family == 'riscv' else 'gcc-arm-none-eabi'}")
     if model_dir:
         ensure_exported(Path(model_dir))
     cmd = ["make", "-C", str(FIRMWARE_DIR), f"BOARD={board.name}", f"PYTHON={sys.executable}",

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from tinyrnn.host.errors import TinyRNNError, ToolMissing
 
-QEMU = "qemu-system-arm"
+QEMU = "qemu-system-arm"                  # Cortex-M boards; each board names its own (Board.qemu_binary)
+QEMU_PREFIX = "qemu-system-"
 DEFAULT_RUN_DIR = Path("build") / "run"   # relative to the current directory
 PTY_LINE = re.compile(r"char device redirected to (/dev/pts/\d+)")
 
@@ -45,8 +46,9 @@ class RunRecord:
 
 def qemu_command(board, elf, serial="pty", extra_args=()):
     """`serial`: "pty" (QEMU makes one and prints it) or a tty path (e.g. a pty a test made: /dev/pts/N)."""
-    return [QEMU, "-M", board.runner["machine"], "-display", "none", "-monitor", "none",
-            "-icount", "shift=0,align=off,sleep=off", "-serial", serial, "-kernel", str(elf), *extra_args]
+    return [board.qemu_binary, "-M", board.runner["machine"], "-display", "none", "-monitor", "none",
+            "-icount", "shift=0,align=off,sleep=off", "-serial", serial, "-kernel", str(elf),
+            *board.runner.get("args", ()), *extra_args]
 
 
 def qmp(socket_path, command, timeout=5.0):
@@ -80,21 +82,23 @@ def _record_path(board_name, run_dir=None):
 
 
 def _alive_qemu(pid):
-    """True if pid is a live qemu-system-arm (not a reused pid of some other program)."""
+    """True if pid is a live qemu-system-* (not a reused pid of some other program)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
     state = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}/stat").exists() else "Z"
-    return QEMU.encode() in cmdline and state != "Z"
+    program = cmdline.split(b"\0", 1)[0].rsplit(b"/", 1)[-1]
+    return program.startswith(QEMU_PREFIX.encode()) and state != "Z"
 
 
 def start(board, elf, timeout=10.0, run_dir=None, extra_args=()):
     """Start `elf` on the emulated `board` (stopping a previous run of that board recorded in the same run
     directory); return its RunRecord. `extra_args` go to QEMU (a -qmp socket for resets, a MicroPython
     board's ROMFS loader)."""
-    if shutil.which(QEMU) is None:
-        raise ToolMissing(f"{QEMU} not found: apt-get install qemu-system-arm")
+    if shutil.which(board.qemu_binary) is None:
+        raise ToolMissing(f"{board.qemu_binary} not found: apt-get install "
+                          f"{'qemu-system-misc' if board.family == 'riscv' else 'qemu-system-arm'}")
     if not board.emulated:
         raise TinyRNNError(f"{board.name} is not an emulated board")
     stop(board.name, run_dir)

@@ -220,19 +220,26 @@ def _example_sequences(artifact_dir: Path, params: KernelParams, downsample: int
     return out
 
 
+# Where the README's sizes are measured: core -> (compiler, target flags); rv32imc when Debian's RISC-V GCC is there.
+SIZE_TARGETS = {"m0": (build.ARM_GCC, build.ARM_TARGETS["m0"]), "m4": (build.ARM_GCC, build.ARM_TARGETS["m4"]),
+                "rv32imc": ("riscv64-unknown-elf-gcc", ["-march=rv32imc", "-mabi=ilp32"])}
+CORE_NAMES = {"m0": "Cortex-M0", "m4": "Cortex-M4", "rv32imc": "RV32IMC"}
+
+
 def measure_sizes(src_dir: Path) -> dict | None:
-    """Flash bytes of the library (code, tables, model data) for Cortex-M0 and M4, from arm-none-eabi-size of
-    its objects (-O2, every function kept); None without the toolchain."""
-    if not build.arm_toolchain_available():
+    """Flash bytes of the library (code, tables, model data) for Cortex-M0, M4 and rv32imc, from `size` over
+    its objects (-O2, every function kept); a core without its compiler is left out, None without any."""
+    targets = {t: v for t, v in SIZE_TARGETS.items() if shutil.which(v[0])}
+    if not targets:
         return None
     sizes = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for target in ("m0", "m4"):
+        for target, (cc, flags) in targets.items():
             objects = []
             for src in sorted(src_dir.glob("*.c")):
                 obj = Path(tmp) / f"{target}_{src.stem}.o"
-                build._run([build.ARM_GCC, *build.ARM_TARGETS[target], *build.ARM_OPT, *build.STRICT_FLAGS,
-                            f"-I{src_dir}", "-c", src, "-o", obj])
+                build._run([cc, *flags, *build.ARM_OPT, *build.STRICT_FLAGS, f"-I{src_dir}", "-c", src,
+                            "-o", obj])
                 objects.append(obj)
             table = build.section_sizes(objects)
             model = table.pop(f"{target}_model_data")
@@ -375,18 +382,23 @@ def readme(name: str, info: dict, params: KernelParams, manifest: dict, pre: Pre
     sizes = info["flash"]
     if sizes:
         size_rows = "\n".join(
-            f"| Cortex-{t.upper()} | {v['code']:,} | {v['model_data']:,} | {v['code'] + v['model_data']:,} |"
+            f"| {CORE_NAMES.get(t, t)} | {v['code']:,} | {v['model_data']:,} | {v['code'] + v['model_data']:,} |"
             for t, v in sizes.items())
-        size_text = ("Flash, measured with arm-none-eabi-gcc 12 -O2 and arm-none-eabi-size over the library's "
+        size_text = ("Flash, measured with GCC 12 -O2 (arm-none-eabi-gcc; riscv64-unknown-elf-gcc -march=rv32imc "
+                     "-mabi=ilp32) and `size` over the library's "
                      "objects (every function kept, the other cell kind's step included: tr_model.c calls either):\n\n"
                      "| core | code + tables (bytes) | model data (bytes) | total |\n|---|---|---|---|\n" + size_rows)
     else:
         size_text = f"Flash: not measured (no arm-none-eabi-gcc at export); model data {info['weight_bytes']:,} bytes."
     counts = info["instructions_per_step"]
+    how = {"m0": "unicorn emulator", "m4": "unicorn emulator",
+           "rv32imc": "minstret on QEMU's virt machine under -icount (the kit's qemu-riscv32-virt firmware: "
+                      "the same kernel sources and model data, -O2)"}
     if counts:
-        count_text = ("Instructions per model step (`tinyrnn_step`, executed instructions counted in the unicorn "
-                      "emulator, not cycles: no wait states or pipeline effects):\n\n| core | instructions per step |\n"
-                      "|---|---|\n" + "\n".join(f"| Cortex-{c.upper()} | {n:,} |" for c, n in counts.items()) +
+        count_text = ("Instructions per model step (`tinyrnn_step`), executed instructions, not cycles: no wait "
+                      "states or pipeline effects:\n\n| core | instructions per step | counted by |\n"
+                      "|---|---|---|\n" + "\n".join(f"| {CORE_NAMES.get(c, c)} | {n:,} | {how.get(c, '')} |"
+                                                   for c, n in counts.items()) +
                       "\n\nThe pre-processing adds a multiply-add per channel (a 64-bit multiply helper on Cortex-M0 "
                       "and RV32).")
     else:

@@ -1,11 +1,12 @@
 /* Cortex-M reset: vector table, FPU enable, .data copy, .bss clear, then main().
  *
- * The symbols come from the generated linker script (firmware/platform/cortexm/link.ld.in). The firmware
- * polls its UART and uses no interrupts, so every exception goes to one handler that stops.
+ * The symbols come from the generated linker script (firmware/platform/cortexm/link.ld.in). The only interrupt
+ * is the UART's receive interrupt (platform_irq_enable); every exception goes to one handler that stops.
  */
 #include <stdint.h>
 
-#include "board_config.h"
+#include "platform.h"
+#include "cortexm/cortexm.h"
 
 extern uint32_t __data_load[], __data_start[], __data_end[], __bss_start[], __bss_end[], __stack_top[];
 extern int main(void);
@@ -45,6 +46,11 @@ void platform_reset(void)
     (void)main();
     for (;;) {
     }
+}
+
+void platform_irq_enable(uint32_t irq)
+{
+    NVIC_ISER(irq / 32u) = 1u << (irq % 32u);    /* PRIMASK is clear from reset: enabled at the core already */
 }
 
 void Default_Handler(void)

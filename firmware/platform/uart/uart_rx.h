@@ -8,8 +8,9 @@
  * A driver defines, before including this file:
  *   static int uart_hw_take(uint8_t *byte);     one byte from the hardware if it holds one (clears its event)
  *   static void uart_hw_rx_irq_enable(void);    enable the peripheral's receive interrupt
- * and calls uart_rx_start() at the end of uart_init(). UART_IRQHandler sits in the vector table at
- * BOARD_UART_IRQ (startup.c).
+ * and calls uart_rx_start() at the end of uart_init(). The family's startup code delivers the interrupt
+ * BOARD_UART_IRQ to UART_IRQHandler (Cortex-M: the vector table; RISC-V: the trap handler, through the PLIC)
+ * and enables it in platform_irq_enable().
  *
  * TINYRNN_UART_RX_POLLED=1 builds the old behaviour (no interrupt: the hardware is read only while the app
  * waits for a byte), kept only so that tests/test_link_faults.py can show its test tells the two apart.
@@ -17,7 +18,7 @@
 #ifndef TINYRNN_UART_RX_H
 #define TINYRNN_UART_RX_H
 
-#include "cortexm/cortexm.h"
+#include "platform.h"
 
 #ifndef UART_RX_RING_SIZE
 #define UART_RX_RING_SIZE 2048u         /* a power of two, >= PROTO_MAX_ENCODED_FRAME + 1 */
@@ -58,7 +59,7 @@ static void uart_rx_start(void)
     rx_head = rx_tail = 0u;
 #if !TINYRNN_UART_RX_POLLED
     uart_hw_rx_irq_enable();
-    NVIC_ISER(BOARD_UART_IRQ / 32u) = 1u << (BOARD_UART_IRQ % 32u);
+    platform_irq_enable(BOARD_UART_IRQ);
 #else
     (void)uart_hw_rx_irq_enable;
 #endif

@@ -1,4 +1,4 @@
-/* The four C library functions a freestanding build still needs: GCC may emit calls to them for struct
+/* Every family (Cortex-M, RISC-V). The four C library functions a freestanding build still needs: GCC may emit calls to them for struct
  * copies and initialisers even with -ffreestanding. The firmware links no C library. */
 #include <stddef.h>
 #include <stdint.h>
