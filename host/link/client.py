@@ -1,6 +1,6 @@
 """The host side of the serial protocol (docs/protocol.md): a client for the board's commands.
 
-  Client      requests with ids, a session, timeouts and bounded retries over framing.py; HELLO/RESET/STEP/SEQUENCE;
+  Client      requests with ids, a session, timeouts and bounded retries over framing.py; HELLO/RESET/STEP/SEQUENCE/STATS;
               chunk size and timeout adapt to the link, and a SEQUENCE hit by a reboot or a lost link is re-run
   LinkStats   what the link cost: tries, retries, timeouts, damaged frames, reboots, re-runs
   connect     open a port (a pyserial URL) and shake hands, refusing a board that runs another model
@@ -107,6 +107,30 @@ class Info:
         clock = f"{self.cpu_clock_hz / 1e6:g} MHz" if self.cpu_clock_hz else "clock unknown"
         return (f"{self.board_name} @ {clock}, protocol v{self.protocol_version}, "
                 f"latency in {self.unit}; {model}")
+
+
+@dataclass(frozen=True)
+class BoardStats:
+    """The STATS reply: what the board counted since boot (spec.STATS_FIELDS)."""
+    requests: int
+    repeats: int
+    frame_errors: int
+    session_refused: int
+    rx_bytes: int
+    rx_dropped: int
+    rx_busy: int
+    rx_peak: int
+    rx_ring_size: int
+
+    @classmethod
+    def parse(cls, payload):
+        if len(payload) != spec.STATS_SIZE:
+            raise MalformedReply(f"malformed reply to STATS: {len(payload)} bytes, expected {spec.STATS_SIZE}",
+                                 "a firmware bug or another protocol version: rebuild and flash it")
+        return cls(*struct.unpack(spec.STATS_FORMAT, payload))
+
+    def as_dict(self):
+        return dict(self.__dict__)
 
 
 @dataclass
@@ -353,6 +377,12 @@ class Client:
 
     def reset(self):
         self.request(CMD["RESET"])
+
+    def board_stats(self):
+        """The board's own counts since boot (STATS): requests, retries it answered, damaged frames, and its
+        receive ring (bytes dropped, bytes taken while busy, high-water mark)."""
+        self._need_info()
+        return BoardStats.parse(self.request(CMD["STATS"]))
 
     def step(self, x_q):
         """One timestep on the board's current state: int16[d] in -> (int32[k] outputs, ticks)."""

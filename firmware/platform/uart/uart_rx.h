@@ -13,6 +13,10 @@
  *
  * TINYRNN_UART_RX_POLLED=1 builds the old behaviour (no interrupt: the hardware is read only while the app
  * waits for a byte), kept only so that tests/test_link_faults.py can show its test tells the two apart.
+ *
+ * Counts (uart_rx_stats, the STATS reply): bytes taken, bytes dropped because the ring was full, bytes taken
+ * while the app executed a request ("busy": with polled receive each of these would have had to wait in the
+ * one-byte register, and on silicon all but one of them would be lost), and the ring's high-water mark.
  */
 #ifndef TINYRNN_UART_RX_H
 #define TINYRNN_UART_RX_H
@@ -29,7 +33,8 @@
 static volatile uint8_t rx_ring[UART_RX_RING_SIZE];
 static volatile uint32_t rx_head;       /* written only by the interrupt (or the polled reader) */
 static volatile uint32_t rx_tail;       /* written only by uart_read_byte */
-volatile uint32_t uart_rx_dropped;      /* bytes lost because the ring was full (for a debugger) */
+static volatile uint32_t rx_bytes, rx_dropped, rx_busy_bytes, rx_peak;   /* written only where rx_head is */
+static volatile int rx_app_busy;        /* written only by the app (uart_rx_set_busy) */
 
 static int uart_hw_take(uint8_t *byte);
 static void uart_hw_rx_irq_enable(void);
@@ -39,12 +44,18 @@ static void rx_ring_fill(void)
     uint8_t byte;
     while (uart_hw_take(&byte)) {
         uint32_t head = rx_head;
-        if (head - rx_tail == UART_RX_RING_SIZE) {
-            uart_rx_dropped++;
+        uint32_t fill = head - rx_tail;
+        rx_bytes++;
+        rx_busy_bytes += rx_app_busy != 0;
+        if (fill == UART_RX_RING_SIZE) {
+            rx_dropped++;
             continue;
         }
         rx_ring[head & (UART_RX_RING_SIZE - 1u)] = byte;
         rx_head = head + 1u;
+        if (fill + 1u > rx_peak) {
+            rx_peak = fill + 1u;
+        }
     }
 }
 
@@ -63,6 +74,33 @@ static void uart_rx_start(void)
     (void)uart_hw_rx_irq_enable;
 #endif
 }
+
+void uart_rx_set_busy(int busy)
+{
+    rx_app_busy = busy;
+}
+
+void uart_rx_stats(uart_rx_stats_t *out)
+{
+    out->bytes = rx_bytes;
+    out->dropped = rx_dropped;
+    out->busy = rx_busy_bytes;
+    out->peak = (uint16_t)rx_peak;
+    out->ring_size = (uint16_t)UART_RX_RING_SIZE;
+}
+
+#if TINYRNN_TEST_RX_HOLD
+void uart_rx_test_hold(void)
+{
+    for (uint32_t spin = 0; spin < (uint32_t)TINYRNN_TEST_RX_HOLD && !rx_dropped; spin++) {
+        for (uint32_t i = rx_tail; i != rx_head; i++) {
+            if (rx_ring[i & (UART_RX_RING_SIZE - 1u)] == 0x00) {
+                return;                 /* a whole frame (up to its delimiter) is in RAM */
+            }
+        }
+    }
+}
+#endif
 
 uint8_t uart_read_byte(void)
 {
