@@ -34,7 +34,7 @@ void uart_rx_stats(uart_rx_stats_t *out);
 void uart_rx_set_busy(int busy);
 #if TINYRNN_TEST_RX_HOLD
 /* Test builds only (tests/test_link_faults.py): stall, as a long computation would, until a whole frame waits in
- * the ring, a byte was dropped, or TINYRNN_TEST_RX_HOLD spins have passed. */
+ * the ring, a byte was dropped, or TINYRNN_TEST_RX_HOLD ms (of the board's counter) have passed. */
 void uart_rx_test_hold(void);
 #endif
 

@@ -92,12 +92,18 @@ void uart_rx_stats(uart_rx_stats_t *out)
 #if TINYRNN_TEST_RX_HOLD
 void uart_rx_test_hold(void)
 {
-    for (uint32_t spin = 0; spin < (uint32_t)TINYRNN_TEST_RX_HOLD && !rx_dropped; spin++) {
+    /* TINYRNN_TEST_RX_HOLD milliseconds of the board's counter (host time when QEMU runs without -icount). */
+    const uint32_t limit = (uint32_t)TINYRNN_TEST_RX_HOLD * (BOARD_CPU_CLOCK_HZ / 1000u);
+    uint32_t waited = 0, last = counter_now();
+    while (waited < limit && !rx_dropped) {
         for (uint32_t i = rx_tail; i != rx_head; i++) {
             if (rx_ring[i & (UART_RX_RING_SIZE - 1u)] == 0x00) {
                 return;                 /* a whole frame (up to its delimiter) is in RAM */
             }
         }
+        uint32_t now = counter_now();
+        waited += counter_elapsed(last, now);
+        last = now;
     }
 }
 #endif
