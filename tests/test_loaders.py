@@ -1,12 +1,10 @@
 """Damaged or extreme inputs to the loaders are one line (or a named warning), and leave nothing running:
 a corrupt model.json given to flash, a truncated kernel.bin, a single 1e30 in a CSV."""
 
-import json
 import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from synthetic import make_sequences, write_csv

@@ -13,7 +13,7 @@ from tinyrnn.host.device import mpboard, qemu
 from tinyrnn.host.device.boards import board_names, load_board
 from tinyrnn.host.device.firmware import build, elf_path, expected_hash
 from tinyrnn.host.device.probe import flash_probe
-from tinyrnn.host.errors import BuildFailed, TinyRNNError, UserError
+from tinyrnn.host.errors import BuildFailed, UserError
 from tinyrnn.host.link.client import connect
 
 EXAMPLES = """\
