@@ -11,7 +11,9 @@ BOARD       ?= qemu-mps2-an386
 MODEL       ?= build/basic_motions-gru32
 # RISC-V (gcc-riscv64-unknown-elf, qemu-system-misc) and cmake: the exported C library's builds (tests/test_c_library.py);
 # chromium: report.html opened in a real headless browser (tests/test_report_html.py).
+# clang-14 + libclang-rt-14-dev: libFuzzer targets of the firmware protocol (firmware/fuzz, tests/test_fuzz.py).
 APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf qemu-system-misc cmake \
+                clang-14 libclang-rt-14-dev \
                 chromium
 
 .PHONY: demo test toolchain install clean distclean
@@ -34,7 +36,8 @@ $(INSTALLED): pyproject.toml
 toolchain:
 	@if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/dev/null || \
 	    ! command -v riscv64-unknown-elf-gcc >/dev/null || ! command -v qemu-system-riscv32 >/dev/null || \
-	    ! command -v cmake >/dev/null || ! command -v chromium >/dev/null; then \
+	    ! command -v cmake >/dev/null || ! command -v chromium >/dev/null || ! command -v clang-14 >/dev/null || \
+	    [ ! -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ]; then \
 	  echo "installing $(APT_PACKAGES)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \

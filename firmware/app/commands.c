@@ -132,6 +132,28 @@ static void handle_reset(const proto_request_t *req)
     proto_send_reply(req, 0);
 }
 
+static void handle_stats(const proto_request_t *req)
+{
+    if (req->len != 0) {
+        proto_send_error(req->type, req->id, PROTO_ERR_BAD_PAYLOAD, 0, 0, 0);
+        return;
+    }
+    const proto_counts_t *c = proto_counts();
+    uart_rx_stats_t rx;
+    uart_rx_stats(&rx);
+    uint8_t *p = proto_reply_payload();
+    put_u32(p + PROTO_STATS_REQUESTS_OFF, c->requests);
+    put_u32(p + PROTO_STATS_REPEATS_OFF, c->repeats);
+    put_u32(p + PROTO_STATS_FRAME_ERRORS_OFF, c->frame_errors);
+    put_u32(p + PROTO_STATS_SESSION_REFUSED_OFF, c->session_refused);
+    put_u32(p + PROTO_STATS_RX_BYTES_OFF, rx.bytes);
+    put_u32(p + PROTO_STATS_RX_DROPPED_OFF, rx.dropped);
+    put_u32(p + PROTO_STATS_RX_BUSY_OFF, rx.busy);
+    put_u16(p + PROTO_STATS_RX_PEAK_OFF, rx.peak);
+    put_u16(p + PROTO_STATS_RX_RING_SIZE_OFF, rx.ring_size);
+    proto_send_reply(req, PROTO_STATS_SIZE);
+}
+
 #if TINYRNN_HAVE_MODEL
 /* One kernel step on the current state; returns the ticks it took (counter reading cost removed). */
 static uint32_t timed_step(const uint8_t *x_le, int32_t *y)
@@ -239,6 +261,9 @@ void commands_handle(const proto_request_t *req)
         break;
     case PROTO_CMD_SEQUENCE:
         handle_sequence(req);
+        break;
+    case PROTO_CMD_STATS:
+        handle_stats(req);
         break;
     default:
         proto_send_error(req->type, req->id, PROTO_ERR_UNKNOWN_COMMAND, 0, 0, 0);

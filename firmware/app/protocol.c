@@ -28,6 +28,7 @@ static uint16_t session = PROTO_NO_SESSION;
 static int last_valid;
 static uint16_t last_id;
 static uint32_t last_crc;
+static proto_counts_t counts;
 
 /* CRC-32/ISO-HDLC (zlib's crc32): reflected polynomial 0xEDB88320, init and final XOR 0xFFFFFFFF.
  * Four bits at a time with a 16-entry table: 64 bytes of flash, ~20 instructions per byte. */
@@ -89,6 +90,23 @@ long cobs_decode_in_place(uint8_t *buf, size_t len)
     return (long)o;
 }
 
+void proto_reset(void)
+{
+    rx_len = 0;
+    rx_overflow = 0;
+    tx_wire_len = 0;
+    session = PROTO_NO_SESSION;
+    last_valid = 0;
+    last_id = 0;
+    last_crc = 0;
+    counts = (proto_counts_t){0, 0, 0, 0};
+}
+
+const proto_counts_t *proto_counts(void)
+{
+    return &counts;
+}
+
 uint16_t proto_session(void)
 {
     return session;
@@ -145,6 +163,11 @@ void proto_send_error(uint8_t req_type, uint16_t id, uint8_t code, uint16_t deta
  * reply to the last valid request (for retries) stays intact. */
 static void framing_error(uint8_t req_type, uint16_t id, uint8_t code, uint16_t detail)
 {
+    if (code == PROTO_ERR_BAD_SESSION) {
+        counts.session_refused++;
+    } else {
+        counts.frame_errors++;
+    }
     uint8_t frame[PROTO_HEADER_SIZE + PROTO_ERROR_SIZE + PROTO_CRC_SIZE];
     uint8_t wire[sizeof frame + 2];
     uint16_t len = write_error_payload(frame + PROTO_HEADER_SIZE, code, req_type, detail, 0, 0);
@@ -198,6 +221,7 @@ int proto_feed(uint8_t byte, proto_request_t *req)
     }
     if (last_valid && id == last_id && crc == last_crc) {
         uart_write(tx_wire, tx_wire_len);   /* a retry: the host missed our reply */
+        counts.repeats++;
         return 0;
     }
     if (type == PROTO_CMD_HELLO) {
@@ -216,5 +240,6 @@ int proto_feed(uint8_t byte, proto_request_t *req)
     req->id = id;
     req->payload = rx_buf + PROTO_HEADER_SIZE;
     req->len = len;
+    counts.requests++;
     return 1;
 }

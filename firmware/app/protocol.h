@@ -22,6 +22,19 @@ typedef struct {
  * one answered, i.e. a host retry) is answered with the stored reply without being executed again. */
 int proto_feed(uint8_t byte, proto_request_t *req);
 
+/* Back to the state after boot: no session, no partial frame, no stored reply, counts zero (a boot needs no
+ * call: the statics start so; the fuzz target calls it before each input). */
+void proto_reset(void);
+
+/* What the framing layer did since boot (the STATS reply). */
+typedef struct {
+    uint32_t requests;          /* well-formed requests handed to the app */
+    uint32_t repeats;           /* retries answered from the stored reply */
+    uint32_t frame_errors;      /* frames refused before they became a request */
+    uint32_t session_refused;   /* requests refused with BAD_SESSION */
+} proto_counts_t;
+const proto_counts_t *proto_counts(void);
+
 /* The session the board belongs to (PROTO_NO_SESSION until a HELLO opens one). */
 uint16_t proto_session(void);
 

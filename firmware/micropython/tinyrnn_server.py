@@ -139,6 +139,9 @@ class Server:
         self.session = P.NO_SESSION     # opened by a HELLO that carries one (protocol.c)
         self.last = None                # (request id, crc) of the last valid request
         self.last_wire = b""            # ... and the reply it got, resent for a retry
+        # STATS counts (protocol.c proto_counts; the port's own UART buffer is no ring of ours: rx_* stay 0
+        # but rx_bytes)
+        self.counts = dict.fromkeys(P.STATS_FIELDS, 0)
         d = model.input_dim if model else 0
         k = model.output_dim if model else 0
         self.step_bytes = 2 * d
@@ -157,6 +160,7 @@ class Server:
 
     # --- framing (protocol.c proto_feed) -------------------------------------------------------------
     def feed(self, data):
+        self.counts["rx_bytes"] += len(data)
         for b in data:
             if b:
                 if len(self.rx) < P.MAX_ENCODED_FRAME:
@@ -173,6 +177,7 @@ class Server:
                 self._frame(raw)
 
     def _framing_error(self, req_type, rid, code, detail):
+        self.counts["session_refused" if code == P.ERR_BAD_SESSION else "frame_errors"] += 1
         # Not stored as the last reply: a retry of the last valid request still gets its own answer.
         self.write(encode_frame(P.ERROR, rid, error_payload(code, req_type, detail), self.session))
 
@@ -195,6 +200,7 @@ class Server:
             return
         if self.last == (rid, crc):
             self.write(self.last_wire)          # a retry: the host missed our reply
+            self.counts["repeats"] += 1
             return
         if ftype == P.CMD_HELLO:
             if session != P.NO_SESSION:
@@ -203,6 +209,7 @@ class Server:
             self._framing_error(ftype, rid, P.ERR_BAD_SESSION, self.session)
             return
         self.last = (rid, crc)
+        self.counts["requests"] += 1
         payload = bytes(data[P.HEADER_SIZE:body])
         try:
             rtype, reply = self._command(ftype, payload)
@@ -224,6 +231,10 @@ class Server:
             if self.model:
                 self.model.reset()
             return ftype | P.REPLY_FLAG, b""
+        if ftype == P.CMD_STATS:
+            if payload:
+                return P.ERROR, error_payload(P.ERR_BAD_PAYLOAD, ftype, 0)
+            return ftype | P.REPLY_FLAG, struct.pack(P.STATS_FORMAT, *(self.counts[f] for f in P.STATS_FIELDS))
         if ftype in (P.CMD_STEP, P.CMD_SEQUENCE) and not self.model:
             return P.ERROR, error_payload(P.ERR_NO_MODEL, ftype, 0)
         if ftype == P.CMD_STEP:

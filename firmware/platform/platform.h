@@ -25,6 +25,23 @@ void uart_init(void);
 void uart_write(const uint8_t *data, size_t len);
 uint8_t uart_read_byte(void);
 
+/* Receive counts since boot (uart/uart_rx.h), reported by STATS. */
+typedef struct {
+    uint32_t bytes;       /* taken from the hardware */
+    uint32_t dropped;     /* lost: the ring was full */
+    uint32_t busy;        /* taken while the app executed a request (see uart_rx_set_busy) */
+    uint16_t peak;        /* most bytes waiting in the ring at once */
+    uint16_t ring_size;   /* the ring's capacity */
+} uart_rx_stats_t;
+void uart_rx_stats(uart_rx_stats_t *out);
+/* The app executes a request (1) or is back to waiting for bytes (0). */
+void uart_rx_set_busy(int busy);
+#if TINYRNN_TEST_RX_HOLD
+/* Test builds only (tests/test_link_faults.py): stall, as a long computation would, until a whole frame waits in
+ * the ring, a byte was dropped, or TINYRNN_TEST_RX_HOLD ms (of the board's counter) have passed. */
+void uart_rx_test_hold(void);
+#endif
+
 /* counter/<kind>.c: a free-running counter of CPU clock ticks for latency measurement.
  * counter_elapsed() returns the ticks between two counter_now() readings; it is exact for intervals
  * shorter than the counter's range (DWT: 2^32 ticks; SysTick: 2^24 ticks, so a caller times each kernel

@@ -26,6 +26,7 @@ import numpy as np
 
 from tinyrnn.host.check import board_report, recordings
 from tinyrnn.host.report.html import write_html
+from tinyrnn.host.device import qemu
 from tinyrnn.host.device.firmware import firmware_dir
 from tinyrnn.host.errors import TinyRNNError
 from tinyrnn.host.link.client import connect
@@ -172,8 +173,9 @@ def firmware_size(board_name, model_dir):
 
 def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link_options=None, inputs=None):
     """The whole harness run; returns (results dict, run arrays, twin, split). `link_options` go to the
-    client (timeout, retries, reruns, max_chunk, adaptive). A run the link stopped returns what it verified,
-    with results["stopped"] saying why (and passed False).
+    client (timeout, retries, reruns, max_chunk, adaptive, reconnect; run_dir: where to look for the run record
+    of an emulator on `port`, which is followed to a new pty if the emulator is restarted). A run the link
+    stopped returns what it verified, with results["stopped"] saying why (and passed False).
 
     `inputs`: a recordings file of the user's (host/check/recordings.py) instead of the test split: its raw
     values pre-processed as the C library does, the float model run on the host; the verdict is bit-exactness
@@ -188,7 +190,12 @@ def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link
         split = {"x_q": prepared.x_q, "lengths": prepared.lengths,
                  "float_outputs": recordings.float_outputs(prepared, manifest, weights)}
     started = time.monotonic()
-    client = connect(port, baud, expected_hash=twin.model_hash, **(link_options or {}))
+    link_options = dict(link_options or {})
+    if "reconnect" not in link_options:
+        # An emulator recorded in the run directory (tinyrnn flash): if it is restarted on a new pty, follow it.
+        link_options["reconnect"] = qemu.follower(port, link_options.pop("run_dir", None))
+    link_options.pop("run_dir", None)
+    client = connect(port, baud, expected_hash=twin.model_hash, **link_options)
     try:
         info = client.info
         if (info.input_dim, info.output_dim) != (manifest["input_dim"], manifest["output_dim"]):
@@ -196,6 +203,12 @@ def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link
                                f"{manifest['input_dim']}->{manifest['output_dim']}")
         run = run_test_split(client, twin, split, limit=limit, progress=progress,
                              keep_partial=True)
+        board_counts = None
+        if run["stopped"] is None:
+            try:   # the board's own view of the link (STATS): its receive ring must have dropped nothing
+                board_counts = client.board_stats().as_dict()
+            except TinyRNNError:
+                pass
     finally:
         client.transport.close()
     stopped = run.pop("stopped")
@@ -222,7 +235,7 @@ def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link
         "latency": latency_summary(run, info),
         "firmware_size": firmware_size(info.board_name, model_dir),
         "wall_seconds": round(time.monotonic() - started, 2),
-        "link": client.stats.as_dict(),
+        "link": {**client.stats.as_dict(), "board": board_counts},
         "stopped": stopped.one_line() if stopped else None,
     }
     if prepared is not None:
@@ -234,6 +247,9 @@ def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link
     if stopped:
         results["verdict"] = {"passed": False, "reasons": [f"the link stopped the run: {stopped.one_line()}",
                                                            *results["verdict"]["reasons"]]}
+    if board_counts and board_counts["rx_dropped"]:
+        results["verdict"]["reasons"].append(f"warning: the board's receive ring dropped {board_counts['rx_dropped']}"
+                                             " bytes (requests were resent): a firmware or baud-rate problem")
     results["passed"] = results["verdict"]["passed"]
     return results, run, twin, split
 

@@ -13,7 +13,7 @@ from tinyrnn.host.device import mpboard, qemu
 from tinyrnn.host.device.boards import board_names, load_board
 from tinyrnn.host.device.firmware import build, elf_path, expected_hash
 from tinyrnn.host.device.probe import flash_probe
-from tinyrnn.host.errors import BuildFailed, TinyRNNError, UserError
+from tinyrnn.host.errors import BuildFailed, UserError
 from tinyrnn.host.link.client import connect
 
 EXAMPLES = """\
@@ -43,7 +43,7 @@ def start_emulated(board, elf, model_dir):
         client = connect(record.port, expected_hash=expected_hash(model_dir))
         print(client.info.describe())
         client.transport.close()
-    except TinyRNNError:
+    except BaseException:             # whatever stops us (an error, Ctrl-C): no emulator is left running
         qemu.stop(board.name)
         raise
     return record
@@ -69,6 +69,7 @@ def run(args) -> int:
     if args.model and not (Path(args.model) / "model.json").is_file():
         raise UserError(f"{args.model}: not an artifact directory (no model.json)",
                         "train one with tinyrnn train, or point --model at one")
+    expected_hash(args.model)         # a damaged model.json is one line before anything is built or started
     if board.emulated and not args.force:
         running = [r for r in qemu.running() if r.board == board.name]
         if running:

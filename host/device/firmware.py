@@ -101,8 +101,17 @@ def expected_hash(model_dir):
     """The model hash an artifact directory's model.json records (None without a model)."""
     if not model_dir:
         return None
+    fix = "train the model again (tinyrnn train) or point --model at another directory"
     try:
-        return json.loads((Path(model_dir) / "model.json").read_text()).get("model_hash")
-    except (OSError, ValueError, AttributeError) as e:
-        raise TinyRNNError(f"{model_dir}: cannot read model.json ({e})",
-                           "train the model again (tinyrnn train) or point --model at another directory") from None
+        manifest = json.loads((Path(model_dir) / "model.json").read_text())
+    except (OSError, ValueError) as e:
+        raise TinyRNNError(f"{model_dir}: cannot read model.json ({' '.join(str(e).split())})", fix) from None
+    if not isinstance(manifest, dict):
+        raise TinyRNNError(f"{model_dir}: model.json is not an artifact manifest (a JSON {type(manifest).__name__})",
+                           fix)
+    value = manifest.get("model_hash")
+    if value is not None and not (isinstance(value, str) and len(value) == 16
+                                  and all(c in "0123456789abcdef" for c in value)):
+        raise TinyRNNError(f"{model_dir}: model.json model_hash {value!r} is not 16 lowercase hex digits",
+                           "re-run tinyrnn export on the model")
+    return value

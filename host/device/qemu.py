@@ -142,6 +142,20 @@ def running(run_dir=None):
     return records
 
 
+def follower(port, run_dir=None):
+    """For a port an emulator recorded in the run directory: a function returning that board's port as its
+    record says now (None while no live emulator of that board is recorded), so a client can reconnect to an
+    emulator restarted on a new pty. None if no record names `port`."""
+    board = next((r.board for r in running(run_dir) if r.port == port), None)
+    if board is None:
+        return None
+
+    def current_port():
+        record = next((r for r in running(run_dir) if r.board == board), None)
+        return record.port if record else None
+    return current_port
+
+
 def stop(board_name, run_dir=None):
     """Stop the emulator recorded for board_name (in this run directory), if any. True if one was stopped."""
     path = _record_path(board_name, run_dir)

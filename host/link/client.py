@@ -1,6 +1,6 @@
 """The host side of the serial protocol (docs/protocol.md): a client for the board's commands.
 
-  Client      requests with ids, a session, timeouts and bounded retries over framing.py; HELLO/RESET/STEP/SEQUENCE;
+  Client      requests with ids, a session, timeouts and bounded retries over framing.py; HELLO/RESET/STEP/SEQUENCE/STATS;
               chunk size and timeout adapt to the link, and a SEQUENCE hit by a reboot or a lost link is re-run
   LinkStats   what the link cost: tries, retries, timeouts, damaged frames, reboots, re-runs
   connect     open a port (a pyserial URL) and shake hands, refusing a board that runs another model
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinyrnn.host.errors import (TinyRNNError, BoardNotAnswering, BoardReset, ErrorReply, GarbageError, HashMismatch,
-                                 LinkFailure, MalformedReply, SessionTaken)
+                                 LinkFailure, MalformedReply, PortBusy, PortError, SessionTaken)
 from tinyrnn.host.link import spec
 from tinyrnn.host.link.framing import FrameReader, encode_frame
 from tinyrnn.host.link.transport import DEFAULT_BAUD, Transport
@@ -109,6 +109,30 @@ class Info:
                 f"latency in {self.unit}; {model}")
 
 
+@dataclass(frozen=True)
+class BoardStats:
+    """The STATS reply: what the board counted since boot (spec.STATS_FIELDS)."""
+    requests: int
+    repeats: int
+    frame_errors: int
+    session_refused: int
+    rx_bytes: int
+    rx_dropped: int
+    rx_busy: int
+    rx_peak: int
+    rx_ring_size: int
+
+    @classmethod
+    def parse(cls, payload):
+        if len(payload) != spec.STATS_SIZE:
+            raise MalformedReply(f"malformed reply to STATS: {len(payload)} bytes, expected {spec.STATS_SIZE}",
+                                 "a firmware bug or another protocol version: rebuild and flash it")
+        return cls(*struct.unpack(spec.STATS_FORMAT, payload))
+
+    def as_dict(self):
+        return dict(self.__dict__)
+
+
 @dataclass
 class SequenceResult:
     outputs: np.ndarray          # int32 (T, k) per step, or (k,) final only
@@ -127,6 +151,7 @@ class LinkStats:
     damaged_requests: int = 0    # tries the board answered BAD_CRC / BAD_FRAME / BAD_LENGTH (resent at once)
     resets: int = 0              # board reboots detected (BAD_SESSION with detail 0)
     reruns: int = 0              # sequences re-run from their start (after a reboot or a lost chunk)
+    reconnects: int = 0          # ports reopened after the old one went away (an emulator restarted on a new pty)
     bytes_sent: int = 0
     bytes_received: int = 0
     chunk_steps_min: int = 0     # smallest SEQUENCE chunk the adaptation went down to (0: no SEQUENCE)
@@ -148,7 +173,7 @@ class LinkStats:
         return (f"{self.tries} tries for {self.requests} requests ({100 * self.failed_try_fraction():.1f}% failed: "
                 f"{self.timeouts} timeouts, {self.damaged_replies} damaged replies, {self.damaged_requests} "
                 f"damaged requests; about 1 byte in {self._one_in()} damaged), {self.resets} board resets, "
-                f"{self.reruns} sequences re-run")
+                f"{self.reconnects} reconnects, {self.reruns} sequences re-run")
 
     def _one_in(self):
         p = self.byte_error_estimate()
@@ -174,10 +199,18 @@ class Client:
     SEQUENCE chunks are at most `max_chunk` steps (default: the board's limit); on a link that damages bytes
     the client picks the chunk size that moves the most steps per byte at the byte error rate it has measured
     (`_best_chunk`). `adaptive=False` keeps timeout and chunk size fixed.
+
+    `reconnect`, if given, is called when the port goes away (PortError: an emulator stopped, a board unplugged)
+    and returns the URL to reopen (for an emulator, the port its run record names now) or None while there is
+    none; the client keeps asking for up to `reconnect_wait` seconds, reopens, opens its session again (the same
+    board and model required) and re-runs the interrupted sequence.
     """
 
-    def __init__(self, transport, timeout=3.0, retries=4, max_chunk=None, reruns=3, adaptive=True):
+    def __init__(self, transport, timeout=3.0, retries=4, max_chunk=None, reruns=3, adaptive=True,
+                 reconnect=None, reconnect_wait=20.0):
         self.transport = transport
+        self.reconnect = reconnect
+        self.reconnect_wait = reconnect_wait
         self.timeout = timeout
         self.retries = retries
         self.reruns = reruns
@@ -354,6 +387,12 @@ class Client:
     def reset(self):
         self.request(CMD["RESET"])
 
+    def board_stats(self):
+        """The board's own counts since boot (STATS): requests, retries it answered, damaged frames, and its
+        receive ring (bytes dropped, bytes taken while busy, high-water mark)."""
+        self._need_info()
+        return BoardStats.parse(self.request(CMD["STATS"]))
+
     def step(self, x_q):
         """One timestep on the board's current state: int16[d] in -> (int32[k] outputs, ticks)."""
         info = self._need_info()
@@ -446,9 +485,18 @@ class Client:
             if attempt:
                 self.stats.reruns += 1
             try:
-                if isinstance(last, BoardReset):
+                if isinstance(last, PortError):
+                    self._reopen(last)                     # then a HELLO, as after a reset
+                if isinstance(last, (BoardReset, PortError)):
                     self.hello(self._expected_hash)        # open our session again, same model required
                 return self._sequence_once(x, per_step, reset)
+            except PortBusy:
+                raise
+            except PortError as e:
+                if self.reconnect is None or not reset:
+                    raise
+                last = e
+                continue
             except BoardReset as e:
                 self.stats.resets += 1
                 last = e
@@ -465,6 +513,29 @@ class Client:
         raise LinkFailure(f"{self.transport.url}: a sequence failed {1 + self.reruns} times ({last.what}); "
                           f"link: {self.stats.describe()}",
                           "fix the line (cable, ground, baud rate), or allow more with --retries/--reruns")
+
+
+    def _reopen(self, lost):
+        """The port went away: ask `reconnect` for the board's port until it names one that opens."""
+        old = self.transport.url
+        self.transport.close()
+        deadline = time.monotonic() + self.reconnect_wait
+        while True:
+            url = self.reconnect()
+            if url:
+                try:
+                    self.transport = Transport(url, self.transport.baud)
+                    self.stats.reconnects += 1
+                    return
+                except PortBusy:
+                    raise
+                except PortError:
+                    pass
+            if time.monotonic() >= deadline:
+                raise LinkFailure(f"{old} went away ({lost.what}) and no board came back on a port in "
+                                f"{self.reconnect_wait:g} s", "restart the emulator (tinyrnn flash) or replug "
+                                "the board, then run again") from None
+            time.sleep(0.2)
 
 
 def connect(port, baud=DEFAULT_BAUD, expected_hash=None, timeout=3.0, **options):

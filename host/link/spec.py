@@ -18,7 +18,8 @@ import sys
 
 # v2: every frame carries a session id (docs/protocol.md "Sessions"): a board that rebooted, or that another
 # host has taken over, refuses a request instead of running it on a state that is not the host's.
-PROTOCOL_VERSION = 2
+# v3: STATS, the board's own counts of what its link did (requests, damaged frames, receive-ring overflows).
+PROTOCOL_VERSION = 3
 
 # Largest payload in one frame. Bounded so that a board with 16 KiB of RAM can hold one request and one
 # reply; long sequences are sent as several SEQUENCE chunks (see docs/protocol.md).
@@ -42,6 +43,7 @@ COMMANDS = {
     "RESET": 0x02,      # payload: nothing -> empty reply; recurrent state back to zero
     "STEP": 0x03,       # payload: int16[input_dim] -> u32 ticks, int32[output_dim]
     "SEQUENCE": 0x04,   # payload: SEQUENCE header + int16[n_steps][input_dim] -> see SEQUENCE_REPLY_FORMAT
+    "STATS": 0x05,      # payload: nothing -> STATS record (counts since boot; nothing is reset by reading)
 }
 REPLY_FLAG = 0x80
 ERROR = 0xFF
@@ -109,6 +111,25 @@ INFO_FIELDS = [
 INFO_FORMAT = "<" + "".join(fmt for _, fmt in INFO_FIELDS)
 INFO_SIZE = struct.calcsize(INFO_FORMAT)
 HASH_LEN = 16
+
+# STATS record (STATS reply): the board's counts since boot, field by field. A board without a receive ring
+# (the MicroPython server reads its UART through the port's own buffer) reports rx_ring_size 0 and rx_dropped,
+# rx_busy, rx_peak 0.
+STATS_FIELDS = [
+    ("requests", "I"),           # requests executed (a retry answered from the stored reply is not one)
+    ("repeats", "I"),            # retries answered from the stored reply
+    ("frame_errors", "I"),       # frames refused before they became a request (COBS, CRC, length, version, too long)
+    ("session_refused", "I"),    # requests refused with BAD_SESSION
+    ("rx_bytes", "I"),           # bytes taken from the UART
+    ("rx_dropped", "I"),         # bytes lost because the receive ring was full: must stay 0
+    ("rx_busy", "I"),            # bytes the receive interrupt took while the board executed a request (computing
+                                 # or replying): each one, with polled receive, would have waited in (and on
+                                 # silicon overrun) the UART's one-byte register
+    ("rx_peak", "H"),            # most bytes waiting in the receive ring at once
+    ("rx_ring_size", "H"),       # the ring's capacity in bytes (0: no ring)
+]
+STATS_FORMAT = "<" + "".join(fmt for _, fmt in STATS_FIELDS)
+STATS_SIZE = struct.calcsize(STATS_FORMAT)
 
 
 def field_offsets(fields):
@@ -197,6 +218,9 @@ def c_header():
         lines.append(f"#define PROTO_INFO_{name.upper()}_OFF {offset}")
         lines.append(f"#define PROTO_INFO_{name.upper()}_LEN {size}")
     lines.append(f"#define PROTO_INFO_SIZE {INFO_SIZE}")
+    lines += ["", "/* STATS record: byte offset of each field (little-endian). */"]
+    lines += [f"#define PROTO_STATS_{name.upper()}_OFF {offset}" for name, offset, _ in field_offsets(STATS_FIELDS)]
+    lines.append(f"#define PROTO_STATS_SIZE {STATS_SIZE}")
     lines += ["", "#endif /* TINYRNN_PROTOCOL_IDS_H */", ""]
     return "\n".join(lines)
 
@@ -213,6 +237,11 @@ def micropython_module():
         f"INFO_FORMAT = {INFO_FORMAT!r}",
         f"INFO_FIELDS = {tuple(name for name, _ in INFO_FIELDS)!r}",
         f"INFO_SIZE = {INFO_SIZE}",
+        "",
+        "# STATS record: struct format and field names, in order (little-endian).",
+        f"STATS_FORMAT = {STATS_FORMAT!r}",
+        f"STATS_FIELDS = {tuple(name for name, _ in STATS_FIELDS)!r}",
+        f"STATS_SIZE = {STATS_SIZE}",
         "",
     ]
     return "\n".join(lines)

@@ -24,6 +24,7 @@ class Transport:
 
     def __init__(self, url, baud=DEFAULT_BAUD, read_chunk_timeout=0.05, exclusive=True):
         self.url = url
+        self.baud = baud
         extra = {"exclusive": True} if exclusive and "://" not in url else {}
         try:
             # A short read timeout: callers loop until their own deadline, which keeps them responsive.
@@ -50,7 +51,8 @@ class Transport:
             waiting = self._port.in_waiting
             return self._port.read(max(1, min(waiting, max_bytes)))
         except (serial.SerialException, OSError) as e:
-            raise PortError(f"read from {self.url} failed: {e}") from None
+            raise PortError(f"read from {self.url} failed: {e}",
+                            "the board or emulator went away: replug it or restart it (tinyrnn flash)") from None
 
     def close(self):
         try:

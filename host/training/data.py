@@ -468,6 +468,28 @@ def channel_norm(train: Split) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), std.astype(np.float32)
 
 
+FLATTEN_RATIO = 1e-3   # a channel whose typical spread is under this many stds is useless after normalisation
+
+
+def flattened_channels(train: Split, mean: np.ndarray, std: np.ndarray) -> list[str]:
+    """One warning per channel whose normalisation a few extreme values have flattened: the std they inflate
+    squeezes the central 98% of the frames into less than FLATTEN_RATIO standard deviations, so the model sees a
+    constant there (e.g. a single 1e30 in a CSV). Each names the channel, the extreme values and the typical range."""
+    frames = np.concatenate(train.sequences, axis=0).astype(np.float64)
+    low, high = np.percentile(frames, [1, 99], axis=0)
+    out = []
+    for c in range(frames.shape[1]):
+        if high[c] == low[c] or (high[c] - low[c]) / float(std[c]) >= FLATTEN_RATIO:
+            continue
+        centre = np.median(frames[:, c])
+        extreme = np.abs(frames[:, c] - centre) > 1e3 * (high[c] - low[c])
+        values = ", ".join(f"{v:g}" for v in np.unique(frames[extreme, c])[:3])
+        out.append(f"channel {c}: {int(extreme.sum())} extreme value(s) ({values}) against a typical range "
+                   f"[{low[c]:.4g}, {high[c]:.4g}] set its std to {float(std[c]):.3g}: after normalisation the "
+                   "channel is nearly constant (useless to the model) — fix or drop those values")
+    return out
+
+
 def target_norm(targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean, std = targets.mean(axis=0), targets.std(axis=0)
     return mean.astype(np.float32), np.where(std < 1e-12, 1.0, std).astype(np.float32)

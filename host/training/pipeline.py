@@ -160,6 +160,8 @@ def prepare_inputs(ds) -> Inputs:
 
     # Normalise inputs outside the model (numpy) so the step model, and the device, see normalised x.
     mean, std = D.channel_norm(ds.train)
+    for warning in D.flattened_channels(ds.train, mean, std):
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     train_len, test_len, T = ds.train.lengths, ds.test.lengths, ds.max_len
     variable = len(set(train_len) | set(test_len)) > 1
     x_train_raw, x_test_raw = D.pad(ds.train.sequences, T), D.pad(ds.test.sequences, T)

@@ -131,6 +131,23 @@ class KernelParams:
     def model_hash(self) -> str:
         return hashlib.sha256(self.to_bytes()).digest()[:8].hex()
 
+    @staticmethod
+    def check_kernel_bin(directory: Path) -> Path:
+        """kernel.bin of an artifact directory, checked against the model hash kernel.json records (the hash is
+        SHA-256 over kernel.bin's bytes, so a truncated or altered file cannot pass); returns its path."""
+        path = Path(directory) / "kernel.bin"
+        try:
+            data = path.read_bytes()
+            expected = json.loads((Path(directory) / "kernel.json").read_text())["model_hash"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise UnsupportedModel(f"{directory}: cannot check kernel.bin ({type(e).__name__}: {e}); "
+                                   "re-run tinyrnn export") from None
+        actual = hashlib.sha256(data).digest()[:8].hex()
+        if actual != expected:
+            raise UnsupportedModel(f"{path}: {len(data):,} bytes hashing to {actual}, not the model's {expected} "
+                                   "(truncated or altered); re-run tinyrnn export")
+        return path
+
     # ---- kernel.npz / kernel.json ---------------------------------------------------------------
     def meta(self) -> dict:
         return {"format": 1, "spec_version": KERNEL_SPEC_VERSION, "model_hash": self.model_hash,

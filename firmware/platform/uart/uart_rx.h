@@ -14,6 +14,10 @@
  *
  * TINYRNN_UART_RX_POLLED=1 builds the old behaviour (no interrupt: the hardware is read only while the app
  * waits for a byte), kept only so that tests/test_link_faults.py can show its test tells the two apart.
+ *
+ * Counts (uart_rx_stats, the STATS reply): bytes taken, bytes dropped because the ring was full, bytes taken
+ * while the app executed a request ("busy": with polled receive each of these would have had to wait in the
+ * one-byte register, and on silicon all but one of them would be lost), and the ring's high-water mark.
  */
 #ifndef TINYRNN_UART_RX_H
 #define TINYRNN_UART_RX_H
@@ -30,7 +34,8 @@
 static volatile uint8_t rx_ring[UART_RX_RING_SIZE];
 static volatile uint32_t rx_head;       /* written only by the interrupt (or the polled reader) */
 static volatile uint32_t rx_tail;       /* written only by uart_read_byte */
-volatile uint32_t uart_rx_dropped;      /* bytes lost because the ring was full (for a debugger) */
+static volatile uint32_t rx_bytes, rx_dropped, rx_busy_bytes, rx_peak;   /* written only where rx_head is */
+static volatile int rx_app_busy;        /* written only by the app (uart_rx_set_busy) */
 
 static int uart_hw_take(uint8_t *byte);
 static void uart_hw_rx_irq_enable(void);
@@ -40,12 +45,18 @@ static void rx_ring_fill(void)
     uint8_t byte;
     while (uart_hw_take(&byte)) {
         uint32_t head = rx_head;
-        if (head - rx_tail == UART_RX_RING_SIZE) {
-            uart_rx_dropped++;
+        uint32_t fill = head - rx_tail;
+        rx_bytes++;
+        rx_busy_bytes += rx_app_busy != 0;
+        if (fill == UART_RX_RING_SIZE) {
+            rx_dropped++;
             continue;
         }
         rx_ring[head & (UART_RX_RING_SIZE - 1u)] = byte;
         rx_head = head + 1u;
+        if (fill + 1u > rx_peak) {
+            rx_peak = fill + 1u;
+        }
     }
 }
 
@@ -64,6 +75,43 @@ static void uart_rx_start(void)
     (void)uart_hw_rx_irq_enable;
 #endif
 }
+
+void uart_rx_set_busy(int busy)
+{
+    rx_app_busy = busy;
+}
+
+void uart_rx_stats(uart_rx_stats_t *out)
+{
+    out->bytes = rx_bytes;
+    out->dropped = rx_dropped;
+    out->busy = rx_busy_bytes;
+    out->peak = (uint16_t)rx_peak;
+    out->ring_size = (uint16_t)UART_RX_RING_SIZE;
+}
+
+#if TINYRNN_TEST_RX_HOLD
+void uart_rx_test_hold(void)
+{
+    /* TINYRNN_TEST_RX_HOLD milliseconds of the board's counter (host time when QEMU runs without -icount). */
+    const uint32_t limit = (uint32_t)TINYRNN_TEST_RX_HOLD * (BOARD_CPU_CLOCK_HZ / 1000u);
+    uint32_t waited = 0, last = counter_now();
+    while (waited < limit && !rx_dropped) {
+        for (uint32_t i = rx_tail; i != rx_head; i++) {
+            if (rx_ring[i & (UART_RX_RING_SIZE - 1u)] == 0x00) {
+                return;                 /* a whole frame (up to its delimiter) is in RAM */
+            }
+        }
+        for (volatile uint32_t k = 0; k < 4096u; k++) {
+            /* RAM only: QEMU's main loop, which feeds the UART, waits for the lock that every read of a
+             * device register (the counter) takes, so a loop of counter reads alone would starve it */
+        }
+        uint32_t now = counter_now();
+        waited += counter_elapsed(last, now);
+        last = now;
+    }
+}
+#endif
 
 uint8_t uart_read_byte(void)
 {
