@@ -94,7 +94,7 @@ def add_arguments(p):
 def run(args) -> int:
     # Boards first: a mistyped board name is reported whether or not the model exists yet.
     boards = [load_board(name) for name in args.board] if args.board else \
-        [b for b in map(load_board, board_names()) if b.emulated]
+        [b for b in map(load_board, board_names()) if b.emulated and b.runtime.get("hwtest_default", True)]
     for board in boards:
         if not board.emulated:
             raise UserError(f"{board.name} is not an emulated board",
