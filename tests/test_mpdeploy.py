@@ -87,8 +87,7 @@ def test_deploy_on_emulated_micropython(tmp_path):
     expected = mpdeploy.stage_for(board, facts("armv7emsp", builtin="cmodule"), "cmodule", None, model,
                                   tmp_path / "pre")
     image = mpboard.romfs_image(tmp_path / "pre", tmp_path / "romfs.img")
-    loader = ["-device", f"loader,file={image},addr={emulated.runtime['romfs_address']:#x},force-raw=on"]
-    record = qemu.start(emulated, elf, run_dir=tmp_path / "run", extra_args=loader)
+    record = qemu.start(emulated, elf, run_dir=tmp_path / "run", extra_args=mpboard.qemu_args(emulated, image))
     copies = []
 
     def mpremote(port, *args, **kw):

@@ -91,8 +91,7 @@ def micropython_figures(board, model_dir, steps=1000, python_steps=3, extra_natm
     natmods += [("natmod " + a, mpboard.natmod_file(board, a)[:-4]) for a in extra]
     code = mpboard.mount_code(board, image.stat().st_size) + BENCH_CODE.format(
         runs=_runs(natmods, steps, python_steps))
-    loader = ["-semihosting", "-device", f"loader,file={image},addr={board.runtime['romfs_address']:#x},force-raw=on"]
-    record = qemu.start(board, elf, run_dir=run_dir, extra_args=loader)
+    record = qemu.start(board, elf, run_dir=run_dir, extra_args=mpboard.qemu_args(board, image))
     try:
         out = mpboard.run_code(record.port, code, timeout=300)
     finally:

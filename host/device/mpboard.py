@@ -99,6 +99,13 @@ def romfs_image(src_dir, image):
     return Path(image)
 
 
+def qemu_args(board, image=None):
+    """QEMU arguments for MicroPython's qemu port: semihosting (the port makes semihosting calls; without it the
+    firmware stops at the first one, silently) and the ROMFS image at the board's address."""
+    loader = ["-device", f"loader,file={image},addr={board.runtime['romfs_address']:#x},force-raw=on"] if image else []
+    return ["-semihosting", *loader]
+
+
 def mount_code(board, image_size):
     """Mount the ROMFS image QEMU loaded at /rom, make it the current directory and put it on sys.path."""
     return ("import sys, os, vfs, uctypes\n"
@@ -173,9 +180,7 @@ def start(board, model_dir, run_dir=None):
     rom_dir = mpbuild.build_root() / "rom" / board.name / params.model_hash
     stage(board, model_dir, rom_dir / "files")
     image = romfs_image(rom_dir / "files", rom_dir / "romfs.img")
-    loader = ["-semihosting", "-device",
-              f"loader,file={image},addr={board.runtime['romfs_address']:#x},force-raw=on"]
-    record = qemu.start(board, elf, run_dir=run_dir, extra_args=loader)
+    record = qemu.start(board, elf, run_dir=run_dir, extra_args=qemu_args(board, image))
     try:
         start_server(record.port, server_code(board, image.stat().st_size))
     except (TinyRNNError, serial.SerialException) as e:

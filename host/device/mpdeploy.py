@@ -73,12 +73,12 @@ def run_mpremote(port, *args, timeout=120):
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise TinyRNNError(f"mpremote {' '.join(map(str, args[:2]))} on {port}: no answer in {timeout} s",
+        raise TinyRNNError(f"mpremote {args[0]} on {port}: no answer in {timeout} s",
                            "check the port and that the board runs MicroPython (not a busy program)") from None
     if proc.returncode != 0:
         if "No module named mpremote" in proc.stderr:
             raise ToolMissing("mpremote not installed: pip install mpremote==1.29.0")
-        raise TinyRNNError(f"mpremote {' '.join(map(str, args[:2]))} on {port}: "
+        raise TinyRNNError(f"mpremote {args[0]} on {port}: "
                            f"{(proc.stdout + proc.stderr).strip()[-300:]}")
     return proc.stdout
 

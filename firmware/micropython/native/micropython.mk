@@ -11,5 +11,5 @@ CFLAGS_USERMOD += -I$(TINYRNN_KERNELS_DIR)
 # The kernels only (not the whole firmware, as CFLAGS_USERMOD would): -O2 and no loop-to-memset rewriting. Most
 # ports build with -Os, ~18% slower here on Cortex-M3 (measured: 20,017 vs 16,993 instructions per step).
 # The object names are py/py.mk's for SRC_USERMOD_LIB_C.
-$(addprefix $(BUILD)/, $(patsubst $(USER_C_MODULES)/%.c,%.o,$(TINYRNN_KERNEL_SRC))): \
+$(addprefix $(BUILD)/, $(patsubst %.c,%.o,$(patsubst $(USER_C_MODULES)/%.c,%.c,$(TINYRNN_KERNEL_SRC)))): \
     CFLAGS += -O2 -fno-tree-loop-distribute-patterns
