@@ -1,5 +1,8 @@
 """Run the hardware suite on every emulated board: build, start QEMU, the tests, the harness report, stop.
 
+Every emulated board, that is, except those whose board.toml says hwtest_default = false (MicroPython on M3/M7:
+CI time); --board runs any.
+
 For each board: the firmware build (refuses a model that does not fit), QEMU in the background,
 `pytest --pyargs tinyrnn.hwtests --port <pty> --model <dir>` (the packaged hardware suite), then the harness
 for the report, and QEMU is stopped whatever happens (no stray emulators). The model's C is generated if it
