@@ -127,30 +127,31 @@ def test_natmod_bit_exact_with_twin_and_pure_python(tmp_path, natmod, case):
 BAD_IMAGES = """
 import sys
 sys.path.insert(0, {work!r})
+from array import array
 import tinyrnn_c
 good = bytearray(open({image!r}, "rb").read())
-def attempt(name, data):
+def buffers(state=4000, x=64, y=64):
+    return array("i", bytes(state)), array("i", bytes(4000)), array("h", bytes(x)), array("i", bytes(y))
+def attempt(name, f):
     try:
-        tinyrnn_c.load(data)
+        f()
         print(name, "accepted")
-    except ValueError as e:
+    except (ValueError, TypeError) as e:
         print(name, "refused", e)
-attempt("magic", b"XXXX" + good[4:])
-attempt("layout", good[:5] + bytes([good[5] + 1]) + good[6:])
-attempt("truncated", good[:-8])
+attempt("magic", lambda: tinyrnn_c.load(b"XXXX" + good[4:], *buffers()))
+attempt("layout", lambda: tinyrnn_c.load(good[:5] + bytes([good[5] + 1]) + good[6:], *buffers()))
+attempt("truncated", lambda: tinyrnn_c.load(good[:-8], *buffers()))
 bad = bytearray(good)
 bad[44 + 8] = 0xFF; bad[44 + 9] = 0xFF; bad[44 + 10] = 0xFF           # the first product's weights offset
-attempt("offset", bad)
-attempt("good", good)
-m = tinyrnn_c.load(good)
-from array import array
-for name, args in (("small_y", (array("i", bytes(400)), array("i", bytes(4000)), array("h", bytes(64)), array("i", bytes(0)))),
-                   ("small_state", (array("i", bytes(0)), array("i", bytes(4000)), array("h", bytes(64)), array("i", bytes(64))))):
-    try:
-        tinyrnn_c.step(m, *args)
-        print(name, "accepted")
-    except ValueError as e:
-        print(name, "refused", e)
+attempt("offset", lambda: tinyrnn_c.load(bad, *buffers()))
+attempt("small_state", lambda: tinyrnn_c.load(good, *buffers(state=0)))
+attempt("small_x", lambda: tinyrnn_c.load(good, *buffers(x=0)))
+attempt("good", lambda: tinyrnn_c.load(good, *buffers()))
+m = tinyrnn_c.load(good, *buffers())
+attempt("small_y", lambda: m.step(array("h", bytes(64)), array("i", bytes(0))))
+attempt("short_x", lambda: m.step(array("h", bytes(2))))
+attempt("list_len", lambda: m.step([1, 2]))
+attempt("not_a_model", lambda: type(m).step(bytearray(400), array("h", bytes(64))))
 """
 
 
@@ -168,7 +169,8 @@ def test_natmod_refuses_bad_images_and_buffers(tmp_path, natmod):
     assert result.returncode == 0, result.stderr[-2000:]
     verdicts = {line.split()[0]: line.split()[1] for line in result.stdout.strip().split("\n")}
     assert verdicts == {"magic": "refused", "layout": "refused", "truncated": "refused", "offset": "refused",
-                        "good": "accepted", "small_y": "refused", "small_state": "refused"}
+                        "small_state": "refused", "small_x": "refused", "good": "accepted", "small_y": "refused",
+                        "short_x": "refused", "list_len": "refused", "not_a_model": "refused"}
 
 
 def test_c_image_layout(tmp_path):

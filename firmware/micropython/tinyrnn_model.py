@@ -13,6 +13,9 @@
 #   model.reset()
 #   model.step(x, out)                      # x: input_dim int16 (array('h') allocates nothing; a list or tuple
 #                                           # is copied into the model's own array); out is written in place
+#                                           # and returned (without out: the model's own array, overwritten by
+#                                           # the next step). On the C kernels this is the C object's bound
+#                                           # method: one native call, no Python frame (~the direct call's cost)
 #   model.run(sequence)                     # steps a sequence of x, returns the last outputs (array('i'))
 #   model.info()                            # dict: dims, cell, head, hash, implementation, kernel_path
 #
@@ -65,17 +68,6 @@ class _Base:
     def output_buffer(self):
         return array("i", bytes(4 * self.output_dim))
 
-    def _input(self, x):
-        if isinstance(x, (list, tuple)):
-            if len(x) != self.input_dim:
-                raise ValueError("step: %d inputs, model takes %d" % (len(x), self.input_dim))
-            buf = self._x
-            for i in range(self.input_dim):
-                v = x[i]
-                buf[i] = -32768 if v < -32768 else (32767 if v > 32767 else v)
-            return buf
-        return x
-
     def input_from(self, data, offset=0):
         """The model's own input array filled from little-endian int16 bytes at `offset` (a protocol frame)."""
         buf = self._x
@@ -108,8 +100,9 @@ class _Base:
 
 class NativeModel(_Base):
     """kernel_c.bin run by the C kernels (tinyrnn_c): state and scratch are preallocated arrays, a step
-    allocates nothing. `image`: a path, or the file's bytes (copied once unless it is an 8-byte aligned
-    bytearray)."""
+    allocates nothing. `image`: a path, or the file's bytes (copied once unless it is a bytearray).
+    step(x, out=None) and reset() are the C object's own methods (see __init__); without `out`, step writes
+    the model's own output array (overwritten by the next step) and returns it."""
 
     def __init__(self, image="kernel_c.bin"):
         if tinyrnn_c is None:
@@ -133,25 +126,17 @@ class NativeModel(_Base):
         if layout != tinyrnn_c.C_LAYOUT:
             raise ValueError("kernel_c.bin has weight layout %d, this tinyrnn_c reads %d: export the model "
                              "again, or deploy the matching tinyrnn_c" % (layout, tinyrnn_c.C_LAYOUT))
-        self._image = data                      # the handle points into it: keep it alive
-        self._model = tinyrnn_c.load(data)
         self.model_hash = model_hash.decode()
         self.implementation = str(getattr(tinyrnn_c, "BUILD", "natmod"))
         self.kernel_path = tinyrnn_c.kernel_path()
-        self._state = array("i", bytes(4 * self.state_words))
-        self._scratch = array("i", bytes(4 * self.scratch_words))
         self._setup()
-        self.reset()
-
-    def reset(self):
-        tinyrnn_c.reset(self._model, self._state)
-
-    def step(self, x, out=None):
-        """One timestep: x (input_dim int16) -> out (output_dim int32, written in place and returned)."""
-        if out is None:
-            out = self.output_buffer()
-        tinyrnn_c.step(self._model, self._state, self._scratch, self._input(x), out)
-        return out
+        # The C model holds the image, state, scratch, the x array (where list inputs are copied) and its
+        # default output; its bound methods ARE this object's step and reset (instance attributes), so
+        # model.step(x, out) is one native call, with no Python frame in between.
+        self._native = tinyrnn_c.load(data, array("i", bytes(4 * self.state_words)),
+                                      array("i", bytes(4 * self.scratch_words)), self._x, self.output_buffer())
+        self.step = self._native.step           # step(x, out=None) -> out: x array('h') or list/tuple
+        self.reset = self._native.reset
 
 
 class PythonModel(_Base):
@@ -171,13 +156,14 @@ class PythonModel(_Base):
         self.state_words = self.layers * self.units * (2 if m.cell_kind == "lstm" else 1)
         self.scratch_words = 0                  # Python lists, allocated per step
         self._setup()
+        self._y = self.output_buffer()
 
     def reset(self):
         self._m.reset()
 
     def step(self, x, out=None):
         if out is None:
-            out = self.output_buffer()
+            out = self._y
         y = self._m.step(x)
         for i in range(self.output_dim):
             out[i] = y[i]

@@ -5,6 +5,11 @@ each model is linked with a tiny driver into a flat image (arm-none-eabi-gcc -O2
 hook counts every executed instruction over N steps, and the outputs are checked equal to the twin's (so the
 count is of a correct run). Counts are instructions, not cycles: no wait states, pipeline or branch costs are
 modelled. Needs arm-none-eabi-gcc and the bench extra (pip install 'tinyrnn[bench]').
+
+With --micropython BOARD (an emulated MicroPython board, e.g. mpy-qemu-mps2-an385) and --model, it measures the
+model inside MicroPython instead (host/device/mpbench.py): instructions per `model.step(x, out)` under QEMU
+-icount for the natmod (the board's architecture, and armv6m where the firmware loads it), the user C module and
+pure Python, the heap each costs, and the kit's bare-metal firmware on the same QEMU machine.
 """
 import argparse
 import json
@@ -12,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tinyrnn.host.errors import ToolMissing
+from tinyrnn.host.errors import ToolMissing, UserError
 from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.toolchain.bench import CELLS, SIZES, markdown, measure
 from tinyrnn.quantize.twin.params import MAX_DIM
@@ -21,6 +26,7 @@ EXAMPLES = """\
   {prog}                                   # every cell, size and core (a few minutes)
   {prog} --targets m4 --cells gru --sizes 6x32 --profile
   {prog} --json > bench.json
+  {prog} --micropython mpy-qemu-mps2-an385 --micropython mpy-qemu-mps2-an500 --model build/basic_motions-gru32
 """
 
 
@@ -68,9 +74,52 @@ def add_arguments(parser):
     parser.add_argument("--profile", action="store_true",
                         help="also count executed instructions per function (arm-none-eabi-nm ranges)")
     parser.add_argument("--json", action="store_true", help="print only JSON")
+    parser.add_argument("--micropython", action="append", metavar="BOARD",
+                        help="measure --model inside MicroPython on this emulated MicroPython board (repeatable)")
+    parser.add_argument("--model", help="artifact directory (with --micropython)")
+
+
+def run_micropython(args) -> int:
+    from tinyrnn.host.device import mpbench
+    from tinyrnn.host.device.boards import load_board
+    if not args.model or not (Path(args.model) / "kernel.bin").is_file():
+        raise UserError("--micropython needs --model: an exported artifact directory (with kernel.bin)",
+                        "add --model build/basic_motions-gru32")
+    boards = [load_board(name) for name in args.micropython]
+    for b in boards:
+        if not (b.micropython and b.emulated):
+            raise UserError(f"--micropython {b.name}: not an emulated MicroPython board",
+                            "use one of the mpy-qemu-* boards (tinyrnn boards list)")
+    results = {}
+    for b in boards:
+        figures = mpbench.micropython_figures(b, Path(args.model), steps=args.steps if args.steps > 4 else 1000)
+        bare = mpbench.bare_metal_board(b)
+        if bare:
+            count, path = mpbench.bare_metal_figure(bare, Path(args.model))
+            figures["bare metal (" + bare.name + ")"] = {"api": count, "kernel_path": path}
+        results[b.name] = figures
+        if not args.json:
+            print(f"\n{b.name} ({b.core}): instructions per step under QEMU -icount (not cycles), heap bytes")
+            print("| implementation | kernel path | model.step(x, out) | bound step in a local | module heap | "
+                  "model heap |")
+            print("|---|---|---|---|---|---|")
+            own = "natmod " + b.runtime["natmod_arch"]
+            order = [own] + sorted(n for n in figures if n.startswith("natmod ") and n != own) + \
+                ["cmodule", "python"] + [n for n in figures if n.startswith("bare metal")]
+            for name in order:
+                r = figures[name]
+                cells = [r.get(k) for k in ("api", "bound", "module_bytes", "model_bytes")]
+                print(f"| {name} | {r.get('kernel_path', '-')} | "
+                      + " | ".join("-" if v is None else f"{v:,}" for v in cells) + " |")
+            print(f"(tinyrnn_model itself: {figures['api_bytes']:,} B of heap)")
+    if args.json:
+        print(json.dumps(results, indent=1))
+    return 0
 
 
 def run(args) -> int:
+    if args.micropython:
+        return run_micropython(args)
     if not build.arm_toolchain_available():
         raise ToolMissing("arm-none-eabi-gcc not found", "apt-get install gcc-arm-none-eabi")
     try:

@@ -38,7 +38,7 @@ def run(args) -> int:
     if args.action == "list":
         for name in board_names():
             b = load_board(name)
-            print(f"{name:22s} {b.core:10s} {b.clock_hz / 1e6:6.1f} MHz  {b.runner['kind']:5s}  {b.description}")
+            print(f"{name:27s} {b.core:10s} {b.clock_hz / 1e6:6.1f} MHz  {b.runner['kind']:5s}  {b.description}")
     elif args.action == "show":
         for key, value in load_board(args.board).__dict__.items():
             print(f"{key} = {value}")

@@ -5,11 +5,14 @@ has, so nothing is flashed then. Emulated boards run in the background under QEM
 printed and recorded in build/run/<board>.json until --stop (TINYRNN_RUN_DIR=DIR keeps these records in DIR
 instead; `tinyrnn hwtest` keeps its own, so it never stops an emulator started here). Real boards are
 programmed with pyOCD or OpenOCD. A board that is already running is replaced only with --force.
+A real MicroPython board (`--board micropython --port PORT`) gets the model and the server copied with mpremote:
+the natmod for its architecture (from sys.implementation._mpy), or pure Python with a warning naming the
+expected speed; the server is then started and answers on that port (host/device/mpdeploy.py).
 """
 from pathlib import Path
 
 from tinyrnn.host.defaults import DEFAULT_BOARD
-from tinyrnn.host.device import mpboard, qemu
+from tinyrnn.host.device import mpboard, mpdeploy, qemu
 from tinyrnn.host.device.boards import board_names, load_board
 from tinyrnn.host.device.firmware import build, elf_path, expected_hash
 from tinyrnn.host.device.probe import flash_probe
@@ -20,6 +23,7 @@ EXAMPLES = """\
   {prog} --board qemu-mps2-an386 --model build/basic_motions-gru32   # prints the port
   {prog} --board nucleo-f446re --model build/basic_motions-gru32     # pyocd or openocd
   {prog} --board qemu-microbit                                       # bring-up firmware (no model)
+  {prog} --board micropython --port /dev/ttyACM0 --model build/basic_motions-gru32   # mpremote
   {prog} --list                                                      # running emulators
   {prog} --stop qemu-mps2-an386      (or --stop all)
 """
@@ -28,6 +32,7 @@ EXAMPLES = """\
 def add_arguments(p):
     p.add_argument("--board", default=None, help=f"board name (default {DEFAULT_BOARD}; tinyrnn boards list)")
     p.add_argument("--model", help="artifact directory (omit for the bring-up firmware without a model)")
+    p.add_argument("--port", help="serial port of a real MicroPython board (--board micropython)")
     p.add_argument("--no-build", action="store_true", help="flash the ELF already built")
     p.add_argument("--force", action="store_true", help="replace an emulated board that is already running")
     p.add_argument("--list", action="store_true", help="list running emulated boards")
@@ -75,6 +80,20 @@ def run(args) -> int:
         if running:
             raise UserError(f"{board.name} is already running on {running[0].port} (QEMU pid {running[0].pid})",
                             f"replace it with --force, or stop it: tinyrnn flash --stop {board.name}")
+    if board.micropython and not board.emulated:
+        if not args.port or not args.model:
+            raise UserError(f"{board.name} is a real MicroPython board: it needs --port and --model",
+                            f"e.g. tinyrnn flash --board {board.name} --port /dev/ttyACM0 --model ARTIFACT_DIR")
+        implementation, arch = mpdeploy.deploy(board, args.port, args.model)
+        client = connect(args.port, expected_hash=expected_hash(args.model))
+        print(client.info.describe())
+        client.transport.close()
+        print(f"port: {args.port}  (the tinyrnn server, {implementation}{' ' + arch if arch else ''}; "
+              "reset the board for its REPL)")
+        return 0
+    if args.port:
+        raise UserError(f"--port is for real MicroPython boards; {board.name} is not one",
+                        "drop --port (emulated boards get a pty; probe boards are found by their probe)")
     if board.micropython:
         if not args.model:
             raise UserError(f"{board.name} runs MicroPython: it needs a model", "add --model ARTIFACT_DIR")

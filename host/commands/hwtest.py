@@ -1,5 +1,8 @@
 """Run the hardware suite on every emulated board: build, start QEMU, the tests, the harness report, stop.
 
+Every emulated board, that is, except those whose board.toml says hwtest_default = false (MicroPython on M3/M7:
+CI time); --board runs any.
+
 For each board: the firmware build (refuses a model that does not fit), QEMU in the background,
 `pytest --pyargs tinyrnn.hwtests --port <pty> --model <dir>` (the packaged hardware suite), then the harness
 for the report, and QEMU is stopped whatever happens (no stray emulators). The model's C is generated if it
@@ -94,7 +97,7 @@ def add_arguments(p):
 def run(args) -> int:
     # Boards first: a mistyped board name is reported whether or not the model exists yet.
     boards = [load_board(name) for name in args.board] if args.board else \
-        [b for b in map(load_board, board_names()) if b.emulated]
+        [b for b in map(load_board, board_names()) if b.emulated and b.runtime.get("hwtest_default", True)]
     for board in boards:
         if not board.emulated:
             raise UserError(f"{board.name} is not an emulated board",

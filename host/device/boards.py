@@ -189,23 +189,39 @@ def _one_of(value, allowed, what, where):
 
 
 def _micropython_board(data, path, where):
-    """A board of [runtime] kind "micropython": [cpu], [runner] (qemu), [runtime]; see boards/README.md."""
-    for table in ("cpu", "runner", "runtime"):
+    """A board of [runtime] kind "micropython": [runner] qemu (emulated: [cpu] and the firmware's [runtime] keys)
+    or mpremote (a real board on --port: the rest is probed at flash time); see boards/README.md."""
+    for table in ("runner", "runtime"):
         _need(data, table, dict, where)
-    cpu, runner, runtime = data["cpu"], data["runner"], dict(data["runtime"])
+    runner, runtime = data["runner"], dict(data["runtime"])
     name = _need(data, "name", str, where)
     if path.name == "board.toml" and path.parent.name != name:
         raise BoardDataError(f"{where}: name {name!r} differs from its folder {path.parent.name!r}")
+    _one_of(_need(runtime, "module", str, where + " [runtime]"), MICROPYTHON_MODULES, "module", where)
+    kind = _one_of(_need(runner, "kind", str, where + " [runner]"), {"qemu", "mpremote"}, "[runner] kind", where)
+    for key in ("user_c_module", "hwtest_default"):        # optional
+        if key in runtime and not isinstance(runtime[key], bool):
+            raise BoardDataError(f"{where} [runtime]: {key} must be true or false")
+    if runtime["module"] == "cmodule" and runtime.get("user_c_module") is False:
+        raise BoardDataError(f"{where} [runtime]: module = \"cmodule\" needs the firmware with it "
+                             "(drop user_c_module = false)")
+    if kind == "mpremote":                  # a real board: architecture, clock and firmware are probed
+        if "natmod_arch" in runtime:
+            _one_of(runtime["natmod_arch"], NATMOD_ARCHS, "natmod_arch", where)
+        cpu = data.get("cpu", {})
+        core = _one_of(cpu.get("core", "unknown"), set(CORES) | {"unknown"}, "core", where)
+        return Board(name=name, description=data.get("description", ""), core=core, fpu=cpu.get("fpu", "none"),
+                     clock_hz=int(cpu.get("clock_hz", 0)), counter="dwt", flash_origin=0, flash_size=0,
+                     ram_origin=0, ram_size=0, stack_size=0, clock={"family": "none"}, uart={},
+                     runner=dict(runner), path=path, runtime=runtime)
+    _need(data, "cpu", dict, where)
+    cpu = data["cpu"]
     core = _one_of(_need(cpu, "core", str, where + " [cpu]"), CORES, "core", where)
     fpu = _one_of(_need(cpu, "fpu", str, where + " [cpu]"), FPUS, "fpu", where)
     clock_hz = _need(cpu, "clock_hz", int, where + " [cpu]")
-    _one_of(_need(runtime, "module", str, where + " [runtime]"), MICROPYTHON_MODULES, "module", where)
     _one_of(_need(runtime, "natmod_arch", str, where + " [runtime]"), NATMOD_ARCHS, "natmod_arch", where)
     _need(runtime, "port_board", str, where + " [runtime]")
     _need(runtime, "romfs_address", int, where + " [runtime]")
-    if _need(runner, "kind", str, where + " [runner]") != "qemu":
-        raise BoardDataError(f"{where}: a MicroPython board here is emulated: [runner] kind = \"qemu\" "
-                             "(real MicroPython boards: tinyrnn flash --board micropython --port PORT)")
     _need(runner, "machine", str, where + " [runner]")
     return Board(name=name, description=data.get("description", ""), core=core, fpu=fpu, clock_hz=clock_hz,
                  counter="systick", flash_origin=0, flash_size=0, ram_origin=0, ram_size=0, stack_size=0,

@@ -1,0 +1,157 @@
+"""Real MicroPython boards (a board of [runtime] kind "micropython" with [runner] kind "mpremote"): deploy the model
+and the protocol server over the board's serial port with mpremote, and start the server.
+
+  1. probe     `mpremote connect PORT exec ...`: sys.implementation._mpy (the .mpy version and native
+               architecture the firmware loads), the platform, machine.freq(), and whether tinyrnn_c is
+               compiled in (a user C module: then nothing native is copied)
+  2. choose    the newest natmod this kit builds that the firmware loads (ARM: its own architecture or an older
+               one; x64), else pure Python with a warning naming the expected speed
+  3. stage     the server and the API (.mpy from the kit's mpy-cross when the firmware reads .mpy v6, else .py),
+               the natmod as tinyrnn_c.mpy + kernel_c.bin, or tinyrnn_mp + kernel.bin + tables.bin
+  4. copy      one `mpremote connect PORT cp FILE... :` into the board's filesystem
+  5. start     the server over the raw REPL (mpboard.start_server): it turns Ctrl-C off and answers the protocol
+               from then on; a reset (or unplugging) gives the REPL back
+
+Tested against the emulated MicroPython board and pure functions (tests/test_mpdeploy.py): steps 1, 2, 3 and 5 run
+for real on QEMU; step 4 cannot (the qemu port has no writable filesystem), so the test checks the mpremote
+command line and loads the same files as a ROMFS image instead. Untested on real hardware: see docs/protocol.md.
+"""
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tinyrnn.host.device import mpboard, mpbuild
+from tinyrnn.host.errors import TinyRNNError, ToolMissing
+from tinyrnn.quantize.twin.params import KernelParams
+
+# py/persistentcode.h: MP_NATIVE_ARCH_* in order; _mpy = version | (sub_version | arch << 2) << 8
+MPY_ARCHS = ("none", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa",
+             "xtensawin", "rv32imc", "rv64imc")
+ARM_LOADS_OLDER = ("armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp")    # each loads those before it
+BUILT = {"x64", "armv6m", "armv7m", "armv7emsp", "armv7emdp"}                  # mpbuild.NATMOD_ARCHS
+# Pure Python, measured on the emulated Cortex-M3/M4/M7 (README, "MicroPython"): instructions per MAC of the model
+PYTHON_INSTRUCTIONS_PER_MAC = 1300
+
+PROBE_CODE = (
+    "import sys\n"
+    "try:\n import machine; f = machine.freq(); f = f[0] if isinstance(f, tuple) else f\n"
+    "except Exception:\n f = 0\n"
+    "try:\n import tinyrnn_c; c = getattr(tinyrnn_c, 'BUILD', 'natmod')\n"
+    "except ImportError:\n c = '-'\n"
+    "print('TINYRNN-PROBE', getattr(sys.implementation, '_mpy', 0), sys.platform, f, c)\n")
+
+
+@dataclass(frozen=True)
+class BoardFacts:
+    mpy_version: int            # bytecode .mpy version (6 since MicroPython 1.20)
+    mpy_sub_version: int        # must match a natmod's exactly (3 in 1.23-1.28)
+    arch: str                   # native architecture (MPY_ARCHS), "none" without a native emitter
+    platform: str               # sys.platform: rp2, esp32, pyboard, nrf, qemu, ...
+    freq_hz: int                # machine.freq(), 0 where the port has none
+    builtin: str                # "cmodule" if tinyrnn_c is compiled in, "natmod" if one is on the board, "-"
+
+
+def decode_mpy(value):
+    """sys.implementation._mpy -> (version, sub_version, arch name)."""
+    arch = (value >> 10) & 0x0F
+    return value & 0xFF, (value >> 8) & 0x03, MPY_ARCHS[arch] if arch < len(MPY_ARCHS) else f"arch{arch}"
+
+
+def parse_probe(text):
+    match = re.search(r"TINYRNN-PROBE (\d+) (\S+) (\d+) (\S+)", text)
+    if not match:
+        raise TinyRNNError(f"no answer from MicroPython on the port: {text.strip()[-300:]!r}")
+    version, sub, arch = decode_mpy(int(match.group(1)))
+    return BoardFacts(version, sub, arch, match.group(2), int(match.group(3)), match.group(4))
+
+
+def run_mpremote(port, *args, timeout=120):
+    """`python -m mpremote connect PORT ARGS...`; its stdout, or a TinyRNNError with its last lines."""
+    cmd = [sys.executable, "-m", "mpremote", "connect", port, *map(str, args)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise TinyRNNError(f"mpremote {args[0]} on {port}: no answer in {timeout} s",
+                           "check the port and that the board runs MicroPython (not a busy program)") from None
+    if proc.returncode != 0:
+        if "No module named mpremote" in proc.stderr:
+            raise ToolMissing("mpremote not installed: pip install mpremote==1.29.0")
+        raise TinyRNNError(f"mpremote {args[0]} on {port}: "
+                           f"{(proc.stdout + proc.stderr).strip()[-300:]}")
+    return proc.stdout
+
+
+def probe(port, mpremote=run_mpremote):
+    return parse_probe(mpremote(port, "exec", PROBE_CODE))
+
+
+def _macs(params):
+    """Multiply-accumulates per step: every product's rows x (columns of both inputs)."""
+    return sum(d.rows * (d.weights_a.shape[1] + (d.weights_b.shape[1] if d.weights_b is not None else 0))
+               for _, d in params.dense_items() if d is not None and d.rows)
+
+
+def choose(facts, params=None, source_version=(6, 3)):
+    """(implementation, natmod arch or None, warning or None) for a board: the user C module when compiled in,
+    else the newest natmod the kit builds that this firmware loads, else pure Python (with the warning)."""
+    if facts.builtin == "cmodule":
+        return "cmodule", None, None
+    why = None
+    if (facts.mpy_version, facts.mpy_sub_version) != source_version:
+        why = (f"its .mpy is v{facts.mpy_version}.{facts.mpy_sub_version}, the kit's natmods are "
+               f"v{source_version[0]}.{source_version[1]} (MicroPython {mpbuild.MICROPY_VERSION}: update the firmware)")
+    elif facts.arch in BUILT and facts.arch == "x64":
+        return "natmod", "x64", None
+    elif facts.arch in ARM_LOADS_OLDER:
+        loadable = [a for a in ARM_LOADS_OLDER[:ARM_LOADS_OLDER.index(facts.arch) + 1] if a in BUILT]
+        if loadable:
+            return "natmod", loadable[-1], None
+    if why is None:
+        why = (f"no natmod for its architecture {facts.arch!r} (the kit builds {', '.join(sorted(BUILT))}; "
+               "or build tinyrnn_c into its firmware: USER_C_MODULES)")
+    speed = ""
+    if params is not None:
+        instructions = PYTHON_INSTRUCTIONS_PER_MAC * _macs(params)
+        speed = f": expect about {instructions / 1e6:.1f} million instructions per step"
+        if facts.freq_hz:
+            speed += f" (~{instructions / facts.freq_hz * 1e3:.0f} ms at {facts.freq_hz / 1e6:g} MHz)"
+    return "python", None, (f"warning: pure-Python kernel on this board{speed}, several hundred times slower "
+                            f"than the C kernels: {why}")
+
+
+def deploy(board, port, model_dir, mpremote=run_mpremote, log=print):
+    """Probe, choose, stage and copy (mpremote), then start the server; returns (implementation, arch)."""
+    model_dir = Path(model_dir)
+    params = KernelParams.load(model_dir)
+    facts = probe(port, mpremote)
+    log(f"{port}: MicroPython on {facts.platform}, .mpy v{facts.mpy_version}.{facts.mpy_sub_version}, "
+        f"arch {facts.arch}" + (f", {facts.freq_hz / 1e6:g} MHz" if facts.freq_hz else ""))
+    implementation, arch, warning = choose(facts, params)
+    if board.runtime["module"] == "python":
+        implementation, arch, warning = "python", None, None
+    if warning:
+        print(warning, file=sys.stderr)
+    files = stage_for(board, facts, implementation, arch, model_dir,
+                      mpbuild.build_root() / "deploy" / params.model_hash)
+    log(f"copying {len(files)} files ({implementation}{' ' + arch if arch else ''}) with mpremote")
+    mpremote(port, "cp", *files, ":")
+    mpboard.start_server(port, start_code(board, implementation))
+    return implementation, arch
+
+
+def stage_for(board, facts, implementation, arch, model_dir, out_dir):
+    """The files for this board (mpboard.stage), as a sorted list of paths."""
+    compiled = facts.mpy_version == 6
+    target = arch or (facts.arch if facts.arch not in ("none", "armv6") and compiled else None)
+    runtime = {**board.runtime, "module": implementation, "natmod_arch": target, "user_c_module": False}
+    staged = mpboard.stage(board, model_dir, out_dir, (implementation,), runtime=runtime, compiled=compiled)
+    return sorted(str(p) for p in staged.iterdir())
+
+
+def start_code(board, implementation):
+    impl = "python" if implementation == "python" else "native"
+    return ("import sys, tinyrnn_server\n"
+            f"tinyrnn_server.main(board_name={board.name!r}, implementation={impl!r}, "
+            f"ready=lambda s: sys.stdout.write({mpboard.READY.decode()!r} + ' ' + s.model.implementation + '\\n'))\n")

@@ -1,0 +1,115 @@
+"""Deploying to real MicroPython boards (host/device/mpdeploy.py, `tinyrnn flash --board micropython --port P`).
+
+No MicroPython hardware is here. What runs for real: the choice of natmod from sys.implementation._mpy (pure
+functions), and, against MicroPython's firmware in QEMU (mpy-qemu-mps2-an386-cmodule's), the mpremote probe,
+the staging, the server started over the raw REPL and a bit-exact STEP through the protocol. The one step that
+cannot run here is `mpremote cp` (the qemu port has no writable filesystem): the test checks its command line
+and has the same files ready in a ROMFS image QEMU loaded, mounted when the copy would have happened.
+"""
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinyrnn.host.device import mpboard, mpbuild, mpdeploy, qemu
+from tinyrnn.host.device.boards import load_board
+from tinyrnn.host.errors import TinyRNNError, ToolMissing
+from tinyrnn.host.link.client import connect
+from tinyrnn.quantize.emit.export import export
+from tinyrnn.quantize.reference.synthetic import make_artifact
+from tinyrnn.quantize.twin.cells import TwinModel
+from tinyrnn.quantize.twin.params import KernelParams
+
+
+def mpy(arch, version=6, sub=3):
+    return version | ((sub | mpdeploy.MPY_ARCHS.index(arch) << 2) << 8)
+
+
+def facts(arch, version=6, sub=3, freq=0, builtin="-"):
+    return mpdeploy.BoardFacts(version, sub, arch, "test", freq, builtin)
+
+
+def test_decode_mpy():
+    assert mpdeploy.decode_mpy(mpy("armv7emsp")) == (6, 3, "armv7emsp")
+    assert mpdeploy.decode_mpy(0x1606) == (6, 2, "armv7m")          # arch 5 << 10 | sub 2 << 8 | 6
+    assert mpdeploy.decode_mpy(6 | 3 << 8) == (6, 3, "none")         # no native emitter (e.g. micro:bit)
+
+
+@pytest.mark.parametrize("board_arch, expected", [
+    ("armv7emsp", "armv7emsp"), ("armv7emdp", "armv7emdp"), ("armv7m", "armv7m"), ("armv6m", "armv6m"),
+    ("armv7em", "armv7m"),          # an M4 firmware without FPU loads the older armv7m natmod
+    ("x64", "x64"),
+])
+def test_choose_natmod(board_arch, expected):
+    assert mpdeploy.choose(facts(board_arch)) == ("natmod", expected, None)
+
+
+def test_choose_falls_back_to_python_naming_the_speed(tmp_path):
+    path = make_artifact(tmp_path / "m", cell="gru", d=6, units=32, k=4, n=2, steps=4, seed=1)
+    export(path, progress=False)
+    params = KernelParams.load(path)
+    impl, arch, warning = mpdeploy.choose(facts("xtensawin", freq=240_000_000), params)
+    assert (impl, arch) == ("python", None)
+    assert "xtensawin" in warning and "million instructions per step" in warning and "ms at 240 MHz" in warning
+    impl, _, warning = mpdeploy.choose(facts("armv7m", sub=2), params)       # another .mpy sub-version
+    assert impl == "python" and "v6.2" in warning
+    assert mpdeploy.choose(facts("none"))[0] == "python"
+    assert mpdeploy.choose(facts("xtensawin", builtin="cmodule")) == ("cmodule", None, None)
+
+
+def test_parse_probe():
+    text = f"junk\r\nTINYRNN-PROBE {mpy('armv6m')} rp2 125000000 -\r\n"
+    assert mpdeploy.parse_probe(text) == mpdeploy.BoardFacts(6, 3, "armv6m", "rp2", 125_000_000, "-")
+    with pytest.raises(TinyRNNError):
+        mpdeploy.parse_probe("Traceback ...")
+
+
+def test_flash_needs_port_and_model():
+    from tinyrnn.host.cli import main
+    assert main(["flash", "--board", "micropython", "--model", "x"]) == 2
+    assert main(["flash", "--board", "qemu-mps2-an386", "--port", "/dev/null"]) == 2
+
+
+def test_deploy_on_emulated_micropython(tmp_path):
+    """probe (mpremote exec) -> choose -> stage -> cp (command line checked) -> server -> bit-exact STEP."""
+    if shutil.which(qemu.QEMU) is None:
+        pytest.skip(f"{qemu.QEMU} not installed")
+    emulated = load_board("mpy-qemu-mps2-an386-cmodule")
+    try:
+        elf = mpboard.firmware(emulated)
+    except ToolMissing as e:                     # MicroPythonMissing included
+        pytest.skip(str(e))
+    model = make_artifact(tmp_path / "model", cell="gru", d=6, units=16, k=4, n=2, steps=4, seed=7)
+    export(model, progress=False)
+    board = load_board("micropython")
+    # The files deploy() will choose for this firmware (it has tinyrnn_c compiled in), as a ROMFS image.
+    expected = mpdeploy.stage_for(board, facts("armv7emsp", builtin="cmodule"), "cmodule", None, model,
+                                  tmp_path / "pre")
+    image = mpboard.romfs_image(tmp_path / "pre", tmp_path / "romfs.img")
+    record = qemu.start(emulated, elf, run_dir=tmp_path / "run", extra_args=mpboard.qemu_args(emulated, image))
+    copies = []
+
+    def mpremote(port, *args, **kw):
+        if args[0] == "cp":                      # no writable filesystem on the qemu port: mount the image
+            copies.append(args)
+            return mpdeploy.run_mpremote(port, "exec", mpboard.mount_code(emulated, image.stat().st_size))
+        return mpdeploy.run_mpremote(port, *args, **kw)
+
+    try:
+        implementation, arch = mpdeploy.deploy(board, record.port, model, mpremote=mpremote, log=lambda s: None)
+        assert (implementation, arch) == ("cmodule", None)
+        assert len(copies) == 1 and copies[0][-1] == ":"
+        assert [Path(f).name for f in copies[0][1:-1]] == sorted(Path(f).name for f in expected)
+        client = connect(record.port, expected_hash=KernelParams.load(model).model_hash)
+        try:
+            assert client.info.kernel_path == "dsp" and client.info.board_name == "micropython"
+            x = np.arange(6, dtype=np.int16) * 1000 - 2500
+            client.reset()
+            y, _ = client.step(x)
+            np.testing.assert_array_equal(y, TwinModel.from_artifact_dir(model).run(x[None, :])[0])
+        finally:
+            client.transport.close()
+    finally:
+        qemu.stop(emulated.name, tmp_path / "run")
+    assert mpbuild.MICROPY_VERSION == "1.28.0"
