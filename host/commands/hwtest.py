@@ -131,7 +131,9 @@ def run(args) -> int:
     ok = all(r["build"] == "skipped" or (r["build"] == "ok" and r["tests"] == "passed"
                                          and not r["harness"].startswith("error")) for r in results)
     passed = sum(r["tests"] == "passed" for r in results)
-    print(f"boards: {passed} passed, {len(results) - passed} failed")
+    skipped = sum(r["build"] == "skipped" for r in results)
+    print(f"boards: {passed} passed, {len(results) - passed - skipped} failed"
+          + (f", {skipped} skipped (reason above)" if skipped else ""))
     print(f"JUnit XML: {args.junit_xml}; report: {model_dir / REPORT_NAME}")
     return 0 if ok else 1
 
