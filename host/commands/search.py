@@ -77,6 +77,7 @@ def add_arguments(p):
     s.add_argument("--batch-size", type=int, metavar="N", help="mini-batch size (default: the data set's)")
     s.add_argument("--calibration-samples", type=int, default=1000, metavar="N",
                    help="int8 TFLite calibration samples per trial (default 1000)")
+    s.add_argument("--no-early-stop", action="store_true", help="run every trial to its last epoch (no ASHA)")
     s.add_argument("--seed", type=int, default=0, help="seed for the drawn trials and the training (default 0)")
     s.add_argument("--address", metavar="HOST:PORT", help="run on this Ray cluster (default: Ray in this process)")
     s.add_argument("--cpus", type=int, metavar="N", help="CPUs Ray may use here (default all; not with --address)")
@@ -122,7 +123,8 @@ def _options(args) -> dict:
             "max_ram": args.max_ram, "trials": args.trials, "time_budget": args.time_budget, **space,
             "lr_range": [round(lr / 3, 6), round(lr * 3, 6)], "grid_epochs": args.grid_epochs,
             "batch_size": args.batch_size or defaults.get("batch_size", 16),
-            "calibration_samples": args.calibration_samples, "seed": args.seed}
+            "calibration_samples": args.calibration_samples, "seed": args.seed,
+            "early_stop": not args.no_early_stop}
 
 
 def _line(trial: dict, result: dict) -> str:
@@ -205,6 +207,7 @@ def run(args) -> int:
     try:
         outcome = engine.run(trials, job, out, address=args.address, cpus=args.cpus,
                              cpus_per_trial=args.cpus_per_trial, time_budget=options["time_budget"],
+                             early_stop=options["early_stop"],
                              resume=args.resume, quiet=args.quiet, format_line=_line)
     except KeyboardInterrupt:           # a second Ctrl-C: Ray skipped saving, the finished trials are on disk
         outcome, interrupted = None, True
@@ -229,6 +232,9 @@ def run(args) -> int:
     else:
         say("no trial fits the budget: see the report for what a larger one buys")
     if n_left or interrupted:
-        print(f"unfinished: continue with tinyrnn search --resume --out {out}", file=sys.stderr)
+        # Trials left without a time budget means the search was stopped (Ctrl-C): say so in the exit code too.
+        interrupted = interrupted or not options["time_budget"]
+        print(f"{'interrupted' if interrupted else 'out of time'}: {n_left} trials not run; continue with "
+              f"tinyrnn search --resume --out {out}", file=sys.stderr)
         return 130 if interrupted else 0
     return 0

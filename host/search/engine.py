@@ -45,17 +45,21 @@ def trainable(config, job: Job = None):
 
     trial = Trial(**config["trial"])
     classification = job.inputs.ds.task == "classification"
+    last = {EPOCH_SCORE: 0.0}
 
     def on_epoch(epoch, logs):
         score = logs.get("val_accuracy") if classification else -logs.get("val_loss", float("inf"))
+        last[EPOCH_SCORE] = float(score)
         tune.report({EPOCH: epoch, EPOCH_SCORE: float(score), "phase": "training"})
 
+    # The last report carries the last epoch's score (Ray Tune wants the scheduler's metric in every result)
+    # but no EPOCH, so ASHA leaves it alone.
     try:
         record = run_trial(trial, job, on_epoch)
     except TinyRNNError as exc:          # a configuration the kernel or the data cannot take: a reported trial
-        tune.report({"phase": "done", "status": "error", "error": str(exc)})
+        tune.report({**last, "phase": "done", "status": "error", "error": str(exc)})
         return
-    tune.report({**record, "phase": "done"})
+    tune.report({**record, **last, "phase": "done"})
 
 
 class _Progress:
@@ -116,11 +120,14 @@ def start_ray(address: str | None, cpus: int | None, cpus_per_trial: int):
                         "TF_NUM_INTEROP_THREADS": "1", "TF_ENABLE_ONEDNN_OPTS": "0"}}
     common = dict(runtime_env=env, log_to_driver=False, configure_logging=True, logging_level=logging.WARNING)
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    # A trial stopped before its first report has no result files: expected here, reported by the search itself.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     try:
         if address:
             ray.init(address=address, **common)
         else:
-            ray.init(num_cpus=cpus, include_dashboard=False, **common)
+            # "local": a Ray of our own, never one that `ray start` left running on this machine.
+            ray.init(address="local", num_cpus=cpus, include_dashboard=False, **common)
     except ConnectionError as exc:
         raise UserError(f"cannot reach the Ray cluster at {address}: {str(exc).splitlines()[0]}",
                         "start it with `ray start --head --port=PORT` (and workers with "
@@ -129,7 +136,7 @@ def start_ray(address: str | None, cpus: int | None, cpus_per_trial: int):
 
 
 def run(trials: list[Trial], job: Job, out: Path, *, address=None, cpus=None, cpus_per_trial=1,
-        time_budget=None, resume=False, quiet=False, format_line=None) -> dict:
+        time_budget=None, early_stop=True, resume=False, quiet=False, format_line=None) -> dict:
     """Run (or resume) the trials. Returns {trial index: Ray's last result}, {index: status}."""
     require_ray()
     import ray
@@ -137,7 +144,6 @@ def run(trials: list[Trial], job: Job, out: Path, *, address=None, cpus=None, cp
     from ray.tune.schedulers import ASHAScheduler
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
     out = out.resolve()
     max_epochs = max(t.epochs for t in trials)
@@ -154,11 +160,12 @@ def run(trials: list[Trial], job: Job, out: Path, *, address=None, cpus=None, cp
         else:
             # max_t past the last epoch: ASHA never stops a trial at its final epoch, before it is measured.
             asha = ASHAScheduler(time_attr=EPOCH, metric=EPOCH_SCORE, mode="max", max_t=max_epochs + 1,
-                                 grace_period=max(1, max_epochs // 4), reduction_factor=3)
+                                 grace_period=max(1, max_epochs // 4), reduction_factor=3) if early_stop else None
             tuner = tune.Tuner(
                 fn,
                 param_space={"trial": tune.grid_search([t.as_dict() for t in trials])},
                 tune_config=tune.TuneConfig(scheduler=asha, num_samples=1, time_budget_s=time_budget,
+                                            reuse_actors=True,   # one TensorFlow import per worker, not per trial
                                             trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
                 run_config=tune.RunConfig(name=EXPERIMENT, storage_path=str(out), verbose=0, callbacks=[progress],
                                           failure_config=tune.FailureConfig(max_failures=0)),
