@@ -131,7 +131,9 @@ def start_ray(address: str | None, cpus: int | None, cpus_per_trial: int):
     except ConnectionError as exc:
         raise UserError(f"cannot reach the Ray cluster at {address}: {str(exc).splitlines()[0]}",
                         "start it with `ray start --head --port=PORT` (and workers with "
-                        "`ray start --address=HEAD:PORT`), or drop --address to run on this machine") from None
+                        "`ray start --address=HEAD:PORT`); with token authentication (Ray's default) set "
+                        "RAY_AUTH_MODE=token and the cluster's RAY_AUTH_TOKEN here; or drop --address to run "
+                        "on this machine") from None
     return ray
 
 
