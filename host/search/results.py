@@ -121,7 +121,9 @@ def plot_pareto(records: list[dict], budget: dict, out: Path) -> list[Path]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
+    plain = FuncFormatter(lambda v, _: f"{v:,.0f}")        # 4,000 rather than 4x10^3 on the log axes
     paths = []
     pool = measured(records)
     if not pool:
@@ -153,8 +155,14 @@ def plot_pareto(records: list[dict], budget: dict, out: Path) -> list[Path]:
             mhz = budget["clock_hz"] / 1e6
             top = ax.secondary_xaxis("top", functions=(lambda x: x / mhz, lambda us: us * mhz))
             top.set_xlabel(f"µs per step at {mhz:g} MHz, one instruction per cycle")
+            for axis in (top.xaxis,):
+                axis.set_major_formatter(plain)
+                axis.set_minor_formatter(plain)
         else:
             ax.set_xlabel(f"flash: weights + kernel code + tables for {budget['core']} (bytes)")
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(plain)
+        ax.tick_params(axis="x", which="minor", labelsize=7)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7, loc="lower right")
         ax.set_title(f"{budget['board']}: {metric} against {label}", fontsize=10)
@@ -165,6 +173,10 @@ def plot_pareto(records: list[dict], budget: dict, out: Path) -> list[Path]:
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+def _us(instructions: int, budget: dict) -> str:
+    return f"{instructions / budget['clock_hz'] * 1e6:,.0f} µs"
 
 
 def _fmt_score(r: dict) -> str:
@@ -207,13 +219,14 @@ def report(records: list[dict], budget: dict, options: dict, out: Path, best: di
     for row in matched_table(records, budget):
         r = row["trial"]
         if r is None:
-            lines.append(f"| ≤ {row['level']:,} | {row['cell']} | — none fits | | | | | | | | | |")
+            lines.append(f"| ≤ {row['level']:,} ({_us(row['level'], budget)}) | {row['cell']} | — none fits "
+                         "| | | | | | | | | |")
             continue
         check = "✓" if r["params_match"] else f"✗ {r['params_formula']:,}"
-        lines.append(f"| ≤ {row['level']:,} | {row['cell']} | {r['units']}x{r['layers']} | {r['params']:,} {check} | "
+        lines.append(f"| ≤ {row['level']:,} ({_us(row['level'], budget)}) | {row['cell']} | {r['units']}x{r['layers']} | {r['params']:,} {check} | "
                      f"{r['train_seconds']:.1f} | {_fmt_score(r)} | {r['float_' + metric]:.3f} | "
                      f"{r['instructions_per_step']:,} | {r['flash_bytes']:,} | {r['ram_bytes']:,} | "
-                     f"{r['kernel_step_max_abs']:.3f} | {r.get('kernel_argmax_agreement', float('nan')):.3f} |")
+                     f"{r['kernel_step_max_abs']:.2g} | {r.get('kernel_argmax_agreement', float('nan')):.3f} |")
 
     for cost, label in COSTS.items():
         lines += ["", f"## Pareto front: {metric} against {label}", "",
