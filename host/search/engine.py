@@ -3,8 +3,10 @@
 Each trial is one Ray Tune trial of a function trainable (host/search/trial.py), holding `cpus_per_trial` CPUs;
 Ray runs as many at once as the machine or cluster has CPUs for. The trials are a fixed list (one grid over the
 drawn points), so the same seed gives the same trials. ASHA (asynchronous successive halving) stops a trial
-whose validation score after some epochs is in the bottom part of the trials that reached that epoch; the
-final report of a finished trial carries no per-epoch score, so ASHA never judges the measured figures.
+whose validation score after some epochs (a quarter of the most, then twice that, ...) is in the bottom half
+of the trials that reached that epoch. A trial's last epoch and its final report carry no epoch, so ASHA never
+stops a trial that has finished training. ASHA ranks by accuracy alone: a small model that trails at a rung can
+be stopped although it might have been on the Pareto front (`--no-early-stop` keeps every trial).
 
 The experiment state lives in <out>/ray: a search stopped with Ctrl-C (Ray Tune saves its state on the first
 SIGINT) or by its time budget keeps its finished trials, and `resume` restarts only the unfinished ones.
@@ -50,7 +52,8 @@ def trainable(config, job: Job = None):
     def on_epoch(epoch, logs):
         score = logs.get("val_accuracy") if classification else -logs.get("val_loss", float("inf"))
         last[EPOCH_SCORE] = float(score)
-        tune.report({EPOCH: epoch, EPOCH_SCORE: float(score), "phase": "training"})
+        if epoch < trial.epochs:        # a trial that has trained to the end is measured, never stopped
+            tune.report({EPOCH: epoch, EPOCH_SCORE: float(score), "phase": "training"})
 
     # The last report carries the last epoch's score (Ray Tune wants the scheduler's metric in every result)
     # but no EPOCH, so ASHA leaves it alone.
@@ -162,7 +165,7 @@ def run(trials: list[Trial], job: Job, out: Path, *, address=None, cpus=None, cp
         else:
             # max_t past the last epoch: ASHA never stops a trial at its final epoch, before it is measured.
             asha = ASHAScheduler(time_attr=EPOCH, metric=EPOCH_SCORE, mode="max", max_t=max_epochs + 1,
-                                 grace_period=max(1, max_epochs // 4), reduction_factor=3) if early_stop else None
+                                 grace_period=max(1, max_epochs // 4), reduction_factor=2) if early_stop else None
             tuner = tune.Tuner(
                 fn,
                 param_space={"trial": tune.grid_search([t.as_dict() for t in trials])},
