@@ -118,9 +118,10 @@ def _stop_group(proc, sig=signal.SIGTERM, wait=30):
 @needs_tools
 def test_interrupted_search_resumes_and_its_best_model_flashes(data, tmp_path):
     out = tmp_path / "search"
-    cmd = [TINYRNN, "search", "--data", str(data), *SMALL, "--trials", "2", "--cells", "lstm,gru", "--no-early-stop",
+    cmd = [TINYRNN, "search", "--data", str(data), *SMALL, "--trials", "3", "--cells", "lstm,gru", "--no-early-stop",
            "--out", str(out)]
-    # Ctrl-C as a terminal sends it: to the whole process group, once the first trial is finished.
+    # Ctrl-C as a terminal sends it: to the whole process group, once the first trial is finished. On one CPU the
+    # second trial is then running (it may still finish while Ray Tune saves its state); the third never starts.
     proc = subprocess.Popen([*cmd, "--cpus", "1"], start_new_session=True, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
@@ -134,16 +135,18 @@ def test_interrupted_search_resumes_and_its_best_model_flashes(data, tmp_path):
     assert proc.returncode == 130, log
     first = json.loads((out / "trials.json").read_text())
     done = [r for r in first if r["status"] == R.MEASURED]
-    assert len(done) == 1 and all(r["status"] == R.NOT_RUN for r in first if r not in done)
+    assert 1 <= len(done) <= 2 and first[2]["status"] == R.NOT_RUN
+    assert all(r["status"] == R.NOT_RUN for r in first if r not in done)
     assert "--resume" in log
     kept = {r["name"]: (out / "trials" / f"{r['name']}.json").stat().st_mtime_ns for r in done}
 
-    res = subprocess.run([TINYRNN, "search", "--resume", "--out", str(out), "--cpus", "1"], capture_output=True,
+    res = subprocess.run([TINYRNN, "search", "--resume", "--out", str(out), "--cpus", "1", "--no-firmware"],
+                         capture_output=True,
                          text=True, timeout=240)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert res.stdout.count(" instr/step ") == 1                   # a line per trial finished now
+    assert 1 <= res.stdout.count(" instr/step ") <= 2              # a line per trial finished now
     records = json.loads((out / "trials.json").read_text())
-    assert [r["name"] for r in records] == [t.name for t in draw_trials(2, 0, ["lstm", "gru"], [4, 16], [1], [1, 2])]
+    assert [r["name"] for r in records] == [t.name for t in draw_trials(3, 0, ["lstm", "gru"], [4, 16], [1], [1, 2])]
     assert {r["name"]: (out / "trials" / f"{r['name']}.json").stat().st_mtime_ns for r in done} == kept
 
     # What the user gets: every trial measured and judged against the budget, infeasible ones listed.
@@ -155,7 +158,7 @@ def test_interrupted_search_resumes_and_its_best_model_flashes(data, tmp_path):
         assert r["measure_seconds"] < r["pipeline_seconds"]       # measuring is cheap next to training
     assert any(r["feasible"] for r in records) and not all(r["feasible"] for r in records)
     csv_lines = (out / "trials.csv").read_text().splitlines()
-    assert len(csv_lines) == 3 and "infeasible_because" in csv_lines[0]
+    assert len(csv_lines) == 4 and "infeasible_because" in csv_lines[0]
     for plot in ("pareto_instructions.png", "pareto_flash.png"):
         assert (out / "plots" / plot).stat().st_size > 5000
     report = (out / "report.md").read_text()

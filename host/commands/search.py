@@ -203,12 +203,16 @@ def run(args) -> int:
     where = f"the Ray cluster at {args.address}" if args.address else f"this machine ({args.cpus or os.cpu_count()} CPUs)"
     say(f"{'resuming' if args.resume else 'searching'} {len(trials)} trials on {where} for {board.name} "
         f"({board.core} at {board.clock_hz / 1e6:g} MHz): {out}/")
+    finished = 0
+    if args.resume and (out / "trials.json").is_file():       # for the bar: trials the last run finished
+        finished = sum(r["status"] in (R.MEASURED, R.STOPPED, R.ERROR)
+                       for r in json.loads((out / "trials.json").read_text()))
     interrupted = False
     try:
         outcome = engine.run(trials, job, out, address=args.address, cpus=args.cpus,
                              cpus_per_trial=args.cpus_per_trial, time_budget=options["time_budget"],
                              early_stop=options["early_stop"],
-                             resume=args.resume, quiet=args.quiet, format_line=_line)
+                             resume=args.resume, done_before=finished, quiet=args.quiet, format_line=_line)
     except KeyboardInterrupt:           # a second Ctrl-C: Ray skipped saving, the finished trials are on disk
         outcome, interrupted = None, True
     records = R.collect(trials, out / "trials", outcome)

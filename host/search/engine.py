@@ -13,6 +13,7 @@ SIGINT) or by its time budget keeps its finished trials, and `resume` restarts o
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -54,6 +55,12 @@ def trainable(config, job: Job = None):
         last[EPOCH_SCORE] = float(score)
         if epoch < trial.epochs:        # a trial that has trained to the end is measured, never stopped
             tune.report({EPOCH: epoch, EPOCH_SCORE: float(score), "phase": "training"})
+
+    # A trial that finished while an interrupted search was saving its state has its record: keep it.
+    done = Path(job.trials_dir) / f"{trial.name}.json"
+    if done.is_file():
+        tune.report({**json.loads(done.read_text()), **last, "phase": "done"})
+        return
 
     # The last report carries the last epoch's score (Ray Tune wants the scheduler's metric in every result)
     # but no EPOCH, so ASHA leaves it alone.
@@ -141,7 +148,7 @@ def start_ray(address: str | None, cpus: int | None, cpus_per_trial: int):
 
 
 def run(trials: list[Trial], job: Job, out: Path, *, address=None, cpus=None, cpus_per_trial=1,
-        time_budget=None, early_stop=True, resume=False, quiet=False, format_line=None) -> dict:
+        time_budget=None, early_stop=True, resume=False, done_before=0, quiet=False, format_line=None) -> dict:
     """Run (or resume) the trials. Returns {trial index: Ray's last result}, {index: status}."""
     require_ray()
     import ray
@@ -152,7 +159,6 @@ def run(trials: list[Trial], job: Job, out: Path, *, address=None, cpus=None, cp
     os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
     out = out.resolve()
     max_epochs = max(t.epochs for t in trials)
-    done_before = len([p for p in Path(job.trials_dir).glob("*.json")]) if resume else 0
     start_ray(address, cpus, cpus_per_trial)
     try:
         fn = tune.with_resources(tune.with_parameters(trainable, job=job), {"cpu": cpus_per_trial})

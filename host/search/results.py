@@ -155,14 +155,14 @@ def plot_pareto(records: list[dict], budget: dict, out: Path) -> list[Path]:
             mhz = budget["clock_hz"] / 1e6
             top = ax.secondary_xaxis("top", functions=(lambda x: x / mhz, lambda us: us * mhz))
             top.set_xlabel(f"µs per step at {mhz:g} MHz, one instruction per cycle")
-            for axis in (top.xaxis,):
-                axis.set_major_formatter(plain)
-                axis.set_minor_formatter(plain)
+            top.xaxis.set_major_formatter(plain)
         else:
             ax.set_xlabel(f"flash: weights + kernel code + tables for {budget['core']} (bytes)")
         ax.xaxis.set_major_formatter(plain)
-        ax.xaxis.set_minor_formatter(plain)
-        ax.tick_params(axis="x", which="minor", labelsize=7)
+        costs = [r[cost] for r in pool]
+        if max(costs) < 10 * min(costs):                    # under a decade: label the minor ticks too
+            ax.xaxis.set_minor_formatter(plain)
+            ax.tick_params(axis="x", which="minor", labelsize=7)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7, loc="lower right")
         ax.set_title(f"{budget['board']}: {metric} against {label}", fontsize=10)
@@ -189,7 +189,7 @@ def report(records: list[dict], budget: dict, options: dict, out: Path, best: di
     metric = m[0]["metric"] if m else "accuracy"
     lat = (f"{budget['max_latency_us']:,.0f} µs per step" if budget.get("max_latency_us") is not None
            else "no latency limit")
-    lines = [f"# Which model for {budget['board']}? — search of {len(records)} trials on {options['data']}", "",
+    lines = [f"# Which model for {budget['board']}? — search of {len(records)} trials on {options['data'] or options['dataset']}", "",
              f"Budget: {lat} at {budget['clock_hz'] / 1e6:g} MHz ({budget['core']}), flash {budget['max_flash']:,} B, "
              f"RAM {budget['max_ram']:,} B (the model's own: weights + kernel code + tables; state + scratch).", ""]
     if best:
