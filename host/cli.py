@@ -7,6 +7,7 @@ from tinyrnn.host.commands.base import run_command, summary
 # name -> module; each module follows host/commands/base.py. Order is the order of the chain.
 COMMANDS = {
     "train": "tinyrnn.host.commands.train",
+    "search": "tinyrnn.host.commands.search",
     "export": "tinyrnn.host.commands.export",
     "predict": "tinyrnn.host.commands.predict",
     "boards": "tinyrnn.host.commands.boards",

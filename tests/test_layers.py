@@ -8,7 +8,7 @@ REPO = Path(__file__).resolve().parent.parent
 ROOTS = {"host": "tinyrnn.host", "quantize": "tinyrnn.quantize"}
 
 # Room -> the rooms it may import (besides itself). Bottom up: quantize (twin < reference < emit < toolchain),
-# then host: errors/defaults < link < device < check < training < commands < cli.
+# then host: errors/defaults < link < device < check < training < search < commands < cli.
 ALLOWED = {
     "tinyrnn.quantize.sources": set(),
     "tinyrnn.quantize.twin": {"tinyrnn.quantize.sources"},
@@ -25,9 +25,12 @@ ALLOWED = {
     "tinyrnn.host.check": {"tinyrnn.host.errors", "tinyrnn.host.defaults", "tinyrnn.host.link",
                            "tinyrnn.host.device", "tinyrnn.host.report", "tinyrnn.quantize"},
     "tinyrnn.host.training": {"tinyrnn.host.errors", "tinyrnn.host.report", "tinyrnn.quantize"},
+    # The search trains (training), measures (quantize) and reads board data (device.boards only).
+    "tinyrnn.host.search": {"tinyrnn.host.errors", "tinyrnn.host.training", "tinyrnn.host.device.boards",
+                            "tinyrnn.quantize"},
     "tinyrnn.host.commands": {"tinyrnn.host.errors", "tinyrnn.host.defaults", "tinyrnn.host.link",
                               "tinyrnn.host.device", "tinyrnn.host.check", "tinyrnn.host.report",
-                              "tinyrnn.host.training", "tinyrnn.quantize"},
+                              "tinyrnn.host.training", "tinyrnn.host.search", "tinyrnn.quantize"},
     "tinyrnn.host.cli": {"tinyrnn.host.commands"},
     "tinyrnn.host.train": {"tinyrnn.host.commands"},
 }

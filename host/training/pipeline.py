@@ -201,7 +201,8 @@ def fit(model, inputs: Inputs, epochs: int, batch_size: int, quiet: bool, extra_
     return {k: [float(v) for v in vals] for k, vals in result.history.items()}
 
 
-def train_model(cfg, inputs: Inputs, epochs: int, batch_size: int, lr: float, seed: int, quiet: bool):
+def train_model(cfg, inputs: Inputs, epochs: int, batch_size: int, lr: float, seed: int, quiet: bool,
+                extra_callbacks=()):
     """Train the Keras sequence model. Returns (model, history dict, seconds)."""
 
     M.import_keras().utils.set_random_seed(seed)  # same seed => same model
@@ -211,7 +212,7 @@ def train_model(cfg, inputs: Inputs, epochs: int, batch_size: int, lr: float, se
     model = M.build_sequence_model(cfg, masked=inputs.variable)
     compile_model(model, cfg.task, lr)
     started = time.perf_counter()
-    history = fit(model, inputs, epochs, batch_size, quiet)
+    history = fit(model, inputs, epochs, batch_size, quiet, extra_callbacks)
     return model, history, time.perf_counter() - started
 
 
@@ -279,51 +280,59 @@ def build_manifest(cfg, inputs: Inputs, seed: int, epochs: int, downsample: int)
     }
 
 
-def run(args) -> int:
-    started = time.perf_counter()
-    # Stage messages go to stdout with the summary; stderr carries progress bars and errors only.
-    say = (lambda *a: None) if args.quiet else (lambda msg: print(msg, flush=True))
-    check_options(args)
-    require_train_extra(bundled=args.data is None)
+@dataclass(frozen=True)
+class TrainSettings:
+    """How one configuration is trained: everything `train_configuration` needs besides data and model shape."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    grid_epochs: int = GRID_EPOCHS
+    calibration_samples: int = 3000
+    seed: int = 0
+    downsample: int = 1
+    quiet: bool = False
 
 
-    dataset_name = args.dataset or (None if args.data else DEFAULT_DATASET)
-    out = Path(args.out) if args.out else default_out_dir(dataset_name, args.data, args.cell, args.units,
-                                                                   args.layers)
-    check_destination(out, args.force)  # before spending a minute training
+def training_defaults(dataset_name: str | None, data_path: str | None) -> dict:
+    """epochs, batch_size, learning_rate (and downsample) for a bundled set or a --data file."""
+    return dict(FILE_DEFAULTS) if data_path else dict(vars(BUNDLED[dataset_name]))
 
-    say(f"loading {dataset_name or args.data} ...")
-    ds = D.load_dataset(dataset_name, args.data, task=args.task, test_fraction=args.test_fraction,
-                        seed=args.seed, downsample_factor=args.downsample, max_len=args.max_len,
-                        group_column=args.group_column)
+
+def check_kernel_bounds(ds) -> None:
     for what, value, fix in (("input channels", ds.input_dim, "select or merge channels"),
                              ("outputs", ds.output_dim, "merge classes or targets")):
         if value > MAX_DIM:
             raise UserError(f"the data has {value} {what}; the fixed-point kernel takes at most {MAX_DIM}", fix)
-    defaults = FILE_DEFAULTS if args.data else vars(BUNDLED[dataset_name])
-    epochs = args.epochs or defaults["epochs"]
-    batch_size = args.batch_size or defaults["batch_size"]
-    lr = args.lr or defaults["learning_rate"]
-    downsample = args.downsample or defaults.get("downsample", 1)
-    inputs = prepare_inputs(ds)
 
 
-    reset_after = (True if args.reset_after is None else args.reset_after) if args.cell == "gru" else False
-    cfg = M.ModelConfig(ds.input_dim, ds.output_dim, args.cell, args.units, args.layers, reset_after, ds.task)
-    say(f"training {args.cell.upper()}({args.units}) x{args.layers} on {len(ds.train)} sequences "
+def train_configuration(inputs: Inputs, cfg, settings: TrainSettings, out: Path, force: bool = False,
+                        epoch_callbacks=(), started: float | None = None) -> tuple[dict, dict]:
+    """Train one configuration on prepared data into the artifact directory `out` (written atomically).
+
+    The stages after loading: train, int8-grid fine-tune, float and int8 TFLite references, kernel export,
+    report. `epoch_callbacks` are extra Keras callbacks for the training epochs (the search reports through
+    one). `started` (perf_counter) is when the run began, for metrics.json's total_seconds (default: now).
+    Returns (model.json manifest, metrics.json)."""
+    started = time.perf_counter() if started is None else started
+    say = (lambda *a: None) if settings.quiet else (lambda msg: print(msg, flush=True))
+    ds = inputs.ds
+    epochs, batch_size, lr = settings.epochs, settings.batch_size, settings.lr
+    say(f"training {cfg.cell.upper()}({cfg.units}) x{cfg.layers} on {len(ds.train)} sequences "
         f"({ds.input_dim} channels, up to {ds.max_len} steps), {epochs} epochs ...")
-    model, history, train_seconds = train_model(cfg, inputs, epochs, batch_size, lr, args.seed, args.quiet)
+    model, history, train_seconds = train_model(cfg, inputs, epochs, batch_size, lr, settings.seed, settings.quiet,
+                                                epoch_callbacks)
     grid = None
-    if args.grid_epochs:
-        say(f"int8-grid fine-tuning, {args.grid_epochs} epochs (weights become the kernel's int8 values) ...")
-        grid_history, grid = fine_tune_on_int8_grid(model, cfg, inputs, args.grid_epochs, batch_size,
-                                                    lr * GRID_LR_SCALE, args.quiet)
+    if settings.grid_epochs:
+        say(f"int8-grid fine-tuning, {settings.grid_epochs} epochs (weights become the kernel's int8 values) ...")
+        grid_history, grid = fine_tune_on_int8_grid(model, cfg, inputs, settings.grid_epochs, batch_size,
+                                                    lr * GRID_LR_SCALE, settings.quiet)
         history = {k: history[k] + grid_history.get(k, []) for k in history}
     weights, step_model, float_steps = float_reference(model, cfg, inputs)
 
-    say(f"converting the step model to int8 TFLite ({args.calibration_samples} calibration samples) ...")
-    tflite_bytes, int8_steps = int8_reference(step_model, weights, cfg, inputs, args.calibration_samples,
-                                              args.seed, args.quiet)
+    say(f"converting the step model to int8 TFLite ({settings.calibration_samples} calibration samples) ...")
+    tflite_bytes, int8_steps = int8_reference(step_model, weights, cfg, inputs, settings.calibration_samples,
+                                              settings.seed, settings.quiet)
 
 
     y_test = ds.test.targets
@@ -335,10 +344,10 @@ def run(args) -> int:
         "train_seconds": round(train_seconds, 2),
         **({"int8_grid": grid} if grid else {}),
     }
-    manifest = build_manifest(cfg, inputs, args.seed, epochs, downsample)
-    manifest["int8_grid_epochs"] = args.grid_epochs  # the weights are on the kernel's int8 grid when > 0
+    manifest = build_manifest(cfg, inputs, settings.seed, epochs, settings.downsample)
+    manifest["int8_grid_epochs"] = settings.grid_epochs  # the weights are on the kernel's int8 grid when > 0
 
-    with staged_directory(out, args.force) as stage:
+    with staged_directory(out, force) as stage:
         model.save(stage / "model.keras")
         step_model.save(stage / "step_model.keras")
         (stage / "model_int8.tflite").write_bytes(tflite_bytes)
@@ -349,7 +358,7 @@ def run(args) -> int:
         write_json(stage / "model.json", manifest)
 
         # --- later stages: fixed-point kernel export (quantize/) ---
-        kernel = run_later_stages(stage, args, out.name)
+        kernel = run_later_stages(stage, settings, out.name)
         metrics["kernel"] = kernel["metrics"]
         metrics["verdict"] = verdict(check_thresholds(kernel["metrics"], ds.task))
         if ds.task == CLASSIFICATION:
@@ -371,7 +380,38 @@ def run(args) -> int:
                      {"lengths": inputs.test_len, "y": y_test, "float_outputs": float_steps},
                      int8_steps, kernel["outputs"], notes)
         write_html(stage, name=out.name)
+    return manifest, metrics
 
+
+def run(args) -> int:
+    started = time.perf_counter()
+    # Stage messages go to stdout with the summary; stderr carries progress bars and errors only.
+    say = (lambda *a: None) if args.quiet else (lambda msg: print(msg, flush=True))
+    check_options(args)
+    require_train_extra(bundled=args.data is None)
+
+    dataset_name = args.dataset or (None if args.data else DEFAULT_DATASET)
+    out = Path(args.out) if args.out else default_out_dir(dataset_name, args.data, args.cell, args.units,
+                                                          args.layers)
+    check_destination(out, args.force)  # before spending a minute training
+
+    say(f"loading {dataset_name or args.data} ...")
+    ds = D.load_dataset(dataset_name, args.data, task=args.task, test_fraction=args.test_fraction,
+                        seed=args.seed, downsample_factor=args.downsample, max_len=args.max_len,
+                        group_column=args.group_column)
+    check_kernel_bounds(ds)
+    defaults = training_defaults(dataset_name, args.data)
+    settings = TrainSettings(epochs=args.epochs or defaults["epochs"],
+                             batch_size=args.batch_size or defaults["batch_size"],
+                             lr=args.lr or defaults["learning_rate"], grid_epochs=args.grid_epochs,
+                             calibration_samples=args.calibration_samples, seed=args.seed,
+                             downsample=args.downsample or defaults.get("downsample", 1), quiet=args.quiet)
+    inputs = prepare_inputs(ds)
+
+
+    reset_after = (True if args.reset_after is None else args.reset_after) if args.cell == "gru" else False
+    cfg = M.ModelConfig(ds.input_dim, ds.output_dim, args.cell, args.units, args.layers, reset_after, ds.task)
+    manifest, metrics = train_configuration(inputs, cfg, settings, out, args.force, started=started)
     print_summary(out, manifest, metrics)
     return 0
 

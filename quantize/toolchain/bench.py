@@ -30,19 +30,33 @@ def macs(cell: str, d: int, h: int, k: int = OUTPUTS) -> int:
 
 
 def measure(cell: str, d: int, h: int, target: str, workdir: Path, steps: int, profile: bool = False) -> dict:
-    from tinyrnn.quantize.toolchain.emulate import EmulatedModel   # unicorn: only the bench extra has it
     name = f"{cell}_{d}_{h}"
     art = workdir / name
     if (art / "c" / "model_data.c").exists():
         twin = TwinModel.from_artifact_dir(art)
     else:
         art, twin = make_model(workdir, name, cell=cell, d=d, units=h, k=OUTPUTS, seed=d + h)
-    emu = EmulatedModel(art / "c", twin.params, target, workdir / f"{name}_{target}")
     x_q = input_sets(twin, seed=0, n=2, steps=max(steps, 8))[0][1][0][:steps]
+    row = measure_model(art, twin, x_q, target, workdir / f"{name}_{target}", profile)
+    row.pop("steps")
+    per_step = row["instructions_per_step"]
+    return {"cell": cell, "d": d, "h": h, "target": target, "macs": macs(cell, d, h), **row,
+            "instructions_per_mac": round(per_step / macs(cell, d, h), 2)}
+
+
+def measure_model(art: Path, twin: TwinModel, x_q, target: str, workdir: Path, profile: bool = False) -> dict:
+    """Executed instructions per step of an exported model (art/c/model_data.c) on `target`, over x_q int16
+    (steps, d) from the reset state, checked equal to the twin; and its code, table and weight bytes.
+
+    Returns {"target", "steps", "instructions_per_step", "code_bytes", "table_bytes", "model_bytes"
+    [, "per_function"]}. Instruction counts, not cycles (see the module docstring)."""
+    from tinyrnn.quantize.toolchain.emulate import EmulatedModel   # unicorn: only the bench extra has it
+    steps = len(x_q)
+    emu = EmulatedModel(Path(art) / "c", twin.params, target, workdir)
     emu.reset()
     y, count = emu.run(x_q, count=True)
     if not (y == twin.run(x_q)).all():
-        raise RuntimeError(f"{name} on {target}: emulator outputs differ from the twin")
+        raise RuntimeError(f"{Path(art).name} on {target}: emulator outputs differ from the twin")
     phases = cycles = None
     if profile:
         emu.reset()
@@ -52,13 +66,10 @@ def measure(cell: str, d: int, h: int, target: str, workdir: Path, steps: int, p
             # the trace includes the driver's loop and call (a few instructions per step)
             cycles = round(estimate_cycles.estimate(target, counts, taken, estimate_cycles.disassemble(emu.elf))
                            / steps)
-    sizes = build.section_sizes(sorted((workdir / f"{name}_{target}").glob("tr_*.o"))
-                                + [workdir / f"{name}_{target}" / "model_data.o"])
+    sizes = build.section_sizes(sorted(workdir.glob("tr_*.o")) + [workdir / "model_data.o"])
     tables = sizes.pop("tr_tables")["text"]
     model = sizes.pop("model_data")
-    per_step = count / steps
-    return {"cell": cell, "d": d, "h": h, "target": target, "macs": macs(cell, d, h),
-            "instructions_per_step": round(per_step), "instructions_per_mac": round(per_step / macs(cell, d, h), 2),
+    return {"target": target, "steps": steps, "instructions_per_step": round(count / steps),
             "code_bytes": sum(v["text"] for v in sizes.values()), "table_bytes": tables,
             "model_bytes": model["text"] + model["data"], "stack_bytes": emu.stack_bytes,
             **({"cycles_per_step_estimate": cycles} if cycles else {}),

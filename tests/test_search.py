@@ -1,0 +1,218 @@
+"""`tinyrnn search`: the space, the Pareto front and the budget (no Ray), then small real searches on Ray Tune:
+one on this machine, interrupted with Ctrl-C and resumed, whose best model then flashes; one on a Ray cluster of a
+head and a worker started here with `ray start`. Trials are tiny (synthetic data, 1-2 epochs) and Ray gets at
+most the machine's 2 CPUs."""
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from synthetic import make_sequences, write_npz
+from tinyrnn.host import cli
+from tinyrnn.host.search import results as R
+from tinyrnn.host.search.space import draw_trials, param_count
+from tinyrnn.host.search.trial import Budget, judge
+
+BIN = Path(sys.executable).parent
+TINYRNN = str(BIN / "tinyrnn")
+# Tiny trials: h=4 is well under the latency budget on the micro:bit's Cortex-M0, h=16 well over it.
+BOARD, LATENCY_US = "qemu-microbit", 400
+SMALL = ["--board", BOARD, "--units", "4,16", "--layers", "1", "--epochs", "1,2", "--grid-epochs", "1",
+         "--calibration-samples", "100", "--max-latency-us", str(LATENCY_US), "--no-firmware"]
+
+needs_tools = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which(str(BIN / "ray")) is None,
+                                 reason="needs arm-none-eabi-gcc and the search extra (ray)")
+
+
+# ------------------------------------------------------------------------------------ no Ray needed
+
+
+def test_same_seed_same_trials():
+    space = dict(cells=["gru", "gru-v1", "lstm"], units=[8, 16, 32], layers=[1, 2, 3], epochs=[5, 10])
+    first, again = draw_trials(12, 7, **space), draw_trials(12, 7, **space)
+    assert first == again
+    assert draw_trials(12, 8, **space) != first
+    assert [t.cell for t in first[:6]] == ["gru", "gru-v1", "lstm"] * 2      # every cell kind gets its share
+    assert len({t.name for t in first}) == 12
+
+
+def test_param_count_formulas():
+    # GRU reset_after=True 3(dh+h^2+2h), reset_after=False 3(dh+h^2+h), LSTM 4(dh+h^2+h); layers>0 take d=h.
+    d, h, k = 6, 32, 4
+    assert param_count("gru", d, h, 1, k) == 3 * (d * h + h * h + 2 * h) + h * k + k
+    assert param_count("gru-v1", d, h, 1, k) == 3 * (d * h + h * h + h) + h * k + k
+    assert param_count("lstm", d, h, 2, k) == 4 * (d * h + h * h + h) + 4 * (h * h + h * h + h) + h * k + k
+
+
+def _record(i, score, instructions, flash, feasible=True):
+    return {"index": i, "name": f"t{i}", "status": R.MEASURED, "score": score, "instructions_per_step": instructions,
+            "flash_bytes": flash, "feasible": feasible, "cell": "gru", "ram_bytes": 100}
+
+
+def test_pareto_front_is_the_non_dominated_set():
+    recs = [_record(0, 0.9, 5000, 9000), _record(1, 0.8, 3000, 9500), _record(2, 0.7, 4000, 8000),
+            _record(3, 0.95, 9000, 20000, feasible=False), _record(4, 0.9, 6000, 9100),
+            {"index": 5, "name": "t5", "status": R.STOPPED, "cell": "gru"}]
+    front = R.pareto_front(recs, "instructions_per_step")
+    assert [r["index"] for r in front] == [1, 0, 3]               # 2 loses to 1; 4 loses to 0 (same score, dearer)
+    assert [r["index"] for r in R.pareto_front(recs, "flash_bytes")] == [2, 0, 3]
+    for r in R.measured(recs):                                     # brute force: on the front iff nobody dominates
+        assert (r in front) == (not any(R.dominates(q, r, "instructions_per_step") for q in R.measured(recs)))
+    assert R.best_feasible(recs)["index"] == 0                     # 3 scores higher but is over the budget
+
+
+def test_budget_judgement():
+    b = Budget("b", "cortex-m0", 16_000_000, max_latency_us=100.0, max_flash=1000, max_ram=50)
+    ok = {"latency_us": 99.0, "flash_bytes": 1000, "ram_bytes": 50}
+    assert judge(ok, b) == []
+    over = judge({"latency_us": 101.0, "flash_bytes": 1001, "ram_bytes": 51}, b)
+    assert len(over) == 3 and over[0].startswith("latency")
+    assert judge({**ok, "latency_us": 1e9}, Budget("b", "cortex-m0", 16_000_000, None, 1000, 50)) == []
+
+
+def test_one_line_errors(tmp_path, capsys):
+    for argv, text in ((["--dataset", "basic_motions", "--data", "x.npz", "--board", BOARD], "both given"),
+                       (["--dataset", "basic_motions"], "--board is missing"),
+                       (["--resume", "--out", str(tmp_path)], "holds no search"),
+                       (["--board", BOARD, "--cells", "gru,rnn"], "--cells: unknown"),
+                       (["--board", BOARD, "--units", "0"], "out of range")):
+        assert cli.main(["search", *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and text in err and len(err.splitlines()) == 1
+
+
+# ------------------------------------------------------------------------------------ real searches
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    seqs, labels = make_sequences(n=48, length=12, channels=3, classes=3)
+    return write_npz(tmp_path_factory.mktemp("search") / "syn.npz", seqs, labels)
+
+
+def _stop_group(proc, sig=signal.SIGTERM, wait=30):
+    """Stop a process we started in its own session, then anything left in its group."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+@needs_tools
+def test_interrupted_search_resumes_and_its_best_model_flashes(data, tmp_path):
+    out = tmp_path / "search"
+    cmd = [TINYRNN, "search", "--data", str(data), *SMALL, "--trials", "3", "--cells", "lstm,gru", "--no-early-stop",
+           "--out", str(out)]
+    # Ctrl-C as a terminal sends it: to the whole process group, once the first trial is finished. On one CPU the
+    # second trial is then running (it may still finish while Ray Tune saves its state); the third never starts.
+    proc = subprocess.Popen([*cmd, "--cpus", "1"], start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        started = time.time()
+        while not list((out / "trials").glob("*.json")) and proc.poll() is None and time.time() - started < 150:
+            time.sleep(0.3)
+        os.killpg(proc.pid, signal.SIGINT)
+        log, _ = proc.communicate(timeout=90)
+    finally:
+        _stop_group(proc)
+    assert proc.returncode == 130, log
+    first = json.loads((out / "trials.json").read_text())
+    done = [r for r in first if r["status"] == R.MEASURED]
+    assert 1 <= len(done) <= 2 and first[2]["status"] == R.NOT_RUN
+    assert all(r["status"] == R.NOT_RUN for r in first if r not in done)
+    assert "--resume" in log
+    kept = {r["name"]: (out / "trials" / f"{r['name']}.json").stat().st_mtime_ns for r in done}
+
+    res = subprocess.run([TINYRNN, "search", "--resume", "--out", str(out), "--cpus", "1", "--no-firmware"],
+                         capture_output=True,
+                         text=True, timeout=240)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert 1 <= res.stdout.count(" instr/step ") <= 2              # a line per trial finished now
+    records = json.loads((out / "trials.json").read_text())
+    assert [r["name"] for r in records] == [t.name for t in draw_trials(3, 0, ["lstm", "gru"], [4, 16], [1], [1, 2])]
+    assert {r["name"]: (out / "trials" / f"{r['name']}.json").stat().st_mtime_ns for r in done} == kept
+
+    # What the user gets: every trial measured and judged against the budget, infeasible ones listed.
+    assert all(r["status"] == R.MEASURED for r in records)
+    for r in records:
+        assert r["params_match"], r                                # Keras' count equals the formula
+        assert r["latency_us"] == round(r["instructions_per_step"] / 16e6 * 1e6, 1)
+        assert r["feasible"] == (r["latency_us"] <= LATENCY_US and r["flash_bytes"] <= 256 * 1024)
+        assert r["measure_seconds"] < r["pipeline_seconds"]       # measuring is cheap next to training
+    assert any(r["feasible"] for r in records) and not all(r["feasible"] for r in records)
+    csv_lines = (out / "trials.csv").read_text().splitlines()
+    assert len(csv_lines) == 4 and "infeasible_because" in csv_lines[0]
+    for plot in ("pareto_instructions.png", "pareto_flash.png"):
+        assert (out / "plots" / plot).stat().st_size > 5000
+    report = (out / "report.md").read_text()
+    assert "GRU vs LSTM at matched budgets" in report and "over budget: latency" in report
+
+    best = R.best_feasible(records)
+    assert best is not None and best["feasible"]
+    assert json.loads((out / "best" / "model.json").read_text())["model_hash"] == best["model_hash"]
+
+    # The best model flashes onto the board it was searched for (emulated) and answers with its hash.
+    run_dir = tmp_path / "run"
+    env = dict(os.environ, TINYRNN_RUN_DIR=str(run_dir), BUILD_DIR=str(tmp_path / "fw"))
+    flashed = subprocess.run([TINYRNN, "flash", "--board", BOARD, "--model", str(out / "best")], env=env,
+                             capture_output=True, text=True, timeout=180)
+    try:
+        assert flashed.returncode == 0, flashed.stdout + flashed.stderr
+        assert best["model_hash"] in flashed.stdout
+    finally:
+        subprocess.run([TINYRNN, "flash", "--stop", BOARD], env=env, capture_output=True, timeout=60)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@needs_tools
+def test_search_on_a_ray_cluster(data, tmp_path):
+    """A head and a worker started here with `ray start` (one CPU each), the search sent with --address."""
+    port = _free_port()
+    ray_tmp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")          # Ray's socket paths must stay short
+    # The cluster's own token (Ray's default token authentication), for head, worker and the search alike.
+    env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+    common = ["--num-cpus=1", "--block", "--disable-usage-stats"]
+    nodes = []
+    try:
+        nodes.append(subprocess.Popen([str(BIN / "ray"), "start", "--head", f"--port={port}", "--include-dashboard=false",
+                                       f"--temp-dir={ray_tmp}", *common], env=env, start_new_session=True,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        nodes.append(subprocess.Popen([str(BIN / "ray"), "start", f"--address=127.0.0.1:{port}", *common], env=env,
+                                      start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        out = tmp_path / "cluster"
+        res = subprocess.run([TINYRNN, "search", "--data", str(data), *SMALL, "--trials", "2", "--units", "4",
+                              "--epochs", "1", "--cells", "gru-v1", "--address", f"127.0.0.1:{port}", "--out", str(out)],
+                             env=env, capture_output=True, text=True, timeout=240)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "Ray cluster at 127.0.0.1" in res.stdout
+        records = json.loads((out / "trials.json").read_text())
+        # ASHA may stop the second trial after its first epoch if it trails the first one.
+        assert records[0]["status"] == R.MEASURED and records[1]["status"] in (R.MEASURED, R.STOPPED)
+        assert all(r["params_match"] for r in R.measured(records))
+        assert (out / "best" / "model.json").is_file()
+    finally:
+        for node in reversed(nodes):                               # the worker first, then the head
+            _stop_group(node)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
