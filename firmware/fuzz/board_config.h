@@ -5,5 +5,6 @@
 #define BOARD_NAME "fuzz-host"
 #define BOARD_CPU_CLOCK_HZ 1000000u
 #define BOARD_COUNTER_UNIT 0
+#define BOARD_COUNTER_HZ 1000000u
 
 #endif
