@@ -23,6 +23,19 @@ class CommandParser(argparse.ArgumentParser):
         raise UserError(message, f"see {self.prog} --help")
 
 
+def at_least(minimum, kind=int, exclusive=False):
+    """argparse type: a number of `kind` (int or float) >= minimum, or > minimum when `exclusive`."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        if value < minimum or (exclusive and value == minimum):
+            raise argparse.ArgumentTypeError(f"{value} is not {'>' if exclusive else '>='} {minimum}")
+        return value
+    return parse
+
+
 def summary(module) -> str:
     return (module.__doc__ or "").strip().splitlines()[0].rstrip(".")
 

@@ -17,6 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tinyrnn.host.commands.base import at_least
 from tinyrnn.host.errors import ToolMissing, UserError
 from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.toolchain.bench import CELLS, SIZES, markdown, measure
@@ -28,16 +29,6 @@ EXAMPLES = """\
   {prog} --json > bench.json
   {prog} --micropython mpy-qemu-mps2-an385 --micropython mpy-qemu-mps2-an500 --model build/basic_motions-gru32
 """
-
-
-def _steps(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
-    return value
 
 
 def _choice_list(choices):
@@ -64,7 +55,7 @@ def _sizes(text: str) -> list:
 
 
 def add_arguments(parser):
-    parser.add_argument("--steps", type=_steps, default=4, help="timesteps counted per model, >= 1 (default 4)")
+    parser.add_argument("--steps", type=at_least(1), default=4, help="timesteps counted per model, >= 1 (default 4)")
     parser.add_argument("--targets", type=_choice_list(list(build.ARM_TARGETS)), default=list(build.ARM_TARGETS),
                         help=f"comma-separated, from {','.join(build.ARM_TARGETS)} (default all)")
     parser.add_argument("--cells", type=_choice_list(CELLS), default=list(CELLS),

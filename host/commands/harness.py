@@ -15,11 +15,11 @@ and over every step; results go to <artifact>/inputs/<file stem>/<board>/ (`tiny
 on the host without a board).
 Exit status: 0 pass, 1 a check failed, 2 the harness could not run (or the link stopped it).
 """
-import argparse
 from pathlib import Path
 
 from tinyrnn.host.check import recordings
 from tinyrnn.host.check.board_report import summary_lines
+from tinyrnn.host.commands.base import at_least
 from tinyrnn.host.check.harness import evaluate, write_outputs
 from tinyrnn.host.defaults import DEFAULT_MODEL
 from tinyrnn.host.errors import LinkFailure
@@ -35,39 +35,6 @@ EXAMPLES = """\
 """
 
 
-def positive_int(text):
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
-    return value
-
-
-def positive_float(text):
-    """argparse type: a number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{value} is not > 0")
-    return value
-
-
-def non_negative_int(text):
-    """argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is not >= 0")
-    return value
-
-
 def add_arguments(p):
     p.add_argument("--port", required=True, help="serial port URL (/dev/ttyACM0, /dev/pts/N, socket://h:p)")
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="artifact directory (default %(default)s)")
@@ -76,17 +43,17 @@ def add_arguments(p):
                         "ignored by ptys and sockets)")
     p.add_argument("--inputs", metavar="FILE",
                    help="your recordings (.csv/.npz, docs/data-formats.md) instead of the test split")
-    p.add_argument("--limit", type=positive_int, metavar="N",
+    p.add_argument("--limit", type=at_least(1), metavar="N",
                    help="only the first N test sequences (N >= 1); results go to hw/<board>-limit<N>/")
-    p.add_argument("--timeout", type=positive_float, default=3.0, metavar="S",
+    p.add_argument("--timeout", type=at_least(0, float, exclusive=True), default=3.0, metavar="S",
                    help="longest wait for one reply, in seconds (default %(default)s; the client waits less once "
                         "it has timed the board's replies)")
-    p.add_argument("--retries", type=non_negative_int, default=4,
+    p.add_argument("--retries", type=at_least(0), default=4,
                    help="resends of one request before its sequence is re-run (default %(default)s)")
-    p.add_argument("--reruns", type=non_negative_int, default=3,
+    p.add_argument("--reruns", type=at_least(0), default=3,
                    help="re-runs of one sequence (after a board reset or a lost chunk) before the run stops "
                         "(default %(default)s)")
-    p.add_argument("--chunk", type=positive_int, metavar="STEPS",
+    p.add_argument("--chunk", type=at_least(1), metavar="STEPS",
                    help="largest SEQUENCE chunk in steps (default: the board's limit; it shrinks on a noisy link)")
     p.add_argument("--no-adapt", action="store_true",
                    help="keep timeout and chunk size fixed (for measuring the link itself)")
