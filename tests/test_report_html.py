@@ -68,7 +68,7 @@ def test_report_html_is_self_contained(model_with_board_run):
     assert metrics["verdict"]["passed"] is True and metrics["verdict"]["reasons"]
     assert set(metrics["per_class"]["forms"]) == {"float", "int8 TFLite", "kernel"}
     results = json.loads((model_with_board_run / "hw" / BOARD / "results.json").read_text())
-    assert results["verdict"] == {"passed": True, "reasons": ["all checks passed"]}
+    assert results["verdict"] == {"passed": True, "reasons": ["all checks passed"], "warnings": []}
 
 
 def test_browser_renders_every_plot_and_the_verdicts(model_with_board_run, tmp_path):

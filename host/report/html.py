@@ -183,9 +183,11 @@ def write_html(model_dir, name: str | None = None) -> Path:
              + ("<ul class='reasons'>" + "".join(f"<li>{_esc(r)}</li>" for r in verdict.get("reasons", []))
                 + "</ul>" if verdict.get("reasons") else "") + "</li>"]
     for _, results in runs:
+        warnings = results.get("verdict", {}).get("warnings", [])
         parts.append(f"<li>Board {_esc(results['board'])}: {_badge(results.get('passed'))} "
                      f"(bit-exact {'yes' if results['bit_exact']['mismatched_values'] == 0 else 'NO'}, "
-                     f"{results['latency']['per_step']['p50']:,.0f} {_esc(results['latency']['unit'])} per step)</li>")
+                     f"{results['latency']['per_step']['p50']:,.0f} {_esc(results['latency']['unit'])} per step)"
+                     + "".join(f"<br>warning: {_esc(w)}" for w in warnings) + "</li>")
     if not runs:
         parts.append("<li>Boards: none run yet (tinyrnn flash, then tinyrnn harness; or tinyrnn demo)</li>")
     parts.append("</ul>")
