@@ -96,3 +96,15 @@ def test_unknown_board_and_missing_model_are_clear(toolchain, build_dir, tmp_pat
     assert proc.returncode != 0 and "unknown board 'no-such-board'" in proc.stderr
     proc = make("qemu-mps2-an386", build_dir, tmp_path / "empty")
     assert proc.returncode != 0 and "tinyrnn export" in proc.stderr
+
+
+def test_same_model_from_another_directory_builds_after_the_first_is_gone(toolchain, model, tmp_path):
+    """The output directory is keyed on the model hash; a moved (or re-trained identical) artifact must not trip
+    over dependency files that name the old path."""
+    first = shutil.copytree(model, tmp_path / "first")
+    assert make("qemu-mps2-an386", tmp_path / "fw", first).returncode == 0
+    second = shutil.copytree(first, tmp_path / "second")
+    shutil.rmtree(first)
+    (second / "c" / "model_data.c").touch()                  # newer than the object: make must rebuild it
+    proc = make("qemu-mps2-an386", tmp_path / "fw", second)
+    assert proc.returncode == 0, proc.stderr
