@@ -151,7 +151,8 @@ def test_riscv_board_is_its_family():
     assert (b.family, b.cross, b.qemu_binary) == ("riscv", "riscv64-unknown-elf-", "qemu-system-riscv32")
     assert b.cpu_flags() == ["-march=rv32imc", "-misa-spec=2.2", "-mabi=ilp32"]
     assert (b.counter, b.counter_unit, b.counter_hz) == ("minstret", "instructions", 1_000_000_000)
-    assert b.platform_sources() == ["platform/riscv/startup.c", "platform/libc_min.c", "platform/uart/ns16550.c",
+    assert b.platform_sources() == ["platform/riscv/startup.c", "platform/reset.c", "platform/libc_min.c",
+                                    "platform/uart/ns16550.c",
                                     "platform/clock/clock_none.c", "platform/counter/minstret.c"]
     header = boards.board_config_h(b)
     for line in ("BOARD_UART_BASE 0x10000000u", "BOARD_UART_CLOCK_HZ 3686400u", "BOARD_UART_IRQ 10u",

@@ -16,6 +16,9 @@
  * interrupts enabled at the core. UART_IRQHandler is what the family's startup calls for BOARD_UART_IRQ. */
 void platform_irq_enable(uint32_t irq);
 
+/* reset.c: the C start the family's startup jumps to (.data, .bss, main); never returns. */
+void platform_reset(void) __attribute__((noreturn));
+
 /* clock/<family>.c: bring the CPU to BOARD_CPU_CLOCK_HZ (PLL, flash wait states, oscillators). */
 void clock_init(void);
 

@@ -150,7 +150,7 @@ class Board:
         return flags
 
     def platform_sources(self):
-        return [f"platform/{self.family}/startup.c", "platform/libc_min.c",
+        return [f"platform/{self.family}/startup.c", "platform/reset.c", "platform/libc_min.c",
                 UART_DRIVERS[self.uart["family"]], CLOCK_DRIVERS[self.clock["family"]],
                 COUNTERS[self.counter]]
 

@@ -8,11 +8,9 @@
 #include "platform.h"
 #include "cortexm/cortexm.h"
 
-extern uint32_t __data_load[], __data_start[], __data_end[], __bss_start[], __bss_end[], __stack_top[];
-extern int main(void);
+extern uint32_t __stack_top[];
 
 void Reset_Handler(void);
-void platform_reset(void) __attribute__((noreturn, used));
 void Default_Handler(void);
 void UART_IRQHandler(void);
 
@@ -30,22 +28,6 @@ __attribute__((naked)) void Reset_Handler(void)
         "isb\n"                       /* the FPU is usable from the next instruction */
 #endif
         "b platform_reset\n");
-}
-
-void platform_reset(void)
-{
-    /* Plain word loops: the build uses -fno-tree-loop-distribute-patterns, so these do not turn into
-     * calls to memcpy/memset (which would run before .data exists). */
-    const uint32_t *src = __data_load;
-    for (uint32_t *dst = __data_start; dst < __data_end;) {
-        *dst++ = *src++;
-    }
-    for (uint32_t *dst = __bss_start; dst < __bss_end;) {
-        *dst++ = 0;
-    }
-    (void)main();
-    for (;;) {
-    }
 }
 
 void platform_irq_enable(uint32_t irq)

@@ -9,10 +9,7 @@
 #include "platform.h"
 #include "riscv/riscv.h"
 
-extern uint32_t __data_load[], __data_start[], __data_end[], __bss_start[], __bss_end[];
-extern int main(void);
 
-void platform_reset(void) __attribute__((noreturn, used));
 void UART_IRQHandler(void);
 void trap_handler(void) __attribute__((interrupt("machine"), aligned(4), used));
 
@@ -29,21 +26,6 @@ __asm__(".section .text.start, \"ax\"\n"
         "    la t0, trap_handler\n"
         "    csrw mtvec, t0\n"             /* direct mode: every trap to trap_handler */
         "    j platform_reset\n");
-
-void platform_reset(void)
-{
-    /* Plain word loops: -fno-tree-loop-distribute-patterns keeps them from becoming memcpy/memset calls. */
-    const uint32_t *src = __data_load;
-    for (uint32_t *dst = __data_start; dst < __data_end;) {
-        *dst++ = *src++;
-    }
-    for (uint32_t *dst = __bss_start; dst < __bss_end;) {
-        *dst++ = 0;
-    }
-    (void)main();
-    for (;;) {
-    }
-}
 
 void platform_irq_enable(uint32_t irq)
 {
