@@ -82,7 +82,7 @@ def parse_list(text: str, kind, flag: str, allowed=None, low=None, high=None) ->
         try:
             value = kind(item)
         except ValueError:
-            raise UserError(f"{flag}: {item!r} is not a {kind.__name__}", f"give a comma-separated list") from None
+            raise UserError(f"{flag}: {item!r} is not a {kind.__name__}", "give a comma-separated list") from None
         if allowed is not None and value not in allowed:
             raise UserError(f"{flag}: unknown {item!r}", f"use some of: {', '.join(allowed)}")
         if low is not None and not low <= value <= high:

@@ -56,7 +56,7 @@ def export(artifact_dir, progress: bool = True, name: str | None = None) -> dict
     codegen.write_model(params, path / "c", source)
     manifest["model_hash"] = params.model_hash
     _write_atomic(path / "model.json", json.dumps(manifest, indent=2) + "\n")
-    say(f"wrote kernel.npz, kernel.json, kernel.bin, c/model_data.h, c/model_data.c")
+    say("wrote kernel.npz, kernel.json, kernel.bin, c/model_data.h, c/model_data.c")
 
     metrics: dict = {}
     step_outputs = None
