@@ -30,7 +30,15 @@ def usage() -> str:
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return dispatch(sys.argv[1:] if argv is None else list(argv))
+    except BrokenPipeError:
+        # The reader went away (`tinyrnn --help | head`): not an error worth a traceback.
+        sys.stderr.close()
+        return 0
+
+
+def dispatch(argv: list) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(usage())
         return 0
