@@ -191,13 +191,13 @@ class RawBoard:
     """A firmware on QEMU behind a pty pair this test owns (so it can see the tty's backlog), spoken to frame by
     frame: requests may be pipelined, which the Client never does."""
 
-    def __init__(self, elf, board_name, log_path):
+    def __init__(self, elf, board_name, log_path, extra_args=()):
         import subprocess
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)
         os.set_blocking(self.master, False)
         self.log = open(log_path, "wb")
-        cmd = qemu.qemu_command(load_board(board_name), elf, serial=os.ttyname(self.slave))
+        cmd = qemu.qemu_command(load_board(board_name), elf, serial=os.ttyname(self.slave)) + list(extra_args)
         i = cmd.index("-icount")
         del cmd[i:i + 2]       # the stall is timed by SysTick: without -icount that is host time
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
@@ -270,8 +270,8 @@ class RawBoard:
 def raw_board(tmp_path):
     boards = []
 
-    def start(elf, board_name=BOARD):
-        boards.append(RawBoard(elf, board_name, tmp_path / f"qemu-{len(boards)}.log"))
+    def start(elf, board_name=BOARD, extra_args=()):
+        boards.append(RawBoard(elf, board_name, tmp_path / f"qemu-{len(boards)}.log", extra_args))
         return boards[-1]
     yield start
     for b in boards:
@@ -337,3 +337,30 @@ def test_a_ring_overflow_is_counted_and_reported(model, tmp_path, raw_board):
     stats = board.stats()
     assert stats["rx_dropped"] >= 1 and stats["rx_peak"] == stats["rx_ring_size"] == 2048, stats
     assert stats["frame_errors"] == errors_before + 1, stats
+
+
+@pytest.mark.parametrize("board_name", [BOARD, "qemu-netduinoplus2", "qemu-microbit"])   # cmsdk, stm32, nrf-uart
+def test_bytes_sent_while_the_board_boots_never_hang_it(model, tmp_path, raw_board, board_name):
+    """A request the host sent while the board was still booting reaches the UART after its receiver is enabled
+    but before its interrupt is. The board may have lost the bytes that came before its receiver was on (an STM32
+    USART drops them), but it must answer the next request. (Before the fix a CMSDK UART kept such a byte in its
+    register with no interrupt raised for it, the next byte could not arrive, and the board waited forever: CI
+    saw it once as `no reply to HELLO`.)
+    A test build widens the window between the two (GAP_SPINS empty loops), and QMP queries keep QEMU's main loop turning
+    through it: the loop hands the waiting bytes to the UART only when it wakes, and nothing else wakes it."""
+    sock = tmp_path / "qmp.sock"
+    board = raw_board(_build(board_name, model, tmp_path / "fw", f"-DTINYRNN_TEST_RX_START_GAP={GAP_SPINS}"),
+                      board_name, ["-qmp", f"unix:{sock},server=on,wait=off"])
+    board.send(b"\x00" + board.frame("HELLO"))          # before QEMU has even opened the tty
+    until = time.monotonic() + 2.0
+    while time.monotonic() < until:
+        try:
+            qemu.qmp(sock, "query-status")
+        except OSError:
+            pass                                       # (not listening yet)
+        time.sleep(0.01)
+    board.frames(1, timeout=1.0)                       # its reply, an error for a damaged frame, or nothing
+    board.request("HELLO", tries=2)
+
+
+GAP_SPINS = 50_000_000
