@@ -123,13 +123,26 @@ def test_linker_script_from_board_data():
     script = boards.linker_script(b)
     assert "ORIGIN = 0x08000000, LENGTH = 0x00100000" in script
     assert "ORIGIN = 0x20000000, LENGTH = 0x00020000" in script
-    assert ". = . + 0x2000;" in script and "__flash_used" in script and "__ram_used" in script
+    assert f". = . + 0x{b.stack_size:X};" in script and "__flash_used" in script and "__ram_used" in script
     assert "${" not in script
     unbounded = boards.linker_script(b, unbounded=True)
     assert f"LENGTH = 0x{boards.UNBOUNDED_SIZE:08X}" in unbounded
     # only the region lengths differ: the same addresses, so the measured image is the real one
     strip = lambda s: re.sub(r"LENGTH = 0x[0-9A-F]+", "", s)
     assert strip(script) == strip(unbounded)
+
+
+def test_the_stack_is_sized_from_the_measured_figure_unless_the_board_sets_it(tmp_path):
+    """firmware/stack.toml: measured high-water mark of the family and kernel path + margin, up to 64 B."""
+    for name, key in [("qemu-mps2-an386", "cortexm-dsp"), ("qemu-microbit", "cortexm-m0"),
+                      ("qemu-mps2-an385", "cortexm-c"), ("qemu-riscv32-virt", "riscv-c")]:
+        b = load_board(name)
+        measured, margin = boards.stack_measured(*key.split("-"))
+        assert b.stack_override == 0 and b.stack_size % 64 == 0
+        assert measured + margin <= b.stack_size < measured + margin + 64
+    data = tomllib.loads((boards.BOARDS_DIR / "qemu-microbit" / "board.toml").read_text())
+    data["memory"]["stack_size"] = 0x1000
+    assert boards.board_from_dict(data).stack_size == 0x1000
 
 
 def test_cpu_flags():

@@ -151,6 +151,8 @@ static void handle_stats(const proto_request_t *req)
     put_u32(p + PROTO_STATS_RX_BUSY_OFF, rx.busy);
     put_u16(p + PROTO_STATS_RX_PEAK_OFF, rx.peak);
     put_u16(p + PROTO_STATS_RX_RING_SIZE_OFF, rx.ring_size);
+    put_u32(p + PROTO_STATS_STACK_USED_OFF, platform_stack_used());
+    put_u32(p + PROTO_STATS_STACK_SIZE_OFF, platform_stack_size());
     proto_send_reply(req, PROTO_STATS_SIZE);
 }
 

@@ -31,6 +31,8 @@ uint32_t counter_elapsed(uint32_t start, uint32_t end) { return end - start; }
 uint8_t uart_read_byte(void) { abort(); }     /* the target feeds proto_feed itself */
 void uart_rx_set_busy(int busy) { (void)busy; }
 void uart_rx_stats(uart_rx_stats_t *out) { memset(out, 0, sizeof *out); }
+uint32_t platform_stack_size(void) { return 0; }
+uint32_t platform_stack_used(void) { return 0; }
 
 void uart_write(const uint8_t *data, size_t len)
 {

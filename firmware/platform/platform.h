@@ -16,8 +16,12 @@
  * interrupts enabled at the core. UART_IRQHandler is what the family's startup calls for BOARD_UART_IRQ. */
 void platform_irq_enable(uint32_t irq);
 
-/* reset.c: the C start the family's startup jumps to (.data, .bss, main); never returns. */
+/* reset.c: the C start the family's startup jumps to (.data, .bss, stack painted, main); never returns. */
 void platform_reset(void) __attribute__((noreturn));
+/* reset.c: bytes of stack reserved, and the most ever in use since reset (interrupts included: one stack),
+ * read from the paint platform_reset left below its own frame. */
+uint32_t platform_stack_size(void);
+uint32_t platform_stack_used(void);
 
 /* clock/<family>.c: bring the CPU to BOARD_CPU_CLOCK_HZ (PLL, flash wait states, oscillators). */
 void clock_init(void);

@@ -27,6 +27,7 @@ FAMILIES = {
     "riscv": {"cross": "riscv64-unknown-elf-", "qemu": "qemu-system-riscv32",
               "apt": "gcc-riscv64-unknown-elf qemu-system-misc"},
 }
+STACK_DATA = FIRMWARE_DIR / "stack.toml"
 LINKER_TEMPLATES = {family: FIRMWARE_DIR / "platform" / family / "link.ld.in" for family in FAMILIES}
 
 # Compiler flags per core and FPU. Hard-float ABI wherever there is an FPU. RISC-V cores are named by their ISA
@@ -80,7 +81,7 @@ class Board:
     flash_size: int
     ram_origin: int
     ram_size: int
-    stack_size: int
+    stack_override: int          # [memory] stack_size, 0 if the board leaves it to firmware/stack.toml
     clock: dict                  # [clock] table, family-specific keys
     uart: dict                   # [uart] table, family-specific keys
     runner: dict                 # [runner] table
@@ -92,6 +93,21 @@ class Board:
     def family(self):
         """'cortexm' or 'riscv': which firmware/platform/<family>/ code, compiler and emulator the board uses."""
         return "riscv" if self.core.startswith("rv") else "cortexm"
+
+    @property
+    def kernel_path(self):
+        """Which kernel code the compiler picks for this core (firmware/kernels/tr_kernels.h TR_KERNEL_PATH):
+        "dsp" on Armv7E-M (M4, M7), "m0" on Armv6-M, plain "c" elsewhere."""
+        return {"armv7e-m": "dsp", "armv6-m": "m0"}.get(CORES.get(self.core), "c")
+
+    @property
+    def stack_size(self):
+        """Bytes of stack the firmware reserves: [memory] stack_size if the board sets it, else the measured
+        high-water mark of its family and kernel path plus the margin (firmware/stack.toml)."""
+        if self.stack_override:
+            return self.stack_override
+        measured, margin = stack_measured(self.family, self.kernel_path)
+        return -(-(measured + margin) // 64) * 64
 
     @property
     def cross(self):
@@ -155,6 +171,16 @@ class Board:
                 COUNTERS[self.counter]]
 
 
+def stack_measured(family, kernel_path):
+    """(measured high-water mark, margin) in bytes for a family and kernel path, from firmware/stack.toml."""
+    data = tomllib.loads(STACK_DATA.read_text())
+    key = f"{family}-{kernel_path}"
+    if key not in data["measured"]:
+        raise BoardDataError(f"{STACK_DATA}: no measured stack for {key}: run tests/test_stack.py on a board of "
+                             "that family and path and add the figure, or set [memory] stack_size in the board.toml")
+    return data["measured"][key], data["margin"]
+
+
 def board_names():
     return sorted(p.parent.name for p in BOARDS_DIR.glob("*/board.toml"))
 
@@ -212,7 +238,7 @@ def _micropython_board(data, path, where):
         core = _one_of(cpu.get("core", "unknown"), set(CORES) | {"unknown"}, "core", where)
         return Board(name=name, description=data.get("description", ""), core=core, fpu=cpu.get("fpu", "none"),
                      clock_hz=int(cpu.get("clock_hz", 0)), counter="dwt", flash_origin=0, flash_size=0,
-                     ram_origin=0, ram_size=0, stack_size=0, clock={"family": "none"}, uart={},
+                     ram_origin=0, ram_size=0, stack_override=0, clock={"family": "none"}, uart={},
                      runner=dict(runner), path=path, runtime=runtime)
     _need(data, "cpu", dict, where)
     cpu = data["cpu"]
@@ -224,7 +250,7 @@ def _micropython_board(data, path, where):
     _need(runtime, "romfs_address", int, where + " [runtime]")
     _need(runner, "machine", str, where + " [runner]")
     return Board(name=name, description=data.get("description", ""), core=core, fpu=fpu, clock_hz=clock_hz,
-                 counter="systick", flash_origin=0, flash_size=0, ram_origin=0, ram_size=0, stack_size=0,
+                 counter="systick", flash_origin=0, flash_size=0, ram_origin=0, ram_size=0, stack_override=0,
                  clock={"family": "none"}, uart={}, runner=dict(runner), path=path, runtime=runtime)
 
 
@@ -260,12 +286,15 @@ def board_from_dict(data, path=Path("<dict>")):
         raise BoardDataError(f"{where}: Cortex-M0 has no DWT cycle counter: use counter = \"systick\"")
 
     sizes = {k: _need(mem, k, int, where + " [memory]")
-             for k in ("flash_origin", "flash_size", "ram_origin", "ram_size", "stack_size")}
+             for k in ("flash_origin", "flash_size", "ram_origin", "ram_size")}
+    if "stack_size" in mem:             # optional: firmware/stack.toml sizes the stack otherwise
+        sizes["stack_size"] = _need(mem, "stack_size", int, where + " [memory]")
     for k, v in sizes.items():
         if v < 0 or v % 4:
             raise BoardDataError(f"{where}: [memory] {k} must be a non-negative multiple of 4")
-    if sizes["stack_size"] < 512 or sizes["stack_size"] >= sizes["ram_size"]:
+    if "stack_size" in sizes and (sizes["stack_size"] < 512 or sizes["stack_size"] >= sizes["ram_size"]):
         raise BoardDataError(f"{where}: stack_size must be >= 512 and smaller than ram_size")
+    sizes["stack_override"] = sizes.pop("stack_size", 0)
 
     _one_of(_need(clock, "family", str, where + " [clock]"), CLOCK_DRIVERS, "clock family", where)
     if clock["family"] == "stm32f4-pll":

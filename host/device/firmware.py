@@ -88,7 +88,9 @@ def build(board, model_dir=None, verbose=False):
     if verbose:
         print(output, end="")
     if proc.returncode != 0:
-        errors = [line for line in output.splitlines() if "error" in line.lower()]
+        # the compiler's own message ("file:line:col: error: ..."), not a command line that merely has -Werror
+        lines = output.splitlines()
+        errors = [line for line in lines if ": error:" in line] or [line for line in lines if "error:" in line]
         raise BuildFailed((errors[0] if errors else output.strip().splitlines()[-1]).removeprefix("error: ")
                           + ("" if verbose else "  (run with --verbose for the full build log)"))
     for line in output.splitlines():

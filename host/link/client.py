@@ -121,6 +121,8 @@ class BoardStats:
     rx_busy: int
     rx_peak: int
     rx_ring_size: int
+    stack_used: int
+    stack_size: int
 
     @classmethod
     def parse(cls, payload):

@@ -19,7 +19,8 @@ import sys
 # v2: every frame carries a session id (docs/protocol.md "Sessions"): a board that rebooted, or that another
 # host has taken over, refuses a request instead of running it on a state that is not the host's.
 # v3: STATS, the board's own counts of what its link did (requests, damaged frames, receive-ring overflows).
-PROTOCOL_VERSION = 3
+# v4: STATS also carries the stack's size and its measured high-water mark (the firmware paints its stack at reset).
+PROTOCOL_VERSION = 4
 
 # Largest payload in one frame. Bounded so that a board with 16 KiB of RAM can hold one request and one
 # reply; long sequences are sent as several SEQUENCE chunks (see docs/protocol.md).
@@ -127,6 +128,8 @@ STATS_FIELDS = [
                                  # silicon overrun) the UART's one-byte register
     ("rx_peak", "H"),            # most bytes waiting in the receive ring at once
     ("rx_ring_size", "H"),       # the ring's capacity in bytes (0: no ring)
+    ("stack_used", "I"),         # most bytes of stack ever in use since boot (the painted stack's high-water mark)
+    ("stack_size", "I"),         # bytes of stack the firmware reserves (0: not measured, e.g. MicroPython)
 ]
 STATS_FORMAT = "<" + "".join(fmt for _, fmt in STATS_FIELDS)
 STATS_SIZE = struct.calcsize(STATS_FORMAT)

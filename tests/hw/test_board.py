@@ -211,3 +211,15 @@ def test_garbage_in_the_middle_of_a_session(board):
     raw_exchange(board, b"\xde\xad\xbe\xef" * 10 + b"\x00")
     rest = [board.client.step(x)[0] for x in x_q[4:]]
     assert np.array_equal(np.array(first + rest), board.twin.run(x_q))
+
+
+def test_the_stack_has_room_left(board, split_run):
+    """After the test split and every bad frame above, the deepest the board's stack has been (its painted
+    stack's high-water mark, STATS) leaves room in what it reserves. A board that does not measure its stack
+    (the MicroPython server) says so with 0 for both, never a figure it did not measure."""
+    stats = board.client.board_stats()
+    if not stats.stack_size:
+        assert stats.stack_used == 0, stats
+        return
+    assert 0 < stats.stack_used < stats.stack_size, stats
+    print(f"stack: {stats.stack_used:,} of {stats.stack_size:,} B ever in use")

@@ -1,0 +1,70 @@
+"""The firmware's stack as it really is: each emulated family and kernel path runs every kind of request and
+error reply, and the board's own high-water mark (STATS: platform_reset paints the stack) must stay within what
+firmware/stack.toml records as measured, the figure the build sizes the stack from. Needs the cross compilers and
+QEMU (CI installs them)."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from tinyrnn.host.device import qemu
+from tinyrnn.host.device.boards import STACK_DATA, load_board, stack_measured
+from tinyrnn.host.device.firmware import build
+from tinyrnn.host.errors import ErrorReply
+from tinyrnn.host.link import spec
+from tinyrnn.host.link.client import connect
+from tinyrnn.quantize.reference.synthetic import make_artifact
+from tinyrnn.quantize.twin.cells import TwinModel
+
+BOARDS = ["qemu-mps2-an386", "qemu-microbit", "qemu-mps2-an385", "qemu-riscv32-virt"]   # dsp, m0, c, riscv c
+
+
+def _tools(board):
+    return shutil.which(board.cross + "gcc") and shutil.which(board.qemu_binary)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stack")
+    return [make_artifact(root / "gru", cell="gru", units=32, layers=2, n=3, steps=60, seed=1),
+            make_artifact(root / "lstm", cell="lstm", units=16, k=3, task="regression", n=3, steps=60, seed=2)]
+
+
+@pytest.mark.parametrize("board_name", BOARDS)
+def test_the_stack_stays_within_its_measured_figure(board_name, models, tmp_path, monkeypatch):
+    board = load_board(board_name)
+    if not _tools(board):
+        pytest.skip(f"needs {board.cross}gcc and {board.qemu_binary}")
+    measured, margin = stack_measured(board.family, board.kernel_path)
+    monkeypatch.setenv("BUILD_DIR", str(tmp_path / "fw"))
+    deepest = 0
+    for model in models:
+        record = qemu.start(board, build(board, model), run_dir=tmp_path)
+        try:
+            twin = TwinModel.from_artifact_dir(model)
+            client = connect(record.port, expected_hash=twin.model_hash)
+            try:
+                x = np.random.default_rng(0).integers(-3000, 3000, (60, client.info.input_dim)).astype(np.int16)
+                client.reset()
+                for row in x[:5]:
+                    client.step(row)
+                client.sequence(x, per_step=True)
+                client.sequence(x, per_step=False)
+                client.send_raw(b"\x00\x11\x22\x33\x00")                  # a damaged frame: an error reply
+                client.read_frame(timeout=2.0)
+                with pytest.raises(ErrorReply):                          # an unknown command: an error reply
+                    client.request(0x7E)
+                stats = client.board_stats()
+            finally:
+                client.transport.close()
+        finally:
+            qemu.stop(board.name, run_dir=tmp_path)
+        assert stats.frame_errors >= 1 and stats.stack_size == board.stack_size == measured + margin + \
+            (-(measured + margin)) % 64, stats
+        assert 0 < stats.stack_used <= measured, (
+            f"{board.name}: the stack reached {stats.stack_used} B, deeper than the {measured} B {STACK_DATA.name} "
+            f"records for {board.family}-{board.kernel_path}: write the new figure there (the build adds the margin)")
+        deepest = max(deepest, stats.stack_used)
+    print(f"{board.name} ({board.family}-{board.kernel_path}): stack high-water {deepest} B, recorded {measured} B, "
+          f"reserved {board.stack_size} B")
