@@ -11,6 +11,8 @@ import termios
 import time
 import tty
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -146,6 +148,44 @@ def test_an_emulator_that_does_not_come_back_stops_the_run_keeping_what_it_verif
     assert "\n" not in results["stopped"] and 2 <= results["sequences"] < 10 and not results["passed"]
     assert results["bit_exact"]["mismatched_values"] == 0
 
+
+
+def test_a_stopped_run_resumes_where_it_stopped(model, elf, tmp_path, monkeypatch):
+    """The link stops a run (the emulator goes away after 5 sequences): what it verified is kept; on a board
+    that answers again, `tinyrnn harness --resume` runs only the rest and gives the whole run's verdict."""
+    import json
+    import subprocess
+    import sys
+    from tinyrnn.host.check.harness import STOPPED_RUN, output_dir, write_outputs
+    model = Path(shutil.copytree(model, tmp_path / "model"))
+    board = load_board(BOARD)
+    record = qemu.start(board, elf, run_dir=tmp_path)
+    _restart_after(monkeypatch, 5, lambda: qemu.stop(BOARD, run_dir=tmp_path))
+    results, run, twin, split = evaluate(record.port, model, progress=False,
+                                         link_options={"run_dir": tmp_path, "reconnect_wait": 1.0})
+    write_outputs(results, run, twin, split, model, plots=False)
+    kept = results["sequences"]
+    assert results["stopped"] and 2 <= kept < 10
+    saved = output_dir(model, BOARD, stopped=True) / STOPPED_RUN
+    assert saved.is_file()
+    monkeypatch.undo()
+
+    cli = [sys.executable, "-m", "tinyrnn.host.cli", "harness", "--model", str(model), "--no-plots", "--quiet"]
+    record = qemu.start(board, elf, run_dir=tmp_path)
+    try:
+        done = subprocess.run(cli + ["--port", record.port, "--resume"], capture_output=True, text=True)
+        again = subprocess.run(cli + ["--port", record.port, "--resume"], capture_output=True, text=True)
+    finally:
+        qemu.stop(BOARD, run_dir=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"resumed: {kept} sequences from the stopped run, {10 - kept} run now" in done.stdout
+    final = json.loads((output_dir(model, BOARD) / "results.json").read_text())
+    assert final["sequences"] == 10 and final["resumed_sequences"] == kept and final["passed"]
+    assert final["bit_exact"]["mismatched_values"] == 0
+    assert not saved.exists() and (saved.parent / "results.json").is_file()   # nothing left to resume
+    assert again.returncode == 2 and again.stderr.startswith("error: nothing to resume: no stopped run of "
+                                                             f"{BOARD}"), again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1, again.stderr
 
 # --- one client at a time --------------------------------------------------------------------------------
 

@@ -66,14 +66,16 @@ def load_model(model_dir):
     return twin, manifest, split
 
 
-def run_test_split(client, twin, split, limit=None, progress=False, keep_partial=False):
+def run_test_split(client, twin, split, limit=None, progress=False, keep_partial=False, resume_from=None):
     """Every test sequence through SEQUENCE (per-step outputs, state reset first). `split` holds "x" (raw
     inputs, quantized by the twin) or "x_q" (kernel inputs), and "lengths".
 
     Returns a dict of arrays: board (n, T, k) int32, twin (n, T, k) int32, step_ticks (n, T) (0 past each
     length), lengths (n,), x_q (n, T, d) int16. With `keep_partial`, a link that stops the run (a TinyRNNError
     after the client's retries and re-runs) ends it early: the arrays then hold the sequences done so far and
-    "stopped" the error (None when every sequence ran); a run that verified nothing raises it."""
+    "stopped" the error (None when every sequence ran); a run that verified nothing raises it.
+    `resume_from`: the arrays of a stopped run (load_stopped_run); its sequences are taken as they are and the
+    run goes on from the first one it did not verify."""
     lengths = split["lengths"].astype(np.int64)
     n = len(lengths) if limit is None else min(limit, len(lengths))
     lengths = lengths[:n]
@@ -82,11 +84,18 @@ def run_test_split(client, twin, split, limit=None, progress=False, keep_partial
     expected = twin.run(x_q)
     board = np.zeros_like(expected)
     ticks = np.zeros(x_q.shape[:2], dtype=np.int64)
-    sequences = range(n)
+    done, stopped = 0, None
+    if resume_from is not None:
+        done = len(resume_from["lengths"])
+        if done > n or not np.array_equal(resume_from["x_q"], x_q[:done]):
+            raise TinyRNNError("the stopped run was made on other inputs than this one's",
+                               "run without --resume (or with the --limit/--inputs of the stopped run)")
+        board[:done], ticks[:done] = resume_from["board"], resume_from["step_ticks"]
+    sequences = range(done, n)
     if progress:
         from tqdm import tqdm
-        sequences = tqdm(sequences, desc=f"{client.info.board_name}", unit="seq", file=sys.stderr)
-    done, stopped = 0, None
+        sequences = tqdm(sequences, desc=f"{client.info.board_name}", unit="seq", file=sys.stderr,
+                         initial=done, total=n)
     for i in sequences:
         length = lengths[i]
         try:
@@ -171,7 +180,8 @@ def firmware_size(board_name, model_dir):
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link_options=None, inputs=None):
+def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link_options=None, inputs=None,
+             resume=False):
     """The whole harness run; returns (results dict, run arrays, twin, split). `link_options` go to the
     client (timeout, retries, reruns, max_chunk, adaptive, reconnect; run_dir: where to look for the run record
     of an emulator on `port`, which is followed to a new pty if the emulator is restarted). A run the link
@@ -180,7 +190,10 @@ def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link
     `inputs`: a recordings file of the user's (host/check/recordings.py) instead of the test split: its raw
     values pre-processed as the C library does, the float model run on the host; the verdict is bit-exactness
     (the kernel's fidelity targets are for the test split: on the user's data the figures are reported only),
-    and results["inputs"] carries the file and every sequence's board and float predictions."""
+    and results["inputs"] carries the file and every sequence's board and float predictions.
+
+    `resume`: go on from the run the link stopped on this board (its sequences, saved in
+    <board>-stopped/run.npz, are taken as verified then) instead of starting again."""
     prepared = None
     if inputs is None:
         twin, manifest, split = load_model(model_dir)
@@ -201,8 +214,10 @@ def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link
         if (info.input_dim, info.output_dim) != (manifest["input_dim"], manifest["output_dim"]):
             raise TinyRNNError(f"board model is {info.input_dim}->{info.output_dim}, artifact "
                                f"{manifest['input_dim']}->{manifest['output_dim']}")
+        resume_from = load_stopped_run(model_dir, info.board_name, limit, inputs, twin.model_hash) \
+            if resume else None
         run = run_test_split(client, twin, split, limit=limit, progress=progress,
-                             keep_partial=True)
+                             keep_partial=True, resume_from=resume_from)
         board_counts = None
         if run["stopped"] is None:
             try:   # the board's own view of the link (STATS): its receive ring must have dropped nothing
@@ -237,6 +252,8 @@ def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link
         "wall_seconds": round(time.monotonic() - started, 2),
         "link": {**client.stats.as_dict(), "board": board_counts},
         "stopped": stopped.one_line() if stopped else None,
+        # sequences taken from the stopped run this one resumed (the link figures are this run's only)
+        "resumed_sequences": len(resume_from["lengths"]) if resume_from else 0,
     }
     if prepared is not None:
         results["inputs"] = {
@@ -266,6 +283,32 @@ def output_dir(model_dir, board_name, limit=None, stopped=False, inputs=None):
     return top / (f"{name}-stopped" if stopped else name)
 
 
+STOPPED_RUN = "run.npz"        # a stopped run's verified sequences, for `tinyrnn harness --resume`
+
+
+def save_stopped_run(run, results, out):
+    np.savez(out / STOPPED_RUN, board=run["board"], step_ticks=run["step_ticks"], lengths=run["lengths"],
+             x_q=run["x_q"], model_hash=np.array(results["model_hash"]))
+
+
+def load_stopped_run(model_dir, board_name, limit=None, inputs=None, model_hash=None):
+    """The arrays a stopped run of this board saved (save_stopped_run); a one-line error if there is none, or
+    it was made with another model."""
+    path = output_dir(model_dir, board_name, limit, stopped=True, inputs=inputs) / STOPPED_RUN
+    if not path.is_file():
+        raise TinyRNNError(f"nothing to resume: no stopped run of {board_name} at {path.parent}",
+                           "run without --resume (and with the --limit/--inputs of the stopped run, if any)")
+    try:
+        with np.load(path) as saved:
+            arrays = {k: saved[k] for k in ("board", "step_ticks", "lengths", "x_q", "model_hash")}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        raise TinyRNNError(f"{path}: cannot read the stopped run ({e})", "run without --resume") from None
+    if model_hash is not None and str(arrays["model_hash"]) != model_hash:
+        raise TinyRNNError(f"the stopped run at {path.parent} was made with model {arrays['model_hash']}, the "
+                           f"board runs {model_hash}", "run without --resume")
+    return arrays
+
+
 def write_outputs(results, run, twin, split, model_dir, plots=True):
     """results.json + report section + plots in `output_dir(...)`, and the combined hw_report.md (which
     lists full runs only)."""
@@ -275,6 +318,11 @@ def write_outputs(results, run, twin, split, model_dir, plots=True):
     stored = dict(results)
     stored["latency"] = {k: v for k, v in results["latency"].items() if k != "per_step_values"}
     (out / "results.json").write_text(json.dumps(stored, indent=2) + "\n")
+    if results.get("stopped"):
+        save_stopped_run(run, results, out)
+    elif results.get("resumed_sequences"):     # finished: the stopped run's arrays are in this one now
+        stopped = output_dir(model_dir, results["board"], results.get("limit"), True, inputs) / STOPPED_RUN
+        stopped.unlink(missing_ok=True)
     if plots:
         classes = _manifest_classes(model_dir)
         board_report.plot_latency(results, out / "latency_hist.png")

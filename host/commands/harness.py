@@ -7,7 +7,7 @@ Writes <artifact>/hw/<board>/results.json, hw_report.md and plots, and <artifact
 A partial run (--limit N) goes to hw/<board>-limit<N>/ and never replaces a full run's results.
 On a noisy link, requests are retried, SEQUENCE chunks shrink and timeouts adapt; a board that reboots is
 detected (protocol sessions) and the interrupted sequence re-run; what the link cost is in results.json "link".
-A run the link stops keeps what it verified in hw/<board>-stopped/.
+A run the link stops keeps what it verified in hw/<board>-stopped/; --resume goes on from there.
 With --inputs FILE (your own recordings, .csv or .npz as in docs/data-formats.md), the board runs the file's
 sequences instead, pre-processed from raw values exactly as the exported C library does: board vs twin
 (must be bit-exact: the verdict) vs float model (figures, and accuracy when the file has labels), per sequence
@@ -32,6 +32,7 @@ EXAMPLES = """\
   {prog} --port socket://127.0.0.1:4444
   {prog} --port /dev/ttyUSB0 --timeout 10 --retries 8 --chunk 8      # a slow board on a noisy line
   {prog} --port /dev/pts/3 --inputs my_recordings.csv                 # your own recordings on the board
+  {prog} --port /dev/ttyUSB0 --resume                                 # go on after the link stopped a run
 """
 
 
@@ -57,6 +58,9 @@ def add_arguments(p):
                    help="largest SEQUENCE chunk in steps (default: the board's limit; it shrinks on a noisy link)")
     p.add_argument("--no-adapt", action="store_true",
                    help="keep timeout and chunk size fixed (for measuring the link itself)")
+    p.add_argument("--resume", action="store_true",
+                   help="go on from the run the link stopped on this board (hw/<board>-stopped/), taking its "
+                        "verified sequences as they are, instead of starting again")
     p.add_argument("--no-plots", action="store_true", help="skip the PNGs (faster)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -65,11 +69,15 @@ def run(args) -> int:
     link = {"timeout": args.timeout, "retries": args.retries, "reruns": args.reruns, "max_chunk": args.chunk,
             "adaptive": not args.no_adapt}
     results, run_arrays, twin, split = evaluate(args.port, args.model, args.baud, args.limit,
-                                                progress=not args.quiet, link_options=link, inputs=args.inputs)
+                                                progress=not args.quiet, link_options=link, inputs=args.inputs,
+                                                resume=args.resume)
     out = write_outputs(results, run_arrays, twin, split, args.model, plots=not args.no_plots)
     if args.inputs:
         for line in recordings.table_lines(results["inputs"]["per_sequence"], results["task"], "board"):
             print(line)
+    if results["resumed_sequences"]:
+        print(f"resumed: {results['resumed_sequences']} sequences from the stopped run, "
+              f"{results['sequences'] - results['resumed_sequences']} run now")
     for line in summary_lines(results):
         print(line)
     if args.inputs:
@@ -80,6 +88,7 @@ def run(args) -> int:
     if results["stopped"]:
         raise LinkFailure(f"the run stopped after {results['sequences']} sequences "
                           f"({'all bit-exact' if results['bit_exact']['mismatched_values'] == 0 else 'NOT bit-exact'}"
-                          f", kept in {out / 'results.json'}): {results['stopped'].removeprefix('error: ')}")
+                          f", kept in {out / 'results.json'}; --resume goes on from there): "
+                          f"{results['stopped'].removeprefix('error: ')}")
     print("PASS" if results["passed"] else "FAIL")
     return 0 if results["passed"] else 1
