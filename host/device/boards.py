@@ -103,7 +103,10 @@ class Board:
     @property
     def stack_size(self):
         """Bytes of stack the firmware reserves: [memory] stack_size if the board sets it, else the measured
-        high-water mark of its family and kernel path plus the margin (firmware/stack.toml)."""
+        high-water mark of its family and kernel path plus the margin (firmware/stack.toml). 0 on a
+        MicroPython board: its firmware is MicroPython's own."""
+        if self.micropython:
+            return 0
         if self.stack_override:
             return self.stack_override
         measured, margin = stack_measured(self.family, self.kernel_path)
