@@ -213,3 +213,14 @@ def test_cortexm_has_no_minstret():
     data["cpu"]["counter"] = "minstret"
     with pytest.raises(BoardDataError, match="does not exist on cortex-m4"):
         board_from_dict(data)
+
+
+def test_boards_show_says_where_the_stack_size_comes_from():
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "tinyrnn.host.cli", "boards", "show", "qemu-mps2-an386"],
+                         capture_output=True, text=True, check=True).stdout
+    measured, margin = boards.stack_measured("cortexm", "dsp")
+    assert "kernel_path = dsp" in out
+    assert f"stack_size = {load_board('qemu-mps2-an386').stack_size} (firmware/stack.toml: measured {measured} " \
+           f"+ margin {margin}, rounded up to 64)" in out

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from tinyrnn.host.device import fwsize
-from tinyrnn.host.device.boards import board_names, generate, load_board
+from tinyrnn.host.device.boards import board_names, generate, load_board, stack_measured
 from tinyrnn.host.errors import ToolMissing
 
 EXAMPLES = """\
@@ -40,8 +40,18 @@ def run(args) -> int:
             b = load_board(name)
             print(f"{name:27s} {b.core:10s} {b.clock_hz / 1e6:6.1f} MHz  {b.runner['kind']:5s}  {b.description}")
     elif args.action == "show":
-        for key, value in load_board(args.board).__dict__.items():
-            print(f"{key} = {value}")
+        board = load_board(args.board)
+        for key, value in board.__dict__.items():
+            if key != "stack_override":
+                print(f"{key} = {value}")
+        if not board.micropython:      # what the build derives from the data
+            print(f"family = {board.family}\nkernel_path = {board.kernel_path}")
+            if board.stack_override:
+                print(f"stack_size = {board.stack_size} (set in its board.toml)")
+            else:
+                measured, margin = stack_measured(board.family, board.kernel_path)
+                print(f"stack_size = {board.stack_size} (firmware/stack.toml: measured {measured} + margin "
+                      f"{margin}, rounded up to 64)")
     elif args.action == "generate":
         generate(load_board(args.board), args.outdir)
     else:
