@@ -119,3 +119,25 @@ def test_a_relative_model_path_works(artifact, monkeypatch):
     monkeypatch.chdir(artifact.parent)
     with mpserve.start(artifact.name) as srv:
         assert srv.proc.poll() is None and srv.port.startswith("/dev/")
+
+
+def test_ticks_never_gives_a_step_zero_time(monkeypatch):
+    """The server's clock guard, on CPython with a scripted ticks_us: the qemu port's ticks_us can read 1 ms high
+    just before a SysTick interrupt; the end of a step then reads behind its start. Re-reading until the clock
+    reaches the start again could stop exactly on it (a zero-time step, seen once in CI); it must pass it."""
+    import importlib
+    import types
+    readings = iter([1000,              # at import
+                     3000,              # a step's start, 1 ms high
+                     2010, 2500, 3000,  # its end: behind, behind, equal (not enough)
+                     3001,              # past the start: taken
+                     3100])             # a normal reading: taken at once
+    fake = types.SimpleNamespace(ticks_us=lambda: next(readings), ticks_diff=lambda a, b: a - b)
+    monkeypatch.syspath_prepend(str(REPO / "firmware" / "micropython"))
+    monkeypatch.setitem(sys.modules, "time", fake)
+    monkeypatch.delitem(sys.modules, "tinyrnn_server", raising=False)
+    server = importlib.import_module("tinyrnn_server")
+    monkeypatch.undo()                  # the real time module again
+    start = server.ticks()
+    end = server.ticks()
+    assert end - start == 1 and server.ticks() == 3100

@@ -42,15 +42,19 @@ def ticks():
     """time.ticks_us(), never behind the previous reading. On ports whose ticks_us combines a millisecond count
     with SysTick's current value (the qemu port), a reading taken after SysTick wrapped but before its interrupt
     ran (or between the two reads) is 1 ms low; a step's end read so would give a negative (zeroed) latency.
-    Time does not go backwards: such a reading is taken again until the interrupt has run (or, after a reading
-    1 ms high, the clock has caught up: a +1 ms outlier, never a zero). Measured on the qemu port: 3-5 of 100,000
-    back-to-back readings went backwards by ~1 ms; none with this guard."""
+    Time does not go backwards: such a reading is taken again until the interrupt has run, or, after a reading
+    1 ms high, until the clock has passed it: the step timed from that high reading shows 1 us or more, an
+    outlier, never a zero. Measured on the qemu port: 3-5 of 100,000 back-to-back readings went backwards by
+    ~1 ms; none with this guard."""
     global _last
     t = _ticks_us()
-    for _ in range(20000):                      # > 1 ms of re-reading at ~100-200 instructions each
-        if _ticks_diff(t, _last) >= 0:
-            break
-        t = _ticks_us()
+    if _ticks_diff(t, _last) < 0:
+        # strictly after the reading it was behind: re-reading until equal could end exactly on it, and the
+        # step would show zero time (CI saw one in 4,000 steps)
+        for _ in range(20000):                  # > 1 ms of re-reading at ~100-200 instructions each
+            t = _ticks_us()
+            if _ticks_diff(t, _last) > 0:
+                break
     _last = t
     return t
 
