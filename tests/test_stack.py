@@ -18,6 +18,10 @@ from tinyrnn.quantize.reference.synthetic import make_artifact
 from tinyrnn.quantize.twin.cells import TwinModel
 
 BOARDS = ["qemu-mps2-an386", "qemu-microbit", "qemu-mps2-an385", "qemu-riscv32-virt"]   # dsp, m0, c, riscv c
+# The recorded figures were measured with every byte arriving while the board waited for it. A retry under load
+# can land a receive interrupt anywhere in a step instead, at most this much deeper (exception frame with the
+# FPU's registers 104 B, the handler's own frame): allowed here, and inside the margin the build adds.
+ONE_INTERRUPT = 160
 
 
 def _tools(board):
@@ -62,9 +66,10 @@ def test_the_stack_stays_within_its_measured_figure(board_name, models, tmp_path
             qemu.stop(board.name, run_dir=tmp_path)
         assert stats.frame_errors >= 1 and stats.stack_size == board.stack_size == measured + margin + \
             (-(measured + margin)) % 64, stats
-        assert 0 < stats.stack_used <= measured, (
-            f"{board.name}: the stack reached {stats.stack_used} B, deeper than the {measured} B {STACK_DATA.name} "
-            f"records for {board.family}-{board.kernel_path}: write the new figure there (the build adds the margin)")
+        assert 0 < stats.stack_used <= measured + ONE_INTERRUPT, (
+            f"{board.name}: the stack reached {stats.stack_used} B, more than one interrupt frame deeper than the "
+            f"{measured} B {STACK_DATA.name} records for {board.family}-{board.kernel_path}: measure again and "
+            "write the new figure there (the build adds the margin)")
         deepest = max(deepest, stats.stack_used)
     print(f"{board.name} ({board.family}-{board.kernel_path}): stack high-water {deepest} B, recorded {measured} B, "
           f"reserved {board.stack_size} B")
