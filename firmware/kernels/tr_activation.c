@@ -22,18 +22,26 @@
 
 void tr_sigmoid_q15(int32_t *z, int n)
 {
+#if TR_MATVEC_M0
+    tr_m0_sigmoid_q15(z, n, tr_sigmoid_seg);    /* the same lookup in Thumb-1 assembly (tr_elementwise_m0.c) */
+#else
     int32_t *end = z + n;
     for (; z < end; z++) {
         TR_SYMMETRIC_INTERP(tr_sigmoid_seg, TR_SIGMOID_SAT_BITS, TR_SIGMOID_SEG_BITS, *z, *z);
     }
+#endif
 }
 
 void tr_tanh_q15(int32_t *z, int n)
 {
+#if TR_MATVEC_M0
+    tr_m0_tanh_q15(z, n, tr_tanh_seg);
+#else
     int32_t *end = z + n;
     for (; z < end; z++) {
         TR_SYMMETRIC_INTERP(tr_tanh_seg, TR_TANH_SAT_BITS, TR_TANH_SEG_BITS, *z, *z);
     }
+#endif
 }
 
 int32_t tr_exp_neg_q15(int32_t d)

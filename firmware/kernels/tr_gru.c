@@ -24,9 +24,13 @@ void tr_gru_step(const tr_layer_t *layer, int reset_after, uint16_t units, const
          * candidate's weights; candidate_recurrent holds the second requantisation only. Units 0..done-1
          * also get their update in that pass (the DSP path: h[0..done) is the new h on return), the rest here. */
         done = tr_matvec_gru_s16_s8(&layer->candidate, layer->candidate_recurrent.requant, x, h, z, h_new, n, c);
+#if TR_MATVEC_M0
+        /* the loop below in Thumb-1 assembly (tr_elementwise_m0.c) */
+        tr_m0_gru_update(z + done, h + done, units - done, units, tr_tanh_seg);
+#else
         {
             /* one pointer over the 4 arrays of a unit (z, r, n, c are `units` words apart): fewer live
-             * registers, which Thumb-1 (all units come here on Cortex-M0) needs */
+             * registers */
             const int32_t *g = z + done, *const end = z + units;
             int16_t *hj = h + done;
             for (; g < end; g++, hj++) {
@@ -37,6 +41,7 @@ void tr_gru_step(const tr_layer_t *layer, int reset_after, uint16_t units, const
                 *hj = (int16_t)TR_SAT_BITS(nj + (tr_mla(g[0], *hj - nj, 1 << 14) >> 15), 16);
             }
         }
+#endif
         (void)r;
         return;
     }

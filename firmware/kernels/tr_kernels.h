@@ -66,6 +66,16 @@ void tr_sigmoid_q15(int32_t *z, int n);                 /* 0..32767 */
 void tr_tanh_q15(int32_t *z, int n);                    /* -32768..32767 */
 int32_t tr_exp_neg_q15(int32_t d);                      /* exp(d) for Q14 d <= 0: 0..32768 (unsigned Q15) */
 
+#if TR_MATVEC_M0
+/* tr_elementwise_m0.c (Cortex-M0/M0+): the loops of tr_sigmoid_q15 / tr_tanh_q15 (seg: tr_sigmoid_seg /
+ * tr_tanh_seg), of tr_gru_step reset_after (`count` units from z; r, n, c follow z `units` words apart each) and
+ * of tr_lstm_step, in Thumb-1 assembly. */
+void tr_m0_sigmoid_q15(int32_t *z, int n, const int32_t *seg);
+void tr_m0_tanh_q15(int32_t *z, int n, const int32_t *seg);
+void tr_m0_gru_update(const int32_t *z, int16_t *h, int32_t count, int32_t units, const int32_t *tanh_seg);
+void tr_m0_lstm_update(const int32_t *i_gate, int32_t units, int16_t *h, int32_t *c, const int32_t *tanh_seg);
+#endif
+
 /* tr_gru.c: one GRU step; h (Q15, padded) updated in place.
  * scratch: 4*units int32 (reset_after) or 3*units + TR_PAD4(units)/2 int32 (reset_before). */
 void tr_gru_step(const tr_layer_t *layer, int reset_after, uint16_t units, const int16_t *x,
