@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.host.report.html import stack_measured
+from tinyrnn.host.report.html import board_stack
 
 
 def _plt():
@@ -112,12 +112,11 @@ def summary_lines(results):
     if size:
         lines.append(f"firmware: flash {size['flash_bytes']:,} B of {size['flash_size']:,}, "
                      f"RAM {size['ram_bytes']:,} B of {size['ram_size']:,} (incl. {size['stack_bytes']:,} B stack)")
-    stack = stack_measured(results)
+    stack = board_stack(results)
     if stack:
         lines.append(f"stack: {stack['used']:,} of {stack['size']:,} B ever in use on the board (its painted "
                      f"stack's high-water mark over this run, interrupts included)")
     return lines
-
 
 
 def board_section(results, plots=True):

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from tinyrnn.host.device import fwsize
-from tinyrnn.host.device.boards import board_names, generate, load_board, stack_measured
+from tinyrnn.host.device.boards import board_names, generate, load_board
 from tinyrnn.host.errors import ToolMissing
 
 EXAMPLES = """\
@@ -46,12 +46,7 @@ def run(args) -> int:
                 print(f"{key} = {value}")
         if not board.micropython:      # what the build derives from the data
             print(f"family = {board.family}\nkernel_path = {board.kernel_path}")
-            if board.stack_override:
-                print(f"stack_size = {board.stack_size} (set in its board.toml)")
-            else:
-                measured, margin = stack_measured(board.family, board.kernel_path)
-                print(f"stack_size = {board.stack_size} (firmware/stack.toml: measured {measured} + margin "
-                      f"{margin}, rounded up to 64)")
+            print(f"stack_size = {board.stack_size} ({board.stack_origin})")
     elif args.action == "generate":
         generate(load_board(args.board), args.outdir)
     else:

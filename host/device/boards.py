@@ -113,6 +113,14 @@ class Board:
         return -(-(measured + margin) // 64) * 64
 
     @property
+    def stack_origin(self):
+        """Where stack_size comes from, in words (`tinyrnn boards show`)."""
+        if self.stack_override:
+            return "set in its board.toml"
+        measured, margin = stack_measured(self.family, self.kernel_path)
+        return f"firmware/stack.toml: measured {measured} + margin {margin}, rounded up to 64"
+
+    @property
     def cross(self):
         """The cross compiler's prefix (arm-none-eabi-, riscv64-unknown-elf-)."""
         return FAMILIES[self.family]["cross"]

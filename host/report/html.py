@@ -33,13 +33,14 @@ figcaption { color: #555; font-size: .9em; } .muted { color: #666; } ul.reasons 
 """
 
 
-
-def stack_measured(results):
-    """A board run's stack figures: {"used", "size"} from the board's STATS (protocol v4), or None if the board does not measure its stack."""
+def board_stack(results):
+    """A board run's stack figures, {"used", "size"} from the board's STATS (protocol v4); None if the board does
+    not measure its stack."""
     counts = (results.get("link") or {}).get("board") or {}
     if not counts.get("stack_size"):
         return None
     return {"used": counts["stack_used"], "size": counts["stack_size"]}
+
 
 def _esc(value) -> str:
     return html.escape(str(value))
@@ -168,7 +169,7 @@ def _board_section(run_dir: Path, results: dict, manifest: dict, metrics: dict) 
             ["  of which .data / .bss", f"{size['data_bytes']:,} / {size['bss_bytes']:,}", ""],
             ["  of which reserved stack", size["stack_bytes"], ""]]
             + ([["  of which stack ever in use (measured on the board: painted stack's high-water mark)",
-                 stack["used"], ""]] if (stack := stack_measured(results)) else []))]
+                 stack["used"], ""]] if (stack := board_stack(results)) else []))]
     for title, name in BOARD_PLOTS:
         parts.append(_figure(run_dir / name, f"{results['board']}: {title}"))
     return parts
