@@ -3,10 +3,13 @@
 interrupt-driven receive. Needs arm-none-eabi-gcc and qemu-system-arm (CI installs both)."""
 
 import fcntl
+import json
 import os
 import select
 import shutil
 import struct
+import subprocess
+import sys
 import termios
 import time
 import tty
@@ -16,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyrnn.host.check.harness import evaluate
+from tinyrnn.host.check.harness import STOPPED_RUN, evaluate, output_dir, write_outputs
 from tinyrnn.host.device import qemu
 from tinyrnn.host.device.boards import load_board
 from tinyrnn.host.device.firmware import build
@@ -153,10 +156,6 @@ def test_an_emulator_that_does_not_come_back_stops_the_run_keeping_what_it_verif
 def test_a_stopped_run_resumes_where_it_stopped(model, elf, tmp_path, monkeypatch):
     """The link stops a run (the emulator goes away after 5 sequences): what it verified is kept; on a board
     that answers again, `tinyrnn harness --resume` runs only the rest and gives the whole run's verdict."""
-    import json
-    import subprocess
-    import sys
-    from tinyrnn.host.check.harness import STOPPED_RUN, output_dir, write_outputs
     model = Path(shutil.copytree(model, tmp_path / "model"))
     board = load_board(BOARD)
     record = qemu.start(board, elf, run_dir=tmp_path)
@@ -232,7 +231,6 @@ class RawBoard:
     frame: requests may be pipelined, which the Client never does."""
 
     def __init__(self, elf, board_name, log_path, extra_args=()):
-        import subprocess
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)
         os.set_blocking(self.master, False)
