@@ -61,6 +61,12 @@ void tr_matvec_dual_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, 
 int tr_matvec_gru_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, const int16_t *x,
                          int16_t *h, const int32_t *z, int16_t *h_new, int32_t *n, int32_t *c);
 
+#if TR_MATVEC_DSP
+/* tr_matvec_s16_s8.c, DSP path: the whole GRU reset_after step (tr_gru_step: both products and the cell update)
+ * in one call of the block routine, where units % 4 == 0 (returns 1; 0 otherwise, and does nothing). */
+int tr_dsp_gru_step(const tr_layer_t *layer, int units, const int16_t *x, int16_t *h, int32_t *scratch);
+#endif
+
 /* tr_activation.c, in place over n int32 values: Q14 pre-activation in, Q15 activation out. */
 void tr_sigmoid_q15(int32_t *z, int n);                 /* 0..32767 */
 void tr_tanh_q15(int32_t *z, int n);                    /* -32768..32767 */

@@ -124,50 +124,55 @@ static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_
 
 #if TR_MATVEC_DSP
     if (dense->rows >= TR_ROW_BLOCK) {
-        tr_dsp_job_t job;
-        job.w = w;
-        job.rq = rq;
-        job.a = a;
-        job.b = b;
-        job.groups_a = groups_a;
-        job.groups_b = groups_b;
-        job.a_half = dense->cols_a > 4 && ((dense->cols_a - 1) & 2) == 0;   /* cols_a % 4 in 1..2 */
-        job.out = out;
-        job.blocks = dense->rows / TR_ROW_BLOCK;
-        job.act = rq2 != NULL ? TR_DSP_DUAL : act;
-        if (act == TR_ACT_LSTM) {
-            const int units = dense->rows / 4;
-            job.act = units % TR_ROW_BLOCK == 0 ? TR_DSP_LSTM : TR_ACT_NONE;
-            job.lstm_o_blocks = units / TR_ROW_BLOCK;
-            job.lstm_g_blocks = units / TR_ROW_BLOCK * 2;
-        }
-        job.tanh_mid = tr_tanh_seg + TR_TABLE_SEGMENTS / 2;
-        job.gru_copy = 0;
-        if (rq2 != NULL) {
-            job.aux = rq2;
-            job.aux2 = (int32_t)((char *)out2 - (char *)out);
-        } else if (act == TR_ACT_TANH) {
-            job.aux = tr_tanh_seg + TR_TABLE_SEGMENTS / 2;
-            job.aux2 = 1 << (TR_TANH_SEG_BITS - 1);
-        } else {
-            job.aux = tr_sigmoid_seg + TR_TABLE_SEGMENTS / 2;
-            job.aux2 = 1 << (TR_SIGMOID_SEG_BITS - 1);
-        }
+        tr_dsp_job_t job[3];                /* TR_ACT_LSTM: the i and f gates, g, o */
+        const int blocks = dense->rows / TR_ROW_BLOCK;
+        int jobs = 1;
+        job[0].dense = dense;
+        job[0].a = a;
+        job[0].b = b;
+        job[0].out = out;
+        job[0].blocks = blocks;
+        job[0].mode = TR_ACT_NONE;
         if (gru != NULL) {
-            job.act = TR_DSP_GRU;
-            job.out = (int32_t *)(void *)gru->h_new;    /* the routine writes int16 there in this mode */
-            job.gru_z = gru->z;
-            job.gru_r_offset = (int32_t)(4 * dense->rows);
-            job.gru_h_offset = (int32_t)((const char *)gru->h - (const char *)gru->h_new);
+            job[0].mode = TR_DSP_GRU;
+            job[0].out = gru->h_new;        /* the routine writes int16 there in this mode */
+            job[0].rows.gru.z = gru->z;
+            job[0].rows.gru.rq2 = rq2;
+            job[0].gru_h_offset = (int32_t)((const char *)gru->h - (const char *)gru->h_new);
+            job[0].gru_tanh = tr_tanh_seg + TR_TABLE_SEGMENTS / 2;
             /* the routine copies the new h over the old when no remainder block still reads the old h */
-            job.gru_copy = dense->rows % TR_ROW_BLOCK == 0 ? (int32_t)job.blocks : 0;
+            job[0].gru_copy = dense->rows % TR_ROW_BLOCK == 0 ? blocks : 0;
+            fused = blocks * TR_ROW_BLOCK;
+        } else if (rq2 != NULL) {
+            job[0].mode = TR_DSP_DUAL;
+            job[0].rows.dual.out2 = (int32_t)((char *)out2 - (char *)out);
+            job[0].rows.dual.rq2 = rq2;
+        } else if (dense->cols_b == 0) {
+            job[0].mode = TR_DSP_A_ONLY;    /* the activation (none for the head) follows in C */
+        } else if (act == TR_ACT_SIGMOID || act == TR_ACT_TANH || (act == TR_ACT_LSTM && blocks % 4 == 0)) {
+            const int tanh = act == TR_ACT_TANH;
+            job[0].mode = tanh ? TR_ACT_TANH : TR_ACT_SIGMOID;
+            job[0].rows.act.round = tanh ? 1 << (TR_TANH_SEG_BITS - 1) : 1 << (TR_SIGMOID_SEG_BITS - 1);
+            job[0].rows.act.table = (tanh ? tr_tanh_seg : tr_sigmoid_seg) + TR_TABLE_SEGMENTS / 2;
+            if (act == TR_ACT_LSTM) {       /* units % 4 == 0: no block straddles two gates */
+                job[0].blocks = blocks / 2;
+                job[1].dense = NULL;        /* g: tanh, then o: sigmoid, each where the previous job stopped */
+                job[1].blocks = blocks / 4;
+                job[1].mode = TR_ACT_TANH;
+                job[1].rows.act.round = 1 << (TR_TANH_SEG_BITS - 1);
+                job[1].rows.act.table = tr_tanh_seg + TR_TABLE_SEGMENTS / 2;
+                job[2].dense = NULL;
+                job[2].blocks = blocks / 4;
+                job[2].mode = TR_ACT_SIGMOID;
+                job[2].rows = job[0].rows;
+                jobs = 3;
+            }
+            activated = blocks * TR_ROW_BLOCK;
         }
-        tr_dsp_blocks(&job);
-        row = dense->rows - dense->rows % TR_ROW_BLOCK;
-        w = job.w;
-        rq = job.rq;
-        activated = job.act == TR_ACT_NONE || job.act == TR_DSP_DUAL ? 0 : row;
-        fused = job.act == TR_DSP_GRU ? row : 0;
+        tr_dsp_blocks(job, jobs);
+        row = blocks * TR_ROW_BLOCK;
+        w += (size_t)row * 2 * (size_t)(groups_a + groups_b);  /* 8 halfwords per block and group */
+        rq += row;
     }
 #elif TR_MATVEC_M0
     (void)gru;
@@ -232,3 +237,36 @@ int tr_matvec_gru_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, co
     gru.h_new = h_new;
     return matvec(dense, second, x, h, n, c, TR_ACT_NONE, &gru);
 }
+
+#if TR_MATVEC_DSP
+int tr_dsp_gru_step(const tr_layer_t *layer, int units, const int16_t *x, int16_t *h, int32_t *scratch)
+{
+    tr_dsp_job_t job[2];
+    int32_t *const z = scratch;                             /* tr_gru_step's scratch: z, r, n, c */
+    int16_t *const h_new = (int16_t *)(void *)(scratch + 2 * units);
+    if (units % TR_ROW_BLOCK != 0) {
+        return 0;
+    }
+    job[0].dense = &layer->gates;                           /* z and r rows, sigmoid */
+    job[0].a = x;
+    job[0].b = h;
+    job[0].out = z;
+    job[0].blocks = 2 * units / TR_ROW_BLOCK;
+    job[0].mode = TR_ACT_SIGMOID;
+    job[0].rows.act.round = 1 << (TR_SIGMOID_SEG_BITS - 1);
+    job[0].rows.act.table = tr_sigmoid_seg + TR_TABLE_SEGMENTS / 2;
+    job[1].dense = &layer->candidate;                       /* as tr_matvec_gru_s16_s8, every unit fused */
+    job[1].a = x;
+    job[1].b = h;
+    job[1].out = h_new;
+    job[1].blocks = units / TR_ROW_BLOCK;
+    job[1].mode = TR_DSP_GRU;
+    job[1].rows.gru.z = z;
+    job[1].rows.gru.rq2 = layer->candidate_recurrent.requant;
+    job[1].gru_h_offset = (int32_t)((char *)h - (char *)h_new);
+    job[1].gru_tanh = tr_tanh_seg + TR_TABLE_SEGMENTS / 2;
+    job[1].gru_copy = units / TR_ROW_BLOCK;
+    tr_dsp_blocks(job, 2);
+    return 1;
+}
+#endif
