@@ -79,7 +79,8 @@
     "ldrd   r12, lr, [sp, #" TR_STR(SEG) "]\n\t"                                        \
     TR_GROUP(TR_WORD0_FIRST)                                                            \
     "ldr    pc, [sp, #" TR_STR(SEG) " + 8]\n"
-/* The loop over the groups after the first, unrolled by 4. L is a unique label prefix. */
+/* The loop over the groups after the first, unrolled by 4 (segment a) or 8 (segment b: h = 32 takes one pass).
+ * L is a unique label prefix. */
 #define TR_SEGMENT_LOOP(L)                                                              \
     L "_g0:\n\t"                                                                        \
     TR_GROUP(TR_WORD0_NEXT)                                                             \
@@ -88,6 +89,25 @@
     L "_g2:\n\t"                                                                        \
     TR_GROUP(TR_WORD0_NEXT)                                                             \
     L "_g3:\n\t"                                                                        \
+    TR_GROUP(TR_WORD0_NEXT)                                                             \
+    "subs   lr, lr, #1\n\t"                                                             \
+    "bne    " L "_g0\n"
+#define TR_SEGMENT_LOOP8(L)                                                             \
+    L "_g0:\n\t"                                                                        \
+    TR_GROUP(TR_WORD0_NEXT)                                                             \
+    L "_g1:\n\t"                                                                        \
+    TR_GROUP(TR_WORD0_NEXT)                                                             \
+    L "_g2:\n\t"                                                                        \
+    TR_GROUP(TR_WORD0_NEXT)                                                             \
+    L "_g3:\n\t"                                                                        \
+    TR_GROUP(TR_WORD0_NEXT)                                                             \
+    L "_g4:\n\t"                                                                        \
+    TR_GROUP(TR_WORD0_NEXT)                                                             \
+    L "_g5:\n\t"                                                                        \
+    TR_GROUP(TR_WORD0_NEXT)                                                             \
+    L "_g6:\n\t"                                                                        \
+    TR_GROUP(TR_WORD0_NEXT)                                                             \
+    L "_g7:\n\t"                                                                        \
     TR_GROUP(TR_WORD0_NEXT)                                                             \
     "subs   lr, lr, #1\n\t"                                                             \
     "bne    " L "_g0\n"
@@ -119,49 +139,63 @@
     TR_SEGMENT_END                                                                      \
     "strd   r0, r1, [sp, #" TR_STR(F_ACC_A) "]\n\t"                                     \
     "strd   r3, r2, [sp, #" TR_STR(F_ACC_A) " + 8]\n\t"
-/* The entry table of a segment: the 4 loop copies, then the end (groups == 1); Thumb addresses (bit 0 set)
+/* The entry table of a segment: the loop copies, then the end (groups == 1); Thumb addresses (bit 0 set)
  * for LDR PC. */
 #define TR_SEGMENT_TABLE(L)                                                             \
     ".word  " L "_g0 + 1, " L "_g1 + 1, " L "_g2 + 1, " L "_g3 + 1, " L "_done + 1\n"
 #define TR_SEGMENT_TABLE_BYTES 20
-/* Once per job: r9 = groups - 1 >= 0, r3 = the segment's entry table -> r4 = loop count ceil((groups - 1) / 4),
- * r5 = entry address. */
-#define TR_SEGMENT_SETUP                                                                \
-    "add    r4, r9, #3\n\t"                                                             \
-    "lsr    r4, r4, #2\n\t"                                                             \
+#define TR_SEGMENT_TABLE8(L)                                                            \
+    ".word  " L "_g0 + 1, " L "_g1 + 1, " L "_g2 + 1, " L "_g3 + 1\n\t"                   \
+    ".word  " L "_g4 + 1, " L "_g5 + 1, " L "_g6 + 1, " L "_g7 + 1, " L "_done + 1\n"
+/* Once per job: r9 = groups - 1 >= 0, r3 = the segment's entry table -> r4 = loop count
+ * ceil((groups - 1) / UNROLL), r5 = entry address (copy -(groups - 1) & (UNROLL - 1), or the end). */
+#define TR_SEGMENT_SETUP(UNROLL, LOG2)                                                  \
+    "add    r4, r9, #" UNROLL " - 1\n\t"                                                \
+    "lsr    r4, r4, #" LOG2 "\n\t"                                                      \
     "rsbs   r5, r9, #0\n\t"                                                             \
-    "and    r5, r5, #3\n\t"                                                             \
+    "and    r5, r5, #" UNROLL " - 1\n\t"                                                \
     "it     eq\n\t"                                                                     \
-    "moveq  r5, #4\n\t"                                                                 \
+    "moveq  r5, #" UNROLL "\n\t"                                                        \
     "ldr    r5, [r3, r5, lsl #2]\n\t"
 
 /* Table activation of z in r5 (Q14 -> Q15, docs/quantization.md "Activations"): SSAT clamps to the table
  * range, `table` points at the segment word for z = 0 (tr_*_seg: start T[i] in the low halfword, rise in the
  * high one), so the signed segment index needs no offset; `round` holds the rounding constant 2^(fb-1);
  * y = T[i] + (rise * frac + 2^(fb-1)) >> fb (SMLATB: rise and frac < 2^fb are signed halfwords). Uses r4, r6, r7. */
-#define TR_ACT_CODE_WITH(sat, fb, table, round)                                         \
+#define TR_ACT_CODE_WITH(sat, fb, table, round, out)                                    \
     "ssat   r5, #" sat ", r5\n\t"                                                       \
     "asr    r6, r5, #" fb "\n\t"                                                        \
     "ldr    r7, [" table ", r6, lsl #2]\n\t"                                            \
     "ubfx   r4, r5, #0, #" fb "\n\t"                                                    \
     "smlatb r6, r7, r4, " round "\n\t"                                                  \
     "sxth   r7, r7\n\t"                                                                 \
-    "add    r5, r7, r6, asr #" fb "\n\t"
-#define TR_ACT_SIGMOID_CODE TR_ACT_CODE_WITH("19", "10", "r9", "r8")
-#define TR_ACT_TANH_CODE TR_ACT_CODE_WITH("18", "9", "r9", "r8")
+    "add    " out ", r7, r6, asr #" fb "\n\t"
+#define TR_ACT_SIGMOID_CODE(out) TR_ACT_CODE_WITH("19", "10", "r9", "r8", out)
+#define TR_ACT_TANH_CODE(out) TR_ACT_CODE_WITH("18", "9", "r9", "r8", out)
 
 /* Row k of the block: (bias + acc_b * mult_b + acc_a * mult_a) >> 32 with two SMLAL (acc_b in a register,
- * which then takes acc_a from the frame: that keeps r8 free for the rounding constant), the activation, one
- * store. r12 walks the requant entries, lr the outputs; LDMIA takes a whole entry in the order of TR_REQUANT_*:
- * r4:r5 bias, r6 mult_a, r7 mult_b. */
-#define TR_ROW(acc, k, ACT)                                                             \
+ * which then takes acc_a from the frame: that keeps r8 free for the rounding constant). r12 walks the requant
+ * entries; LDMIA takes a whole entry in the order of TR_REQUANT_*: r4:r5 bias, r6 mult_a, r7 mult_b. */
+#define TR_ROW_SUM(acc, k)                                                              \
     "ldmia  r12!, {r4, r5, r6, r7}\n\t"                                                 \
     "smlal  r4, r5, " acc ", r7\n\t"                                                    \
     "ldr    " acc ", [sp, #" TR_STR(F_ACC_A) " + " k "]\n\t"                            \
-    "smlal  r4, r5, " acc ", r6\n\t"                                                    \
-    ACT                                                                                 \
-    "str    r5, [lr], #4\n\t"
-#define TR_ROWS(ACT) TR_ROW("r0", "0", ACT) TR_ROW("r1", "4", ACT) TR_ROW("r3", "8", ACT) TR_ROW("r2", "12", ACT)
+    "smlal  r4, r5, " acc ", r6\n\t"
+/* The 4 rows with an activation (ACT(out)): each row's result goes to the register of its sums, and lr takes
+ * them two by two. */
+#define TR_ROWS_ACT(ACT)                                                                \
+    TR_ROW_SUM("r0", "0") ACT("r0")                                                     \
+    TR_ROW_SUM("r1", "4") ACT("r1")                                                     \
+    "strd   r0, r1, [lr], #8\n\t"                                                       \
+    TR_ROW_SUM("r3", "8") ACT("r3")                                                     \
+    TR_ROW_SUM("r2", "12") ACT("r2")                                                    \
+    "strd   r3, r2, [lr], #8\n\t"
+/* Without activation: the high word of each sum as it is. */
+#define TR_ROWS_NONE                                                                    \
+    TR_ROW_SUM("r0", "0") "str    r5, [lr], #4\n\t"                                    \
+    TR_ROW_SUM("r1", "4") "str    r5, [lr], #4\n\t"                                    \
+    TR_ROW_SUM("r3", "8") "str    r5, [lr], #4\n\t"                                    \
+    TR_ROW_SUM("r2", "12") "str    r5, [lr], #4\n\t"
 
 /* TR_DSP_A_ONLY row k: the one input went through segment b, so its sums are in registers: (bias + acc *
  * mult_a) >> 32. */
@@ -200,7 +234,7 @@
     "and    r7, r6, r4, asr #31\n\t"                                                    \
     "add    r7, r7, r5\n\t"                                                             \
     "smmlar r5, r6, r4, r7\n\t"                  /* r5 = pre */                          \
-    TR_ACT_CODE_WITH("18", "9", "r11", "r12")    /* r5 = nj */                           \
+    TR_ACT_CODE_WITH("18", "9", "r11", "r12", "r5") /* r5 = nj */                           \
     "ldr    r6, [r0], #4\n\t"                    /* z */                                 \
     "ldrsh  r4, [r3, r10]\n\t"                   /* h */                                 \
     "sub    r4, r4, r5\n\t"                                                             \
@@ -271,7 +305,7 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         "subeq  r9, r9, #1\n\t"
         "addeq  r3, r3, #" TR_STR(TR_SEGMENT_TABLE_BYTES) "\n"   /* .Ltr_dsp_ah_table */
         ".Ltr_dsp_a_setup:\n\t"
-        TR_SEGMENT_SETUP
+        TR_SEGMENT_SETUP("4", "2")
         "str    r1, [sp, #" TR_STR(F_A) "]\n\t"
         "strd   r4, r5, [sp, #" TR_STR(F_A) " + 4]\n\t"
         "ldr    r1, [r0, #" TR_STR(TR_DSP_JOB_B) "]\n\t"
@@ -280,7 +314,7 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         "sub    r9, r8, #1\n\t"
         "lsr    r9, r9, #2\n\t"
         "adr    r3, .Ltr_dsp_b_table\n\t"
-        TR_SEGMENT_SETUP
+        TR_SEGMENT_SETUP("8", "3")
         "str    r1, [sp, #" TR_STR(F_B) "]\n\t"
         "strd   r4, r5, [sp, #" TR_STR(F_B) " + 4]\n\t"
         "cmp    r2, #" TR_STR(TR_DSP_A_ONLY) "\n\t"
@@ -292,7 +326,7 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         TR_AFTER_A
         ".Ltr_dsp_b_top:\n\t"
         TR_SEGMENT_START(F_B)
-        TR_SEGMENT_LOOP(".Ltr_dsp_b")
+        TR_SEGMENT_LOOP8(".Ltr_dsp_b")
         ".Ltr_dsp_b_done:\n\t"
         TR_SEGMENT_END
         "ldr    pc, [sp, #" TR_STR(F_ROW_CODE) "]\n"
@@ -303,15 +337,15 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         TR_SEGMENT_START(F_B)                   /* a copy of segment b's start: no branch back */
         ".Ltr_dsp_sigmoid:\n\t"
         "ldmia  sp, {r8, r9, r12, lr}\n\t"      /* round, table, rq, out */
-        TR_ROWS(TR_ACT_SIGMOID_CODE)
+        TR_ROWS_ACT(TR_ACT_SIGMOID_CODE)
         TR_BLOCK_END(".Ltr_dsp_top")
         ".Ltr_dsp_tanh:\n\t"
         "ldmia  sp, {r8, r9, r12, lr}\n\t"
-        TR_ROWS(TR_ACT_TANH_CODE)
+        TR_ROWS_ACT(TR_ACT_TANH_CODE)
         TR_BLOCK_END(".Ltr_dsp_top")
         ".Ltr_dsp_none:\n\t"
         "ldrd   r12, lr, [sp, #" TR_STR(F_RQ) "]\n\t"
-        TR_ROWS("")
+        TR_ROWS_NONE
         TR_BLOCK_END(".Ltr_dsp_top")
         ".Ltr_dsp_a_only:\n\t"
         "ldrd   r12, lr, [sp, #" TR_STR(F_RQ) "]\n\t"
@@ -367,6 +401,6 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         ".Ltr_dsp_ah_table:\n\t"            /* must follow .Ltr_dsp_a_table (TR_SEGMENT_TABLE_BYTES) */
         TR_SEGMENT_TABLE(".Ltr_dsp_ah")
         ".Ltr_dsp_b_table:\n\t"
-        TR_SEGMENT_TABLE(".Ltr_dsp_b"));
+        TR_SEGMENT_TABLE8(".Ltr_dsp_b"));
 }
 #endif /* TR_MATVEC_DSP */
