@@ -73,7 +73,8 @@ typedef union {                     /* the two words a job's row code reads firs
 typedef struct {
     const tr_dense_t *dense;        /* the product (rows, cols_a, cols_b, weights, requant); NULL: go on with the
                                      * previous job's product, inputs and outputs after its last block */
-    const int16_t *a;               /* input a, padded (TR_DSP_A_ONLY: the only input) */
+    const int16_t *a;               /* input a, padded (TR_DSP_A_ONLY: the only input); NULL: the previous job's
+                                     * inputs a and b (the same cols_a and cols_b) */
     const int16_t *b;               /* input b, padded (unused in TR_DSP_A_ONLY) */
     void *out;                      /* output of row 0: int32 rows (TR_DSP_GRU: the new h, int16) */
     int32_t blocks;                 /* blocks of 4 rows to do, >= 1 */

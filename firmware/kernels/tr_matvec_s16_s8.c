@@ -239,7 +239,7 @@ int tr_matvec_gru_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, co
 }
 
 #if TR_MATVEC_DSP
-int tr_dsp_gru_step(const tr_layer_t *layer, int units, const int16_t *x, int16_t *h, int32_t *scratch)
+int tr_dsp_gru_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int16_t *h, int32_t *scratch)
 {
     tr_dsp_job_t job[2];
     int32_t *const z = scratch;                             /* tr_gru_step's scratch: z, r, n, c */
@@ -256,8 +256,7 @@ int tr_dsp_gru_step(const tr_layer_t *layer, int units, const int16_t *x, int16_
     job[0].rows.act.round = 1 << (TR_SIGMOID_SEG_BITS - 1);
     job[0].rows.act.table = tr_sigmoid_seg + TR_TABLE_SEGMENTS / 2;
     job[1].dense = &layer->candidate;                       /* as tr_matvec_gru_s16_s8, every unit fused */
-    job[1].a = x;
-    job[1].b = h;
+    job[1].a = NULL;                                        /* x and h again: cols_a = d, cols_b = units in both */
     job[1].out = h_new;
     job[1].blocks = units / TR_ROW_BLOCK;
     job[1].mode = TR_DSP_GRU;

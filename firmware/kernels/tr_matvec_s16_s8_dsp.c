@@ -290,8 +290,9 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         "mov    r5, #" TR_STR(TR_GRU_ROUND) "\n\t"
         "strd   r4, r5, [sp, #" TR_STR(F_GRU_CONST) "]\n"
         ".Ltr_dsp_not_gru:\n\t"
-        "lsr    r8, r6, #16\n\t"                /* cols_a */
         "ldr    r1, [r0, #" TR_STR(TR_DSP_JOB_A) "]\n\t"
+        "cbz    r1, .Ltr_dsp_inputs_set\n\t"    /* the previous job's inputs and their set-up */
+        "lsr    r8, r6, #16\n\t"                /* cols_a */
         "cmp    r2, #" TR_STR(TR_DSP_A_ONLY) "\n\t"
         "beq    .Ltr_dsp_b_setup\n\t"           /* the one input goes through segment b */
         "sub    r9, r8, #1\n\t"
@@ -316,7 +317,8 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         "adr    r3, .Ltr_dsp_b_table\n\t"
         TR_SEGMENT_SETUP("8", "3")
         "str    r1, [sp, #" TR_STR(F_B) "]\n\t"
-        "strd   r4, r5, [sp, #" TR_STR(F_B) " + 4]\n\t"
+        "strd   r4, r5, [sp, #" TR_STR(F_B) " + 4]\n"
+        ".Ltr_dsp_inputs_set:\n\t"
         "cmp    r2, #" TR_STR(TR_DSP_A_ONLY) "\n\t"
         "beq    .Ltr_dsp_b_top\n"
         ".Ltr_dsp_top:\n\t"                     /* a block */
