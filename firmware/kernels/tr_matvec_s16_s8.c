@@ -171,6 +171,9 @@ static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_
         }
         tr_dsp_blocks(job, jobs);
         row = blocks * TR_ROW_BLOCK;
+        if (row == dense->rows && (activated == row || act == TR_ACT_NONE)) {
+            return fused;                   /* every row done (and the new h copied: job.gru_copy) */
+        }
         w += (size_t)row * 2 * (size_t)(groups_a + groups_b);  /* 8 halfwords per block and group */
         rq += row;
     }
