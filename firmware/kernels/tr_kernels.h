@@ -65,6 +65,9 @@ int tr_matvec_gru_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, co
 /* tr_matvec_s16_s8.c, DSP path: the whole GRU reset_after step (tr_gru_step: both products and the cell update)
  * in one call of the block routine, where units % 4 == 0 (returns 1; 0 otherwise, and does nothing). */
 int tr_dsp_gru_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int16_t *h, int32_t *scratch);
+/* The same for tr_lstm_step (the three gate products, the cell update). */
+int tr_dsp_lstm_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int16_t *h, int32_t *c,
+                     int32_t *scratch);
 #endif
 
 /* tr_activation.c, in place over n int32 values: Q14 pre-activation in, Q15 activation out. */

@@ -80,10 +80,14 @@ typedef struct {
     int32_t blocks;                 /* blocks of 4 rows to do, >= 1 */
     int32_t mode;                   /* TR_ACT_NONE / TR_ACT_SIGMOID / TR_ACT_TANH, or a TR_DSP_* mode below */
     tr_dsp_rows_t rows;             /* by mode; unused for TR_ACT_NONE, TR_DSP_A_ONLY */
-    int32_t gru_h_offset;           /* TR_DSP_GRU: bytes from the new h[j] (at out, int16) to the old h[j] */
-    const int32_t *gru_tanh;        /* TR_DSP_GRU: tr_tanh_seg at the word for z = 0 */
-    int32_t gru_copy;               /* TR_DSP_GRU: after the last block, copy this many blocks (4 units) of the new
-                                     * h (at out) over the old one (0: the caller copies) */
+    int32_t h_offset;               /* TR_DSP_GRU, TR_DSP_LSTM: bytes from the new h[j] (at out, int16) to the old
+                                     * h[j] */
+    const int32_t *tanh;            /* TR_DSP_GRU, TR_DSP_LSTM: tr_tanh_seg at the word for z = 0 */
+    int32_t copy;                   /* TR_DSP_GRU, TR_DSP_LSTM: after the last block, copy this many blocks (4 units)
+                                     * of the new h (at out) over the old one (0: the caller copies) */
+    const int32_t *lstm_i;          /* TR_DSP_LSTM: the i gate (Q15) of unit 0; f and g follow 4 * blocks words
+                                     * apart each */
+    int32_t *lstm_c;                /* TR_DSP_LSTM: the cell state c (Q14) of unit 0, updated in place */
 } tr_dsp_job_t;
 #define TR_DSP_JOB_DENSE 0
 #define TR_DSP_JOB_A 4
@@ -92,10 +96,12 @@ typedef struct {
 #define TR_DSP_JOB_BLOCKS 16                /* LDRD: mode is the next word */
 #define TR_DSP_JOB_MODE 20
 #define TR_DSP_JOB_ROWS 24                  /* LDRD: the two words of tr_dsp_rows_t */
-#define TR_DSP_JOB_GRU_H_OFFSET 32          /* LDRD: gru_tanh is the next word */
-#define TR_DSP_JOB_GRU_TANH 36
-#define TR_DSP_JOB_GRU_COPY 40
-#define TR_DSP_JOB_SIZE 44                  /* jobs follow one another */
+#define TR_DSP_JOB_H_OFFSET 32              /* LDRD: tanh is the next word */
+#define TR_DSP_JOB_TANH 36
+#define TR_DSP_JOB_COPY 40
+#define TR_DSP_JOB_LSTM_I 44                /* LDRD: lstm_c is the next word */
+#define TR_DSP_JOB_LSTM_C 48
+#define TR_DSP_JOB_SIZE 52                  /* jobs follow one another */
 /* tr_dense_t (tinyrnn.h) as the routine reads it */
 #define TR_DENSE_ROWS 0                     /* LDR: rows in the low halfword, cols_a in the high one */
 #define TR_DENSE_COLS_A 2
@@ -105,8 +111,11 @@ typedef struct {
 /* job.mode beyond the TR_ACT_* values (the routine's table of row code is indexed by mode) */
 #define TR_DSP_DUAL 3               /* out[j] from input a only, out2[j] from input b only */
 #define TR_DSP_GRU 4                /* TR_DSP_DUAL, then the GRU cell update: the new h (int16) at out (and over
-                                     * the old h, out + gru_h_offset, after the last block: job.gru_copy) */
+                                     * the old h, out + h_offset, after the last block: job.copy) */
 #define TR_DSP_A_ONLY 5             /* no input b (cols_b == 0), no activation: the head */
+#define TR_DSP_LSTM 6               /* the o gate (sigmoid, job.rows.act), then the LSTM cell update from i, f, g
+                                     * (lstm_i): c in place, the new h (int16) at out and over the old one as in
+                                     * TR_DSP_GRU; one block is 4 units */
 
 void tr_dsp_blocks(const tr_dsp_job_t *job, int32_t jobs);
 
@@ -145,10 +154,12 @@ TR_CHECK(offsetof(tr_dsp_job_t, rows) == TR_DSP_JOB_ROWS && sizeof(tr_dsp_rows_t
          && offsetof(tr_dsp_rows_t, act.round) == 0 && offsetof(tr_dsp_rows_t, act.table) == 4
          && offsetof(tr_dsp_rows_t, dual.out2) == 0 && offsetof(tr_dsp_rows_t, dual.rq2) == 4
          && offsetof(tr_dsp_rows_t, gru.z) == 0 && offsetof(tr_dsp_rows_t, gru.rq2) == 4, dsp_job_rows);
-TR_CHECK(offsetof(tr_dsp_job_t, gru_h_offset) == TR_DSP_JOB_GRU_H_OFFSET, dsp_job_gru_h_offset);
-TR_CHECK(offsetof(tr_dsp_job_t, gru_tanh) == TR_DSP_JOB_GRU_TANH
-         && TR_DSP_JOB_GRU_TANH == TR_DSP_JOB_GRU_H_OFFSET + 4, dsp_job_gru_tanh);
-TR_CHECK(offsetof(tr_dsp_job_t, gru_copy) == TR_DSP_JOB_GRU_COPY, dsp_job_gru_copy);
+TR_CHECK(offsetof(tr_dsp_job_t, h_offset) == TR_DSP_JOB_H_OFFSET, dsp_job_h_offset);
+TR_CHECK(offsetof(tr_dsp_job_t, tanh) == TR_DSP_JOB_TANH && TR_DSP_JOB_TANH == TR_DSP_JOB_H_OFFSET + 4, dsp_job_tanh);
+TR_CHECK(offsetof(tr_dsp_job_t, copy) == TR_DSP_JOB_COPY, dsp_job_copy);
+TR_CHECK(offsetof(tr_dsp_job_t, lstm_i) == TR_DSP_JOB_LSTM_I, dsp_job_lstm_i);
+TR_CHECK(offsetof(tr_dsp_job_t, lstm_c) == TR_DSP_JOB_LSTM_C && TR_DSP_JOB_LSTM_C == TR_DSP_JOB_LSTM_I + 4,
+         dsp_job_lstm_c);
 TR_CHECK(sizeof(tr_dsp_job_t) == TR_DSP_JOB_SIZE, dsp_job_size);
 TR_CHECK(offsetof(tr_dense_t, rows) == TR_DENSE_ROWS && offsetof(tr_dense_t, cols_a) == TR_DENSE_COLS_A
          && TR_DENSE_COLS_A == TR_DENSE_ROWS + 2 && sizeof(((tr_dense_t *)0)->rows) == 2, dense_rows_cols_a);

@@ -124,52 +124,42 @@ static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_
 
 #if TR_MATVEC_DSP
     if (dense->rows >= TR_ROW_BLOCK) {
-        tr_dsp_job_t job[3];                /* TR_ACT_LSTM: the i and f gates, g, o */
+        tr_dsp_job_t job;
         const int blocks = dense->rows / TR_ROW_BLOCK;
-        int jobs = 1;
-        job[0].dense = dense;
-        job[0].a = a;
-        job[0].b = b;
-        job[0].out = out;
-        job[0].blocks = blocks;
-        job[0].mode = TR_ACT_NONE;
+        job.dense = dense;
+        job.a = a;
+        job.b = b;
+        job.out = out;
+        job.blocks = blocks;
+        job.mode = TR_ACT_NONE;             /* TR_ACT_LSTM here (units % 4 != 0): the activations follow in C */
         if (gru != NULL) {
-            job[0].mode = TR_DSP_GRU;
-            job[0].out = gru->h_new;        /* the routine writes int16 there in this mode */
-            job[0].rows.gru.z = gru->z;
-            job[0].rows.gru.rq2 = rq2;
-            job[0].gru_h_offset = (int32_t)((const char *)gru->h - (const char *)gru->h_new);
-            job[0].gru_tanh = tr_tanh_seg + TR_TABLE_SEGMENTS / 2;
+            job.mode = TR_DSP_GRU;
+            job.out = gru->h_new;           /* the routine writes int16 there in this mode */
+            job.rows.gru.z = gru->z;
+            job.rows.gru.rq2 = rq2;
+            job.h_offset = (int32_t)((const char *)gru->h - (const char *)gru->h_new);
+            job.tanh = tr_tanh_seg + TR_TABLE_SEGMENTS / 2;
             /* the routine copies the new h over the old when no remainder block still reads the old h */
-            job[0].gru_copy = dense->rows % TR_ROW_BLOCK == 0 ? blocks : 0;
+            job.copy = dense->rows % TR_ROW_BLOCK == 0 ? blocks : 0;
             fused = blocks * TR_ROW_BLOCK;
         } else if (rq2 != NULL) {
-            job[0].mode = TR_DSP_DUAL;
-            job[0].rows.dual.out2 = (int32_t)((char *)out2 - (char *)out);
-            job[0].rows.dual.rq2 = rq2;
+            job.mode = TR_DSP_DUAL;
+            job.rows.dual.out2 = (int32_t)((char *)out2 - (char *)out);
+            job.rows.dual.rq2 = rq2;
         } else if (dense->cols_b == 0) {
-            job[0].mode = TR_DSP_A_ONLY;    /* the activation (none for the head) follows in C */
-        } else if (act == TR_ACT_SIGMOID || act == TR_ACT_TANH || (act == TR_ACT_LSTM && blocks % 4 == 0)) {
-            const int tanh = act == TR_ACT_TANH;
-            job[0].mode = tanh ? TR_ACT_TANH : TR_ACT_SIGMOID;
-            job[0].rows.act.round = tanh ? 1 << (TR_TANH_SEG_BITS - 1) : 1 << (TR_SIGMOID_SEG_BITS - 1);
-            job[0].rows.act.table = (tanh ? tr_tanh_seg : tr_sigmoid_seg) + TR_TABLE_SEGMENTS / 2;
-            if (act == TR_ACT_LSTM) {       /* units % 4 == 0: no block straddles two gates */
-                job[0].blocks = blocks / 2;
-                job[1].dense = NULL;        /* g: tanh, then o: sigmoid, each where the previous job stopped */
-                job[1].blocks = blocks / 4;
-                job[1].mode = TR_ACT_TANH;
-                job[1].rows.act.round = 1 << (TR_TANH_SEG_BITS - 1);
-                job[1].rows.act.table = tr_tanh_seg + TR_TABLE_SEGMENTS / 2;
-                job[2].dense = NULL;
-                job[2].blocks = blocks / 4;
-                job[2].mode = TR_ACT_SIGMOID;
-                job[2].rows = job[0].rows;
-                jobs = 3;
-            }
+            job.mode = TR_DSP_A_ONLY;       /* the activation (none for the head) follows in C */
+        } else if (act == TR_ACT_SIGMOID) {
+            job.mode = TR_ACT_SIGMOID;
+            job.rows.act.round = 1 << (TR_SIGMOID_SEG_BITS - 1);
+            job.rows.act.table = tr_sigmoid_seg + TR_TABLE_SEGMENTS / 2;
+            activated = blocks * TR_ROW_BLOCK;
+        } else if (act == TR_ACT_TANH) {
+            job.mode = TR_ACT_TANH;
+            job.rows.act.round = 1 << (TR_TANH_SEG_BITS - 1);
+            job.rows.act.table = tr_tanh_seg + TR_TABLE_SEGMENTS / 2;
             activated = blocks * TR_ROW_BLOCK;
         }
-        tr_dsp_blocks(job, jobs);
+        tr_dsp_blocks(&job, 1);
         row = blocks * TR_ROW_BLOCK;
         if (row == dense->rows && (activated == row || act == TR_ACT_NONE)) {
             return fused;                   /* every row done (and the new h copied: job.gru_copy) */
@@ -265,10 +255,50 @@ int tr_dsp_gru_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, i
     job[1].mode = TR_DSP_GRU;
     job[1].rows.gru.z = z;
     job[1].rows.gru.rq2 = layer->candidate_recurrent.requant;
-    job[1].gru_h_offset = (int32_t)((char *)h - (char *)h_new);
-    job[1].gru_tanh = tr_tanh_seg + TR_TABLE_SEGMENTS / 2;
-    job[1].gru_copy = units / TR_ROW_BLOCK;
+    job[1].h_offset = (int32_t)((char *)h - (char *)h_new);
+    job[1].tanh = tr_tanh_seg + TR_TABLE_SEGMENTS / 2;
+    job[1].copy = units / TR_ROW_BLOCK;
     tr_dsp_blocks(job, 2);
+    return 1;
+}
+#endif
+
+#if TR_MATVEC_DSP
+int tr_dsp_lstm_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int16_t *h, int32_t *c,
+                     int32_t *scratch)
+{
+    tr_dsp_job_t job[3];
+    const int32_t sigmoid_round = 1 << (TR_SIGMOID_SEG_BITS - 1);
+    const int32_t *const sigmoid = tr_sigmoid_seg + TR_TABLE_SEGMENTS / 2, *const tanh = tr_tanh_seg + TR_TABLE_SEGMENTS / 2;
+    int16_t *const h_new = (int16_t *)(void *)(scratch + 3 * units);    /* the o gate's place, never written */
+    if (units % TR_ROW_BLOCK != 0) {
+        return 0;                                           /* a block would straddle two gates */
+    }
+    job[0].dense = &layer->gates;                           /* i and f rows, sigmoid */
+    job[0].a = x;
+    job[0].b = h;
+    job[0].out = scratch;                                   /* tr_lstm_step's scratch: i, f, g, o */
+    job[0].blocks = 2 * units / TR_ROW_BLOCK;
+    job[0].mode = TR_ACT_SIGMOID;
+    job[0].rows.act.round = sigmoid_round;
+    job[0].rows.act.table = sigmoid;
+    job[1].dense = NULL;                                    /* g rows, tanh, where job 0 stopped */
+    job[1].blocks = units / TR_ROW_BLOCK;
+    job[1].mode = TR_ACT_TANH;
+    job[1].rows.act.round = 1 << (TR_TANH_SEG_BITS - 1);
+    job[1].rows.act.table = tanh;
+    job[2].dense = NULL;                                    /* o rows, sigmoid, and the cell update */
+    job[2].out = h_new;
+    job[2].blocks = units / TR_ROW_BLOCK;
+    job[2].mode = TR_DSP_LSTM;
+    job[2].rows.act.round = sigmoid_round;
+    job[2].rows.act.table = sigmoid;
+    job[2].h_offset = (int32_t)((char *)h - (char *)h_new);
+    job[2].tanh = tanh;
+    job[2].copy = units / TR_ROW_BLOCK;
+    job[2].lstm_i = scratch;
+    job[2].lstm_c = c;
+    tr_dsp_blocks(job, 3);
     return 1;
 }
 #endif

@@ -18,7 +18,7 @@
 #define TR_TANH_ROUND 256           /* 2^(TR_TANH_SEG_BITS - 1) */
 
 #if TR_ACT_NONE != 0 || TR_ACT_SIGMOID != 1 || TR_ACT_TANH != 2 || TR_DSP_DUAL != 3 || TR_DSP_GRU != 4 \
-    || TR_DSP_A_ONLY != 5
+    || TR_DSP_A_ONLY != 5 || TR_DSP_LSTM != 6
 #error "tr_dsp_blocks dispatches on job.mode through .Ltr_dsp_rows_table: reorder the table with the numbering"
 #endif
 
@@ -29,21 +29,21 @@
 #define F_ROW1 4                    /* job.rows second word: table / rq2 (advanced) */
 #define F_RQ 8                      /* requantisation of the next block (advanced) */
 #define F_OUT 12                    /* output of the next block (advanced) */
-#define F_GRU_R_OFFSET 16           /* TR_DSP_GRU: bytes from z[j] to r[j] */
-#define F_GRU_H_OFFSET 20           /* TR_DSP_GRU: bytes from the new h[j] to the old one */
-#define F_GRU_TANH 24               /* TR_DSP_GRU: tanh table at z = 0 */
-#define F_GRU_CONST 28              /* TR_DSP_GRU: 2^(TR_TANH_SEG_BITS - 1), then 2^14 */
-#define F_ACC_A 36                  /* 4 words: the sums of input a, rows 0..3 */
-#define F_ACC_B 52                  /* 4 words: TR_DSP_GRU, the sums of input b */
-#define F_A 68                      /* segment a: input, loop count (LDRD), entry */
-#define F_A_ENTRY 76
-#define F_B 80                      /* segment b: input, loop count (LDRD), entry */
-#define F_B_ENTRY 88
-#define F_ROW_CODE 92               /* the job's row code (by mode) */
-#define F_GRU_SAVE 96               /* TR_DSP_GRU: block counter and weight pointer while the rows run (STRD) */
-#define F_JOB 104                   /* the job, jobs left including it (STRD) */
-#define F_SIZE 112
-#define TR_GRU_ROUND 16384          /* 2^14: the rounding of (z (h - n) + 2^14) >> 15 */
+#define F_GRU 16                    /* TR_DSP_GRU, 5 words (LDM after F_OUT): bytes from z[j] to r[j], bytes from
+                                     * the new h[j] to the old one, the tanh table, 2^(TR_TANH_SEG_BITS - 1), 2^14 */
+#define F_LSTM 16                   /* TR_DSP_LSTM, 6 words (LDM): the i gate of the next unit (advanced), bytes
+                                     * from i[j] to f[j] (and half those to g[j]), c of the next unit (advanced),
+                                     * the next new h (advanced), the tanh table, 2^14 */
+#define F_ACC_A 40                  /* 4 words: the sums of input a, rows 0..3 */
+#define F_ACC_B 56                  /* 4 words: TR_DSP_GRU, the sums of input b */
+#define F_A 72                      /* segment a: input, loop count (LDRD), entry */
+#define F_B 84                      /* segment b: input, loop count (LDRD), entry */
+#define F_ROW_CODE 96               /* the job's row code (by mode) */
+#define F_SAVE 100                  /* TR_DSP_GRU, TR_DSP_LSTM: block counter and weight pointer while the cell
+                                     * update runs (STRD) */
+#define F_JOB 108                   /* the job, jobs left including it (STRD) */
+#define F_SIZE 116
+#define TR_GRU_ROUND 16384          /* 2^14: the rounding of (z (h - n) + 2^14) >> 15 and (o t + 2^14) >> 15 */
 
 /* One group of 4 columns for the 4 rows, as pairs P = rows (0, 1) and Q = rows (2, 3): LDRD of 4 int16
  * inputs (r4 = x c0 c1, r5 = x c2 c3), per pair LDM of its 2 weight words (r8 = halfwords c0 c1, r9 = c2 c3),
@@ -242,6 +242,35 @@
     "add    r5, r5, r4, asr #15\n\t"                                                    \
     "strh   r5, [r3], #2\n\t"
 
+/* TR_DSP_LSTM, the cell update of the unit whose o gate (Q15) is in `o` (tr_lstm_step):
+ * c' = round_shift(i g, 16) + round_shift(f c, 15) (SMMULR of i << 16 by g; then tr_add_gate_mul_q15 as in
+ * TR_GRU_ROW), t = tanh(c') and h' = (o t + 2^14) >> 15 (lr = 2^14; the interpolation takes frac << 6 so that
+ * the same constant rounds it: (rise frac 2^6 + 2^14) >> 15 = (rise frac + 2^8) >> 9). c' in place (r10), h'
+ * as int16 at r11. r8 walks i, r9 = bytes from i[j] to f[j] (g[j] at twice that), r12 = the tanh table. */
+#define TR_LSTM_CELL(o)                                                                 \
+    "ldr    r4, [r8, r9, lsl #1]\n\t"            /* g */                                 \
+    "ldr    r5, [r8, r9]\n\t"                    /* f */                                 \
+    "ldr    r6, [r8], #4\n\t"                    /* i */                                 \
+    "lsl    r6, r6, #16\n\t"                                                            \
+    "smmulr r6, r6, r4\n\t"                      /* round_shift(i g, 16) */              \
+    "ldr    r4, [r10]\n\t"                       /* c */                                 \
+    "lsl    r5, r5, #17\n\t"                                                            \
+    "and    r7, r4, r5, asr #31\n\t"                                                    \
+    "add    r7, r7, r6\n\t"                                                             \
+    "smmlar r5, r4, r5, r7\n\t"                  /* c' */                                \
+    "str    r5, [r10], #4\n\t"                                                          \
+    "ssat   r5, #18, r5\n\t"                                                            \
+    "asr    r6, r5, #9\n\t"                                                             \
+    "ldr    r7, [r12, r6, lsl #2]\n\t"                                                  \
+    "ubfx   r4, r5, #0, #9\n\t"                                                         \
+    "lsl    r4, r4, #6\n\t"                                                             \
+    "smlatb r6, r7, r4, lr\n\t"                                                         \
+    "sxth   r7, r7\n\t"                                                                 \
+    "add    r5, r7, r6, asr #15\n\t"             /* t */                                 \
+    "mla    r5, " o ", r5, lr\n\t"                                                      \
+    "asr    r5, r5, #15\n\t"                                                            \
+    "strh   r5, [r11], #2\n\t"
+
 /* The end of a block: the row pointers back to the frame, the block counter (r10) down, the next block from
  * TOP or the job's end. */
 #define TR_BLOCK_END(TOP)                                                               \
@@ -271,6 +300,16 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         "str    r3, [sp, #" TR_STR(F_ROW_CODE) "]\n\t"
         "ldrd   r4, r5, [r0, #" TR_STR(TR_DSP_JOB_ROWS) "]\n\t"
         "strd   r4, r5, [sp, #" TR_STR(F_ROW0) "]\n\t"
+        "cmp    r2, #" TR_STR(TR_DSP_LSTM) "\n\t"
+        "bne    .Ltr_dsp_not_lstm\n\t"
+        "ldrd   r4, r6, [r0, #" TR_STR(TR_DSP_JOB_LSTM_I) "]\n\t"   /* i, c */
+        "lsl    r5, r10, #4\n\t"                /* f[j] is `units` = 4 blocks words after i[j] */
+        "ldr    r7, [r0, #" TR_STR(TR_DSP_JOB_OUT) "]\n\t"
+        "ldr    r8, [r0, #" TR_STR(TR_DSP_JOB_TANH) "]\n\t"
+        "mov    r9, #" TR_STR(TR_GRU_ROUND) "\n\t"
+        "add    r3, sp, #" TR_STR(F_LSTM) "\n\t"
+        "stmia  r3, {r4, r5, r6, r7, r8, r9}\n"
+        ".Ltr_dsp_not_lstm:\n\t"
         "ldr    r1, [r0, #" TR_STR(TR_DSP_JOB_DENSE) "]\n\t"
         "cmp    r1, #0\n\t"
         "beq    .Ltr_dsp_top\n\t"               /* go on with the previous product */
@@ -283,12 +322,11 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         "bne    .Ltr_dsp_not_gru\n\t"
         "ubfx   r4, r6, #0, #16\n\t"
         "lsl    r4, r4, #2\n\t"                 /* r[j] is `rows` words after z[j] */
-        "ldrd   r5, r8, [r0, #" TR_STR(TR_DSP_JOB_GRU_H_OFFSET) "]\n\t"   /* h offset, tanh table */
-        "strd   r4, r5, [sp, #" TR_STR(F_GRU_R_OFFSET) "]\n\t"
-        "str    r8, [sp, #" TR_STR(F_GRU_TANH) "]\n\t"
-        "mov    r4, #" TR_STR(TR_TANH_ROUND) "\n\t"
-        "mov    r5, #" TR_STR(TR_GRU_ROUND) "\n\t"
-        "strd   r4, r5, [sp, #" TR_STR(F_GRU_CONST) "]\n"
+        "ldrd   r5, r8, [r0, #" TR_STR(TR_DSP_JOB_H_OFFSET) "]\n\t"   /* h offset, tanh table */
+        "mov    r9, #" TR_STR(TR_TANH_ROUND) "\n\t"
+        "mov    r12, #" TR_STR(TR_GRU_ROUND) "\n\t"
+        "add    r3, sp, #" TR_STR(F_GRU) "\n\t"
+        "stmia  r3, {r4, r5, r8, r9, r12}\n"
         ".Ltr_dsp_not_gru:\n\t"
         "ldr    r1, [r0, #" TR_STR(TR_DSP_JOB_A) "]\n\t"
         "cbz    r1, .Ltr_dsp_inputs_set\n\t"    /* the previous job's inputs and their set-up */
@@ -359,21 +397,39 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         "str    r9, [sp, #" TR_STR(F_ROW1) "]\n\t"
         TR_BLOCK_END(".Ltr_dsp_top")
         ".Ltr_dsp_gru:\n\t"
-        "strd   r10, r11, [sp, #" TR_STR(F_GRU_SAVE) "]\n\t"
+        "strd   r10, r11, [sp, #" TR_STR(F_SAVE) "]\n\t"
         "strd   r0, r1, [sp, #" TR_STR(F_ACC_B) "]\n\t"      /* sums of input b, rows 0..3 */
         "strd   r3, r2, [sp, #" TR_STR(F_ACC_B) " + 8]\n\t"
         /* z, rq2, rq, out (F_ROW0..F_OUT), r offset, h offset, tanh table, the two rounding constants */
         "ldmia  sp, {r0, r1, r2, r3, r9, r10, r11, r12, lr}\n\t"
         TR_GRU_ROW("0") TR_GRU_ROW("4") TR_GRU_ROW("8") TR_GRU_ROW("12")
         "stmia  sp, {r0, r1, r2, r3}\n\t"
-        "ldrd   r10, r11, [sp, #" TR_STR(F_GRU_SAVE) "]\n\t"
+        "ldrd   r10, r11, [sp, #" TR_STR(F_SAVE) "]\n\t"
         "subs   r10, r10, #1\n\t"
         "bne    .Ltr_dsp_top\n\t"
-        "ldr    r0, [sp, #" TR_STR(F_JOB) "]\n\t"   /* then the new h over the old one */
-        "ldr    r2, [r0, #" TR_STR(TR_DSP_JOB_GRU_COPY) "]\n\t"
+        "b      .Ltr_dsp_copy_h\n"
+        ".Ltr_dsp_lstm:\n\t"
+        "ldmia  sp, {r8, r9, r12, lr}\n\t"      /* round, table (sigmoid), rq, out (unused) */
+        TR_ROW_SUM("r0", "0") TR_ACT_SIGMOID_CODE("r0")  /* o of the 4 units in r0, r1, r3, r2 */
+        TR_ROW_SUM("r1", "4") TR_ACT_SIGMOID_CODE("r1")
+        TR_ROW_SUM("r3", "8") TR_ACT_SIGMOID_CODE("r3")
+        TR_ROW_SUM("r2", "12") TR_ACT_SIGMOID_CODE("r2")
+        "str    r12, [sp, #" TR_STR(F_RQ) "]\n\t"
+        "strd   r10, r11, [sp, #" TR_STR(F_SAVE) "]\n\t"
+        "add    r4, sp, #" TR_STR(F_LSTM) "\n\t"
+        "ldmia  r4, {r8, r9, r10, r11, r12, lr}\n\t"   /* i, f offset, c, new h, tanh table, 2^14 */
+        TR_LSTM_CELL("r0") TR_LSTM_CELL("r1") TR_LSTM_CELL("r3") TR_LSTM_CELL("r2")
+        "add    r4, sp, #" TR_STR(F_LSTM) "\n\t"
+        "stmia  r4, {r8, r9, r10, r11}\n\t"
+        "ldrd   r10, r11, [sp, #" TR_STR(F_SAVE) "]\n\t"
+        "subs   r10, r10, #1\n\t"
+        "bne    .Ltr_dsp_top\n"
+        ".Ltr_dsp_copy_h:\n\t"                  /* TR_DSP_GRU, TR_DSP_LSTM: the new h over the old one */
+        "ldr    r0, [sp, #" TR_STR(F_JOB) "]\n\t"
+        "ldr    r2, [r0, #" TR_STR(TR_DSP_JOB_COPY) "]\n\t"
         "cbz    r2, .Ltr_dsp_job_end\n\t"
         "ldr    r1, [r0, #" TR_STR(TR_DSP_JOB_OUT) "]\n\t"
-        "ldr    r3, [sp, #" TR_STR(F_GRU_H_OFFSET) "]\n\t"
+        "ldr    r3, [r0, #" TR_STR(TR_DSP_JOB_H_OFFSET) "]\n\t"
         "add    r3, r3, r1\n\t"
         "lsrs   r2, r2, #1\n\t"                 /* 2 blocks (16 bytes) per LDM; carry: one more block */
         "bcc    .Ltr_dsp_copy_pairs\n\t"
@@ -395,9 +451,9 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         "add    sp, sp, #" TR_STR(F_SIZE) "\n\t"
         "pop    {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"
         ".align 2\n"
-        ".Ltr_dsp_rows_table:\n\t"          /* by job->mode: TR_ACT_NONE, SIGMOID, TANH, TR_DSP_DUAL, GRU, A_ONLY */
+        ".Ltr_dsp_rows_table:\n\t"      /* by job->mode: TR_ACT_NONE, SIGMOID, TANH, TR_DSP_DUAL, GRU, A_ONLY, LSTM */
         ".word  .Ltr_dsp_none + 1, .Ltr_dsp_sigmoid + 1, .Ltr_dsp_tanh + 1, .Ltr_dsp_dual + 1, .Ltr_dsp_gru + 1\n\t"
-        ".word  .Ltr_dsp_a_only + 1\n"
+        ".word  .Ltr_dsp_a_only + 1, .Ltr_dsp_lstm + 1\n"
         ".Ltr_dsp_a_table:\n\t"
         TR_SEGMENT_TABLE(".Ltr_dsp_a")
         ".Ltr_dsp_ah_table:\n\t"            /* must follow .Ltr_dsp_a_table (TR_SEGMENT_TABLE_BYTES) */
