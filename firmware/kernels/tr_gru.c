@@ -14,11 +14,6 @@ void tr_gru_step(const tr_layer_t *layer, int reset_after, uint16_t units, const
     int32_t *n = scratch + 2 * units;  /* [units] candidate: pre-activation Q14, then tanh Q15 */
     int j;
 
-#if TR_MATVEC_DSP
-    if (reset_after && tr_dsp_gru_step(layer, units, x, h, scratch)) {
-        return;                        /* the lines below, in one call of the DSP block routine */
-    }
-#endif
     tr_matvec_s16_s8(&layer->gates, x, h, z, TR_ACT_SIGMOID);  /* z and r rows, one pass, Q15 */
 
     if (reset_after) {

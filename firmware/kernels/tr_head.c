@@ -8,12 +8,16 @@
 
 void tr_head(const tr_dense_t *dense, uint8_t head, const int16_t *h, int32_t *scratch, int32_t *y)
 {
-    const int k = dense->rows;
+    tr_matvec_s16_s8(dense, h, NULL, scratch, TR_ACT_NONE);
+    tr_head_outputs(head, dense->rows, scratch, y);
+}
+
+void tr_head_outputs(uint8_t head, int k, int32_t *scratch, int32_t *y)
+{
     int32_t max_logit;
     uint32_t sum = 0;
     int j;
 
-    tr_matvec_s16_s8(dense, h, NULL, scratch, TR_ACT_NONE);
     if (head == TINYRNN_HEAD_LINEAR) {
         for (j = 0; j < k; j++) {
             y[j] = scratch[j];

@@ -62,12 +62,15 @@ int tr_matvec_gru_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, co
                          int16_t *h, const int32_t *z, int16_t *h_new, int32_t *n, int32_t *c);
 
 #if TR_MATVEC_DSP
-/* tr_matvec_s16_s8.c, DSP path: the whole GRU reset_after step (tr_gru_step: both products and the cell update)
- * in one call of the block routine, where units % 4 == 0 (returns 1; 0 otherwise, and does nothing). */
-int tr_dsp_gru_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int16_t *h, int32_t *scratch);
+/* tr_matvec_s16_s8.c, DSP path: a whole GRU reset_after step (tr_gru_step: both products and the cell update)
+ * in one call of the block routine, where units % 4 == 0, and with head != NULL the head's product over the new
+ * h too (tr_head's logits into scratch[0..head->rows), where head->rows % 4 == 0). Returns 0 (units % 4 != 0:
+ * nothing done, the caller takes tr_gru_step), 1 (the step) or 2 (the step and the logits). */
+int tr_dsp_gru_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int16_t *h, int32_t *scratch,
+                    const tr_dense_t *head);
 /* The same for tr_lstm_step (the three gate products, the cell update). */
 int tr_dsp_lstm_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int16_t *h, int32_t *c,
-                     int32_t *scratch);
+                     int32_t *scratch, const tr_dense_t *head);
 #endif
 
 /* tr_activation.c, in place over n int32 values: Q14 pre-activation in, Q15 activation out. */
@@ -98,5 +101,7 @@ void tr_lstm_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int
 /* tr_head.c: the head over h: softmax Q15 probabilities or linear Q14 values into y[output_dim].
  * scratch: output_dim int32. */
 void tr_head(const tr_dense_t *dense, uint8_t head, const int16_t *h, int32_t *scratch, int32_t *y);
+/* Its second half, from the k logits (Q14) in scratch (overwritten). */
+void tr_head_outputs(uint8_t head, int k, int32_t *scratch, int32_t *y);
 
 #endif /* TR_KERNELS_H */

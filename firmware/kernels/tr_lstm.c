@@ -15,11 +15,6 @@ void tr_lstm_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int
     int32_t *o_gate = scratch + 3 * units;  /* [units] output gate */
     int j;
 
-#if TR_MATVEC_DSP
-    if (tr_dsp_lstm_step(layer, units, x, h, c, scratch)) {
-        return;                        /* the lines below, in one call of the DSP block routine */
-    }
-#endif
     tr_matvec_s16_s8(&layer->gates, x, h, i_gate, TR_ACT_LSTM);     /* all four gates, Q15 */
 
 #if TR_MATVEC_M0

@@ -232,9 +232,26 @@ int tr_matvec_gru_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, co
 }
 
 #if TR_MATVEC_DSP
-int tr_dsp_gru_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int16_t *h, int32_t *scratch)
+/* After the last layer (head != NULL): the head's product as one more job, when it has only full blocks
+ * (TR_DSP_A_ONLY: no activation, out = logits). Returns the jobs added (0 or 1). */
+static int head_job(tr_dsp_job_t *job, const tr_dense_t *head, const int16_t *h, int32_t *logits)
 {
-    tr_dsp_job_t job[2];
+    if (head == NULL || head->rows % TR_ROW_BLOCK != 0) {
+        return 0;
+    }
+    job->dense = head;
+    job->a = h;                                             /* the new h: the copy precedes this job */
+    job->out = logits;
+    job->blocks = head->rows / TR_ROW_BLOCK;
+    job->mode = TR_DSP_A_ONLY;
+    return 1;
+}
+
+int tr_dsp_gru_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int16_t *h, int32_t *scratch,
+                    const tr_dense_t *head)
+{
+    tr_dsp_job_t job[3];
+    int heads;
     int32_t *const z = scratch;                             /* tr_gru_step's scratch: z, r, n, c */
     int16_t *const h_new = (int16_t *)(void *)(scratch + 2 * units);
     if (units % TR_ROW_BLOCK != 0) {
@@ -258,16 +275,18 @@ int tr_dsp_gru_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, i
     job[1].h_offset = (int32_t)((char *)h - (char *)h_new);
     job[1].tanh = tr_tanh_seg + TR_TABLE_SEGMENTS / 2;
     job[1].copy = units / TR_ROW_BLOCK;
-    tr_dsp_blocks(job, 2);
-    return 1;
+    heads = head_job(&job[2], head, h, scratch);
+    tr_dsp_blocks(job, 2 + heads);
+    return 1 + heads;
 }
 #endif
 
 #if TR_MATVEC_DSP
 int tr_dsp_lstm_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int16_t *h, int32_t *c,
-                     int32_t *scratch)
+                     int32_t *scratch, const tr_dense_t *head)
 {
-    tr_dsp_job_t job[3];
+    tr_dsp_job_t job[4];
+    int heads;
     const int32_t sigmoid_round = 1 << (TR_SIGMOID_SEG_BITS - 1);
     const int32_t *const sigmoid = tr_sigmoid_seg + TR_TABLE_SEGMENTS / 2, *const tanh = tr_tanh_seg + TR_TABLE_SEGMENTS / 2;
     int16_t *const h_new = (int16_t *)(void *)(scratch + 3 * units);    /* the o gate's place, never written */
@@ -298,7 +317,8 @@ int tr_dsp_lstm_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, 
     job[2].copy = units / TR_ROW_BLOCK;
     job[2].lstm_i = scratch;
     job[2].lstm_c = c;
-    tr_dsp_blocks(job, 3);
-    return 1;
+    heads = head_job(&job[3], head, h, scratch);
+    tr_dsp_blocks(job, 3 + heads);
+    return 1 + heads;
 }
 #endif
