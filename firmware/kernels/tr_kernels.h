@@ -62,15 +62,13 @@ int tr_matvec_gru_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, co
                          int16_t *h, const int32_t *z, int16_t *h_new, int32_t *n, int32_t *c);
 
 #if TR_MATVEC_DSP
-/* tr_matvec_s16_s8.c, DSP path: a whole GRU reset_after step (tr_gru_step: both products and the cell update)
- * in one call of the block routine, where units % 4 == 0, and with head != NULL the head's product over the new
- * h too (tr_head's logits into scratch[0..head->rows), where head->rows % 4 == 0). Returns 0 (units % 4 != 0:
- * nothing done, the caller takes tr_gru_step), 1 (the step) or 2 (the step and the logits). */
-int tr_dsp_gru_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int16_t *h, int32_t *scratch,
-                    const tr_dense_t *head);
-/* The same for tr_lstm_step (the three gate products, the cell update). */
-int tr_dsp_lstm_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int16_t *h, int32_t *c,
-                     int32_t *scratch, const tr_dense_t *head);
+/* tr_matvec_s16_s8.c, DSP path: layer l's whole step (tr_gru_step reset_after or tr_lstm_step: the products and
+ * the cell update) in one call of the block routine, where units % 4 == 0, and after the last layer the head's
+ * product over the new h too (tr_head's logits into scratch[0..rows), where the head's rows % 4 == 0).
+ * h: the layer's state h; c: its LSTM cell state. Returns 0 (nothing done: the caller takes the general step),
+ * 1 (the step) or 2 (the step and the logits). */
+int tr_dsp_layer_step(const tinyrnn_model_t *model, int l, const int16_t *x, int16_t *h, int32_t *c,
+                      int32_t *scratch);
 #endif
 
 /* tr_activation.c, in place over n int32 values: Q14 pre-activation in, Q15 activation out. */

@@ -232,6 +232,25 @@ int tr_matvec_gru_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, co
 }
 
 #if TR_MATVEC_DSP
+/* The DSP path's layer step (tr_dsp_layer_step): jobs for tr_dsp_blocks, in tr_gru_step's and tr_lstm_step's
+ * scratch layout. */
+#define TR_SIGMOID_ROUND (1 << (TR_SIGMOID_SEG_BITS - 1))
+#define TR_TANH_ROUND (1 << (TR_TANH_SEG_BITS - 1))
+
+/* The first job of both cells: the gates' first 2 * units rows (GRU z, r; LSTM i, f), sigmoid, into scratch. */
+static void gates_job(tr_dsp_job_t *job, const tr_layer_t *layer, int units, const int16_t *x, int16_t *h,
+                      int32_t *scratch)
+{
+    job->dense = &layer->gates;
+    job->a = x;
+    job->b = h;
+    job->out = scratch;
+    job->blocks = 2 * units / TR_ROW_BLOCK;
+    job->mode = TR_ACT_SIGMOID;
+    job->rows.act.round = TR_SIGMOID_ROUND;
+    job->rows.act.table = tr_sigmoid_seg + TR_TABLE_SEGMENTS / 2;
+}
+
 /* After the last layer (head != NULL): the head's product as one more job, when it has only full blocks
  * (TR_DSP_A_ONLY: no activation, out = logits). Returns the jobs added (0 or 1). */
 static int head_job(tr_dsp_job_t *job, const tr_dense_t *head, const int16_t *h, int32_t *logits)
@@ -247,30 +266,20 @@ static int head_job(tr_dsp_job_t *job, const tr_dense_t *head, const int16_t *h,
     return 1;
 }
 
-int tr_dsp_gru_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int16_t *h, int32_t *scratch,
+/* tr_gru_step reset_after (scratch: z, r, n, c): the gates job, then the candidate job with the cell update. */
+static int gru_step(const tr_layer_t *layer, int units, const int16_t *x, int16_t *h, int32_t *scratch,
                     const tr_dense_t *head)
 {
     tr_dsp_job_t job[3];
+    int16_t *const h_new = (int16_t *)(void *)(scratch + 2 * units);   /* n's place, as tr_gru_step */
     int heads;
-    int32_t *const z = scratch;                             /* tr_gru_step's scratch: z, r, n, c */
-    int16_t *const h_new = (int16_t *)(void *)(scratch + 2 * units);
-    if (units % TR_ROW_BLOCK != 0) {
-        return 0;
-    }
-    job[0].dense = &layer->gates;                           /* z and r rows, sigmoid */
-    job[0].a = x;
-    job[0].b = h;
-    job[0].out = z;
-    job[0].blocks = 2 * units / TR_ROW_BLOCK;
-    job[0].mode = TR_ACT_SIGMOID;
-    job[0].rows.act.round = 1 << (TR_SIGMOID_SEG_BITS - 1);
-    job[0].rows.act.table = tr_sigmoid_seg + TR_TABLE_SEGMENTS / 2;
+    gates_job(&job[0], layer, units, x, h, scratch);
     job[1].dense = &layer->candidate;                       /* as tr_matvec_gru_s16_s8, every unit fused */
     job[1].a = NULL;                                        /* x and h again: cols_a = d, cols_b = units in both */
     job[1].out = h_new;
     job[1].blocks = units / TR_ROW_BLOCK;
     job[1].mode = TR_DSP_GRU;
-    job[1].rows.gru.z = z;
+    job[1].rows.gru.z = scratch;
     job[1].rows.gru.rq2 = layer->candidate_recurrent.requant;
     job[1].h_offset = (int32_t)((char *)h - (char *)h_new);
     job[1].tanh = tr_tanh_seg + TR_TABLE_SEGMENTS / 2;
@@ -279,46 +288,49 @@ int tr_dsp_gru_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, i
     tr_dsp_blocks(job, 2 + heads);
     return 1 + heads;
 }
-#endif
 
-#if TR_MATVEC_DSP
-int tr_dsp_lstm_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int16_t *h, int32_t *c,
+/* tr_lstm_step (scratch: i, f, g, o): the gates job (i, f), g (tanh), then o with the cell update, each job
+ * where the previous one stopped. */
+static int lstm_step(const tr_layer_t *layer, int units, const int16_t *x, int16_t *h, int32_t *c,
                      int32_t *scratch, const tr_dense_t *head)
 {
     tr_dsp_job_t job[4];
+    int16_t *const h_new = (int16_t *)(void *)(scratch + 3 * units);   /* o's place: o stays in registers */
     int heads;
-    const int32_t sigmoid_round = 1 << (TR_SIGMOID_SEG_BITS - 1);
-    const int32_t *const sigmoid = tr_sigmoid_seg + TR_TABLE_SEGMENTS / 2, *const tanh = tr_tanh_seg + TR_TABLE_SEGMENTS / 2;
-    int16_t *const h_new = (int16_t *)(void *)(scratch + 3 * units);    /* the o gate's place, never written */
-    if (units % TR_ROW_BLOCK != 0) {
-        return 0;                                           /* a block would straddle two gates */
-    }
-    job[0].dense = &layer->gates;                           /* i and f rows, sigmoid */
-    job[0].a = x;
-    job[0].b = h;
-    job[0].out = scratch;                                   /* tr_lstm_step's scratch: i, f, g, o */
-    job[0].blocks = 2 * units / TR_ROW_BLOCK;
-    job[0].mode = TR_ACT_SIGMOID;
-    job[0].rows.act.round = sigmoid_round;
-    job[0].rows.act.table = sigmoid;
-    job[1].dense = NULL;                                    /* g rows, tanh, where job 0 stopped */
+    gates_job(&job[0], layer, units, x, h, scratch);
+    job[1].dense = NULL;
     job[1].blocks = units / TR_ROW_BLOCK;
     job[1].mode = TR_ACT_TANH;
-    job[1].rows.act.round = 1 << (TR_TANH_SEG_BITS - 1);
-    job[1].rows.act.table = tanh;
-    job[2].dense = NULL;                                    /* o rows, sigmoid, and the cell update */
+    job[1].rows.act.round = TR_TANH_ROUND;
+    job[1].rows.act.table = tr_tanh_seg + TR_TABLE_SEGMENTS / 2;
+    job[2].dense = NULL;
     job[2].out = h_new;
     job[2].blocks = units / TR_ROW_BLOCK;
     job[2].mode = TR_DSP_LSTM;
-    job[2].rows.act.round = sigmoid_round;
-    job[2].rows.act.table = sigmoid;
+    job[2].rows = job[0].rows;                              /* sigmoid */
     job[2].h_offset = (int32_t)((char *)h - (char *)h_new);
-    job[2].tanh = tanh;
+    job[2].tanh = job[1].rows.act.table;
     job[2].copy = units / TR_ROW_BLOCK;
     job[2].lstm_i = scratch;
     job[2].lstm_c = c;
     heads = head_job(&job[3], head, h, scratch);
     tr_dsp_blocks(job, 3 + heads);
     return 1 + heads;
+}
+
+int tr_dsp_layer_step(const tinyrnn_model_t *model, int l, const int16_t *x, int16_t *h, int32_t *c,
+                      int32_t *scratch)
+{
+    const tr_dense_t *head = l + 1 == model->layers ? &model->head_dense : NULL;
+    if (model->units % TR_ROW_BLOCK != 0) {
+        return 0;                           /* LSTM: a block would straddle two gates; GRU: a remainder block */
+    }
+    if (model->cell == TINYRNN_CELL_LSTM) {
+        return lstm_step(&model->layer[l], model->units, x, h, c, scratch, head);
+    }
+    if (model->cell == TINYRNN_CELL_GRU_RESET_AFTER) {
+        return gru_step(&model->layer[l], model->units, x, h, scratch, head);
+    }
+    return 0;                               /* reset_before: r * h comes between the two products */
 }
 #endif

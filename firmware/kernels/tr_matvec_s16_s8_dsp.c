@@ -15,7 +15,7 @@
     || TR_TABLE_SEGMENTS != 512
 #error "tr_dsp_blocks hard-codes the table geometry of tr_tables.h: update its activation code"
 #endif
-#define TR_TANH_ROUND 256           /* 2^(TR_TANH_SEG_BITS - 1) */
+#define TR_TANH_ROUND (1 << (TR_TANH_SEG_BITS - 1))
 
 #if TR_ACT_NONE != 0 || TR_ACT_SIGMOID != 1 || TR_ACT_TANH != 2 || TR_DSP_DUAL != 3 || TR_DSP_GRU != 4 \
     || TR_DSP_A_ONLY != 5 || TR_DSP_LSTM != 6

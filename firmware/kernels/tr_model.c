@@ -40,12 +40,8 @@ void tinyrnn_step(const tinyrnn_model_t *model, int32_t *state, int32_t *scratch
         int16_t *h = (int16_t *)state;
 #if TR_MATVEC_DSP
         /* the layer's step in one call of the DSP block routine, and after the last layer the head's product
-         * too (done == 2: its logits in work) */
-        const tr_dense_t *head = l + 1 == model->layers ? &model->head_dense : NULL;
-        done = model->cell == TINYRNN_CELL_LSTM
-                   ? tr_dsp_lstm_step(&model->layer[l], model->units, layer_input, h, state + h_words, work, head)
-                   : model->cell == TINYRNN_CELL_GRU_RESET_AFTER
-                   ? tr_dsp_gru_step(&model->layer[l], model->units, layer_input, h, work, head) : 0;
+         * too (done == 2: its logits in work); c is LSTM's */
+        done = tr_dsp_layer_step(model, l, layer_input, h, state + h_words, work);
 #endif
         if (model->cell == TINYRNN_CELL_LSTM) {
             if (!done) {
