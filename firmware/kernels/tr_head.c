@@ -6,13 +6,9 @@
 #include "tr_kernels.h"
 #include "tr_tables.h"
 
-void tr_head(const tr_dense_t *dense, uint8_t head, const int16_t *h, int32_t *scratch, int32_t *y)
-{
-    tr_matvec_s16_s8(dense, h, NULL, scratch, TR_ACT_NONE);
-    tr_head_outputs(head, dense->rows, scratch, y);
-}
-
-void tr_head_outputs(uint8_t head, int k, int32_t *scratch, int32_t *y)
+/* From the k logits in scratch: tr_head's second half (tr_head_outputs on the DSP path, which computes the logits
+ * in its layer step). */
+static void head_outputs(uint8_t head, int k, int32_t *scratch, int32_t *y)
 {
     int32_t max_logit;
     uint32_t sum = 0;
@@ -57,3 +53,16 @@ void tr_head_outputs(uint8_t head, int k, int32_t *scratch, int32_t *y)
     }
 #endif
 }
+
+void tr_head(const tr_dense_t *dense, uint8_t head, const int16_t *h, int32_t *scratch, int32_t *y)
+{
+    tr_matvec_s16_s8(dense, h, NULL, scratch, TR_ACT_NONE);
+    head_outputs(head, dense->rows, scratch, y);
+}
+
+#if TR_MATVEC_DSP
+void tr_head_outputs(uint8_t head, int k, int32_t *scratch, int32_t *y)
+{
+    head_outputs(head, k, scratch, y);
+}
+#endif

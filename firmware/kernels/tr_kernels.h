@@ -99,7 +99,9 @@ void tr_lstm_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int
 /* tr_head.c: the head over h: softmax Q15 probabilities or linear Q14 values into y[output_dim].
  * scratch: output_dim int32. */
 void tr_head(const tr_dense_t *dense, uint8_t head, const int16_t *h, int32_t *scratch, int32_t *y);
-/* Its second half, from the k logits (Q14) in scratch (overwritten). */
+#if TR_MATVEC_DSP
+/* Its second half, from the k logits (Q14) in scratch (overwritten): after tr_dsp_layer_step computed them. */
 void tr_head_outputs(uint8_t head, int k, int32_t *scratch, int32_t *y);
+#endif
 
 #endif /* TR_KERNELS_H */

@@ -57,11 +57,13 @@ void tinyrnn_step(const tinyrnn_model_t *model, int32_t *state, int32_t *scratch
         }
         layer_input = h;                 /* the next layer (or the head) reads this layer's new h */
     }
-    if (done == 2) {
+#if TR_MATVEC_DSP
+    if (done == 2) {                     /* the logits are in work */
         tr_head_outputs(model->head, model->head_dense.rows, work, y);
-    } else {
-        tr_head(&model->head_dense, model->head, layer_input, work, y);
+        return;
     }
+#endif
+    tr_head(&model->head_dense, model->head, layer_input, work, y);
 }
 
 const char *tinyrnn_kernel_path(void)
