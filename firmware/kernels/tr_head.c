@@ -56,8 +56,9 @@ static void head_outputs(uint8_t head, int k, int32_t *scratch, int32_t *y)
 
 void tr_head(const tr_dense_t *dense, uint8_t head, const int16_t *h, int32_t *scratch, int32_t *y)
 {
+    const int k = dense->rows;
     tr_matvec_s16_s8(dense, h, NULL, scratch, TR_ACT_NONE);
-    head_outputs(head, dense->rows, scratch, y);
+    head_outputs(head, k, scratch, y);
 }
 
 #if TR_MATVEC_DSP
