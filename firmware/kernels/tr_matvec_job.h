@@ -60,11 +60,7 @@ typedef union {                     /* the two words a job's row code reads firs
     struct {
         int32_t round;              /* 2^(seg_bits - 1): the rounding of the interpolation */
         const int32_t *table;       /* tr_sigmoid_seg / tr_tanh_seg at the word for z = 0 (word 256) */
-    } act;                          /* TR_ACT_SIGMOID, TR_ACT_TANH */
-    struct {
-        int32_t out2;               /* bytes from out[j] to the second output of row j */
-        const tr_requant_t *rq2;    /* the second requantisation */
-    } dual;                         /* TR_DSP_DUAL */
+    } act;                          /* TR_ACT_SIGMOID, TR_ACT_TANH, TR_DSP_LSTM (sigmoid) */
     struct {
         const int32_t *z;           /* the update gate z (Q15) of row 0; r follows `rows` words later */
         const tr_requant_t *rq2;    /* the second requantisation */
@@ -109,11 +105,12 @@ typedef struct {
 #define TR_DENSE_WEIGHTS 8                  /* LDRD: requant is the next word */
 #define TR_DENSE_REQUANT 12
 /* job.mode beyond the TR_ACT_* values (the routine's table of row code is indexed by mode) */
-#define TR_DSP_DUAL 3               /* out[j] from input a only, out2[j] from input b only */
-#define TR_DSP_GRU 4                /* TR_DSP_DUAL, then the GRU cell update: the new h (int16) at out (and over
-                                     * the old h, out + h_offset, after the last block: job.copy) */
-#define TR_DSP_A_ONLY 5             /* no input b (cols_b == 0), no activation: the head */
-#define TR_DSP_LSTM 6               /* the o gate (sigmoid, job.rows.act), then the LSTM cell update from i, f, g
+#define TR_DSP_GRU 3                /* the GRU reset_after candidate, its two sums requantised apart (n from input
+                                     * a with requant, c from input b with rows.gru.rq2), then the cell update: the
+                                     * new h (int16) at out (and over the old h, out + h_offset, after the last
+                                     * block: job.copy); one block is 4 units */
+#define TR_DSP_A_ONLY 4             /* no input b (cols_b == 0), no activation: the head */
+#define TR_DSP_LSTM 5               /* the o gate (sigmoid, job.rows.act), then the LSTM cell update from i, f, g
                                      * (lstm_i): c in place, the new h (int16) at out and over the old one as in
                                      * TR_DSP_GRU; one block is 4 units */
 
@@ -152,7 +149,6 @@ TR_CHECK(offsetof(tr_dsp_job_t, blocks) == TR_DSP_JOB_BLOCKS, dsp_job_blocks);
 TR_CHECK(offsetof(tr_dsp_job_t, mode) == TR_DSP_JOB_MODE && TR_DSP_JOB_MODE == TR_DSP_JOB_BLOCKS + 4, dsp_job_mode);
 TR_CHECK(offsetof(tr_dsp_job_t, rows) == TR_DSP_JOB_ROWS && sizeof(tr_dsp_rows_t) == 8
          && offsetof(tr_dsp_rows_t, act.round) == 0 && offsetof(tr_dsp_rows_t, act.table) == 4
-         && offsetof(tr_dsp_rows_t, dual.out2) == 0 && offsetof(tr_dsp_rows_t, dual.rq2) == 4
          && offsetof(tr_dsp_rows_t, gru.z) == 0 && offsetof(tr_dsp_rows_t, gru.rq2) == 4, dsp_job_rows);
 TR_CHECK(offsetof(tr_dsp_job_t, h_offset) == TR_DSP_JOB_H_OFFSET, dsp_job_h_offset);
 TR_CHECK(offsetof(tr_dsp_job_t, tanh) == TR_DSP_JOB_TANH && TR_DSP_JOB_TANH == TR_DSP_JOB_H_OFFSET + 4, dsp_job_tanh);

@@ -123,7 +123,7 @@ static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_
     int row = 0, activated = 0, fused = 0, r;
 
 #if TR_MATVEC_DSP
-    if (dense->rows >= TR_ROW_BLOCK) {
+    if (dense->rows >= TR_ROW_BLOCK && (rq2 == NULL || gru != NULL)) {  /* rq2 without gru: the C rows below */
         tr_dsp_job_t job;
         const int blocks = dense->rows / TR_ROW_BLOCK;
         job.dense = dense;
@@ -142,10 +142,6 @@ static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_
             /* the routine copies the new h over the old when no remainder block still reads the old h */
             job.copy = dense->rows % TR_ROW_BLOCK == 0 ? blocks : 0;
             fused = blocks * TR_ROW_BLOCK;
-        } else if (rq2 != NULL) {
-            job.mode = TR_DSP_DUAL;
-            job.rows.dual.out2 = (int32_t)((char *)out2 - (char *)out);
-            job.rows.dual.rq2 = rq2;
         } else if (dense->cols_b == 0) {
             job.mode = TR_DSP_A_ONLY;       /* the activation (none for the head) follows in C */
         } else if (act == TR_ACT_SIGMOID) {

@@ -1,10 +1,12 @@
 /*
  * The Cortex-M4/M7/M33 (DSP extension) path of tr_matvec_s16_s8 (tr_matvec_s16_s8.c has the weight layout,
- * the SMLALD/SXTB16 reading of it, and the C path). Twin: quantize/twin/params.py Dense.product.
+ * the SMLALD/SXTB16 reading of it, and the C path). Twin: quantize/twin/params.py Dense.product, and for the
+ * cell updates quantize/twin/cells.py tr_gru_step, tr_lstm_step.
  *
- * Every full block of 4 rows (both inputs, the requantisation and the optional activation) in one assembly
- * routine, tr_dsp_blocks. The job (tr_dsp_job_t) and its field offsets: tr_matvec_job.h. Other targets
- * compile this file to nothing.
+ * Every full block of 4 rows (both inputs, the requantisation and the optional activation or cell update) in
+ * one assembly routine, tr_dsp_blocks, which runs a list of jobs: tr_matvec_s16_s8.c gives it one product, or
+ * a whole layer step and the head's product (tr_dsp_layer_step). The job (tr_dsp_job_t) and its field offsets:
+ * tr_matvec_job.h. Other targets compile this file to nothing.
  */
 #include "tr_matvec_job.h"
 #include "tr_tables.h"
@@ -17,16 +19,17 @@
 #endif
 #define TR_TANH_ROUND (1 << (TR_TANH_SEG_BITS - 1))
 
-#if TR_ACT_NONE != 0 || TR_ACT_SIGMOID != 1 || TR_ACT_TANH != 2 || TR_DSP_DUAL != 3 || TR_DSP_GRU != 4 \
-    || TR_DSP_A_ONLY != 5 || TR_DSP_LSTM != 6
+#if TR_ACT_NONE != 0 || TR_ACT_SIGMOID != 1 || TR_ACT_TANH != 2 || TR_DSP_GRU != 3 || TR_DSP_A_ONLY != 4 \
+    || TR_DSP_LSTM != 5
 #error "tr_dsp_blocks dispatches on job.mode through .Ltr_dsp_rows_table: reorder the table with the numbering"
 #endif
 
 /* The routine's frame (sp offsets). The first words are the row code's (loaded with one LDM per block; rq and
  * out at the same place for every mode), then the sums of input a (and b, TR_DSP_GRU), the segments' set-up,
- * and the job list. */
-#define F_ROW0 0                    /* job.rows first word: round / out2 offset / z (TR_DSP_GRU: advanced) */
-#define F_ROW1 4                    /* job.rows second word: table / rq2 (advanced) */
+ * and the job list. LDM and STM take registers in ascending order from ascending addresses: the order of the
+ * words below is that of the registers the row code loads them into. */
+#define F_ROW0 0                    /* job.rows first word: round, or z (TR_DSP_GRU: advanced) */
+#define F_ROW1 4                    /* job.rows second word: table, or rq2 (TR_DSP_GRU: advanced) */
 #define F_RQ 8                      /* requantisation of the next block (advanced) */
 #define F_OUT 12                    /* output of the next block (advanced) */
 #define F_GRU 16                    /* TR_DSP_GRU, 5 words (LDM after F_OUT): bytes from z[j] to r[j], bytes from
@@ -72,14 +75,15 @@
     TR_PAIR(FIRST, "r0", "r1", "r2")                                                     \
     TR_PAIR(FIRST, "r3", "r6", "r7")
 
-/* The start of a segment: r12 = the input, lr = the loop count ceil((groups - 1) / 4) from the frame (at
- * SEG), the first group (it starts the sums), then the rest of the groups from the entry the prologue chose
- * (at SEG + 8): a loop unrolled by 4 entered at copy (-(groups - 1)) & 3, or its end when groups == 1. */
+/* The start of a segment: r12 = the input, lr = the loop count from the frame (at SEG), the first group (it
+ * starts the sums), then the rest of the groups from the entry the prologue chose (at SEG + 8): the loop
+ * (TR_SEGMENT_LOOP, TR_SEGMENT_LOOP8) entered part-way, or its end when groups == 1. */
 #define TR_SEGMENT_START(SEG)                                                           \
     "ldrd   r12, lr, [sp, #" TR_STR(SEG) "]\n\t"                                        \
     TR_GROUP(TR_WORD0_FIRST)                                                            \
     "ldr    pc, [sp, #" TR_STR(SEG) " + 8]\n"
-/* The loop over the groups after the first, unrolled by 4 (segment a) or 8 (segment b: h = 32 takes one pass).
+/* The loop over the groups after the first, unrolled by 4 (segment a: inputs x are small) or 8 (segment b: the
+ * 7 groups after the first of h = 32 take one pass, 2 instructions of loop control per block instead of 4).
  * L is a unique label prefix. */
 #define TR_SEGMENT_LOOP(L)                                                              \
     L "_g0:\n\t"                                                                        \
@@ -134,7 +138,7 @@
     "smlald r6, r7, r9, r4\n\t"                                                         \
     "sxtb16 r9, r9\n\t"                                                                 \
     "smlad  r3, r9, r4, r3\n\t"
-/* After segment a: its sums to the frame, then segment b (its start; the loop is shared). */
+/* After segment a: its sums to the frame (segment b needs every register but r10). */
 #define TR_AFTER_A                                                                      \
     TR_SEGMENT_END                                                                      \
     "strd   r0, r1, [sp, #" TR_STR(F_ACC_A) "]\n\t"                                     \
@@ -174,8 +178,9 @@
 #define TR_ACT_TANH_CODE(out) TR_ACT_CODE_WITH("18", "9", "r9", "r8", out)
 
 /* Row k of the block: (bias + acc_b * mult_b + acc_a * mult_a) >> 32 with two SMLAL (acc_b in a register,
- * which then takes acc_a from the frame: that keeps r8 free for the rounding constant). r12 walks the requant
- * entries; LDMIA takes a whole entry in the order of TR_REQUANT_*: r4:r5 bias, r6 mult_a, r7 mult_b. */
+ * which then takes acc_a from the frame: that keeps r8 free for the rounding constant, and r10 for the block
+ * counter). r12 walks the requant entries; LDMIA takes a whole entry in the order of TR_REQUANT_*: r4:r5 bias,
+ * r6 mult_a, r7 mult_b. */
 #define TR_ROW_SUM(acc, k)                                                              \
     "ldmia  r12!, {r4, r5, r6, r7}\n\t"                                                 \
     "smlal  r4, r5, " acc ", r7\n\t"                                                    \
@@ -204,20 +209,8 @@
     "smlal  r4, r5, " acc ", r6\n\t"                                                    \
     "str    r5, [lr], #4\n\t"
 
-/* TR_DSP_DUAL row k: out[k] = (bias + acc_a * mult_a) >> 32 (mult_b is 0 there) and, from the second
- * requantisation (r9), out2[k] = (bias2 + acc_b * mult_a2) >> 32, stored at lr + r8. */
-#define TR_DUAL_ROW(acc_b, k)                                                           \
-    "ldmia  r12!, {r4, r5, r6, r7}\n\t"                                                 \
-    "ldr    r7, [sp, #" TR_STR(F_ACC_A) " + " k "]\n\t"                                 \
-    "smlal  r4, r5, r7, r6\n\t"                                                         \
-    "ldr    r6, [r9, #" TR_STR(TR_REQUANT_MULT_A) "]\n\t"                               \
-    "ldrd   r4, r7, [r9], #" TR_STR(TR_REQUANT_SIZE) "\n\t" /* bias (at 0), then next entry */ \
-    "smlal  r4, r7, " acc_b ", r6\n\t"                                                  \
-    "str    r7, [lr, r8]\n\t"                                                           \
-    "str    r5, [lr], #4\n\t"
-
-/* TR_DSP_GRU row k: n = (bias + acc_a * mult_a) >> 32 and c = (bias2 + acc_b * mult_a2) >> 32 as in
- * TR_DUAL_ROW (both sums from the frame), then the cell update of tr_gru_step kept in registers:
+/* TR_DSP_GRU row k: n = (bias + acc_a * mult_a) >> 32 (mult_b is 0 there) and c = (bias2 + acc_b * mult_a2)
+ * >> 32 from the second requantisation (both sums from the frame), then the cell update of tr_gru_step kept in registers:
  * pre = n + round_shift(r c, 15) (tr_add_gate_mul_q15: LSL, AND, ADD, SMMLAR), nj = tanh(pre) (table r11,
  * rounding r12), h' = nj + ((z (h - nj) + 2^14) >> 15) (lr = 2^14), stored as int16 at r3. h' needs no
  * saturation: 0 <= z < 2^15 puts it between nj and h, both int16. r0 walks z, r1 the second requantisation,
@@ -281,11 +274,12 @@
 
 /* Every job of the list, each its blocks of 4 rows. Registers in the segments: r0..r3, r6, r7 sums
  * (TR_GROUP), r4/r5 inputs, r8/r9 weights, r11 weight pointer, r12 input pointer, lr loop count; r10 counts
- * the job's blocks down (the row code leaves it alone but in TR_DSP_GRU, which saves it). Per job, the
- * prologue makes every decision once: the loop count and entry of each segment, the address of the job's
- * row code, and the row code's first words (F_ROW0..F_OUT), so a block reads its set-up with LDRD and LDM
- * and dispatches with LDR PC. A job without a tr_dense_t goes on where the previous one stopped (the weight
- * pointer, requant and output pointers and the segments as they are): the i, f / g / o gates of the LSTM. */
+ * the job's blocks down (the row code leaves it alone, but for the cell updates, which save it with r11).
+ * Per job, the prologue makes every decision once: the loop count and entry of each segment, the address of
+ * the job's row code, and the row code's first words (F_ROW0..F_OUT, F_GRU, F_LSTM), so a block reads its
+ * set-up with LDRD and LDM and dispatches with LDR PC. A job without a tr_dense_t goes on where the previous
+ * one stopped (the weight pointer, the requant and output pointers and the segments as they are: the i and f,
+ * g, o gates of the LSTM); a job without input a keeps the previous job's segments (the GRU candidate). */
 __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int32_t jobs)
 {
     (void)job, (void)jobs;                  /* in r0, r1 (AAPCS) */
@@ -303,7 +297,7 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         "cmp    r2, #" TR_STR(TR_DSP_LSTM) "\n\t"
         "bne    .Ltr_dsp_not_lstm\n\t"
         "ldrd   r4, r6, [r0, #" TR_STR(TR_DSP_JOB_LSTM_I) "]\n\t"   /* i, c */
-        "lsl    r5, r10, #4\n\t"                /* f[j] is `units` = 4 blocks words after i[j] */
+        "lsl    r5, r10, #4\n\t"                /* f[j] is units = 4 * blocks words after i[j] */
         "ldr    r7, [r0, #" TR_STR(TR_DSP_JOB_OUT) "]\n\t"
         "ldr    r8, [r0, #" TR_STR(TR_DSP_JOB_TANH) "]\n\t"
         "mov    r9, #" TR_STR(TR_GRU_ROUND) "\n\t"
@@ -391,11 +385,6 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         "ldrd   r12, lr, [sp, #" TR_STR(F_RQ) "]\n\t"
         TR_A_ONLY_ROW("r0") TR_A_ONLY_ROW("r1") TR_A_ONLY_ROW("r3") TR_A_ONLY_ROW("r2")
         TR_BLOCK_END(".Ltr_dsp_b_top")
-        ".Ltr_dsp_dual:\n\t"
-        "ldmia  sp, {r8, r9, r12, lr}\n\t"      /* out2 offset, rq2, rq, out */
-        TR_DUAL_ROW("r0", "0") TR_DUAL_ROW("r1", "4") TR_DUAL_ROW("r3", "8") TR_DUAL_ROW("r2", "12")
-        "str    r9, [sp, #" TR_STR(F_ROW1) "]\n\t"
-        TR_BLOCK_END(".Ltr_dsp_top")
         ".Ltr_dsp_gru:\n\t"
         "strd   r10, r11, [sp, #" TR_STR(F_SAVE) "]\n\t"
         "strd   r0, r1, [sp, #" TR_STR(F_ACC_B) "]\n\t"      /* sums of input b, rows 0..3 */
@@ -451,8 +440,8 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         "add    sp, sp, #" TR_STR(F_SIZE) "\n\t"
         "pop    {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"
         ".align 2\n"
-        ".Ltr_dsp_rows_table:\n\t"      /* by job->mode: TR_ACT_NONE, SIGMOID, TANH, TR_DSP_DUAL, GRU, A_ONLY, LSTM */
-        ".word  .Ltr_dsp_none + 1, .Ltr_dsp_sigmoid + 1, .Ltr_dsp_tanh + 1, .Ltr_dsp_dual + 1, .Ltr_dsp_gru + 1\n\t"
+        ".Ltr_dsp_rows_table:\n\t"          /* by job->mode: TR_ACT_NONE, SIGMOID, TANH, TR_DSP_GRU, A_ONLY, LSTM */
+        ".word  .Ltr_dsp_none + 1, .Ltr_dsp_sigmoid + 1, .Ltr_dsp_tanh + 1, .Ltr_dsp_gru + 1\n\t"
         ".word  .Ltr_dsp_a_only + 1, .Ltr_dsp_lstm + 1\n"
         ".Ltr_dsp_a_table:\n\t"
         TR_SEGMENT_TABLE(".Ltr_dsp_a")
