@@ -169,15 +169,20 @@ def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after, target)
 @needs_arm
 @pytest.mark.parametrize("cell,reset_after,d,units", [("gru", True, 3, 4), ("gru", False, 2, 8), ("lstm", True, 4, 12),
                                                       ("gru", True, 13, 20), ("lstm", True, 1, 16),
-                                                      ("gru", True, 6, 10), ("lstm", True, 5, 8)])
+                                                      ("gru", True, 6, 10), ("lstm", True, 5, 8),
+                                                      ("gru", True, 6, 24), ("lstm", True, 3, 28),
+                                                      ("lstm", True, 7, 32), ("gru", True, 9, 36),
+                                                      ("gru", False, 5, 40)])
 @pytest.mark.parametrize("target", ["m4", "m0"])
 def test_m4_dsp_loop_entries_match_twin(workdir, cell, reset_after, d, units, target):
-    """tr_dsp_blocks enters its group loop (unrolled by 4) at copy -(groups - 1) & 3, or skips it for one group:
-    input widths of 1..5 groups of 4 columns reach every entry, for each kind of block (sigmoid, dual, tanh,
-    LSTM, plain head), with trained-magnitude and extreme weights. The same models on the Cortex-M0 build
-    run tr_m0_blocks at every width (the head: no second input; GRU candidate: second outputs). Input widths
-    with 1 or 2 columns in the last group (d = 13, 6, 5; h = 10 into layer 2) take the M4 half-group ending
-    after 0, 1 and 2 full groups; GRU h = 10 fuses the update of 2 candidate blocks and leaves 2 units to C."""
+    """tr_dsp_blocks enters its group loops part-way, or skips them for one group: segment a (input x, and h
+    into layer 2) unrolled by 4, segment b (h, and the head's input) by 8. Input widths of 1..10 groups of 4
+    columns reach every entry and a second pass of both loops, for each kind of job (sigmoid, tanh, the GRU
+    and LSTM cell updates, the head alone or after a layer step), with trained-magnitude and extreme weights.
+    The same models on the Cortex-M0 build run tr_m0_blocks at every width (the head: no second input; GRU
+    candidate: second outputs). Input widths with 1 or 2 columns in the last group (d = 13, 6, 5, 9; h = 10
+    into layer 2) take the M4 half-group ending after 0, 1 and 2 full groups; GRU h = 10 leaves its layer
+    step to tr_gru_step (the candidate's 2 full blocks fused, 2 units to C)."""
     from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     name = f"entry_{cell}_{reset_after}_{d}_{units}_{target}"
     art, twin = make_model(workdir, name, cell=cell, reset_after=reset_after, d=d, units=units, k=4, layers=2)

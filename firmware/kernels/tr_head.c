@@ -6,14 +6,14 @@
 #include "tr_kernels.h"
 #include "tr_tables.h"
 
-void tr_head(const tr_dense_t *dense, uint8_t head, const int16_t *h, int32_t *scratch, int32_t *y)
+/* From the k logits in scratch: tr_head's second half (tr_head_outputs on the DSP path, which computes the logits
+ * in its layer step). */
+static void head_outputs(uint8_t head, int k, int32_t *scratch, int32_t *y)
 {
-    const int k = dense->rows;
     int32_t max_logit;
     uint32_t sum = 0;
     int j;
 
-    tr_matvec_s16_s8(dense, h, NULL, scratch, TR_ACT_NONE);
     if (head == TINYRNN_HEAD_LINEAR) {
         for (j = 0; j < k; j++) {
             y[j] = scratch[j];
@@ -53,3 +53,17 @@ void tr_head(const tr_dense_t *dense, uint8_t head, const int16_t *h, int32_t *s
     }
 #endif
 }
+
+void tr_head(const tr_dense_t *dense, uint8_t head, const int16_t *h, int32_t *scratch, int32_t *y)
+{
+    const int k = dense->rows;
+    tr_matvec_s16_s8(dense, h, NULL, scratch, TR_ACT_NONE);
+    head_outputs(head, k, scratch, y);
+}
+
+#if TR_MATVEC_DSP
+void tr_head_outputs(uint8_t head, int k, int32_t *scratch, int32_t *y)
+{
+    head_outputs(head, k, scratch, y);
+}
+#endif

@@ -61,6 +61,16 @@ void tr_matvec_dual_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, 
 int tr_matvec_gru_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, const int16_t *x,
                          int16_t *h, const int32_t *z, int16_t *h_new, int32_t *n, int32_t *c);
 
+#if TR_MATVEC_DSP
+/* tr_matvec_s16_s8.c, DSP path: layer l's whole step (tr_gru_step reset_after or tr_lstm_step: the products and
+ * the cell update) in one call of the block routine, where units % 4 == 0, and after the last layer the head's
+ * product over the new h too (tr_head's logits into scratch[0..rows), where the head's rows % 4 == 0).
+ * h: the layer's state h; c: its LSTM cell state. Returns 0 (nothing done: the caller takes the general step),
+ * 1 (the step) or 2 (the step and the logits). */
+int tr_dsp_layer_step(const tinyrnn_model_t *model, int l, const int16_t *x, int16_t *h, int32_t *c,
+                      int32_t *scratch);
+#endif
+
 /* tr_activation.c, in place over n int32 values: Q14 pre-activation in, Q15 activation out. */
 void tr_sigmoid_q15(int32_t *z, int n);                 /* 0..32767 */
 void tr_tanh_q15(int32_t *z, int n);                    /* -32768..32767 */
@@ -89,5 +99,9 @@ void tr_lstm_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int
 /* tr_head.c: the head over h: softmax Q15 probabilities or linear Q14 values into y[output_dim].
  * scratch: output_dim int32. */
 void tr_head(const tr_dense_t *dense, uint8_t head, const int16_t *h, int32_t *scratch, int32_t *y);
+#if TR_MATVEC_DSP
+/* Its second half, from the k logits (Q14) in scratch (overwritten): after tr_dsp_layer_step computed them. */
+void tr_head_outputs(uint8_t head, int k, int32_t *scratch, int32_t *y);
+#endif
 
 #endif /* TR_KERNELS_H */

@@ -53,59 +53,68 @@ typedef struct {
 
 void tr_m0_blocks(tr_m0_job_t *job);
 
-/* Cortex-M4/M7/M33: tr_dsp_blocks does every full block of 4 rows (both inputs, the requantisation and the
- * optional activation). It reads the job once, into its frame, and writes back w and rq (advanced). */
+/* Cortex-M4/M7/M33: tr_dsp_blocks runs a list of jobs in one call; a job is every full block of 4 rows of one
+ * product (both inputs, the requantisation and the optional activation). The routine reads the product's shape,
+ * weights and requantisation from its tr_dense_t and writes nothing back to the jobs. */
+typedef union {                     /* the two words a job's row code reads first (by mode) */
+    struct {
+        int32_t round;              /* 2^(seg_bits - 1): the rounding of the interpolation */
+        const int32_t *table;       /* tr_sigmoid_seg / tr_tanh_seg at the word for z = 0 (word 256) */
+    } act;                          /* TR_ACT_SIGMOID, TR_ACT_TANH, TR_DSP_LSTM (sigmoid) */
+    struct {
+        const int32_t *z;           /* the update gate z (Q15) of row 0; r follows `rows` words later */
+        const tr_requant_t *rq2;    /* the second requantisation */
+    } gru;                          /* TR_DSP_GRU */
+} tr_dsp_rows_t;
 typedef struct {
-    const int16_t *w;               /* weights of the next block; advanced */
-    const tr_requant_t *rq;         /* requantisation of the next block's rows; advanced */
-    const int16_t *a;               /* input a, padded */
-    const int16_t *b;               /* input b, padded (unused when groups_b == 0) */
-    int32_t groups_a;               /* TR_PAD4(cols_a) / 4, >= 1 */
-    int32_t groups_b;               /* TR_PAD4(cols_b) / 4, >= 0 */
-    int32_t *out;                   /* first output row */
-    int32_t blocks;                 /* full blocks, >= 1 */
-    int32_t act;                    /* TR_ACT_NONE / TR_ACT_SIGMOID / TR_ACT_TANH, TR_DSP_DUAL or TR_DSP_LSTM */
-    const void *aux;                /* activation: the segment table (tr_*_seg) at the word for z = 0 (word 256);
-                                     * TR_DSP_DUAL: the second requantisation */
-    int32_t aux2;                   /* activation: its rounding constant 2^(seg_bits - 1); TR_DSP_DUAL: bytes
-                                     * from out[j] to the second output of row j */
-    int32_t lstm_o_blocks;          /* TR_DSP_LSTM: blocks left <= this: the o gate (sigmoid) */
-    int32_t lstm_g_blocks;          /* TR_DSP_LSTM: blocks left > this: the i, f gates (sigmoid); else g (tanh) */
-    const int32_t *tanh_mid;        /* TR_DSP_LSTM, TR_DSP_GRU: the tanh segment table at the word for z = 0 */
-    const int32_t *gru_z;           /* TR_DSP_GRU: the update gate z (Q15) of the first row; r follows z */
-    int32_t gru_r_offset;           /* TR_DSP_GRU: bytes from z[j] to r[j] (4 units) */
-    int32_t gru_h_offset;           /* TR_DSP_GRU: bytes from the new h[j] (at out, int16) to the old h[j] */
-    int32_t a_half;                 /* 1: the last group of input a has 2 real columns (cols_a % 4 in 1..2,
-                                     * groups_a >= 2); 0 otherwise */
-    int32_t gru_copy;               /* TR_DSP_GRU: after the last block, copy this many blocks (4 units) of the new
-                                     * h (at out) over the old one (0: the caller copies); 0 in other modes */
+    const tr_dense_t *dense;        /* the product (rows, cols_a, cols_b, weights, requant); NULL: go on with the
+                                     * previous job's product, inputs and outputs after its last block */
+    const int16_t *a;               /* input a, padded (TR_DSP_A_ONLY: the only input); NULL: the previous job's
+                                     * inputs a and b (the same cols_a and cols_b) */
+    const int16_t *b;               /* input b, padded (unused in TR_DSP_A_ONLY) */
+    void *out;                      /* output of row 0: int32 rows (TR_DSP_GRU: the new h, int16) */
+    int32_t blocks;                 /* blocks of 4 rows to do, >= 1 */
+    int32_t mode;                   /* TR_ACT_NONE / TR_ACT_SIGMOID / TR_ACT_TANH, or a TR_DSP_* mode below */
+    tr_dsp_rows_t rows;             /* by mode; unused for TR_ACT_NONE, TR_DSP_A_ONLY */
+    int32_t h_offset;               /* TR_DSP_GRU, TR_DSP_LSTM: bytes from the new h[j] (at out, int16) to the old
+                                     * h[j] */
+    const int32_t *tanh;            /* TR_DSP_GRU, TR_DSP_LSTM: tr_tanh_seg at the word for z = 0 */
+    int32_t copy;                   /* TR_DSP_GRU, TR_DSP_LSTM: after the last block, copy this many blocks (4 units)
+                                     * of the new h (at out) over the old one (0: the caller copies) */
+    const int32_t *lstm_i;          /* TR_DSP_LSTM: the i gate (Q15) of unit 0; f and g follow 4 * blocks words
+                                     * apart each */
+    int32_t *lstm_c;                /* TR_DSP_LSTM: the cell state c (Q14) of unit 0, updated in place */
 } tr_dsp_job_t;
-#define TR_DSP_JOB_W 0
-#define TR_DSP_JOB_RQ 4
-#define TR_DSP_JOB_A 8
-#define TR_DSP_JOB_B 12
-#define TR_DSP_JOB_GROUPS_A 16
-#define TR_DSP_JOB_GROUPS_B 20
-#define TR_DSP_JOB_OUT 24
-#define TR_DSP_JOB_BLOCKS 28
-#define TR_DSP_JOB_ACT 32
-#define TR_DSP_JOB_AUX 36
-#define TR_DSP_JOB_AUX2 40
-#define TR_DSP_JOB_LSTM_O_BLOCKS 44         /* LDRD: lstm_g_blocks is the next word */
-#define TR_DSP_JOB_LSTM_G_BLOCKS 48
-#define TR_DSP_JOB_TANH_MID 52
-#define TR_DSP_JOB_GRU_Z 56                 /* LDRD: gru_r_offset is the next word */
-#define TR_DSP_JOB_GRU_R_OFFSET 60
-#define TR_DSP_JOB_GRU_H_OFFSET 64
-#define TR_DSP_JOB_A_HALF 68
-#define TR_DSP_JOB_GRU_COPY 72
-/* job.act beyond the TR_ACT_* values the routine takes as they are (its jump table is indexed by act) */
-#define TR_DSP_DUAL 3               /* out[j] from input a only, out2[j] from input b only */
-#define TR_DSP_LSTM 4               /* TR_ACT_LSTM with units % 4 == 0 (no block straddles two gates) */
-#define TR_DSP_GRU 5                /* TR_DSP_DUAL, then the GRU cell update: the new h (int16) at out (and over
-                                     * the old h, out + gru_h_offset, after the last block: job.gru_copy) */
+#define TR_DSP_JOB_DENSE 0
+#define TR_DSP_JOB_A 4
+#define TR_DSP_JOB_B 8
+#define TR_DSP_JOB_OUT 12
+#define TR_DSP_JOB_BLOCKS 16                /* LDRD: mode is the next word */
+#define TR_DSP_JOB_MODE 20
+#define TR_DSP_JOB_ROWS 24                  /* LDRD: the two words of tr_dsp_rows_t */
+#define TR_DSP_JOB_H_OFFSET 32              /* LDRD: tanh is the next word */
+#define TR_DSP_JOB_TANH 36
+#define TR_DSP_JOB_COPY 40
+#define TR_DSP_JOB_LSTM_I 44                /* LDRD: lstm_c is the next word */
+#define TR_DSP_JOB_LSTM_C 48
+#define TR_DSP_JOB_SIZE 52                  /* jobs follow one another */
+/* tr_dense_t (tinyrnn.h) as the routine reads it */
+#define TR_DENSE_ROWS 0                     /* LDR: rows in the low halfword, cols_a in the high one */
+#define TR_DENSE_COLS_A 2
+#define TR_DENSE_COLS_B 4
+#define TR_DENSE_WEIGHTS 8                  /* LDRD: requant is the next word */
+#define TR_DENSE_REQUANT 12
+/* job.mode beyond the TR_ACT_* values (the routine's table of row code is indexed by mode) */
+#define TR_DSP_GRU 3                /* the GRU reset_after candidate, its two sums requantised apart (n from input
+                                     * a with requant, c from input b with rows.gru.rq2), then the cell update: the
+                                     * new h (int16) at out (and over the old h, out + h_offset, after the last
+                                     * block: job.copy); one block is 4 units */
+#define TR_DSP_A_ONLY 4             /* no input b (cols_b == 0), no activation: the head */
+#define TR_DSP_LSTM 5               /* the o gate (sigmoid, job.rows.act), then the LSTM cell update from i, f, g
+                                     * (lstm_i): c in place, the new h (int16) at out and over the old one as in
+                                     * TR_DSP_GRU; one block is 4 units */
 
-void tr_dsp_blocks(tr_dsp_job_t *job);
+void tr_dsp_blocks(const tr_dsp_job_t *job, int32_t jobs);
 
 #if TR_MATVEC_M0 || TR_MATVEC_DSP
 #if defined(__ARM_BIG_ENDIAN)
@@ -132,27 +141,28 @@ TR_CHECK(offsetof(tr_m0_job_t, blocks) == TR_M0_JOB_BLOCKS, m0_job_blocks);
 #endif
 
 #if TR_MATVEC_DSP
-TR_CHECK(offsetof(tr_dsp_job_t, w) == TR_DSP_JOB_W, dsp_job_w);
-TR_CHECK(offsetof(tr_dsp_job_t, rq) == TR_DSP_JOB_RQ, dsp_job_rq);
+TR_CHECK(offsetof(tr_dsp_job_t, dense) == TR_DSP_JOB_DENSE, dsp_job_dense);
 TR_CHECK(offsetof(tr_dsp_job_t, a) == TR_DSP_JOB_A, dsp_job_a);
 TR_CHECK(offsetof(tr_dsp_job_t, b) == TR_DSP_JOB_B, dsp_job_b);
-TR_CHECK(offsetof(tr_dsp_job_t, groups_a) == TR_DSP_JOB_GROUPS_A, dsp_job_groups_a);
-TR_CHECK(offsetof(tr_dsp_job_t, groups_b) == TR_DSP_JOB_GROUPS_B, dsp_job_groups_b);
 TR_CHECK(offsetof(tr_dsp_job_t, out) == TR_DSP_JOB_OUT, dsp_job_out);
 TR_CHECK(offsetof(tr_dsp_job_t, blocks) == TR_DSP_JOB_BLOCKS, dsp_job_blocks);
-TR_CHECK(offsetof(tr_dsp_job_t, act) == TR_DSP_JOB_ACT, dsp_job_act);
-TR_CHECK(offsetof(tr_dsp_job_t, aux) == TR_DSP_JOB_AUX, dsp_job_aux);
-TR_CHECK(offsetof(tr_dsp_job_t, aux2) == TR_DSP_JOB_AUX2, dsp_job_aux2);
-TR_CHECK(offsetof(tr_dsp_job_t, lstm_o_blocks) == TR_DSP_JOB_LSTM_O_BLOCKS, dsp_job_lstm_o_blocks);
-TR_CHECK(offsetof(tr_dsp_job_t, lstm_g_blocks) == TR_DSP_JOB_LSTM_G_BLOCKS
-         && TR_DSP_JOB_LSTM_G_BLOCKS == TR_DSP_JOB_LSTM_O_BLOCKS + 4, dsp_job_lstm_g_blocks);
-TR_CHECK(offsetof(tr_dsp_job_t, tanh_mid) == TR_DSP_JOB_TANH_MID, dsp_job_tanh_mid);
-TR_CHECK(offsetof(tr_dsp_job_t, gru_z) == TR_DSP_JOB_GRU_Z, dsp_job_gru_z);
-TR_CHECK(offsetof(tr_dsp_job_t, gru_r_offset) == TR_DSP_JOB_GRU_R_OFFSET
-         && TR_DSP_JOB_GRU_R_OFFSET == TR_DSP_JOB_GRU_Z + 4, dsp_job_gru_r_offset);
-TR_CHECK(offsetof(tr_dsp_job_t, gru_h_offset) == TR_DSP_JOB_GRU_H_OFFSET, dsp_job_gru_h_offset);
-TR_CHECK(offsetof(tr_dsp_job_t, a_half) == TR_DSP_JOB_A_HALF, dsp_job_a_half);
-TR_CHECK(offsetof(tr_dsp_job_t, gru_copy) == TR_DSP_JOB_GRU_COPY, dsp_job_gru_copy);
+TR_CHECK(offsetof(tr_dsp_job_t, mode) == TR_DSP_JOB_MODE && TR_DSP_JOB_MODE == TR_DSP_JOB_BLOCKS + 4, dsp_job_mode);
+TR_CHECK(offsetof(tr_dsp_job_t, rows) == TR_DSP_JOB_ROWS && sizeof(tr_dsp_rows_t) == 8
+         && offsetof(tr_dsp_rows_t, act.round) == 0 && offsetof(tr_dsp_rows_t, act.table) == 4
+         && offsetof(tr_dsp_rows_t, gru.z) == 0 && offsetof(tr_dsp_rows_t, gru.rq2) == 4, dsp_job_rows);
+TR_CHECK(offsetof(tr_dsp_job_t, h_offset) == TR_DSP_JOB_H_OFFSET, dsp_job_h_offset);
+TR_CHECK(offsetof(tr_dsp_job_t, tanh) == TR_DSP_JOB_TANH && TR_DSP_JOB_TANH == TR_DSP_JOB_H_OFFSET + 4, dsp_job_tanh);
+TR_CHECK(offsetof(tr_dsp_job_t, copy) == TR_DSP_JOB_COPY, dsp_job_copy);
+TR_CHECK(offsetof(tr_dsp_job_t, lstm_i) == TR_DSP_JOB_LSTM_I, dsp_job_lstm_i);
+TR_CHECK(offsetof(tr_dsp_job_t, lstm_c) == TR_DSP_JOB_LSTM_C && TR_DSP_JOB_LSTM_C == TR_DSP_JOB_LSTM_I + 4,
+         dsp_job_lstm_c);
+TR_CHECK(sizeof(tr_dsp_job_t) == TR_DSP_JOB_SIZE, dsp_job_size);
+TR_CHECK(offsetof(tr_dense_t, rows) == TR_DENSE_ROWS && offsetof(tr_dense_t, cols_a) == TR_DENSE_COLS_A
+         && TR_DENSE_COLS_A == TR_DENSE_ROWS + 2 && sizeof(((tr_dense_t *)0)->rows) == 2, dense_rows_cols_a);
+TR_CHECK(offsetof(tr_dense_t, cols_b) == TR_DENSE_COLS_B && sizeof(((tr_dense_t *)0)->cols_b) == 2, dense_cols_b);
+TR_CHECK(offsetof(tr_dense_t, weights) == TR_DENSE_WEIGHTS, dense_weights);
+TR_CHECK(offsetof(tr_dense_t, requant) == TR_DENSE_REQUANT && TR_DENSE_REQUANT == TR_DENSE_WEIGHTS + 4,
+         dense_requant);
 #endif
 
 #endif /* TR_MATVEC_JOB_H */
