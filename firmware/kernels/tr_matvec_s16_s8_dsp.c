@@ -82,37 +82,20 @@
     "ldrd   r12, lr, [sp, #" TR_STR(SEG) "]\n\t"                                        \
     TR_GROUP(TR_WORD0_FIRST)                                                            \
     "ldr    pc, [sp, #" TR_STR(SEG) " + 8]\n"
+/* Group i of a loop pass, labelled as an entry: L "_g<i>". */
+#define TR_LOOP_GROUP(L, i)                                                             \
+    L "_g" #i ":\n\t"                                                                   \
+    TR_GROUP(TR_WORD0_NEXT)
 /* The loop over the groups after the first, unrolled by 4 (segment a: inputs x are small) or 8 (segment b: the
  * 7 groups after the first of h = 32 take one pass, 2 instructions of loop control per block instead of 4).
  * L is a unique label prefix. */
 #define TR_SEGMENT_LOOP(L)                                                              \
-    L "_g0:\n\t"                                                                        \
-    TR_GROUP(TR_WORD0_NEXT)                                                             \
-    L "_g1:\n\t"                                                                        \
-    TR_GROUP(TR_WORD0_NEXT)                                                             \
-    L "_g2:\n\t"                                                                        \
-    TR_GROUP(TR_WORD0_NEXT)                                                             \
-    L "_g3:\n\t"                                                                        \
-    TR_GROUP(TR_WORD0_NEXT)                                                             \
+    TR_LOOP_GROUP(L, 0) TR_LOOP_GROUP(L, 1) TR_LOOP_GROUP(L, 2) TR_LOOP_GROUP(L, 3)     \
     "subs   lr, lr, #1\n\t"                                                             \
     "bne    " L "_g0\n"
 #define TR_SEGMENT_LOOP8(L)                                                             \
-    L "_g0:\n\t"                                                                        \
-    TR_GROUP(TR_WORD0_NEXT)                                                             \
-    L "_g1:\n\t"                                                                        \
-    TR_GROUP(TR_WORD0_NEXT)                                                             \
-    L "_g2:\n\t"                                                                        \
-    TR_GROUP(TR_WORD0_NEXT)                                                             \
-    L "_g3:\n\t"                                                                        \
-    TR_GROUP(TR_WORD0_NEXT)                                                             \
-    L "_g4:\n\t"                                                                        \
-    TR_GROUP(TR_WORD0_NEXT)                                                             \
-    L "_g5:\n\t"                                                                        \
-    TR_GROUP(TR_WORD0_NEXT)                                                             \
-    L "_g6:\n\t"                                                                        \
-    TR_GROUP(TR_WORD0_NEXT)                                                             \
-    L "_g7:\n\t"                                                                        \
-    TR_GROUP(TR_WORD0_NEXT)                                                             \
+    TR_LOOP_GROUP(L, 0) TR_LOOP_GROUP(L, 1) TR_LOOP_GROUP(L, 2) TR_LOOP_GROUP(L, 3)     \
+    TR_LOOP_GROUP(L, 4) TR_LOOP_GROUP(L, 5) TR_LOOP_GROUP(L, 6) TR_LOOP_GROUP(L, 7)     \
     "subs   lr, lr, #1\n\t"                                                             \
     "bne    " L "_g0\n"
 /* The end of a segment: the sums of the 4 rows into r0 (row 0), r1 (row 1), r3 (row 2), r2 (row 3), with
