@@ -31,8 +31,10 @@ def _tools(board):
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("stack")
+    # the DSP path's layer step in one call (units % 4 == 0) and the general path (units 10, 3 layers: deepest)
     return [make_artifact(root / "gru", cell="gru", units=32, layers=2, n=3, steps=60, seed=1),
-            make_artifact(root / "lstm", cell="lstm", units=16, k=3, task="regression", n=3, steps=60, seed=2)]
+            make_artifact(root / "lstm", cell="lstm", units=16, k=3, task="regression", n=3, steps=60, seed=2),
+            make_artifact(root / "gru10", cell="gru", units=10, layers=3, n=3, steps=60, seed=3)]
 
 
 @pytest.mark.parametrize("board_name", BOARDS)
