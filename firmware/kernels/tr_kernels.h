@@ -46,17 +46,13 @@
  *    activation); act: TR_ACT_*. */
 void tr_matvec_s16_s8(const tr_dense_t *dense, const int16_t *a, const int16_t *b, int32_t *out, int act);
 
-/* The same pass with the two sums requantised apart (the GRU reset_after candidate, whose weights hold
- * [W_n | U_n] and whose mult_b is 0): out[j] = (bias + acc_a * mult_a) >> 32 from dense->requant and
- * out2[j] = (second[j].bias + acc_b * second[j].mult_a) >> 32, both Q14. */
-void tr_matvec_dual_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, const int16_t *a,
-                           const int16_t *b, int32_t *out, int32_t *out2);
-
-/* The GRU reset_after candidate (as tr_matvec_dual_s16_s8 with a = x, b = h) and, where the path can, the cell
+/* The GRU reset_after candidate, whose weights hold [W_n | U_n] and whose mult_b is 0: one pass over a = x,
+ * b = h with the two sums requantised apart, n[j] = (bias + acc_a * mult_a) >> 32 from dense->requant and
+ * c[j] = (second[j].bias + acc_b * second[j].mult_a) >> 32, both Q14; and, where the path can, the cell
  * update in the same pass: rows 0..done-1 (done returned; the DSP path's full blocks of 4, 0 elsewhere) get
  * h_new[j] = sat16(nj + ((z[j] (h[j] - nj) + 2^14) >> 15)), nj = tanh(n[j] + round_shift(r[j] c[j], 15)),
  * r[j] = z[rows + j], built in h_new and copied over h[0..done) at the end (h is input b until then); the
- * other rows get n[j] and c[j] as tr_matvec_dual_s16_s8. h_new may share memory with n as long as
+ * other rows get n[j] and c[j]. h_new may share memory with n as long as
  * h_new[0..done) lies below n[done]. */
 int tr_matvec_gru_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, const int16_t *x,
                          int16_t *h, const int32_t *z, int16_t *h_new, int32_t *n, int32_t *c);

@@ -123,7 +123,7 @@ static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_
     int row = 0, activated = 0, fused = 0, r;
 
 #if TR_MATVEC_DSP
-    if (dense->rows >= TR_ROW_BLOCK && (rq2 == NULL || gru != NULL)) {  /* rq2 without gru: the C rows below */
+    if (dense->rows >= TR_ROW_BLOCK) {
         tr_dsp_job_t job;
         const int blocks = dense->rows / TR_ROW_BLOCK;
         job.dense = dense;
@@ -158,7 +158,7 @@ static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_
         tr_dsp_blocks(&job, 1);
         row = blocks * TR_ROW_BLOCK;
         if (row == dense->rows && (activated == row || act == TR_ACT_NONE)) {
-            return fused;                   /* every row done (and the new h copied: job.gru_copy) */
+            return fused;                   /* every row done (and the new h copied: job.copy) */
         }
         w += (size_t)row * 2 * (size_t)(groups_a + groups_b);  /* 8 halfwords per block and group */
         rq += row;
@@ -209,12 +209,6 @@ static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_
 void tr_matvec_s16_s8(const tr_dense_t *dense, const int16_t *a, const int16_t *b, int32_t *out, int act)
 {
     (void)matvec(dense, NULL, a, b, out, NULL, act, NULL);
-}
-
-void tr_matvec_dual_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, const int16_t *a,
-                           const int16_t *b, int32_t *out, int32_t *out2)
-{
-    (void)matvec(dense, second, a, b, out, out2, TR_ACT_NONE, NULL);
 }
 
 int tr_matvec_gru_s16_s8(const tr_dense_t *dense, const tr_requant_t *second, const int16_t *x,

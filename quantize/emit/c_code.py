@@ -199,7 +199,7 @@ def c_layout(params: KernelParams, layer: dict) -> dict:
     Every product is stored as its KernelParams Dense, except the GRU reset_after candidate pair: the
     `candidate` weights hold [W_n | U_n] (its mult_b is 0, so it still computes W_n x + b_in) and
     `candidate_recurrent` has no weights of its own, only the requantisation of U_n h + b_hn: one pass over
-    the fused rows gives both sums (tr_matvec_dual_s16_s8).
+    the fused rows gives both sums (tr_matvec_gru_s16_s8).
     """
     out = {name: (dense.rows, dense.weights_a, dense.weights_b) for name, dense in layer.items()}
     if params.cell_kind == "gru_reset_after":
