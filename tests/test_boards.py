@@ -10,7 +10,7 @@ import pytest
 from tinyrnn.host.device import boards
 from tinyrnn.host.device.boards import board_from_dict, load_board
 from tinyrnn.host.defaults import DEFAULT_BOARD
-from tinyrnn.host.errors import BoardDataError
+from tinyrnn.quantize.errors import BoardDataError
 
 EMULATED = ["qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-microbit", "qemu-netduinoplus2",
             "qemu-riscv32-virt"]
@@ -94,7 +94,7 @@ def test_unknown_board_lists_the_known_ones():
 
 
 def test_board_error_is_a_tool_error():
-    from tinyrnn.host.errors import TinyRNNError
+    from tinyrnn.quantize.errors import TinyRNNError
     assert issubclass(BoardDataError, TinyRNNError) and issubclass(BoardDataError, ValueError)
 
 

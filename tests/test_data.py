@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tinyrnn.host.training import data as D
-from tinyrnn.host.errors import UserError
+from tinyrnn.quantize.errors import UserError
 from synthetic import make_sequences, regression_targets, write_csv, write_npz
 
 

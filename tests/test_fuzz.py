@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tinyrnn.host.errors import TinyRNNError
+from tinyrnn.quantize.errors import TinyRNNError
 from tinyrnn.host.link import spec
 from tinyrnn.host.link.client import Client
 from tinyrnn.host.link.framing import FrameReader, decode_frame, encode_frame, FrameError

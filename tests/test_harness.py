@@ -46,7 +46,7 @@ def test_partial_runs_never_replace_a_full_one(tmp_path):
 
 @pytest.mark.parametrize("damage", ["truncated_split", "truncated_kernel_npz", "null_manifest", "list_manifest"])
 def test_a_damaged_artifact_is_one_line(tmp_path, damage):
-    from tinyrnn.host.errors import TinyRNNError
+    from tinyrnn.quantize.errors import TinyRNNError
     model = make_artifact(tmp_path / "m", units=8, n=3, steps=6, k=3)
     if damage == "truncated_split":
         data = (model / "test_split.npz").read_bytes()

@@ -23,7 +23,7 @@ from tinyrnn.host.check.harness import STOPPED_RUN, evaluate, output_dir, write_
 from tinyrnn.host.device import qemu
 from tinyrnn.host.device.boards import load_board
 from tinyrnn.host.device.firmware import build
-from tinyrnn.host.errors import PortBusy, SessionTaken
+from tinyrnn.quantize.errors import PortBusy, SessionTaken
 from tinyrnn.host.link import spec
 from tinyrnn.host.link.client import Client, connect
 from tinyrnn.host.link.faults import FaultProxy

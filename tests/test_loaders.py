@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from synthetic import make_sequences, write_csv
-from tinyrnn.host.errors import TinyRNNError
+from tinyrnn.quantize.errors import TinyRNNError
 from tinyrnn.host.training import data as D
 from tinyrnn.quantize.emit.export import export
 from tinyrnn.quantize.reference.synthetic import make_artifact

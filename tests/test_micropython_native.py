@@ -18,7 +18,7 @@ import pytest
 
 from tinyrnn.host.device import mpbuild
 from tinyrnn.host.device.micropython import MP_DIR, micropython_available
-from tinyrnn.host.errors import ToolMissing
+from tinyrnn.quantize.errors import ToolMissing
 from tinyrnn.quantize.emit.c_code import C_LAYOUT, interleave_weights
 from tinyrnn.quantize.emit.export import export
 from tinyrnn.quantize.emit.micropython import (C_IMAGE_DENSE, C_IMAGE_HEADER, c_image_bytes, write_c_image,

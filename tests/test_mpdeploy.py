@@ -14,7 +14,7 @@ import pytest
 
 from tinyrnn.host.device import mpboard, mpbuild, mpdeploy, qemu
 from tinyrnn.host.device.boards import load_board
-from tinyrnn.host.errors import TinyRNNError, ToolMissing
+from tinyrnn.quantize.errors import TinyRNNError, ToolMissing
 from tinyrnn.host.link.client import connect
 from tinyrnn.quantize.emit.export import export
 from tinyrnn.quantize.reference.synthetic import make_artifact

@@ -13,7 +13,7 @@ import pytest
 
 from tinyrnn.host.check import recordings
 from tinyrnn.host.cli import main
-from tinyrnn.host.errors import UserError
+from tinyrnn.quantize.errors import UserError
 from tinyrnn.quantize.reference.synthetic import make_artifact
 from tinyrnn.quantize.twin import preprocess as pp
 

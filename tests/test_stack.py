@@ -11,7 +11,7 @@ import pytest
 from tinyrnn.host.device import qemu
 from tinyrnn.host.device.boards import STACK_DATA, load_board, stack_measured
 from tinyrnn.host.device.firmware import build
-from tinyrnn.host.errors import ErrorReply
+from tinyrnn.quantize.errors import ErrorReply
 from tinyrnn.host.link import spec
 from tinyrnn.host.link.client import connect
 from tinyrnn.quantize.reference.synthetic import make_artifact

@@ -28,7 +28,7 @@ from tinyrnn.host.check import board_report, recordings
 from tinyrnn.host.report.html import write_html
 from tinyrnn.host.device import qemu
 from tinyrnn.host.device.firmware import firmware_dir
-from tinyrnn.host.errors import TinyRNNError
+from tinyrnn.quantize.errors import TinyRNNError
 from tinyrnn.host.link.client import connect
 from tinyrnn.host.link.transport import DEFAULT_BAUD
 from tinyrnn.quantize.reference.metrics import FIDELITY_TARGETS, check_thresholds, compare_outputs, verdict

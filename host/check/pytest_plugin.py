@@ -15,7 +15,7 @@ import pytest
 
 from tinyrnn.host.check.harness import load_model, run_test_split
 from tinyrnn.host.defaults import DEFAULT_MODEL
-from tinyrnn.host.errors import TinyRNNError
+from tinyrnn.quantize.errors import TinyRNNError
 from tinyrnn.host.link.client import connect
 from tinyrnn.host.link.transport import DEFAULT_BAUD
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.host.errors import UserError
+from tinyrnn.quantize.errors import UserError
 from tinyrnn.quantize.emit.c_library import Preprocess
 from tinyrnn.quantize.reference.float_ref import normalise, run_float
 from tinyrnn.quantize.reference.metrics import compare_outputs, final_outputs, target_norm_pair

@@ -13,7 +13,7 @@ import argparse
 import importlib
 import sys
 
-from tinyrnn.host.errors import TinyRNNError, UserError
+from tinyrnn.quantize.errors import TinyRNNError, UserError
 
 
 class CommandParser(argparse.ArgumentParser):

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from tinyrnn.host.commands.base import at_least
-from tinyrnn.host.errors import ToolMissing, UserError
+from tinyrnn.quantize.errors import ToolMissing, UserError
 from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.toolchain.bench import CELLS, SIZES, markdown, measure
 from tinyrnn.quantize.twin.params import MAX_DIM

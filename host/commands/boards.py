@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tinyrnn.host.device import fwsize
 from tinyrnn.host.device.boards import board_names, generate, load_board
-from tinyrnn.host.errors import ToolMissing
+from tinyrnn.quantize.errors import ToolMissing
 
 EXAMPLES = """\
   {prog} list

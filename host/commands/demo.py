@@ -15,7 +15,7 @@ from tinyrnn.host.defaults import DEFAULT_BOARD, DEFAULT_MODEL
 from tinyrnn.host.device import qemu
 from tinyrnn.host.device.boards import load_board
 from tinyrnn.host.device.firmware import build, ensure_exported
-from tinyrnn.host.errors import TinyRNNError, UserError
+from tinyrnn.quantize.errors import TinyRNNError, UserError
 from tinyrnn.host.report.html import REPORT_NAME
 
 EXAMPLES = """\

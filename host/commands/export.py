@@ -19,7 +19,7 @@ import numpy as np
 
 from tinyrnn.host.device import firmware, qemu
 from tinyrnn.host.device.boards import load_board
-from tinyrnn.host.errors import TinyRNNError, UserError
+from tinyrnn.quantize.errors import TinyRNNError, UserError
 from tinyrnn.host.link.client import connect
 from tinyrnn.quantize.emit.c_library import LibraryError, write_library
 from tinyrnn.quantize.emit.export import export

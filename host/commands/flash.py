@@ -16,7 +16,7 @@ from tinyrnn.host.device import mpboard, mpdeploy, qemu
 from tinyrnn.host.device.boards import board_names, load_board
 from tinyrnn.host.device.firmware import build, elf_path, expected_hash
 from tinyrnn.host.device.probe import flash_probe
-from tinyrnn.host.errors import BuildFailed, UserError
+from tinyrnn.quantize.errors import BuildFailed, UserError
 from tinyrnn.host.link.client import connect
 
 EXAMPLES = """\

@@ -22,7 +22,7 @@ from tinyrnn.host.check.board_report import summary_lines
 from tinyrnn.host.commands.base import at_least
 from tinyrnn.host.check.harness import evaluate, write_outputs
 from tinyrnn.host.defaults import DEFAULT_MODEL
-from tinyrnn.host.errors import LinkFailure
+from tinyrnn.quantize.errors import LinkFailure
 from tinyrnn.host.report.html import REPORT_NAME
 from tinyrnn.host.link.transport import DEFAULT_BAUD
 

@@ -22,7 +22,7 @@ from tinyrnn.host.defaults import DEFAULT_MODEL
 from tinyrnn.host.device import mpboard, mpbuild, qemu
 from tinyrnn.host.device.boards import board_names, load_board
 from tinyrnn.host.device.firmware import build, ensure_exported
-from tinyrnn.host.errors import TinyRNNError, UserError
+from tinyrnn.quantize.errors import TinyRNNError, UserError
 from tinyrnn.host.report.html import REPORT_NAME
 from tinyrnn.quantize.reference.synthetic import make_artifact
 

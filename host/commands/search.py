@@ -31,7 +31,7 @@ from pathlib import Path
 
 from tinyrnn.host.device.boards import board_names, load_board
 from tinyrnn.host.device.firmware import build as build_firmware
-from tinyrnn.host.errors import TinyRNNError, UserError
+from tinyrnn.quantize.errors import TinyRNNError, UserError
 from tinyrnn.host.search import results as R
 from tinyrnn.host.search.space import CELLS, DEFAULT_LAYERS, DEFAULT_UNITS, Trial, draw_trials, parse_space
 from tinyrnn.host.search.trial import CORE_TARGETS, Budget, Job

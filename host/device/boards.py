@@ -16,7 +16,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinyrnn.host.errors import BoardDataError
+from tinyrnn.quantize.errors import BoardDataError
 from tinyrnn.quantize.sources import BOARDS_DIR, FIRMWARE_DIR, PACKAGE_ROOT
 
 # Core families: each implements the porting contract once (firmware/platform/<family>/: startup with

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from tinyrnn.host.defaults import firmware_build_dir
-from tinyrnn.host.errors import BuildFailed, TinyRNNError, ToolMissing
+from tinyrnn.quantize.errors import BuildFailed, TinyRNNError, ToolMissing
 from tinyrnn.quantize.emit.c_code import C_LAYOUT, header_layout
 from tinyrnn.quantize.emit.export import export
 from tinyrnn.quantize.toolchain.build import BuildError

@@ -9,7 +9,7 @@ that does not fit can still be measured: the refusal then says how much it needs
 import shutil
 import subprocess
 
-from tinyrnn.host.errors import TinyRNNError
+from tinyrnn.quantize.errors import TinyRNNError
 from tinyrnn.quantize.toolchain.build import symbols
 
 NM = "arm-none-eabi-nm"

@@ -20,7 +20,7 @@ import tty
 from pathlib import Path
 
 from tinyrnn.host.device import mpbuild
-from tinyrnn.host.errors import TinyRNNError
+from tinyrnn.quantize.errors import TinyRNNError
 from tinyrnn.quantize.emit.micropython import write_c_image, write_tables
 from tinyrnn.quantize.twin.params import KernelParams, UnsupportedModel
 from tinyrnn.quantize.sources import MICROPYTHON_DIR

@@ -23,7 +23,7 @@ from pathlib import Path
 import serial
 
 from tinyrnn.host.device import mpbuild, qemu
-from tinyrnn.host.errors import BuildFailed, TinyRNNError, ToolMissing
+from tinyrnn.quantize.errors import BuildFailed, TinyRNNError, ToolMissing
 from tinyrnn.quantize.emit.micropython import write_c_image, write_tables
 from tinyrnn.quantize.sources import MICROPYTHON_DIR
 from tinyrnn.quantize.twin.params import KernelParams, UnsupportedModel

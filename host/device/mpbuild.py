@@ -22,7 +22,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from tinyrnn.host.errors import BuildFailed, ToolMissing
+from tinyrnn.quantize.errors import BuildFailed, ToolMissing
 from tinyrnn.quantize.sources import KERNELS_DIR, MICROPYTHON_DIR, PACKAGE_ROOT, kernel_sources
 
 MICROPY_VERSION = "1.28.0"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyrnn.host.device import mpboard, mpbuild
-from tinyrnn.host.errors import TinyRNNError, ToolMissing
+from tinyrnn.quantize.errors import TinyRNNError, ToolMissing
 from tinyrnn.quantize.twin.params import KernelParams
 
 # py/persistentcode.h: MP_NATIVE_ARCH_* in order; _mpy = version | (sub_version | arch << 2) << 8

@@ -2,7 +2,7 @@
 import shutil
 import subprocess
 
-from tinyrnn.host.errors import FlashFailed, ToolMissing
+from tinyrnn.quantize.errors import FlashFailed, ToolMissing
 
 
 def flash_probe(board, elf):

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 
-from tinyrnn.host.errors import TinyRNNError, ToolMissing
+from tinyrnn.quantize.errors import TinyRNNError, ToolMissing
 
 QEMU = "qemu-system-arm"                  # Cortex-M boards; each board names its own (Board.qemu_binary)
 QEMU_PREFIX = "qemu-system-"

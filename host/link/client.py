@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinyrnn.host.errors import (TinyRNNError, BoardNotAnswering, BoardReset, ErrorReply, GarbageError, HashMismatch,
+from tinyrnn.quantize.errors import (TinyRNNError, BoardNotAnswering, BoardReset, ErrorReply, GarbageError, HashMismatch,
                                  LinkFailure, MalformedReply, PortBusy, PortError, SessionTaken)
 from tinyrnn.host.link import spec
 from tinyrnn.host.link.framing import FrameReader, encode_frame

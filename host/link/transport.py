@@ -14,7 +14,7 @@ a second harness or test run on the same board gets `PortBusy` instead of interl
 
 import serial
 
-from tinyrnn.host.errors import PortBusy, PortError
+from tinyrnn.quantize.errors import PortBusy, PortError
 
 DEFAULT_BAUD = 115200
 

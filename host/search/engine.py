@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from tinyrnn.host.errors import TinyRNNError, UserError
+from tinyrnn.quantize.errors import TinyRNNError, UserError
 from tinyrnn.host.search.space import Trial
 from tinyrnn.host.search.trial import Job, run_trial
 

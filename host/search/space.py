@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from tinyrnn.host.errors import UserError
+from tinyrnn.quantize.errors import UserError
 from tinyrnn.quantize.twin.params import MAX_DIM, MAX_LAYERS
 
 # Cell kinds: name -> (Keras cell, GRU reset_after). "gru" is Keras' default GRU (reset gate after the

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tinyrnn.host.errors import UserError
+from tinyrnn.quantize.errors import UserError
 
 
 def check_destination(out: Path, force: bool) -> None:

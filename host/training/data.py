@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinyrnn.host.errors import UserError
+from tinyrnn.quantize.errors import UserError
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"

@@ -20,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info/warn
 import numpy as np  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from tinyrnn.host.errors import UserError  # noqa: E402
+from tinyrnn.quantize.errors import UserError  # noqa: E402
 from tinyrnn.host.training import convert as C  # noqa: E402
 from tinyrnn.host.training import data as D  # noqa: E402
 from tinyrnn.host.training import model as M  # noqa: E402

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tinyrnn.host.link import spec
-from tinyrnn.host.errors import HashMismatch
+from tinyrnn.quantize.errors import HashMismatch
 from tinyrnn.host.check.harness import THRESHOLDS, bit_exactness, check_thresholds, fidelity
 from tinyrnn.host.link.framing import cobs_encode, crc32, encode_frame
 

@@ -1,6 +1,6 @@
 """The errors tinyrnn reports to its user: one hierarchy, one message format.
 
-Every condition a user can act on is a `TinyRNNError`; the command line (host/cli.py) prints it as one line,
+Every condition a user can act on is a `TinyRNNError`; the command line (tinyrnn.host.cli) prints it as one line,
 `error: <what is wrong> — <what to do>`, and exits with code 2. Anything else is a bug and keeps its traceback.
 """
 
