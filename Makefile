@@ -1,6 +1,8 @@
 # tinyrnn: the two commands of the README's quick start, and what they need.
 #   make demo   install what is missing, train the default model, run it on the default emulated board
-#   make test   install what is missing, run the whole test suite (emulated boards included)
+#   make test   install what is missing, run the gates and the whole test suite (emulated boards included)
+#   make test-fast   the pure-Python tier only (no compiler, emulator or training): seconds, for every save
+#   make lint        the gates alone: ruff, mypy (link, device, check layers), the C format of firmware/app+platform
 
 PYTHON      ?= python3
 VENV        := .venv
@@ -11,12 +13,13 @@ BOARD       ?= qemu-mps2-an386
 MODEL       ?= build/basic_motions-gru32
 # RISC-V (gcc-riscv64-unknown-elf, qemu-system-misc) and cmake: the exported C library's builds (tests/test_c_library.py);
 # chromium: report.html opened in a real headless browser (tests/test_report_html.py).
+# clang-format-14: the C format gate (make lint; style in .clang-format).
 # clang-14 + libclang-rt-14-dev: libFuzzer targets of the firmware protocol (firmware/fuzz, tests/test_fuzz.py).
 APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf qemu-system-misc cmake \
-                clang-14 libclang-rt-14-dev \
+                clang-14 libclang-rt-14-dev clang-format-14 \
                 chromium
 
-.PHONY: demo test toolchain install clean distclean
+.PHONY: demo test test-fast lint format toolchain install clean distclean
 
 install: $(INSTALLED) toolchain
 
@@ -37,6 +40,7 @@ toolchain:
 	@if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/dev/null || \
 	    ! command -v riscv64-unknown-elf-gcc >/dev/null || ! command -v qemu-system-riscv32 >/dev/null || \
 	    ! command -v cmake >/dev/null || ! command -v chromium >/dev/null || ! command -v clang-14 >/dev/null || \
+	    ! command -v clang-format-14 >/dev/null || \
 	    [ ! -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ]; then \
 	  echo "installing $(APT_PACKAGES)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -51,12 +55,35 @@ $(MODEL)/model.json: | $(INSTALLED)
 demo: install $(MODEL)/model.json
 	$(TINYRNN) demo --board $(BOARD) --model $(MODEL)
 
-# Unit and integration tests on the host, then tests/hw on every emulated board (QEMU, real pty).
-test: install
+# The gates, unit and integration tests on the host (every tier), then tests/hw on every emulated board.
+test: install lint
 	$(PY) -m pytest tests -q -p no:cacheprovider
 	$(MAKE) --no-print-directory $(MODEL)/model.json
 	TINYRNN_LIB_MODEL=$(MODEL) $(PY) -m pytest tests/test_c_library.py -q -p no:cacheprovider -k default_model
 	$(TINYRNN) hwtest --model $(MODEL)
+
+# The pure-Python tier (tests marked `fast`: no compiler, emulator, MicroPython or training; tiers in tests/conftest.py).
+test-fast: $(INSTALLED)
+	$(PY) -m pytest tests -q -p no:cacheprovider -m fast
+
+# C sources whose format is checked (generated protocol_ids.h excluded: spec.py writes it).
+C_FORMATTED = $(filter-out firmware/app/protocol_ids.h,$(wildcard firmware/app/*.[ch] firmware/platform/*.[ch] \
+              firmware/platform/*/*.[ch]))
+TYPECHECK   := build/typecheck
+
+# ruff (style, bugs, complexity <= 15), mypy on the link, device and check layers, the C format.
+lint: install
+	$(VENV)/bin/ruff check host quantize tests firmware
+	@rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)/tinyrnn && \
+	  ln -s $(CURDIR)/host $(TYPECHECK)/tinyrnn/host && ln -s $(CURDIR)/quantize $(TYPECHECK)/tinyrnn/quantize
+	cd $(TYPECHECK) && MYPYPATH=. $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml \
+	  -p tinyrnn.host.link -p tinyrnn.host.device -p tinyrnn.host.check
+	clang-format-14 --dry-run -Werror $(C_FORMATTED)
+	@echo "lint: ruff, mypy and the C format check passed"
+
+# Rewrite the checked C sources in the house format (.clang-format).
+format:
+	clang-format-14 -i $(C_FORMATTED)
 
 # Firmware objects and emulator run records only: trained models and their results stay.
 clean:

@@ -11,34 +11,34 @@
 #if TINYRNN_HAVE_MODEL
 #include "model_data.h"
 #include "tinyrnn.h"
-#define IN_DIM TINYRNN_INPUT_DIM
-#define OUT_DIM TINYRNN_OUTPUT_DIM
-#define STATE_WORDS TINYRNN_STATE_WORDS
+#define IN_DIM        TINYRNN_INPUT_DIM
+#define OUT_DIM       TINYRNN_OUTPUT_DIM
+#define STATE_WORDS   TINYRNN_STATE_WORDS
 #define SCRATCH_WORDS TINYRNN_SCRATCH_WORDS
 #else
-#define IN_DIM 0
-#define OUT_DIM 0
-#define STATE_WORDS 0
+#define IN_DIM        0
+#define OUT_DIM       0
+#define STATE_WORDS   0
 #define SCRATCH_WORDS 0
 #endif
 
 /* SEQUENCE limits that keep request and reply within PROTO_MAX_PAYLOAD. */
-#define SEQ_REQ_STEP_BYTES (2 * IN_DIM)                       /* int16 inputs per step */
-#define SEQ_REPLY_STEP_BYTES (4 + 4 * OUT_DIM)                /* u32 ticks + int32 outputs per step */
-#define SEQ_MAX_BY_REQUEST (IN_DIM ? (PROTO_MAX_PAYLOAD - PROTO_SEQUENCE_HEADER_SIZE) / SEQ_REQ_STEP_BYTES : 0)
-#define SEQ_MAX_BY_REPLY ((PROTO_MAX_PAYLOAD - PROTO_SEQUENCE_REPLY_HEADER_SIZE) / SEQ_REPLY_STEP_BYTES)
-#define SEQ_MAX_FINAL SEQ_MAX_BY_REQUEST
-#define SEQ_MAX_PER_STEP (SEQ_MAX_BY_REQUEST < SEQ_MAX_BY_REPLY ? SEQ_MAX_BY_REQUEST : SEQ_MAX_BY_REPLY)
+#define SEQ_REQ_STEP_BYTES   (2 * IN_DIM)      /* int16 inputs per step */
+#define SEQ_REPLY_STEP_BYTES (4 + 4 * OUT_DIM) /* u32 ticks + int32 outputs per step */
+#define SEQ_MAX_BY_REQUEST   (IN_DIM ? (PROTO_MAX_PAYLOAD - PROTO_SEQUENCE_HEADER_SIZE) / SEQ_REQ_STEP_BYTES : 0)
+#define SEQ_MAX_BY_REPLY     ((PROTO_MAX_PAYLOAD - PROTO_SEQUENCE_REPLY_HEADER_SIZE) / SEQ_REPLY_STEP_BYTES)
+#define SEQ_MAX_FINAL        SEQ_MAX_BY_REQUEST
+#define SEQ_MAX_PER_STEP     (SEQ_MAX_BY_REQUEST < SEQ_MAX_BY_REPLY ? SEQ_MAX_BY_REQUEST : SEQ_MAX_BY_REPLY)
 
 #if TINYRNN_HAVE_MODEL && SEQ_MAX_PER_STEP < 1
-#error "the model's input or output vector does not fit one protocol frame (PROTO_MAX_PAYLOAD): use fewer inputs/outputs"
+#error "the model's inputs or outputs do not fit one protocol frame (PROTO_MAX_PAYLOAD): use fewer"
 #endif
 
 #if TINYRNN_HAVE_MODEL
 static int32_t state[STATE_WORDS];
 static int32_t scratch[SCRATCH_WORDS];
 #endif
-static uint32_t counter_overhead;     /* ticks two back-to-back counter readings take, subtracted */
+static uint32_t counter_overhead; /* ticks two back-to-back counter readings take, subtracted */
 
 static void put_text(uint8_t *dst, size_t size, const char *text)
 {
@@ -107,7 +107,7 @@ static void handle_hello(const proto_request_t *req)
 #endif
     p[PROTO_INFO_COUNTER_UNIT_OFF] = BOARD_COUNTER_UNIT;
     put_u32(p + PROTO_INFO_CPU_CLOCK_HZ_OFF, BOARD_CPU_CLOCK_HZ);
-    put_u32(p + PROTO_INFO_COUNTER_HZ_OFF, BOARD_COUNTER_HZ);     /* board.toml: the counter's ticks per second */
+    put_u32(p + PROTO_INFO_COUNTER_HZ_OFF, BOARD_COUNTER_HZ); /* board.toml: the counter's ticks per second */
     put_u16(p + PROTO_INFO_INPUT_DIM_OFF, IN_DIM);
     put_u16(p + PROTO_INFO_OUTPUT_DIM_OFF, OUT_DIM);
     put_u16(p + PROTO_INFO_MAX_PAYLOAD_OFF, PROTO_MAX_PAYLOAD);
@@ -252,23 +252,11 @@ static void handle_sequence(const proto_request_t *req)
 void commands_handle(const proto_request_t *req)
 {
     switch (req->type) {
-    case PROTO_CMD_HELLO:
-        handle_hello(req);
-        break;
-    case PROTO_CMD_RESET:
-        handle_reset(req);
-        break;
-    case PROTO_CMD_STEP:
-        handle_step(req);
-        break;
-    case PROTO_CMD_SEQUENCE:
-        handle_sequence(req);
-        break;
-    case PROTO_CMD_STATS:
-        handle_stats(req);
-        break;
-    default:
-        proto_send_error(req->type, req->id, PROTO_ERR_UNKNOWN_COMMAND, 0, 0, 0);
-        break;
+    case PROTO_CMD_HELLO: handle_hello(req); break;
+    case PROTO_CMD_RESET: handle_reset(req); break;
+    case PROTO_CMD_STEP: handle_step(req); break;
+    case PROTO_CMD_SEQUENCE: handle_sequence(req); break;
+    case PROTO_CMD_STATS: handle_stats(req); break;
+    default: proto_send_error(req->type, req->id, PROTO_ERR_UNKNOWN_COMMAND, 0, 0, 0); break;
     }
 }

@@ -14,10 +14,10 @@ int main(void)
     proto_request_t req;
     for (;;) {
         if (proto_feed(uart_read_byte(), &req)) {
-            uart_rx_set_busy(1);        /* bytes arriving from here on wait in the receive ring */
+            uart_rx_set_busy(1); /* bytes arriving from here on wait in the receive ring */
 #if TINYRNN_TEST_RX_HOLD
             if (req.type == PROTO_CMD_SEQUENCE) {
-                uart_rx_test_hold();    /* test builds: a computation long enough for the next request */
+                uart_rx_test_hold(); /* test builds: a computation long enough for the next request */
             }
 #endif
             commands_handle(&req);

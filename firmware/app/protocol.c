@@ -61,7 +61,7 @@ size_t cobs_encode(const uint8_t *in, size_t len, uint8_t *out)
             code = 1;
         } else {
             out[o++] = in[i];
-            if (++code == 0xFF && i + 1 < len) {   /* a full block; start another only if data follows */
+            if (++code == 0xFF && i + 1 < len) { /* a full block; start another only if data follows */
                 out[code_pos] = code;
                 code_pos = o++;
                 code = 1;
@@ -74,7 +74,7 @@ size_t cobs_encode(const uint8_t *in, size_t len, uint8_t *out)
 
 long cobs_decode_in_place(uint8_t *buf, size_t len)
 {
-    size_t i = 0, o = 0;   /* o <= i always: decoding in place is safe */
+    size_t i = 0, o = 0; /* o <= i always: decoding in place is safe */
     while (i < len) {
         uint8_t code = buf[i++];
         if (code == 0 || i + code - 1u > len) {
@@ -129,12 +129,12 @@ static size_t encode_frame(uint8_t *frame, uint8_t type, uint16_t id, uint16_t l
     size_t n = PROTO_HEADER_SIZE + (size_t)len;
     put_u32(frame + n, proto_crc32(frame, n));
     size_t wire_len = cobs_encode(frame, n + PROTO_CRC_SIZE, wire);
-    wire[wire_len++] = 0x00;           /* delimiter */
+    wire[wire_len++] = 0x00; /* delimiter */
     return wire_len;
 }
 
-static uint16_t write_error_payload(uint8_t *p, uint8_t code, uint8_t req_type, uint16_t detail,
-                                    const uint8_t *extra, uint16_t extra_len)
+static uint16_t write_error_payload(uint8_t *p, uint8_t code, uint8_t req_type, uint16_t detail, const uint8_t *extra,
+                                    uint16_t extra_len)
 {
     p[0] = code;
     p[1] = req_type;
@@ -151,8 +151,8 @@ void proto_send_reply(const proto_request_t *req, uint16_t len)
     uart_write(tx_wire, tx_wire_len);
 }
 
-void proto_send_error(uint8_t req_type, uint16_t id, uint8_t code, uint16_t detail,
-                      const uint8_t *extra, uint16_t extra_len)
+void proto_send_error(uint8_t req_type, uint16_t id, uint8_t code, uint16_t detail, const uint8_t *extra,
+                      uint16_t extra_len)
 {
     uint16_t len = write_error_payload(proto_reply_payload(), code, req_type, detail, extra, extra_len);
     tx_wire_len = encode_frame(tx_frame, PROTO_ERROR, id, len, tx_wire);
@@ -180,7 +180,7 @@ int proto_feed(uint8_t byte, proto_request_t *req)
         if (rx_len < sizeof rx_buf) {
             rx_buf[rx_len++] = byte;
         } else {
-            rx_overflow = 1;           /* keep discarding until the delimiter */
+            rx_overflow = 1; /* keep discarding until the delimiter */
         }
         return 0;
     }
@@ -193,7 +193,7 @@ int proto_feed(uint8_t byte, proto_request_t *req)
         return 0;
     }
     if (raw_len == 0) {
-        return 0;                      /* an empty frame: hosts send a lone 0x00 to resynchronise */
+        return 0; /* an empty frame: hosts send a lone 0x00 to resynchronise */
     }
     long n = cobs_decode_in_place(rx_buf, raw_len);
     if (n < PROTO_HEADER_SIZE + PROTO_CRC_SIZE) {
@@ -203,7 +203,7 @@ int proto_feed(uint8_t byte, proto_request_t *req)
 
     size_t body = (size_t)n - PROTO_CRC_SIZE;
     uint8_t type = rx_buf[PROTO_HDR_TYPE_OFF];
-    uint16_t id = get_u16(rx_buf + PROTO_HDR_REQUEST_ID_OFF);  /* echoed even in errors, best effort */
+    uint16_t id = get_u16(rx_buf + PROTO_HDR_REQUEST_ID_OFF); /* echoed even in errors, best effort */
     uint16_t req_session = get_u16(rx_buf + PROTO_HDR_SESSION_OFF);
     uint16_t len = get_u16(rx_buf + PROTO_HDR_LENGTH_OFF);
     uint32_t crc = get_u32(rx_buf + body);
@@ -220,13 +220,13 @@ int proto_feed(uint8_t byte, proto_request_t *req)
         return 0;
     }
     if (last_valid && id == last_id && crc == last_crc) {
-        uart_write(tx_wire, tx_wire_len);   /* a retry: the host missed our reply */
+        uart_write(tx_wire, tx_wire_len); /* a retry: the host missed our reply */
         counts.repeats++;
         return 0;
     }
     if (type == PROTO_CMD_HELLO) {
         if (req_session != PROTO_NO_SESSION) {
-            session = req_session;          /* a new session: the board is this host's now */
+            session = req_session; /* a new session: the board is this host's now */
         }
     } else if (session == PROTO_NO_SESSION || req_session != session) {
         framing_error(type, id, PROTO_ERR_BAD_SESSION, session);

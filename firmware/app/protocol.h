@@ -28,10 +28,10 @@ void proto_reset(void);
 
 /* What the framing layer did since boot (the STATS reply). */
 typedef struct {
-    uint32_t requests;          /* well-formed requests handed to the app */
-    uint32_t repeats;           /* retries answered from the stored reply */
-    uint32_t frame_errors;      /* frames refused before they became a request */
-    uint32_t session_refused;   /* requests refused with BAD_SESSION */
+    uint32_t requests;        /* well-formed requests handed to the app */
+    uint32_t repeats;         /* retries answered from the stored reply */
+    uint32_t frame_errors;    /* frames refused before they became a request */
+    uint32_t session_refused; /* requests refused with BAD_SESSION */
 } proto_counts_t;
 const proto_counts_t *proto_counts(void);
 
@@ -43,13 +43,13 @@ uint8_t *proto_reply_payload(void);
 /* Send the reply payload already written (len bytes) for req. */
 void proto_send_reply(const proto_request_t *req, uint16_t len);
 /* Send an error reply; extra (may be NULL) is appended after the code/type/detail record. */
-void proto_send_error(uint8_t req_type, uint16_t id, uint8_t code, uint16_t detail,
-                      const uint8_t *extra, uint16_t extra_len);
+void proto_send_error(uint8_t req_type, uint16_t id, uint8_t code, uint16_t detail, const uint8_t *extra,
+                      uint16_t extra_len);
 
 /* Building blocks, exposed for the tests and for handlers. */
 uint32_t proto_crc32(const uint8_t *data, size_t len);
 size_t cobs_encode(const uint8_t *in, size_t len, uint8_t *out);
-long cobs_decode_in_place(uint8_t *buf, size_t len);   /* decoded length, or -1 if malformed */
+long cobs_decode_in_place(uint8_t *buf, size_t len); /* decoded length, or -1 if malformed */
 
 /* Little-endian access to unaligned bytes. */
 static inline void put_u16(uint8_t *p, uint16_t v)

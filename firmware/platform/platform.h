@@ -34,11 +34,11 @@ uint8_t uart_read_byte(void);
 
 /* Receive counts since boot (uart/uart_rx.h), reported by STATS. */
 typedef struct {
-    uint32_t bytes;       /* taken from the hardware */
-    uint32_t dropped;     /* lost: the ring was full */
-    uint32_t busy;        /* taken while the app executed a request (see uart_rx_set_busy) */
-    uint16_t peak;        /* most bytes waiting in the ring at once */
-    uint16_t ring_size;   /* the ring's capacity */
+    uint32_t bytes;     /* taken from the hardware */
+    uint32_t dropped;   /* lost: the ring was full */
+    uint32_t busy;      /* taken while the app executed a request (see uart_rx_set_busy) */
+    uint16_t peak;      /* most bytes waiting in the ring at once */
+    uint16_t ring_size; /* the ring's capacity */
 } uart_rx_stats_t;
 void uart_rx_stats(uart_rx_stats_t *out);
 /* The app executes a request (1) or is back to waiting for bytes (0). */

@@ -11,21 +11,21 @@
 #define FLASH_ACR   REG32(0x40023C00u)
 #define PWR_CR      REG32(0x40007000u)
 
-#define CR_HSEON  (1u << 16)
-#define CR_HSERDY (1u << 17)
-#define CR_HSEBYP (1u << 18)
-#define CR_PLLON  (1u << 24)
-#define CR_PLLRDY (1u << 25)
-#define APB1ENR_PWREN (1u << 28)
+#define CR_HSEON          (1u << 16)
+#define CR_HSERDY         (1u << 17)
+#define CR_HSEBYP         (1u << 18)
+#define CR_PLLON          (1u << 24)
+#define CR_PLLRDY         (1u << 25)
+#define APB1ENR_PWREN     (1u << 28)
 #define PWR_CR_VOS_SCALE1 (3u << 14)
-#define ACR_PRFTEN (1u << 8)
-#define ACR_ICEN   (1u << 9)
-#define ACR_DCEN   (1u << 10)
-#define PLLCFGR_SRC_HSE (1u << 22)
-#define PLLCFGR_R_MASK  (7u << 28)          /* PLLR (F446): kept at its reset value */
-#define CFGR_SW_PLL  2u
-#define CFGR_SWS_PLL (2u << 2)
-#define CFGR_SWS_MASK (3u << 2)
+#define ACR_PRFTEN        (1u << 8)
+#define ACR_ICEN          (1u << 9)
+#define ACR_DCEN          (1u << 10)
+#define PLLCFGR_SRC_HSE   (1u << 22)
+#define PLLCFGR_R_MASK    (7u << 28) /* PLLR (F446): kept at its reset value */
+#define CFGR_SW_PLL       2u
+#define CFGR_SWS_PLL      (2u << 2)
+#define CFGR_SWS_MASK     (3u << 2)
 
 /* Prescaler encodings: AHB (HPRE) 1,2,4,...,512 and APB (PPRE) 1,2,4,8,16. */
 static uint32_t hpre_bits(uint32_t div)
@@ -61,10 +61,10 @@ void clock_init(void)
     (void)RCC_APB1ENR;
     PWR_CR |= PWR_CR_VOS_SCALE1;
 
-    uint32_t source = 0u;                      /* HSI, on since reset */
+    uint32_t source = 0u; /* HSI, on since reset */
 #if defined(BOARD_CLOCK_SOURCE_HSE) || defined(BOARD_CLOCK_SOURCE_HSE_BYPASS)
 #ifdef BOARD_CLOCK_SOURCE_HSE_BYPASS
-    RCC_CR |= CR_HSEBYP;                       /* an external clock (e.g. ST-LINK MCO), not a crystal */
+    RCC_CR |= CR_HSEBYP; /* an external clock (e.g. ST-LINK MCO), not a crystal */
 #endif
     RCC_CR |= CR_HSEON;
     while (!(RCC_CR & CR_HSERDY)) {
@@ -72,9 +72,8 @@ void clock_init(void)
     source = PLLCFGR_SRC_HSE;
 #endif
 
-    RCC_PLLCFGR = (RCC_PLLCFGR & PLLCFGR_R_MASK) | source | (uint32_t)BOARD_PLL_M |
-                  ((uint32_t)BOARD_PLL_N << 6) | (((uint32_t)BOARD_PLL_P / 2u - 1u) << 16) |
-                  ((uint32_t)BOARD_PLL_Q << 24);
+    RCC_PLLCFGR = (RCC_PLLCFGR & PLLCFGR_R_MASK) | source | (uint32_t)BOARD_PLL_M | ((uint32_t)BOARD_PLL_N << 6) |
+                  (((uint32_t)BOARD_PLL_P / 2u - 1u) << 16) | ((uint32_t)BOARD_PLL_Q << 24);
     RCC_CR |= CR_PLLON;
     while (!(RCC_CR & CR_PLLRDY)) {
     }
@@ -84,8 +83,7 @@ void clock_init(void)
     while ((FLASH_ACR & 0xFu) != BOARD_FLASH_LATENCY) {
     }
 
-    RCC_CFGR = (hpre_bits(BOARD_AHB_DIV) << 4) | (ppre_bits(BOARD_APB1_DIV) << 10) |
-               (ppre_bits(BOARD_APB2_DIV) << 13);
+    RCC_CFGR = (hpre_bits(BOARD_AHB_DIV) << 4) | (ppre_bits(BOARD_APB1_DIV) << 10) | (ppre_bits(BOARD_APB2_DIV) << 13);
     RCC_CFGR |= CFGR_SW_PLL;
     while ((RCC_CFGR & CFGR_SWS_MASK) != CFGR_SWS_PLL) {
     }

@@ -20,41 +20,44 @@ __attribute__((naked)) void Reset_Handler(void)
 {
     __asm volatile(
 #if BOARD_HAS_FPU
-        "ldr r0, =0xE000ED88\n"       /* SCB->CPACR */
+        "ldr r0, =0xE000ED88\n" /* SCB->CPACR */
         "ldr r1, [r0]\n"
-        "orr r1, r1, #(0xF << 20)\n"  /* CP10, CP11: full access */
+        "orr r1, r1, #(0xF << 20)\n" /* CP10, CP11: full access */
         "str r1, [r0]\n"
         "dsb\n"
-        "isb\n"                       /* the FPU is usable from the next instruction */
+        "isb\n" /* the FPU is usable from the next instruction */
 #endif
         "b platform_reset\n");
 }
 
 void platform_irq_enable(uint32_t irq)
 {
-    NVIC_ISER(irq / 32u) = 1u << (irq % 32u);    /* PRIMASK is clear from reset: enabled at the core already */
+    NVIC_ISER(irq / 32u) = 1u << (irq % 32u); /* PRIMASK is clear from reset: enabled at the core already */
 }
 
 void Default_Handler(void)
 {
-    for (;;) {      /* a fault: stop here, visible to a debugger */
+    for (;;) { /* a fault: stop here, visible to a debugger */
     }
 }
 
 /* ARMv6-M/ARMv7-M system exceptions, then device interrupts up to the UART's (the others stay disabled). */
 __attribute__((section(".vectors"), used)) static void (*const vector_table[16 + BOARD_UART_IRQ + 1])(void) = {
-    (void (*)(void))(uintptr_t)__stack_top,  /* initial stack pointer */
+    (void (*)(void))(uintptr_t)__stack_top, /* initial stack pointer */
     Reset_Handler,
-    Default_Handler,   /* NMI */
-    Default_Handler,   /* HardFault */
-    Default_Handler,   /* MemManage (ARMv7-M) */
-    Default_Handler,   /* BusFault (ARMv7-M) */
-    Default_Handler,   /* UsageFault (ARMv7-M) */
-    0, 0, 0, 0,        /* reserved */
-    Default_Handler,   /* SVCall */
-    Default_Handler,   /* DebugMonitor (ARMv7-M) */
-    0,                 /* reserved */
-    Default_Handler,   /* PendSV */
-    Default_Handler,   /* SysTick (not enabled: the counter is read, not interrupted) */
+    Default_Handler, /* NMI */
+    Default_Handler, /* HardFault */
+    Default_Handler, /* MemManage (ARMv7-M) */
+    Default_Handler, /* BusFault (ARMv7-M) */
+    Default_Handler, /* UsageFault (ARMv7-M) */
+    0,               /* reserved */
+    0,               /* reserved */
+    0,               /* reserved */
+    0,               /* reserved */
+    Default_Handler, /* SVCall */
+    Default_Handler, /* DebugMonitor (ARMv7-M) */
+    0,               /* reserved */
+    Default_Handler, /* PendSV */
+    Default_Handler, /* SysTick (not enabled: the counter is read, not interrupted) */
     [16 + BOARD_UART_IRQ] = UART_IRQHandler,
 };

@@ -19,5 +19,5 @@ uint32_t counter_now(void)
 
 uint32_t counter_elapsed(uint32_t start, uint32_t end)
 {
-    return end - start;                  /* up-counter, modulo 2^32 */
+    return end - start; /* up-counter, modulo 2^32 */
 }

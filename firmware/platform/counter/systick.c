@@ -10,15 +10,15 @@
 #include "platform.h"
 #include "cortexm/cortexm.h"
 
-#define SYST_MASK 0x00FFFFFFu
-#define CSR_ENABLE (1u << 0)
+#define SYST_MASK         0x00FFFFFFu
+#define CSR_ENABLE        (1u << 0)
 #define CSR_CLKSOURCE_CPU (1u << 2)
 
 void counter_init(void)
 {
     SYST_CSR = 0u;
     SYST_RVR = SYST_MASK;
-    SYST_CVR = 0u;                     /* any write clears the current value */
+    SYST_CVR = 0u; /* any write clears the current value */
     SYST_CSR = CSR_CLKSOURCE_CPU | CSR_ENABLE;
 }
 
@@ -29,5 +29,5 @@ uint32_t counter_now(void)
 
 uint32_t counter_elapsed(uint32_t start, uint32_t end)
 {
-    return (start - end) & SYST_MASK;  /* down-counter */
+    return (start - end) & SYST_MASK; /* down-counter */
 }

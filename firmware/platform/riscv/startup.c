@@ -9,7 +9,6 @@
 #include "platform.h"
 #include "riscv/riscv.h"
 
-
 void UART_IRQHandler(void);
 void trap_handler(void) __attribute__((interrupt("machine"), aligned(4), used));
 
@@ -24,12 +23,12 @@ __asm__(".section .text.start, \"ax\"\n"
         "    .option pop\n"
         "    la sp, __stack_top\n"
         "    la t0, trap_handler\n"
-        "    csrw mtvec, t0\n"             /* direct mode: every trap to trap_handler */
+        "    csrw mtvec, t0\n" /* direct mode: every trap to trap_handler */
         "    j platform_reset\n");
 
 void platform_irq_enable(uint32_t irq)
 {
-    PLIC_PRIORITY(irq) = 1u;                     /* any priority above the threshold */
+    PLIC_PRIORITY(irq) = 1u; /* any priority above the threshold */
     PLIC_ENABLE(irq) |= 1u << (irq % 32u);
     PLIC_THRESHOLD = 0u;
     CSR_SET(mie, MIE_MEIE);
@@ -44,9 +43,9 @@ void trap_handler(void)
         if (source == BOARD_UART_IRQ) {
             UART_IRQHandler();
         }
-        PLIC_CLAIM = source;                     /* complete */
+        PLIC_CLAIM = source; /* complete */
         return;
     }
-    for (;;) {      /* an exception: stop here, visible to a debugger (mcause, mepc) */
+    for (;;) { /* an exception: stop here, visible to a debugger (mcause, mepc) */
     }
 }

@@ -3,10 +3,10 @@
 #include "cortexm/cortexm.h"
 
 #define UART_DATA    REG32(BOARD_UART_BASE + 0x00u)
-#define UART_STATE   REG32(BOARD_UART_BASE + 0x04u)   /* bit0 TX buffer full, bit1 RX buffer full */
-#define UART_CTRL    REG32(BOARD_UART_BASE + 0x08u)   /* bit0 TX enable, bit1 RX enable, bit3 RX interrupt */
-#define UART_INTCLR  REG32(BOARD_UART_BASE + 0x0Cu)   /* write 1s: bit1 clears the RX interrupt */
-#define UART_BAUDDIV REG32(BOARD_UART_BASE + 0x10u)   /* clock / baud, must be >= 16 */
+#define UART_STATE   REG32(BOARD_UART_BASE + 0x04u) /* bit0 TX buffer full, bit1 RX buffer full */
+#define UART_CTRL    REG32(BOARD_UART_BASE + 0x08u) /* bit0 TX enable, bit1 RX enable, bit3 RX interrupt */
+#define UART_INTCLR  REG32(BOARD_UART_BASE + 0x0Cu) /* write 1s: bit1 clears the RX interrupt */
+#define UART_BAUDDIV REG32(BOARD_UART_BASE + 0x10u) /* clock / baud, must be >= 16 */
 
 #define STATE_TX_FULL 0x1u
 #define STATE_RX_FULL 0x2u
@@ -18,7 +18,7 @@
 
 static int uart_hw_take(uint8_t *byte)
 {
-    UART_INTCLR = INT_RX;                /* before reading: a byte arriving after this raises it again */
+    UART_INTCLR = INT_RX; /* before reading: a byte arriving after this raises it again */
     if (!(UART_STATE & STATE_RX_FULL)) {
         return 0;
     }

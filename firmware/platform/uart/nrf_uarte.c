@@ -14,7 +14,7 @@
 #define UARTE_EVENTS_ENDRX     REG32(BOARD_UART_BASE + 0x110u)
 #define UARTE_EVENTS_ENDTX     REG32(BOARD_UART_BASE + 0x120u)
 #define UARTE_EVENTS_RXSTARTED REG32(BOARD_UART_BASE + 0x14Cu)
-#define UARTE_INTENSET         REG32(BOARD_UART_BASE + 0x304u)   /* bit4 ENDRX */
+#define UARTE_INTENSET         REG32(BOARD_UART_BASE + 0x304u) /* bit4 ENDRX */
 #define UARTE_SHORTS           REG32(BOARD_UART_BASE + 0x200u)
 #define UARTE_ENABLE           REG32(BOARD_UART_BASE + 0x500u)
 #define UARTE_PSEL_RTS         REG32(BOARD_UART_BASE + 0x508u)
@@ -33,14 +33,14 @@
 
 static uint8_t tx_stage[64];
 static volatile uint8_t rx_cell[2];
-static uint32_t rx_next;             /* the cell the next completed byte is in */
+static uint32_t rx_next; /* the cell the next completed byte is in */
 
 static void wait_rx_started_then_queue(uint32_t cell)
 {
     while (!UARTE_EVENTS_RXSTARTED) {
     }
     UARTE_EVENTS_RXSTARTED = 0u;
-    UARTE_RXD_PTR = (uint32_t)(uintptr_t)&rx_cell[cell];   /* RXD.PTR is double-buffered */
+    UARTE_RXD_PTR = (uint32_t)(uintptr_t)&rx_cell[cell]; /* RXD.PTR is double-buffered */
 }
 
 #include "uart_rx.h"
@@ -68,13 +68,13 @@ void uart_init(void)
     NRF_GPIO_OUTSET(BOARD_UART_TX_PIN) = 1u << (BOARD_UART_TX_PIN % 32u);
     NRF_GPIO_DIRSET(BOARD_UART_TX_PIN) = 1u << (BOARD_UART_TX_PIN % 32u);
     NRF_GPIO_PIN_CNF(BOARD_UART_RX_PIN) = 0u;
-    UARTE_PSEL_TXD = BOARD_UART_TX_PIN;     /* pin number with port in bit 5 = P1 */
+    UARTE_PSEL_TXD = BOARD_UART_TX_PIN; /* pin number with port in bit 5 = P1 */
     UARTE_PSEL_RXD = BOARD_UART_RX_PIN;
     UARTE_PSEL_RTS = PSEL_DISCONNECTED;
     UARTE_PSEL_CTS = PSEL_DISCONNECTED;
     UARTE_BAUDRATE = NRF_UARTE_BAUD;
-    UARTE_CONFIG = 0u;                      /* 8N1, no flow control */
-    UARTE_ENABLE = 8u;                      /* 8 = UARTE */
+    UARTE_CONFIG = 0u; /* 8N1, no flow control */
+    UARTE_ENABLE = 8u; /* 8 = UARTE */
 
     rx_next = 0u;
     UARTE_RXD_PTR = (uint32_t)(uintptr_t)&rx_cell[0];

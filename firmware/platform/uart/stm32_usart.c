@@ -12,13 +12,13 @@
 #define USART_BRR REG32(BOARD_UART_BASE + 0x08u)
 #define USART_CR1 REG32(BOARD_UART_BASE + 0x0Cu)
 
-#define SR_ORE  (1u << 3)
-#define SR_RXNE (1u << 5)
-#define SR_TXE  (1u << 7)
-#define CR1_RE  (1u << 2)
+#define SR_ORE     (1u << 3)
+#define SR_RXNE    (1u << 5)
+#define SR_TXE     (1u << 7)
+#define CR1_RE     (1u << 2)
 #define CR1_RXNEIE (1u << 5)
-#define CR1_TE  (1u << 3)
-#define CR1_UE  (1u << 13)
+#define CR1_TE     (1u << 3)
+#define CR1_UE     (1u << 13)
 
 #include "uart_rx.h"
 
@@ -34,24 +34,24 @@ static int uart_hw_take(uint8_t *byte)
 
 static void uart_hw_rx_irq_enable(void)
 {
-    USART_CR1 |= CR1_RXNEIE;            /* RXNE and ORE raise the interrupt */
+    USART_CR1 |= CR1_RXNEIE; /* RXNE and ORE raise the interrupt */
 }
 
 #ifdef BOARD_UART_TX_PIN_PORT
-#define RCC_BASE     0x40023800u
-#define RCC_AHB1ENR  REG32(RCC_BASE + 0x30u)
-#define GPIO_BASE(port) (0x40020000u + 0x400u * (uint32_t)(port))
-#define GPIO_MODER(port)   REG32(GPIO_BASE(port) + 0x00u)
-#define GPIO_OSPEEDR(port) REG32(GPIO_BASE(port) + 0x08u)
-#define GPIO_PUPDR(port)   REG32(GPIO_BASE(port) + 0x0Cu)
+#define RCC_BASE            0x40023800u
+#define RCC_AHB1ENR         REG32(RCC_BASE + 0x30u)
+#define GPIO_BASE(port)     (0x40020000u + 0x400u * (uint32_t)(port))
+#define GPIO_MODER(port)    REG32(GPIO_BASE(port) + 0x00u)
+#define GPIO_OSPEEDR(port)  REG32(GPIO_BASE(port) + 0x08u)
+#define GPIO_PUPDR(port)    REG32(GPIO_BASE(port) + 0x0Cu)
 #define GPIO_AFR(port, pin) REG32(GPIO_BASE(port) + 0x20u + 4u * ((uint32_t)(pin) / 8u))
 
 static void pin_alternate_function(uint32_t port, uint32_t pin, uint32_t af, uint32_t pull_up)
 {
     RCC_AHB1ENR |= 1u << port;
-    (void)RCC_AHB1ENR;                                /* let the enable take effect before the access */
-    GPIO_MODER(port) = (GPIO_MODER(port) & ~(3u << (2u * pin))) | (2u << (2u * pin));     /* AF mode */
-    GPIO_OSPEEDR(port) |= 2u << (2u * pin);                                             /* fast */
+    (void)RCC_AHB1ENR; /* let the enable take effect before the access */
+    GPIO_MODER(port) = (GPIO_MODER(port) & ~(3u << (2u * pin))) | (2u << (2u * pin)); /* AF mode */
+    GPIO_OSPEEDR(port) |= 2u << (2u * pin);                                           /* fast */
     GPIO_PUPDR(port) = (GPIO_PUPDR(port) & ~(3u << (2u * pin))) | (pull_up << (2u * pin));
     GPIO_AFR(port, pin) = (GPIO_AFR(port, pin) & ~(0xFu << (4u * (pin % 8u)))) | (af << (4u * (pin % 8u)));
 }

@@ -25,17 +25,17 @@
 #include "platform.h"
 
 #ifndef UART_RX_RING_SIZE
-#define UART_RX_RING_SIZE 2048u         /* a power of two, >= PROTO_MAX_ENCODED_FRAME + 1 */
+#define UART_RX_RING_SIZE 2048u /* a power of two, >= PROTO_MAX_ENCODED_FRAME + 1 */
 #endif
 #if (UART_RX_RING_SIZE & (UART_RX_RING_SIZE - 1u)) || UART_RX_RING_SIZE <= PROTO_MAX_ENCODED_FRAME
 #error "UART_RX_RING_SIZE must be a power of two above PROTO_MAX_ENCODED_FRAME"
 #endif
 
 static volatile uint8_t rx_ring[UART_RX_RING_SIZE];
-static volatile uint32_t rx_head;       /* written only by the interrupt (or the polled reader) */
-static volatile uint32_t rx_tail;       /* written only by uart_read_byte */
-static volatile uint32_t rx_bytes, rx_dropped, rx_busy_bytes, rx_peak;   /* written only where rx_head is */
-static volatile int rx_app_busy;        /* written only by the app (uart_rx_set_busy) */
+static volatile uint32_t rx_head; /* written only by the interrupt (or the polled reader) */
+static volatile uint32_t rx_tail; /* written only by uart_read_byte */
+static volatile uint32_t rx_bytes, rx_dropped, rx_busy_bytes, rx_peak; /* written only where rx_head is */
+static volatile int rx_app_busy;                                       /* written only by the app (uart_rx_set_busy) */
 
 static int uart_hw_take(uint8_t *byte);
 static void uart_hw_rx_irq_enable(void);
@@ -110,7 +110,7 @@ void uart_rx_test_hold(void)
     while (waited < limit && !rx_dropped) {
         for (uint32_t i = rx_tail; i != rx_head; i++) {
             if (rx_ring[i & (UART_RX_RING_SIZE - 1u)] == 0x00) {
-                return;                 /* a whole frame (up to its delimiter) is in RAM */
+                return; /* a whole frame (up to its delimiter) is in RAM */
             }
         }
         for (volatile uint32_t k = 0; k < 4096u; k++) {
