@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from tinyrnn.host import cli
+from synthetic import make_sequences, write_csv, write_npz
 
 
 def main(argv):
     """`tinyrnn train ARGV`, in-process."""
     return cli.main(["train", *argv])
-from synthetic import make_sequences, write_csv, write_npz
 
 REPO = Path(__file__).resolve().parent.parent
 

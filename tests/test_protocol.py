@@ -133,7 +133,7 @@ def test_c_header_and_micropython_module_carry_the_same_scalars():
     assert len(c_values) == len(numbers)
     for name, value, _ in numbers:
         assert c_values["PROTO_" + name.removeprefix("PROTOCOL_")] == namespace[name] == value
-    for name, value, style in filter(None, spec.SCALARS):
+    for name, value, _style in filter(None, spec.SCALARS):
         assert namespace[name] == value
 
 

@@ -13,12 +13,12 @@ from tinyrnn.host.training import model as M
 from tinyrnn.host.training.convert import non_integer_tensors
 from tinyrnn.quantize.reference.metrics import compare_outputs
 from tinyrnn.host import cli
+from synthetic import make_sequences, regression_targets, write_npz
 
 
 def main(argv):
     """`tinyrnn train ARGV`, in-process."""
     return cli.main(["train", *argv])
-from synthetic import make_sequences, regression_targets, write_npz
 
 FAST = ["--epochs", "2", "--units", "8", "--calibration-samples", "200", "--quiet"]
 EXPECTED_FILES = ["model.json", "model.keras", "step_model.keras", "model_int8.tflite", "weights.npz",
@@ -116,7 +116,9 @@ def test_params_and_macs_follow_the_formulas(cell, reset_after, layers):
     assert model.count_params() == M.expected_params(cfg)
     d, h, out = 5, 8, 3
     gates = 3 if cell == "gru" else 4
-    per_layer = lambda d_in: gates * (d_in * h + h * h + (2 * h if cell == "gru" and reset_after else h))
+
+    def per_layer(d_in):
+        return gates * (d_in * h + h * h + (2 * h if cell == "gru" and reset_after else h))
     assert M.expected_params(cfg) == per_layer(d) + (layers - 1) * per_layer(h) + h * out + out
     assert M.macs_per_step(cfg) == gates * (d * h + h * h) + (layers - 1) * gates * (2 * h * h) + h * out
 

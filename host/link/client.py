@@ -64,7 +64,7 @@ class Info:
                                  f"{spec.INFO_SIZE}", "the board's firmware speaks another protocol version: "
                                  "rebuild and flash it from this tinyrnn")
         values = list(struct.unpack(spec.INFO_FORMAT, payload))
-        for i, (name, fmt) in enumerate(spec.INFO_FIELDS):
+        for i, (_name, fmt) in enumerate(spec.INFO_FIELDS):
             if fmt.endswith("s"):
                 values[i] = values[i].rstrip(b"\x00").decode("ascii", "replace")
         return cls(*values)

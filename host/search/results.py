@@ -153,7 +153,7 @@ def plot_pareto(records: list[dict], budget: dict, out: Path) -> list[Path]:
         if cost == "instructions_per_step":
             ax.set_xlabel(f"executed instructions per step, {budget['core']} (unicorn; instructions, not cycles)")
             mhz = budget["clock_hz"] / 1e6
-            top = ax.secondary_xaxis("top", functions=(lambda x: x / mhz, lambda us: us * mhz))
+            top = ax.secondary_xaxis("top", functions=(lambda x, mhz=mhz: x / mhz, lambda us, mhz=mhz: us * mhz))
             top.set_xlabel(f"µs per step at {mhz:g} MHz, one instruction per cycle")
             top.xaxis.set_major_formatter(plain)
         else:

@@ -13,6 +13,7 @@ Gate order is Keras's: GRU (z, r, n), LSTM (i, f, c, o).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import tempfile
@@ -165,6 +166,11 @@ def build_step_model(cfg: ModelConfig, weights: dict[str, np.ndarray]):
     def act(v, fn, name):
         return L.Activation(fn, name=name)(v)
 
+    def gate_pre(l, inp, h, K, U, bx, bh, g, tag):
+        """Gate g's pre-activation of layer l, W_g x + bx_g + U_g h (+ bh_g), named l<l>_<tag>_*."""
+        return L.Add(name=f"l{l}_{tag}_pre")(
+            [dense(inp, K[g], bx[g], f"l{l}_{tag}_x"), dense(h, U[g], bh[g], f"l{l}_{tag}_h")])
+
     outputs_state = []
     inp = x
     for l in range(cfg.layers):
@@ -177,8 +183,7 @@ def build_step_model(cfg: ModelConfig, weights: dict[str, np.ndarray]):
                 bx, bh = _split_gates(b[0], 3), _split_gates(b[1], 3)
             else:
                 bx, bh = _split_gates(b, 3), [None] * 3
-            pre = lambda g, tag: L.Add(name=f"l{l}_{tag}_pre")(
-                [dense(inp, K[g], bx[g], f"l{l}_{tag}_x"), dense(h, U[g], bh[g], f"l{l}_{tag}_h")])
+            pre = functools.partial(gate_pre, l, inp, h, K, U, bx, bh)
             z = act(pre(0, "z"), "sigmoid", f"l{l}_z")
             r = act(pre(1, "r"), "sigmoid", f"l{l}_r")
             n_x = dense(inp, K[2], bx[2], f"l{l}_n_x")
@@ -194,8 +199,7 @@ def build_step_model(cfg: ModelConfig, weights: dict[str, np.ndarray]):
         else:
             c = state_in[f"c{l}"]
             bx = _split_gates(b, 4)
-            pre = lambda g, tag: L.Add(name=f"l{l}_{tag}_pre")(
-                [dense(inp, K[g], bx[g], f"l{l}_{tag}_x"), dense(h, U[g], None, f"l{l}_{tag}_h")])
+            pre = functools.partial(gate_pre, l, inp, h, K, U, bx, [None] * 4)
             i = act(pre(0, "i"), "sigmoid", f"l{l}_i")
             f = act(pre(1, "f"), "sigmoid", f"l{l}_f")
             g = act(pre(2, "g"), "tanh", f"l{l}_g")
