@@ -1,0 +1,151 @@
+"""The docs state what the code does: versions, sizes and ids quoted in the docs equal the code's constants, and
+every repository path a doc cites exists. A failure names the doc, the line and what it says, so a stale
+citation is fixed in the doc (or the constant's change is documented)."""
+import re
+from pathlib import Path
+
+import pytest
+
+from tinyrnn.host.link import spec
+from tinyrnn.quantize.emit import micropython as mp_images
+from tinyrnn.quantize.emit.c_code import C_LAYOUT
+from tinyrnn.quantize.twin import params
+
+REPO = Path(__file__).resolve().parents[1]
+PROTOCOL_DOC = REPO / "docs" / "protocol.md"
+QUANTIZATION_DOC = REPO / "docs" / "quantization.md"
+
+# The docs whose path citations are checked (paths relative to the repository's root).
+CITING_DOCS = sorted(REPO.glob("docs/*.md")) + [REPO / "README.md", REPO / "CONTRIBUTING.md",
+                                                 REPO / "boards" / "README.md"]
+# A citation is a path that starts at one of the repository's top-level folders ...
+ROOTS = ("host", "quantize", "firmware", "boards", "tests", "docs")
+CITATION = re.compile(r"(?<![\w./-])((?:%s)/[\w./{},-]*)" % "|".join(ROOTS))
+# ... or one of its top-level files.
+TOP_FILES = re.compile(r"`(README\.md|CONTRIBUTING\.md|LICENSE|Makefile|pyproject\.toml)`")
+
+
+def _lines(doc):
+    return list(enumerate(doc.read_text(encoding="utf-8").splitlines(), start=1))
+
+
+def _stated(doc, pattern):
+    """Every (line number, integer) the doc states with `pattern` (one group: the number)."""
+    found = [(n, int(m.group(1), 0)) for n, line in _lines(doc) for m in re.finditer(pattern, line)]
+    assert found, f"{doc.relative_to(REPO)}: nothing matches {pattern!r} any more; update tests/test_docs.py"
+    return found
+
+
+def _assert_all(doc, pattern, expected, what):
+    wrong = [f"{doc.relative_to(REPO)}:{n} says {value}" for n, value in _stated(doc, pattern) if value != expected]
+    assert not wrong, f"{what} is {expected} in the code; " + "; ".join(wrong)
+
+
+# ---- docs/protocol.md against host/link/spec.py ----------------------------------------------------------
+
+@pytest.mark.parametrize("pattern", [
+    r"^# The serial protocol \(version (\d+)\)",
+    r"\*\*version\*\* = (\d+)",
+    r"^\| protocol_version \| u8 \| (\d+)",
+    r"\| BAD_VERSION \| version is not (\d+)",
+])
+def test_protocol_doc_states_the_protocol_version(pattern):
+    _assert_all(PROTOCOL_DOC, pattern, spec.PROTOCOL_VERSION, "PROTOCOL_VERSION (host/link/spec.py)")
+
+
+@pytest.mark.parametrize("pattern, value, what", [
+    (r"### INFO record \(HELLO reply, (\d+) bytes\)", spec.INFO_SIZE, "INFO_SIZE"),
+    (r"### STATS record \(STATS reply, (\d+) bytes\)", spec.STATS_SIZE, "STATS_SIZE"),
+    (r"at most \*\*(\d+)\*\* \(`MAX_PAYLOAD`\)", spec.MAX_PAYLOAD, "MAX_PAYLOAD"),
+    (r"A decoded frame is at most (\d+) bytes", spec.MAX_FRAME, "MAX_FRAME"),
+    (r"an encoded one (\d+) \(`MAX_ENCODED_FRAME`\)", spec.MAX_ENCODED_FRAME, "MAX_ENCODED_FRAME"),
+])
+def test_protocol_doc_states_the_record_and_frame_sizes(pattern, value, what):
+    _assert_all(PROTOCOL_DOC, pattern, value, f"{what} (host/link/spec.py)")
+
+
+def _table_rows(doc, first_cell):
+    """{name: number} of the doc's table rows `| <number> | <NAME> | ...` whose first cell matches."""
+    return {m.group(2): int(m.group(1), 0) for _, line in _lines(doc)
+            for m in [re.match(r"^\| (%s) \| ([A-Z_]+) \|" % first_cell, line)] if m}
+
+
+def test_protocol_doc_lists_the_commands_and_error_codes_of_the_code():
+    assert _table_rows(PROTOCOL_DOC, r"0x[0-9A-Fa-f]{2}") == spec.COMMANDS
+    assert _table_rows(PROTOCOL_DOC, r"\d+") == spec.ERRORS
+
+
+def test_the_micropython_server_claims_no_other_protocol_version():
+    server = REPO / "firmware" / "micropython" / "tinyrnn_server.py"
+    claims = [(n, int(m.group(1))) for n, line in _lines(server) if line.startswith("#")
+              for m in re.finditer(r"protocol (?:v|version )(\d+)", line)]
+    wrong = [f"tinyrnn_server.py:{n} says version {v}" for n, v in claims if v != spec.PROTOCOL_VERSION]
+    assert not wrong, f"PROTOCOL_VERSION is {spec.PROTOCOL_VERSION}; " + "; ".join(wrong)
+
+
+# ---- docs/quantization.md against the kernel's file formats ------------------------------------------------
+
+def test_kernel_bin_layout_in_the_spec_matches_the_writer():
+    text = QUANTIZATION_DOC.read_text(encoding="utf-8")
+    assert f"magic `{params.KERNEL_BIN_MAGIC.decode()}`" in text
+    _assert_all(QUANTIZATION_DOC, r"\| u8 \| file format \((\d+)\)", params.KERNEL_BIN_FORMAT,
+                "KERNEL_BIN_FORMAT (quantize/twin/params.py)")
+    _assert_all(QUANTIZATION_DOC, r"kernel spec version \((\d+)", params.KERNEL_SPEC_VERSION,
+                "KERNEL_SPEC_VERSION (quantize/twin/params.py)")
+
+
+def test_tables_bin_layout_in_the_spec_matches_the_writer():
+    text = QUANTIZATION_DOC.read_text(encoding="utf-8")
+    assert f"magic `{mp_images.TABLES_BIN_MAGIC.decode()}`" in text
+    _assert_all(QUANTIZATION_DOC, r"`TRNA`; u8 file format \((\d+)\)", mp_images.TABLES_BIN_FORMAT,
+                "TABLES_BIN_FORMAT (quantize/emit/micropython.py)")
+    _assert_all(QUANTIZATION_DOC, r"`tables.bin` is (\d+) bytes", len(mp_images.tables_bytes()),
+                "tables.bin's size")
+
+
+def test_c_layout_version_in_the_spec_matches_the_generator():
+    _assert_all(QUANTIZATION_DOC, r"`TINYRNN_C_LAYOUT` \((\d+)", C_LAYOUT, "C_LAYOUT (quantize/emit/c_code.py)")
+
+
+# ---- every path a doc cites exists ----------------------------------------------------------------------
+
+def _expand_braces(path):
+    """`a/b.{h,c}` -> [`a/b.h`, `a/b.c`] (one brace group is all the docs use)."""
+    m = re.search(r"\{([^{}]*)\}", path)
+    if not m:
+        return [path]
+    return [path[:m.start()] + part + path[m.end():] for part in m.group(1).split(",")]
+
+
+def cited_paths(doc):
+    """(line number, path) of every repository path the doc cites."""
+    out = []
+    for n, line in _lines(doc):
+        for m in CITATION.finditer(line):
+            path = m.group(1).rstrip(".,:;-")
+            if "{" in path and "}" not in path:
+                path = path[:path.index("{")]
+            out += [(n, p) for p in _expand_braces(path)]
+        out += [(n, m.group(1)) for m in TOP_FILES.finditer(line)]
+    return out
+
+
+def test_the_citation_scanner_finds_what_a_doc_cites():
+    sample = REPO / "build" / "test_docs_sample.md"
+    sample.parent.mkdir(exist_ok=True)
+    sample.write_text("See `host/link/spec.py`, firmware/kernels/tr_tables.{h,c}, `LICENSE` and tests/hw.\n"
+                      "Not `tinyrnn.host.link.spec`, not ../shared/host/x, not build/host/y.\n")
+    try:
+        assert [p for _, p in cited_paths(sample)] == [
+            "host/link/spec.py", "firmware/kernels/tr_tables.h", "firmware/kernels/tr_tables.c", "tests/hw",
+            "LICENSE"]
+    finally:
+        sample.unlink()
+
+
+@pytest.mark.parametrize("doc", CITING_DOCS, ids=lambda d: str(d.relative_to(REPO)))
+def test_every_path_a_doc_cites_exists(doc):
+    assert doc.is_file(), f"{doc.relative_to(REPO)} is missing"
+    stale = [f"{doc.relative_to(REPO)}:{n} cites {path}, which does not exist"
+             for n, path in cited_paths(doc) if not (REPO / path).exists()]
+    assert not stale, "stale citations (fix the doc, or the path if it moved):\n" + "\n".join(stale)
