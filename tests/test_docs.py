@@ -30,8 +30,8 @@ def _lines(doc):
 
 
 def _stated(doc, pattern):
-    """Every (line number, integer) the doc states with `pattern` (one group: the number)."""
-    found = [(n, int(m.group(1), 0)) for n, line in _lines(doc) for m in re.finditer(pattern, line)]
+    """Every (line number, integer) the doc states with `pattern` (one group: the number, commas allowed)."""
+    found = [(n, int(m.group(1).replace(",", ""), 0)) for n, line in _lines(doc) for m in re.finditer(pattern, line)]
     assert found, f"{doc.relative_to(REPO)}: nothing matches {pattern!r} any more; update tests/test_docs.py"
     return found
 
@@ -99,7 +99,7 @@ def test_tables_bin_layout_in_the_spec_matches_the_writer():
     assert f"magic `{mp_images.TABLES_BIN_MAGIC.decode()}`" in text
     _assert_all(QUANTIZATION_DOC, r"`TRNA`; u8 file format \((\d+)\)", mp_images.TABLES_BIN_FORMAT,
                 "TABLES_BIN_FORMAT (quantize/emit/micropython.py)")
-    _assert_all(QUANTIZATION_DOC, r"`tables.bin` is (\d+) bytes", len(mp_images.tables_bytes()),
+    _assert_all(QUANTIZATION_DOC, r"`tables.bin` is ([\d,]+) bytes", len(mp_images.tables_bytes()),
                 "tables.bin's size")
 
 
