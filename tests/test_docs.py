@@ -149,3 +149,45 @@ def test_every_path_a_doc_cites_exists(doc):
     stale = [f"{doc.relative_to(REPO)}:{n} cites {path}, which does not exist"
              for n, path in cited_paths(doc) if not (REPO / path).exists()]
     assert not stale, "stale citations (fix the doc, or the path if it moved):\n" + "\n".join(stale)
+
+
+# ---- every section a file cites by name exists ----------------------------------------------------------
+
+# `docs/quantization.md, "Activations"`, `README, "MicroPython"`: a doc and a heading, possibly across a line
+# break of a comment.
+SECTION_CITATION = re.compile(r'(docs/[\w-]+\.md|README(?:\.md)?),?\s*(?:#|\*|//)?\s*\\?"([^"\\\n]+)\\?"')
+SOURCE_SUFFIXES = {".py", ".c", ".h", ".S", ".md", ".toml"}
+
+
+def _source_files():
+    for top in ROOTS:
+        yield from (p for p in sorted((REPO / top).rglob("*")) if p.suffix in SOURCE_SUFFIXES and p.is_file())
+    yield from (REPO / "README.md", REPO / "CONTRIBUTING.md")
+
+
+def _headings(doc):
+    return [line.lstrip("#").replace("`", "").strip().lower()
+            for line in doc.read_text(encoding="utf-8").splitlines() if line.startswith("#")]
+
+
+def _cited_docs(citing, name):
+    """The docs a citation may mean: docs/x.md from the root; README from the citing file's folder up."""
+    if not name.startswith("README"):
+        return [REPO / name]
+    folders = [citing.parent, *citing.parent.parents]
+    return [f / "README.md" for f in folders[:folders.index(REPO) + 1] if (f / "README.md").is_file()]
+
+
+def test_every_section_a_file_cites_exists():
+    stale = []
+    for path in _source_files():
+        if path == Path(__file__).resolve():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for m in SECTION_CITATION.finditer(text):
+            section = m.group(2).replace("`", "").strip().lower()
+            docs = [d for d in _cited_docs(path, m.group(1)) if d.is_file()]
+            if not any(section in heading for doc in docs for heading in _headings(doc)):
+                line = text.count("\n", 0, m.start()) + 1
+                stale.append(f"{path.relative_to(REPO)}:{line} cites {m.group(1)}, \"{m.group(2)}\"")
+    assert not stale, "sections cited that no heading matches (fix the citation or the heading):\n" + "\n".join(stale)
