@@ -1,7 +1,9 @@
-"""The docs state what the code does: versions, sizes and ids quoted in the docs equal the code's constants, and
-every repository path a doc cites exists. A failure names the doc, the line and what it says, so a stale
-citation is fixed in the doc (or the constant's change is documented)."""
+"""The docs state what the code does: versions, sizes and ids quoted in the docs equal the code's constants,
+every repository path a doc cites exists, and every doc section a file cites by name has a heading. A failure
+names the file, the line and what it says, so a stale citation is fixed where it stands (or the constant's
+change is documented)."""
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -117,10 +119,10 @@ def _expand_braces(path):
     return [path[:m.start()] + part + path[m.end():] for part in m.group(1).split(",")]
 
 
-def cited_paths(doc):
-    """(line number, path) of every repository path the doc cites."""
+def cited_paths(text):
+    """(line number, path) of every repository path a doc's text cites."""
     out = []
-    for n, line in _lines(doc):
+    for n, line in enumerate(text.splitlines(), start=1):
         for m in CITATION.finditer(line):
             path = m.group(1).rstrip(".,:;-")
             if "{" in path and "}" not in path:
@@ -131,23 +133,17 @@ def cited_paths(doc):
 
 
 def test_the_citation_scanner_finds_what_a_doc_cites():
-    sample = REPO / "build" / "test_docs_sample.md"
-    sample.parent.mkdir(exist_ok=True)
-    sample.write_text("See `host/link/spec.py`, firmware/kernels/tr_tables.{h,c}, `LICENSE` and tests/hw.\n"
-                      "Not `tinyrnn.host.link.spec`, not ../shared/host/x, not build/host/y.\n")
-    try:
-        assert [p for _, p in cited_paths(sample)] == [
-            "host/link/spec.py", "firmware/kernels/tr_tables.h", "firmware/kernels/tr_tables.c", "tests/hw",
-            "LICENSE"]
-    finally:
-        sample.unlink()
+    sample = ("See `host/link/spec.py`, firmware/kernels/tr_tables.{h,c}, `LICENSE` and tests/hw.\n"
+              "Not `tinyrnn.host.link.spec`, not ../shared/host/x, not build/host/y.\n")
+    assert cited_paths(sample) == [(1, "host/link/spec.py"), (1, "firmware/kernels/tr_tables.h"),
+                                   (1, "firmware/kernels/tr_tables.c"), (1, "tests/hw"), (1, "LICENSE")]
 
 
 @pytest.mark.parametrize("doc", CITING_DOCS, ids=lambda d: str(d.relative_to(REPO)))
 def test_every_path_a_doc_cites_exists(doc):
     assert doc.is_file(), f"{doc.relative_to(REPO)} is missing"
     stale = [f"{doc.relative_to(REPO)}:{n} cites {path}, which does not exist"
-             for n, path in cited_paths(doc) if not (REPO / path).exists()]
+             for n, path in cited_paths(doc.read_text(encoding="utf-8")) if not (REPO / path).exists()]
     assert not stale, "stale citations (fix the doc, or the path if it moved):\n" + "\n".join(stale)
 
 
@@ -166,8 +162,14 @@ def _source_files():
 
 
 def _headings(doc):
-    return [line.lstrip("#").replace("`", "").strip().lower()
-            for line in doc.read_text(encoding="utf-8").splitlines() if line.startswith("#")]
+    """A Markdown file's headings, lowercase, without backticks (lines in fenced code blocks are not headings)."""
+    headings, in_code = [], False
+    for line in doc.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        elif line.startswith("#") and not in_code:
+            headings.append(line.lstrip("#").replace("`", "").strip().lower())
+    return headings
 
 
 def _cited_docs(citing, name):
@@ -191,3 +193,11 @@ def test_every_section_a_file_cites_exists():
                 line = text.count("\n", 0, m.start()) + 1
                 stale.append(f"{path.relative_to(REPO)}:{line} cites {m.group(1)}, \"{m.group(2)}\"")
     assert not stale, "sections cited that no heading matches (fix the citation or the heading):\n" + "\n".join(stale)
+
+
+# ---- the license ----------------------------------------------------------------------------------------
+
+def test_the_package_states_the_license_of_the_license_file():
+    assert (REPO / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["license"] == "MIT"
