@@ -5,10 +5,12 @@ change is documented)."""
 import re
 import tomllib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from tinyrnn.host.link import spec
+from tinyrnn.quantize.emit.c_library import platformio_manifest
 from tinyrnn.quantize.emit import micropython as mp_images
 from tinyrnn.quantize.emit.c_code import C_LAYOUT
 from tinyrnn.quantize.twin import params
@@ -201,3 +203,8 @@ def test_the_package_states_the_license_of_the_license_file():
     assert (REPO / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["license"] == "MIT"
+
+
+def test_the_exported_platformio_manifest_states_the_same_license():
+    manifest = platformio_manifest("m", "a model", SimpleNamespace(model_hash="0" * 16))
+    assert manifest["license"] == "MIT"
