@@ -1,8 +1,9 @@
-# tinyrnn protocol v2 server for MicroPython: a board that answers host/check/harness.py and tests/hw, running the
-# model through tinyrnn_model: the C kernels (tinyrnn_c, natmod or user C module) where the board has them, else
-# tinyrnn_mp (the pure-MicroPython kernel). Protocol: docs/protocol.md; same behaviour as the C
-# firmware (firmware/app/protocol.c + commands.c): COBS frames, CRC-32, HELLO/RESET/STEP/SEQUENCE, the same
-# error codes, garbage skipped up to the next 0x00, a retried request answered from the stored reply.
+# tinyrnn protocol server for MicroPython (it speaks protocol_ids.PROTOCOL_VERSION): a board that answers
+# host/check/harness.py and tests/hw, running the model through tinyrnn_model: the C kernels (tinyrnn_c, natmod
+# or user C module) where the board has them, else tinyrnn_mp (the pure-MicroPython kernel). Protocol:
+# docs/protocol.md; same behaviour as the C firmware (firmware/app/protocol.c + commands.c): COBS frames, CRC-32,
+# HELLO/RESET/STEP/SEQUENCE, the same error codes, garbage skipped up to the next 0x00, a retried request
+# answered from the stored reply.
 # Constants: protocol_ids.py, generated from host/link/spec.py (never edit numbers here).
 #
 # On a board (copy tinyrnn_model.py, tinyrnn_server.py, protocol_ids.py, and tinyrnn_c.mpy for its architecture +

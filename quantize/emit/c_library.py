@@ -368,7 +368,7 @@ def platformio_manifest(name: str, summary: str, params: KernelParams) -> dict:
         "version": "1.0.0",
         "description": f"tinyrnn model {name}: {summary} (model {params.model_hash})",
         "keywords": ["tinyrnn", "gru", "lstm", "fixed-point", "tinyml"],
-        "license": "UNLICENSED",
+        "license": "MIT",
         "frameworks": "*",
         "platforms": "*",
         "build": {"srcDir": "src", "includeDir": "src", "flags": ["-O2"]},
