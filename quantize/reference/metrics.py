@@ -10,7 +10,7 @@ import numpy as np
 
 # On the test split, versus the float model: share of sequences whose final argmax agrees, largest |error| of
 # the final output, largest |error| of any step's output. Checked by tests/test_twin.py (synthetic models),
-# host/check/harness.py and tests/hw (boards); the README's fidelity table reports them.
+# host/check/harness.py and tests/hw (boards); docs/performance.md, "Fidelity against the float model", reports them.
 FIDELITY_TARGETS = {"argmax_agreement_min": 0.995, "final_max_abs_max": 0.01, "step_max_abs_max": 0.05}
 
 
