@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyrnn.host.device import micropython as mpserve
+from tinyrnn.host.device.micropython import unix_port as mpserve
 from tinyrnn.host.link import spec as spec
 from tinyrnn.host.check.harness import connect
 from tinyrnn.host.link.framing import encode_frame

@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 
-from tinyrnn.host.device.micropython import BOARD_NAME, start
+from tinyrnn.host.device.micropython.unix_port import BOARD_NAME, start
 
 EXAMPLES = """\
   {prog} --model build/basic_motions-gru32      # prints /dev/pts/N; then, in another shell:

