@@ -71,7 +71,7 @@ def add_arguments(parser):
 
 
 def run_micropython(args) -> int:
-    from tinyrnn.host.device.micropython import bench as mpbench
+    from tinyrnn.host.device.micropython import bench as micropython_bench
     from tinyrnn.host.device.targets import load_target
     if not args.model or not (Path(args.model) / "kernel.bin").is_file():
         raise UserError("--micropython needs --model: an exported artifact directory (with kernel.bin)",
@@ -85,7 +85,7 @@ def run_micropython(args) -> int:
                             "use one of the mpy-qemu-* boards (tinyrnn boards list)")
     results = {}
     for b in boards:
-        figures = mpbench.measure(b, Path(args.model), steps=args.steps if args.steps > 4 else 1000)
+        figures = micropython_bench.measure(b, Path(args.model), steps=args.steps if args.steps > 4 else 1000)
         results[b.name] = figures
         if not args.json:
             print(f"\n{b.name} ({b.core}): instructions per step under QEMU -icount (not cycles), heap bytes")

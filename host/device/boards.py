@@ -336,7 +336,9 @@ def _fpu_exists_on_core(data, where):
 
 
 def _multiple_of_4(key):
-    return lambda value: None if value >= 0 and not value % 4 else f"[memory] {key} must be a non-negative multiple of 4"
+    def check(value):
+        return None if value >= 0 and not value % 4 else f"[memory] {key} must be a non-negative multiple of 4"
+    return check
 
 
 def _stack_fits(data, where):
@@ -450,7 +452,8 @@ def _check_stm32f4_pll(clock, clock_hz, where):
         raise BoardDataError(f"{where}: PLL factors out of range (M 2..63, N 50..432, P 2/4/6/8, Q 2..15)")
     vco_in, vco = f_in / m, f_in / m * n
     if not 1e6 <= vco_in <= 2e6 or not 100e6 <= vco <= 432e6:
-        raise BoardDataError(f"{where}: PLL input {vco_in / 1e6} MHz (1-2) or VCO {vco / 1e6} MHz (100-432) out of range")
+        raise BoardDataError(f"{where}: PLL input {vco_in / 1e6} MHz (1-2) or VCO {vco / 1e6} MHz (100-432) "
+                             "out of range")
     if vco / p != clock_hz:
         raise BoardDataError(f"{where}: PLL gives {vco / p:.0f} Hz but [cpu] clock_hz is {clock_hz}")
     for key, limit in (("ahb_div", None), ("apb1_div", 45_000_000), ("apb2_div", 90_000_000)):
