@@ -9,6 +9,7 @@
 One implementation per kind (host/device/targets.py chooses it once from the board data, `target_for`):
 emulated firmware and firmware on a probe (host/device/firmware_targets.py), emulated MicroPython
 (host/device/micropython/qemu_firmware.py) and MicroPython on a real port (host/device/micropython/deploy.py).
+MicroPython's unix port (`tinyrnn mpserve`), which has no board data, is one too (micropython/unix_port.py).
 Commands call these and never ask what kind a board is.
 """
 from dataclasses import dataclass

@@ -20,6 +20,7 @@ import tty
 from pathlib import Path
 
 from tinyrnn.host.device.micropython import builds
+from tinyrnn.host.device.target import Running, Target
 from tinyrnn.quantize.errors import TinyRNNError
 from tinyrnn.quantize.emit.micropython import write_c_image, write_tables
 from tinyrnn.quantize.twin.params import KernelParams, UnsupportedModel
@@ -124,3 +125,40 @@ def start(model_dir, board_name=BOARD_NAME, mp_dir=MP_DIR, ready_timeout=30.0, n
             raise TinyRNNError(f"MicroPython server did not start (exit {proc.returncode}): {log_text[-2000:]}")
         time.sleep(0.05)
     return server
+
+
+class UnixPortTarget(Target):
+    """The unix port server as a target (`tinyrnn mpserve`): no board.toml and nothing to flash; the server is a
+    child of this process, started by start() and ended by stop()."""
+    unattended = True
+
+    def __init__(self, board_name=BOARD_NAME, native=False, mp_dir=MP_DIR):
+        super().__init__(None)
+        self.board_name, self.native, self.mp_dir = board_name, native, mp_dir
+        self.server = None
+
+    @property
+    def name(self):
+        return self.board_name
+
+    def start(self, model_dir, image=None, run_dir=None, port=None):
+        self.check_options(model_dir, port)
+        self.server = start(model_dir, self.board_name, self.mp_dir, native=self.native)
+        return Running(self.server.port, self.server.proc.pid, "MicroPython's unix port; Ctrl-C stops it")
+
+    def exit_status(self):
+        """None while the server runs; once it has ended, (its exit code, the end of its log)."""
+        if self.server is None or self.server.proc.poll() is None:
+            return None
+        return self.server.proc.returncode, self.server.log[-2000:]
+
+    def stop(self, run_dir=None):
+        if self.server is None:
+            return False
+        self.server.stop()
+        self.server = None
+        return True
+
+    def describe(self):
+        return [f"name = {self.board_name}", f"kernel = {'x64 natmod' if self.native else 'pure Python'}",
+                f"micropython = {self.mp_dir}"]
