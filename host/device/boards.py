@@ -357,12 +357,22 @@ FIRMWARE_BOARD = Part(
           Key("memory", "stack_size", int, _multiple_of_4("stack_size"), optional=True),   # else firmware/stack.toml
           Key("uart", "base", int), Key("uart", "baud", int)),
     rules=(_fpu_exists_on_core, _stack_fits))
-# Which part of the porting contract each key names: one Part per value, validated after the key itself.
-FIRMWARE_SELECTORS = (
-    (Key("cpu", "counter", str, among(COUNTERS, "counter")), COUNTERS),
-    (Key("clock", "family", str, among(CLOCK_DRIVERS, "clock family")), CLOCK_DRIVERS),
-    (Key("uart", "family", str, among(UART_DRIVERS, "uart family")), UART_DRIVERS),
-    (Key("runner", "kind", str, among(RUNNERS, "runner kind")), RUNNERS),
+
+
+def _named_by(selector, parts):
+    """The Part whose name `selector` (a Key) holds, the key validated first."""
+    return lambda data, where: chosen(data, selector, parts, where)
+
+
+# What a firmware board's data names, in the order errors are reported: each entry picks one Part from the data
+# validated so far (the counter, clock driver, UART driver, the core's family, the runner), and one loop checks it.
+FIRMWARE_PARTS = (
+    lambda data, where: FIRMWARE_BOARD,
+    _named_by(Key("cpu", "counter", str, among(COUNTERS, "counter")), COUNTERS),
+    _named_by(Key("clock", "family", str, among(CLOCK_DRIVERS, "clock family")), CLOCK_DRIVERS),
+    _named_by(Key("uart", "family", str, among(UART_DRIVERS, "uart family")), UART_DRIVERS),
+    lambda data, where: FAMILY_INTERRUPTS[core_family(data["cpu"]["core"])],
+    _named_by(Key("runner", "kind", str, among(RUNNERS, "runner kind")), RUNNERS),
 )
 
 
@@ -370,15 +380,15 @@ def _firmware_board(data, path, where):
     for table in FIRMWARE_BOARD.tables:
         need(data, table, dict, where)
     name = _check_name(data, path, where)
-    check_parts(data, [FIRMWARE_BOARD], where)
-    check_parts(data, [chosen(data, key, parts, where) for key, parts in FIRMWARE_SELECTORS[:3]], where)
-    check_parts(data, [FAMILY_INTERRUPTS[core_family(data["cpu"]["core"])]], where)
-    check_parts(data, [chosen(data, *FIRMWARE_SELECTORS[3], where)], where)
+    for pick in FIRMWARE_PARTS:
+        pick(data, where).validate(data, where)
     cpu, mem = data["cpu"], data["memory"]
+    # [interrupts] only where the family reads it (RISC-V's PLIC); Cortex-M's NVIC is architectural
+    family_tables = FAMILY_INTERRUPTS[core_family(cpu["core"])].tables
     return Board(name=name, description=data.get("description", ""), core=cpu["core"], fpu=cpu["fpu"],
                  clock_hz=cpu["clock_hz"], counter=cpu["counter"], clock=dict(data["clock"]), uart=dict(data["uart"]),
-                 runner=dict(data["runner"]), path=path, interrupts=dict(data.get("interrupts", {})) if
-                 FAMILY_INTERRUPTS[core_family(cpu["core"])].tables else {},
+                 runner=dict(data["runner"]), path=path,
+                 interrupts=dict(data["interrupts"]) if "interrupts" in family_tables else {},
                  stack_override=mem.get("stack_size", 0),
                  **{k: mem[k] for k in ("flash_origin", "flash_size", "ram_origin", "ram_size")})
 
