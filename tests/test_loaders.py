@@ -50,7 +50,7 @@ def test_a_truncated_or_altered_kernel_bin_is_refused(artifact, tmp_path):
     (copy / "kernel.bin").write_bytes(data[:-7])
     with pytest.raises(UnsupportedModel, match="truncated or altered"):
         KernelParams.check_kernel_bin(copy)
-    from tinyrnn.host.device import micropython
+    from tinyrnn.host.device.micropython import unix_port as micropython
     with pytest.raises(TinyRNNError, match="truncated or altered"):
         micropython.start(copy)
     (copy / "kernel.bin").write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])

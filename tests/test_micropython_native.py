@@ -1,6 +1,6 @@
 """The C kernels inside MicroPython (tinyrnn_c: natmod .mpy / user C module) against the twin: bit-exact.
 
-The x64 natmod is built from firmware/kernels/*.c in place (host/device/mpbuild.py, MicroPython v1.28.0 source:
+The x64 natmod is built from firmware/kernels/*.c in place (host/device/micropython/builds.py, MicroPython v1.28.0 source:
 $MICROPY_DIR or the vendored archive) and run by MicroPython's unix port (.venv/mp) through tinyrnn_model.py,
 the one API the natmod, the user C module and the pure-Python kernel share. Without the MicroPython source or
 the unix port, the tests here that need them skip and say why. The Cortex-M natmods and firmware are checked by
@@ -16,8 +16,8 @@ import sys
 import numpy as np
 import pytest
 
-from tinyrnn.host.device import mpbuild
-from tinyrnn.host.device.micropython import MP_DIR, micropython_available
+from tinyrnn.host.device.micropython import builds
+from tinyrnn.host.device.micropython.unix_port import MP_DIR, micropython_available
 from tinyrnn.quantize.errors import ToolMissing
 from tinyrnn.quantize.emit.c_code import C_LAYOUT, interleave_weights
 from tinyrnn.quantize.emit.export import export
@@ -39,7 +39,7 @@ MODELS = {
 
 def _natmod_x64():
     try:
-        return mpbuild.natmod("x64"), None
+        return builds.natmod("x64"), None
     except ToolMissing as e:           # MicroPythonMissing included
         return None, str(e)
 

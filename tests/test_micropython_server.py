@@ -1,6 +1,6 @@
 """The protocol served by a MicroPython script: firmware/micropython/tinyrnn_server.py on MicroPython's unix
-port, its stdin/stdout on a pty (host/device/micropython.py), checked by the unchanged hardware suite (tests/hw) and the
-harness, like any board.
+port, its stdin/stdout on a pty (host/device/micropython/unix_port.py), checked by the unchanged hardware suite
+(tests/hw) and the harness, like any board.
 
 Needs the unix port in .venv/mp (or $TINYRNN_MICROPYTHON_DIR; `make install`); without it the server tests
 skip and say so. The generated constants file is checked either way.
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyrnn.host.device import micropython as mpserve
+from tinyrnn.host.device.micropython import unix_port as mpserve
 from tinyrnn.host.link import spec as spec
 from tinyrnn.host.check.harness import connect
 from tinyrnn.host.link.framing import encode_frame

@@ -1,4 +1,5 @@
-"""Deploying to real MicroPython boards (host/device/mpdeploy.py, `tinyrnn flash --board micropython --port P`).
+"""Deploying to real MicroPython boards (host/device/micropython/deploy.py, `tinyrnn flash --board micropython
+--port P`).
 
 No MicroPython hardware is here. What runs for real: the choice of natmod from sys.implementation._mpy (pure
 functions), and, against MicroPython's firmware in QEMU (mpy-qemu-mps2-an386-cmodule's), the mpremote probe,
@@ -12,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyrnn.host.device import mpboard, mpbuild, mpdeploy, qemu
+from tinyrnn.host.device import qemu
+from tinyrnn.host.device.micropython import builds, deploy, qemu_firmware, staging
 from tinyrnn.host.device.boards import load_board
 from tinyrnn.quantize.errors import TinyRNNError, ToolMissing
 from tinyrnn.host.link.client import connect
@@ -23,17 +25,17 @@ from tinyrnn.quantize.twin.params import KernelParams
 
 
 def mpy(arch, version=6, sub=3):
-    return version | ((sub | mpdeploy.MPY_ARCHS.index(arch) << 2) << 8)
+    return version | ((sub | deploy.MPY_ARCHS.index(arch) << 2) << 8)
 
 
 def facts(arch, version=6, sub=3, freq=0, builtin="-"):
-    return mpdeploy.BoardFacts(version, sub, arch, "test", freq, builtin)
+    return deploy.BoardFacts(version, sub, arch, "test", freq, builtin)
 
 
 def test_decode_mpy():
-    assert mpdeploy.decode_mpy(mpy("armv7emsp")) == (6, 3, "armv7emsp")
-    assert mpdeploy.decode_mpy(0x1606) == (6, 2, "armv7m")          # arch 5 << 10 | sub 2 << 8 | 6
-    assert mpdeploy.decode_mpy(6 | 3 << 8) == (6, 3, "none")         # no native emitter (e.g. micro:bit)
+    assert deploy.decode_mpy(mpy("armv7emsp")) == (6, 3, "armv7emsp")
+    assert deploy.decode_mpy(0x1606) == (6, 2, "armv7m")          # arch 5 << 10 | sub 2 << 8 | 6
+    assert deploy.decode_mpy(6 | 3 << 8) == (6, 3, "none")         # no native emitter (e.g. micro:bit)
 
 
 @pytest.mark.parametrize("board_arch, expected", [
@@ -42,27 +44,27 @@ def test_decode_mpy():
     ("x64", "x64"),
 ])
 def test_choose_natmod(board_arch, expected):
-    assert mpdeploy.choose(facts(board_arch)) == ("natmod", expected, None)
+    assert deploy.choose(facts(board_arch)) == ("natmod", expected, None)
 
 
 def test_choose_falls_back_to_python_naming_the_speed(tmp_path):
     path = make_artifact(tmp_path / "m", cell="gru", d=6, units=32, k=4, n=2, steps=4, seed=1)
     export(path, progress=False)
     params = KernelParams.load(path)
-    impl, arch, warning = mpdeploy.choose(facts("xtensawin", freq=240_000_000), params)
+    impl, arch, warning = deploy.choose(facts("xtensawin", freq=240_000_000), params)
     assert (impl, arch) == ("python", None)
     assert "xtensawin" in warning and "million instructions per step" in warning and "ms at 240 MHz" in warning
-    impl, _, warning = mpdeploy.choose(facts("armv7m", sub=2), params)       # another .mpy sub-version
+    impl, _, warning = deploy.choose(facts("armv7m", sub=2), params)       # another .mpy sub-version
     assert impl == "python" and "v6.2" in warning
-    assert mpdeploy.choose(facts("none"))[0] == "python"
-    assert mpdeploy.choose(facts("xtensawin", builtin="cmodule")) == ("cmodule", None, None)
+    assert deploy.choose(facts("none"))[0] == "python"
+    assert deploy.choose(facts("xtensawin", builtin="cmodule")) == ("cmodule", None, None)
 
 
 def test_parse_probe():
     text = f"junk\r\nTINYRNN-PROBE {mpy('armv6m')} rp2 125000000 -\r\n"
-    assert mpdeploy.parse_probe(text) == mpdeploy.BoardFacts(6, 3, "armv6m", "rp2", 125_000_000, "-")
+    assert deploy.parse_probe(text) == deploy.BoardFacts(6, 3, "armv6m", "rp2", 125_000_000, "-")
     with pytest.raises(TinyRNNError):
-        mpdeploy.parse_probe("Traceback ...")
+        deploy.parse_probe("Traceback ...")
 
 
 def test_flash_needs_port_and_model():
@@ -77,27 +79,27 @@ def test_deploy_on_emulated_micropython(tmp_path):
         pytest.skip(f"{qemu.QEMU} not installed")
     emulated = load_board("mpy-qemu-mps2-an386-cmodule")
     try:
-        elf = mpboard.firmware(emulated)
+        elf = qemu_firmware.firmware(emulated)
     except ToolMissing as e:                     # MicroPythonMissing included
         pytest.skip(str(e))
     model = make_artifact(tmp_path / "model", cell="gru", d=6, units=16, k=4, n=2, steps=4, seed=7)
     export(model, progress=False)
     board = load_board("micropython")
     # The files deploy() will choose for this firmware (it has tinyrnn_c compiled in), as a ROMFS image.
-    expected = mpdeploy.stage_for(board, facts("armv7emsp", builtin="cmodule"), "cmodule", None, model,
+    expected = deploy.stage_for(board, facts("armv7emsp", builtin="cmodule"), "cmodule", None, model,
                                   tmp_path / "pre")
-    image = mpboard.romfs_image(tmp_path / "pre", tmp_path / "romfs.img")
-    record = qemu.start(emulated, elf, run_dir=tmp_path / "run", extra_args=mpboard.qemu_args(emulated, image))
+    image = staging.romfs_image(tmp_path / "pre", tmp_path / "romfs.img")
+    record = qemu.start(emulated, elf, run_dir=tmp_path / "run", extra_args=qemu_firmware.qemu_args(emulated, image))
     copies = []
 
     def mpremote(port, *args, **kw):
         if args[0] == "cp":                      # no writable filesystem on the qemu port: mount the image
             copies.append(args)
-            return mpdeploy.run_mpremote(port, "exec", mpboard.mount_code(emulated, image.stat().st_size))
-        return mpdeploy.run_mpremote(port, *args, **kw)
+            return deploy.run_mpremote(port, "exec", qemu_firmware.mount_code(emulated, image.stat().st_size))
+        return deploy.run_mpremote(port, *args, **kw)
 
     try:
-        implementation, arch = mpdeploy.deploy(board, record.port, model, mpremote=mpremote, log=lambda s: None)
+        implementation, arch = deploy.deploy(board, record.port, model, mpremote=mpremote, log=lambda s: None)
         assert (implementation, arch) == ("cmodule", None)
         assert len(copies) == 1 and copies[0][-1] == ":"
         assert [Path(f).name for f in copies[0][1:-1]] == sorted(Path(f).name for f in expected)
@@ -112,4 +114,4 @@ def test_deploy_on_emulated_micropython(tmp_path):
             client.transport.close()
     finally:
         qemu.stop(emulated.name, tmp_path / "run")
-    assert mpbuild.MICROPY_VERSION == "1.28.0"
+    assert builds.MICROPY_VERSION == "1.28.0"

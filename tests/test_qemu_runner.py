@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tinyrnn.host.device import qemu
+from tinyrnn.host.device import firmware, qemu
 from tinyrnn.host.device.boards import load_board
 from tinyrnn.quantize.sources import FIRMWARE_DIR
 from tinyrnn.host.link.client import Client
@@ -102,10 +102,10 @@ def test_run_directories_are_separate(tmp_path, monkeypatch, fake_qemu):
 def test_hwtest_uses_its_own_run_directory(tmp_path, monkeypatch):
     from tinyrnn.host.commands import hwtest
     calls = []
-    monkeypatch.setattr(hwtest, "build", lambda board, model_dir: tmp_path / "app.elf")
-    monkeypatch.setattr(hwtest.qemu, "start", lambda board, elf, run_dir=None: calls.append(("start", run_dir))
+    monkeypatch.setattr(firmware, "build", lambda board, model_dir, verbose=False: tmp_path / "app.elf")
+    monkeypatch.setattr(qemu, "start", lambda board, elf, run_dir=None: calls.append(("start", run_dir))
                         or qemu.RunRecord(board.name, 1, "/dev/pts/999", str(elf), "x.log", []))
-    monkeypatch.setattr(hwtest.qemu, "stop", lambda name, run_dir=None: calls.append(("stop", run_dir)))
+    monkeypatch.setattr(qemu, "stop", lambda name, run_dir=None: calls.append(("stop", run_dir)))
     monkeypatch.setattr(hwtest.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0))
     summary = hwtest.run_board(load_board(BOARD), tmp_path)
     assert summary["tests"] == "passed"

@@ -7,7 +7,7 @@ count is of a correct run). Counts are instructions, not cycles: no wait states,
 modelled. Needs arm-none-eabi-gcc and the bench extra (pip install 'tinyrnn[bench]').
 
 With --micropython BOARD (an emulated MicroPython board, e.g. mpy-qemu-mps2-an385) and --model, it measures the
-model inside MicroPython instead (host/device/mpbench.py): instructions per `model.step(x, out)` under QEMU
+model inside MicroPython instead (host/device/micropython/bench.py): instructions per `model.step(x, out)` under QEMU
 -icount for the natmod (the board's architecture, and armv6m where the firmware loads it), the user C module and
 pure Python, the heap each costs, and the kit's bare-metal firmware on the same QEMU machine.
 """
@@ -71,23 +71,21 @@ def add_arguments(parser):
 
 
 def run_micropython(args) -> int:
-    from tinyrnn.host.device import mpbench
-    from tinyrnn.host.device.boards import load_board
+    from tinyrnn.host.device.micropython import bench as micropython_bench
+    from tinyrnn.host.device.targets import load_target
     if not args.model or not (Path(args.model) / "kernel.bin").is_file():
         raise UserError("--micropython needs --model: an exported artifact directory (with kernel.bin)",
                         "add --model build/basic_motions-gru32")
-    boards = [load_board(name) for name in args.micropython]
-    for b in boards:
-        if not (b.micropython and b.emulated):
+    targets = [load_target(name) for name in args.micropython]
+    boards = [t.board for t in targets]
+    for t in targets:
+        if not t.measures_micropython:
+            b = t.board
             raise UserError(f"--micropython {b.name}: not an emulated MicroPython board",
                             "use one of the mpy-qemu-* boards (tinyrnn boards list)")
     results = {}
     for b in boards:
-        figures = mpbench.micropython_figures(b, Path(args.model), steps=args.steps if args.steps > 4 else 1000)
-        bare = mpbench.bare_metal_board(b)
-        if bare:
-            count, path = mpbench.bare_metal_figure(bare, Path(args.model))
-            figures["bare metal (" + bare.name + ")"] = {"api": count, "kernel_path": path}
+        figures = micropython_bench.measure(b, Path(args.model), steps=args.steps if args.steps > 4 else 1000)
         results[b.name] = figures
         if not args.json:
             print(f"\n{b.name} ({b.core}): instructions per step under QEMU -icount (not cycles), heap bytes")

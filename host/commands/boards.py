@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tinyrnn.host.device import fwsize
 from tinyrnn.host.device.boards import board_names, generate, load_board
+from tinyrnn.host.device.targets import load_target
 from tinyrnn.quantize.errors import ToolMissing
 
 EXAMPLES = """\
@@ -40,13 +41,8 @@ def run(args) -> int:
             b = load_board(name)
             print(f"{name:27s} {b.core:10s} {b.clock_hz / 1e6:6.1f} MHz  {b.runner['kind']:5s}  {b.description}")
     elif args.action == "show":
-        board = load_board(args.board)
-        for key, value in board.__dict__.items():
-            if key != "stack_override":
-                print(f"{key} = {value}")
-        if not board.micropython:      # what the build derives from the data
-            print(f"family = {board.family}\nkernel_path = {board.kernel_path}")
-            print(f"stack_size = {board.stack_size} ({board.stack_origin})")
+        for line in load_target(args.board).describe():
+            print(line)
     elif args.action == "generate":
         generate(load_board(args.board), args.outdir)
     else:

@@ -12,9 +12,8 @@ from tinyrnn.host.check import harness
 from tinyrnn.host.check.board_report import summary_lines
 from tinyrnn.host.commands.base import run_command
 from tinyrnn.host.defaults import DEFAULT_BOARD, DEFAULT_MODEL
-from tinyrnn.host.device import qemu
-from tinyrnn.host.device.boards import load_board
-from tinyrnn.host.device.firmware import build, ensure_exported
+from tinyrnn.host.device.firmware import ensure_exported
+from tinyrnn.host.device.targets import load_target
 from tinyrnn.quantize.errors import TinyRNNError, UserError
 from tinyrnn.host.report.html import REPORT_NAME
 
@@ -61,20 +60,20 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    board = load_board(args.board)
-    if not board.emulated:
-        raise UserError(f"{board.name} is a real board; the demo runs on an emulated one",
-                        f"flash it with tinyrnn flash --board {board.name} --model {args.model}, "
+    target = load_target(args.board)
+    if not target.unattended:
+        raise UserError(f"{target.name} is a real board; the demo runs on an emulated one",
+                        f"flash it with tinyrnn flash --board {target.name} --model {args.model}, "
                         "then tinyrnn harness --port PORT")
     ensure_model(args.model)
-    print(f"[demo] building the firmware for {board.name}", flush=True)
-    elf = build(board, args.model)
-    record = qemu.start(board, elf)
+    print(f"[demo] building the firmware for {target.name}", flush=True)
+    image = target.build(args.model)
+    running = target.start(args.model, image)
     try:
-        print(f"[demo] {board.name} running in QEMU on {record.port}; streaming the test split", flush=True)
-        results, run_arrays, twin, split = harness.evaluate(record.port, args.model)
+        print(f"[demo] {target.name} running in QEMU on {running.port}; streaming the test split", flush=True)
+        results, run_arrays, twin, split = harness.evaluate(running.port, args.model)
     finally:
-        qemu.stop(board.name)
+        target.stop()
     harness.write_outputs(results, run_arrays, twin, split, args.model)
     print()
     for line in summary_lines(results):

@@ -7,16 +7,17 @@ instead; `tinyrnn hwtest` keeps its own, so it never stops an emulator started h
 programmed with pyOCD or OpenOCD. A board that is already running is replaced only with --force.
 A real MicroPython board (`--board micropython --port PORT`) gets the model and the server copied with mpremote:
 the natmod for its architecture (from sys.implementation._mpy), or pure Python with a warning naming the
-expected speed; the server is then started and answers on that port (host/device/mpdeploy.py).
+expected speed; the server is then started and answers on that port (host/device/micropython/deploy.py).
+What each kind of board does is its Target's (host/device/targets.py); this command only calls it.
 """
 from pathlib import Path
 
 from tinyrnn.host.defaults import DEFAULT_BOARD
-from tinyrnn.host.device import mpboard, mpdeploy, qemu
-from tinyrnn.host.device.boards import board_names, load_board
-from tinyrnn.host.device.firmware import build, elf_path, expected_hash
-from tinyrnn.host.device.probe import flash_probe
-from tinyrnn.quantize.errors import BuildFailed, UserError
+from tinyrnn.host.device import qemu
+from tinyrnn.host.device.boards import board_names
+from tinyrnn.host.device.firmware import expected_hash
+from tinyrnn.host.device.targets import load_target
+from tinyrnn.quantize.errors import UserError
 from tinyrnn.host.link.client import connect
 
 EXAMPLES = """\
@@ -40,18 +41,16 @@ def add_arguments(p):
     p.add_argument("--verbose", action="store_true", help="show the build log")
 
 
-def start_emulated(board, elf, model_dir):
-    """Start QEMU, then shake hands once so a broken image is reported now rather than by the harness.
-    A MicroPython board (elf None): its firmware, the model deployed as ROMFS, the server started."""
-    record = mpboard.start(board, model_dir) if board.micropython else qemu.start(board, elf)
+def shake_hands(target, running, model_dir):
+    """Once the board answers on a port, shake hands so a broken image is reported now rather than by the
+    harness; whatever stops us (an error, Ctrl-C), no emulator is left running."""
     try:
-        client = connect(record.port, expected_hash=expected_hash(model_dir))
+        client = connect(running.port, expected_hash=expected_hash(model_dir))
         print(client.info.describe())
         client.transport.close()
-    except BaseException:             # whatever stops us (an error, Ctrl-C): no emulator is left running
-        qemu.stop(board.name)
+    except BaseException:
+        target.stop()
         raise
-    return record
 
 
 def run(args) -> int:
@@ -70,42 +69,19 @@ def run(args) -> int:
             print(f"{name}: {'stopped' if qemu.stop(name) else 'not running'}")
         return 0
 
-    board = load_board(args.board or DEFAULT_BOARD)
+    target = load_target(args.board or DEFAULT_BOARD)
     if args.model and not (Path(args.model) / "model.json").is_file():
         raise UserError(f"{args.model}: not an artifact directory (no model.json)",
                         "train one with tinyrnn train, or point --model at one")
     expected_hash(args.model)         # a damaged model.json is one line before anything is built or started
-    if board.emulated and not args.force:
-        running = [r for r in qemu.running() if r.board == board.name]
-        if running:
-            raise UserError(f"{board.name} is already running on {running[0].port} (QEMU pid {running[0].pid})",
-                            f"replace it with --force, or stop it: tinyrnn flash --stop {board.name}")
-    if board.micropython and not board.emulated:
-        if not args.port or not args.model:
-            raise UserError(f"{board.name} is a real MicroPython board: it needs --port and --model",
-                            f"e.g. tinyrnn flash --board {board.name} --port /dev/ttyACM0 --model ARTIFACT_DIR")
-        implementation, arch = mpdeploy.deploy(board, args.port, args.model)
-        client = connect(args.port, expected_hash=expected_hash(args.model))
-        print(client.info.describe())
-        client.transport.close()
-        print(f"port: {args.port}  (the tinyrnn server, {implementation}{' ' + arch if arch else ''}; "
-              "reset the board for its REPL)")
-        return 0
-    if args.port:
-        raise UserError(f"--port is for real MicroPython boards; {board.name} is not one",
-                        "drop --port (emulated boards get a pty; probe boards are found by their probe)")
-    if board.micropython:
-        if not args.model:
-            raise UserError(f"{board.name} runs MicroPython: it needs a model", "add --model ARTIFACT_DIR")
-        record = start_emulated(board, None, args.model)
-        print(f"port: {record.port}  (QEMU pid {record.pid}; stop with: tinyrnn flash --stop {board.name})")
-        return 0
-    elf = elf_path(board.name, args.model) if args.no_build else build(board, args.model, args.verbose)
-    if not elf.is_file():
-        raise BuildFailed(f"{elf} does not exist", "build it first (drop --no-build)")
-    if board.emulated:
-        record = start_emulated(board, elf, args.model)
-        print(f"port: {record.port}  (QEMU pid {record.pid}; stop with: tinyrnn flash --stop {board.name})")
-    else:
-        flash_probe(board, elf)
+    running = None if args.force else target.already_running()
+    if running:
+        raise UserError(f"{target.name} is already running on {running.port} (QEMU pid {running.pid})",
+                        f"replace it with --force, or stop it: tinyrnn flash --stop {target.name}")
+    target.check_options(args.model, args.port)
+    image = target.built(args.model) if args.no_build else target.build(args.model, args.verbose)
+    started = target.start(args.model, image, port=args.port)
+    if started.port:
+        shake_hands(target, started, args.model)
+        print(started.summary())
     return 0

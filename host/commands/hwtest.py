@@ -19,9 +19,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from tinyrnn.host.defaults import DEFAULT_MODEL
-from tinyrnn.host.device import mpboard, mpbuild, qemu
-from tinyrnn.host.device.boards import board_names, load_board
-from tinyrnn.host.device.firmware import build, ensure_exported
+from tinyrnn.host.device.boards import board_names
+from tinyrnn.host.device.firmware import ensure_exported
+from tinyrnn.host.device.micropython.builds import MicroPythonMissing
+from tinyrnn.host.device.targets import load_target, target_for
 from tinyrnn.quantize.errors import TinyRNNError, UserError
 from tinyrnn.host.report.html import REPORT_NAME
 from tinyrnn.quantize.reference.synthetic import make_artifact
@@ -46,19 +47,17 @@ def make_synthetic(path):
 
 
 def run_board(board, model_dir, harness=True, pytest_args=(), junit_path=None):
-    """Returns a summary dict for one board; QEMU is always stopped. The hardware suite's JUnit XML goes to
-    `junit_path` (a test suite named after the board)."""
+    """Returns a summary dict for one board (its Target builds and starts it: the kit's firmware, or MicroPython's
+    with the model deployed and the server started); QEMU is always stopped. The hardware suite's JUnit XML goes
+    to `junit_path` (a test suite named after the board)."""
+    target = target_for(board)
     summary = {"board": board.name, "build": "-", "tests": "-", "harness": "-", "seconds": 0.0}
     junit = [f"--junitxml={junit_path}", "-o", f"junit_suite_name={board.name}"] if junit_path else []
     started = time.monotonic()
     try:
-        if board.micropython:       # MicroPython's firmware: build (cached), deploy the model, start the server
-            record = mpboard.start(board, model_dir, run_dir=RUN_DIR)
-            summary["build"] = "ok"
-        else:
-            elf = build(board, model_dir)
-            summary["build"] = "ok"
-            record = qemu.start(board, elf, run_dir=RUN_DIR)
+        image = target.build(model_dir)
+        summary["build"] = "ok"
+        record = target.start(model_dir, image, run_dir=RUN_DIR)
         try:
             print(f"[hwtest] {board.name}: QEMU pid {record.pid} on {record.port}", flush=True)
             tests = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "tinyrnn.hwtests",
@@ -73,8 +72,8 @@ def run_board(board, model_dir, harness=True, pytest_args=(), junit_path=None):
                 summary["harness"] = {0: "pass", 1: "targets missed"}.get(report.returncode,
                                                                          f"error (exit {report.returncode})")
         finally:
-            qemu.stop(board.name, run_dir=RUN_DIR)
-    except mpbuild.MicroPythonMissing as e:     # no MicroPython source: that board skips, saying why
+            target.stop(run_dir=RUN_DIR)
+    except MicroPythonMissing as e:     # no MicroPython source: that board skips, saying why
         summary["build"], summary["tests"] = "skipped", f"skipped: {e}"
     except TinyRNNError as e:
         summary["build" if summary["build"] == "-" else "tests"] = f"error: {e}"
@@ -96,12 +95,12 @@ def add_arguments(p):
 
 def run(args) -> int:
     # Boards first: a mistyped board name is reported whether or not the model exists yet.
-    boards = [load_board(name) for name in args.board] if args.board else \
-        [b for b in map(load_board, board_names()) if b.emulated and b.runtime.get("hwtest_default", True)]
-    for board in boards:
-        if not board.emulated:
-            raise UserError(f"{board.name} is not an emulated board",
-                            f"flash it (tinyrnn flash --board {board.name}) and run pytest --pyargs "
+    targets = [load_target(name) for name in args.board] if args.board else \
+        [t for t in map(load_target, board_names()) if t.unattended and t.board.hwtest_default]
+    for target in targets:
+        if not target.unattended:
+            raise UserError(f"{target.name} is not an emulated board",
+                            f"flash it (tinyrnn flash --board {target.name}) and run pytest --pyargs "
                             "tinyrnn.hwtests --port PORT")
     model_dir = make_synthetic(SYNTHETIC_MODEL) if args.synthetic else args.model.resolve()
     if not (model_dir / "model.json").is_file():
@@ -112,7 +111,8 @@ def run(args) -> int:
     results = []
     parts_dir = args.junit_xml.parent / f".{args.junit_xml.name}.parts"
     parts_dir.mkdir(parents=True, exist_ok=True)
-    for board in boards:
+    for target in targets:
+        board = target.board
         print(f"\n[hwtest] === {board.name} ===", flush=True)
         results.append(run_board(board, model_dir, harness=not args.no_harness, pytest_args=args.pytest_args,
                                  junit_path=parts_dir / f"{board.name}.xml"))

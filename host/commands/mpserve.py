@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 
-from tinyrnn.host.device.micropython import BOARD_NAME, start
+from tinyrnn.host.device.micropython.unix_port import BOARD_NAME, UnixPortTarget
 
 EXAMPLES = """\
   {prog} --model build/basic_motions-gru32      # prints /dev/pts/N; then, in another shell:
@@ -27,15 +27,16 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    server = start(args.model, args.board_name, native=args.native)
+    target = UnixPortTarget(args.board_name, native=args.native)
+    running = target.start(args.model)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(server.port, flush=True)
+    print(running.port, flush=True)
     try:
-        while server.proc.poll() is None:
+        while (ended := target.exit_status()) is None:
             time.sleep(0.2)
-        print(f"error: the server exited ({server.proc.returncode}): {server.log[-2000:]}", file=sys.stderr)
+        print(f"error: the server exited ({ended[0]}): {ended[1]}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
     finally:
-        server.stop()
+        target.stop()

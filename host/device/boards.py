@@ -16,6 +16,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tinyrnn.host.device.board_checks import Key, Part, among, check_parts, chosen, need, one_of, within
 from tinyrnn.quantize.errors import BoardDataError
 from tinyrnn.quantize.sources import BOARDS_DIR, FIRMWARE_DIR, PACKAGE_ROOT
 
@@ -40,31 +41,105 @@ FPUS = {
     "fpv5-sp-d16": {"cortex-m7"},
     "fpv5-d16": {"cortex-m7"},
 }
-# Family code: which source file implements each part of the porting contract (firmware/platform/platform.h).
-UART_DRIVERS = {
-    "cmsdk": "platform/uart/cmsdk_uart.c",
-    "stm32-usart": "platform/uart/stm32_usart.c",
-    "nrf-uart": "platform/uart/nrf_uart.c",
-    "nrf-uarte": "platform/uart/nrf_uarte.c",
-    "ns16550": "platform/uart/ns16550.c",
-}
-CLOCK_DRIVERS = {
-    "none": "platform/clock/clock_none.c",
-    "stm32f4-pll": "platform/clock/stm32f4_pll.c",
-    "nrf52-hfxo": "platform/clock/nrf52_hfxo.c",
-}
-COUNTERS = {"systick": "platform/counter/systick.c", "dwt": "platform/counter/dwt.c",
-            "minstret": "platform/counter/minstret.c"}
-FAMILY_COUNTERS = {"cortexm": {"systick", "dwt"}, "riscv": {"minstret"}}
-INTERRUPT_CONTROLLERS = {"riscv": "plic"}      # Cortex-M: the NVIC, part of the architecture (no board data)
-RUNNERS = {"qemu", "probe"}
-# A board whose [runtime] is MicroPython runs MicroPython's own firmware (host/device/mpboard.py), not the kit's:
-# it has no [memory]/[clock]/[uart] of the kit's firmware, but says how the kernel reaches MicroPython.
-MICROPYTHON_MODULES = {"natmod", "cmodule", "python"}     # tinyrnn_c.mpy, tinyrnn_c compiled in, tinyrnn_mp.py
-NATMOD_ARCHS = {"armv6m", "armv7m", "armv7emsp", "armv7emdp"}
 STM32_BUSES = {"apb1", "apb2"}
 STM32_RCC_REGS = {"AHB1ENR": 0x30, "APB1ENR": 0x40, "APB2ENR": 0x44}
 BAUDS_NRF = {9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, 1000000}
+
+
+# Family code: each part of the porting contract (firmware/platform/platform.h) is one source file per kind,
+# named by board data; each declares beside its file the board.toml keys it reads (board_checks.Part).
+def _ns16550_clock(data, where):
+    if data["uart"]["clock_hz"] < 16 * data["uart"]["baud"]:
+        raise BoardDataError(f"{where}: [uart] clock_hz must be at least 16 x baud")
+
+
+def _stm32_silicon_pins(data, where):
+    """Real silicon (tx_pin or rcc_enable given) needs the clock enable and the pins; QEMU needs neither."""
+    uart = data["uart"]
+    if "tx_pin" not in uart and "rcc_enable" not in uart:
+        return
+    for key in ("tx_pin", "rx_pin"):
+        if not re.fullmatch(r"P[A-K]([0-9]|1[0-5])", need(uart, key, str, where + " [uart]")):
+            raise BoardDataError(f"{where}: [uart] {key} must look like PA2")
+    if not 0 <= need(uart, "af", int, where + " [uart]") <= 15:
+        raise BoardDataError(f"{where}: [uart] af must be 0..15")
+    reg, _, bit = need(uart, "rcc_enable", str, where + " [uart]").partition(":")
+    if reg not in STM32_RCC_REGS or not bit.isdigit() or int(bit) > 31:
+        raise BoardDataError(f"{where}: [uart] rcc_enable must be like 'APB1ENR:17'")
+
+
+def _stm32f4_pll(data, where):
+    _check_stm32f4_pll(data["clock"], data["cpu"]["clock_hz"], where)
+
+
+_NRF_PINS = (Key("uart", "baud", int, among(BAUDS_NRF, "baud")),
+             *(Key("uart", pin, int, within(0, 47, f"[uart] {pin} must be a pin number 0..47 (P1.n = 32+n)"))
+               for pin in ("tx_pin", "rx_pin")))
+UART_DRIVERS = {
+    "cmsdk": Part("platform/uart/cmsdk_uart.c"),
+    "stm32-usart": Part("platform/uart/stm32_usart.c", keys=(Key("uart", "bus", str, among(STM32_BUSES, "uart bus")),),
+                        rules=(_stm32_silicon_pins,)),
+    "nrf-uart": Part("platform/uart/nrf_uart.c", keys=_NRF_PINS),
+    "nrf-uarte": Part("platform/uart/nrf_uarte.c", keys=_NRF_PINS),
+    "ns16550": Part("platform/uart/ns16550.c", keys=(Key("uart", "clock_hz", int),), rules=(_ns16550_clock,)),
+}
+CLOCK_DRIVERS = {
+    "none": Part("platform/clock/clock_none.c"),
+    "stm32f4-pll": Part("platform/clock/stm32f4_pll.c", rules=(_stm32f4_pll,)),
+    "nrf52-hfxo": Part("platform/clock/nrf52_hfxo.c"),
+}
+
+
+def _counter_on_family(data, where):
+    core, counter = data["cpu"]["core"], data["cpu"]["counter"]
+    family = core_family(core)
+    if counter not in FAMILY_COUNTERS[family]:
+        raise BoardDataError(f"{where}: counter {counter!r} does not exist on {core} "
+                             f"(use one of {sorted(FAMILY_COUNTERS[family])})")
+
+
+def _dwt_needs_armv7m(data, where):
+    if data["cpu"]["core"] == "cortex-m0":
+        raise BoardDataError(f"{where}: Cortex-M0 has no DWT cycle counter: use counter = \"systick\"")
+
+
+COUNTERS = {"systick": Part("platform/counter/systick.c", rules=(_counter_on_family,)),
+            "dwt": Part("platform/counter/dwt.c", rules=(_counter_on_family, _dwt_needs_armv7m)),
+            "minstret": Part("platform/counter/minstret.c", rules=(_counter_on_family,))}
+FAMILY_COUNTERS = {"cortexm": {"systick", "dwt"}, "riscv": {"minstret"}}
+INTERRUPT_CONTROLLERS = {"riscv": "plic"}      # Cortex-M: the NVIC, part of the architecture (no board data)
+# What each family's interrupt wiring needs: Cortex-M an NVIC IRQn, RISC-V a PLIC ([interrupts]) and its source.
+FAMILY_INTERRUPTS = {
+    "cortexm": Part(keys=(Key("uart", "irq", int, within(
+        0, 239, "[uart] irq must be the receive interrupt's number 0..239 (NVIC IRQn)")),)),
+    "riscv": Part(tables=("interrupts",), keys=(
+        Key("interrupts", "controller", str, among({"plic"}, "interrupt controller")),
+        Key("interrupts", "base", int),
+        Key("interrupts", "context", int, within(
+            0, 15871, "[interrupts] context must be the PLIC context of hart 0 in machine mode")),
+        Key("uart", "irq", int, within(1, 1023, "[uart] irq must be the receive interrupt's PLIC source 1..1023")))),
+}
+
+
+def _qemu_has_no_dwt(data, where):
+    if data["cpu"]["counter"] == "dwt":
+        raise BoardDataError(f"{where}: QEMU emulates no DWT: emulated boards use counter = \"systick\"")
+
+
+def _qemu_args(data, where):
+    args = data["runner"].get("args", [])
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise BoardDataError(f"{where}: [runner] args must be a list of strings (extra QEMU arguments)")
+
+
+RUNNERS = {
+    "qemu": Part(keys=(Key("runner", "machine", str),), rules=(_qemu_has_no_dwt, _qemu_args)),
+    "probe": Part(keys=(Key("runner", "pyocd_target", str), Key("runner", "openocd_args", list))),
+}
+# A board whose [runtime] is MicroPython runs MicroPython's own firmware (host/device/micropython/), not the kit's:
+# it has no [memory]/[clock]/[uart] of the kit's firmware, but says how the kernel reaches MicroPython.
+MICROPYTHON_MODULES = {"natmod", "cmodule", "python"}     # tinyrnn_c.mpy, tinyrnn_c compiled in, tinyrnn_mp.py
+NATMOD_ARCHS = {"armv6m", "armv7m", "armv7emsp", "armv7emdp"}
 # Address room the "unbounded" linker script gives, to measure a build that does not fit the real board.
 UNBOUNDED_SIZE = 0x0400_0000
 
@@ -92,7 +167,7 @@ class Board:
     @property
     def family(self):
         """'cortexm' or 'riscv': which firmware/platform/<family>/ code, compiler and emulator the board uses."""
-        return "riscv" if self.core.startswith("rv") else "cortexm"
+        return core_family(self.core)
 
     @property
     def kernel_path(self):
@@ -103,10 +178,7 @@ class Board:
     @property
     def stack_size(self):
         """Bytes of stack the firmware reserves: [memory] stack_size if the board sets it, else the measured
-        high-water mark of its family and kernel path plus the margin (firmware/stack.toml). 0 on a
-        MicroPython board: its firmware is MicroPython's own."""
-        if self.micropython:
-            return 0
+        high-water mark of its family and kernel path plus the margin (firmware/stack.toml)."""
         if self.stack_override:
             return self.stack_override
         measured, margin = stack_measured(self.family, self.kernel_path)
@@ -136,10 +208,9 @@ class Board:
         instruction per ns under QEMU -icount shift=0) leaves its readings as they are."""
         return 1_000_000_000 if self.counter == "minstret" else self.clock_hz
 
-    @property
-    def micropython(self):
-        """True for a board running MicroPython's firmware (the kernel as tinyrnn_c or pure Python)."""
-        return self.runtime["kind"] == "micropython"
+    # The board's kind, as data (host/device/targets.py chooses its Target from it once; commands never ask).
+    micropython = False
+    hwtest_default = True
 
     @property
     def emulated(self):
@@ -178,8 +249,8 @@ class Board:
 
     def platform_sources(self):
         return [f"platform/{self.family}/startup.c", "platform/reset.c", "platform/libc_min.c",
-                UART_DRIVERS[self.uart["family"]], CLOCK_DRIVERS[self.clock["family"]],
-                COUNTERS[self.counter]]
+                UART_DRIVERS[self.uart["family"]].source, CLOCK_DRIVERS[self.clock["family"]].source,
+                COUNTERS[self.counter].source]
 
 
 def stack_measured(family, kernel_path):
@@ -190,6 +261,45 @@ def stack_measured(family, kernel_path):
         raise BoardDataError(f"{STACK_DATA}: no measured stack for {key}: run tests/test_stack.py on a board of "
                              "that family and path and add the figure, or set [memory] stack_size in the board.toml")
     return data["measured"][key], data["margin"]
+
+
+def core_family(core):
+    """'cortexm' or 'riscv' for a [cpu] core."""
+    return "riscv" if core.startswith("rv") else "cortexm"
+
+
+@dataclass(frozen=True)
+class MicroPythonBoard:
+    """A board of [runtime] kind "micropython": MicroPython's own firmware runs there, so it has none of the kit
+    firmware's memory, clock or UART data. [runner] qemu: emulated ([cpu] and the firmware's [runtime] keys);
+    mpremote: a real board on --port, whose architecture and clock are probed at flash time (core "unknown")."""
+    name: str
+    description: str
+    core: str                    # "unknown" on a real board: probed
+    fpu: str
+    clock_hz: int                # 0 on a real board: probed
+    runner: dict                 # [runner]: kind qemu (machine) | mpremote
+    path: Path = field(compare=False)
+    runtime: dict = field(default_factory=dict)   # [runtime]: module, natmod_arch, port_board, romfs_address, ...
+
+    micropython = True
+
+    @property
+    def family(self):
+        return core_family(self.core)
+
+    @property
+    def qemu_binary(self):
+        return FAMILIES[self.family]["qemu"]
+
+    @property
+    def emulated(self):
+        return self.runner["kind"] == "qemu"
+
+    @property
+    def hwtest_default(self):
+        """In `tinyrnn hwtest`'s default set unless [runtime] hwtest_default = false (CI time)."""
+        return self.runtime.get("hwtest_default", True)
 
 
 def board_names():
@@ -210,181 +320,160 @@ def load_board(name_or_path):
     return board_from_dict(data, path)
 
 
-def _need(table, key, kind, where):
-    if key not in table:
-        raise BoardDataError(f"{where}: missing '{key}'")
-    value = table[key]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise BoardDataError(f"{where}: '{key}' must be {kind.__name__}, got {value!r}")
-    return value
-
-
-def _one_of(value, allowed, what, where):
-    if value not in allowed:
-        raise BoardDataError(f"{where}: {what} {value!r} not one of {sorted(allowed)}")
-    return value
-
-
-def _micropython_board(data, path, where):
-    """A board of [runtime] kind "micropython": [runner] qemu (emulated: [cpu] and the firmware's [runtime] keys)
-    or mpremote (a real board on --port: the rest is probed at flash time); see boards/README.md."""
-    for table in ("runner", "runtime"):
-        _need(data, table, dict, where)
-    runner, runtime = data["runner"], dict(data["runtime"])
-    name = _need(data, "name", str, where)
+def _check_name(data, path, where):
+    name = need(data, "name", str, where)
     if path.name == "board.toml" and path.parent.name != name:
         raise BoardDataError(f"{where}: name {name!r} differs from its folder {path.parent.name!r}")
-    _one_of(_need(runtime, "module", str, where + " [runtime]"), MICROPYTHON_MODULES, "module", where)
-    kind = _one_of(_need(runner, "kind", str, where + " [runner]"), {"qemu", "mpremote"}, "[runner] kind", where)
+    return name
+
+
+# --- firmware boards: the kit's firmware, its porting contract chosen part by part ---------------------------
+
+def _fpu_exists_on_core(data, where):
+    core, fpu = data["cpu"]["core"], data["cpu"]["fpu"]
+    if fpu != "none" and core not in FPUS[fpu]:
+        raise BoardDataError(f"{where}: fpu {fpu!r} does not exist on {core}")
+
+
+def _multiple_of_4(key):
+    def check(value):
+        return None if value >= 0 and not value % 4 else f"[memory] {key} must be a non-negative multiple of 4"
+    return check
+
+
+def _stack_fits(data, where):
+    mem = data["memory"]
+    if "stack_size" in mem and (mem["stack_size"] < 512 or mem["stack_size"] >= mem["ram_size"]):
+        raise BoardDataError(f"{where}: stack_size must be >= 512 and smaller than ram_size")
+
+
+FIRMWARE_BOARD = Part(
+    tables=("cpu", "memory", "clock", "uart", "runner"),
+    keys=(Key("", "name", str, lambda name: None if re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", name)
+              else f"name {name!r} must be 1-32 chars of a-z, 0-9, '-'"),
+          Key("cpu", "core", str, among(CORES, "core")), Key("cpu", "fpu", str, among(FPUS, "fpu")),
+          Key("cpu", "clock_hz", int, within(1_000_000, 1_000_000_000, "clock_hz {value} out of range")),
+          *(Key("memory", k, int, _multiple_of_4(k)) for k in ("flash_origin", "flash_size", "ram_origin", "ram_size")),
+          Key("memory", "stack_size", int, _multiple_of_4("stack_size"), optional=True),   # else firmware/stack.toml
+          Key("uart", "base", int), Key("uart", "baud", int)),
+    rules=(_fpu_exists_on_core, _stack_fits))
+
+
+def _named_by(selector, parts):
+    """The Part whose name `selector` (a Key) holds, the key validated first."""
+    return lambda data, where: chosen(data, selector, parts, where)
+
+
+# What a firmware board's data names, in the order errors are reported: each entry picks one Part from the data
+# validated so far (the counter, clock driver, UART driver, the core's family, the runner), and one loop checks it.
+FIRMWARE_PARTS = (
+    lambda data, where: FIRMWARE_BOARD,
+    _named_by(Key("cpu", "counter", str, among(COUNTERS, "counter")), COUNTERS),
+    _named_by(Key("clock", "family", str, among(CLOCK_DRIVERS, "clock family")), CLOCK_DRIVERS),
+    _named_by(Key("uart", "family", str, among(UART_DRIVERS, "uart family")), UART_DRIVERS),
+    lambda data, where: FAMILY_INTERRUPTS[core_family(data["cpu"]["core"])],
+    _named_by(Key("runner", "kind", str, among(RUNNERS, "runner kind")), RUNNERS),
+)
+
+
+def _firmware_board(data, path, where):
+    for table in FIRMWARE_BOARD.tables:
+        need(data, table, dict, where)
+    name = _check_name(data, path, where)
+    for pick in FIRMWARE_PARTS:
+        pick(data, where).validate(data, where)
+    cpu, mem = data["cpu"], data["memory"]
+    # [interrupts] only where the family reads it (RISC-V's PLIC); Cortex-M's NVIC is architectural
+    family_tables = FAMILY_INTERRUPTS[core_family(cpu["core"])].tables
+    return Board(name=name, description=data.get("description", ""), core=cpu["core"], fpu=cpu["fpu"],
+                 clock_hz=cpu["clock_hz"], counter=cpu["counter"], clock=dict(data["clock"]), uart=dict(data["uart"]),
+                 runner=dict(data["runner"]), path=path,
+                 interrupts=dict(data["interrupts"]) if "interrupts" in family_tables else {},
+                 stack_override=mem.get("stack_size", 0),
+                 **{k: mem[k] for k in ("flash_origin", "flash_size", "ram_origin", "ram_size")})
+
+
+# --- MicroPython boards: MicroPython's firmware; the runner says whether it is emulated or on a port ----------
+
+def _runtime_flags(data, where):
+    runtime = data["runtime"]
     for key in ("user_c_module", "hwtest_default"):        # optional
         if key in runtime and not isinstance(runtime[key], bool):
             raise BoardDataError(f"{where} [runtime]: {key} must be true or false")
     if runtime["module"] == "cmodule" and runtime.get("user_c_module") is False:
         raise BoardDataError(f"{where} [runtime]: module = \"cmodule\" needs the firmware with it "
                              "(drop user_c_module = false)")
-    if kind == "mpremote":                  # a real board: architecture, clock and firmware are probed
-        if "natmod_arch" in runtime:
-            _one_of(runtime["natmod_arch"], NATMOD_ARCHS, "natmod_arch", where)
-        cpu = data.get("cpu", {})
-        core = _one_of(cpu.get("core", "unknown"), set(CORES) | {"unknown"}, "core", where)
-        return Board(name=name, description=data.get("description", ""), core=core, fpu=cpu.get("fpu", "none"),
-                     clock_hz=int(cpu.get("clock_hz", 0)), counter="dwt", flash_origin=0, flash_size=0,
-                     ram_origin=0, ram_size=0, stack_override=0, clock={"family": "none"}, uart={},
-                     runner=dict(runner), path=path, runtime=runtime)
-    _need(data, "cpu", dict, where)
-    cpu = data["cpu"]
-    core = _one_of(_need(cpu, "core", str, where + " [cpu]"), CORES, "core", where)
-    fpu = _one_of(_need(cpu, "fpu", str, where + " [cpu]"), FPUS, "fpu", where)
-    clock_hz = _need(cpu, "clock_hz", int, where + " [cpu]")
-    _one_of(_need(runtime, "natmod_arch", str, where + " [runtime]"), NATMOD_ARCHS, "natmod_arch", where)
-    _need(runtime, "port_board", str, where + " [runtime]")
-    _need(runtime, "romfs_address", int, where + " [runtime]")
-    _need(runner, "machine", str, where + " [runner]")
-    return Board(name=name, description=data.get("description", ""), core=core, fpu=fpu, clock_hz=clock_hz,
-                 counter="systick", flash_origin=0, flash_size=0, ram_origin=0, ram_size=0, stack_override=0,
-                 clock={"family": "none"}, uart={}, runner=dict(runner), path=path, runtime=runtime)
+
+
+def _probed_natmod_arch(data, where):
+    if "natmod_arch" in data["runtime"]:
+        one_of(data["runtime"]["natmod_arch"], NATMOD_ARCHS, "natmod_arch", where)
+
+
+MICROPYTHON_BOARD = Part(tables=("runner", "runtime"),
+                         keys=(Key("runtime", "module", str, among(MICROPYTHON_MODULES, "module")),),
+                         rules=(_runtime_flags,))
+MICROPYTHON_RUNNERS = {
+    # MicroPython's qemu port firmware, built by the kit, the model in a ROMFS image QEMU loads
+    "qemu": Part(tables=("cpu",), keys=(
+        Key("cpu", "core", str, among(CORES, "core")), Key("cpu", "fpu", str, among(FPUS, "fpu")),
+        Key("cpu", "clock_hz", int),
+        Key("runtime", "natmod_arch", str, among(NATMOD_ARCHS, "natmod_arch")),
+        Key("runtime", "port_board", str), Key("runtime", "romfs_address", int), Key("runner", "machine", str))),
+    # a real board on --port: architecture, clock and firmware are probed; [cpu] is optional
+    "mpremote": Part(keys=(Key("cpu", "core", str, among(set(CORES) | {"unknown"}, "core"), optional=True),),
+                     rules=(_probed_natmod_arch,)),
+}
+MICROPYTHON_RUNNER = Key("runner", "kind", str, among(set(MICROPYTHON_RUNNERS), "[runner] kind"))
+
+
+def _micropython_board(data, path, where):
+    """A board of [runtime] kind "micropython" (see MicroPythonBoard and boards/README.md)."""
+    for table in MICROPYTHON_BOARD.tables:
+        need(data, table, dict, where)
+    name = _check_name(data, path, where)
+    check_parts(data, [MICROPYTHON_BOARD, chosen(data, MICROPYTHON_RUNNER, MICROPYTHON_RUNNERS, where)], where)
+    cpu = data.get("cpu", {})
+    return MicroPythonBoard(name=name, description=data.get("description", ""), core=cpu.get("core", "unknown"),
+                            fpu=cpu.get("fpu", "none"), clock_hz=int(cpu.get("clock_hz", 0)),
+                            runner=dict(data["runner"]), path=path, runtime=dict(data["runtime"]))
 
 
 def board_from_dict(data, path=Path("<dict>")):
-    """Validate the parsed TOML and build a Board. Every check names the file and the key."""
+    """Validate the parsed TOML and build a Board (the kit's firmware) or a MicroPythonBoard. Every check names
+    the file and the key."""
     where = str(path)
     if isinstance(data.get("runtime"), dict) and data["runtime"].get("kind") == "micropython":
         return _micropython_board(data, path, where)
     if "runtime" in data and data["runtime"] != {"kind": "firmware"}:
         raise BoardDataError(f"{where}: [runtime] kind must be \"firmware\" or \"micropython\"")
-    for table in ("cpu", "memory", "clock", "uart", "runner"):
-        _need(data, table, dict, where)
-    cpu, mem, clock, uart, runner = (data[t] for t in ("cpu", "memory", "clock", "uart", "runner"))
-    name = _need(data, "name", str, where)
-    if path.name == "board.toml" and path.parent.name != name:
-        raise BoardDataError(f"{where}: name {name!r} differs from its folder {path.parent.name!r}")
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", name):
-        raise BoardDataError(f"{where}: name {name!r} must be 1-32 chars of a-z, 0-9, '-'")
-
-    core = _one_of(_need(cpu, "core", str, where + " [cpu]"), CORES, "core", where)
-    fpu = _one_of(_need(cpu, "fpu", str, where + " [cpu]"), FPUS, "fpu", where)
-    if fpu != "none" and core not in FPUS[fpu]:
-        raise BoardDataError(f"{where}: fpu {fpu!r} does not exist on {core}")
-    clock_hz = _need(cpu, "clock_hz", int, where + " [cpu]")
-    if not 1_000_000 <= clock_hz <= 1_000_000_000:
-        raise BoardDataError(f"{where}: clock_hz {clock_hz} out of range")
-    counter = _one_of(_need(cpu, "counter", str, where + " [cpu]"), COUNTERS, "counter", where)
-    family = "riscv" if core.startswith("rv") else "cortexm"
-    if counter not in FAMILY_COUNTERS[family]:
-        raise BoardDataError(f"{where}: counter {counter!r} does not exist on {core} "
-                             f"(use one of {sorted(FAMILY_COUNTERS[family])})")
-    if counter == "dwt" and core == "cortex-m0":
-        raise BoardDataError(f"{where}: Cortex-M0 has no DWT cycle counter: use counter = \"systick\"")
-
-    sizes = {k: _need(mem, k, int, where + " [memory]")
-             for k in ("flash_origin", "flash_size", "ram_origin", "ram_size")}
-    if "stack_size" in mem:             # optional: firmware/stack.toml sizes the stack otherwise
-        sizes["stack_size"] = _need(mem, "stack_size", int, where + " [memory]")
-    for k, v in sizes.items():
-        if v < 0 or v % 4:
-            raise BoardDataError(f"{where}: [memory] {k} must be a non-negative multiple of 4")
-    if "stack_size" in sizes and (sizes["stack_size"] < 512 or sizes["stack_size"] >= sizes["ram_size"]):
-        raise BoardDataError(f"{where}: stack_size must be >= 512 and smaller than ram_size")
-    sizes["stack_override"] = sizes.pop("stack_size", 0)
-
-    _one_of(_need(clock, "family", str, where + " [clock]"), CLOCK_DRIVERS, "clock family", where)
-    if clock["family"] == "stm32f4-pll":
-        _check_stm32f4_pll(clock, clock_hz, where)
-
-    _one_of(_need(uart, "family", str, where + " [uart]"), UART_DRIVERS, "uart family", where)
-    _need(uart, "base", int, where + " [uart]")
-    baud = _need(uart, "baud", int, where + " [uart]")
-    interrupts = {}
-    if family == "riscv":
-        interrupts = dict(_need(data, "interrupts", dict, where))
-        w = where + " [interrupts]"
-        _one_of(_need(interrupts, "controller", str, w), {"plic"}, "interrupt controller", where)
-        _need(interrupts, "base", int, w)
-        if not 0 <= _need(interrupts, "context", int, w) <= 15871:
-            raise BoardDataError(f"{where}: [interrupts] context must be the PLIC context of hart 0 in machine mode")
-        if not 1 <= _need(uart, "irq", int, where + " [uart]") <= 1023:
-            raise BoardDataError(f"{where}: [uart] irq must be the receive interrupt's PLIC source 1..1023")
-    elif not 0 <= _need(uart, "irq", int, where + " [uart]") <= 239:
-        raise BoardDataError(f"{where}: [uart] irq must be the receive interrupt's number 0..239 (NVIC IRQn)")
-    if uart["family"] == "ns16550" and _need(uart, "clock_hz", int, where + " [uart]") < 16 * baud:
-        raise BoardDataError(f"{where}: [uart] clock_hz must be at least 16 x baud")
-    if uart["family"] == "stm32-usart":
-        _one_of(_need(uart, "bus", str, where + " [uart]"), STM32_BUSES, "uart bus", where)
-        if "tx_pin" in uart or "rcc_enable" in uart:   # real silicon: clocks and pins
-            for key in ("tx_pin", "rx_pin"):
-                if not re.fullmatch(r"P[A-K]([0-9]|1[0-5])", _need(uart, key, str, where + " [uart]")):
-                    raise BoardDataError(f"{where}: [uart] {key} must look like PA2")
-            if not 0 <= _need(uart, "af", int, where + " [uart]") <= 15:
-                raise BoardDataError(f"{where}: [uart] af must be 0..15")
-            reg, _, bit = _need(uart, "rcc_enable", str, where + " [uart]").partition(":")
-            if reg not in STM32_RCC_REGS or not bit.isdigit() or int(bit) > 31:
-                raise BoardDataError(f"{where}: [uart] rcc_enable must be like 'APB1ENR:17'")
-    if uart["family"] in ("nrf-uart", "nrf-uarte"):
-        _one_of(baud, BAUDS_NRF, "baud", where)
-        for key in ("tx_pin", "rx_pin"):
-            if not 0 <= _need(uart, key, int, where + " [uart]") <= 47:
-                raise BoardDataError(f"{where}: [uart] {key} must be a pin number 0..47 (P1.n = 32+n)")
-
-    kind = _one_of(_need(runner, "kind", str, where + " [runner]"), RUNNERS, "runner kind", where)
-    if kind == "qemu":
-        _need(runner, "machine", str, where + " [runner]")
-        if counter == "dwt":
-            raise BoardDataError(f"{where}: QEMU emulates no DWT: emulated boards use counter = \"systick\"")
-        args = runner.get("args", [])
-        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-            raise BoardDataError(f"{where}: [runner] args must be a list of strings (extra QEMU arguments)")
-    else:
-        _need(runner, "pyocd_target", str, where + " [runner]")
-        _need(runner, "openocd_args", list, where + " [runner]")
-
-    return Board(name=name, description=data.get("description", ""), core=core, fpu=fpu, clock_hz=clock_hz,
-                 counter=counter, clock=dict(clock), uart=dict(uart), runner=dict(runner), path=path,
-                 interrupts=interrupts, **sizes)
+    return _firmware_board(data, path, where)
 
 
 def _check_stm32f4_pll(clock, clock_hz, where):
     """The PLL settings must produce clock_hz within the STM32F4's limits (RM0390 section 6.3.2)."""
     w = where + " [clock]"
-    src = _one_of(_need(clock, "source", str, w), {"hsi", "hse", "hse-bypass"}, "clock source", where)
-    f_in = _need(clock, "source_hz", int, w)
+    src = one_of(need(clock, "source", str, w), {"hsi", "hse", "hse-bypass"}, "clock source", where)
+    f_in = need(clock, "source_hz", int, w)
     if src == "hsi" and f_in != 16_000_000:
         raise BoardDataError(f"{where}: HSI is 16 MHz")
-    m, n, p, q = (_need(clock, k, int, w) for k in ("pll_m", "pll_n", "pll_p", "pll_q"))
+    m, n, p, q = (need(clock, k, int, w) for k in ("pll_m", "pll_n", "pll_p", "pll_q"))
     if not 2 <= m <= 63 or not 50 <= n <= 432 or p not in (2, 4, 6, 8) or not 2 <= q <= 15:
         raise BoardDataError(f"{where}: PLL factors out of range (M 2..63, N 50..432, P 2/4/6/8, Q 2..15)")
     vco_in, vco = f_in / m, f_in / m * n
     if not 1e6 <= vco_in <= 2e6 or not 100e6 <= vco <= 432e6:
-        raise BoardDataError(f"{where}: PLL input {vco_in / 1e6} MHz (1-2) or VCO {vco / 1e6} MHz (100-432) out of range")
+        raise BoardDataError(f"{where}: PLL input {vco_in / 1e6} MHz (1-2) or VCO {vco / 1e6} MHz (100-432) "
+                             "out of range")
     if vco / p != clock_hz:
         raise BoardDataError(f"{where}: PLL gives {vco / p:.0f} Hz but [cpu] clock_hz is {clock_hz}")
     for key, limit in (("ahb_div", None), ("apb1_div", 45_000_000), ("apb2_div", 90_000_000)):
-        div = _need(clock, key, int, w)
+        div = need(clock, key, int, w)
         allowed = {1, 2, 4, 8, 16, 64, 128, 256, 512} if key == "ahb_div" else {1, 2, 4, 8, 16}
-        _one_of(div, allowed, key, where)
+        one_of(div, allowed, key, where)
         bus_hz = clock_hz // clock["ahb_div"] // div
         if limit and bus_hz > limit:
             raise BoardDataError(f"{where}: {key} gives {bus_hz} Hz, above {limit}")
-    if not 0 <= _need(clock, "flash_latency", int, w) <= 15:
+    if not 0 <= need(clock, "flash_latency", int, w) <= 15:
         raise BoardDataError(f"{where}: flash_latency 0..15")
 
 

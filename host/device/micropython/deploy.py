@@ -1,5 +1,5 @@
-"""Real MicroPython boards (a board of [runtime] kind "micropython" with [runner] kind "mpremote"): deploy the model
-and the protocol server over the board's serial port with mpremote, and start the server.
+"""Real MicroPython boards (a board of [runtime] kind "micropython" with [runner] kind "mpremote") as a board
+target: deploy the model and the protocol server over the board's serial port with mpremote, start the server.
 
   1. probe     `mpremote connect PORT exec ...`: sys.implementation._mpy (the .mpy version and native
                architecture the firmware loads), the platform, machine.freq(), and whether tinyrnn_c is
@@ -9,7 +9,7 @@ and the protocol server over the board's serial port with mpremote, and start th
   3. stage     the server and the API (.mpy from the kit's mpy-cross when the firmware reads .mpy v6, else .py),
                the natmod as tinyrnn_c.mpy + kernel_c.bin, or tinyrnn_mp + kernel.bin + tables.bin
   4. copy      one `mpremote connect PORT cp FILE... :` into the board's filesystem
-  5. start     the server over the raw REPL (mpboard.start_server): it turns Ctrl-C off and answers the protocol
+  5. start     the server over the raw REPL (raw_repl.start_server): it turns Ctrl-C off and answers the protocol
                from then on; a reset (or unplugging) gives the REPL back
 
 Tested against the emulated MicroPython board and pure functions (tests/test_mpdeploy.py): steps 1, 2, 3 and 5 run
@@ -22,15 +22,19 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyrnn.host.device import mpboard, mpbuild
-from tinyrnn.quantize.errors import TinyRNNError, ToolMissing
+from tinyrnn.host.device.micropython import builds
+from tinyrnn.host.device.micropython.qemu_firmware import describe_lines
+from tinyrnn.host.device.micropython.raw_repl import READY, start_server
+from tinyrnn.host.device.micropython.staging import stage
+from tinyrnn.host.device.target import Running, Target
+from tinyrnn.quantize.errors import TinyRNNError, ToolMissing, UserError
 from tinyrnn.quantize.twin.params import KernelParams
 
 # py/persistentcode.h: MP_NATIVE_ARCH_* in order; _mpy = version | (sub_version | arch << 2) << 8
 MPY_ARCHS = ("none", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa",
              "xtensawin", "rv32imc", "rv64imc")
 ARM_LOADS_OLDER = ("armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp")    # each loads those before it
-BUILT = {"x64", "armv6m", "armv7m", "armv7emsp", "armv7emdp"}                  # mpbuild.NATMOD_ARCHS
+BUILT = {"x64", "armv6m", "armv7m", "armv7emsp", "armv7emdp"}                  # builds.NATMOD_ARCHS
 # Pure Python, measured on the emulated Cortex-M3/M4/M7 (README, "MicroPython"): instructions per MAC of the model
 PYTHON_INSTRUCTIONS_PER_MAC = 1300
 
@@ -101,7 +105,7 @@ def choose(facts, params=None, source_version=(6, 3)):
     why = None
     if (facts.mpy_version, facts.mpy_sub_version) != source_version:
         why = (f"its .mpy is v{facts.mpy_version}.{facts.mpy_sub_version}, the kit's natmods are "
-               f"v{source_version[0]}.{source_version[1]} (MicroPython {mpbuild.MICROPY_VERSION}: update the firmware)")
+               f"v{source_version[0]}.{source_version[1]} (MicroPython {builds.MICROPY_VERSION}: update the firmware)")
     elif facts.arch in BUILT and facts.arch == "x64":
         return "natmod", "x64", None
     elif facts.arch in ARM_LOADS_OLDER:
@@ -134,19 +138,19 @@ def deploy(board, port, model_dir, mpremote=run_mpremote, log=print):
     if warning:
         print(warning, file=sys.stderr)
     files = stage_for(board, facts, implementation, arch, model_dir,
-                      mpbuild.build_root() / "deploy" / params.model_hash)
+                      builds.build_root() / "deploy" / params.model_hash)
     log(f"copying {len(files)} files ({implementation}{' ' + arch if arch else ''}) with mpremote")
     mpremote(port, "cp", *files, ":")
-    mpboard.start_server(port, start_code(board, implementation))
+    start_server(port, start_code(board, implementation))
     return implementation, arch
 
 
 def stage_for(board, facts, implementation, arch, model_dir, out_dir):
-    """The files for this board (mpboard.stage), as a sorted list of paths."""
+    """The files for this board (staging.stage), as a sorted list of paths."""
     compiled = facts.mpy_version == 6
     target = arch or (facts.arch if facts.arch not in ("none", "armv6") and compiled else None)
     runtime = {**board.runtime, "module": implementation, "natmod_arch": target, "user_c_module": False}
-    staged = mpboard.stage(board, model_dir, out_dir, (implementation,), runtime=runtime, compiled=compiled)
+    staged = stage(board, model_dir, out_dir, (implementation,), runtime=runtime, compiled=compiled)
     return sorted(str(p) for p in staged.iterdir())
 
 
@@ -154,4 +158,26 @@ def start_code(board, implementation):
     impl = "python" if implementation == "python" else "native"
     return ("import sys, tinyrnn_server\n"
             f"tinyrnn_server.main(board_name={board.name!r}, implementation={impl!r}, "
-            f"ready=lambda s: sys.stdout.write({mpboard.READY.decode()!r} + ' ' + s.model.implementation + '\\n'))\n")
+            f"ready=lambda s: sys.stdout.write({READY.decode()!r} + ' ' + s.model.implementation + '\\n'))\n")
+
+
+class MicroPythonOnPort(Target):
+    """A real board running MicroPython on --port: nothing to build ahead (deploy chooses the files once it has
+    probed the board); start() deploys and starts the server; a reset of the board gives its REPL back."""
+
+    @property
+    def unit(self):
+        return "cycles"
+
+    def check_options(self, model_dir, port):
+        if not port or not model_dir:
+            raise UserError(f"{self.name} is a real MicroPython board: it needs --port and --model",
+                            f"e.g. tinyrnn flash --board {self.name} --port /dev/ttyACM0 --model ARTIFACT_DIR")
+
+    def start(self, model_dir, image=None, run_dir=None, port=None):
+        implementation, arch = deploy(self.board, port, model_dir)
+        return Running(port, None, f"the tinyrnn server, {implementation}{' ' + arch if arch else ''}; "
+                                   "reset the board for its REPL")
+
+    def describe(self):
+        return describe_lines(self.board, "dwt")

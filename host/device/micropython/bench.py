@@ -1,7 +1,7 @@
 """Instructions per step and RAM of each MicroPython implementation on an emulated MicroPython board.
 
 One QEMU run of the board's MicroPython firmware, built with tinyrnn_c compiled in (so the user C module and the
-natmod are measured in the same firmware: the natmod is deployed as mpboard.NATMOD_ALIAS), with the model for
+natmod are measured in the same firmware: the natmod is deployed as staging.NATMOD_ALIAS), with the model for
 every implementation in a ROMFS image. Over the raw REPL the board times, with time.ticks_us() under
 `-icount shift=0` (1 us = 1,000 executed instructions on MPS2), N calls of `model.step(x, out)` from Python minus
 the same loop with an empty body, and reads gc.mem_free() around each import and model load. The bare-metal row
@@ -13,8 +13,10 @@ import dataclasses
 
 import numpy as np
 
-from tinyrnn.host.device import mpboard, mpbuild, qemu
-from tinyrnn.host.device.boards import board_names, load_board
+from tinyrnn.host.device import qemu
+from tinyrnn.host.device.boards import Board, board_names, load_board
+from tinyrnn.host.device.micropython import builds, qemu_firmware, staging
+from tinyrnn.host.device.micropython.raw_repl import run_code
 from tinyrnn.quantize.twin.params import KernelParams
 
 # What the board runs: {free heap, ...} and instructions per step, printed as one Python dict literal.
@@ -82,18 +84,18 @@ def micropython_figures(board, model_dir, steps=1000, python_steps=3, extra_natm
     """{implementation: {api, bound (instructions/step), module_bytes, model_bytes, kernel_path}} on `board`."""
     board = dataclasses.replace(board, runtime={**board.runtime, "user_c_module": True})
     extra = [a for a in extra_natmods if a in older_natmods(board.runtime["natmod_arch"])]
-    elf = mpboard.firmware(board)
+    elf = qemu_firmware.firmware(board)
     params = KernelParams.load(model_dir)
-    rom_dir = mpbuild.build_root() / "bench" / board.name / params.model_hash
-    mpboard.stage(board, model_dir, rom_dir / "files", ("natmod", "cmodule", "python"), extra)
-    image = mpboard.romfs_image(rom_dir / "files", rom_dir / "romfs.img")
-    natmods = [("natmod " + board.runtime["natmod_arch"], mpboard.natmod_file(board)[:-4])]
-    natmods += [("natmod " + a, mpboard.natmod_file(board, a)[:-4]) for a in extra]
-    code = mpboard.mount_code(board, image.stat().st_size) + BENCH_CODE.format(
+    rom_dir = builds.build_root() / "bench" / board.name / params.model_hash
+    staging.stage(board, model_dir, rom_dir / "files", ("natmod", "cmodule", "python"), extra)
+    image = staging.romfs_image(rom_dir / "files", rom_dir / "romfs.img")
+    natmods = [("natmod " + board.runtime["natmod_arch"], staging.natmod_file(board)[:-4])]
+    natmods += [("natmod " + a, staging.natmod_file(board, a)[:-4]) for a in extra]
+    code = qemu_firmware.mount_code(board, image.stat().st_size) + BENCH_CODE.format(
         runs=_runs(natmods, steps, python_steps))
-    record = qemu.start(board, elf, run_dir=run_dir, extra_args=mpboard.qemu_args(board, image))
+    record = qemu.start(board, elf, run_dir=run_dir, extra_args=qemu_firmware.qemu_args(board, image))
     try:
-        out = mpboard.run_code(record.port, code, timeout=300)
+        out = run_code(record.port, code, timeout=300)
     finally:
         qemu.stop(board.name, run_dir)
     return ast.literal_eval(out.strip().splitlines()[-1])
@@ -103,7 +105,7 @@ def bare_metal_board(board):
     """The kit's own firmware board on the same QEMU machine as the MicroPython board, or None."""
     for name in board_names():
         other = load_board(name)
-        if not other.micropython and other.emulated and other.runner.get("machine") == board.runner["machine"]:
+        if isinstance(other, Board) and other.emulated and other.runner.get("machine") == board.runner["machine"]:
             return other
     return None
 
@@ -125,3 +127,14 @@ def bare_metal_figure(board, model_dir, steps=200, run_dir=None):
             client.transport.close()
     finally:
         qemu.stop(board.name, run_dir)
+
+
+def measure(board, model_dir, steps=1000):
+    """`tinyrnn bench --micropython`: micropython_figures on the emulated MicroPython `board`, plus the kit's
+    bare-metal firmware on the same QEMU machine (as "bare metal (<board>)") where there is one."""
+    figures = micropython_figures(board, model_dir, steps=steps)
+    bare = bare_metal_board(board)
+    if bare:
+        count, path = bare_metal_figure(bare, model_dir)
+        figures["bare metal (" + bare.name + ")"] = {"api": count, "kernel_path": path}
+    return figures

