@@ -105,3 +105,11 @@ def test_no_import_circle():
         if node not in state:
             visit(node, [node])
     assert cycles == []
+
+
+def test_every_package_folder_is_in_the_wheel():
+    """pyproject.toml lists the packages by hand (one namespace over fixed folders): a new folder must be there."""
+    import tomllib
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {name for name, path in modules() if path.name == "__init__.py"}
+    assert sorted(folders - listed) == []
