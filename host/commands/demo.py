@@ -17,6 +17,7 @@ from tinyrnn.host.device.boards import load_board
 from tinyrnn.host.device.firmware import build, ensure_exported
 from tinyrnn.quantize.errors import TinyRNNError, UserError
 from tinyrnn.host.report.html import REPORT_NAME
+from tinyrnn.quantize.artifact import Artifact
 
 EXAMPLES = """\
   {prog}                                 # default model on qemu-mps2-an386 (what `make demo` runs)
@@ -27,7 +28,7 @@ EXAMPLES = """\
 
 def ensure_model(model_dir: Path) -> None:
     """Train the default model unless the artifact directory is already there; make sure its C exists."""
-    if (model_dir / "model.json").is_file():
+    if Artifact.exists(model_dir):
         print(f"[demo] model: {model_dir}/ (trained earlier or by make; retrain: tinyrnn train --force "
               f"--out {model_dir})", flush=True)
     else:

@@ -9,7 +9,6 @@ A real MicroPython board (`--board micropython --port PORT`) gets the model and 
 the natmod for its architecture (from sys.implementation._mpy), or pure Python with a warning naming the
 expected speed; the server is then started and answers on that port (host/device/mpdeploy.py).
 """
-from pathlib import Path
 
 from tinyrnn.host.defaults import DEFAULT_BOARD
 from tinyrnn.host.device import mpboard, mpdeploy, qemu
@@ -71,10 +70,7 @@ def run(args) -> int:
         return 0
 
     board = load_board(args.board or DEFAULT_BOARD)
-    if args.model and not (Path(args.model) / "model.json").is_file():
-        raise UserError(f"{args.model}: not an artifact directory (no model.json)",
-                        "train one with tinyrnn train, or point --model at one")
-    expected_hash(args.model)         # a damaged model.json is one line before anything is built or started
+    expected_hash(args.model)         # a missing or damaged model.json is one line before anything is built or started
     if board.emulated and not args.force:
         running = [r for r in qemu.running() if r.board == board.name]
         if running:

@@ -69,6 +69,8 @@ class FirmwareSize(JsonRecord):
     flash_size: int | None = None
     ram_bytes: int | None = None
     ram_size: int | None = None
+    data_bytes: int | None = None
+    bss_bytes: int | None = None
     stack_bytes: int | None = None
 
 
@@ -105,6 +107,11 @@ class BoardRun(JsonRecord):
 
     NESTED = {"bit_exact": BitExactness, "latency": Latency, "verdict": Verdict, "firmware_size": FirmwareSize}
 
+    @classmethod
+    def of(cls, results) -> "BoardRun":
+        """A BoardRun as it is, or one read from the harness's results dict (what `evaluate` returns)."""
+        return results if isinstance(results, cls) else cls.from_dict(results)
+
     @property
     def complete(self) -> bool:
         """A full run of the test split: not a partial (--limit) run, not one the link stopped."""
@@ -114,6 +121,15 @@ class BoardRun(JsonRecord):
     def board_link_counts(self) -> dict:
         """The board's own link counters (STATS reply), {} when the run did not get them."""
         return (self.link or {}).get("board") or {}
+
+    @property
+    def stack(self) -> dict | None:
+        """{"used", "size"} of the board's stack from its STATS (protocol v4); None if the board does not
+        measure its stack."""
+        counts = self.board_link_counts
+        if not counts.get("stack_size"):
+            return None
+        return {"used": counts["stack_used"], "size": counts["stack_size"]}
 
     # ---- the file ---------------------------------------------------------------------------------
     @staticmethod

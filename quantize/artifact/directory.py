@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.quantize.artifact.board_run import BoardRun, write_text_atomic
+from tinyrnn.quantize.artifact.board_run import RESULTS_NAME, BoardRun, write_text_atomic
 from tinyrnn.quantize.artifact.manifest import FORMAT_VERSION, HASH_PATTERN, Manifest
 from tinyrnn.quantize.errors import UserError
 
@@ -184,37 +184,51 @@ class Artifact:
 
     # ---- metrics.json -------------------------------------------------------------------------------
     def metrics(self) -> dict | None:
-        """metrics.json when it is there and readable (an artifact exported alone has none yet)."""
-        try:
-            data = json.loads((self.path / METRICS_NAME).read_text())
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
+        return read_metrics(self.path)
 
     def write_metrics(self, metrics: dict) -> None:
         write_text_atomic(self.path / METRICS_NAME, json.dumps(metrics, indent=2, default=float) + "\n")
 
     # ---- board runs: hw/<board>/results.json ----------------------------------------------------------
     def run_dir(self, board_name: str, limit: int | None = None, stopped: bool = False, inputs=None) -> Path:
-        """hw/<board>/ for a full run; hw/<board>-limit<N>/ for a partial one, and <board>-stopped/ (or
-        <board>-limit<N>-stopped/) for a run the link stopped. A run on the user's recordings goes to
-        inputs/<file stem>/<board>.../ instead: never among the test split's board figures."""
-        name = board_name if limit is None else f"{board_name}-limit{limit}"
-        top = self.path / HW_DIR if inputs is None else self.path / "inputs" / Path(inputs).stem
-        return top / (f"{name}-stopped" if stopped else name)
+        return board_run_dir(self.path, board_name, limit, stopped, inputs)
 
     def board_runs(self, complete_only: bool = True) -> list[tuple[Path, BoardRun]]:
-        """(run directory, results) of every board run under hw/ that can be read, by directory name; by
-        default only complete runs (partial --limit runs and runs the link stopped are not a board's figures)."""
-        runs = []
-        for path in sorted((self.path / HW_DIR).glob(f"*/{BoardRun.path_in('').name}")):
-            try:
-                run = BoardRun.read(path.parent)
-            except UserError:
-                continue
-            if run.board is not None and (run.complete or not complete_only):
-                runs.append((path.parent, run))
-        return runs
+        return board_runs(self.path, complete_only)
+
+
+def read_metrics(artifact_dir) -> dict | None:
+    """metrics.json when it is there and readable (an artifact exported alone has none yet)."""
+    try:
+        data = json.loads((Path(artifact_dir) / METRICS_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def board_run_dir(artifact_dir, board_name: str, limit: int | None = None, stopped: bool = False,
+                  inputs=None) -> Path:
+    """hw/<board>/ for a full run; hw/<board>-limit<N>/ for a partial one, and <board>-stopped/ (or
+    <board>-limit<N>-stopped/) for a run the link stopped. A run on the user's recordings goes to
+    inputs/<file stem>/<board>.../ instead: never among the test split's board figures."""
+    name = board_name if limit is None else f"{board_name}-limit{limit}"
+    top = Path(artifact_dir) / HW_DIR if inputs is None else Path(artifact_dir) / "inputs" / Path(inputs).stem
+    return top / (f"{name}-stopped" if stopped else name)
+
+
+def board_runs(artifact_dir, complete_only: bool = True) -> list[tuple[Path, BoardRun]]:
+    """(run directory, results) of every board run under hw/ that can be read, by directory name; by default
+    only complete runs (partial --limit runs and runs the link stopped are not a board's figures). Needs no
+    model.json: a report is rendered from whatever the directory holds."""
+    runs = []
+    for path in sorted((Path(artifact_dir) / HW_DIR).glob(f"*/{RESULTS_NAME}")):
+        try:
+            run = BoardRun.read(path.parent)
+        except UserError:
+            continue
+        if run.board is not None and (run.complete or not complete_only):
+            runs.append((path.parent, run))
+    return runs
 
 
 def read_manifest(path: Path) -> Manifest:
