@@ -21,7 +21,7 @@ from tinyrnn.host.device import firmware, qemu
 from tinyrnn.host.device.boards import load_board
 from tinyrnn.quantize.errors import TinyRNNError, UserError
 from tinyrnn.host.link.client import connect
-from tinyrnn.quantize.artifact import Artifact
+from tinyrnn.quantize.artifact import TEST_SPLIT_NAME, Artifact
 from tinyrnn.quantize.emit.c_library import LibraryError, write_library
 from tinyrnn.quantize.emit.export import export
 from tinyrnn.quantize.emit.micropython import write_tables
@@ -95,10 +95,9 @@ def _count_instructions(model_dir: Path, work: Path) -> dict:
     (minstret under QEMU -icount); a core whose tools are missing is left out."""
     twin = TwinModel.from_artifact_dir(model_dir)
     x_q = np.zeros((16, twin.params.input_dim), np.int16)
-    split = model_dir / "test_split.npz"
-    if split.is_file():
-        with np.load(split) as data:
-            x_q = twin.quantize_input(data["x"][0][:16])
+    artifact = Artifact.open(model_dir)
+    if artifact.has(TEST_SPLIT_NAME):
+        x_q = twin.quantize_input(artifact.test_split().x[0][:16])
     counts = {}
     try:
         from tinyrnn.quantize.toolchain.emulate import EmulatedModel
