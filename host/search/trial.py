@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from tinyrnn.host.search.space import CELLS, Trial, param_count
 
 MEASURE_STEPS = 8            # timesteps counted per trial (the count per step is the same every step)
