@@ -8,8 +8,8 @@ REPO = Path(__file__).resolve().parent.parent
 ROOTS = {"host": "tinyrnn.host", "quantize": "tinyrnn.quantize"}
 
 # Room -> the rooms it may import (besides itself). Bottom up: the errors every layer raises, the artifact
-# directory's owner, then quantize (twin < reference < emit < toolchain), then host: defaults < link < device < check < training < search <
-# commands < cli.
+# directory's owner, then quantize (twin < reference < emit < toolchain), then host: defaults < link < device <
+# check < training < search < commands < cli.
 ALLOWED = {
     "tinyrnn.quantize.errors": set(),
     "tinyrnn.quantize.artifact": {"tinyrnn.quantize.errors"},

@@ -70,7 +70,7 @@ def run(args) -> int:
         return 0
 
     board = load_board(args.board or DEFAULT_BOARD)
-    expected_hash(args.model)         # a missing or damaged model.json is one line before anything is built or started
+    expected_hash(args.model)         # no or a damaged model.json is one line before anything is built or started
     if board.emulated and not args.force:
         running = [r for r in qemu.running() if r.board == board.name]
         if running:

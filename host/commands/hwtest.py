@@ -105,6 +105,8 @@ def run(args) -> int:
                             f"flash it (tinyrnn flash --board {board.name}) and run pytest --pyargs "
                             "tinyrnn.hwtests --port PORT")
     model_dir = make_synthetic(SYNTHETIC_MODEL) if args.synthetic else args.model.resolve()
+    if not Artifact.exists(model_dir):
+        raise UserError(f"{model_dir}: no model.json", "train one: tinyrnn train (or use --synthetic)")
     artifact = Artifact.open(model_dir)
     if not artifact.has(WEIGHTS_NAME) and not (artifact.c_dir / "model_data.h").is_file():
         raise UserError(f"{model_dir}: no weights.npz to generate the C from", "retrain: tinyrnn train --force")

@@ -158,20 +158,26 @@ class Artifact:
             with np.load(path) as data:
                 arrays = {k: data[k] for k in data.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-            raise UserError(f"{self.path}: unreadable artifact ({type(err).__name__}: {' '.join(str(err).split())})",
+            raise UserError(f"{path}: unreadable ({type(err).__name__}: {' '.join(str(err).split())})",
                             "the file is damaged or truncated: train or export the model again") from None
         missing = {"x", "lengths", "y", "float_outputs"} - set(arrays)
         if missing:
             raise UserError(f"{path} lacks {', '.join(sorted(missing))}", RETRAIN)
         split = TestSplit(arrays["x"], arrays["lengths"], arrays["y"], arrays["float_outputs"])
+        if not self._fits(split):
+            raise UserError(f"{path}: shapes x {split.x.shape}, lengths {split.lengths.shape}, float_outputs "
+                            f"{split.float_outputs.shape} do not fit a model of "
+                            f"{self.manifest.input_dim} inputs and {self.manifest.output_dim} outputs", RETRAIN)
+        return split
+
+    def _fits(self, split: TestSplit) -> bool:
+        """x (n, T, d) and float_outputs (n, T, k) with the manifest's d and k, one length and target each."""
         n = len(split.lengths)
         d, k = self.manifest.input_dim, self.manifest.output_dim
-        if (split.x.ndim != 3 or len(split.x) != n or len(split.y) != n or split.float_outputs.ndim != 3
-                or split.float_outputs.shape[:2] != split.x.shape[:2]
-                or (d is not None and split.x.shape[-1] != d) or (k is not None and split.float_outputs.shape[-1] != k)):
-            raise UserError(f"{path}: shapes x {split.x.shape}, lengths {split.lengths.shape}, float_outputs "
-                            f"{split.float_outputs.shape} do not fit a model of {d} inputs and {k} outputs", RETRAIN)
-        return split
+        x, outputs = split.x, split.float_outputs
+        return (x.ndim == 3 and outputs.ndim == 3 and len(x) == n and len(split.y) == n
+                and outputs.shape[:2] == x.shape[:2]
+                and d in (None, x.shape[-1]) and k in (None, outputs.shape[-1]))
 
     @property
     def kernel(self) -> KernelFiles:

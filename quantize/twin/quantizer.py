@@ -81,7 +81,8 @@ def _check(cond: bool, message: str) -> None:
 
 
 def quantize_model(manifest: dict, weights: dict) -> KernelParams:
-    """Float model (model.json as a Manifest or its dict, weights.npz arrays) -> KernelParams. Raises UnsupportedModel."""
+    """Float model (model.json: a Manifest or its dict; weights.npz arrays) -> KernelParams.
+    Raises UnsupportedModel."""
     cell = str(manifest.get("cell", "")).lower()
     _check(cell in GATES_PER_CELL, f"cell {manifest.get('cell')!r} is not supported")
     for key in ("bidirectional", "go_backwards", "stateful_bidirectional"):
