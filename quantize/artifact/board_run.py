@@ -6,12 +6,10 @@ The fields are the ones the reports and commands read; everything else in the fi
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyrnn.quantize.artifact.record import JsonRecord
+from tinyrnn.quantize.artifact.record import JsonRecord, write_text_atomic
 from tinyrnn.quantize.errors import UserError
 
 RESULTS_NAME = "results.json"
@@ -161,21 +159,3 @@ class BoardRun(JsonRecord):
         write_text_atomic(path, json.dumps(stored, indent=2) + "\n")
         return path
 
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder, so a reader never sees half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())         # mkstemp makes it private; these are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

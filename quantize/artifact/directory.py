@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.quantize.artifact.board_run import RESULTS_NAME, BoardRun, write_text_atomic
+from tinyrnn.quantize.artifact.board_run import RESULTS_NAME, BoardRun
 from tinyrnn.quantize.artifact.manifest import FORMAT_VERSION, HASH_PATTERN, Manifest
+from tinyrnn.quantize.artifact.record import write_text_atomic
 from tinyrnn.quantize.errors import UserError
 
 MANIFEST_NAME = "model.json"
@@ -48,6 +49,7 @@ class KernelFiles:
 @dataclass(frozen=True)
 class TestSplit:
     """test_split.npz: raw inputs (n, T, d), lengths (n,), targets, and the float model's per-step outputs."""
+    __test__ = False        # a data class, not a pytest test class
     x: np.ndarray
     lengths: np.ndarray
     y: np.ndarray

@@ -1,4 +1,5 @@
-"""The one way the artifact's JSON files become typed values and back: `JsonRecord`.
+"""The one way the artifact's JSON files become typed values and back (`JsonRecord`), and are written
+(`write_text_atomic`).
 
 A record reads a JSON object into dataclass fields and writes it back exactly as it was read: the same keys in
 the same order, an optional field that was absent stays absent, and keys the record does not know are kept.
@@ -7,8 +8,11 @@ So a file written by a newer version survives a rewrite by this one.
 from __future__ import annotations
 
 import dataclasses
+import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 
@@ -51,3 +55,22 @@ class JsonRecord:
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file in the same folder, so a reader never sees half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())         # mkstemp makes it private; these are ordinary files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
