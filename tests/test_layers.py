@@ -7,21 +7,24 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 ROOTS = {"host": "tinyrnn.host", "quantize": "tinyrnn.quantize"}
 
-# Room -> the rooms it may import (besides itself). Bottom up: the errors every layer raises, then quantize
-# (twin < reference < emit < toolchain), then host: defaults < link < device < check < training < search <
-# commands < cli.
+# Room -> the rooms it may import (besides itself). Bottom up: the errors every layer raises, the artifact
+# directory's owner, then quantize (twin < reference < emit < toolchain), then host: defaults < link < device <
+# check < training < search < commands < cli.
 ALLOWED = {
     "tinyrnn.quantize.errors": set(),
+    "tinyrnn.quantize.artifact": {"tinyrnn.quantize.errors"},
     "tinyrnn.quantize.sources": set(),
-    "tinyrnn.quantize.twin": {"tinyrnn.quantize.sources", "tinyrnn.quantize.errors"},
-    "tinyrnn.quantize.reference": {"tinyrnn.quantize.twin", "tinyrnn.quantize.errors"},
+    "tinyrnn.quantize.twin": {"tinyrnn.quantize.sources", "tinyrnn.quantize.artifact", "tinyrnn.quantize.errors"},
+    "tinyrnn.quantize.reference": {"tinyrnn.quantize.twin", "tinyrnn.quantize.artifact", "tinyrnn.quantize.errors"},
     "tinyrnn.quantize.emit": {"tinyrnn.quantize.twin", "tinyrnn.quantize.reference", "tinyrnn.quantize.sources",
-                              "tinyrnn.quantize.toolchain.build", "tinyrnn.quantize.errors"},
+                              "tinyrnn.quantize.toolchain.build", "tinyrnn.quantize.artifact",
+                              "tinyrnn.quantize.errors"},
     "tinyrnn.quantize.toolchain": {"tinyrnn.quantize.twin", "tinyrnn.quantize.reference", "tinyrnn.quantize.emit",
-                                   "tinyrnn.quantize.sources", "tinyrnn.quantize.errors"},
+                                   "tinyrnn.quantize.sources", "tinyrnn.quantize.artifact",
+                                   "tinyrnn.quantize.errors"},
     "tinyrnn.host.defaults": set(),
     "tinyrnn.host.link": {"tinyrnn.quantize.errors"},
-    "tinyrnn.host.report": set(),
+    "tinyrnn.host.report": {"tinyrnn.quantize.artifact", "tinyrnn.quantize.errors"},
     "tinyrnn.host.device": {"tinyrnn.quantize.errors", "tinyrnn.host.defaults", "tinyrnn.host.link", "tinyrnn.quantize"},
     "tinyrnn.host.check": {"tinyrnn.quantize.errors", "tinyrnn.host.defaults", "tinyrnn.host.link",
                            "tinyrnn.host.device", "tinyrnn.host.report", "tinyrnn.quantize"},

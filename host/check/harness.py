@@ -28,7 +28,8 @@ from tinyrnn.host.check import board_report, recordings
 from tinyrnn.host.report.html import write_html
 from tinyrnn.host.device import qemu
 from tinyrnn.host.device.firmware import firmware_dir
-from tinyrnn.quantize.errors import TinyRNNError
+from tinyrnn.quantize.artifact import TEST_SPLIT_NAME, WEIGHTS_NAME, Artifact, BoardRun, board_run_dir
+from tinyrnn.quantize.errors import TinyRNNError, UserError
 from tinyrnn.host.link.client import connect
 from tinyrnn.host.link.transport import DEFAULT_BAUD
 from tinyrnn.quantize.reference.metrics import FIDELITY_TARGETS, check_thresholds, compare_outputs, verdict
@@ -40,29 +41,20 @@ THRESHOLDS = FIDELITY_TARGETS  # the kernel's targets (quantize/reference/metric
 
 
 def load_model(model_dir):
-    """(twin, manifest, test split) of an artifact directory. A missing or unusable file is a TinyRNNError."""
-    model_dir = Path(model_dir)
-    if not (model_dir / "model.json").is_file():
-        raise TinyRNNError(f"{model_dir}: not an artifact directory (no model.json); train one with host/train.py")
-    if not (model_dir / "test_split.npz").is_file():
-        raise TinyRNNError(f"{model_dir}: no test_split.npz (the harness streams the test split); "
-                           "retrain with host/train.py")
-    if not (model_dir / "weights.npz").is_file() and not (model_dir / "kernel.npz").is_file():
-        raise TinyRNNError(f"{model_dir}: neither weights.npz nor kernel.npz; retrain with host/train.py")
+    """(twin, manifest, test split arrays) of an artifact directory. A missing or unusable file is a
+    TinyRNNError (the artifact's owner says which)."""
+    artifact = Artifact.open(model_dir).require(TEST_SPLIT_NAME)
+    if not artifact.has(WEIGHTS_NAME) and not artifact.kernel.npz.is_file():
+        raise UserError(f"{model_dir}: neither weights.npz nor kernel.npz", "retrain with tinyrnn train")
+    manifest = artifact.require_shape()
+    split = artifact.test_split().arrays()
     try:
-        manifest = json.loads((model_dir / "model.json").read_text())
-        if not isinstance(manifest, dict) or not {"task", "input_dim", "output_dim"} <= set(manifest):
-            raise ValueError("model.json is not an artifact manifest (task, input_dim, output_dim missing)")
-        split = dict(np.load(model_dir / "test_split.npz"))
         twin = TwinModel.from_artifact_dir(model_dir)
     except UnsupportedModel as e:
         raise TinyRNNError(f"{model_dir}: {e}") from None
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as e:
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as e:   # a damaged kernel.npz
         raise TinyRNNError(f"{model_dir}: unreadable artifact ({type(e).__name__}: {' '.join(str(e).split())})",
                            "the file is damaged or truncated: train or export the model again") from None
-    missing = {"x", "lengths", "y", "float_outputs"} - set(split)
-    if missing:
-        raise TinyRNNError(f"{model_dir}/test_split.npz lacks {', '.join(sorted(missing))}")
     return twin, manifest, split
 
 
@@ -278,9 +270,7 @@ def output_dir(model_dir, board_name, limit=None, stopped=False, inputs=None):
     """<artifact>/hw/<board>/ for a full run; <artifact>/hw/<board>-limit<N>/ for a partial one, and
     <board>-stopped/ (or <board>-limit<N>-stopped/) for a run the link stopped. A run on the user's recordings
     goes to <artifact>/inputs/<file stem>/<board>.../ instead: never among the test split's board figures."""
-    name = board_name if limit is None else f"{board_name}-limit{limit}"
-    top = Path(model_dir) / "hw" if inputs is None else Path(model_dir) / "inputs" / Path(inputs).stem
-    return top / (f"{name}-stopped" if stopped else name)
+    return board_run_dir(model_dir, board_name, limit, stopped, inputs)
 
 
 STOPPED_RUN = "run.npz"        # a stopped run's verified sequences, for `tinyrnn harness --resume`
@@ -314,10 +304,7 @@ def write_outputs(results, run, twin, split, model_dir, plots=True):
     lists full runs only)."""
     inputs = (results.get("inputs") or {}).get("file")
     out = output_dir(model_dir, results["board"], results.get("limit"), bool(results.get("stopped")), inputs)
-    out.mkdir(parents=True, exist_ok=True)
-    stored = dict(results)
-    stored["latency"] = {k: v for k, v in results["latency"].items() if k != "per_step_values"}
-    (out / "results.json").write_text(json.dumps(stored, indent=2) + "\n")
+    BoardRun.from_dict(results).write(out)
     if results.get("stopped"):
         save_stopped_run(run, results, out)
     elif results.get("resumed_sequences"):     # finished: the stopped run's arrays are in this one now
@@ -335,7 +322,5 @@ def write_outputs(results, run, twin, split, model_dir, plots=True):
 
 
 def _manifest_classes(model_dir):
-    try:
-        return json.loads((Path(model_dir) / "model.json").read_text()).get("classes")
-    except (OSError, ValueError, AttributeError):
-        return None
+    manifest = Artifact.peek(model_dir)
+    return manifest.classes if manifest else None

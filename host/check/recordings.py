@@ -36,7 +36,7 @@ from tinyrnn.quantize.reference.metrics import compare_outputs, final_outputs, t
 from tinyrnn.quantize.twin import preprocess as pp
 from tinyrnn.quantize.twin.cells import TwinModel
 from tinyrnn.quantize.twin.params import UnsupportedModel
-from tinyrnn.quantize.twin.quantizer import load_artifact
+from tinyrnn.quantize.artifact import WEIGHTS_NAME, Artifact, Manifest
 
 FORMATS_DOC = "docs/data-formats.md"
 
@@ -187,16 +187,11 @@ def _read_npz(path: Path) -> Recordings:
     return Recordings(path, names, seqs, labels if any(v is not None for v in labels) else None)
 
 
-def load_model(model_dir) -> tuple[TwinModel, dict, dict]:
+def load_model(model_dir) -> tuple[TwinModel, Manifest, dict]:
     """(twin, model.json, float weights) of an artifact directory; no test split needed. One-line errors."""
-    model_dir = Path(model_dir)
-    if not (model_dir / "model.json").is_file():
-        raise UserError(f"{model_dir}: not an artifact directory (no model.json)",
-                        "point --model at a trained model (tinyrnn train)")
-    if not (model_dir / "weights.npz").is_file():
-        raise UserError(f"{model_dir}: no weights.npz (the float model's weights)", "train the model again")
+    artifact = Artifact.open(model_dir).require(WEIGHTS_NAME)
+    manifest, weights = artifact.require_shape(), artifact.weights()
     try:
-        manifest, weights = load_artifact(model_dir)
         twin = TwinModel.from_artifact_dir(model_dir)
     except UnsupportedModel as e:
         raise UserError(str(e), "train or export the model again") from None

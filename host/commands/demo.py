@@ -16,6 +16,7 @@ from tinyrnn.host.device.firmware import ensure_exported
 from tinyrnn.host.device.targets import load_target
 from tinyrnn.quantize.errors import TinyRNNError, UserError
 from tinyrnn.host.report.html import REPORT_NAME
+from tinyrnn.quantize.artifact import Artifact
 
 EXAMPLES = """\
   {prog}                                 # default model on qemu-mps2-an386 (what `make demo` runs)
@@ -26,7 +27,7 @@ EXAMPLES = """\
 
 def ensure_model(model_dir: Path) -> None:
     """Train the default model unless the artifact directory is already there; make sure its C exists."""
-    if (model_dir / "model.json").is_file():
+    if Artifact.exists(model_dir):
         print(f"[demo] model: {model_dir}/ (trained earlier or by make; retrain: tinyrnn train --force "
               f"--out {model_dir})", flush=True)
     else:

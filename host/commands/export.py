@@ -21,6 +21,7 @@ from tinyrnn.host.device import firmware, qemu
 from tinyrnn.host.device.boards import load_board
 from tinyrnn.quantize.errors import TinyRNNError, UserError
 from tinyrnn.host.link.client import connect
+from tinyrnn.quantize.artifact import TEST_SPLIT_NAME, Artifact
 from tinyrnn.quantize.emit.c_library import LibraryError, write_library
 from tinyrnn.quantize.emit.export import export
 from tinyrnn.quantize.emit.micropython import write_tables
@@ -94,10 +95,9 @@ def _count_instructions(model_dir: Path, work: Path) -> dict:
     (minstret under QEMU -icount); a core whose tools are missing is left out."""
     twin = TwinModel.from_artifact_dir(model_dir)
     x_q = np.zeros((16, twin.params.input_dim), np.int16)
-    split = model_dir / "test_split.npz"
-    if split.is_file():
-        with np.load(split) as data:
-            x_q = twin.quantize_input(data["x"][0][:16])
+    artifact = Artifact.open(model_dir)
+    if artifact.has(TEST_SPLIT_NAME):
+        x_q = twin.quantize_input(artifact.test_split().x[0][:16])
     counts = {}
     try:
         from tinyrnn.quantize.toolchain.emulate import EmulatedModel
@@ -120,11 +120,10 @@ def _write_library(args) -> int:
     if not args.model:
         raise UserError("--lib needs --model DIR", "tinyrnn export --lib OUT --model DIR")
     model = Path(args.model)
-    if not (model / "model.json").is_file():
-        raise UserError(f"{model} has no model.json", "give a directory tinyrnn train wrote")
+    artifact = Artifact.open(model)
     scale = _int_scale(args.int_scale)
     try:
-        if not (model / "kernel.json").is_file() or not (model / "c" / "model_data.c").is_file():
+        if not artifact.kernel.json.is_file() or not (artifact.c_dir / "model_data.c").is_file():
             export(model, progress=True)
         with tempfile.TemporaryDirectory() as tmp:
             counts = {} if args.no_measure else _count_instructions(model, Path(tmp))

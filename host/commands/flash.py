@@ -10,7 +10,6 @@ the natmod for its architecture (from sys.implementation._mpy), or pure Python w
 expected speed; the server is then started and answers on that port (host/device/micropython/deploy.py).
 What each kind of board does is its Target's (host/device/targets.py); this command only calls it.
 """
-from pathlib import Path
 
 from tinyrnn.host.defaults import DEFAULT_BOARD
 from tinyrnn.host.device import qemu
@@ -70,10 +69,7 @@ def run(args) -> int:
         return 0
 
     target = load_target(args.board or DEFAULT_BOARD)
-    if args.model and not (Path(args.model) / "model.json").is_file():
-        raise UserError(f"{args.model}: not an artifact directory (no model.json)",
-                        "train one with tinyrnn train, or point --model at one")
-    expected_hash(args.model)         # a damaged model.json is one line before anything is built or started
+    expected_hash(args.model)         # no or a damaged model.json is one line before anything is built or started
     running = None if args.force else target.already_running()
     if running:
         raise UserError(f"{target.name} is already running on {running.port} (QEMU pid {running.pid})",

@@ -25,6 +25,7 @@ from tinyrnn.host.defaults import DEFAULT_MODEL
 from tinyrnn.quantize.errors import LinkFailure
 from tinyrnn.host.report.html import REPORT_NAME
 from tinyrnn.host.link.transport import DEFAULT_BAUD
+from tinyrnn.quantize.artifact import BoardRun
 
 EXAMPLES = """\
   {prog} --port /dev/pts/3 --model build/basic_motions-gru32
@@ -72,23 +73,25 @@ def run(args) -> int:
                                                 progress=not args.quiet, link_options=link, inputs=args.inputs,
                                                 resume=args.resume)
     out = write_outputs(results, run_arrays, twin, split, args.model, plots=not args.no_plots)
+    board_run = BoardRun.of(results)
+    results_path = BoardRun.path_in(out)
     if args.inputs:
-        for line in recordings.table_lines(results["inputs"]["per_sequence"], results["task"], "board"):
+        for line in recordings.table_lines(board_run.inputs["per_sequence"], board_run.task, "board"):
             print(line)
-    if results["resumed_sequences"]:
-        print(f"resumed: {results['resumed_sequences']} sequences from the stopped run, "
-              f"{results['sequences'] - results['resumed_sequences']} run now")
-    for line in summary_lines(results):
+    if board_run.resumed_sequences:
+        print(f"resumed: {board_run.resumed_sequences} sequences from the stopped run, "
+              f"{board_run.sequences - board_run.resumed_sequences} run now")
+    for line in summary_lines(board_run):
         print(line)
     if args.inputs:
-        print(f"results: {out / 'results.json'}; report: {out / 'hw_report.md'}")
+        print(f"results: {results_path}; report: {out / 'hw_report.md'}")
     else:
-        print(f"results: {out / 'results.json'}; report: {Path(args.model) / REPORT_NAME} "
+        print(f"results: {results_path}; report: {Path(args.model) / REPORT_NAME} "
               f"(all boards: {Path(args.model) / 'hw_report.md'})")
-    if results["stopped"]:
-        raise LinkFailure(f"the run stopped after {results['sequences']} sequences "
-                          f"({'all bit-exact' if results['bit_exact']['mismatched_values'] == 0 else 'NOT bit-exact'}"
-                          f", kept in {out / 'results.json'}; --resume goes on from there): "
-                          f"{results['stopped'].removeprefix('error: ')}")
-    print("PASS" if results["passed"] else "FAIL")
-    return 0 if results["passed"] else 1
+    if board_run.stopped:
+        raise LinkFailure(f"the run stopped after {board_run.sequences} sequences "
+                          f"({'all bit-exact' if board_run.bit_exact.exact else 'NOT bit-exact'}"
+                          f", kept in {results_path}; --resume goes on from there): "
+                          f"{board_run.stopped.removeprefix('error: ')}")
+    print("PASS" if board_run.passed else "FAIL")
+    return 0 if board_run.passed else 1

@@ -25,6 +25,7 @@ from tinyrnn.host.device.micropython.builds import MicroPythonMissing
 from tinyrnn.host.device.targets import load_target, target_for
 from tinyrnn.quantize.errors import TinyRNNError, UserError
 from tinyrnn.host.report.html import REPORT_NAME
+from tinyrnn.quantize.artifact import WEIGHTS_NAME, Artifact
 from tinyrnn.quantize.reference.synthetic import make_artifact
 
 EXAMPLES = """\
@@ -41,7 +42,7 @@ JUNIT_XML = Path("build") / "hwtest-junit.xml"
 
 def make_synthetic(path):
     """A small random GRU artifact (quantize/reference/synthetic.py): exercises every board without a trained model."""
-    if not (path / "model.json").is_file():
+    if not Artifact.exists(path):
         make_artifact(path, cell="gru", units=16, n=12, steps=60, seed=1)
     return path
 
@@ -103,9 +104,10 @@ def run(args) -> int:
                             f"flash it (tinyrnn flash --board {target.name}) and run pytest --pyargs "
                             "tinyrnn.hwtests --port PORT")
     model_dir = make_synthetic(SYNTHETIC_MODEL) if args.synthetic else args.model.resolve()
-    if not (model_dir / "model.json").is_file():
+    if not Artifact.exists(model_dir):
         raise UserError(f"{model_dir}: no model.json", "train one: tinyrnn train (or use --synthetic)")
-    if not (model_dir / "weights.npz").is_file() and not (model_dir / "c" / "model_data.h").is_file():
+    artifact = Artifact.open(model_dir)
+    if not artifact.has(WEIGHTS_NAME) and not (artifact.c_dir / "model_data.h").is_file():
         raise UserError(f"{model_dir}: no weights.npz to generate the C from", "retrain: tinyrnn train --force")
     ensure_exported(model_dir)
     results = []

@@ -5,7 +5,6 @@ has (host/device/fwsize.py). Output goes to build/fw/<board>/<model hash>/ under
 $BUILD_DIR), never into the installed package.
 """
 
-import json
 import re
 import shutil
 import subprocess
@@ -13,6 +12,7 @@ import sys
 from pathlib import Path
 
 from tinyrnn.host.defaults import firmware_build_dir
+from tinyrnn.quantize.artifact import Artifact
 from tinyrnn.quantize.errors import BuildFailed, TinyRNNError, ToolMissing
 from tinyrnn.quantize.emit.c_code import C_LAYOUT, header_layout
 from tinyrnn.quantize.emit.export import export
@@ -34,10 +34,7 @@ def model_key(model_dir=None):
         match = HASH_DEFINE.search(header.read_text(errors="replace"))
         if match and match.group(1):
             return match.group(1)
-    try:
-        key = json.loads((model_dir / "model.json").read_text()).get("model_hash")
-    except (OSError, ValueError) as e:
-        raise TinyRNNError(f"{model_dir}: cannot read model.json ({e})") from None
+    key = Artifact.open(model_dir).model_hash
     if not key:
         raise TinyRNNError(f"{model_dir}: model.json has no model_hash yet", f"run: tinyrnn export {model_dir}")
     return key
@@ -103,17 +100,4 @@ def expected_hash(model_dir):
     """The model hash an artifact directory's model.json records (None without a model)."""
     if not model_dir:
         return None
-    fix = "train the model again (tinyrnn train) or point --model at another directory"
-    try:
-        manifest = json.loads((Path(model_dir) / "model.json").read_text())
-    except (OSError, ValueError) as e:
-        raise TinyRNNError(f"{model_dir}: cannot read model.json ({' '.join(str(e).split())})", fix) from None
-    if not isinstance(manifest, dict):
-        raise TinyRNNError(f"{model_dir}: model.json is not an artifact manifest (a JSON {type(manifest).__name__})",
-                           fix)
-    value = manifest.get("model_hash")
-    if value is not None and not (isinstance(value, str) and len(value) == 16
-                                  and all(c in "0123456789abcdef" for c in value)):
-        raise TinyRNNError(f"{model_dir}: model.json model_hash {value!r} is not 16 lowercase hex digits",
-                           "re-run tinyrnn export on the model")
-    return value
+    return Artifact.open(model_dir).model_hash     # the artifact's owner checks the hash's form

@@ -6,8 +6,9 @@ self-contained file: the plots are embedded as data URIs, nothing is fetched, it
 """
 import base64
 import html
-import json
 from pathlib import Path
+
+from tinyrnn.quantize.artifact import Artifact, BoardRun, board_runs, read_metrics
 
 REPORT_NAME = "report.html"
 
@@ -31,15 +32,6 @@ th { background: #f4f4f4; text-align: left; } td.num { text-align: right; font-v
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #555; font-size: .9em; } .muted { color: #666; } ul.reasons { margin: .2em 0; }
 """
-
-
-def board_stack(results):
-    """A board run's stack figures, {"used", "size"} from the board's STATS (protocol v4); None if the board does
-    not measure its stack."""
-    counts = (results.get("link") or {}).get("board") or {}
-    if not counts.get("stack_size"):
-        return None
-    return {"used": counts["stack_used"], "size": counts["stack_size"]}
 
 
 def _esc(value) -> str:
@@ -86,25 +78,6 @@ def _figure(path: Path, caption: str) -> str:
             f"<figcaption>{_esc(caption)}</figcaption></figure>")
 
 
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def board_runs(model_dir: Path) -> list[dict]:
-    """results.json of every full board run (partial --limit runs, hw/<board>-limit<N>/, and runs the link
-    stopped, hw/<board>-stopped/, are left out)."""
-    runs = []
-    for path in sorted((model_dir / "hw").glob("*/results.json")):
-        results = _read_json(path)
-        if isinstance(results, dict) and results.get("limit") is None and not results.get("stopped") \
-                and "board" in results:
-            runs.append((path.parent, results))
-    return runs
-
-
 def _training_section(model_dir: Path, manifest: dict, metrics: dict) -> list[str]:
     blocks = {"float": metrics.get("float", {}), "int8 TFLite": metrics.get("tflite_int8", {})}
     if "kernel" in metrics:
@@ -136,42 +109,41 @@ def _training_section(model_dir: Path, manifest: dict, metrics: dict) -> list[st
     return parts
 
 
-def _board_section(run_dir: Path, results: dict, manifest: dict, metrics: dict) -> list[str]:
-    be, fid, lat = results["bit_exact"], results["fidelity"], results["latency"]
-    exact = be["mismatched_values"] == 0
-    unit = lat["unit"]
+def _board_section(run_dir: Path, run: BoardRun, metrics: dict) -> list[str]:
+    be, fid, lat = run.bit_exact, run.fidelity, run.latency
+    exact = be.mismatched_values == 0
+    unit = lat.unit
     macs = metrics.get("macs_per_step")
-    per_step = lat["per_step"]
-    latency_rows = [[f"per step, {unit}", per_step["p50"], per_step["p99"], per_step["max"]],
-                    ["per step, µs at the board's clock", lat["per_step_us"]["p50"], lat["per_step_us"]["p99"],
-                     lat["per_step_us"]["max"]]]
+    per_step, per_step_us = lat.per_step, lat.per_step_us
+    latency_rows = [[f"per step, {unit}", per_step.p50, per_step.p99, per_step.max],
+                    ["per step, µs at the board's clock", per_step_us.p50, per_step_us.p99, per_step_us.max]]
     if macs:
         latency_rows.append([f"{unit} per multiply-accumulate ({macs:,} MACs/step)",
-                             per_step["p50"] / macs, per_step["p99"] / macs, per_step["max"] / macs])
-    parts = [f"<h2>Board {_esc(results['board'])} {_badge(results.get('passed'))}</h2>",
-             f"<p>Kernel path <b>{_esc(results['kernel_path'])}</b>, "
-             f"{'CPU clock ' + _num(results['cpu_clock_hz'] / 1e6) + ' MHz' if results['cpu_clock_hz'] else 'clock unknown'}, "
-             f"{results['sequences']:,} test sequences / {results['steps']:,} steps.</p>",
+                             per_step.p50 / macs, per_step.p99 / macs, per_step.max / macs])
+    parts = [f"<h2>Board {_esc(run.board)} {_badge(run.passed)}</h2>",
+             f"<p>Kernel path <b>{_esc(run.kernel_path)}</b>, "
+             f"{'CPU clock ' + _num(run.cpu_clock_hz / 1e6) + ' MHz' if run.cpu_clock_hz else 'clock unknown'}, "
+             f"{run.sequences:,} test sequences / {run.steps:,} steps.</p>",
              f"<p>Bit-exact with the host's twin: {_badge(exact, 'YES' if exact else 'NO')} "
-             f"({be['total_values'] - be['mismatched_values']:,} of {be['total_values']:,} outputs identical)</p>",
+             f"({be.total_values - be.mismatched_values:,} of {be.total_values:,} outputs identical)</p>",
              "<h3>Fidelity versus the float model</h3>",
              _table(["check", "value", "limit", "result"],
                     [[name, c["value"], f"{c['op']} {c['limit']:g}", "OK" if c["passed"] else "FAIL"]
-                     for name, c in results["thresholds"].items()], numeric_from=1),
+                     for name, c in run.thresholds.items()], numeric_from=1),
              _table(["figure", "value"], [[k, v] for k, v in fid.items() if v is not None]),
              "<h3>Latency</h3>", _table(["", "p50", "p99", "max"], latency_rows),
-             f'<p class="muted">{_esc(lat["note"])}</p>']
-    size = results.get("firmware_size")
+             f'<p class="muted">{_esc(lat.note)}</p>']
+    size = run.firmware_size
     if size:
         parts += ["<h3>Firmware memory</h3>", _table(["", "used", "board has"], [
-            ["flash (code + weights + tables + read-only data)", size["flash_bytes"], size["flash_size"]],
-            ["RAM (.data + .bss + reserved stack)", size["ram_bytes"], size["ram_size"]],
-            ["  of which .data / .bss", f"{size['data_bytes']:,} / {size['bss_bytes']:,}", ""],
-            ["  of which reserved stack", size["stack_bytes"], ""]]
+            ["flash (code + weights + tables + read-only data)", size.flash_bytes, size.flash_size],
+            ["RAM (.data + .bss + reserved stack)", size.ram_bytes, size.ram_size],
+            ["  of which .data / .bss", f"{size.data_bytes:,} / {size.bss_bytes:,}", ""],
+            ["  of which reserved stack", size.stack_bytes, ""]]
             + ([["  of which stack ever in use (measured on the board: painted stack's high-water mark)",
-                 stack["used"], ""]] if (stack := board_stack(results)) else []))]
+                 stack["used"], ""]] if (stack := run.stack) else []))]
     for title, name in BOARD_PLOTS:
-        parts.append(_figure(run_dir / name, f"{results['board']}: {title}"))
+        parts.append(_figure(run_dir / name, f"{run.board}: {title}"))
     return parts
 
 
@@ -179,8 +151,8 @@ def write_html(model_dir, name: str | None = None) -> Path:
     """Render <model_dir>/report.html from the files in the directory; returns its path. `name` is the model's
     name (default: the directory's; training passes the final name while it writes into a staging directory)."""
     model_dir = Path(model_dir)
-    manifest = _read_json(model_dir / "model.json") or {}
-    metrics = _read_json(model_dir / "metrics.json") or {}
+    manifest = Artifact.peek(model_dir) or {}
+    metrics = read_metrics(model_dir) or {}
     runs = board_runs(model_dir)
     name = name or model_dir.name
     cell = str(manifest.get("cell", "?")).upper()
@@ -193,11 +165,11 @@ def write_html(model_dir, name: str | None = None) -> Path:
              f"<li>Kernel against the float model: {_badge(verdict.get('passed'))}"
              + ("<ul class='reasons'>" + "".join(f"<li>{_esc(r)}</li>" for r in verdict.get("reasons", []))
                 + "</ul>" if verdict.get("reasons") else "") + "</li>"]
-    for _, results in runs:
-        warnings = results.get("verdict", {}).get("warnings", [])
-        parts.append(f"<li>Board {_esc(results['board'])}: {_badge(results.get('passed'))} "
-                     f"(bit-exact {'yes' if results['bit_exact']['mismatched_values'] == 0 else 'NO'}, "
-                     f"{results['latency']['per_step']['p50']:,.0f} {_esc(results['latency']['unit'])} per step)"
+    for _, run in runs:
+        warnings = (run.verdict.warnings if run.verdict else None) or []
+        parts.append(f"<li>Board {_esc(run.board)}: {_badge(run.passed)} "
+                     f"(bit-exact {'yes' if run.bit_exact.mismatched_values == 0 else 'NO'}, "
+                     f"{run.latency.per_step.p50:,.0f} {_esc(run.latency.unit)} per step)"
                      + "".join(f"<br>warning: {_esc(w)}" for w in warnings) + "</li>")
     if not runs:
         parts.append("<li>Boards: none run yet (tinyrnn flash, then tinyrnn harness; or tinyrnn demo)</li>")
@@ -213,8 +185,8 @@ def write_html(model_dir, name: str | None = None) -> Path:
     parts += ["<h2>Model and data</h2>", _table(["property", "value"], model_rows, numeric_from=1)]
     if metrics:
         parts += _training_section(model_dir, manifest, metrics)
-    for run_dir, results in runs:
-        parts += _board_section(run_dir, results, manifest, metrics)
+    for run_dir, run in runs:
+        parts += _board_section(run_dir, run, metrics)
     parts += ['<p class="muted">Written by tinyrnn from the artifact directory; regenerated by every training '
               "and board run. Markdown (report.md, hw_report.md) and JSON (metrics.json, results.json) carry the "
               "same figures for diffs and CI.</p>", "</body></html>", ""]

@@ -17,8 +17,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from tinyrnn.host.search.space import CELLS, Trial, param_count
 
 MEASURE_STEPS = 8            # timesteps counted per trial (the count per step is the same every step)
@@ -70,11 +68,12 @@ def judge(record: dict, budget: Budget) -> list[str]:
 def measure_on_core(art: Path, budget: Budget, steps: int = MEASURE_STEPS) -> dict:
     """Instructions per step on the board's core for the exported model in `art`, and the flash it needs there."""
     from tinyrnn.quantize.toolchain.bench import measure_model
+    from tinyrnn.quantize.artifact import Artifact
     from tinyrnn.quantize.twin.cells import TwinModel
 
     twin = TwinModel.from_artifact_dir(art)
-    with np.load(art / "test_split.npz") as split:
-        x, length = split["x"][0], int(split["lengths"][0])
+    split = Artifact.open(art).test_split()
+    x, length = split.x[0], int(split.lengths[0])
     x_q = twin.quantize_input(x[:max(1, min(steps, length))])
     with tempfile.TemporaryDirectory(prefix="tinyrnn-measure-") as tmp:
         row = measure_model(art, twin, x_q, budget.target, Path(tmp))

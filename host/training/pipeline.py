@@ -29,6 +29,7 @@ from tinyrnn.host.training.artifacts import check_destination, staged_directory,
 from tinyrnn.host.training.data import BUNDLED, CLASSIFICATION, REGRESSION  # noqa: E402
 from tinyrnn.host.report.html import REPORT_NAME, write_html  # noqa: E402
 from tinyrnn.host.training.report import per_class_figures, write_report  # noqa: E402
+from tinyrnn.quantize.artifact import FORMAT_VERSION, Artifact  # noqa: E402
 from tinyrnn.quantize.emit.export import export  # noqa: E402
 from tinyrnn.quantize.reference import metrics as E  # noqa: E402
 from tinyrnn.quantize.reference.metrics import check_thresholds, task_figures, verdict  # noqa: E402
@@ -263,7 +264,7 @@ def build_manifest(cfg, inputs: Inputs, seed: int, epochs: int, downsample: int)
     """model.json (docs/artifacts.md)."""
     ds, t_norm = inputs.ds, inputs.target_norm
     return {
-        "format": 1,
+        "format": FORMAT_VERSION,
         "dataset": ds.name,
         "task": ds.task,
         **({"classes": ds.classes} if ds.task == CLASSIFICATION else {}),
@@ -351,11 +352,11 @@ def train_configuration(inputs: Inputs, cfg, settings: TrainSettings, out: Path,
         model.save(stage / "model.keras")
         step_model.save(stage / "step_model.keras")
         (stage / "model_int8.tflite").write_bytes(tflite_bytes)
-        np.savez(stage / "weights.npz", **weights)
-        np.savez(stage / "test_split.npz", x=inputs.x_test_raw, lengths=inputs.test_len.astype(np.int32),
-                 y=y_test, float_outputs=float_steps)
+        artifact = Artifact.create(stage, manifest)
+        artifact.write_weights(weights)
+        artifact.write_test_split(x=inputs.x_test_raw, lengths=inputs.test_len.astype(np.int32), y=y_test,
+                                  float_outputs=float_steps)
         write_json(stage / "history.json", history)
-        write_json(stage / "model.json", manifest)
 
         # --- later stages: fixed-point kernel export (quantize/) ---
         kernel = run_later_stages(stage, settings, out.name)
@@ -366,7 +367,7 @@ def train_configuration(inputs: Inputs, cfg, settings: TrainSettings, out: Path,
                 {"float": float_steps, "int8 TFLite": int8_steps, "kernel": kernel["outputs"]},
                 inputs.test_len, y_test, ds.classes)
         metrics["total_seconds"] = round(time.perf_counter() - started, 2)
-        write_json(stage / "metrics.json", metrics)
+        artifact.write_metrics(metrics)
         notes = list(ds.notes) + [f"batch size {batch_size}, Adam learning rate {lr}",
                                   *([f"int8-grid fine-tuning (host/training/qat.py): {grid['epochs']} more epochs at learning "
                                      f"rate {grid['learning_rate']:g} with the weights rounded to the kernel's int8 "

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyrnn.quantize.artifact import TEST_SPLIT_NAME, Artifact, Manifest
 from tinyrnn.quantize.emit import c_code as codegen
 from tinyrnn.quantize.sources import KERNELS_DIR
 from tinyrnn.quantize.toolchain import build
@@ -192,21 +193,21 @@ def _example_data(uc: str, name: str, floats: list, ints: list) -> tuple[str, st
 
 # ---- the whole folder ----------------------------------------------------------------------------
 
-def _load(artifact_dir: Path) -> tuple[dict, KernelParams]:
-    if not (artifact_dir / "kernel.json").is_file():
+def _load(artifact_dir: Path) -> tuple[Manifest, KernelParams]:
+    artifact = Artifact.open(artifact_dir)
+    if not artifact.kernel.json.is_file():
         raise LibraryError(f"{artifact_dir} has no kernel.json — run tinyrnn export {artifact_dir} first")
-    manifest = json.loads((artifact_dir / "model.json").read_text())
     twin = TwinModel.from_artifact_dir(artifact_dir)        # refuses a kernel that is not the model's
-    return manifest, twin.params
+    return artifact.manifest, twin.params
 
 
 def _example_sequences(artifact_dir: Path, params: KernelParams, downsample: int):
     """Float frames (T * downsample, d) of the first test sequences within EXAMPLE_BUDGET; each model step's
     values repeated `downsample` times (the test split holds steps). Synthetic ramps without a test split."""
-    split = artifact_dir / "test_split.npz"
-    if split.is_file():
-        with np.load(split) as data:
-            seqs = [data["x"][i, :int(n)] for i, n in enumerate(data["lengths"])]
+    artifact = Artifact.open(artifact_dir)
+    if artifact.has(TEST_SPLIT_NAME):
+        split = artifact.test_split()
+        seqs = [split.x[i, :int(n)] for i, n in enumerate(split.lengths)]
     else:
         rng = np.random.default_rng(0)
         seqs = [(params.norm_mean + params.norm_std * rng.normal(size=(32, params.input_dim))).astype(np.float32)]

@@ -6,26 +6,18 @@ test split against the float model's outputs.
 """
 from __future__ import annotations
 
-import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from tinyrnn.quantize.artifact import TEST_SPLIT_NAME, Artifact
 from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.emit import c_code as codegen
-from tinyrnn.quantize.twin.quantizer import load_artifact, quantize_model
+from tinyrnn.quantize.twin.quantizer import quantize_model
 from tinyrnn.quantize.reference.metrics import compare_outputs
 from tinyrnn.quantize.twin.cells import TwinModel, scratch_words, state_words
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def kernel_code_bytes(model_c_dir: Path) -> int | None:
@@ -46,25 +38,23 @@ def export(artifact_dir, progress: bool = True, name: str | None = None) -> dict
     """
     path = Path(artifact_dir)
     say = (lambda msg: print(f"[quantize] {msg}", file=sys.stderr)) if progress else (lambda msg: None)
-    manifest, weights = load_artifact(path)
-    params = quantize_model(manifest, weights)
+    artifact = Artifact.open(path)
+    manifest = artifact.manifest
+    params = quantize_model(manifest, artifact.weights())
     say(f"{params.cell_kind} x{params.num_layers}, d={params.input_dim} units={params.units} "
         f"k={params.output_dim}, input Q{params.input_frac_bits}, hash {params.model_hash}")
 
     params.save(path)
     source = f"{name or path.name} (dataset {manifest.get('dataset', '?')}, {manifest.get('cell')}{manifest.get('units')})"
-    codegen.write_model(params, path / "c", source)
-    manifest["model_hash"] = params.model_hash
-    _write_atomic(path / "model.json", json.dumps(manifest, indent=2) + "\n")
+    codegen.write_model(params, artifact.c_dir, source)
+    artifact.write_manifest(manifest.replace(model_hash=params.model_hash))
     say("wrote kernel.npz, kernel.json, kernel.bin, c/model_data.h, c/model_data.c")
 
     metrics: dict = {}
     step_outputs = None
-    split_path = path / "test_split.npz"
-    if split_path.is_file():
-        with np.load(split_path) as split:
-            x, lengths, y_true = split["x"], split["lengths"], split["y"]
-            float_outputs = split["float_outputs"]
+    if artifact.has(TEST_SPLIT_NAME):
+        split = artifact.test_split()
+        x, lengths, y_true, float_outputs = split.x, split.lengths, split.y, split.float_outputs
         twin = TwinModel(params)
         say(f"running the twin over {len(lengths)} test sequences")
         step_outputs = twin.dequantize_output(twin.run(twin.quantize_input(x)))
@@ -73,7 +63,7 @@ def export(artifact_dir, progress: bool = True, name: str | None = None) -> dict
         metrics = compare_outputs(float_outputs.astype(np.float64), step_outputs, lengths, y_true,
                                   manifest.get("task", "classification"), manifest.get("target_norm"))
 
-    code = kernel_code_bytes(path / "c")
+    code = kernel_code_bytes(artifact.c_dir)
     metrics["weight_bytes"] = codegen.weight_bytes(params)
     metrics["code_bytes"] = code if code is not None else codegen.table_bytes()
     metrics["flash_bytes"] = metrics["weight_bytes"] + metrics["code_bytes"]
@@ -82,9 +72,8 @@ def export(artifact_dir, progress: bool = True, name: str | None = None) -> dict
     metrics["model_hash"] = params.model_hash
     say("metrics: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                 for k, v in metrics.items()))
-    metrics_path = path / "metrics.json"
-    if metrics_path.is_file():      # a regenerated artifact keeps one story: its kernel figures follow its kernel
-        recorded = json.loads(metrics_path.read_text())
+    recorded = artifact.metrics()
+    if recorded is not None:    # a regenerated artifact keeps one story: its kernel figures follow its kernel
         recorded["kernel"] = metrics
-        _write_atomic(metrics_path, json.dumps(recorded, indent=2, default=float) + "\n")
+        artifact.write_metrics(recorded)
     return {"metrics": metrics, "step_outputs": step_outputs}

@@ -7,11 +7,11 @@ random walks plus noise, so the state moves the way it does on sensor data. `flo
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
+from tinyrnn.quantize.artifact import Artifact
 from tinyrnn.quantize.reference.float_ref import normalise, run_float
 
 
@@ -71,7 +71,7 @@ def make_artifact(path, cell: str = "gru", reset_after: bool = True, d: int = 6,
         outputs[i, length:] = 0
     last = outputs[np.arange(n), lengths - 1]
     y = last.argmax(axis=-1).astype(np.int64) if task == "classification" else last.astype(np.float32)
-    (path / "model.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    np.savez(path / "weights.npz", **weights)
-    np.savez(path / "test_split.npz", x=x, lengths=lengths, y=y, float_outputs=outputs.astype(np.float32))
+    artifact = Artifact.create(path, manifest)
+    artifact.write_weights(weights)
+    artifact.write_test_split(x=x, lengths=lengths, y=y, float_outputs=outputs.astype(np.float32))
     return path

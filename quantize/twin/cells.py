@@ -6,11 +6,11 @@ export evaluates a whole test split at once. The C computes the same integers on
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
+from tinyrnn.quantize.artifact import Artifact, kernel_files
 from tinyrnn.quantize.twin import fixedpoint as fp
 from tinyrnn.quantize.twin.params import KernelParams, UnsupportedModel
 from tinyrnn.quantize.twin.quantizer import quantize_artifact
@@ -82,11 +82,11 @@ class TwinModel:
     def from_artifact_dir(cls, path) -> "TwinModel":
         """The kernel of an artifact directory: kernel.npz when quantize has run, else quantized from weights."""
         path = Path(path)
-        if (path / "kernel.npz").is_file() and (path / "kernel.json").is_file():
+        if kernel_files(path).present:
             params = KernelParams.load(path)
-            manifest = json.loads((path / "model.json").read_text()) if (path / "model.json").is_file() else {}
-            if manifest.get("model_hash") not in (None, params.model_hash):
-                raise UnsupportedModel(f"{path}: model.json model_hash {manifest['model_hash']} does not match "
+            recorded = Artifact.open(path).model_hash if Artifact.exists(path) else None
+            if recorded not in (None, params.model_hash):
+                raise UnsupportedModel(f"{path}: model.json model_hash {recorded} does not match "
                                        f"kernel.npz ({params.model_hash}); re-run tinyrnn export")
         else:
             params = quantize_artifact(path)

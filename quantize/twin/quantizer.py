@@ -6,12 +6,9 @@ fractional bits. `params.py` holds what the result is; this module how it is com
 """
 from __future__ import annotations
 
-import json
-import zipfile
-from pathlib import Path
-
 import numpy as np
 
+from tinyrnn.quantize.artifact import Artifact, Manifest
 from tinyrnn.quantize.twin import fixedpoint as fp
 from tinyrnn.quantize.twin.params import (GATES_PER_CELL, MAX_ABS_BIAS, MAX_DIM, MAX_LAYERS, SUPPORTED, Dense, KernelParams,
                      UnsupportedModel)
@@ -84,7 +81,8 @@ def _check(cond: bool, message: str) -> None:
 
 
 def quantize_model(manifest: dict, weights: dict) -> KernelParams:
-    """Float model (model.json dict, weights.npz arrays) -> KernelParams. Raises UnsupportedModel."""
+    """Float model (model.json: a Manifest or its dict; weights.npz arrays) -> KernelParams.
+    Raises UnsupportedModel."""
     cell = str(manifest.get("cell", "")).lower()
     _check(cell in GATES_PER_CELL, f"cell {manifest.get('cell')!r} is not supported")
     for key in ("bidirectional", "go_backwards", "stateful_bidirectional"):
@@ -143,25 +141,10 @@ def quantize_model(manifest: dict, weights: dict) -> KernelParams:
     return params
 
 
-def load_artifact(path) -> tuple[dict, dict]:
-    """(model.json dict, weights.npz arrays) of an artifact directory, with one-line errors."""
-    path = Path(path)
-    if not path.is_dir():
-        raise UnsupportedModel(f"{path}: not a directory")
-    for name in ("model.json", "weights.npz"):
-        if not (path / name).is_file():
-            raise UnsupportedModel(f"{path}: no {name} (not an artifact directory?)")
-    try:
-        manifest = json.loads((path / "model.json").read_text())
-    except json.JSONDecodeError as err:
-        raise UnsupportedModel(f"{path / 'model.json'}: invalid JSON ({err})") from None
-    try:
-        with np.load(path / "weights.npz") as data:
-            weights = {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as err:   # not a zip, truncated, or object arrays
-        raise UnsupportedModel(f"{path / 'weights.npz'} is not a readable weights file ({type(err).__name__}); "
-                               "re-run python host/train.py to write it again") from None
-    return manifest, weights
+def load_artifact(path) -> tuple[Manifest, dict]:
+    """(model.json, weights.npz arrays) of an artifact directory; its owner raises the one-line errors."""
+    artifact = Artifact.open(path)
+    return artifact.manifest, artifact.weights()
 
 
 def quantize_artifact(path) -> KernelParams:
