@@ -13,12 +13,15 @@ ROOTS = {"host": "tinyrnn.host", "quantize": "tinyrnn.quantize"}
 ALLOWED = {
     "tinyrnn.quantize.errors": set(),
     "tinyrnn.quantize.sources": set(),
+    # The target table (core -> compiler flags): read by the builds, the C library and the board data.
+    "tinyrnn.quantize.targets": set(),
     "tinyrnn.quantize.twin": {"tinyrnn.quantize.sources", "tinyrnn.quantize.errors"},
     "tinyrnn.quantize.reference": {"tinyrnn.quantize.twin", "tinyrnn.quantize.errors"},
     "tinyrnn.quantize.emit": {"tinyrnn.quantize.twin", "tinyrnn.quantize.reference", "tinyrnn.quantize.sources",
-                              "tinyrnn.quantize.toolchain.build", "tinyrnn.quantize.errors"},
+                              "tinyrnn.quantize.targets", "tinyrnn.quantize.toolchain.build",
+                              "tinyrnn.quantize.errors"},
     "tinyrnn.quantize.toolchain": {"tinyrnn.quantize.twin", "tinyrnn.quantize.reference", "tinyrnn.quantize.emit",
-                                   "tinyrnn.quantize.sources", "tinyrnn.quantize.errors"},
+                                   "tinyrnn.quantize.sources", "tinyrnn.quantize.targets", "tinyrnn.quantize.errors"},
     "tinyrnn.host.defaults": set(),
     # The one reader of the documented sequence files (numpy and the standard library only).
     "tinyrnn.host.formats": {"tinyrnn.quantize.errors"},
