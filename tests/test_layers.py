@@ -8,27 +8,32 @@ REPO = Path(__file__).resolve().parent.parent
 ROOTS = {"host": "tinyrnn.host", "quantize": "tinyrnn.quantize"}
 
 # Room -> the rooms it may import (besides itself). Bottom up: the errors every layer raises, the artifact
-# directory's owner, then quantize (twin < reference < emit < toolchain), then host: defaults < link < device <
-# check < training < search < commands < cli.
+# directory's owner and the target table, then quantize (twin < reference < emit < toolchain), then host:
+# defaults < formats < link < device < check < training < search < commands < cli.
 ALLOWED = {
     "tinyrnn.quantize.errors": set(),
     "tinyrnn.quantize.artifact": {"tinyrnn.quantize.errors"},
     "tinyrnn.quantize.sources": set(),
+    # The target table (core -> compiler flags): read by the builds, the C library and the board data.
+    "tinyrnn.quantize.targets": set(),
     "tinyrnn.quantize.twin": {"tinyrnn.quantize.sources", "tinyrnn.quantize.artifact", "tinyrnn.quantize.errors"},
     "tinyrnn.quantize.reference": {"tinyrnn.quantize.twin", "tinyrnn.quantize.artifact", "tinyrnn.quantize.errors"},
     "tinyrnn.quantize.emit": {"tinyrnn.quantize.twin", "tinyrnn.quantize.reference", "tinyrnn.quantize.sources",
-                              "tinyrnn.quantize.toolchain.build", "tinyrnn.quantize.artifact",
-                              "tinyrnn.quantize.errors"},
+                              "tinyrnn.quantize.targets", "tinyrnn.quantize.toolchain.build",
+                              "tinyrnn.quantize.artifact", "tinyrnn.quantize.errors"},
     "tinyrnn.quantize.toolchain": {"tinyrnn.quantize.twin", "tinyrnn.quantize.reference", "tinyrnn.quantize.emit",
-                                   "tinyrnn.quantize.sources", "tinyrnn.quantize.artifact",
-                                   "tinyrnn.quantize.errors"},
+                                   "tinyrnn.quantize.sources", "tinyrnn.quantize.targets",
+                                   "tinyrnn.quantize.artifact", "tinyrnn.quantize.errors"},
     "tinyrnn.host.defaults": set(),
+    # The one reader of the documented sequence files (numpy and the standard library only).
+    "tinyrnn.host.formats": {"tinyrnn.quantize.errors"},
     "tinyrnn.host.link": {"tinyrnn.quantize.errors"},
     "tinyrnn.host.report": {"tinyrnn.quantize.artifact", "tinyrnn.quantize.errors"},
     "tinyrnn.host.device": {"tinyrnn.quantize.errors", "tinyrnn.host.defaults", "tinyrnn.host.link", "tinyrnn.quantize"},
-    "tinyrnn.host.check": {"tinyrnn.quantize.errors", "tinyrnn.host.defaults", "tinyrnn.host.link",
-                           "tinyrnn.host.device", "tinyrnn.host.report", "tinyrnn.quantize"},
-    "tinyrnn.host.training": {"tinyrnn.quantize.errors", "tinyrnn.host.report", "tinyrnn.quantize"},
+    "tinyrnn.host.check": {"tinyrnn.quantize.errors", "tinyrnn.host.defaults", "tinyrnn.host.formats",
+                           "tinyrnn.host.link", "tinyrnn.host.device", "tinyrnn.host.report", "tinyrnn.quantize"},
+    "tinyrnn.host.training": {"tinyrnn.quantize.errors", "tinyrnn.host.formats", "tinyrnn.host.report",
+                              "tinyrnn.quantize"},
     # The search trains (training), measures (quantize) and reads board data (device.boards only).
     "tinyrnn.host.search": {"tinyrnn.quantize.errors", "tinyrnn.host.training", "tinyrnn.host.device.boards",
                             "tinyrnn.quantize"},

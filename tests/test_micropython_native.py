@@ -21,11 +21,11 @@ from tinyrnn.host.device.micropython.unix_port import MP_DIR, micropython_availa
 from tinyrnn.quantize.errors import ToolMissing
 from tinyrnn.quantize.emit.c_code import C_LAYOUT, interleave_weights
 from tinyrnn.quantize.emit.export import export
-from tinyrnn.quantize.emit.micropython import (C_IMAGE_DENSE, C_IMAGE_HEADER, c_image_bytes, write_c_image,
-                                               write_tables)
+from tinyrnn.quantize.emit.micropython import c_image_bytes, write_c_image, write_tables
 from tinyrnn.quantize.reference.synthetic import make_artifact, random_inputs
 from tinyrnn.quantize.sources import MICROPYTHON_DIR
 from tinyrnn.quantize.twin.cells import TwinModel, scratch_words, state_words
+from tinyrnn.quantize.twin.images import C_IMAGE_HEADER, C_IMAGE_PRODUCT
 from tinyrnn.quantize.twin.params import KernelParams
 
 STEPS = 120
@@ -178,11 +178,11 @@ def test_c_image_layout(tmp_path):
     params = TwinModel.from_artifact_dir(make_artifact(tmp_path / "m", cell="gru", units=12, n=2, steps=4,
                                                        seed=5)).params
     data = c_image_bytes(params)
-    header = struct.unpack_from(C_IMAGE_HEADER, data, 0)
+    header = struct.unpack_from(C_IMAGE_HEADER.format, data, 0)
     assert header[0] == b"TRNC" and header[2] == C_LAYOUT and header[13] == len(data)
     assert header[12].decode() == params.model_hash
     assert header[14] == 3 * params.num_layers + 1
-    rows, cols_a, cols_b, _, w_off, w_len, q_off, _ = struct.unpack_from(C_IMAGE_DENSE, data, 44)
+    rows, cols_a, cols_b, _, w_off, w_len, q_off, _ = struct.unpack_from(C_IMAGE_PRODUCT.format, data, 44)
     gates = params.layers[0]["gates"]
     assert (rows, cols_a, cols_b) == (gates.rows, gates.weights_a.shape[1], gates.weights_b.shape[1])
     assert w_off % 8 == 0 and q_off % 8 == 0

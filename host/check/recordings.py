@@ -2,11 +2,7 @@
 
 `tinyrnn predict --model DIR FILE` (host: twin + float model) and `tinyrnn harness --inputs FILE` (board vs
 twin vs float) share this module. Base install only: numpy and the standard library (no pandas, no TensorFlow),
-so the readers here are small ones of their own for the two formats of docs/data-formats.md:
-
-  CSV  long format, a header with `sequence_id`, optional `label` and `split`, every other column a channel
-  NPZ  `x` (padded with `lengths`, or an object array of (length, channels)), optional `y`; `x_test`/`y_test`
-       (`lengths_test`) are read too, after `x`
+and the files are read by host/formats/sequences.py, the one reader of docs/data-formats.md.
 
 Every sequence of the file is used (a `split` column or `x_test` only names where a sequence came from).
 Labels are optional: with them, accuracy is reported too.
@@ -21,14 +17,12 @@ make no step, as in the library. The float model sees the mean of the same block
 """
 from __future__ import annotations
 
-import csv
-import math
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from tinyrnn.host.formats.sequences import FORMATS_DOC, read_sequence_file
 from tinyrnn.quantize.errors import UserError
 from tinyrnn.quantize.emit.c_library import Preprocess
 from tinyrnn.quantize.reference.float_ref import normalise, run_float
@@ -37,8 +31,6 @@ from tinyrnn.quantize.twin import preprocess as pp
 from tinyrnn.quantize.twin.cells import TwinModel
 from tinyrnn.quantize.twin.params import UnsupportedModel
 from tinyrnn.quantize.artifact import WEIGHTS_NAME, Artifact, Manifest
-
-FORMATS_DOC = "docs/data-formats.md"
 
 
 @dataclass
@@ -53,138 +45,22 @@ class Recordings:
         return len(self.sequences)
 
 
-# ---- readers ---------------------------------------------------------------------------------------
+# ---- reading: host/formats/sequences.py reads the file; recordings take every sequence, labels optional ----
 
 def load_recordings(path) -> Recordings:
     """The sequences of a .csv or .npz file (docs/data-formats.md); a file that cannot be used is a UserError."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"recordings file '{path}' does not exist", "check the path")
-    ext = path.suffix.lower()
-    if ext == ".csv":
-        rec = _read_csv(path)
-    elif ext == ".npz":
-        rec = _read_npz(path)
-    else:
-        raise UserError(f"recordings file '{path}' has the extension '{ext}'",
-                        f"use a .csv or .npz file in the formats of {FORMATS_DOC}")
-    if not rec.sequences:
+    file = read_sequence_file(path)
+    if not file.sequences:
         raise UserError(f"'{path}' holds no sequences", f"see {FORMATS_DOC}")
-    return rec
-
-
-def _read_csv(path: Path) -> Recordings:
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise UserError(f"cannot read '{path}' as CSV ({type(e).__name__}: {e})",
-                        "save it as UTF-8 comma-separated text") from None
-    if not rows:
-        raise UserError(f"'{path}' is empty", "the first row is the header: sequence_id,label,<channels...>")
-    header = [h.strip() for h in rows[0]]
-    if len(header) == 1 and any(sep in header[0] for sep in (";", "\t", "|")):
-        sep = next(sep for sep in (";", "\t", "|") if sep in header[0])
-        raise UserError(f"'{path}' separates its values with {sep!r}, not commas",
-                        "save it as comma-separated CSV (sequence_id,label,<channels...>)")
-    if "sequence_id" not in header:
-        raise UserError(f"'{path}' has no column sequence_id (columns: {', '.join(header)})",
-                        "the header must be sequence_id[,label][,split],<channel columns...>")
-    id_col = header.index("sequence_id")
-    label_col = header.index("label") if "label" in header else None
-    channels = [i for i, h in enumerate(header) if h not in ("sequence_id", "label", "split")]
-    if not channels:
-        raise UserError(f"'{path}' has no channel columns", "add one column per sensor channel")
-    frames: dict[str, list] = {}
-    labels: dict[str, str] = {}
-    for line, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue                                    # a blank line
-        if len(row) != len(header):
-            raise UserError(f"'{path}' line {line} has {len(row)} cells, the header {len(header)}",
-                            "every row needs a value for every column")
-        try:
-            values = [float(row[i]) for i in channels]
-        except ValueError:
-            bad = next(row[i] for i in channels if not _is_number(row[i]))
-            raise UserError(f"'{path}' line {line}: {bad!r} is not a number",
-                            "channel values are numbers with a dot as decimal separator") from None
-        if not all(math.isfinite(v) for v in values):
-            raise UserError(f"'{path}' line {line} holds NaN or inf", "record finite values only")
-        key = row[id_col].strip()
-        frames.setdefault(key, []).append(values)
-        if label_col is not None:
-            label = row[label_col].strip()
-            if labels.setdefault(key, label) != label:
-                raise UserError(f"'{path}' line {line}: sequence {key!r} has the label {label!r} here and "
-                                f"{labels[key]!r} before", "every row of a sequence repeats the same label")
-    names = list(frames)
-    seqs = [np.asarray(frames[k], dtype=np.float32) for k in names]
-    have_labels = label_col is not None and any(labels[k] for k in names)
-    return Recordings(path, names, seqs, [labels[k] or None for k in names] if have_labels else None)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
-
-
-def _npz_part(path, z, x_key, len_key):
-    x = z[x_key]
-    if x.dtype == object:
-        seqs = [np.asarray(s, dtype=np.float64) for s in x]
-        seqs = [s[:, None] if s.ndim == 1 else s for s in seqs]
-    else:
-        x = np.asarray(x)
-        if x.ndim == 2:
-            x = x[:, :, None]
-        if x.ndim != 3:
-            raise UserError(f"'{path}': '{x_key}' has shape {x.shape}, expected (n, length, channels)",
-                            f"see {FORMATS_DOC}")
-        lengths = np.asarray(z[len_key]) if len_key in z.files else np.full(x.shape[0], x.shape[1])
-        if lengths.shape != (x.shape[0],) or not np.issubdtype(lengths.dtype, np.integer) or \
-                (lengths.size and (lengths.min() < 1 or lengths.max() > x.shape[1])):
-            raise UserError(f"'{path}': '{len_key}' must hold one integer 1..{x.shape[1]} per sequence",
-                            f"see {FORMATS_DOC}")
-        seqs = [x[i, :lengths[i]] for i in range(x.shape[0])]
-    out = []
-    for i, s in enumerate(seqs):
-        if s.ndim != 2 or not np.issubdtype(s.dtype, np.number):
-            raise UserError(f"'{path}': '{x_key}[{i}]' is not a numeric (length, channels) array",
-                            f"see {FORMATS_DOC}")
-        if not np.isfinite(s).all():
-            raise UserError(f"'{path}': '{x_key}[{i}]' holds NaN or inf", "record finite values only")
-        out.append(np.asarray(s, dtype=np.float32))
-    return out
-
-
-def _read_npz(path: Path) -> Recordings:
-    try:
-        # object arrays (one array per sequence) are pickled by numpy: only load files you trust
-        z = np.load(path, allow_pickle=True)
-        files = set(z.files)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise UserError(f"cannot read '{path}' as NPZ ({type(e).__name__})",
-                        "write it with numpy.savez(path, x=..., y=...)") from None
-    if "x" not in files:
-        raise UserError(f"'{path}' has no array 'x' (it has: {', '.join(sorted(files)) or 'none'})",
-                        "store the sequences as 'x'")
-    names, seqs, labels = [], [], []
-    for x_key, y_key, len_key in (("x", "y", "lengths"), ("x_test", "y_test", "lengths_test")):
-        if x_key not in files:
-            continue
-        part = _npz_part(path, z, x_key, len_key)
-        y = np.asarray(z[y_key]) if y_key in files else None
-        if y is not None and len(y) != len(part):
-            raise UserError(f"'{path}': '{y_key}' has {len(y)} entries for {len(part)} sequences in '{x_key}'",
-                            "give one label per sequence")
-        names += [f"{x_key}[{i}]" for i in range(len(part))]
-        seqs += part
-        labels += list(y) if y is not None else [None] * len(part)
-    return Recordings(path, names, seqs, labels if any(v is not None for v in labels) else None)
+    labels = None
+    if file.labels is not None:
+        labels = [None if v is None or (file.kind == "csv" and not v) else v for v in file.labels]
+        if all(v is None for v in labels):
+            labels = None
+    return Recordings(path, file.ids, file.sequences, labels)
 
 
 def load_model(model_dir) -> tuple[TwinModel, Manifest, dict]:

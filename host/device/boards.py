@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinyrnn.host.device.board_checks import Key, Part, among, check_parts, chosen, need, one_of, within
+from tinyrnn.quantize import targets
 from tinyrnn.quantize.errors import BoardDataError
 from tinyrnn.quantize.sources import BOARDS_DIR, FIRMWARE_DIR, PACKAGE_ROOT
 
@@ -31,16 +32,10 @@ FAMILIES = {
 STACK_DATA = FIRMWARE_DIR / "stack.toml"
 LINKER_TEMPLATES = {family: FIRMWARE_DIR / "platform" / family / "link.ld.in" for family in FAMILIES}
 
-# Compiler flags per core and FPU. Hard-float ABI wherever there is an FPU. RISC-V cores are named by their ISA
-# string (-march; the firmware has no float, so -mabi=ilp32 on all of them).
-CORES = {"cortex-m0": "armv6-m", "cortex-m3": "armv7-m", "cortex-m4": "armv7e-m", "cortex-m7": "armv7e-m",
-         "rv32i": "rv32i", "rv32im": "rv32im", "rv32imc": "rv32imc", "rv32imac": "rv32imac"}
-FPUS = {
-    "none": None,
-    "fpv4-sp-d16": {"cortex-m4"},
-    "fpv5-sp-d16": {"cortex-m7"},
-    "fpv5-d16": {"cortex-m7"},
-}
+# The cores a board may name (core -> architecture) and the FPUs each may carry (fpu -> cores; "none": any),
+# from the one target table (quantize/targets.py), which also gives their compiler flags.
+CORES = {name: core.arch for name, core in targets.CORES.items() if core.boards}
+FPUS = targets.board_fpus()
 STM32_BUSES = {"apb1", "apb2"}
 STM32_RCC_REGS = {"AHB1ENR": 0x30, "APB1ENR": 0x40, "APB2ENR": 0x44}
 BAUDS_NRF = {9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, 1000000}
@@ -173,7 +168,7 @@ class Board:
     def kernel_path(self):
         """Which kernel code the compiler picks for this core (firmware/kernels/tr_kernels.h TR_KERNEL_PATH):
         "dsp" on Armv7E-M (M4, M7), "m0" on Armv6-M, plain "c" elsewhere."""
-        return {"armv7e-m": "dsp", "armv6-m": "m0"}.get(CORES.get(self.core), "c")
+        return targets.CORES[self.core].kernel_path if self.core in CORES else "c"
 
     @property
     def stack_size(self):
@@ -237,15 +232,7 @@ class Board:
         return self.clock_hz // self.clock["ahb_div"] // self.clock[f"{bus}_div"]
 
     def cpu_flags(self):
-        if self.family == "riscv":
-            # ISA spec 2.2: I includes the CSR instructions (Zicsr), and GCC picks the rv32 multilib libgcc
-            return [f"-march={self.core}", "-misa-spec=2.2", "-mabi=ilp32"]
-        flags = [f"-mcpu={self.core}", "-mthumb"]
-        if self.has_fpu:
-            flags += [f"-mfpu={self.fpu}", "-mfloat-abi=hard"]
-        else:
-            flags += ["-mfloat-abi=soft"]
-        return flags
+        return targets.cpu_flags(self.core, self.fpu if self.has_fpu else targets.NO_FPU)
 
     def platform_sources(self):
         return [f"platform/{self.family}/startup.c", "platform/reset.c", "platform/libc_min.c",

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyrnn.host.search.space import CELLS, Trial, param_count
+from tinyrnn.quantize import targets
 
 MEASURE_STEPS = 8            # timesteps counted per trial (the count per step is the same every step)
-CORE_TARGETS = {"cortex-m0": "m0", "cortex-m3": "m3", "cortex-m4": "m4", "cortex-m7": "m7"}
+CORE_TARGETS = {core.name: name for name, core in targets.bench_cores().items()}   # board core -> bench target
 
 
 @dataclass(frozen=True)

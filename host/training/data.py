@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from tinyrnn.host.formats.sequences import SequenceFile, read_sequence_file
 from tinyrnn.quantize.errors import UserError
 
 CLASSIFICATION = "classification"
@@ -116,164 +118,63 @@ def load_user_file(path: str, group_column: str | None = None):
     """Raw (train sequences, train labels, test sequences or None, test labels or None, groups or None).
 
     Groups (a subject or session per training sequence: the CSV's --group-column, or the NPZ's `groups`) make
-    the automatic test split hold out whole groups, so no subject is in both splits."""
+    the automatic test split hold out whole groups, so no subject is in both splits. The file is read by
+    host/formats/sequences.py; training's policy is applied here: every sequence needs a label, and CSV labels
+    are typed by the whole column (integers, booleans or text: classes; other numbers: regression targets)."""
     if not os.path.exists(path):
         raise UserError(f"data file '{path}' does not exist", "check the path given to --data")
     if not os.path.isfile(path) or not os.access(path, os.R_OK):
         raise UserError(f"data file '{path}' is not a readable file", "check the path and its permissions")
-    ext = os.path.splitext(path)[1].lower()
-    if ext == ".npz":
-        if group_column:
-            raise UserError("--group-column is for CSV files", "store the groups of an NPZ as an array 'groups'")
-        return _load_npz(path)
-    if ext == ".csv":
-        return _load_csv(path, group_column)
-    raise UserError(f"data file '{path}' has an unknown extension '{ext}'",
-                    "use a .csv or .npz file in the formats described by --help / docs/data-formats.md")
-
-
-def _npz_sequences(z, x_key: str, len_key: str) -> list[np.ndarray]:
-    x = z[x_key]
-    if x.dtype == object:  # one array per sequence
-        seqs = []
-        for i, s in enumerate(x):
-            s = np.asarray(s)
-            if s.ndim == 1:  # a single-channel sequence given as (length,)
-                s = s[:, None]
-            if s.ndim != 2:
-                raise UserError(f"'{x_key}[{i}]' has shape {s.shape}, expected (length, channels)",
-                                "store each sequence as a 2-D array (length, channels)")
-            seqs.append(_as_float32(s, f"{x_key}[{i}]"))
-        if len_key in z.files:
-            raise UserError(f"'{len_key}' given with an object array '{x_key}'",
-                            f"drop '{len_key}': the lengths of an object array are the arrays' own")
-        return seqs
-    if x.ndim == 2:  # (n, length): single channel
-        x = x[:, :, None]
-    if x.ndim != 3:
-        raise UserError(f"'{x_key}' has shape {x.shape}, expected (n, length, channels)",
-                        "store a padded 3-D array (n, max_len, channels) plus 'lengths', or an object array")
-    x = _as_float32(x, x_key)
-    if len_key in z.files:
-        lengths = np.asarray(z[len_key])
-        if lengths.shape != (x.shape[0],) or not np.issubdtype(lengths.dtype, np.integer):
-            raise UserError(f"'{len_key}' has shape {lengths.shape} and dtype {lengths.dtype}",
-                            f"'{len_key}' must be an integer array with one entry per sequence ({x.shape[0]})")
-        if lengths.size and (lengths.min() < 1 or lengths.max() > x.shape[1]):
-            raise UserError(f"'{len_key}' has values outside 1..{x.shape[1]}",
-                            "every sequence needs at least 1 step and at most the padded length")
-    else:
-        lengths = np.full(x.shape[0], x.shape[1])
-    return [x[i, : lengths[i]] for i in range(x.shape[0])]
-
-
-def _load_npz(path: str):
-    try:
-        # Object arrays (one array per sequence) need pickle: only load files you trust.
-        z = np.load(path, allow_pickle=True)
-        files = set(z.files)
-    except Exception as exc:
-        raise UserError(f"cannot read '{path}' as NPZ ({type(exc).__name__}: {exc})",
-                        "write it with numpy.savez(path, x=..., y=...)") from None
-    for key in ("x", "y"):
-        if key not in files:
-            raise UserError(f"'{path}' has no array '{key}' (it has: {', '.join(sorted(files)) or 'none'})",
-                            "store the sequences as 'x' and the labels/targets as 'y'")
-    x_train, y_train = _npz_sequences(z, "x", "lengths"), np.asarray(z["y"])
-    if ("x_test" in files) != ("y_test" in files):
-        raise UserError(f"'{path}' has only one of 'x_test' and 'y_test'", "give both or neither")
+    if group_column and os.path.splitext(path)[1].lower() == ".npz":
+        raise UserError("--group-column is for CSV files", "store the groups of an NPZ as an array 'groups'")
+    file = read_sequence_file(path, group_column)
+    labels = _required_labels(file)
+    train, test = file.indices("train"), file.indices("test")
     groups = None
-    if "groups" in files:
-        groups = np.asarray(z["groups"])
-        if groups.shape != (len(x_train),):
-            raise UserError(f"'groups' in '{path}' has shape {groups.shape}",
-                            f"give one group (subject, session) per training sequence: shape ({len(x_train)},)")
-    if "x_test" in files:
-        return x_train, y_train, _npz_sequences(z, "x_test", "lengths_test"), np.asarray(z["y_test"]), groups
-    return x_train, y_train, None, None, groups
+    if file.groups is not None:
+        groups = np.asarray([file.groups[i] for i in train])
+    x_tr, y_tr = [file.sequences[i] for i in train], np.asarray([labels[i] for i in train])
+    if file.splits is None:
+        return x_tr, y_tr, None, None, groups
+    return x_tr, y_tr, [file.sequences[i] for i in test], np.asarray([labels[i] for i in test]), groups
 
 
-def _load_csv(path: str, group_column: str | None = None):
-    import pandas as pd
-
-    try:
-        df = pd.read_csv(path)
-    except Exception as exc:
-        raise UserError(f"cannot read '{path}' as CSV ({type(exc).__name__}: {exc})",
-                        "use a header row: sequence_id,label,<channel columns...>") from None
-    missing = [c for c in ("sequence_id", "label") if c not in df.columns]
-    if missing and len(df.columns) == 1 and any(sep in str(df.columns[0]) for sep in (";", "\t", "|")):
-        sep = next(sep for sep in (";", "\t", "|") if sep in str(df.columns[0]))
-        raise UserError(f"'{path}' separates its values with {sep!r}, not commas",
-                        "save it as comma-separated CSV (sequence_id,label,<channels...>)")
-    if missing:
-        raise UserError(f"'{path}' has no column {', '.join(missing)} (columns: {', '.join(map(str, df.columns))})",
+def _required_labels(file: SequenceFile) -> list:
+    """One label per sequence, typed: training cannot use an unlabelled sequence."""
+    if file.kind == "npz":
+        if "train" not in file.labelled:
+            raise UserError(f"'{file.path}' has no array 'y' (it has: {', '.join(file.columns)})",
+                            "store the sequences as 'x' and the labels/targets as 'y'")
+        if file.splits is not None and "test" not in file.labelled:
+            raise UserError(f"'{file.path}' has only one of 'x_test' and 'y_test'", "give both or neither")
+        return file.labels
+    if file.labels is None:
+        raise UserError(f"'{file.path}' has no column label (columns: {', '.join(file.columns)})",
                         "the header must be sequence_id,label[,split],<channel columns...>")
-    if group_column is not None and group_column not in df.columns:
-        raise UserError(f"'{path}' has no column {group_column!r} (--group-column)",
-                        f"use one of: {', '.join(map(str, df.columns))}")
-    channels = [c for c in df.columns if c not in ("sequence_id", "label", "split", group_column)]
-    if not channels:
-        raise UserError(f"'{path}' has no channel columns", "add at least one numeric column after label")
-    if df.empty:
-        raise UserError(f"'{path}' has no data rows", "add one row per time step of each sequence")
-    values = df[channels]
-    not_numeric = [c for c in channels if not pd.api.types.is_numeric_dtype(values[c])]
-    if not_numeric:
-        column = values[not_numeric[0]]
-        bad = column.notna() & pd.to_numeric(column, errors="coerce").isna()
-        row = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
-        raise UserError(f"channel column(s) {', '.join(map(str, not_numeric))} in '{path}' are not numeric "
-                        f"(line {row + 2}: {not_numeric[0]} = {column.iloc[row]!r})",
-                        "channel values must be numbers (use a dot as decimal separator)")
-    empty = values.isna().to_numpy()
-    if empty.any():
-        row, col = map(int, np.argwhere(empty)[0])
-        raise UserError(f"line {row + 2} of '{path}' has no value for channel {channels[col]} "
-                        f"(a short row or an empty cell)", "give every row a value for every channel")
-    if df["label"].isna().any():
-        raise UserError(f"'{path}' has rows with an empty label", "give every row its sequence's label")
-    has_split = "split" in df.columns
-    if has_split:
-        bad = sorted(set(df["split"].astype(str)) - {"train", "test"})
-        if bad:
-            raise UserError(f"column 'split' in '{path}' has values {bad}", "use only 'train' and 'test'")
-
-    out = {"train": ([], [], []), "test": ([], [], [])}
-    data = values.to_numpy(dtype=np.float64)
-    # Rows of one sequence are its time steps in file order; sequences keep the order they first appear in.
-    for seq_id, rows in df.groupby("sequence_id", sort=False).indices.items():
-        labels = df["label"].iloc[rows]
-        if labels.nunique() != 1:
-            raise UserError(f"sequence '{seq_id}' in '{path}' has {labels.nunique()} different labels",
-                            "every row of a sequence must carry the same label")
-        split = "train"
-        if has_split:
-            splits = df["split"].iloc[rows].astype(str)
-            if splits.nunique() != 1:
-                raise UserError(f"sequence '{seq_id}' in '{path}' is in both splits",
-                                "give every row of a sequence the same split")
-            split = splits.iloc[0]
-        out[split][0].append(_as_float32(data[rows], f"sequence '{seq_id}'"))
-        out[split][1].append(labels.iloc[0])
-        if group_column is not None:
-            group = df[group_column].iloc[rows]
-            if group.nunique(dropna=False) != 1:
-                raise UserError(f"sequence '{seq_id}' in '{path}' has {group.nunique(dropna=False)} values in "
-                                f"{group_column!r}", "a sequence belongs to one group (subject, session)")
-            out[split][2].append(str(group.iloc[0]))
-    x_tr, y_tr, g_tr = out["train"]
-    groups = np.asarray(g_tr) if group_column is not None else None
-    if not has_split:
-        return x_tr, np.asarray(y_tr), None, None, groups
-    return x_tr, np.asarray(y_tr), out["test"][0], np.asarray(out["test"][1]), groups
+    if any(text in _MISSING_LABELS for text in file.labels):
+        raise UserError(f"'{file.path}' has rows with an empty label", "give every row its sequence's label")
+    return _typed(file.labels)
 
 
-def _as_float32(a: np.ndarray, what: str) -> np.ndarray:
-    a = np.asarray(a)
-    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) or np.iscomplexobj(a):
-        raise UserError(f"{what} has dtype {a.dtype}, not real numbers", "store the sequences as float arrays")
-    return a.astype(np.float32)
+# Cells a CSV reader commonly takes for "no value" (pandas' defaults): as a label they are missing, not a class.
+_MISSING_LABELS = frozenset({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+                             "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"})
+_TRUE, _FALSE = {"True", "TRUE", "true"}, {"False", "FALSE", "false"}
+
+
+def _typed(texts: list[str]) -> list:
+    """The label column's values typed as one column: all integers -> int64, all true/false -> bool, all
+    numbers -> float64 (regression), else the text (classes)."""
+    if all(re.fullmatch(r"[+-]?\d+", t) for t in texts):
+        return list(np.asarray([int(t) for t in texts], dtype=np.int64))
+    if all(t in _TRUE or t in _FALSE for t in texts):
+        return [np.bool_(t in _TRUE) for t in texts]
+    try:
+        if not any("_" in t for t in texts):
+            return list(np.asarray([float(t) for t in texts], dtype=np.float64))
+    except ValueError:
+        pass
+    return texts
 
 
 # --------------------------------------------------------------------------------------------

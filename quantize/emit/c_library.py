@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyrnn.quantize import targets
 from tinyrnn.quantize.artifact import TEST_SPLIT_NAME, Artifact, Manifest
 from tinyrnn.quantize.emit import c_code as codegen
 from tinyrnn.quantize.sources import KERNELS_DIR
@@ -223,7 +224,7 @@ def _example_sequences(artifact_dir: Path, params: KernelParams, downsample: int
 
 # Where the README's sizes are measured: core -> (compiler, target flags); rv32imc when Debian's RISC-V GCC is there.
 SIZE_TARGETS = {"m0": (build.ARM_GCC, build.ARM_TARGETS["m0"]), "m4": (build.ARM_GCC, build.ARM_TARGETS["m4"]),
-                "rv32imc": ("riscv64-unknown-elf-gcc", ["-march=rv32imc", "-mabi=ilp32"])}
+                "rv32imc": ("riscv64-unknown-elf-gcc", targets.cpu_flags("rv32imc"))}
 CORE_NAMES = {"m0": "Cortex-M0", "m4": "Cortex-M4", "rv32imc": "RV32IMC"}
 
 

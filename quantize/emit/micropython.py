@@ -7,31 +7,15 @@ kernel.bin holds the model's parameters but not the activation tables, which are
 MicroPython on a board may have single-precision floats, so the port does not recompute the tables with
 floats (a value near a rounding boundary could come out 1 LSB off and the step would no longer be bit-exact
 with the C kernels); it loads them from this file, written from `quantize/twin/fixedpoint.py`, the one source
-of truth. Layout (docs/quantization.md, "MicroPython"), little-endian:
-
-    0   4 bytes   magic b"TRNA"
-    4   u8 x 4    file format (1), kernel spec version, number of tables (3), 0
-    8   per table, in order sigmoid, tanh, exp:
-          i32 lo (Q14 lower end), u8 segment bits, u8 entry type (ord 'h' int16, ord 'H' uint16), u16 entries;
-          entries x 2 bytes; zero padding to a multiple of 4 bytes
+of truth. Layout: quantize/twin/images.py (TABLES_BIN_*), explained in docs/quantization.md, "MicroPython".
 
     tinyrnn export --tables OUT     (OUT: a file such as x/tables.bin, or a directory: OUT/tables.bin)
 
 kernel_c.bin: the same model as kernel.bin, its weights already in the C kernels' layout (emit/c_code.py
 interleave_weights / c_layout, so it follows that layout wherever it goes), for
 firmware/micropython/native/tinyrnn_native.c, which only checks it and points a tinyrnn_model_t into it (no copy,
-no layout code in C). Little-endian; every array starts at a multiple of 8 bytes:
-
-    0   4 bytes   magic b"TRNC"
-    4   u8 x 6    image format (1), C weight layout (TINYRNN_KERNEL_C_LAYOUT), cell id, head id, layers,
-                  input_frac_bits
-    10  u16 x 5   input_dim, units, output_dim, state words, scratch words
-    20  16 bytes  model hash (ASCII hex: kernel.bin's, the model's identity)
-    36  u32       total size in bytes
-    40  u16 x 2   number of products (3 per layer + the head), 0
-    44  per product (unused slots: all zero), 24 bytes:
-          u16 rows, cols_a, cols_b, 0; u32 weights offset (0: none), weights bytes, requant offset, 0
-    ... the arrays: int16 weights (tr_dense_t.weights), tr_requant_t {i64 bias, i32 mult_a, i32 mult_b}
+no layout code in C). Layout: quantize/twin/images.py (C_IMAGE_*), which also generates the natmod's
+firmware/micropython/native/image_layout.h and the constants of firmware/micropython/tinyrnn_model.py.
 """
 from __future__ import annotations
 
@@ -43,10 +27,10 @@ import numpy as np
 from tinyrnn.quantize.emit.c_code import C_LAYOUT, c_layout, interleave_weights
 from tinyrnn.quantize.twin import fixedpoint as fp
 from tinyrnn.quantize.twin.cells import scratch_words, state_words
-from tinyrnn.quantize.twin.params import KERNEL_SPEC_VERSION, KernelParams
-
-TABLES_BIN_MAGIC = b"TRNA"
-TABLES_BIN_FORMAT = 1
+from tinyrnn.quantize.twin.images import (C_IMAGE_ALIGN, C_IMAGE_FORMAT, C_IMAGE_HEADER, C_IMAGE_MAGIC,
+                                          C_IMAGE_PRODUCT, C_IMAGE_SLOTS, KERNEL_SPEC_VERSION, TABLES_BIN_ALIGN,
+                                          TABLES_BIN_FORMAT, TABLES_BIN_HEADER, TABLES_BIN_MAGIC, TABLES_BIN_TABLE)
+from tinyrnn.quantize.twin.params import KernelParams
 
 # (name, table, Q14 lower end, segment bits, array typecode of the entries)
 TABLES = (("sigmoid", fp.SIGMOID_TABLE, fp.SIGMOID_LO, fp.SIGMOID_SEG_BITS, "h"),
@@ -56,16 +40,16 @@ TABLES = (("sigmoid", fp.SIGMOID_TABLE, fp.SIGMOID_LO, fp.SIGMOID_SEG_BITS, "h")
 
 def tables_bytes() -> bytes:
     """The canonical tables.bin content."""
-    out = bytearray(TABLES_BIN_MAGIC)
-    out += struct.pack("<BBBB", TABLES_BIN_FORMAT, KERNEL_SPEC_VERSION, len(TABLES), 0)
+    out = bytearray(struct.pack(TABLES_BIN_HEADER.format, TABLES_BIN_MAGIC, TABLES_BIN_FORMAT, KERNEL_SPEC_VERSION,
+                                len(TABLES), 0))
     for name, table, lo, seg_bits, typecode in TABLES:
         values = np.asarray(table, dtype=np.int64)
         info = np.iinfo("<i2" if typecode == "h" else "<u2")
         if values.min() < info.min or values.max() > info.max:
             raise ValueError(f"{name} table does not fit typecode {typecode!r}")
-        out += struct.pack("<iBBH", lo, seg_bits, ord(typecode), len(values))
+        out += struct.pack(TABLES_BIN_TABLE.format, lo, seg_bits, ord(typecode), len(values))
         out += values.astype("<i2" if typecode == "h" else "<u2").tobytes()
-        out += bytes(-len(out) % 4)
+        out += bytes(-len(out) % TABLES_BIN_ALIGN)
     return bytes(out)
 
 
@@ -83,12 +67,7 @@ def write_tables(out) -> Path:
 
 # ---- kernel_c.bin ----------------------------------------------------------------------------------------
 
-C_IMAGE_MAGIC = b"TRNC"
-C_IMAGE_FORMAT = 1
-C_IMAGE_HEADER = "<4sBBBBBBHHHHH16sIHH"      # 44 bytes
-C_IMAGE_DENSE = "<HHHHIIII"                  # 24 bytes per product
-C_IMAGE_SLOTS = ("gates", "candidate", "candidate_recurrent")   # tr_layer_t's products, in order
-C_IMAGE_NAME = "kernel_c.bin"
+C_IMAGE_NAME = "kernel_c.bin"      # its layout: quantize/twin/images.py (C_IMAGE_*)
 
 
 def c_image_bytes(params: KernelParams) -> bytes:
@@ -104,25 +83,25 @@ def c_image_bytes(params: KernelParams) -> bytes:
             slots.append(_c_image_product(layer[name], rows, w_a, w_b))
     head = params.head
     slots.append(_c_image_product(head, head.rows, head.weights_a, head.weights_b))
-    header_size = struct.calcsize(C_IMAGE_HEADER) + len(slots) * struct.calcsize(C_IMAGE_DENSE)
-    data = bytearray(bytes(-header_size % 8))
+    header_size = C_IMAGE_HEADER.size + len(slots) * C_IMAGE_PRODUCT.size
+    data = bytearray(bytes(-header_size % C_IMAGE_ALIGN))
     descriptors = bytearray()
     for slot in slots:
         if slot is None:
-            descriptors += struct.pack(C_IMAGE_DENSE, 0, 0, 0, 0, 0, 0, 0, 0)
+            descriptors += bytes(C_IMAGE_PRODUCT.size)
             continue
         rows, cols_a, cols_b, weights, requant = slot
         w_off = 0
         if weights is not None:
             w_off = header_size + len(data)
-            data += weights + bytes(-len(weights) % 8)
+            data += weights + bytes(-len(weights) % C_IMAGE_ALIGN)
         q_off = header_size + len(data)
         data += requant
-        descriptors += struct.pack(C_IMAGE_DENSE, rows, cols_a, cols_b, 0, w_off,
+        descriptors += struct.pack(C_IMAGE_PRODUCT.format, rows, cols_a, cols_b, 0, w_off,
                                    0 if weights is None else len(weights), q_off, 0)
     total = header_size + len(data)
-    header = struct.pack(C_IMAGE_HEADER, C_IMAGE_MAGIC, C_IMAGE_FORMAT, C_LAYOUT, params.cell_id, params.head_id,
-                         params.num_layers, params.input_frac_bits, params.input_dim, params.units,
+    header = struct.pack(C_IMAGE_HEADER.format, C_IMAGE_MAGIC, C_IMAGE_FORMAT, C_LAYOUT, params.cell_id,
+                         params.head_id, params.num_layers, params.input_frac_bits, params.input_dim, params.units,
                          params.output_dim, state_words(params), scratch_words(params),
                          params.model_hash.encode("ascii"), total, len(slots), 0)
     return header + bytes(descriptors) + bytes(data)

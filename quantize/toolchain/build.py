@@ -1,6 +1,7 @@
 """Compile the kernels with a generated model: host executables (tests) and Cortex-M images (benchmark).
 
-One place for the strict warning flags and the Cortex-M target flags; the source list is quantize/sources.py's.
+One place for the strict warning flags; the Cortex-M target flags are quantize/targets.py's, the source list
+quantize/sources.py's.
 """
 from __future__ import annotations
 
@@ -8,18 +9,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from tinyrnn.quantize import targets
 from tinyrnn.quantize.sources import DRIVERS_DIR, KERNELS_DIR, kernel_sources
 
 STRICT_FLAGS = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror"]
 ARM_GCC = "arm-none-eabi-gcc"
 
-# Cortex-M builds: name -> flags. M4/M7 with a hard-float ABI, to show the kernels need no FPU either way.
-ARM_TARGETS = {
-    "m0": ["-mcpu=cortex-m0", "-mthumb", "-mfloat-abi=soft"],
-    "m3": ["-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"],
-    "m4": ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
-    "m7": ["-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16"],
-}
+# Cortex-M builds: name -> flags (m0, m3, m4, m7). M4/M7 with a hard-float ABI, to show the kernels need no FPU
+# either way.
+ARM_TARGETS = {name: targets.bench_flags(name) for name in targets.bench_cores()}
 ARM_OPT = ["-O2", "-ffreestanding", "-fno-tree-loop-distribute-patterns", "-ffunction-sections", "-fdata-sections"]
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from unicorn import UC_ARCH_ARM, UC_HOOK_CODE, UC_MODE_MCLASS, UC_MODE_THUMB, Uc
 from unicorn import arm_const as arm
 
+from tinyrnn.quantize import targets
 from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.twin.cells import scratch_words, state_words
 
@@ -22,8 +23,7 @@ HALT_ADDRESS = FLASH_SIZE - 0x100          # a `b .` the driver functions return
 STACK_PAINT = 0x4000                       # bytes below the initial stack pointer painted to find the high-water mark
 PAINT_BYTE = 0xA5
 BENCH_MAX_STEPS = 64                       # BENCH_MAX_STEPS in bench_driver.c
-CPU_MODELS = {"m0": arm.UC_CPU_ARM_CORTEX_M0, "m3": arm.UC_CPU_ARM_CORTEX_M3,
-              "m4": arm.UC_CPU_ARM_CORTEX_M4, "m7": arm.UC_CPU_ARM_CORTEX_M7}
+CPU_MODELS = {name: getattr(arm, core.unicorn_model) for name, core in targets.bench_cores().items()}
 
 
 class EmulatedModel:

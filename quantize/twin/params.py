@@ -15,12 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from tinyrnn.quantize.twin import fixedpoint as fp
-
-# Bump when the kernel arithmetic changes in a way that changes outputs for the same parameters:
-# it is part of the hashed bytes, so a board running old kernel code is told apart.
-KERNEL_SPEC_VERSION = 1
-KERNEL_BIN_MAGIC = b"TRNK"
-KERNEL_BIN_FORMAT = 1
+from tinyrnn.quantize.twin.images import (KERNEL_BIN_ALIGN, KERNEL_BIN_FORMAT, KERNEL_BIN_HEADER, KERNEL_BIN_MAGIC,
+                                          KERNEL_BIN_PRODUCT, KERNEL_SPEC_VERSION)
 
 # Identifiers shared with the C side (tests/test_kernel_c.py checks the enums in tinyrnn.h equal these).
 CELL_IDS = {"gru_reset_after": 0, "gru_reset_before": 1, "lstm": 2}
@@ -112,19 +108,19 @@ class KernelParams:
 
     # ---- canonical bytes, hash, kernel.bin ------------------------------------------------------
     def to_bytes(self) -> bytes:
-        """The kernel.bin layout (docs/quantization.md, "kernel.bin"), little-endian."""
+        """The kernel.bin layout (quantize/twin/images.py; docs/quantization.md, "kernel.bin"), little-endian."""
         out = bytearray()
-        out += KERNEL_BIN_MAGIC
-        out += struct.pack("<BBBBBBHHHBB", KERNEL_BIN_FORMAT, KERNEL_SPEC_VERSION, self.cell_id, self.head_id,
-                           self.num_layers, 0, self.input_dim, self.units, self.output_dim,
-                           self.input_frac_bits, 0)
+        out += struct.pack(KERNEL_BIN_HEADER.format, KERNEL_BIN_MAGIC, KERNEL_BIN_FORMAT, KERNEL_SPEC_VERSION,
+                           self.cell_id, self.head_id, self.num_layers, 0, self.input_dim, self.units,
+                           self.output_dim, self.input_frac_bits, 0)
         out += self.norm_mean.astype("<f4").tobytes() + self.norm_std.astype("<f4").tobytes()
         for _, dense in self.dense_items():
-            out += struct.pack("<HHHH", dense.rows, dense.weights_a.shape[1], dense.weights_b.shape[1], 0)
+            out += struct.pack(KERNEL_BIN_PRODUCT.format, dense.rows, dense.weights_a.shape[1],
+                               dense.weights_b.shape[1], 0)
             out += dense.bias.astype("<i8").tobytes()
             out += dense.mult_a.astype("<i4").tobytes() + dense.mult_b.astype("<i4").tobytes()
             out += dense.weights_a.astype("i1").tobytes() + dense.weights_b.astype("i1").tobytes()
-            out += bytes(-len(out) % 4)
+            out += bytes(-len(out) % KERNEL_BIN_ALIGN)
         return bytes(out)
 
     @property

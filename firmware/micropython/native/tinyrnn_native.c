@@ -32,12 +32,8 @@
 #endif
 
 #include "tinyrnn.h"
+#include "image_layout.h"               /* kernel_c.bin's layout, generated from quantize/twin/images.py */
 
-#define IMAGE_MAGIC 0x434E5254u         /* "TRNC" little-endian */
-#define IMAGE_FORMAT 1
-#define IMAGE_HEADER_BYTES 44
-#define IMAGE_DENSE_BYTES 24
-#define IMAGE_SLOTS_PER_LAYER 3         /* gates, candidate, candidate_recurrent */
 #define MAX_LAYERS 3                    /* quantize/twin/params.py MAX_LAYERS */
 #define HANDLE_MAGIC 0x746E7274u
 
@@ -73,8 +69,11 @@ static uint32_t rd32(const uint8_t *p) {
 
 /* One product's descriptor -> tr_dense_t, every offset and size checked against the image. */
 static void load_dense(const uint8_t *image, size_t len, const uint8_t *d, tr_dense_t *out) {
-    uint32_t rows = rd16(d), cols_a = rd16(d + 2), cols_b = rd16(d + 4);
-    uint32_t w_off = rd32(d + 8), w_len = rd32(d + 12), q_off = rd32(d + 16);
+    uint32_t rows = rd16(d + TR_IMAGE_PRODUCT_OFF_ROWS), cols_a = rd16(d + TR_IMAGE_PRODUCT_OFF_COLS_A);
+    uint32_t cols_b = rd16(d + TR_IMAGE_PRODUCT_OFF_COLS_B);
+    uint32_t w_off = rd32(d + TR_IMAGE_PRODUCT_OFF_WEIGHTS_OFFSET);
+    uint32_t w_len = rd32(d + TR_IMAGE_PRODUCT_OFF_WEIGHTS_BYTES);
+    uint32_t q_off = rd32(d + TR_IMAGE_PRODUCT_OFF_REQUANT_OFFSET);
     if (rows == 0 && q_off == 0) {      /* unused slot */
         out->rows = 0;
         out->cols_a = 0;
@@ -83,8 +82,8 @@ static void load_dense(const uint8_t *image, size_t len, const uint8_t *d, tr_de
         out->requant = NULL;
         return;
     }
-    if (rows == 0 || (w_off % 8) || (q_off % 8) || w_off > len || w_len > len - w_off || q_off > len
-        || rows * sizeof(tr_requant_t) > len - q_off) {
+    if (rows == 0 || (w_off % TR_IMAGE_ALIGN) || (q_off % TR_IMAGE_ALIGN) || w_off > len || w_len > len - w_off
+        || q_off > len || rows * sizeof(tr_requant_t) > len - q_off) {
         mp_raise_ValueError(MP_ERROR_TEXT("kernel_c.bin: a product lies outside the image"));
     }
     out->rows = (uint16_t)rows;
@@ -113,38 +112,40 @@ static mp_obj_t mod_load(size_t n_args, const mp_obj_t *args) {
     mp_get_buffer_raise(args[0], &bi, MP_BUFFER_READ);
     const uint8_t *image = (const uint8_t *)bi.buf;
     size_t len = bi.len;
-    if (len < IMAGE_HEADER_BYTES || rd32(image) != IMAGE_MAGIC) {
+    if (len < TR_IMAGE_HEADER_BYTES || rd32(image + TR_IMAGE_OFF_MAGIC) != TR_IMAGE_MAGIC) {
         mp_raise_ValueError(MP_ERROR_TEXT("not a tinyrnn kernel_c.bin"));
     }
-    if (((uintptr_t)image) % 8) {
+    if (((uintptr_t)image) % TR_IMAGE_ALIGN) {
         mp_raise_ValueError(MP_ERROR_TEXT("kernel_c.bin must start 8-byte aligned (load it into a bytearray)"));
     }
-    if (image[4] != IMAGE_FORMAT || image[5] != TINYRNN_KERNEL_C_LAYOUT) {
+    if (image[TR_IMAGE_OFF_FORMAT] != TR_IMAGE_FORMAT
+        || image[TR_IMAGE_OFF_LAYOUT] != TINYRNN_KERNEL_C_LAYOUT) {
         mp_raise_ValueError(MP_ERROR_TEXT("kernel_c.bin: other image format or weight layout than this module's"));
     }
-    uint32_t layers = image[8], slots = rd16(image + 40);
-    if (layers < 1 || layers > MAX_LAYERS || image[6] > TINYRNN_CELL_LSTM || image[7] > TINYRNN_HEAD_LINEAR
-        || rd32(image + 36) != len || slots != layers * IMAGE_SLOTS_PER_LAYER + 1
-        || IMAGE_HEADER_BYTES + slots * IMAGE_DENSE_BYTES > len) {
+    uint32_t layers = image[TR_IMAGE_OFF_LAYERS], slots = rd16(image + TR_IMAGE_OFF_PRODUCTS);
+    if (layers < 1 || layers > MAX_LAYERS || image[TR_IMAGE_OFF_CELL_ID] > TINYRNN_CELL_LSTM
+        || image[TR_IMAGE_OFF_HEAD_ID] > TINYRNN_HEAD_LINEAR || rd32(image + TR_IMAGE_OFF_TOTAL_BYTES) != len
+        || slots != layers * TR_IMAGE_SLOTS_PER_LAYER + 1
+        || TR_IMAGE_HEADER_BYTES + slots * TR_IMAGE_PRODUCT_BYTES > len) {
         mp_raise_ValueError(MP_ERROR_TEXT("kernel_c.bin: bad header"));
     }
     model_obj_t *m = mp_obj_malloc(model_obj_t, MODEL_TYPE);
-    m->state_words = rd16(image + 16);
-    m->scratch_words = rd16(image + 18);
-    m->model.input_dim = (uint16_t)rd16(image + 10);
-    m->model.units = (uint16_t)rd16(image + 12);
-    m->model.output_dim = (uint16_t)rd16(image + 14);
+    m->state_words = rd16(image + TR_IMAGE_OFF_STATE_WORDS);
+    m->scratch_words = rd16(image + TR_IMAGE_OFF_SCRATCH_WORDS);
+    m->model.input_dim = (uint16_t)rd16(image + TR_IMAGE_OFF_INPUT_DIM);
+    m->model.units = (uint16_t)rd16(image + TR_IMAGE_OFF_UNITS);
+    m->model.output_dim = (uint16_t)rd16(image + TR_IMAGE_OFF_OUTPUT_DIM);
     m->model.layers = (uint8_t)layers;
-    m->model.cell = image[6];
-    m->model.head = image[7];
-    m->model.input_frac_bits = image[9];
+    m->model.cell = image[TR_IMAGE_OFF_CELL_ID];
+    m->model.head = image[TR_IMAGE_OFF_HEAD_ID];
+    m->model.input_frac_bits = image[TR_IMAGE_OFF_INPUT_FRAC_BITS];
     m->model.layer = m->layer;
-    const uint8_t *d = image + IMAGE_HEADER_BYTES;
-    for (uint32_t l = 0; l < layers; l++) {
+    const uint8_t *d = image + TR_IMAGE_HEADER_BYTES;
+    for (uint32_t l = 0; l < layers; l++) {   /* the slots in C_IMAGE_SLOTS order */
         load_dense(image, len, d, &m->layer[l].gates);
-        load_dense(image, len, d + IMAGE_DENSE_BYTES, &m->layer[l].candidate);
-        load_dense(image, len, d + 2 * IMAGE_DENSE_BYTES, &m->layer[l].candidate_recurrent);
-        d += IMAGE_SLOTS_PER_LAYER * IMAGE_DENSE_BYTES;
+        load_dense(image, len, d + TR_IMAGE_PRODUCT_BYTES, &m->layer[l].candidate);
+        load_dense(image, len, d + 2 * TR_IMAGE_PRODUCT_BYTES, &m->layer[l].candidate_recurrent);
+        d += TR_IMAGE_SLOTS_PER_LAYER * TR_IMAGE_PRODUCT_BYTES;
     }
     load_dense(image, len, d, &m->model.head_dense);
     m->state = (int32_t *)get_buf(args[1], 4 * m->state_words, 4, MP_BUFFER_WRITE);

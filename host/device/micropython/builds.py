@@ -137,7 +137,8 @@ def natmod(arch: str, src: Path | None = None) -> Path:
     out_dir = build_root() / "mpy" / arch
     output = out_dir / NATMOD_NAME
     headers = sorted(KERNELS_DIR.glob("*.h"))
-    stamp = _inputs_hash([*kernel_sources(), *headers, *NATIVE_DIR.glob("*.c"), NATIVE_DIR / "Makefile"], src, arch)
+    stamp = _inputs_hash([*kernel_sources(), *headers, *NATIVE_DIR.glob("*.[ch]"), NATIVE_DIR / "Makefile"], src,
+                          arch)
     if _fresh(output, stamp):
         return output
     mpy_cross(src)
