@@ -62,9 +62,9 @@ test: install lint
 	TINYRNN_LIB_MODEL=$(MODEL) $(PY) -m pytest tests/test_c_library.py -q -p no:cacheprovider -k default_model
 	$(TINYRNN) hwtest --model $(MODEL)
 
-# The pure-Python tier (tests marked `fast`: no compiler, emulator, MicroPython or training; tiers in tests/conftest.py).
+# The pure-Python tier (no compiler, emulator, MicroPython or TensorFlow; the tiers: tests/conftest.py, `pytest --help`).
 test-fast: $(INSTALLED)
-	$(PY) -m pytest tests -q -p no:cacheprovider -m fast
+	$(PY) -m pytest tests -q -p no:cacheprovider --tier fast
 
 # C sources whose format is checked (generated protocol_ids.h excluded: spec.py writes it).
 C_FORMATTED = $(filter-out firmware/app/protocol_ids.h,$(wildcard firmware/app/*.[ch] firmware/platform/*.[ch] \

@@ -1,2 +1,53 @@
-"""The hardware suite's options (--port, --model, --baud) come from the tinyrnn pytest plugin
-(host/check/pytest_plugin.py), which the installed package registers; nothing to add here."""
+"""Test tiers, and the rule that keeps every test in one.
+
+Each test file says its tier (`pytestmark = pytest.mark.<tier>`); a test that needs more than its file's tier says
+its own (the marker closest to the test wins). `pytest --tier fast` (`make test-fast`) runs one tier; a test with no
+tier stops the collection. The hardware suite (tests/hw) is the `board` tier: it needs a board (`--port`, or
+`tinyrnn hwtest`). The hardware suite's options (--port, --model, --baud) come from the tinyrnn pytest plugin
+(host/check/pytest_plugin.py), which the installed package registers.
+"""
+from pathlib import Path
+
+import pytest
+
+TIERS = {
+    "fast": "pure Python and numpy: no compiler, emulator, MicroPython or TensorFlow (make test-fast, seconds)",
+    "toolchain": "compiles C (host gcc, the cross compilers, clang, cmake) and runs it on the host or in unicorn",
+    "emulator": "starts QEMU, MicroPython or a browser: boards over a real pty, the wheel in a fresh venv",
+    "tensorflow": "imports TensorFlow/Keras: trains, converts, or runs the float model",
+    "board": "the hardware suite (tests/hw): needs a board, --port or tinyrnn hwtest",
+}
+HARDWARE_SUITE = Path(__file__).resolve().parent / "hw"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--tier", action="append", choices=sorted(TIERS), default=None,
+                     help="run only the tests of this tier (repeatable): " + "; ".join(
+                         f"{name}: {what}" for name, what in TIERS.items()))
+
+
+def pytest_configure(config):
+    for name, what in TIERS.items():
+        config.addinivalue_line("markers", f"{name}: {what}")
+
+
+def tier_of(item):
+    """The tier marker closest to the test (its own, then its class's, then its file's)."""
+    return next((mark.name for mark in item.iter_markers() if mark.name in TIERS), None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if HARDWARE_SUITE in Path(item.path).parents:
+            item.add_marker("board")
+    untiered = [item.nodeid for item in items if tier_of(item) is None]
+    if untiered:
+        raise pytest.UsageError(f"tests without a tier ({', '.join(TIERS)}): {', '.join(untiered[:5])}"
+                                f"{' ...' if len(untiered) > 5 else ''} — add `pytestmark = pytest.mark.<tier>` "
+                                "to the file (tests/conftest.py says what each tier means)")
+    wanted = config.getoption("--tier")
+    if wanted:
+        keep = [item for item in items if tier_of(item) in wanted]
+        config.hook.pytest_deselected(items=[item for item in items if tier_of(item) not in wanted])
+        items[:] = keep

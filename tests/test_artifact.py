@@ -13,6 +13,8 @@ from tinyrnn.quantize.artifact import (FORMAT_VERSION, MANIFEST_NAME, RESULTS_NA
 from tinyrnn.quantize.errors import UserError
 from tinyrnn.quantize.reference.synthetic import make_artifact
 
+pytestmark = pytest.mark.fast
+
 REPO = Path(__file__).resolve().parent.parent
 OWNER = REPO / "quantize" / "artifact"
 

@@ -5,6 +5,8 @@ import pytest
 
 from tinyrnn.quantize.toolchain import build, cycles
 
+pytestmark = pytest.mark.toolchain
+
 
 @pytest.mark.parametrize("core, mnemonic, operands, taken, expected", [
     ("m4", "smlald", "r1, r2, r8, r4", False, 1),

@@ -12,6 +12,8 @@ from tinyrnn.host.device.boards import board_from_dict, load_board
 from tinyrnn.host.defaults import DEFAULT_BOARD
 from tinyrnn.quantize.errors import BoardDataError
 
+pytestmark = pytest.mark.fast
+
 EMULATED = ["qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-microbit", "qemu-netduinoplus2",
             "qemu-riscv32-virt"]
 REAL = ["nrf52840-dk", "nucleo-f446re"]

@@ -22,6 +22,8 @@ from tinyrnn.quantize.reference.synthetic import make_artifact
 from tinyrnn.quantize.twin import preprocess as pp
 from tinyrnn.quantize.twin.cells import TwinModel
 
+pytestmark = pytest.mark.emulator
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = Path(os.environ.get("TINYRNN_LIB_MODEL", REPO / "build" / "basic_motions-gru32"))
 HAVE_ARM = shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")

@@ -14,6 +14,8 @@ import pytest
 from tinyrnn.host import cli
 from synthetic import make_sequences, write_csv, write_npz
 
+pytestmark = pytest.mark.fast
+
 
 def main(argv):
     """`tinyrnn train ARGV`, in-process."""

@@ -18,6 +18,8 @@ from tinyrnn.quantize.twin.quantizer import quantize_artifact
 from tinyrnn.quantize.reference.synthetic import make_artifact
 from tinyrnn.quantize.twin.cells import TwinModel, pad4
 
+pytestmark = pytest.mark.toolchain
+
 
 def test_generation_is_deterministic(tmp_path):
     a = quantize_artifact(make_artifact(tmp_path / "a", cell="lstm", layers=2, seed=3))

@@ -7,6 +7,8 @@ from tinyrnn.host.training import data as D
 from tinyrnn.quantize.errors import UserError
 from synthetic import make_sequences, regression_targets, write_csv, write_npz
 
+pytestmark = pytest.mark.fast
+
 
 def test_csv_round_trip_keeps_sequences_and_labels(tmp_path):
     seqs, labels = make_sequences(n=20, variable=True)

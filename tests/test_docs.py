@@ -15,6 +15,8 @@ from tinyrnn.quantize.emit import micropython as mp_images
 from tinyrnn.quantize.emit.c_code import C_LAYOUT
 from tinyrnn.quantize.twin import params
 
+pytestmark = pytest.mark.fast
+
 REPO = Path(__file__).resolve().parents[1]
 PROTOCOL_DOC = REPO / "docs" / "protocol.md"
 QUANTIZATION_DOC = REPO / "docs" / "quantization.md"

@@ -12,6 +12,8 @@ from tinyrnn.host.device.boards import board_names, load_board
 from tinyrnn.quantize.sources import FIRMWARE_DIR
 from tinyrnn.host.device.firmware import model_key
 
+pytestmark = pytest.mark.emulator
+
 
 def make(board, build_dir, model=None):
     cmd = ["make", "-C", str(FIRMWARE_DIR), f"BOARD={board}", f"BUILD_DIR={build_dir}"]

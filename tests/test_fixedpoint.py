@@ -11,6 +11,9 @@ from hypothesis import strategies as st
 
 from tinyrnn.quantize.twin import fixedpoint as fp
 from tinyrnn.quantize.twin.quantizer import bias_q, multiplier, quantize_rows
+import pytest
+
+pytestmark = pytest.mark.fast
 
 int32s = st.integers(-2**31, 2**31 - 1)
 

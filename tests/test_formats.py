@@ -7,6 +7,8 @@ import pytest
 from tinyrnn.host.formats.sequences import read_sequence_file
 from tinyrnn.quantize.errors import UserError
 
+pytestmark = pytest.mark.fast
+
 
 def test_csv_keeps_file_order_texts_splits_and_groups(tmp_path):
     path = tmp_path / "r.csv"

@@ -23,6 +23,8 @@ from tinyrnn.host.link.client import Client
 from tinyrnn.host.link.framing import FrameReader, decode_frame, encode_frame, FrameError
 from tinyrnn.quantize.reference.synthetic import make_artifact
 
+pytestmark = pytest.mark.toolchain
+
 ROOT = Path(__file__).resolve().parents[1]
 FUZZ_DIR = ROOT / "firmware" / "fuzz"
 CLANG = shutil.which("clang-14")

@@ -10,6 +10,8 @@ from tinyrnn.host.check import harness
 from tinyrnn.host.check import board_report as hw_report
 from tinyrnn.quantize.reference.synthetic import make_artifact
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.mark.parametrize("task", ["regression", "classification"])
 def test_fidelity_of_a_perfect_board(tmp_path, task):

@@ -12,6 +12,8 @@ import pytest
 from tinyrnn.host import cli
 from tinyrnn.quantize.reference.synthetic import make_artifact
 
+pytestmark = pytest.mark.fast
+
 REPO = Path(__file__).resolve().parent.parent
 
 

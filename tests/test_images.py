@@ -9,6 +9,9 @@ from tinyrnn.quantize.reference.synthetic import make_artifact
 from tinyrnn.quantize.sources import MICROPYTHON_DIR
 from tinyrnn.quantize.twin import images
 from tinyrnn.quantize.twin.cells import TwinModel
+import pytest
+
+pytestmark = pytest.mark.fast
 
 FIRMWARE = MICROPYTHON_DIR.parent
 

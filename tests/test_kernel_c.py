@@ -15,6 +15,8 @@ from tinyrnn.quantize.twin.params import CELL_IDS, HEAD_IDS
 from tinyrnn.quantize.toolchain.cases import extreme_params, input_sets, make_model, twin_states
 from tinyrnn.quantize.twin.cells import TwinModel, state_words
 
+pytestmark = pytest.mark.toolchain
+
 # (name, make_artifact keyword arguments): every cell, 1-3 layers, both heads, odd sizes (padding)
 CONFIGS = [
     ("gru_ra_1_cls", dict(cell="gru", reset_after=True, d=6, units=16, k=4, layers=1)),

@@ -3,6 +3,9 @@ included). Reads the sources with ast; imports nothing."""
 
 import ast
 from pathlib import Path
+import pytest
+
+pytestmark = pytest.mark.fast
 
 REPO = Path(__file__).resolve().parent.parent
 ROOTS = {"host": "tinyrnn.host", "quantize": "tinyrnn.quantize"}

@@ -33,8 +33,9 @@ from tinyrnn.quantize.reference.synthetic import make_artifact
 from tinyrnn.quantize.twin.cells import TwinModel
 
 BOARD = "qemu-mps2-an386"
-pytestmark = pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
-                                reason="needs arm-none-eabi-gcc and qemu-system-arm")
+pytestmark = [pytest.mark.emulator,
+              pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                                 reason="needs arm-none-eabi-gcc and qemu-system-arm")]
 
 
 @pytest.fixture(scope="module")

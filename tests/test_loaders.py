@@ -14,6 +14,8 @@ from tinyrnn.quantize.emit.export import export
 from tinyrnn.quantize.reference.synthetic import make_artifact
 from tinyrnn.quantize.twin.params import KernelParams, UnsupportedModel
 
+pytestmark = pytest.mark.toolchain
+
 
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory):

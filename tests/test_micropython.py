@@ -26,6 +26,8 @@ from tinyrnn.quantize.emit.micropython import TABLES, tables_bytes, write_tables
 from tinyrnn.quantize.reference.synthetic import make_artifact, random_inputs
 from tinyrnn.quantize.twin.cells import TwinModel
 
+pytestmark = pytest.mark.emulator
+
 REPO = Path(__file__).resolve().parents[1]
 PORT_DIR = REPO / "firmware" / "micropython"
 INSTALL_HINT = (f"{sys.executable} -m pip install --target {MP_DIR} "

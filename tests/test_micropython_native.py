@@ -28,6 +28,8 @@ from tinyrnn.quantize.twin.cells import TwinModel, scratch_words, state_words
 from tinyrnn.quantize.twin.images import C_IMAGE_HEADER, C_IMAGE_PRODUCT
 from tinyrnn.quantize.twin.params import KernelParams
 
+pytestmark = pytest.mark.emulator
+
 STEPS = 120
 # (cell, reset_after, d, units, k, layers, task): every cell kind, 1-3 layers, both heads, odd sizes.
 MODELS = {

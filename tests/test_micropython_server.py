@@ -24,6 +24,8 @@ from tinyrnn.quantize.emit.export import export
 from tinyrnn.quantize.reference.synthetic import make_artifact
 from tinyrnn.quantize.twin.cells import TwinModel
 
+pytestmark = pytest.mark.emulator
+
 REPO = Path(__file__).resolve().parents[1]
 
 needs_mp = pytest.mark.skipif(not mpserve.micropython_available(),

@@ -23,6 +23,8 @@ from tinyrnn.quantize.reference.synthetic import make_artifact
 from tinyrnn.quantize.twin.cells import TwinModel
 from tinyrnn.quantize.twin.params import KernelParams
 
+pytestmark = pytest.mark.emulator
+
 
 def mpy(arch, version=6, sub=3):
     return version | ((sub | deploy.MPY_ARCHS.index(arch) << 2) << 8)

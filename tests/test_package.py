@@ -17,6 +17,8 @@ import pytest
 
 from tests.synthetic import make_sequences, write_npz
 
+pytestmark = pytest.mark.emulator
+
 REPO = Path(__file__).resolve().parent.parent
 BOARD = "qemu-mps2-an386"
 # Modules that mean "the train extra was needed": none may be imported by flashing and checking a board.

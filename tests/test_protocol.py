@@ -20,6 +20,8 @@ from tinyrnn.host.link.client import Client, Info, LinkStats
 from tinyrnn.host.link.framing import FrameError, FrameReader, cobs_decode, cobs_encode, crc32, decode_frame, encode_frame
 from tinyrnn.host.link.transport import Transport
 
+pytestmark = pytest.mark.fast
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -444,6 +446,7 @@ def error_code(frame):
     return {v: k for k, v in spec.ERRORS.items()}[frame.payload[0]]
 
 
+@pytest.mark.toolchain
 def test_c_crc_and_cobs_match_python(cproto):
     assert cproto.proto_crc32(b"123456789", 9) == 0xCBF43926
     rng = np.random.default_rng(2)

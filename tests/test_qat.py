@@ -4,6 +4,8 @@ import pytest
 
 from tinyrnn.quantize.twin.quantizer import quantize_rows, snap_to_int8_grid
 
+pytestmark = pytest.mark.tensorflow
+
 
 def on_grid(matrix):
     """True when quantize_rows (what the kernel stores) reproduces `matrix` exactly, up to float32 rounding."""

@@ -15,6 +15,8 @@ from tinyrnn.quantize.sources import FIRMWARE_DIR
 from tinyrnn.host.link.client import Client
 from tinyrnn.host.link.transport import Transport
 
+pytestmark = pytest.mark.emulator
+
 BOARD = "qemu-mps2-an386"
 
 

@@ -6,6 +6,8 @@ import pytest
 from tinyrnn.host.cli import main as tinyrnn
 from tinyrnn.quantize.emit import micropython
 
+pytestmark = pytest.mark.fast
+
 
 def one_line_error(capsys, call, *words):
     with pytest.raises(SystemExit) as exc:

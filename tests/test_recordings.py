@@ -17,6 +17,8 @@ from tinyrnn.quantize.errors import UserError
 from tinyrnn.quantize.reference.synthetic import make_artifact
 from tinyrnn.quantize.twin import preprocess as pp
 
+pytestmark = pytest.mark.fast
+
 BOARD = "qemu-mps2-an386"
 
 
@@ -184,6 +186,7 @@ def emulated_board(tmp_path, monkeypatch):
         qemu.stop(BOARD)
 
 
+@pytest.mark.emulator
 def test_harness_inputs_on_qemu(emulated_board, tmp_path, capsys):
     model, port = emulated_board
     seqs = _frames(seed=3, n=5) + [np.zeros((1, 6), np.float32)]          # the last: shorter than one step

@@ -14,6 +14,8 @@ from synthetic import make_sequences, write_npz
 from tinyrnn.host import cli
 from tinyrnn.host.report.html import write_html
 
+pytestmark = pytest.mark.emulator
+
 BOARD = "qemu-mps2-an386"
 CHROMIUM = shutil.which("chromium")
 # The flags a headless Chromium needs on a machine without a network or a display (FIELD-NOTES.md).

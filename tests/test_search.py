@@ -23,6 +23,8 @@ from tinyrnn.host.search import results as R
 from tinyrnn.host.search.space import draw_trials, param_count
 from tinyrnn.host.search.trial import Budget, judge
 
+pytestmark = pytest.mark.tensorflow
+
 BIN = Path(sys.executable).parent
 TINYRNN = str(BIN / "tinyrnn")
 # Tiny trials: h=4 is well under the latency budget on the micro:bit's Cortex-M0, h=16 well over it.

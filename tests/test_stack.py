@@ -17,6 +17,8 @@ from tinyrnn.host.link.client import connect
 from tinyrnn.quantize.reference.synthetic import make_artifact
 from tinyrnn.quantize.twin.cells import TwinModel
 
+pytestmark = pytest.mark.emulator
+
 BOARDS = ["qemu-mps2-an386", "qemu-microbit", "qemu-mps2-an385", "qemu-riscv32-virt"]   # dsp, m0, c, riscv c
 # The recorded figures were measured with every byte arriving while the board waited for it. A retry under load
 # can land a receive interrupt anywhere in a step instead, at most this much deeper (exception frame with the

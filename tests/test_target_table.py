@@ -14,6 +14,8 @@ from tinyrnn.quantize.emit import c_library
 from tinyrnn.quantize.sources import FIRMWARE_DIR
 from tinyrnn.quantize.toolchain import build
 
+pytestmark = pytest.mark.fast
+
 
 def test_generated_blocks_match_the_table():
     for relative, render in targets.GENERATED.items():
@@ -60,6 +62,7 @@ def test_makefiles_keep_no_target_flags_of_their_own():
         assert not re.search(r"-m(cpu|fpu|float-abi|arch)=", path.read_text()), path
 
 
+@pytest.mark.toolchain
 @pytest.mark.skipif(shutil.which(build.ARM_GCC) is None, reason="arm-none-eabi-gcc not installed")
 def test_kernel_paths_follow_the_compilers_target_macros():
     """The kernel path the table names for a core is the one tinyrnn.h picks from the target's predefined

@@ -12,6 +12,8 @@ from tinyrnn.host.device.micropython.qemu_firmware import EmulatedMicroPython
 from tinyrnn.host.device.target import Target
 from tinyrnn.host.device.targets import IMPLEMENTATIONS, load_target, target_for
 
+pytestmark = pytest.mark.fast
+
 COMMANDS = Path(__file__).resolve().parent.parent / "host" / "commands"
 # Attributes that say what kind a board is: only host/device/targets.py may read them to choose. (`args.micropython`
 # is `tinyrnn bench --micropython`, an option, not a board.)

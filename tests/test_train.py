@@ -15,6 +15,8 @@ from tinyrnn.quantize.reference.metrics import compare_outputs
 from tinyrnn.host import cli
 from synthetic import make_sequences, regression_targets, write_npz
 
+pytestmark = pytest.mark.tensorflow
+
 
 def main(argv):
     """`tinyrnn train ARGV`, in-process."""

@@ -14,6 +14,8 @@ from tinyrnn.quantize.reference.metrics import FIDELITY_TARGETS, compare_outputs
 from tinyrnn.quantize.reference.synthetic import make_artifact
 from tinyrnn.quantize.twin.cells import TwinModel
 
+pytestmark = pytest.mark.fast
+
 FIDELITY_CASES = [("gru", True, 1), ("gru", False, 2), ("lstm", True, 1), ("lstm", True, 2)]
 
 
@@ -87,6 +89,7 @@ def test_large_input_weights_raise_the_input_format(tmp_path):
         quantize_model(manifest, dict(weights, layer0_kernel=weights["layer0_kernel"] * 0 + 40.0))
 
 
+@pytest.mark.tensorflow
 @pytest.mark.slow
 @pytest.mark.parametrize("cell,reset_after", [("gru", True), ("gru", False), ("lstm", True)])
 def test_float_reference_matches_keras(tmp_path, cell, reset_after):
