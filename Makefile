@@ -71,13 +71,13 @@ C_FORMATTED = $(filter-out firmware/app/protocol_ids.h,$(wildcard firmware/app/*
               firmware/platform/*/*.[ch]))
 TYPECHECK   := build/typecheck
 
-# ruff (style, bugs, complexity <= 15), mypy on the link, device and check layers, the C format.
+# ruff (style, bugs, complexity <= 15), mypy on the formats, link, device and check layers, the C format.
 lint: install
 	$(VENV)/bin/ruff check host quantize tests firmware
 	@rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)/tinyrnn && \
 	  ln -s $(CURDIR)/host $(TYPECHECK)/tinyrnn/host && ln -s $(CURDIR)/quantize $(TYPECHECK)/tinyrnn/quantize
 	cd $(TYPECHECK) && MYPYPATH=. $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml \
-	  -p tinyrnn.host.link -p tinyrnn.host.device -p tinyrnn.host.check
+	  -p tinyrnn.host.link -p tinyrnn.host.device -p tinyrnn.host.check -p tinyrnn.host.formats
 	clang-format-14 --dry-run -Werror $(C_FORMATTED)
 	@echo "lint: ruff, mypy and the C format check passed"
 

@@ -180,7 +180,7 @@ def compare(prepared: Prepared, ref_steps, test_steps, manifest: dict) -> dict:
     figures.pop("accuracy", None)
     figures.pop("rmse", None)
     labelled = _labelled(prepared, task)
-    if labelled is not None and labelled.any():
+    if labelled is not None and labelled.any() and prepared.labels is not None:
         test_final = to_user_units(final_outputs(test_steps, lengths), manifest)[labelled]
         ref_final = to_user_units(final_outputs(ref_steps, lengths), manifest)[labelled]
         y = prepared.labels[labelled]

@@ -95,11 +95,13 @@ def _read_csv(path: Path, group_column: str | None) -> SequenceFile:
     channels = [i for i, h in enumerate(header) if h not in named]
     if not channels:
         raise UserError(f"'{path}' has no channel columns", "add one numeric column per sensor channel")
-    column = {name: header.index(name) if name in header else None
-              for name in (ID_COLUMN, LABEL_COLUMN, SPLIT_COLUMN, group_column) if name is not None}
-
+    column: dict[str, int | None] = {name: header.index(name) if name in header else None
+                                     for name in (ID_COLUMN, LABEL_COLUMN, SPLIT_COLUMN, group_column)
+                                     if name is not None}
+    id_column = header.index(ID_COLUMN)
     frames: dict[str, list] = {}
-    per_sequence = {name: {} for name in column if name != ID_COLUMN}   # column -> sequence id -> value
+    # column -> sequence id -> value
+    per_sequence: dict[str, dict[str, str]] = {name: {} for name in column if name != ID_COLUMN}
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue                                    # a blank line
@@ -107,11 +109,12 @@ def _read_csv(path: Path, group_column: str | None) -> SequenceFile:
             raise UserError(f"'{path}' line {line} has {len(row)} cells, the header {len(header)}",
                             "every row needs one value per column, no more")
         row = row + [""] * (len(header) - len(row))     # a short row: its missing cells are empty
-        key = row[column[ID_COLUMN]].strip()
+        key = row[id_column].strip()
         frames.setdefault(key, []).append(_frame(path, line, row, header, channels))
         for name, values in per_sequence.items():
-            if column[name] is not None:
-                _same_per_sequence(path, line, key, name, row[column[name]].strip(), values)
+            index = column[name]
+            if index is not None:
+                _same_per_sequence(path, line, key, name, row[index].strip(), values)
     if not frames:
         raise UserError(f"'{path}' has no data rows", "add one row per time step of each sequence")
 
@@ -122,7 +125,7 @@ def _read_csv(path: Path, group_column: str | None) -> SequenceFile:
         bad = sorted(set(splits.values()) - set(SPLITS))
         if bad:
             raise UserError(f"column 'split' in '{path}' has values {bad}", "use only 'train' and 'test'")
-    groups = per_sequence.get(group_column)
+    groups = per_sequence.get(group_column) if group_column else None
     return SequenceFile(
         path=path, kind="csv", ids=ids,
         sequences=[np.asarray(frames[k], dtype=np.float64).astype(np.float32) for k in ids],
@@ -191,7 +194,11 @@ def _read_npz(path: Path) -> SequenceFile:
                         "store the sequences as 'x' and the labels/targets as 'y'")
     if "y_test" in files and "x_test" not in files:
         raise UserError(f"'{path}' has only one of 'x_test' and 'y_test'", "give both or neither")
-    ids, sequences, labels, splits, labelled = [], [], [], [], set()
+    ids: list[str] = []
+    sequences: list[np.ndarray] = []
+    labels: list = []
+    splits: list[str] = []
+    labelled: set[str] = set()
     for x_key, y_key, len_key, split in _NPZ_PARTS:
         if x_key not in files:
             continue

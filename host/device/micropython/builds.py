@@ -67,7 +67,7 @@ def source_dir(fetch: bool = True) -> Path:
         if archive.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
             # tarfile's "data" filter (no links out, no device files) exists from Python 3.11.4 / 3.12 on
-            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            safe: dict = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
             with tarfile.open(archive) as tar:
                 tar.extractall(target.parent, **safe)
             if (target / "py" / "dynruntime.mk").is_file():
