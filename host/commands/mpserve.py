@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 
+from tinyrnn.host.commands.options import add_model
 from tinyrnn.host.device.micropython.unix_port import BOARD_NAME, UnixPortTarget
 
 EXAMPLES = """\
@@ -21,7 +22,7 @@ EXAMPLES = """\
 
 
 def add_arguments(p):
-    p.add_argument("--model", required=True, help="artifact directory (with kernel.bin)")
+    add_model(p, required=True, note="with kernel.bin")
     p.add_argument("--board-name", default=BOARD_NAME, help="board name in INFO (default %(default)s)")
     p.add_argument("--native", action="store_true", help="run the C kernels (x64 natmod) instead of pure Python")
 

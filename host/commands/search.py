@@ -29,6 +29,7 @@ import sys
 import time
 from pathlib import Path
 
+from tinyrnn.host.commands.options import add_board, add_out
 from tinyrnn.host.device.boards import board_names, load_board
 from tinyrnn.host.device.firmware import build as build_firmware
 from tinyrnn.quantize.errors import TinyRNNError, UserError
@@ -58,7 +59,7 @@ def add_arguments(p):
     d.add_argument("--max-len", type=int, metavar="N", help="keep only the first N steps of each sequence")
 
     b = p.add_argument_group("board and budget")
-    b.add_argument("--board", help="board whose core, clock and memory set the budget (tinyrnn boards list)")
+    add_board(b, what="board whose core, clock and memory set the budget")
     b.add_argument("--max-latency-us", type=float, metavar="T",
                    help="µs per step at the board's clock, from the instruction count (default: no limit)")
     b.add_argument("--max-flash", type=int, metavar="B", help="model flash bytes (default: the board's flash)")
@@ -84,7 +85,7 @@ def add_arguments(p):
     s.add_argument("--cpus-per-trial", type=int, default=1, metavar="N", help="CPUs each trial holds (default 1)")
 
     o = p.add_argument_group("output")
-    o.add_argument("--out", metavar="DIR", help="search directory (default build/search-<data>-<board>/)")
+    add_out(o, what="search directory", default_note="build/search-<data>-<board>/")
     o.add_argument("--resume", action="store_true", help="continue the search in --out (its own options apply)")
     o.add_argument("--force", action="store_true", help="replace --out if it exists")
     o.add_argument("--no-firmware", action="store_true", help="skip building the best model's firmware")

@@ -6,6 +6,7 @@ into one artifact directory (docs/artifacts.md), written atomically, never overw
 """
 import argparse
 
+from tinyrnn.host.commands.options import add_out
 from tinyrnn.host.training.data import BUNDLED, CLASSIFICATION, REGRESSION
 from tinyrnn.host.training.pipeline import (DEFAULT_DATASET, FILE_DEFAULTS, GRID_EPOCHS, run as run_pipeline)
 from tinyrnn.quantize.twin.params import MAX_DIM, MAX_LAYERS
@@ -67,7 +68,7 @@ def add_arguments(p):
                    help="(x_t, state) samples for int8 calibration (default 3000)")
 
     o = p.add_argument_group("output")
-    o.add_argument("--out", metavar="DIR", help="artifact directory (default build/<dataset>-<cell><units>[x<layers>]/)")
+    add_out(o, what="artifact directory", default_note="build/<dataset>-<cell><units>[x<layers>]/")
     o.add_argument("--force", action="store_true", help="replace --out if it exists")
     o.add_argument("--quiet", action="store_true", help="no progress bars or stage messages")
 
