@@ -237,12 +237,12 @@ def test_default_model_riscv_rv32imc_plain_c_bit_exact(default_lib):
 def test_readme_gives_rv32_flash_and_minstret_instructions(tmp_path, monkeypatch):
     """`tinyrnn export --lib` measures RV32IMC too: flash from `size` of rv32imc objects, instructions per step
     from minstret on the emulated RISC-V board (qemu-riscv32-virt under -icount, checked against the twin)."""
-    from tinyrnn.host.commands.export import _count_on_riscv
+    from tinyrnn.host.device.library_counts import count_on_riscv
     monkeypatch.setenv("BUILD_DIR", str(tmp_path / "fw"))
     art = make_artifact(tmp_path / "rv-syn", units=8, n=2, steps=10, k=3)
     export(art, progress=False)
     twin = TwinModel.from_artifact_dir(art)
-    count = _count_on_riscv(art, twin, twin.quantize_input(np.load(art / "test_split.npz")["x"][0][:4]), tmp_path)
+    count = count_on_riscv(art, twin, twin.quantize_input(np.load(art / "test_split.npz")["x"][0][:4]), tmp_path)
     assert 1_000 < count < 100_000
     lib.write_library(art, tmp_path / "lib", instructions={"rv32imc": count})
     readme = (tmp_path / "lib" / "README.md").read_text()

@@ -12,8 +12,8 @@ Writes <artifact>/hw/<board>/results.json, hw_report.md and plots there, and <ar
 boards). A partial run (--limit N) goes to <artifact>/hw/<board>-limit<N>/ instead and is left out of the
 combined report, so it never replaces a full run's results; so does a run the link stopped (<board>-stopped/),
 which keeps the sequences verified before it stopped. What the link cost (tries, retries, damaged frames,
-board resets, re-runs) is in results.json "link" and in the report. The library entry points (`run_test_split`, `fidelity`, `latency_summary`) are what
-the hardware suite (tests/hw, tinyrnn.hwtests) uses.
+board resets, re-runs) is in results.json "link" and in the report. The library entry points (`run_test_split`,
+`fidelity`, `latency_summary`) are what the hardware suite (tests/hw, tinyrnn.hwtests) uses.
 """
 
 import json
@@ -34,7 +34,7 @@ from tinyrnn.host.link.client import connect
 from tinyrnn.host.link.transport import DEFAULT_BAUD
 from tinyrnn.quantize.reference.metrics import FIDELITY_TARGETS, check_thresholds, compare_outputs, verdict
 from tinyrnn.quantize.twin.cells import TwinModel
-from tinyrnn.quantize.twin.params import UnsupportedModel
+from tinyrnn.quantize.twin.params import DamagedKernelFiles, UnsupportedModel
 
 # Fidelity the kernel must reach against the float model (from the kernel's requirements; don't loosen here).
 THRESHOLDS = FIDELITY_TARGETS  # the kernel's targets (quantize/reference/metrics.py), one definition
@@ -50,11 +50,11 @@ def load_model(model_dir):
     split = artifact.test_split().arrays()
     try:
         twin = TwinModel.from_artifact_dir(model_dir)
+    except DamagedKernelFiles as e:
+        raise TinyRNNError(f"{model_dir}: unreadable artifact ({e})",
+                           "the file is damaged or truncated: train or export the model again") from None
     except UnsupportedModel as e:
         raise TinyRNNError(f"{model_dir}: {e}") from None
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as e:   # a damaged kernel.npz
-        raise TinyRNNError(f"{model_dir}: unreadable artifact ({type(e).__name__}: {' '.join(str(e).split())})",
-                           "the file is damaged or truncated: train or export the model again") from None
     return twin, manifest, split
 
 

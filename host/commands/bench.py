@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from tinyrnn.host.commands.base import at_least
+from tinyrnn.host.commands.options import add_model
 from tinyrnn.quantize.errors import ToolMissing, UserError
 from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.toolchain.bench import CELLS, SIZES, markdown, measure
@@ -67,7 +68,7 @@ def add_arguments(parser):
     parser.add_argument("--json", action="store_true", help="print only JSON")
     parser.add_argument("--micropython", action="append", metavar="BOARD",
                         help="measure --model inside MicroPython on this emulated MicroPython board (repeatable)")
-    parser.add_argument("--model", help="artifact directory (with --micropython)")
+    add_model(parser, note="with --micropython")
 
 
 def run_micropython(args) -> int:

@@ -31,7 +31,7 @@ def add_arguments(p):
     fit = sub.add_parser("fit", help="check a linked image against the board's flash and RAM")
     fit.add_argument("board")
     fit.add_argument("elf", type=Path)
-    fit.add_argument("--model", default="none", help="model name for the messages")
+    fit.add_argument("--label", default="none", help="what the image holds, named in the messages (e.g. the model)")
     fit.add_argument("--json", type=Path, help="write the figures here")
 
 
@@ -51,10 +51,10 @@ def run(args) -> int:
             sizes = fwsize.measure(args.elf)
         except FileNotFoundError as e:
             raise ToolMissing(str(e)) from None
-        fwsize.check(board, args.model, sizes)
-        print(fwsize.report_line(board, args.model, sizes))
+        fwsize.check(board, args.label, sizes)
+        print(fwsize.report_line(board, args.label, sizes))
         if args.json:
-            record = dict(sizes, board=board.name, model=args.model,
+            record = dict(sizes, board=board.name, model=args.label,
                           flash_size=board.flash_size, ram_size=board.ram_size)
             args.json.write_text(json.dumps(record, indent=2) + "\n")
     return 0

@@ -11,6 +11,7 @@ from pathlib import Path
 from tinyrnn.host.check import harness
 from tinyrnn.host.check.board_report import summary_lines
 from tinyrnn.host.commands.base import run_command
+from tinyrnn.host.commands.options import add_board, add_model
 from tinyrnn.host.defaults import DEFAULT_BOARD, DEFAULT_MODEL
 from tinyrnn.host.device.firmware import ensure_exported
 from tinyrnn.host.device.targets import load_target
@@ -56,8 +57,8 @@ def verdict_lines(results: dict) -> list[str]:
 
 
 def add_arguments(p):
-    p.add_argument("--board", default=DEFAULT_BOARD, help="emulated board (default %(default)s)")
-    p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="artifact directory (default %(default)s)")
+    add_board(p, default=DEFAULT_BOARD, what="emulated board", note=None)
+    add_model(p, default=DEFAULT_MODEL)
 
 
 def run(args) -> int:

@@ -9,25 +9,20 @@ With --lib OUT --model DIR, writes a self-contained C library of the model for y
 kernel sources, model data, one header with the whole API (float and integer-only input with the normalisation
 folded in, outputs, class names), CMake, a Makefile fragment, an Arduino and a PlatformIO layout, a README and
 examples/stream, whose output on any core equals examples/stream/expected.txt (the twin's).
+The model is named the same way in every mode: DIR, or --model DIR.
 """
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
-from tinyrnn.host.device import firmware, qemu
-from tinyrnn.host.device.boards import load_board
-from tinyrnn.quantize.errors import TinyRNNError, UserError
-from tinyrnn.host.link.client import connect
-from tinyrnn.quantize.artifact import TEST_SPLIT_NAME, Artifact
+from tinyrnn.host.commands.options import add_model, artifact_dir
+from tinyrnn.host.device.library_counts import count_library_instructions
+from tinyrnn.quantize.artifact import Artifact
 from tinyrnn.quantize.emit.c_library import LibraryError, write_library
 from tinyrnn.quantize.emit.export import export
 from tinyrnn.quantize.emit.micropython import write_tables
-from tinyrnn.quantize.toolchain import build
+from tinyrnn.quantize.errors import TinyRNNError, UserError
 from tinyrnn.quantize.toolchain.build import BuildError
-from tinyrnn.quantize.twin.cells import TwinModel
 from tinyrnn.quantize.twin.params import UnsupportedModel
 
 EXAMPLES = """\
@@ -37,15 +32,18 @@ EXAMPLES = """\
   {prog} --lib build/lib/motion --model build/basic_motions-gru32 --name motion
   {prog} --lib OUT --model DIR --int-scale 0.000598   # push_int takes counts of 0.000598 units
 """
+# What exporting can meet in a damaged or unsupported artifact, or on a full disk: one line, not a traceback.
+EXPORT_FAILURES = (UnsupportedModel, BuildError, OSError)
 
 
 def add_arguments(p):
-    p.add_argument("artifact_dir", nargs="?", help="artifact directory (model.json, weights.npz, ...)")
+    p.add_argument("artifact_dir", nargs="?", type=artifact_dir, metavar="DIR",
+                   help="artifact directory (model.json, weights.npz, ...); the same as --model DIR")
+    add_model(p, note="the same as DIR: the model to export, or to write --lib from")
     p.add_argument("--quiet", action="store_true", help="print only the kernel's figures (JSON)")
     p.add_argument("--tables", metavar="OUT",
                    help="write tables.bin for the MicroPython port to OUT (a file with a suffix, or a directory)")
-    p.add_argument("--lib", metavar="OUT", help="write a C library of the --model into the folder OUT")
-    p.add_argument("--model", metavar="DIR", help="artifact directory for --lib (tinyrnn export DIR ran on it)")
+    p.add_argument("--lib", metavar="OUT", help="write a C library of the model into the folder OUT")
     p.add_argument("--name", help="--lib: C name of the library and prefix of its API (default: the model's folder)")
     p.add_argument("--int-scale", metavar="S[,S...]",
                    help="--lib: what one unit of push_int's integers is worth, in the unit the model was trained "
@@ -66,73 +64,32 @@ def _int_scale(text):
     return values[0] if len(values) == 1 else values
 
 
-RISCV_BOARD = "qemu-riscv32-virt"     # the emulated RISC-V board whose minstret counts the README's RV32 figure
+def _model_dir(args) -> Path | None:
+    """The model, named as DIR or as --model DIR (one convention for every mode)."""
+    if args.artifact_dir and args.model and args.artifact_dir != args.model:
+        raise UserError(f"two artifact directories given ({args.artifact_dir} and --model {args.model})",
+                        "name the model once: tinyrnn export DIR, or --model DIR")
+    return args.artifact_dir or args.model
 
 
-def _count_on_riscv(model_dir: Path, twin: TwinModel, x_q, work: Path) -> int | None:
-    """Instructions per tinyrnn_step on rv32imc: the kit's firmware for qemu-riscv32-virt (the same kernel
-    sources and model data, -O2) under QEMU -icount, its minstret read around every step over the serial
-    line. None without the RISC-V toolchain or QEMU."""
-    board = load_board(RISCV_BOARD)
-    if shutil.which(board.cross + "gcc") is None or shutil.which(board.qemu_binary) is None:
-        return None
-    record = qemu.start(board, firmware.build(board, model_dir), run_dir=work / "run")
-    try:
-        client = connect(record.port, expected_hash=twin.model_hash)
-        try:
-            result = client.sequence(x_q, per_step=True, reset=True)
-        finally:
-            client.transport.close()
-    finally:
-        qemu.stop(board.name, run_dir=work / "run")
-    if not (result.outputs == twin.run(x_q)).all():
-        raise TinyRNNError(f"the {RISCV_BOARD} build of {model_dir} differs from the twin", "report this as a bug")
-    return round(float(client.info.ticks_to_count(result.step_ticks).mean()))
+def _first_line(err: Exception) -> TinyRNNError:
+    return TinyRNNError(str(err).splitlines()[0])
 
 
-def _count_instructions(model_dir: Path, work: Path) -> dict:
-    """{core: instructions per tinyrnn_step}: Cortex-M0/M4 in unicorn, rv32imc on the emulated RISC-V board
-    (minstret under QEMU -icount); a core whose tools are missing is left out."""
-    twin = TwinModel.from_artifact_dir(model_dir)
-    x_q = np.zeros((16, twin.params.input_dim), np.int16)
-    artifact = Artifact.open(model_dir)
-    if artifact.has(TEST_SPLIT_NAME):
-        x_q = twin.quantize_input(artifact.test_split().x[0][:16])
-    counts = {}
-    try:
-        from tinyrnn.quantize.toolchain.emulate import EmulatedModel
-    except ImportError:
-        EmulatedModel = None
-    for core in ("m0", "m4") if EmulatedModel and build.arm_toolchain_available() else ():
-        emu = EmulatedModel(model_dir / "c", twin.params, core, work / core)
-        emu.reset()
-        y, n = emu.run(x_q, count=True)
-        if not (y == twin.run(x_q)).all():
-            raise TinyRNNError(f"the {core} build of {model_dir} differs from the twin", "report this as a bug")
-        counts[core] = round(n / len(x_q))
-    rv32 = _count_on_riscv(model_dir, twin, x_q, work)
-    if rv32 is not None:
-        counts["rv32imc"] = rv32
-    return counts
-
-
-def _write_library(args) -> int:
-    if not args.model:
-        raise UserError("--lib needs --model DIR", "tinyrnn export --lib OUT --model DIR")
-    model = Path(args.model)
+def _write_library(model: Path, args) -> int:
     artifact = Artifact.open(model)
     scale = _int_scale(args.int_scale)
     try:
         if not artifact.kernel.json.is_file() or not (artifact.c_dir / "model_data.c").is_file():
             export(model, progress=True)
         with tempfile.TemporaryDirectory() as tmp:
-            counts = {} if args.no_measure else _count_instructions(model, Path(tmp))
+            counts = {} if args.no_measure else count_library_instructions(model, Path(tmp))
         info = write_library(model, args.lib, name=args.name, int_scale=scale, instructions=counts)
     except LibraryError as err:
         what, _, hint = str(err).partition(" — ")
         raise UserError(what, hint or "see tinyrnn export --help") from None
-    except (UnsupportedModel, BuildError, OSError, KeyError, ValueError) as err:
-        raise TinyRNNError(str(err).splitlines()[0]) from None
+    except EXPORT_FAILURES as err:
+        raise _first_line(err) from None
     flash = info["flash"] or {}
     print(f"wrote {args.lib}: library {info['name']} (model {info['model_hash']}), "
           f"{info['example_sequences']} example sequence(s); RAM {info['struct_bytes']} bytes"
@@ -142,26 +99,36 @@ def _write_library(args) -> int:
     return 0
 
 
-def run(args) -> int:
-    if args.lib:
-        if args.tables or args.artifact_dir:
-            raise UserError("--lib takes the model as --model DIR", "tinyrnn export --lib OUT --model DIR")
-        return _write_library(args)
-    if args.tables:
-        if args.artifact_dir:
-            raise UserError("give an artifact directory or --tables, not both", "run the two separately")
-        try:
-            path = write_tables(args.tables)
-        except OSError as e:
-            raise TinyRNNError(f"cannot write {args.tables}: {e.strerror or e}",
-                               "choose a writable path") from None
-        print(f"wrote {path} ({path.stat().st_size} bytes)")
-        return 0
-    if not args.artifact_dir:
-        raise UserError("no artifact directory given", "tinyrnn export DIR (a directory tinyrnn train wrote)")
+def _write_tables(out: str) -> int:
     try:
-        result = export(args.artifact_dir, progress=not args.quiet)
-    except (UnsupportedModel, BuildError, OSError, KeyError, ValueError) as err:
-        raise TinyRNNError(str(err).splitlines()[0]) from None
+        path = write_tables(out)
+    except OSError as e:
+        raise TinyRNNError(f"cannot write {out}: {e.strerror or e}", "choose a writable path") from None
+    print(f"wrote {path} ({path.stat().st_size} bytes)")
+    return 0
+
+
+def _export(model: Path, quiet: bool) -> int:
+    try:
+        result = export(model, progress=not quiet)
+    except EXPORT_FAILURES as err:
+        raise _first_line(err) from None
     print(json.dumps(result["metrics"], indent=2))
     return 0
+
+
+def run(args) -> int:
+    model = _model_dir(args)
+    if args.lib:
+        if args.tables:
+            raise UserError("--lib and --tables both given", "run the two separately")
+        if not model:
+            raise UserError("--lib needs --model DIR", "tinyrnn export --lib OUT --model DIR")
+        return _write_library(model, args)
+    if args.tables:
+        if model:
+            raise UserError("give an artifact directory or --tables, not both", "run the two separately")
+        return _write_tables(args.tables)
+    if not model:
+        raise UserError("no artifact directory given", "tinyrnn export DIR (a directory tinyrnn train wrote)")
+    return _export(model, args.quiet)

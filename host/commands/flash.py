@@ -11,6 +11,7 @@ expected speed; the server is then started and answers on that port (host/device
 What each kind of board does is its Target's (host/device/targets.py); this command only calls it.
 """
 
+from tinyrnn.host.commands.options import add_board, add_model, add_port
 from tinyrnn.host.defaults import DEFAULT_BOARD
 from tinyrnn.host.device import qemu
 from tinyrnn.host.device.boards import board_names
@@ -30,9 +31,9 @@ EXAMPLES = """\
 
 
 def add_arguments(p):
-    p.add_argument("--board", default=None, help=f"board name (default {DEFAULT_BOARD}; tinyrnn boards list)")
-    p.add_argument("--model", help="artifact directory (omit for the bring-up firmware without a model)")
-    p.add_argument("--port", help="serial port of a real MicroPython board (--board micropython)")
+    add_board(p, what="board name", note=f"default {DEFAULT_BOARD}; tinyrnn boards list")
+    add_model(p, note="omit for the bring-up firmware without a model")
+    add_port(p, what="serial port of a real MicroPython board (--board micropython)")
     p.add_argument("--no-build", action="store_true", help="flash the ELF already built")
     p.add_argument("--force", action="store_true", help="replace an emulated board that is already running")
     p.add_argument("--list", action="store_true", help="list running emulated boards")

@@ -20,11 +20,11 @@ from pathlib import Path
 from tinyrnn.host.check import recordings
 from tinyrnn.host.check.board_report import summary_lines
 from tinyrnn.host.commands.base import at_least
+from tinyrnn.host.commands.options import add_baud, add_model, add_port
 from tinyrnn.host.check.harness import evaluate, write_outputs
 from tinyrnn.host.defaults import DEFAULT_MODEL
 from tinyrnn.quantize.errors import LinkFailure
 from tinyrnn.host.report.html import REPORT_NAME
-from tinyrnn.host.link.transport import DEFAULT_BAUD
 from tinyrnn.quantize.artifact import BoardRun
 
 EXAMPLES = """\
@@ -38,11 +38,9 @@ EXAMPLES = """\
 
 
 def add_arguments(p):
-    p.add_argument("--port", required=True, help="serial port URL (/dev/ttyACM0, /dev/pts/N, socket://h:p)")
-    p.add_argument("--model", default=str(DEFAULT_MODEL), help="artifact directory (default %(default)s)")
-    p.add_argument("--baud", type=int, default=DEFAULT_BAUD,
-                   help="serial baud rate, as in the board's board.toml [uart] baud (default %(default)s; "
-                        "ignored by ptys and sockets)")
+    add_port(p, required=True)
+    add_model(p, default=DEFAULT_MODEL)
+    add_baud(p)
     p.add_argument("--inputs", metavar="FILE",
                    help="your recordings (.csv/.npz, docs/data-formats.md) instead of the test split")
     p.add_argument("--limit", type=at_least(1), metavar="N",

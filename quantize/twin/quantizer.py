@@ -10,8 +10,8 @@ import numpy as np
 
 from tinyrnn.quantize.artifact import Artifact, Manifest
 from tinyrnn.quantize.twin import fixedpoint as fp
-from tinyrnn.quantize.twin.params import (GATES_PER_CELL, MAX_ABS_BIAS, MAX_DIM, MAX_LAYERS, SUPPORTED, Dense, KernelParams,
-                     UnsupportedModel)
+from tinyrnn.quantize.twin.params import (GATES_PER_CELL, MAX_ABS_BIAS, MAX_DIM, MAX_LAYERS, SUPPORTED, Dense,
+                                          KernelParams, UnsupportedModel)
 
 
 def quantize_rows(w_rows: np.ndarray):
@@ -80,6 +80,14 @@ def _check(cond: bool, message: str) -> None:
         raise UnsupportedModel(f"{message}; {SUPPORTED}")
 
 
+def _whole_number(manifest, key: str) -> int:
+    """A dimension from model.json: a missing or non-integer one is the file's fault, said as such."""
+    value = manifest.get(key)
+    _check(isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer(),
+           f"model.json's {key} {value!r} is not a whole number")
+    return int(value)
+
+
 def quantize_model(manifest: dict, weights: dict) -> KernelParams:
     """Float model (model.json: a Manifest or its dict; weights.npz arrays) -> KernelParams.
     Raises UnsupportedModel."""
@@ -93,7 +101,7 @@ def quantize_model(manifest: dict, weights: dict) -> KernelParams:
             _check(manifest[key] == want, f"{key} {manifest[key]!r} is not supported")
     task = manifest.get("task")
     _check(task in ("classification", "regression"), f"task {task!r} is not supported")
-    d, h, k, n_layers = (int(manifest[key]) for key in ("input_dim", "units", "output_dim", "layers"))
+    d, h, k, n_layers = (_whole_number(manifest, key) for key in ("input_dim", "units", "output_dim", "layers"))
     _check(1 <= n_layers <= MAX_LAYERS, f"{n_layers} layers")
     _check(all(1 <= v <= MAX_DIM for v in (d, h, k)), f"dimensions d={d} units={h} outputs={k}")
     reset_after = bool(manifest.get("reset_after", True))
