@@ -22,7 +22,8 @@ COMMANDS = {
 
 def usage() -> str:
     lines = ["usage: tinyrnn <command> [options]   (tinyrnn <command> --help for its options and examples)", "",
-             "Train small GRU/LSTM models, run them bit-exactly on microcontrollers, and prove it over the serial line.",
+             "Train small GRU/LSTM models, run them bit-exactly on microcontrollers, and prove it over the serial "
+             "line.",
              "", "commands:"]
     for name, module in COMMANDS.items():
         lines.append(f"  {name:9s} {summary(importlib.import_module(module))}")

@@ -54,7 +54,8 @@ def main():
                     b = np.array(lat[-args.block:]) * 1e3
                     print(f"{i + 1:6d} sequences: {time.monotonic() - block_started:6.1f} s, latency ms p50 "
                           f"{np.percentile(b, 50):.1f} p99 {np.percentile(b, 99):.1f} max {b.max():.1f}; "
-                          f"mismatched values so far {mismatched}; rss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB",
+                          f"mismatched values so far {mismatched}; "
+                          f"rss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB",
                           flush=True)
                     block_started = time.monotonic()
             stats = client.board_stats()

@@ -129,7 +129,8 @@ def test_linker_script_from_board_data():
     unbounded = boards.linker_script(b, unbounded=True)
     assert f"LENGTH = 0x{boards.UNBOUNDED_SIZE:08X}" in unbounded
     # only the region lengths differ: the same addresses, so the measured image is the real one
-    strip = lambda s: re.sub(r"LENGTH = 0x[0-9A-F]+", "", s)
+    def strip(s):
+        return re.sub(r"LENGTH = 0x[0-9A-F]+", "", s)
     assert strip(script) == strip(unbounded)
 
 

@@ -85,7 +85,8 @@ def test_existing_output_needs_force(capsys, tmp_path):
 def test_unwritable_output_fails_before_training(capsys, tmp_path, monkeypatch, where):
     (tmp_path / "file").write_text("a file, not a directory")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("tinyrnn.host.training.data.load_dataset", lambda *a, **k: pytest.fail("loaded data before checking --out"))
+    monkeypatch.setattr("tinyrnn.host.training.data.load_dataset",
+                        lambda *a, **k: pytest.fail("loaded data before checking --out"))
     assert_one_line_error(*run_main(capsys, "--out", where), "cannot write", "--out")
     assert list(tmp_path.iterdir()) == [tmp_path / "file"]       # nothing left behind
 

@@ -10,6 +10,8 @@ from tinyrnn.host import cli
 from tinyrnn.host.commands import options
 from tinyrnn.host.commands.base import make_parser
 
+pytestmark = pytest.mark.fast
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -319,7 +319,8 @@ def raw_board(tmp_path):
 
 def _pipelined(board, model):
     """HELLO; a final-only SEQUENCE; once the board is executing it, a RESET. Returns (what STATS counted over
-    the exchange, its last request included; bytes of the RESET); asserts both replies arrived in order and the SEQUENCE's outputs are the twin's (nothing lost)."""
+    the exchange, its last request included; bytes of the RESET); asserts both replies arrived in order and the
+    SEQUENCE's outputs are the twin's (nothing lost)."""
     info = board.request("HELLO", tries=20)
     before = board.stats()
     n = struct.unpack_from("<H", info, dict((f, o) for f, o, _ in spec.info_offsets())["seq_max_steps_final"])[0]
@@ -385,8 +386,8 @@ def test_bytes_sent_while_the_board_boots_never_hang_it(model, tmp_path, raw_boa
     USART drops them), but it must answer the next request. (Before the fix a CMSDK UART kept such a byte in its
     register with no interrupt raised for it, the next byte could not arrive, and the board waited forever: CI
     saw it once as `no reply to HELLO`.)
-    A test build widens the window between the two (GAP_SPINS empty loops), and QMP queries keep QEMU's main loop turning
-    through it: the loop hands the waiting bytes to the UART only when it wakes, and nothing else wakes it."""
+    A test build widens the window between the two (GAP_SPINS empty loops), and QMP queries keep QEMU's main loop
+    turning through it: the loop hands the waiting bytes to the UART only when it wakes, and nothing else wakes it."""
     sock = tmp_path / "qmp.sock"
     board = raw_board(_build(board_name, model, tmp_path / "fw", f"-DTINYRNN_TEST_RX_START_GAP={GAP_SPINS}"),
                       board_name, ["-qmp", f"unix:{sock},server=on,wait=off"])

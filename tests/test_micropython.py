@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyrnn.host.device.micropython.unix_port import MP_DIR, micropython_available  # the one copy of the location and the check
+# the one copy of the location and the check
+from tinyrnn.host.device.micropython.unix_port import MP_DIR, micropython_available
 from tinyrnn.quantize.twin import fixedpoint as fp
 from tinyrnn.quantize.emit.export import export
 from tinyrnn.quantize.emit.micropython import TABLES, tables_bytes, write_tables

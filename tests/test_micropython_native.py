@@ -1,7 +1,7 @@
 """The C kernels inside MicroPython (tinyrnn_c: natmod .mpy / user C module) against the twin: bit-exact.
 
-The x64 natmod is built from firmware/kernels/*.c in place (host/device/micropython/builds.py, MicroPython v1.28.0 source:
-$MICROPY_DIR or the vendored archive) and run by MicroPython's unix port (.venv/mp) through tinyrnn_model.py,
+The x64 natmod is built from firmware/kernels/*.c in place (host/device/micropython/builds.py, MicroPython v1.28.0
+source: $MICROPY_DIR or the vendored archive) and run by MicroPython's unix port (.venv/mp) through tinyrnn_model.py,
 the one API the natmod, the user C module and the pure-Python kernel share. Without the MicroPython source or
 the unix port, the tests here that need them skip and say why. The Cortex-M natmods and firmware are checked by
 the emulated MicroPython board through tests/hw (`tinyrnn hwtest --board mpy-qemu-mps2-an386`).

@@ -74,8 +74,9 @@ def test_hardware_suite_passes_against_the_micropython_server(server, artifact):
 
 @needs_mp
 def test_harness_passes_and_labels_microseconds(server, artifact):
-    result = subprocess.run([sys.executable, "-m", "tinyrnn.host.cli", "harness", "--port", server.port, "--model", str(artifact),
-                             "--quiet", "--no-plots"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "tinyrnn.host.cli", "harness", "--port", server.port,
+                             "--model", str(artifact), "--quiet", "--no-plots"],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.rstrip().endswith("PASS"), result.stdout + result.stderr
     results = json.loads((artifact / "hw" / mpserve.BOARD_NAME / "results.json").read_text())
     assert results["latency"]["unit"] == "microseconds" and results["kernel_path"] == "mpy"

@@ -17,7 +17,8 @@ from tinyrnn.host.link import spec as spec
 from tinyrnn.quantize.errors import (BoardNotAnswering, BoardReset, ErrorReply, GarbageError, HashMismatch,
                                  LinkFailure, MalformedReply, SessionTaken)
 from tinyrnn.host.link.client import Client, Info, LinkStats
-from tinyrnn.host.link.framing import FrameError, FrameReader, cobs_decode, cobs_encode, crc32, decode_frame, encode_frame
+from tinyrnn.host.link.framing import (FrameError, FrameReader, cobs_decode, cobs_encode, crc32, decode_frame,
+                                       encode_frame)
 from tinyrnn.host.link.transport import Transport
 
 pytestmark = pytest.mark.fast

@@ -87,7 +87,8 @@ def test_screenshot_shows_plots_not_a_blank_page(model_with_board_run, tmp_path)
     import matplotlib.image
 
     shot = tmp_path / "shot.png"
-    browser(tmp_path, "--window-size=1200,6000", f"--screenshot={shot}", (model_with_board_run / "report.html").as_uri())
+    browser(tmp_path, "--window-size=1200,6000", f"--screenshot={shot}",
+            (model_with_board_run / "report.html").as_uri())
     pixels = matplotlib.image.imread(shot)[..., :3]
     ink = (pixels < 0.9).any(axis=-1).mean()                       # not white
     colour = (pixels.max(axis=-1) - pixels.min(axis=-1) > 0.25).mean()   # saturated: plot lines, badges

@@ -198,14 +198,15 @@ def test_search_on_a_ray_cluster(data, tmp_path):
     common = ["--num-cpus=1", "--block", "--disable-usage-stats"]
     nodes = []
     try:
-        nodes.append(subprocess.Popen([str(BIN / "ray"), "start", "--head", f"--port={port}", "--include-dashboard=false",
-                                       f"--temp-dir={ray_tmp}", *common], env=env, start_new_session=True,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        nodes.append(subprocess.Popen([str(BIN / "ray"), "start", "--head", f"--port={port}",
+                                       "--include-dashboard=false", f"--temp-dir={ray_tmp}", *common], env=env,
+                                      start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         nodes.append(subprocess.Popen([str(BIN / "ray"), "start", f"--address=127.0.0.1:{port}", *common], env=env,
                                       start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         out = tmp_path / "cluster"
         res = subprocess.run([TINYRNN, "search", "--data", str(data), *SMALL, "--trials", "2", "--units", "4",
-                              "--epochs", "1", "--cells", "gru-v1", "--address", f"127.0.0.1:{port}", "--out", str(out)],
+                              "--epochs", "1", "--cells", "gru-v1", "--address", f"127.0.0.1:{port}",
+                              "--out", str(out)],
                              env=env, capture_output=True, text=True, timeout=240)
         assert res.returncode == 0, res.stdout + res.stderr
         assert "Ray cluster at 127.0.0.1" in res.stdout

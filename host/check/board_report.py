@@ -151,7 +151,8 @@ def write_combined(model_dir):
     lines = [f"# {model_dir.name} on boards", "",
              "Written by host/check/harness.py. Latency on QEMU boards is executed instructions (SysTick under "
              "-icount, or minstret on RISC-V), not cycles; on silicon it is cycles (instructions with minstret).", "",
-             "| board | bit-exact | argmax agree | final max abs | step max abs | per step p50 | unit | flash B | RAM B |",
+             "| board | bit-exact | argmax agree | final max abs | step max abs | per step p50 | unit | flash B "
+             "| RAM B |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         size = r.firmware_size or FirmwareSize()

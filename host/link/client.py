@@ -1,7 +1,8 @@
 """The host side of the serial protocol (docs/protocol.md): a client for the board's commands.
 
-  Client      requests with ids, a session, timeouts and bounded retries over framing.py; HELLO/RESET/STEP/SEQUENCE/STATS;
-              chunk size and timeout adapt to the link, and a SEQUENCE hit by a reboot or a lost link is re-run
+  Client      requests with ids, a session, timeouts and bounded retries over framing.py;
+              HELLO/RESET/STEP/SEQUENCE/STATS; chunk size and timeout adapt to the link, and a SEQUENCE hit by a
+              reboot or a lost link is re-run
   LinkStats   what the link cost: tries, retries, timeouts, damaged frames, reboots, re-runs
   connect     open a port (a pyserial URL) and shake hands, refusing a board that runs another model
 
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinyrnn.quantize.errors import (TinyRNNError, BoardNotAnswering, BoardReset, ErrorReply, GarbageError, HashMismatch,
-                                 LinkFailure, MalformedReply, PortBusy, PortError, SessionTaken)
+from tinyrnn.quantize.errors import (BoardNotAnswering, BoardReset, ErrorReply, GarbageError, HashMismatch, LinkFailure,
+                                     MalformedReply, PortBusy, PortError, SessionTaken, TinyRNNError)
 from tinyrnn.host.link import spec
 from tinyrnn.host.link.framing import FrameReader, encode_frame
 from tinyrnn.host.link.transport import DEFAULT_BAUD, Transport
@@ -440,7 +441,8 @@ class Client:
             return cap
         info = self.info
         framing = 2 * (1 + spec.HEADER_SIZE + spec.CRC_SIZE + 2)          # both frames: 0x00, COBS, delimiter
-        h = framing + spec.SEQUENCE_HEADER_SIZE + spec.SEQUENCE_REPLY_HEADER_SIZE + (0 if per_step else 4 * info.output_dim)
+        h = (framing + spec.SEQUENCE_HEADER_SIZE + spec.SEQUENCE_REPLY_HEADER_SIZE
+             + (0 if per_step else 4 * info.output_dim))
         b = 2 * info.input_dim + (4 + 4 * info.output_dim if per_step else 0)
         b *= 255 / 254                                                      # COBS overhead
         costs = [((h + b * c) / (c * (1 - p) ** (h + b * c)), c) for c in range(1, cap + 1)]

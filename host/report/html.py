@@ -24,7 +24,8 @@ BOARD_PLOTS = [("Latency per step", "latency_hist.png"), ("Board outputs vs floa
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }
-h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 2em; }
+h1 { font-size: 1.6em; margin-bottom: .2em; }
+h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 2em; }
 table { border-collapse: collapse; margin: .6em 0; } td, th { border: 1px solid #ccc; padding: .25em .6em; }
 th { background: #f4f4f4; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .pass { background: #1a7f37; } .fail { background: #cf222e; } .none { background: #777; }
@@ -179,7 +180,8 @@ def write_html(model_dir, name: str | None = None) -> Path:
                   ["outputs", ", ".join(manifest.get("classes", [])) or manifest.get("output_dim")],
                   ["longest sequence (steps)", manifest.get("max_len")],
                   ["raw frames averaged per step", manifest.get("downsample", 1)],
-                  ["parameters", metrics.get("params")], ["multiply-accumulates per step", metrics.get("macs_per_step")],
+                  ["parameters", metrics.get("params")],
+                  ["multiply-accumulates per step", metrics.get("macs_per_step")],
                   ["epochs (+ int8-grid epochs)", f"{manifest.get('epochs')} + {manifest.get('int8_grid_epochs', 0)}"],
                   ["seed", manifest.get("seed")], ["model hash", manifest.get("model_hash")]]
     parts += ["<h2>Model and data</h2>", _table(["property", "value"], model_rows, numeric_from=1)]

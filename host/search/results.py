@@ -189,15 +189,18 @@ def report(records: list[dict], budget: dict, options: dict, out: Path, best: di
     metric = m[0]["metric"] if m else "accuracy"
     lat = (f"{budget['max_latency_us']:,.0f} µs per step" if budget.get("max_latency_us") is not None
            else "no latency limit")
-    lines = [f"# Which model for {budget['board']}? — search of {len(records)} trials on {options['data'] or options['dataset']}", "",
+    data = options['data'] or options['dataset']
+    lines = [f"# Which model for {budget['board']}? — search of {len(records)} trials on {data}", "",
              f"Budget: {lat} at {budget['clock_hz'] / 1e6:g} MHz ({budget['core']}), flash {budget['max_flash']:,} B, "
              f"RAM {budget['max_ram']:,} B (the model's own: weights + kernel code + tables; state + scratch).", ""]
     if best:
-        lines += [f"**Best feasible model: {best['name']}** — {best['cell'].upper()}({best['units']}) x{best['layers']}, "
+        lines += [f"**Best feasible model: {best['name']}** — "
+                  f"{best['cell'].upper()}({best['units']}) x{best['layers']}, "
                   f"board {metric} {_fmt_score(best)} (float {best['float_' + metric]:.3f}), "
                   f"{best['instructions_per_step']:,} instructions per step (≈ {best['latency_us']:,.0f} µs at "
                   f"{budget['clock_hz'] / 1e6:g} MHz), flash {best['flash_bytes']:,} B, RAM {best['ram_bytes']:,} B. "
-                  f"Its artifact directory is `best/`: `tinyrnn flash --board {budget['board']} --model {out / 'best'}`.", ""]
+                  "Its artifact directory is `best/`: "
+                  f"`tinyrnn flash --board {budget['board']} --model {out / 'best'}`.", ""]
     else:
         lines += ["**No trial fits the budget.** The figures below show what a larger budget buys.", ""]
     counts = {s: sum(r["status"] == s for r in records) for s in (MEASURED, STOPPED, ERROR, NOT_RUN)}
@@ -223,7 +226,8 @@ def report(records: list[dict], budget: dict, options: dict, out: Path, best: di
                          "| | | | | | | | | |")
             continue
         check = "✓" if r["params_match"] else f"✗ {r['params_formula']:,}"
-        lines.append(f"| ≤ {row['level']:,} ({_us(row['level'], budget)}) | {row['cell']} | {r['units']}x{r['layers']} | {r['params']:,} {check} | "
+        lines.append(f"| ≤ {row['level']:,} ({_us(row['level'], budget)}) | {row['cell']} | "
+                     f"{r['units']}x{r['layers']} | {r['params']:,} {check} | "
                      f"{r['train_seconds']:.1f} | {_fmt_score(r)} | {r['float_' + metric]:.3f} | "
                      f"{r['instructions_per_step']:,} | {r['flash_bytes']:,} | {r['ram_bytes']:,} | "
                      f"{r['kernel_step_max_abs']:.2g} | {r.get('kernel_argmax_agreement', float('nan')):.3f} |")

@@ -236,7 +236,8 @@ def encode_labels(train_labels, test_labels) -> tuple[list[str], np.ndarray, np.
         raise UserError(f"test labels {unseen[:5]} never occur in the training data",
                         "make sure every class has training sequences")
     index = {c: i for i, c in enumerate(classes)}
-    return classes, np.array([index[v] for v in train_names], np.int64), np.array([index[v] for v in test_names], np.int64)
+    return (classes, np.array([index[v] for v in train_names], np.int64),
+            np.array([index[v] for v in test_names], np.int64))
 
 
 def encode_targets(labels: np.ndarray, split: str) -> np.ndarray:

@@ -67,7 +67,8 @@ def plot_confusions(forms: dict, lengths, y_true, classes: list[str], path: Path
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(forms), figsize=(3.2 + 3.2 * len(forms), 3.8), squeeze=False)
     for ax, (name, steps) in zip(axes[0], forms.items()):
-        cm = _sklearn_metrics().confusion_matrix(y_true, final_outputs(steps, lengths).argmax(-1), labels=np.arange(len(classes)))
+        cm = _sklearn_metrics().confusion_matrix(y_true, final_outputs(steps, lengths).argmax(-1),
+                                                 labels=np.arange(len(classes)))
         ax.imshow(cm, cmap="Blues")
         for (i, j), v in np.ndenumerate(cm):
             ax.text(j, i, str(v), ha="center", va="center", fontsize=8,

@@ -121,7 +121,8 @@ def tables_header() -> str:
         lines.append(f"#define {name} {value_text}  /* {comment} */")
     n = fp.TABLE_SEGMENTS + 1
     seg = fp.TABLE_SEGMENTS
-    lines += ["", "/* sigmoid and tanh by segment: word i = (T[i+1] - T[i]) << 16 | (T[i] & 0xFFFF), the segment's start",
+    lines += ["", "/* sigmoid and tanh by segment: word i = (T[i+1] - T[i]) << 16 | (T[i] & 0xFFFF), the segment's "
+              "start",
               " * value in the low halfword and its rise in the high one (one load per lookup; quantize/emit/c_code.py",
               " * segment_words). */",
               f"extern const int32_t tr_sigmoid_seg[{seg}];    /* Q15 sigmoid: start, rise per segment */",
@@ -281,7 +282,9 @@ def table_bytes() -> int:
 
 def main(argv=None) -> int:
     import argparse
-    parser = argparse.ArgumentParser(prog="python -m tinyrnn.quantize.emit.c_code", description="Regenerate firmware/kernels/tr_tables.{h,c} (maintainers, from a clone)")
+    parser = argparse.ArgumentParser(prog="python -m tinyrnn.quantize.emit.c_code",
+                                     description="Regenerate firmware/kernels/tr_tables.{h,c} "
+                                                 "(maintainers, from a clone)")
     parser.add_argument("--tables", action="store_true", help="write tr_tables.h and tr_tables.c")
     args = parser.parse_args(argv)
     if args.tables:

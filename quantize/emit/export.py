@@ -45,7 +45,8 @@ def export(artifact_dir, progress: bool = True, name: str | None = None) -> dict
         f"k={params.output_dim}, input Q{params.input_frac_bits}, hash {params.model_hash}")
 
     params.save(path)
-    source = f"{name or path.name} (dataset {manifest.get('dataset', '?')}, {manifest.get('cell')}{manifest.get('units')})"
+    dataset = manifest.get('dataset', '?')
+    source = f"{name or path.name} (dataset {dataset}, {manifest.get('cell')}{manifest.get('units')})"
     codegen.write_model(params, artifact.c_dir, source)
     artifact.write_manifest(manifest.replace(model_hash=params.model_hash))
     say("wrote kernel.npz, kernel.json, kernel.bin, c/model_data.h, c/model_data.c")
