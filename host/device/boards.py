@@ -134,7 +134,8 @@ def _qemu_args(data, where):
 
 RUNNERS = {
     "qemu": Part(keys=(Key("runner", "machine", str),), rules=(_qemu_has_no_dwt, _qemu_args)),
-    "probe": Part(keys=(Key("runner", "pyocd_target", str), Key("runner", "openocd_args", list))),
+    "probe": Part(keys=(Key("runner", "tool", str, among({"openocd", "pyocd"}, "[runner] tool")),
+                        Key("runner", "pyocd_target", str), Key("runner", "openocd_args", list))),
 }
 # A board whose [runtime] is MicroPython runs MicroPython's own firmware (host/device/micropython/), not the kit's:
 # it has no [memory]/[clock]/[uart] of the kit's firmware, but says how the kernel reaches MicroPython.
