@@ -21,7 +21,7 @@ DEADLINE_S = 30
 def _elf(tmp_path):
     """An ELF path with spaces in it (the tools fail before reading it: there is no probe)."""
     folder = tmp_path / "a folder with spaces"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     elf = folder / "app.elf"
     elf.write_bytes(b"\x7fELF")
     return elf
