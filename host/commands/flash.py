@@ -4,7 +4,8 @@ The build refuses a model that does not fit the board's flash or RAM, saying wha
 has, so nothing is flashed then. Emulated boards run in the background under QEMU with a pty; the port is
 printed and recorded in build/run/<board>.json until --stop (TINYRNN_RUN_DIR=DIR keeps these records in DIR
 instead; `tinyrnn hwtest` keeps its own, so it never stops an emulator started here). Real boards are
-programmed with OpenOCD or pyOCD (host/device/probe.py: a deadline on every run, the tool's cause in one line). A board that is already running is replaced only with --force.
+programmed with OpenOCD or pyOCD (host/device/probe.py: a deadline on every run, the tool's cause in one line).
+A board that is already running is replaced only with --force.
 A real MicroPython board (`--board micropython --port PORT`) gets the model and the server copied with mpremote:
 the natmod for its architecture (from sys.implementation._mpy), or pure Python with a warning naming the
 expected speed; the server is then started and answers on that port (host/device/micropython/deploy.py).

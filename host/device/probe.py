@@ -25,14 +25,14 @@ TOOL_TIMEOUT_S = 60
 LIST_TIMEOUT_S = 15
 
 NO_PROBE_FIX = ("plug the board's USB (ST-LINK/J-Link) or pass --probe (tinyrnn flash --list-probes); on Linux the "
-                "probe needs udev rules (boards/README.md, \"Probes on Linux\")")
+                "probe needs udev rules (boards/README.md: Probes on Linux)")
 # The tools' own lines that say what went wrong, the likeliest first, and what the user can do about each.
 CAUSES = (
     (re.compile(r"No connected debug probe matches unique ID"), "check the id with tinyrnn flash --list-probes"),
     (re.compile(r"No connected debug probes|No available debug probes|open failed|No J-Link device found|"
                 r"unable to find a matching CMSIS-DAP device|No device found", re.I), NO_PROBE_FIX),
     (re.compile(r"LIBUSB_ERROR_ACCESS|Permission denied|access denied", re.I),
-     "install the probe's udev rules (boards/README.md, \"Probes on Linux\") and plug it in again"),
+     "install the probe's udev rules (boards/README.md: Probes on Linux) and plug it in again"),
     (re.compile(r"Target type .* not recognized|not a built-in target|pack install", re.I),
      "install the target's CMSIS pack once: pyocd pack install {pyocd_target} (or use OpenOCD)"),
     (re.compile(r"nrf52_recover|APPROTECT|locked", re.I),

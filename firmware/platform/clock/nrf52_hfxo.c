@@ -5,7 +5,7 @@
  * APPROTECT: from build code F0 on, the nRF52840 locks its debug port again at every reset unless the firmware
  * writes APPROTECT.DISABLE (pyOCD would then mass-erase at every flash, OpenOCD's program fail). A production
  * image that wants the protection builds with EXTRA_CFLAGS=-DTINYRNN_APPROTECT=1 and programs UICR.APPROTECT
- * (boards/nrf52840-dk/README.md, "Protecting a production image"). */
+ * (boards/nrf52840-dk/README.md: Protecting a production image). */
 #include "platform.h"
 #include "cortexm/cortexm.h"
 
