@@ -107,3 +107,23 @@ def test_a_stack_overflow_faults_and_the_host_says_so_in_one_line(board_name, tm
         "HardFault (exception 3)"
     line = fault.value.one_line()
     assert "\n" not in line and "the board stopped on a fault" in line and expected in line, line
+
+
+def test_the_harness_reports_a_fault_in_one_line(models, tmp_path, monkeypatch):
+    """`tinyrnn harness` on a board whose first SEQUENCE overflows its stack: exit 2, one line naming the fault."""
+    import subprocess
+    import sys
+    board = load_board("qemu-mps2-an386")
+    if not _tools(board):
+        pytest.skip(f"needs {board.cross}gcc and {board.qemu_binary}")
+    monkeypatch.setenv("BUILD_DIR", str(tmp_path / "fw"))
+    monkeypatch.setenv("EXTRA_CFLAGS", "-DTINYRNN_TEST_STACK_OVERFLOW=1")
+    record = qemu.start(board, build(board, models[0]), run_dir=tmp_path)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "tinyrnn.host.cli", "harness", "--port", record.port,
+                               "--model", str(models[0])], capture_output=True, text=True, timeout=120)
+    finally:
+        qemu.stop(board.name, run_dir=tmp_path)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and len(errors) == 1, proc.stdout + proc.stderr
+    assert "the board stopped on a fault (HardFault (exception 3)) while answering SEQUENCE" in errors[0]

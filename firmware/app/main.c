@@ -5,7 +5,7 @@
 #include "protocol.h"
 
 #if TINYRNN_TEST_STACK_OVERFLOW
-/* Test builds only (tests/test_stack_guard.py): RESET recurses until the stack runs off its edge. */
+/* Test builds only (tests/test_stack_guard.py): RESET and SEQUENCE recurse until the stack runs off its edge. */
 static volatile uint32_t depth_limit = 0xFFFFFFFFu; /* volatile: the compiler cannot see the recursion end */
 static uint32_t recurse_forever(uint32_t depth)
 {
@@ -41,7 +41,7 @@ int main(void)
         if (proto_feed(uart_read_byte(), &req)) {
             uart_rx_set_busy(1); /* bytes arriving from here on wait in the receive ring */
 #if TINYRNN_TEST_STACK_OVERFLOW
-            if (req.type == PROTO_CMD_RESET) {
+            if (req.type == PROTO_CMD_RESET || req.type == PROTO_CMD_SEQUENCE) {
                 (void)recurse_forever(0u);
             }
 #endif
