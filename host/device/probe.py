@@ -19,8 +19,8 @@ from tinyrnn.quantize.errors import FlashFailed, ToolMissing, UserError
 
 TOOLS = ("openocd", "pyocd")
 # Connect, erase, program and verify ~100 KiB take a few seconds on an ST-LINK or J-Link; a tool still running
-# after this waits for something that will not come (a probe, a locked target).
-TOOL_TIMEOUT_S = 60
+# after this waits for something that will not come (a probe, a locked target). Under the 30 s bound.
+TOOL_TIMEOUT_S = 25
 # How long listing probes may take (no programming).
 LIST_TIMEOUT_S = 15
 
