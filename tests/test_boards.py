@@ -82,6 +82,33 @@ def assert_refused(board_name, change, message):
         board_from_dict(data)
 
 
+def _clock_180(data, overdrive, flash_latency=5):
+    """The Nucleo at 180 MHz: HSI/8 x 180 / 2, APB1 45 MHz, APB2 90 MHz."""
+    data["cpu"]["clock_hz"] = 180_000_000
+    data["clock"].update(pll_n=180, flash_latency=flash_latency, **({"overdrive": overdrive} if overdrive else {}))
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: _clock_180(d, overdrive=False), "HCLK 180000000 Hz needs over-drive"),
+    (lambda d: d["clock"].update(flash_latency=4), "flash_latency 4 is wrong for HCLK 168000000 Hz: it needs 5"),
+    (lambda d: d["clock"].update(flash_latency=7), "flash_latency 7 is wrong for HCLK 168000000 Hz: it needs 5"),
+    (lambda d: (d["cpu"].update(clock_hz=84_000_000), d["clock"].update(pll_p=4, apb1_div=2, apb2_div=1)),
+     "it needs 2 wait states"),
+    (lambda d: d["clock"].update(overdrive="yes"), "'overdrive' must be bool"),
+])
+def test_f446_clock_needs_overdrive_and_the_right_wait_states(mutate, message):
+    """RM0390: over-drive above 168 MHz; Table 5's wait states per HCLK band (edited board data is refused)."""
+    assert_refused("nucleo-f446re", mutate, message)
+
+
+def test_f446_at_180_mhz_with_overdrive_is_accepted():
+    data = copy.deepcopy(raw("nucleo-f446re"))
+    _clock_180(data, overdrive=True)
+    board = board_from_dict(data)
+    assert "#define BOARD_OVERDRIVE 1" in boards.board_config_h(board)
+    assert "#define BOARD_OVERDRIVE 0" in boards.board_config_h(load_board("nucleo-f446re"))
+
+
 def test_emulated_board_cannot_claim_dwt():
     assert_refused("qemu-mps2-an386", lambda d: d["cpu"].update(counter="dwt"), "QEMU emulates no DWT")
 

@@ -76,3 +76,55 @@ def test_the_stack_stays_within_its_measured_figure(board_name, models, tmp_path
         deepest = max(deepest, stats.stack_used)
     print(f"{board.name} ({board.family}-{board.kernel_path}): stack high-water {deepest} B, recorded {measured} B, "
           f"reserved {board.stack_size} B")
+
+
+# Every emulated core family and memory map: M4 (MPS2), M0 (nRF51), M4 (STM32F405), RV32 (virt, its PMP guard).
+GUARDED = ["qemu-mps2-an386", "qemu-microbit", "qemu-netduinoplus2", "qemu-riscv32-virt"]
+
+
+@pytest.mark.parametrize("board_name", GUARDED)
+def test_a_stack_overflow_faults_and_the_host_says_so_in_one_line(board_name, tmp_path, monkeypatch):
+    """The stack sits where an overflow faults (the bottom of RAM; on RISC-V above a PMP guard): a test build whose
+    RESET recurses forever (-DTINYRNN_TEST_STACK_OVERFLOW) ends in the FAULT report, one line on the host, instead
+    of running on over .data/.bss."""
+    board = load_board(board_name)
+    if not _tools(board):
+        pytest.skip(f"needs {board.cross}gcc and {board.qemu_binary}")
+    monkeypatch.setenv("BUILD_DIR", str(tmp_path / "fw"))
+    monkeypatch.setenv("EXTRA_CFLAGS", "-DTINYRNN_TEST_STACK_OVERFLOW=1")
+    record = qemu.start(board, build(board, None), run_dir=tmp_path)
+    try:
+        client = connect(record.port)
+        try:
+            client.board_stats()                            # the board answers before the overflow
+            with pytest.raises(ErrorReply) as fault:
+                client.reset()
+        finally:
+            client.transport.close()
+    finally:
+        qemu.stop(board_name, run_dir=tmp_path)
+    assert fault.value.code == spec.ERRORS["FAULT"]
+    expected = "store access fault (mcause 7)" if board.family == "riscv" else \
+        "HardFault (exception 3)"
+    line = fault.value.one_line()
+    assert "\n" not in line and "the board stopped on a fault" in line and expected in line, line
+
+
+def test_the_harness_reports_a_fault_in_one_line(models, tmp_path, monkeypatch):
+    """`tinyrnn harness` on a board whose first SEQUENCE overflows its stack: exit 2, one line naming the fault."""
+    import subprocess
+    import sys
+    board = load_board("qemu-mps2-an386")
+    if not _tools(board):
+        pytest.skip(f"needs {board.cross}gcc and {board.qemu_binary}")
+    monkeypatch.setenv("BUILD_DIR", str(tmp_path / "fw"))
+    monkeypatch.setenv("EXTRA_CFLAGS", "-DTINYRNN_TEST_STACK_OVERFLOW=1")
+    record = qemu.start(board, build(board, models[0]), run_dir=tmp_path)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "tinyrnn.host.cli", "harness", "--port", record.port,
+                               "--model", str(models[0])], capture_output=True, text=True, timeout=120)
+    finally:
+        qemu.stop(board.name, run_dir=tmp_path)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and len(errors) == 1, proc.stdout + proc.stderr
+    assert "the board stopped on a fault (HardFault (exception 3)) while answering SEQUENCE" in errors[0]

@@ -23,6 +23,13 @@ void platform_reset(void) __attribute__((noreturn));
 uint32_t platform_stack_size(void);
 uint32_t platform_stack_used(void);
 
+/* The app provides it (app/main.c); the family's fault handler calls it, on a stack reset to its top (the faulting
+ * one may be what overflowed), for every exception but reset and the UART's interrupt: it reports the fault on the
+ * link and stops. `cause`: the Cortex-M exception number (IPSR: 3 HardFault, 4 MemManage, 5 BusFault, 6
+ * UsageFault), or PLATFORM_FAULT_RISCV + mcause. */
+#define PLATFORM_FAULT_RISCV 0x100u
+void app_fault(uint32_t cause) __attribute__((noreturn));
+
 /* clock/<family>.c: bring the CPU to BOARD_CPU_CLOCK_HZ (PLL, flash wait states, oscillators). */
 void clock_init(void);
 

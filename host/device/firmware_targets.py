@@ -48,7 +48,11 @@ class EmulatedFirmware(FirmwareTarget):
 
 class ProbeFirmware(FirmwareTarget):
     """A real board programmed through its debug probe (pyOCD or OpenOCD); its serial port is the user's to name."""
+    probe = None                # the probe's unique id / serial if several are attached (--probe)
+
+    def choose_probe(self, probe):
+        self.probe = probe
 
     def start(self, model_dir, image=None, run_dir=None, port=None):
-        flash_probe(self.board, image or firmware.elf_path(self.name, model_dir))
+        flash_probe(self.board, image or firmware.elf_path(self.name, model_dir), self.probe)
         return Running(None)

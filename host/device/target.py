@@ -58,6 +58,11 @@ class Target:
             raise UserError(f"--port is for real MicroPython boards; {self.name} is not one",
                             "drop --port (emulated boards get a pty; probe boards are found by their probe)")
 
+    def choose_probe(self, probe):
+        """Flash through the debug probe with this id (`tinyrnn flash --probe`); only probe boards have one."""
+        raise UserError(f"--probe is for boards flashed through a debug probe; {self.name} is not one",
+                        "drop --probe")
+
     def build(self, model_dir, verbose=False) -> Path | None:
         return None
 

@@ -35,6 +35,21 @@ MIN_TIMEOUT = 0.5           # seconds: the adaptive timeout never goes below thi
 TIMEOUT_MARGIN = 4.0        # adaptive timeout = this x the slowest recent reply time per byte of work
 
 
+# What the FAULT reply's detail names (spec.ERRORS "FAULT"): Cortex-M exception numbers, 0x100 + RISC-V mcause.
+CORTEXM_FAULTS = {2: "NMI", 3: "HardFault", 4: "MemManage", 5: "BusFault", 6: "UsageFault"}
+RISCV_FAULTS = {1: "instruction access fault", 2: "illegal instruction", 5: "load access fault",
+                7: "store access fault"}
+RISCV_FAULT_BASE = 0x100
+
+
+def fault_name(detail):
+    """The FAULT reply's detail in words: 'HardFault (exception 3)', 'store access fault (mcause 7)'."""
+    if detail >= RISCV_FAULT_BASE:
+        cause = detail - RISCV_FAULT_BASE
+        return f"{RISCV_FAULTS.get(cause, 'exception')} (mcause {cause})"
+    return f"{CORTEXM_FAULTS.get(detail, 'exception')} (exception {detail})"
+
+
 @dataclass(frozen=True)
 class Info:
     """The HELLO reply: what the board is and what it runs."""
@@ -248,7 +263,8 @@ class Client:
         while True:
             while self._pending:
                 frame = self._pending.pop(0)
-                if request_id is None or frame.request_id == request_id or self._is_transit_error(frame):
+                if request_id is None or frame.request_id == request_id or self._is_transit_error(frame) or \
+                        self._is_fault(frame):
                     return frame
             self.saw_garbage = self._reader.garbage_chunks > garbage_before
             if time.monotonic() >= deadline or (stop_on_garbage and self.saw_garbage):
@@ -262,6 +278,11 @@ class Client:
         """An error reply about a damaged frame: BAD_FRAME carries request id 0 and BAD_CRC/BAD_LENGTH echo an
         unverified id (docs/protocol.md), so these are taken whatever their id."""
         return frame.type == spec.ERROR and len(frame.payload) >= 1 and frame.payload[0] in TRANSIT_ERRORS
+
+    @staticmethod
+    def _is_fault(frame):
+        """The board's report that it stopped on a fault: sent unasked (request id 0), taken whatever the id."""
+        return frame.type == spec.ERROR and len(frame.payload) >= 1 and frame.payload[0] == ERR["FAULT"]
 
     def _try_timeout(self, work):
         if not self.adaptive or len(self._rates) < 3:
@@ -345,6 +366,10 @@ class Client:
         if code == ERR["BAD_SESSION"] and detail == spec.NO_SESSION:
             return BoardReset(f"{self.transport.url}: the board rebooted (it answered {self._name(ftype)} with "
                               "BAD_SESSION 0): the recurrent state it held is gone")
+        if code == ERR["FAULT"]:
+            return ErrorReply(f"{self.transport.url}: the board stopped on a fault ({fault_name(detail)}) while "
+                              f"answering {self._name(ftype)}: a stack overflow or a firmware bug; reset or flash it "
+                              "again, and send this line and the ELF if it recurs", code, detail, extra)
         if code == ERR["BAD_SESSION"]:
             return SessionTaken(f"{self.transport.url}: another host opened session {detail} on this board "
                                 f"(ours was {self.session}): it no longer serves this run",

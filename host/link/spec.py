@@ -62,6 +62,8 @@ ERRORS = {
     "SEQUENCE_TOO_LONG": 9,  # n_steps over the limit for the chosen reply mode (detail: the limit)
     "NO_MODEL": 10,          # bring-up firmware built without a model: STEP/SEQUENCE unavailable
     "BAD_SESSION": 11,       # request's session is not the board's (detail: the board's session; 0 = rebooted)
+    "FAULT": 12,             # sent unasked (request id 0): the board took a fault and stopped (detail: the
+                             # Cortex-M exception number, or 0x100 + the RISC-V mcause)
 }
 # Error reply payload: code, offending request type (0 if unknown), detail; then optional extra bytes.
 ERROR_FORMAT = "<BBH"

@@ -10,6 +10,7 @@
 #define RCC_APB1ENR REG32(0x40023840u)
 #define FLASH_ACR   REG32(0x40023C00u)
 #define PWR_CR      REG32(0x40007000u)
+#define PWR_CSR     REG32(0x40007004u)
 
 #define CR_HSEON          (1u << 16)
 #define CR_HSERDY         (1u << 17)
@@ -18,6 +19,10 @@
 #define CR_PLLRDY         (1u << 25)
 #define APB1ENR_PWREN     (1u << 28)
 #define PWR_CR_VOS_SCALE1 (3u << 14)
+#define PWR_CR_ODEN       (1u << 16)
+#define PWR_CR_ODSWEN     (1u << 17)
+#define PWR_CSR_ODRDY     (1u << 16)
+#define PWR_CSR_ODSWRDY   (1u << 17)
 #define ACR_PRFTEN        (1u << 8)
 #define ACR_ICEN          (1u << 9)
 #define ACR_DCEN          (1u << 10)
@@ -77,6 +82,17 @@ void clock_init(void)
     RCC_CR |= CR_PLLON;
     while (!(RCC_CR & CR_PLLRDY)) {
     }
+
+#if BOARD_OVERDRIVE
+    /* Above 168 MHz (host/device/boards.py allows it only with [clock] overdrive): RM0390 section 5.1.4, with
+     * the PLL on and before SYSCLK switches to it, over-drive on, then the switch to it. */
+    PWR_CR |= PWR_CR_ODEN;
+    while (!(PWR_CSR & PWR_CSR_ODRDY)) {
+    }
+    PWR_CR |= PWR_CR_ODSWEN;
+    while (!(PWR_CSR & PWR_CSR_ODSWRDY)) {
+    }
+#endif
 
     /* Wait states before the clock goes up; read back until the flash interface has taken them. */
     FLASH_ACR = ACR_PRFTEN | ACR_ICEN | ACR_DCEN | BOARD_FLASH_LATENCY;

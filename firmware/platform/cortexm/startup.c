@@ -1,7 +1,8 @@
 /* Cortex-M reset: vector table, FPU enable, .data copy, .bss clear, then main().
  *
  * The symbols come from the generated linker script (firmware/platform/cortexm/link.ld.in). The only interrupt
- * is the UART's receive interrupt (platform_irq_enable); every exception goes to one handler that stops.
+ * is the UART's receive interrupt (platform_irq_enable); every exception goes to one handler that reports the
+ * fault on the link (app_fault) and stops.
  */
 #include <stdint.h>
 
@@ -35,10 +36,16 @@ void platform_irq_enable(uint32_t irq)
     NVIC_ISER(irq / 32u) = 1u << (irq % 32u); /* PRIMASK is clear from reset: enabled at the core already */
 }
 
-void Default_Handler(void)
+/* Every exception but reset and the UART's: a fault. The stack is moved back to its top first: an overflow runs
+ * off RAM's bottom edge (the stack sits there: link.ld.in), so the faulting stack may be unusable. Then the app
+ * reports it (app_fault) and stops. Only r0/r1 and sp change: a debugger still sees the rest. */
+__attribute__((naked)) void Default_Handler(void)
 {
-    for (;;) { /* a fault: stop here, visible to a debugger */
-    }
+    __asm volatile("ldr r0, =__stack_top\n"
+                   "mov sp, r0\n"
+                   "mrs r0, ipsr\n" /* the exception number: app_fault's argument */
+                   "ldr r1, =app_fault\n"
+                   "bx r1\n");
 }
 
 /* ARMv6-M/ARMv7-M system exceptions, then device interrupts up to the UART's (the others stay disabled). */

@@ -30,6 +30,7 @@
 
 #define SHORTS_ENDRX_STARTRX (1u << 5)
 #define PSEL_DISCONNECTED    0x80000000u
+#define NRF_PIN_CNF_PULLUP   (3u << 2) /* PULL = Pullup; DIR input, INPUT buffer connected */
 
 static uint8_t tx_stage[64];
 static volatile uint8_t rx_cell[2];
@@ -67,7 +68,8 @@ void uart_init(void)
 {
     NRF_GPIO_OUTSET(BOARD_UART_TX_PIN) = 1u << (BOARD_UART_TX_PIN % 32u);
     NRF_GPIO_DIRSET(BOARD_UART_TX_PIN) = 1u << (BOARD_UART_TX_PIN % 32u);
-    NRF_GPIO_PIN_CNF(BOARD_UART_RX_PIN) = 0u;
+    /* input with pull-up: the DK's interface chip floats its UART lines while no terminal has the port open */
+    NRF_GPIO_PIN_CNF(BOARD_UART_RX_PIN) = NRF_PIN_CNF_PULLUP;
     UARTE_PSEL_TXD = BOARD_UART_TX_PIN; /* pin number with port in bit 5 = P1 */
     UARTE_PSEL_RXD = BOARD_UART_RX_PIN;
     UARTE_PSEL_RTS = PSEL_DISCONNECTED;
