@@ -11,8 +11,10 @@ import pytest
 from tinyrnn.host.device import probe
 from tinyrnn.host.device.boards import load_board
 
+pytestmark = pytest.mark.toolchain
+
 REAL_BOARDS = ("nucleo-f446re", "nrf52840-dk")
-TOOLS_PRESENT = shutil.which("pyocd") and shutil.which("openocd")
+TOOLS_PRESENT = probe.find_tool("pyocd") and probe.find_tool("openocd")
 needs_tools = pytest.mark.skipif(not TOOLS_PRESENT, reason="needs pyocd (pip) and openocd (apt)")
 # A tool that waited for a probe would run until the test's own deadline; the bound is 30 s.
 DEADLINE_S = 30

@@ -13,6 +13,8 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
+from pathlib import Path
 
 from tinyrnn.host.device.boards import board_names, load_board
 from tinyrnn.quantize.errors import FlashFailed, ToolMissing, UserError
@@ -42,6 +44,13 @@ CAUSES = (
 ERROR_LINE = re.compile(r"^(Error:|\d+ E |[A-Za-z.]*Error: )")
 
 
+def find_tool(name):
+    """The path of a probe tool: on PATH, or installed beside this Python (pyOCD from pip in a venv that is not
+    activated: `.venv/bin/tinyrnn flash ...`). None if it is in neither place."""
+    beside = Path(sys.executable).parent / name
+    return shutil.which(name) or (str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None)
+
+
 def tcl_word(text):
     """`text` as one word of an OpenOCD (Tcl) command: braced, so spaces and brackets stay literal."""
     if "{" in text or "}" in text or "\\" in text:
@@ -54,7 +63,7 @@ def choose_tool(board):
     """The tool to flash `board` with: its [runner] tool if installed, else the other one."""
     preferred = board.runner.get("tool", "pyocd")
     for tool in (preferred, *(t for t in TOOLS if t != preferred)):
-        if shutil.which(tool):
+        if find_tool(tool):
             return tool
     raise ToolMissing(f"{board.name}: neither openocd nor pyocd is installed "
                       "(apt-get install openocd, or pip install pyocd)")
@@ -74,6 +83,7 @@ def flash_command(tool, board, elf, probe=None):
 def run_tool(cmd, timeout):
     """Run a probe tool in its own process group with a deadline -> (return code, output lines); on the deadline
     the whole group is killed, so nothing is left running. Return code None means it timed out."""
+    cmd = [find_tool(cmd[0]) or cmd[0], *cmd[1:]]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             text=True, errors="replace", start_new_session=True)
     try:
@@ -123,13 +133,13 @@ def list_probes():
     """What pyOCD and OpenOCD see (`tinyrnn flash --list-probes`), one line each: pyOCD's probe list, and for each
     probe board, whether OpenOCD finds its probe and target."""
     lines = []
-    if shutil.which("pyocd"):
+    if find_tool("pyocd"):
         code, out = run_tool(["pyocd", "list", "--probes"], LIST_TIMEOUT_S)
         body = [line.strip() for line in out if line.strip() and not set(line.strip()) <= set("-")]
         lines += [f"pyocd: {line}" for line in body] or [f"pyocd: no output (exit {code})"]
     else:
         lines.append("pyocd: not installed (pip install pyocd)")
-    if not shutil.which("openocd"):
+    if not find_tool("openocd"):
         return lines + ["openocd: not installed (apt-get install openocd)"]
     for board in probe_boards():
         args = board.runner["openocd_args"]
