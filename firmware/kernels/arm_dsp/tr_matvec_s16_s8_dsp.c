@@ -1,17 +1,16 @@
 /*
- * The Cortex-M4/M7/M33 (DSP extension) path of tr_matvec_s16_s8 (tr_matvec_s16_s8.c has the weight layout,
+ * The Cortex-M4/M7/M33 (DSP extension) path of tr_matvec_s16_s8 (../tr_matvec_s16_s8.c has the weight layout,
  * the SMLALD/SXTB16 reading of it, and the C path). Twin: quantize/twin/params.py Dense.product, and for the
  * cell updates quantize/twin/cells.py tr_gru_step, tr_lstm_step.
  *
  * Every full block of 4 rows (both inputs, the requantisation and the optional activation or cell update) in
  * one assembly routine, tr_dsp_blocks, which runs a list of jobs: tr_matvec_s16_s8.c gives it one product, or
  * a whole layer step and the head's product (tr_dsp_layer_step). The job (tr_dsp_job_t) and its field offsets:
- * tr_matvec_job.h. Other targets compile this file to nothing.
+ * tr_dsp_job.h. Other targets compile this file to nothing.
  */
-#include "tr_matvec_job.h"
-#include "tr_tables.h"
+#include "../tr_fast.h"
 
-#if TR_MATVEC_DSP
+#if TR_FAST_PATH_ARM_DSP
 
 #if TR_SIGMOID_SAT_BITS != 19 || TR_SIGMOID_SEG_BITS != 10 || TR_TANH_SAT_BITS != 18 || TR_TANH_SEG_BITS != 9 \
     || TR_TABLE_SEGMENTS != 512
@@ -19,30 +18,30 @@
 #endif
 #define TR_TANH_ROUND (1 << (TR_TANH_SEG_BITS - 1))
 
-#if TR_ACT_NONE != 0 || TR_ACT_SIGMOID != 1 || TR_ACT_TANH != 2 || TR_DSP_GRU != 3 || TR_DSP_A_ONLY != 4 \
-    || TR_DSP_LSTM != 5
+#if TR_DSP_MODE_PRODUCT != 0 || TR_DSP_MODE_SIGMOID != 1 || TR_DSP_MODE_TANH != 2 || TR_DSP_MODE_GRU != 3 \
+    || TR_DSP_MODE_A_ONLY != 4 || TR_DSP_MODE_LSTM != 5
 #error "tr_dsp_blocks dispatches on job.mode through .Ltr_dsp_rows_table: reorder the table with the numbering"
 #endif
 
 /* The routine's frame (sp offsets). The first words are the row code's (loaded with one LDM per block; rq and
- * out at the same place for every mode), then the sums of input a (and b, TR_DSP_GRU), the segments' set-up,
+ * out at the same place for every mode), then the sums of input a (and b, TR_DSP_MODE_GRU), the segments' set-up,
  * and the job list. LDM and STM take registers in ascending order from ascending addresses: the order of the
  * words below is that of the registers the row code loads them into. */
-#define F_ROW0 0                    /* job.rows first word: round, or z (TR_DSP_GRU: advanced) */
-#define F_ROW1 4                    /* job.rows second word: table, or rq2 (TR_DSP_GRU: advanced) */
+#define F_ROW0 0                    /* job.rows first word: round, or z (TR_DSP_MODE_GRU: advanced) */
+#define F_ROW1 4                    /* job.rows second word: table, or rq2 (TR_DSP_MODE_GRU: advanced) */
 #define F_RQ 8                      /* requantisation of the next block (advanced) */
 #define F_OUT 12                    /* output of the next block (advanced) */
-#define F_GRU 16                    /* TR_DSP_GRU, 5 words (LDM after F_OUT): bytes from z[j] to r[j], bytes from
+#define F_GRU 16                    /* TR_DSP_MODE_GRU, 5 words (LDM after F_OUT): bytes from z[j] to r[j], bytes from
                                      * the new h[j] to the old one, the tanh table, 2^(TR_TANH_SEG_BITS - 1), 2^14 */
-#define F_LSTM 16                   /* TR_DSP_LSTM, 6 words (LDM): the i gate of the next unit (advanced), bytes
+#define F_LSTM 16                   /* TR_DSP_MODE_LSTM, 6 words (LDM): the i gate of the next unit (advanced), bytes
                                      * from i[j] to f[j] (and half those to g[j]), c of the next unit (advanced),
                                      * the next new h (advanced), the tanh table, 2^14 */
 #define F_ACC_A 40                  /* 4 words: the sums of input a, rows 0..3 */
-#define F_ACC_B 56                  /* 4 words: TR_DSP_GRU, the sums of input b */
+#define F_ACC_B 56                  /* 4 words: TR_DSP_MODE_GRU, the sums of input b */
 #define F_A 72                      /* segment a: input, loop count (LDRD), entry */
 #define F_B 84                      /* segment b: input, loop count (LDRD), entry */
 #define F_ROW_CODE 96               /* the job's row code (by mode) */
-#define F_SAVE 100                  /* TR_DSP_GRU, TR_DSP_LSTM: block counter and weight pointer while the cell
+#define F_SAVE 100                  /* TR_DSP_MODE_GRU, TR_DSP_MODE_LSTM: block counter and weight pointer while the cell
                                      * update runs (STRD) */
 #define F_JOB 108                   /* the job, jobs left including it (STRD) */
 #define F_SIZE 116
@@ -185,14 +184,14 @@
     TR_ROW_SUM("r3", "8") "str    r5, [lr], #4\n\t"                                    \
     TR_ROW_SUM("r2", "12") "str    r5, [lr], #4\n\t"
 
-/* TR_DSP_A_ONLY row k: the one input went through segment b, so its sums are in registers: (bias + acc *
+/* TR_DSP_MODE_A_ONLY row k: the one input went through segment b, so its sums are in registers: (bias + acc *
  * mult_a) >> 32. */
 #define TR_A_ONLY_ROW(acc)                                                              \
     "ldmia  r12!, {r4, r5, r6, r7}\n\t"                                                 \
     "smlal  r4, r5, " acc ", r6\n\t"                                                    \
     "str    r5, [lr], #4\n\t"
 
-/* TR_DSP_GRU row k: n = (bias + acc_a * mult_a) >> 32 (mult_b is 0 there) and c = (bias2 + acc_b * mult_a2)
+/* TR_DSP_MODE_GRU row k: n = (bias + acc_a * mult_a) >> 32 (mult_b is 0 there) and c = (bias2 + acc_b * mult_a2)
  * >> 32 from the second requantisation (both sums from the frame), then the cell update of tr_gru_step kept in registers:
  * pre = n + round_shift(r c, 15) (tr_add_gate_mul_q15: LSL, AND, ADD, SMMLAR), nj = tanh(pre) (table r11,
  * rounding r12), h' = nj + ((z (h - nj) + 2^14) >> 15) (lr = 2^14), stored as int16 at r3. h' needs no
@@ -218,7 +217,7 @@
     "add    r5, r5, r4, asr #15\n\t"                                                    \
     "strh   r5, [r3], #2\n\t"
 
-/* TR_DSP_LSTM, the cell update of the unit whose o gate (Q15) is in `o` (tr_lstm_step):
+/* TR_DSP_MODE_LSTM, the cell update of the unit whose o gate (Q15) is in `o` (tr_lstm_step):
  * c' = round_shift(i g, 16) + round_shift(f c, 15) (SMMULR of i << 16 by g; then tr_add_gate_mul_q15 as in
  * TR_GRU_ROW), t = tanh(c') and h' = (o t + 2^14) >> 15 (lr = 2^14; the interpolation takes frac << 6 so that
  * the same constant rounds it: (rise frac 2^6 + 2^14) >> 15 = (rise frac + 2^8) >> 9). c' in place (r10), h'
@@ -277,7 +276,7 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         "str    r3, [sp, #" TR_STR(F_ROW_CODE) "]\n\t"
         "ldrd   r4, r5, [r0, #" TR_STR(TR_DSP_JOB_ROWS) "]\n\t"
         "strd   r4, r5, [sp, #" TR_STR(F_ROW0) "]\n\t"
-        "cmp    r2, #" TR_STR(TR_DSP_LSTM) "\n\t"
+        "cmp    r2, #" TR_STR(TR_DSP_MODE_LSTM) "\n\t"
         "bne    .Ltr_dsp_not_lstm\n\t"
         "ldrd   r4, r6, [r0, #" TR_STR(TR_DSP_JOB_LSTM_I) "]\n\t"   /* i, c */
         "lsl    r5, r10, #4\n\t"                /* f[j] is units = 4 * blocks words after i[j] */
@@ -295,7 +294,7 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         "strd   r4, r5, [sp, #" TR_STR(F_RQ) "]\n\t"
         "ldr    r6, [r1, #" TR_STR(TR_DENSE_ROWS) "]\n\t"            /* rows | cols_a << 16 */
         "ldrh   r7, [r1, #" TR_STR(TR_DENSE_COLS_B) "]\n\t"
-        "cmp    r2, #" TR_STR(TR_DSP_GRU) "\n\t"
+        "cmp    r2, #" TR_STR(TR_DSP_MODE_GRU) "\n\t"
         "bne    .Ltr_dsp_not_gru\n\t"
         "ubfx   r4, r6, #0, #16\n\t"
         "lsl    r4, r4, #2\n\t"                 /* r[j] is `rows` words after z[j] */
@@ -308,7 +307,7 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         "ldr    r1, [r0, #" TR_STR(TR_DSP_JOB_A) "]\n\t"
         "cbz    r1, .Ltr_dsp_inputs_set\n\t"    /* the previous job's inputs and their set-up */
         "lsr    r8, r6, #16\n\t"                /* cols_a */
-        "cmp    r2, #" TR_STR(TR_DSP_A_ONLY) "\n\t"
+        "cmp    r2, #" TR_STR(TR_DSP_MODE_A_ONLY) "\n\t"
         "beq    .Ltr_dsp_b_setup\n\t"           /* the one input goes through segment b */
         "sub    r9, r8, #1\n\t"
         "lsr    r9, r9, #2\n\t"                 /* groups after the first */
@@ -334,7 +333,7 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         "str    r1, [sp, #" TR_STR(F_B) "]\n\t"
         "strd   r4, r5, [sp, #" TR_STR(F_B) " + 4]\n"
         ".Ltr_dsp_inputs_set:\n\t"
-        "cmp    r2, #" TR_STR(TR_DSP_A_ONLY) "\n\t"
+        "cmp    r2, #" TR_STR(TR_DSP_MODE_A_ONLY) "\n\t"
         "beq    .Ltr_dsp_b_top\n"
         ".Ltr_dsp_top:\n\t"                     /* a block */
         TR_SEGMENT_START(F_A)
@@ -396,7 +395,7 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         "ldrd   r10, r11, [sp, #" TR_STR(F_SAVE) "]\n\t"
         "subs   r10, r10, #1\n\t"
         "bne    .Ltr_dsp_top\n"
-        ".Ltr_dsp_copy_h:\n\t"                  /* TR_DSP_GRU, TR_DSP_LSTM: the new h over the old one */
+        ".Ltr_dsp_copy_h:\n\t"                  /* TR_DSP_MODE_GRU, TR_DSP_MODE_LSTM: the new h over the old one */
         "ldr    r0, [sp, #" TR_STR(F_JOB) "]\n\t"
         "ldr    r2, [r0, #" TR_STR(TR_DSP_JOB_COPY) "]\n\t"
         "cbz    r2, .Ltr_dsp_job_end\n\t"
@@ -423,7 +422,7 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         "add    sp, sp, #" TR_STR(F_SIZE) "\n\t"
         "pop    {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"
         ".align 2\n"
-        ".Ltr_dsp_rows_table:\n\t"          /* by job->mode: TR_ACT_NONE, SIGMOID, TANH, TR_DSP_GRU, A_ONLY, LSTM */
+        ".Ltr_dsp_rows_table:\n\t"          /* by job->mode: TR_DSP_MODE_PRODUCT, SIGMOID, TANH, GRU, A_ONLY, LSTM */
         ".word  .Ltr_dsp_none + 1, .Ltr_dsp_sigmoid + 1, .Ltr_dsp_tanh + 1, .Ltr_dsp_gru + 1\n\t"
         ".word  .Ltr_dsp_a_only + 1, .Ltr_dsp_lstm + 1\n"
         ".Ltr_dsp_a_table:\n\t"
@@ -433,4 +432,4 @@ __attribute__((naked, noinline)) void tr_dsp_blocks(const tr_dsp_job_t *job, int
         ".Ltr_dsp_b_table:\n\t"
         TR_SEGMENT_TABLE8(".Ltr_dsp_b"));
 }
-#endif /* TR_MATVEC_DSP */
+#endif /* TR_FAST_PATH_ARM_DSP */

@@ -1,5 +1,5 @@
 /*
- * The Cortex-M0/M0+ (Thumb-1) path of tr_matvec_s16_s8 (tr_matvec_s16_s8.c has the weight layout and the
+ * The Cortex-M0/M0+ (Thumb-1) path of tr_matvec_s16_s8 (../tr_matvec_s16_s8.c has the weight layout and the
  * C path). Twin: quantize/twin/params.py Dense.product.
  *
  * Every full block of 4 rows (both inputs and the requantisation; the activation stays in C) in one assembly
@@ -14,11 +14,11 @@
  *    a = 2^16 ah + al (al = a & 0xFFFF): al bl (unsigned, < 2^32), ah bl and al bh (signed, |.| < 2^31), ah bh
  *    (<= 2^30) each fit one MULS, added into the 64-bit sum with ADDS/ADCS (22 instructions a product); a zero
  *    multiplier skips its product, as in tr_requant_q14.
- * The job (tr_m0_job_t) and its field offsets: tr_matvec_job.h. Other targets compile this file to nothing.
+ * The job (tr_m0_job_t) and its field offsets: tr_m0_job.h. Other targets compile this file to nothing.
  */
-#include "tr_matvec_job.h"
+#include "../tr_fast.h"
 
-#if TR_MATVEC_M0
+#if TR_FAST_PATH_ARMV6M
 
 /* One pair, 2 columns: r5 = the word (h0, h1) at weights + off, r2/r3 = x0/x1; r4..r7 work. */
 #define TR_M0_PAIR(off, acc_a, acc_b)                                                   \
@@ -226,4 +226,4 @@ __attribute__((naked, noinline)) void tr_m0_blocks(tr_m0_job_t *job)
         "bx     lr\n\t"
         ".syntax divided\n\t");
 }
-#endif /* TR_MATVEC_M0 */
+#endif /* TR_FAST_PATH_ARMV6M */

@@ -18,11 +18,9 @@
  *    int16 (the twin's sat16 never clamps there).
  * Other targets compile this file to nothing.
  */
-#include "tr_kernels.h"
-#include "tr_matvec_job.h"
-#include "tr_tables.h"
+#include "../tr_fast.h"
 
-#if TR_MATVEC_M0
+#if TR_FAST_PATH_ARMV6M
 
 /* r6 = the table value at the in-range offset t in r5 (`load`: r6 = the word at table + r6); r4, r7 work.
  * Needs 2^(seg_bits - 1) in r12. */
@@ -249,4 +247,4 @@ __attribute__((naked, noinline)) void tr_m0_lstm_update(const int32_t *i_gate, i
         ".syntax divided\n\t");
 }
 
-#endif /* TR_MATVEC_M0 */
+#endif /* TR_FAST_PATH_ARMV6M */
