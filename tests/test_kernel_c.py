@@ -9,6 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from tinyrnn.quantize.sources import kernel_sources
 from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.emit import c_code as codegen
 from tinyrnn.quantize.twin.params import CELL_IDS, HEAD_IDS
@@ -110,6 +111,27 @@ def test_tables_are_generated_text():
     assert (build.KERNELS_DIR / "tr_tables.c").read_text() == codegen.tables_source()
     assert (build.KERNELS_DIR / "tr_tables.h").read_text() == codegen.tables_header()
 
+
+
+def test_makefiles_list_the_same_kernel_sources():
+    """firmware/kernels/kernels.mk (the Makefiles' list) and quantize/sources.py kernel_sources() agree."""
+    probe = f"TINYRNN_KERNELS_DIR := {build.KERNELS_DIR}\ninclude {build.KERNELS_DIR}/kernels.mk\n" \
+            "$(info $(TINYRNN_KERNEL_SRCS))\nall: ;\n"
+    out = subprocess.run(["make", "-s", "-f", "-"], input=probe, capture_output=True, text=True, check=True).stdout
+    assert sorted(out.split()) == sorted(str(p) for p in kernel_sources())
+
+
+def test_reference_kernels_have_no_path_conditionals():
+    """The portable C (firmware/kernels/*.c) takes no optimized path by #if: tr_fast.h's hooks are the only way in,
+    and only tr_fast.h says which path a target takes."""
+    for path in sorted(build.KERNELS_DIR.glob("*.c")):
+        for line in path.read_text().splitlines():
+            if line.lstrip().startswith("#if"):
+                assert not re.search(r"TR_FAST_PATH|TINYRNN_PLAIN_C|__ARM_FEATURE_DSP|TR_MATVEC", line), \
+                    f"{path.name}: {line}"
+    choosers = [p.relative_to(build.KERNELS_DIR).as_posix() for p in build.KERNELS_DIR.rglob("*.[chS]")
+                if "TINYRNN_PLAIN_C" in p.read_text()]
+    assert choosers == ["tr_fast.h"]
 
 needs_arm = pytest.mark.skipif(not build.arm_toolchain_available(), reason="arm-none-eabi-gcc not installed")
 FLOAT_HELPER = re.compile(r"__aeabi_(f|d|[if]2|[ud]?l2[fd]|[fd]2|ui2|i2)|__(add|sub|mul|div|float|fix)\w*[sd]f")
@@ -269,7 +291,7 @@ def test_m0_elementwise_loops_exact_in_unicorn(workdir):
     from tinyrnn.quantize.twin import fixedpoint as fp
     obj, elf = workdir / "elementwise_m0.o", workdir / "elementwise_m0.elf"
     subprocess.run([build.ARM_GCC, *build.ARM_TARGETS["m0"], *build.ARM_OPT, *build.STRICT_FLAGS,
-                    f"-I{build.KERNELS_DIR}", "-c", build.KERNELS_DIR / "tr_elementwise_m0.c", "-o", obj], check=True)
+                    f"-I{build.KERNELS_DIR}", "-c", build.KERNELS_DIR / "armv6m" / "tr_elementwise_m0.c", "-o", obj], check=True)
     subprocess.run(["arm-none-eabi-ld", "-Ttext=0", "-e", "0", obj, "-o", elf], check=True)
     syms = build.symbols(elf)
     code, data, stop = 0, 0x100000, 0x8000
