@@ -11,6 +11,7 @@ import pytest
 
 from tinyrnn.quantize.sources import kernel_sources
 from tinyrnn.quantize.toolchain import build
+from tinyrnn.quantize.emit import asm_layout
 from tinyrnn.quantize.emit import c_code as codegen
 from tinyrnn.quantize.twin.params import CELL_IDS, HEAD_IDS
 from tinyrnn.quantize.toolchain.cases import extreme_params, input_sets, make_model, twin_states
@@ -110,6 +111,12 @@ def test_enums_match_python():
 def test_tables_are_generated_text():
     assert (build.KERNELS_DIR / "tr_tables.c").read_text() == codegen.tables_source()
     assert (build.KERNELS_DIR / "tr_tables.h").read_text() == codegen.tables_header()
+
+
+def test_assembly_layout_is_generated_text():
+    """tr_layout.h (the offsets and constants the assembly relies on) is quantize/emit/asm_layout.py's text; the
+    C checks of each value against offsetof run wherever a path is built (test_cortex_m_strict_build_without_float)."""
+    assert (build.KERNELS_DIR / asm_layout.LAYOUT_HEADER).read_text() == asm_layout.layout_header()
 
 
 

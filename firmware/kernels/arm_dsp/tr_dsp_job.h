@@ -1,8 +1,8 @@
 /*
  * What the Cortex-M4/M7/M33 hook (tr_fast_arm_dsp.h, tr_dsp_layer_step.c) hands tr_dsp_blocks
- * (tr_matvec_s16_s8_dsp.c): the job struct, its modes, and the byte offset of every field the assembly reads,
- * checked against the C layout below (the offsets are those of 32-bit pointers: include this header only where
- * the path applies). Twin: quantize/twin/params.py Dense.product, quantize/twin/cells.py.
+ * (tr_matvec_s16_s8_dsp.c): the job struct. Its field offsets and modes, as the assembly uses them, are generated
+ * into tr_layout.h and checked against the C layout below (the offsets are those of 32-bit pointers: include this
+ * header only where the path applies). Twin: quantize/twin/params.py Dense.product, quantize/twin/cells.py.
  */
 #ifndef TR_DSP_JOB_H
 #define TR_DSP_JOB_H
@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../tr_layout.h"
+#include "../tr_kernels.h"
+#include "../tr_layout.h"            /* the offsets and constants (generated) */
+#include "../tr_tables.h"
 
 /* Cortex-M4/M7/M33: tr_dsp_blocks runs a list of jobs in one call; a job is every full block of 4 rows of one
  * product (both inputs, the requantisation and the optional activation). The routine reads the product's shape,
@@ -28,55 +30,43 @@ typedef union {                     /* the two words a job's row code reads firs
 typedef struct {
     const tr_dense_t *dense;        /* the product (rows, cols_a, cols_b, weights, requant); NULL: go on with the
                                      * previous job's product, inputs and outputs after its last block */
-    const int16_t *a;               /* input a, padded (TR_DSP_MODE_A_ONLY: the only input); NULL: the previous job's
-                                     * inputs a and b (the same cols_a and cols_b) */
+    const int16_t *a;               /* input a, padded (TR_DSP_MODE_A_ONLY: the only input); NULL: the previous
+                                     * job's inputs a and b (the same cols_a and cols_b) */
     const int16_t *b;               /* input b, padded (unused in TR_DSP_MODE_A_ONLY) */
     void *out;                      /* output of row 0: int32 rows (TR_DSP_MODE_GRU: the new h, int16) */
     int32_t blocks;                 /* blocks of 4 rows to do, >= 1 */
-    int32_t mode;                   /* TR_DSP_MODE_* below */
+    int32_t mode;                   /* TR_DSP_MODE_* (tr_layout.h), below */
     tr_dsp_rows_t rows;             /* by mode; unused for TR_DSP_MODE_PRODUCT, _A_ONLY */
-    int32_t h_offset;               /* TR_DSP_MODE_GRU, TR_DSP_MODE_LSTM: bytes from the new h[j] (at out, int16) to the old
-                                     * h[j] */
-    const int32_t *tanh;            /* TR_DSP_MODE_GRU, TR_DSP_MODE_LSTM: tr_tanh_seg at the word for z = 0 */
-    int32_t copy;                   /* TR_DSP_MODE_GRU, TR_DSP_MODE_LSTM: after the last block, copy this many blocks (4 units)
-                                     * of the new h (at out) over the old one (0: the caller copies) */
+    int32_t h_offset;               /* GRU, LSTM modes: bytes from the new h[j] (at out, int16) to the old h[j] */
+    const int32_t *tanh;            /* GRU, LSTM modes: tr_tanh_seg at the word for z = 0 */
+    int32_t copy;                   /* GRU, LSTM modes: after the last block, copy this many blocks (4 units) of the
+                                     * new h (at out) over the old one (0: the caller copies) */
     const int32_t *lstm_i;          /* TR_DSP_MODE_LSTM: the i gate (Q15) of unit 0; f and g follow 4 * blocks words
                                      * apart each */
     int32_t *lstm_c;                /* TR_DSP_MODE_LSTM: the cell state c (Q14) of unit 0, updated in place */
 } tr_dsp_job_t;
-#define TR_DSP_JOB_DENSE 0
-#define TR_DSP_JOB_A 4
-#define TR_DSP_JOB_B 8
-#define TR_DSP_JOB_OUT 12
-#define TR_DSP_JOB_BLOCKS 16                /* LDRD: mode is the next word */
-#define TR_DSP_JOB_MODE 20
-#define TR_DSP_JOB_ROWS 24                  /* LDRD: the two words of tr_dsp_rows_t */
-#define TR_DSP_JOB_H_OFFSET 32              /* LDRD: tanh is the next word */
-#define TR_DSP_JOB_TANH 36
-#define TR_DSP_JOB_COPY 40
-#define TR_DSP_JOB_LSTM_I 44                /* LDRD: lstm_c is the next word */
-#define TR_DSP_JOB_LSTM_C 48
-#define TR_DSP_JOB_SIZE 52                  /* jobs follow one another */
-/* job.mode: what the row code does after the sums (the routine's table of row code is indexed by mode; a number
- * space of its own, apart from the TR_ACT_* activation codes of tr_matvec_s16_s8) */
-#define TR_DSP_MODE_PRODUCT 0       /* the requantised product (Q14) */
-#define TR_DSP_MODE_SIGMOID 1       /* its sigmoid (Q15) */
-#define TR_DSP_MODE_TANH 2          /* its tanh (Q15) */
-#define TR_DSP_MODE_GRU 3                /* the GRU reset_after candidate, its two sums requantised apart (n from input
-                                     * a with requant, c from input b with rows.gru.rq2), then the cell update: the
-                                     * new h (int16) at out (and over the old h, out + h_offset, after the last
-                                     * block: job.copy); one block is 4 units */
-#define TR_DSP_MODE_A_ONLY 4             /* no input b (cols_b == 0), no activation: the head */
-#define TR_DSP_MODE_LSTM 5               /* the o gate (sigmoid, job.rows.act), then the LSTM cell update from i, f, g
-                                     * (lstm_i): c in place, the new h (int16) at out and over the old one as in
-                                     * TR_DSP_MODE_GRU; one block is 4 units */
-
+/* The modes (job.mode; the routine's table of row code is indexed by it):
+ *   TR_DSP_MODE_PRODUCT, _SIGMOID, _TANH  the requantised product (Q14), or its sigmoid or tanh (Q15)
+ *   TR_DSP_MODE_GRU     the GRU reset_after candidate, its two sums requantised apart (n from input a with requant,
+ *                       c from input b with rows.gru.rq2), then the cell update: the new h (int16) at out (and over
+ *                       the old h, out + h_offset, after the last block: job.copy); one block is 4 units
+ *   TR_DSP_MODE_A_ONLY  no input b (cols_b == 0), no activation: the head
+ *   TR_DSP_MODE_LSTM    the o gate (sigmoid, job.rows.act), then the LSTM cell update from i, f, g (lstm_i): c in
+ *                       place, the new h (int16) at out and over the old one as in TR_DSP_MODE_GRU; one block is
+ *                       4 units */
 void tr_dsp_blocks(const tr_dsp_job_t *job, int32_t jobs);
 
 #if defined(__ARM_BIG_ENDIAN)
 #error "tr_dsp_job.h: the assembly reads tr_requant_t.bias as two little-endian words"
 #endif
-TR_CHECK_REQUANT_LAYOUT();
+TR_CHECK(offsetof(tr_requant_t, bias) == TR_REQUANT_BIAS_LO && TR_REQUANT_BIAS_HI == TR_REQUANT_BIAS_LO + 4
+         && sizeof(((tr_requant_t *)0)->bias) == 8, requant_bias);
+TR_CHECK(offsetof(tr_requant_t, mult_a) == TR_REQUANT_MULT_A, requant_mult_a);
+TR_CHECK(offsetof(tr_requant_t, mult_b) == TR_REQUANT_MULT_B, requant_mult_b);
+TR_CHECK(sizeof(tr_requant_t) == TR_REQUANT_SIZE, requant_size);
+TR_CHECK(TR_ASM_SIGMOID_SAT_BITS == TR_SIGMOID_SAT_BITS && TR_ASM_SIGMOID_SEG_BITS == TR_SIGMOID_SEG_BITS
+         && TR_ASM_TANH_SAT_BITS == TR_TANH_SAT_BITS && TR_ASM_TANH_SEG_BITS == TR_TANH_SEG_BITS
+         && TR_ASM_TABLE_SEGMENTS == TR_TABLE_SEGMENTS, table_geometry);
 TR_CHECK(offsetof(tr_dsp_job_t, dense) == TR_DSP_JOB_DENSE, dsp_job_dense);
 TR_CHECK(offsetof(tr_dsp_job_t, a) == TR_DSP_JOB_A, dsp_job_a);
 TR_CHECK(offsetof(tr_dsp_job_t, b) == TR_DSP_JOB_B, dsp_job_b);

@@ -41,7 +41,7 @@
 #define F_A 72                      /* segment a: input, loop count (LDRD), entry */
 #define F_B 84                      /* segment b: input, loop count (LDRD), entry */
 #define F_ROW_CODE 96               /* the job's row code (by mode) */
-#define F_SAVE 100                  /* TR_DSP_MODE_GRU, TR_DSP_MODE_LSTM: block counter and weight pointer while the cell
+#define F_SAVE 100                  /* TR_DSP_MODE_GRU, _LSTM: block counter and weight pointer while the cell
                                      * update runs (STRD) */
 #define F_JOB 108                   /* the job, jobs left including it (STRD) */
 #define F_SIZE 116

@@ -1,7 +1,7 @@
 /*
  * What tr_matvec_s16_s8's Cortex-M0/M0+ hook (tr_fast_armv6m.h) hands tr_m0_blocks (tr_matvec_s16_s8_m0.c): the
- * job struct and the byte offset of every field the assembly reads, checked against the C layout below (the
- * offsets are those of 32-bit pointers: include this header only where the path applies).
+ * job struct. The byte offset of every field the assembly reads is generated into tr_layout.h and checked against
+ * the C layout below (the offsets are those of 32-bit pointers: include this header only where the path applies).
  * Twin: quantize/twin/params.py Dense.product.
  */
 #ifndef TR_M0_JOB_H
@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../tr_layout.h"
+#include "../tr_kernels.h"
+#include "../tr_layout.h"            /* the offsets and constants (generated) */
+#include "../tr_tables.h"
 
 /* Cortex-M0/M0+: tr_m0_blocks does every full block of 4 rows (both inputs and the requantisation; the
  * activation stays in C). It writes back w, rq, out, rq2, out2 (advanced) and counts blocks down. */
@@ -26,23 +28,20 @@ typedef struct {
     int32_t *out2;                  /* first second output; advanced */
     int32_t blocks;                 /* full blocks, >= 1; counted down */
 } tr_m0_job_t;
-#define TR_M0_JOB_W 0
-#define TR_M0_JOB_RQ 4
-#define TR_M0_JOB_A 8
-#define TR_M0_JOB_B 12
-#define TR_M0_JOB_GROUPS_A 16
-#define TR_M0_JOB_GROUPS_B 20
-#define TR_M0_JOB_OUT 24
-#define TR_M0_JOB_RQ2 28
-#define TR_M0_JOB_OUT2 32
-#define TR_M0_JOB_BLOCKS 36
 
 void tr_m0_blocks(tr_m0_job_t *job);
 
 #if defined(__ARM_BIG_ENDIAN)
 #error "tr_m0_job.h: the assembly reads tr_requant_t.bias as two little-endian words"
 #endif
-TR_CHECK_REQUANT_LAYOUT();
+TR_CHECK(offsetof(tr_requant_t, bias) == TR_REQUANT_BIAS_LO && TR_REQUANT_BIAS_HI == TR_REQUANT_BIAS_LO + 4
+         && sizeof(((tr_requant_t *)0)->bias) == 8, requant_bias);
+TR_CHECK(offsetof(tr_requant_t, mult_a) == TR_REQUANT_MULT_A, requant_mult_a);
+TR_CHECK(offsetof(tr_requant_t, mult_b) == TR_REQUANT_MULT_B, requant_mult_b);
+TR_CHECK(sizeof(tr_requant_t) == TR_REQUANT_SIZE, requant_size);
+TR_CHECK(TR_ASM_SIGMOID_SAT_BITS == TR_SIGMOID_SAT_BITS && TR_ASM_SIGMOID_SEG_BITS == TR_SIGMOID_SEG_BITS
+         && TR_ASM_TANH_SAT_BITS == TR_TANH_SAT_BITS && TR_ASM_TANH_SEG_BITS == TR_TANH_SEG_BITS
+         && TR_ASM_TABLE_SEGMENTS == TR_TABLE_SEGMENTS, table_geometry);
 TR_CHECK(offsetof(tr_m0_job_t, w) == TR_M0_JOB_W, m0_job_w);
 TR_CHECK(offsetof(tr_m0_job_t, rq) == TR_M0_JOB_RQ, m0_job_rq);
 TR_CHECK(offsetof(tr_m0_job_t, a) == TR_M0_JOB_A, m0_job_a);
