@@ -130,7 +130,7 @@ def test_makefiles_list_the_same_kernel_sources():
 
 def test_reference_kernels_have_no_path_conditionals():
     """The portable C (firmware/kernels/*.c) takes no optimized path by #if: tr_fast.h's hooks are the only way in,
-    and only tr_fast.h says which path a target takes."""
+    and only tr_fast_path.h says which path a target takes."""
     for path in sorted(build.KERNELS_DIR.glob("*.c")):
         for line in path.read_text().splitlines():
             if line.lstrip().startswith("#if"):
@@ -138,7 +138,7 @@ def test_reference_kernels_have_no_path_conditionals():
                     f"{path.name}: {line}"
     choosers = [p.relative_to(build.KERNELS_DIR).as_posix() for p in build.KERNELS_DIR.rglob("*.[chS]")
                 if "TINYRNN_PLAIN_C" in p.read_text()]
-    assert choosers == ["tr_fast.h"]
+    assert choosers == ["tr_fast_path.h"]
 
 needs_arm = pytest.mark.skipif(not build.arm_toolchain_available(), reason="arm-none-eabi-gcc not installed")
 FLOAT_HELPER = re.compile(r"__aeabi_(f|d|[if]2|[ud]?l2[fd]|[fd]2|ui2|i2)|__(add|sub|mul|div|float|fix)\w*[sd]f")
@@ -289,7 +289,7 @@ def test_other_cortex_m_images_match_twin(workdir, target):
 
 @needs_arm
 def test_m0_elementwise_loops_exact_in_unicorn(workdir):
-    """The Thumb-1 element-wise loops (tr_elementwise_m0.c) against the twin's formulas: the activations over every
+    """The Thumb-1 element-wise loops (armv6m/tr_elementwise_m0.S) against the twin's formulas: the activations over every
     Q14 input of the tables' ranges and beyond, up to the int32 limits (where z + 2^(sat-1) wraps); the GRU
     reset_after and LSTM cell updates at gate edges (0, 2^14, 2^15 - 1), h and tanh at the int16 limits, and
     pre-activations and cell values past the tanh table."""
@@ -298,7 +298,8 @@ def test_m0_elementwise_loops_exact_in_unicorn(workdir):
     from tinyrnn.quantize.twin import fixedpoint as fp
     obj, elf = workdir / "elementwise_m0.o", workdir / "elementwise_m0.elf"
     subprocess.run([build.ARM_GCC, *build.ARM_TARGETS["m0"], *build.ARM_OPT, *build.STRICT_FLAGS,
-                    f"-I{build.KERNELS_DIR}", "-c", build.KERNELS_DIR / "armv6m" / "tr_elementwise_m0.c", "-o", obj], check=True)
+                    f"-I{build.KERNELS_DIR}", "-c", build.KERNELS_DIR / "armv6m" / "tr_elementwise_m0.S", "-o", obj],
+                   check=True)
     subprocess.run(["arm-none-eabi-ld", "-Ttext=0", "-e", "0", obj, "-o", elf], check=True)
     syms = build.symbols(elf)
     code, data, stop = 0, 0x100000, 0x8000

@@ -1,8 +1,7 @@
 /*
  * The one hook between the portable reference kernels (this folder, plain C) and the optimized paths (one folder
- * each). This header alone says which path a target takes, from the compiler's own target macros; the one
- * override, TINYRNN_PLAIN_C=1, forces the plain-C reference on any core (to compare, or for a compiler that
- * cannot build the assembly). tinyrnn_kernel_path() reports the choice.
+ * each). Which path a target takes is tr_fast_path.h's to say (and only its), from the compiler's own target
+ * macros; tinyrnn_kernel_path() reports the choice.
  *
  * Every path header defines the same hooks (static inline functions, or macros where an inline function's
  * argument passing would change GCC's code for the reference around it), which the reference uses unconditionally:
@@ -30,14 +29,13 @@ enum {
  * layer step's result. */
 typedef int tr_fast_t;
 
-#if defined(TINYRNN_PLAIN_C) && TINYRNN_PLAIN_C
-#include "tr_fast_reference.h"      /* plain C, on request */
-#elif defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#include "tr_fast_path.h"           /* which path: TR_FAST_PATH_* */
+#if TR_FAST_PATH_ARM_DSP
 #include "arm_dsp/tr_fast_arm_dsp.h"  /* Cortex-M4/M7/M33: SMLALD/SXTB16 assembly */
-#elif defined(__ARM_ARCH_6M__)
+#elif TR_FAST_PATH_ARMV6M
 #include "armv6m/tr_fast_armv6m.h"  /* Cortex-M0/M0+: Thumb-1 assembly */
 #else
-#include "tr_fast_reference.h"      /* other cores and hosts */
+#include "tr_fast_reference.h"      /* plain C: other cores and hosts, or on request */
 #endif
 
 #endif /* TR_FAST_H */

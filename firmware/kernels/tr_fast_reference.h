@@ -5,9 +5,6 @@
 #ifndef TR_FAST_REFERENCE_H
 #define TR_FAST_REFERENCE_H
 
-#define TR_KERNEL_PATH "c"
-#define TR_FAST_PATH_ARM_DSP 0
-#define TR_FAST_PATH_ARMV6M 0
 #define TR_FAST_HEAD_OUTPUTS(fn) typedef char tr_fast_no_head_outputs  /* not needed: nothing to define */
 
 /* No block routine: the reference loop does every row. */

@@ -11,9 +11,6 @@
 #include "../tr_tables.h"
 #include "tr_dsp_job.h"
 
-#define TR_KERNEL_PATH "dsp"
-#define TR_FAST_PATH_ARM_DSP 1
-#define TR_FAST_PATH_ARMV6M 0
 #define TR_DSP_ROW_BLOCK 4          /* tr_dsp_blocks is written for the layout's blocks of 4 rows */
 
 /* tr_dsp_layer_step.c: layer l's whole step (tr_gru_step reset_after or tr_lstm_step: the products and the cell

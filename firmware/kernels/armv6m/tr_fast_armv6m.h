@@ -10,9 +10,6 @@
 #include "../tr_tables.h"
 #include "tr_m0_job.h"
 
-#define TR_KERNEL_PATH "m0"
-#define TR_FAST_PATH_ARM_DSP 0
-#define TR_FAST_PATH_ARMV6M 1
 #define TR_M0_ROW_BLOCK 4           /* tr_m0_blocks is written for the layout's blocks of 4 rows */
 #define TR_FAST_HEAD_OUTPUTS(fn) typedef char tr_fast_no_head_outputs  /* not needed: no layer-step hook */
 
