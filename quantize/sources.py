@@ -25,3 +25,8 @@ def kernel_sources() -> list[Path]:
     target compile (or assemble) to nothing there, so one list serves every build; firmware/kernels/kernels.mk
     says the same for the Makefiles (a test checks that they agree)."""
     return sorted(p for pattern in KERNEL_SOURCE_PATTERNS for p in KERNELS_DIR.glob(pattern))
+
+
+def kernel_headers() -> list[Path]:
+    """Every kernel header: the reference's (firmware/kernels/*.h) and each optimized path's (<path>/*.h)."""
+    return sorted(p for pattern in ("*.h", "*/*.h") for p in KERNELS_DIR.glob(pattern))

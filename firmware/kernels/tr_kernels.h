@@ -10,9 +10,6 @@
 
 #include "tinyrnn.h"
 
-#define TR_STR_(x) #x
-#define TR_STR(x) TR_STR_(x)                /* a constant as text, e.g. for inline assembly: TR_STR(8) is "8" */
-
 /* A compile-time check that C99 accepts (no _Static_assert): an array of size -1 does not compile. */
 #define TR_CHECK(cond, name) typedef char tr_check_##name[(cond) ? 1 : -1]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyrnn.quantize.emit import c_code as codegen
-from tinyrnn.quantize.sources import KERNELS_DIR, kernel_sources
+from tinyrnn.quantize.sources import KERNELS_DIR, kernel_headers, kernel_sources
 from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.twin import fixedpoint as fp
 from tinyrnn.quantize.twin import preprocess as pp
@@ -54,8 +54,7 @@ def kernel_files() -> list[Path]:
     """The kernel sources and headers the library ships: all of firmware/kernels, the optimized paths' folders
     included (no list kept by hand). Every build of the library compiles every source (Arduino and PlatformIO
     compile src/ recursively); a path's files compile to nothing on targets it does not apply to."""
-    headers = [p for pattern in ("*.h", "*/*.h") for p in KERNELS_DIR.glob(pattern)]
-    return sorted([*kernel_sources(), *headers])
+    return sorted([*kernel_sources(), *kernel_headers()])
 
 
 def library_sources(src: Path) -> list[str]:
