@@ -63,6 +63,17 @@ def library_sources(src: Path) -> list[str]:
                   for p in src.glob(pattern))
 
 
+def _asm_sources_as_c(sources: list[str]) -> str:
+    """CMake lines that build the .S sources with the C compiler and the C flags (the -mcpu of the user's toolchain
+    is what picks the kernel path; CMake's ASM language would take other flags). GCC and Clang preprocess and
+    assemble a file by its .S name."""
+    asm = [s for s in sources if s.endswith(".S")]
+    if not asm:
+        return ""
+    return ("# The optimized paths' assembly: built by the C compiler with the C flags (the -mcpu that picks the path)\n"
+            f"set_source_files_properties({' '.join(asm)} PROPERTIES LANGUAGE C)\n")
+
+
 def _fill(text: str, values: dict) -> str:
     for key, value in values.items():
         text = text.replace(f"@{key}@", str(value))
@@ -311,7 +322,8 @@ def write_library(artifact_dir, out_dir, name: str | None = None, int_scale=None
             "OUTPUT_F_BODY": _output_body(uc, params, manifest), **values}))
 
         (tmp / "CMakeLists.txt").write_text(_fill((TEMPLATES / "CMakeLists.txt.in").read_text(), {
-            **values, "SOURCES": "\n".join(f"    {s}" for s in library_sources(src))}))
+            **values, "SOURCES": "\n".join(f"    {s}" for s in library_sources(src)),
+            "ASM_SOURCES_AS_C": _asm_sources_as_c(library_sources(src))}))
         (tmp / f"{name}.mk").write_text(_fill((TEMPLATES / "library.mk.in").read_text(), values))
         shutil.copytree(TEMPLATES / "cmake", tmp / "cmake")
 
