@@ -289,8 +289,8 @@ def test_other_cortex_m_images_match_twin(workdir, target):
 
 @needs_arm
 def test_m0_elementwise_loops_exact_in_unicorn(workdir):
-    """The Thumb-1 element-wise loops (armv6m/tr_elementwise_m0.S) against the twin's formulas: the activations over every
-    Q14 input of the tables' ranges and beyond, up to the int32 limits (where z + 2^(sat-1) wraps); the GRU
+    """The Thumb-1 element-wise loops (armv6m/tr_elementwise_m0.S) against the twin's formulas: the activations over
+    every Q14 input of the tables' ranges and beyond, up to the int32 limits (where z + 2^(sat-1) wraps); the GRU
     reset_after and LSTM cell updates at gate edges (0, 2^14, 2^15 - 1), h and tanh at the int16 limits, and
     pre-activations and cell values past the tanh table."""
     from unicorn import UC_ARCH_ARM, UC_MODE_MCLASS, UC_MODE_THUMB, Uc

@@ -5,14 +5,15 @@
  *
  * Every path header defines the same hooks (static inline functions, or macros where an inline function's
  * argument passing would change GCC's code for the reference around it), which the reference uses unconditionally:
- *   TR_FAST_MATVEC_BLOCKS   the full 4-row blocks of a product (tr_matvec_s16_s8.c does the remainder); a statement
- *                           that advances the reference's row, activated, fused, w, rq and sets result
+ *   TR_FAST_MATVEC_BLOCKS   the full 4-row blocks of a product (tr_matvec_s16_s8.c does the remainder): a statement
+ *                           that advances the reference's row, activated, fused, w, rq, and returns done_value
+ *                           from the caller when no row is left
  *   tr_fast_sigmoid_q15, tr_fast_tanh_q15                               the activations over a vector
  *   tr_fast_gru_update, tr_fast_lstm_update            the per-unit cell updates of tr_gru.c, tr_lstm.c
  *   tr_fast_layer_step, tr_fast_head_outputs       a whole layer step (tr_model.c) and the head after it
  * and TR_FAST_HEAD_OUTPUTS(fn), which makes tr_head.c define tr_head_outputs where a path needs it. A hook
  * that returns TR_FAST_NONE did nothing: the reference code runs. In plain C every hook is a constant
- * TR_FAST_NONE, so the compiler keeps exactly the reference code.
+ * TR_FAST_NONE (or an empty statement), so the compiler keeps exactly the reference code.
  */
 #ifndef TR_FAST_H
 #define TR_FAST_H

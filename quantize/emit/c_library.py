@@ -70,7 +70,7 @@ def _asm_sources_as_c(sources: list[str]) -> str:
     asm = [s for s in sources if s.endswith(".S")]
     if not asm:
         return ""
-    return ("# The optimized paths' assembly: built by the C compiler with the C flags (the -mcpu that picks the path)\n"
+    return ("# The optimized paths' assembly: built by the C compiler with the C flags (their -mcpu picks the path)\n"
             f"set_source_files_properties({' '.join(asm)} PROPERTIES LANGUAGE C)\n")
 
 

@@ -1,6 +1,6 @@
 /*
  * What the Cortex-M4/M7/M33 hook (tr_fast_arm_dsp.h, tr_dsp_layer_step.c) hands tr_dsp_blocks
- * (tr_matvec_s16_s8_dsp.c): the job struct. Its field offsets and modes, as the assembly uses them, are generated
+ * (tr_matvec_s16_s8_dsp.S): the job struct. Its field offsets and modes, as the assembly uses them, are generated
  * into tr_layout.h and checked against the C layout below (the offsets are those of 32-bit pointers: include this
  * header only where the path applies). Twin: quantize/twin/params.py Dense.product, quantize/twin/cells.py.
  */

@@ -1,7 +1,7 @@
 /*
  * The Cortex-M4/M7/M33 (DSP extension) path behind tr_fast.h: every full block of 4 rows of a product (both
  * inputs, the requantisation and the activation or the GRU cell update) in the assembly routine tr_dsp_blocks
- * (tr_matvec_s16_s8_dsp.c), and a whole layer step with the head's product in one call of it
+ * (tr_matvec_s16_s8_dsp.S), and a whole layer step with the head's product in one call of it
  * (tr_dsp_layer_step.c). The element-wise hooks decline: the reference C is what GCC makes good code of here.
  * Include tr_fast.h, not this file.
  */
@@ -20,8 +20,8 @@
 tr_fast_t tr_dsp_layer_step(const tinyrnn_model_t *model, int l, const int16_t *x, int16_t *h, int32_t *c,
                             int32_t *scratch);
 
-/* The product's full blocks as one job (tr_fast.h TR_FAST_MATVEC_BLOCKS); result TR_FAST_DONE when no row is left
- * (every row's activation done too, and for the GRU candidate the new h copied: job.copy). */
+/* The product's full blocks as one job (tr_fast.h TR_FAST_MATVEC_BLOCKS); returns done_value from the caller when
+ * no row is left (every row's activation done too, and for the GRU candidate the new h copied: job.copy). */
 #define TR_FAST_MATVEC_BLOCKS(dense, groups_a, groups_b, rq2, a, b, out, out2, act, gru,                     \
                               row, activated, fused, w, rq, done_value)                                          \
     do {                                                                                                      \

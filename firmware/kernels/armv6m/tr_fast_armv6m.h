@@ -1,8 +1,8 @@
 /*
  * The Cortex-M0/M0+ (Thumb-1) path behind tr_fast.h: every full block of 4 rows of a product (both inputs and the
- * requantisation; the activation stays in C) in the assembly routine tr_m0_blocks (tr_matvec_s16_s8_m0.c), and
+ * requantisation; the activation stays in C) in the assembly routine tr_m0_blocks (tr_matvec_s16_s8_m0.S), and
  * the element-wise loops (activations, the GRU and LSTM cell updates) in Thumb-1 assembly
- * (tr_elementwise_m0.c). No layer-step hook. Include tr_fast.h, not this file.
+ * (tr_elementwise_m0.S). No layer-step hook. Include tr_fast.h, not this file.
  */
 #ifndef TR_FAST_ARMV6M_H
 #define TR_FAST_ARMV6M_H
@@ -13,7 +13,7 @@
 #define TR_M0_ROW_BLOCK 4           /* tr_m0_blocks is written for the layout's blocks of 4 rows */
 #define TR_FAST_HEAD_OUTPUTS(fn) typedef char tr_fast_no_head_outputs  /* not needed: no layer-step hook */
 
-/* tr_elementwise_m0.c: the loops of tr_sigmoid_q15 / tr_tanh_q15 (seg: tr_sigmoid_seg / tr_tanh_seg), of
+/* tr_elementwise_m0.S: the loops of tr_sigmoid_q15 / tr_tanh_q15 (seg: tr_sigmoid_seg / tr_tanh_seg), of
  * tr_gru_step reset_after (`count` units from z; r, n, c follow z `units` words apart each) and of tr_lstm_step. */
 void tr_m0_sigmoid_q15(int32_t *z, int n, const int32_t *seg);
 void tr_m0_tanh_q15(int32_t *z, int n, const int32_t *seg);

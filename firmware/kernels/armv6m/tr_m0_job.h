@@ -1,5 +1,5 @@
 /*
- * What tr_matvec_s16_s8's Cortex-M0/M0+ hook (tr_fast_armv6m.h) hands tr_m0_blocks (tr_matvec_s16_s8_m0.c): the
+ * What tr_matvec_s16_s8's Cortex-M0/M0+ hook (tr_fast_armv6m.h) hands tr_m0_blocks (tr_matvec_s16_s8_m0.S): the
  * job struct. The byte offset of every field the assembly reads is generated into tr_layout.h and checked against
  * the C layout below (the offsets are those of 32-bit pointers: include this header only where the path applies).
  * Twin: quantize/twin/params.py Dense.product.
