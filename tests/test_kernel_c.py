@@ -120,6 +120,19 @@ def test_assembly_layout_is_generated_text():
 
 
 
+def test_every_assembly_constant_is_checked_against_c():
+    """Each offset and table constant of tr_layout.h is compared with the C layout in a TR_CHECK of a path's job
+    header (built on the target: test_cortex_m_strict_build_without_float); each DSP job mode is pinned to the
+    routine's table order by the #error check of the DSP .S file."""
+    checks = "".join(path.read_text().split("TR_CHECK(", 1)[1]
+                     for path in (build.KERNELS_DIR / "armv6m" / "tr_m0_job.h",
+                                  build.KERNELS_DIR / "arm_dsp" / "tr_dsp_job.h"))
+    dsp_asm = (build.KERNELS_DIR / "arm_dsp" / "tr_matvec_s16_s8_dsp.S").read_text().split("#error", 2)[1]
+    for _title, entries in asm_layout.SECTIONS:
+        for name, _value, _comment in entries:
+            place = dsp_asm if name.startswith("TR_DSP_MODE_") else checks
+            assert re.search(rf"\b{name}\b", place), f"{name} is not checked"
+
 def test_makefiles_list_the_same_kernel_sources():
     """firmware/kernels/kernels.mk (the Makefiles' list) and quantize/sources.py kernel_sources() agree."""
     probe = f"TINYRNN_KERNELS_DIR := {build.KERNELS_DIR}\ninclude {build.KERNELS_DIR}/kernels.mk\n" \
