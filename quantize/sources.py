@@ -16,7 +16,17 @@ BOARDS_DIR = PACKAGE_ROOT / "boards"
 DRIVERS_DIR = Path(__file__).resolve().parent / "toolchain" / "drivers"
 
 
+KERNEL_SOURCE_PATTERNS = ("*.c", "*/*.c", "*/*.S")
+
+
 def kernel_sources() -> list[Path]:
-    """Every kernel translation unit: firmware/kernels/*.c (the same rule as firmware/Makefile's wildcard).
-    Units that do not apply to a target (the DSP or the Thumb-1 routine) compile to nothing there."""
-    return sorted(KERNELS_DIR.glob("*.c"))
+    """Every kernel translation unit, for every target: the portable reference (firmware/kernels/*.c) and each
+    optimized path's folder (firmware/kernels/<path>/*.c and *.S). Units of a path that does not apply to a
+    target compile (or assemble) to nothing there, so one list serves every build; firmware/kernels/kernels.mk
+    says the same for the Makefiles (a test checks that they agree)."""
+    return sorted(p for pattern in KERNEL_SOURCE_PATTERNS for p in KERNELS_DIR.glob(pattern))
+
+
+def kernel_headers() -> list[Path]:
+    """Every kernel header: the reference's (firmware/kernels/*.h) and each optimized path's (<path>/*.h)."""
+    return sorted(p for pattern in ("*.h", "*/*.h") for p in KERNELS_DIR.glob(pattern))

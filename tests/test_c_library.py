@@ -131,8 +131,8 @@ def test_library_name_refuses_own_file_names():
 
 def test_folder_ships_every_kernel_file_and_valid_manifests(gru_lib):
     src = gru_lib / "src"
-    assert sorted(p.name for p in lib.kernel_files()) == sorted(
-        p.name for p in src.iterdir() if p.name.startswith(("tr_", "tinyrnn")))
+    assert sorted(p.relative_to(lib.KERNELS_DIR).as_posix() for p in lib.kernel_files()) == sorted(
+        p.relative_to(src).as_posix() for p in src.rglob("*") if p.name.startswith(("tr_", "tinyrnn")))
     pio = json.loads((gru_lib / "library.json").read_text())
     assert {"name", "version", "description", "frameworks", "platforms", "build"} <= set(pio)
     assert (gru_lib / pio["build"]["srcDir"] / "gru_syn.h").is_file()
@@ -180,7 +180,8 @@ def test_makefile_fragment_builds_the_example(gru_lib, tmp_path):
 
 @pytest.mark.skipif(not shutil.which("arm-none-eabi-g++"), reason="arm-none-eabi-g++ not installed")
 def test_arduino_layout_compiles_like_arduino(gru_lib, tmp_path):
-    """As Arduino builds a library: src/*.c with gcc, the sketch as C++, strict warnings (a stub Arduino.h)."""
+    """As Arduino builds a library: src/ recursively (.c and .S) with gcc, the sketch as C++, strict warnings (a stub
+    Arduino.h)."""
     (tmp_path / "Arduino.h").write_text(
         "#pragma once\nstruct SerialStub {\n  void begin(long) {}\n  int available() { return 0; }\n"
         "  float parseFloat() { return 0.0f; }\n  void print(const char *) {}\n  void print(int) {}\n"
@@ -188,7 +189,7 @@ def test_arduino_layout_compiles_like_arduino(gru_lib, tmp_path):
         "extern SerialStub Serial;\n")
     cpu = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-Os", "-Wall", "-Wextra",
            "-Werror"]
-    for c in sorted((gru_lib / "src").glob("*.c")):
+    for c in sorted(p for p in (gru_lib / "src").rglob("*") if p.suffix in (".c", ".S")):
         subprocess.run(["arm-none-eabi-gcc", *cpu, "-std=gnu11", f"-I{gru_lib / 'src'}", "-c", str(c),
                         "-o", str(tmp_path / (c.stem + ".o"))], check=True, capture_output=True)
     sketch = tmp_path / "SerialStream.cpp"

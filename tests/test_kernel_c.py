@@ -9,7 +9,9 @@ import subprocess
 import numpy as np
 import pytest
 
+from tinyrnn.quantize.sources import kernel_sources
 from tinyrnn.quantize.toolchain import build
+from tinyrnn.quantize.emit import asm_layout
 from tinyrnn.quantize.emit import c_code as codegen
 from tinyrnn.quantize.twin.params import CELL_IDS, HEAD_IDS
 from tinyrnn.quantize.toolchain.cases import extreme_params, input_sets, make_model, twin_states
@@ -112,6 +114,46 @@ def test_tables_are_generated_text():
     assert (build.KERNELS_DIR / "tr_tables.c").read_text() == codegen.tables_source()
     assert (build.KERNELS_DIR / "tr_tables.h").read_text() == codegen.tables_header()
 
+
+def test_assembly_layout_is_generated_text():
+    """tr_layout.h (the offsets and constants the assembly relies on) is quantize/emit/asm_layout.py's text; the
+    C checks of each value against offsetof run wherever a path is built (test_cortex_m_strict_build_without_float)."""
+    assert (build.KERNELS_DIR / asm_layout.LAYOUT_HEADER).read_text() == asm_layout.layout_header()
+
+
+
+def test_every_assembly_constant_is_checked_against_c():
+    """Each offset and table constant of tr_layout.h is compared with the C layout in a TR_CHECK of a path's job
+    header (built on the target: test_cortex_m_strict_build_without_float); each DSP job mode is pinned to the
+    routine's table order by the #error check of the DSP .S file."""
+    checks = "".join(path.read_text().split("TR_CHECK(", 1)[1]
+                     for path in (build.KERNELS_DIR / "armv6m" / "tr_m0_job.h",
+                                  build.KERNELS_DIR / "arm_dsp" / "tr_dsp_job.h"))
+    dsp_asm = (build.KERNELS_DIR / "arm_dsp" / "tr_matvec_s16_s8_dsp.S").read_text().split("#error", 2)[1]
+    for _title, entries in asm_layout.SECTIONS:
+        for name, _value, _comment in entries:
+            place = dsp_asm if name.startswith("TR_DSP_MODE_") else checks
+            assert re.search(rf"\b{name}\b", place), f"{name} is not checked"
+
+def test_makefiles_list_the_same_kernel_sources():
+    """firmware/kernels/kernels.mk (the Makefiles' list) and quantize/sources.py kernel_sources() agree."""
+    probe = f"TINYRNN_KERNELS_DIR := {build.KERNELS_DIR}\ninclude {build.KERNELS_DIR}/kernels.mk\n" \
+            "$(info $(TINYRNN_KERNEL_SRCS))\nall: ;\n"
+    out = subprocess.run(["make", "-s", "-f", "-"], input=probe, capture_output=True, text=True, check=True).stdout
+    assert sorted(out.split()) == sorted(str(p) for p in kernel_sources())
+
+
+def test_reference_kernels_have_no_path_conditionals():
+    """The portable C (firmware/kernels/*.c) takes no optimized path by #if: tr_fast.h's hooks are the only way in,
+    and only tr_fast_path.h says which path a target takes."""
+    for path in sorted(build.KERNELS_DIR.glob("*.c")):
+        for line in path.read_text().splitlines():
+            if line.lstrip().startswith("#if"):
+                assert not re.search(r"TR_FAST_PATH|TINYRNN_PLAIN_C|__ARM_FEATURE_DSP|TR_MATVEC", line), \
+                    f"{path.name}: {line}"
+    choosers = [p.relative_to(build.KERNELS_DIR).as_posix() for p in build.KERNELS_DIR.rglob("*.[chS]")
+                if "TINYRNN_PLAIN_C" in p.read_text()]
+    assert choosers == ["tr_fast_path.h"]
 
 needs_arm = pytest.mark.skipif(not build.arm_toolchain_available(), reason="arm-none-eabi-gcc not installed")
 FLOAT_HELPER = re.compile(r"__aeabi_(f|d|[if]2|[ud]?l2[fd]|[fd]2|ui2|i2)|__(add|sub|mul|div|float|fix)\w*[sd]f")
@@ -262,8 +304,8 @@ def test_other_cortex_m_images_match_twin(workdir, target):
 
 @needs_arm
 def test_m0_elementwise_loops_exact_in_unicorn(workdir):
-    """The Thumb-1 element-wise loops (tr_elementwise_m0.c) against the twin's formulas: the activations over every
-    Q14 input of the tables' ranges and beyond, up to the int32 limits (where z + 2^(sat-1) wraps); the GRU
+    """The Thumb-1 element-wise loops (armv6m/tr_elementwise_m0.S) against the twin's formulas: the activations over
+    every Q14 input of the tables' ranges and beyond, up to the int32 limits (where z + 2^(sat-1) wraps); the GRU
     reset_after and LSTM cell updates at gate edges (0, 2^14, 2^15 - 1), h and tanh at the int16 limits, and
     pre-activations and cell values past the tanh table."""
     from unicorn import UC_ARCH_ARM, UC_MODE_MCLASS, UC_MODE_THUMB, Uc
@@ -271,7 +313,8 @@ def test_m0_elementwise_loops_exact_in_unicorn(workdir):
     from tinyrnn.quantize.twin import fixedpoint as fp
     obj, elf = workdir / "elementwise_m0.o", workdir / "elementwise_m0.elf"
     subprocess.run([build.ARM_GCC, *build.ARM_TARGETS["m0"], *build.ARM_OPT, *build.STRICT_FLAGS,
-                    f"-I{build.KERNELS_DIR}", "-c", build.KERNELS_DIR / "tr_elementwise_m0.c", "-o", obj], check=True)
+                    f"-I{build.KERNELS_DIR}", "-c", build.KERNELS_DIR / "armv6m" / "tr_elementwise_m0.S", "-o", obj],
+                   check=True)
     subprocess.run(["arm-none-eabi-ld", "-Ttext=0", "-e", "0", obj, "-o", elf], check=True)
     syms = build.symbols(elf)
     code, data, stop = 0, 0x100000, 0x8000

@@ -3,6 +3,7 @@
  * Twin: quantize/twin/fixedpoint.py table_interp, sigmoid_q15, tanh_q15, exp_neg_q15.
  * The tables and their ranges are generated into tr_tables.{h,c} from quantize/twin/fixedpoint.py.
  */
+#include "tr_fast.h"
 #include "tr_fixedpoint.h"
 #include "tr_kernels.h"
 #include "tr_tables.h"
@@ -22,26 +23,24 @@
 
 void tr_sigmoid_q15(int32_t *z, int n)
 {
-#if TR_MATVEC_M0
-    tr_m0_sigmoid_q15(z, n, tr_sigmoid_seg);    /* the same lookup in Thumb-1 assembly (tr_elementwise_m0.c) */
-#else
     int32_t *end = z + n;
+    if (tr_fast_sigmoid_q15(z, n) != TR_FAST_NONE) {
+        return;                                 /* an optimized path's loop (tr_fast.h) */
+    }
     for (; z < end; z++) {
         TR_SYMMETRIC_INTERP(tr_sigmoid_seg, TR_SIGMOID_SAT_BITS, TR_SIGMOID_SEG_BITS, *z, *z);
     }
-#endif
 }
 
 void tr_tanh_q15(int32_t *z, int n)
 {
-#if TR_MATVEC_M0
-    tr_m0_tanh_q15(z, n, tr_tanh_seg);
-#else
     int32_t *end = z + n;
+    if (tr_fast_tanh_q15(z, n) != TR_FAST_NONE) {
+        return;                                 /* an optimized path's loop (tr_fast.h) */
+    }
     for (; z < end; z++) {
         TR_SYMMETRIC_INTERP(tr_tanh_seg, TR_TANH_SAT_BITS, TR_TANH_SEG_BITS, *z, *z);
     }
-#endif
 }
 
 int32_t tr_exp_neg_q15(int32_t d)

@@ -2,6 +2,7 @@
  * One GRU step (docs/quantization.md, "GRU step"; Keras gate order z, r, n).
  * Twin: quantize/twin/cells.py tr_gru_step.
  */
+#include "tr_fast.h"
 #include "tr_fixedpoint.h"
 #include "tr_kernels.h"
 #include "tr_tables.h"
@@ -22,13 +23,10 @@ void tr_gru_step(const tr_layer_t *layer, int reset_after, uint16_t units, const
         int done;
         /* W_n x + b_in and U_n h + b_hn (Q14) in one pass: the generator stores [W_n | U_n] as the
          * candidate's weights; candidate_recurrent holds the second requantisation only. Units 0..done-1
-         * also get their update in that pass (the DSP path: h[0..done) is the new h on return), the rest here. */
+         * also get their update in that pass (an optimized path: h[0..done) is the new h on return). */
         done = tr_matvec_gru_s16_s8(&layer->candidate, layer->candidate_recurrent.requant, x, h, z, h_new, n, c);
-#if TR_MATVEC_M0
-        /* the loop below in Thumb-1 assembly (tr_elementwise_m0.c) */
-        tr_m0_gru_update(z + done, h + done, units - done, units, tr_tanh_seg);
-#else
-        {
+        /* the rest, unless an optimized path's element-wise loop does it (tr_fast.h) */
+        if (tr_fast_gru_update(z + done, h + done, units - done, units) == TR_FAST_NONE) {
             /* one pointer over the 4 arrays of a unit (z, r, n, c are `units` words apart): fewer live
              * registers */
             const int32_t *g = z + done, *const end = z + units;
@@ -41,7 +39,6 @@ void tr_gru_step(const tr_layer_t *layer, int reset_after, uint16_t units, const
                 *hj = (int16_t)TR_SAT_BITS(nj + (tr_mla(g[0], *hj - nj, 1 << 14) >> 15), 16);
             }
         }
-#endif
         (void)r;
         return;
     }

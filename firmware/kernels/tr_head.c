@@ -2,12 +2,13 @@
  * The output head (docs/quantization.md, "Head"): logits in Q14, then a fixed-point softmax (Q15
  * probabilities) or nothing (linear regression head, Q14). Twin: quantize/twin/cells.py tr_head.
  */
+#include "tr_fast.h"
 #include "tr_fixedpoint.h"
 #include "tr_kernels.h"
 #include "tr_tables.h"
 
-/* From the k logits in scratch: tr_head's second half (tr_head_outputs on the DSP path, which computes the logits
- * in its layer step). */
+/* From the k logits in scratch: tr_head's second half (tr_head_outputs, for a path that computes the logits in its
+ * layer step). */
 static void head_outputs(uint8_t head, int k, int32_t *scratch, int32_t *y)
 {
     int32_t max_logit;
@@ -61,9 +62,6 @@ void tr_head(const tr_dense_t *dense, uint8_t head, const int16_t *h, int32_t *s
     head_outputs(head, k, scratch, y);
 }
 
-#if TR_MATVEC_DSP
-void tr_head_outputs(uint8_t head, int k, int32_t *scratch, int32_t *y)
-{
-    head_outputs(head, k, scratch, y);
-}
-#endif
+/* tr_head_outputs, where a path's layer step computes the logits (tr_fast.h): a second caller of head_outputs only
+ * there, so that elsewhere it stays inlined in tr_head */
+TR_FAST_HEAD_OUTPUTS(head_outputs);

@@ -2,6 +2,7 @@
  * One LSTM step (docs/quantization.md, "LSTM step"; Keras gate order i, f, g, o).
  * Twin: quantize/twin/cells.py tr_lstm_step.
  */
+#include "tr_fast.h"
 #include "tr_fixedpoint.h"
 #include "tr_kernels.h"
 #include "tr_tables.h"
@@ -17,11 +18,9 @@ void tr_lstm_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int
 
     tr_matvec_s16_s8(&layer->gates, x, h, i_gate, TR_ACT_LSTM);     /* all four gates, Q15 */
 
-#if TR_MATVEC_M0
-    /* the loop below in Thumb-1 assembly (tr_elementwise_m0.c); it finds f, g, o from i_gate and units */
-    (void)f_gate, (void)g_cand, (void)o_gate, (void)j;
-    tr_m0_lstm_update(i_gate, units, h, c, tr_tanh_seg);
-#else
+    if (tr_fast_lstm_update(i_gate, units, h, c) != TR_FAST_NONE) {
+        return;                 /* an optimized path's loop (tr_fast.h; it finds f, g, o from i_gate and units) */
+    }
     for (j = 0; j < units; j++) {
         /* c' = f c + i g: Q15 x Q14 -> Q14 (int64 product), Q15 x Q15 -> Q14 */
         const int32_t cj = tr_add_gate_mul_q15(tr_round_shift(i_gate[j] * g_cand[j], 16), f_gate[j], c[j]);
@@ -30,5 +29,4 @@ void tr_lstm_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int
         c[j] = cj;
         h[j] = (int16_t)(tr_mla(o_gate[j], t, 1 << 14) >> 15);     /* o tanh(c'), rounded: Q15 */
     }
-#endif
 }

@@ -8,6 +8,7 @@
  * The sizes are TINYRNN_STATE_WORDS / TINYRNN_SCRATCH_WORDS in the generated model_data.h
  * (computed by quantize/twin/cells.py state_words / scratch_words).
  */
+#include "tr_fast.h"
 #include "tr_kernels.h"
 
 void tinyrnn_reset(const tinyrnn_model_t *model, int32_t *state)
@@ -27,7 +28,8 @@ void tinyrnn_step(const tinyrnn_model_t *model, int32_t *state, int32_t *scratch
     int16_t *x_padded = (int16_t *)scratch;
     int32_t *work = scratch + d_padded / 2;
     const int16_t *layer_input = x_padded;
-    int i, l, done = 0;
+    int i, l;
+    tr_fast_t done = TR_FAST_NONE;
 
     for (i = 0; i < d; i++) {
         x_padded[i] = x[i];
@@ -38,18 +40,16 @@ void tinyrnn_step(const tinyrnn_model_t *model, int32_t *state, int32_t *scratch
 
     for (l = 0; l < model->layers; l++) {
         int16_t *h = (int16_t *)state;
-#if TR_MATVEC_DSP
-        /* the layer's step in one call of the DSP block routine, and after the last layer the head's product
-         * too (done == 2: its logits in work); c is LSTM's */
-        done = tr_dsp_layer_step(model, l, layer_input, h, state + h_words, work);
-#endif
+        /* an optimized path's whole layer step, and after the last layer maybe the head's product too
+         * (TR_FAST_DONE_WITH_LOGITS: its logits in work); c is LSTM's */
+        done = tr_fast_layer_step(model, l, layer_input, h, state + h_words, work);
         if (model->cell == TINYRNN_CELL_LSTM) {
-            if (!done) {
+            if (done == TR_FAST_NONE) {
                 tr_lstm_step(&model->layer[l], model->units, layer_input, h, state + h_words, work);
             }
             state += h_words + model->units;
         } else {
-            if (!done) {
+            if (done == TR_FAST_NONE) {
                 tr_gru_step(&model->layer[l], model->cell == TINYRNN_CELL_GRU_RESET_AFTER, model->units,
                             layer_input, h, work);
             }
@@ -57,12 +57,10 @@ void tinyrnn_step(const tinyrnn_model_t *model, int32_t *state, int32_t *scratch
         }
         layer_input = h;                 /* the next layer (or the head) reads this layer's new h */
     }
-#if TR_MATVEC_DSP
-    if (done == 2) {                     /* the logits are in work */
-        tr_head_outputs(model->head, model->head_dense.rows, work, y);
+    if (done == TR_FAST_DONE_WITH_LOGITS) {     /* the logits are in work */
+        tr_fast_head_outputs(model->head, model->head_dense.rows, work, y);
         return;
     }
-#endif
     tr_head(&model->head_dense, model->head, layer_input, work, y);
 }
 

@@ -194,7 +194,7 @@ class Board:
 
     @property
     def kernel_path(self):
-        """Which kernel code the compiler picks for this core (firmware/kernels/tr_kernels.h TR_KERNEL_PATH):
+        """Which kernel code the compiler picks for this core (firmware/kernels/tr_fast_path.h TR_KERNEL_PATH):
         "dsp" on Armv7E-M (M4, M7), "m0" on Armv6-M, plain "c" elsewhere."""
         return targets.CORES[self.core].kernel_path if self.core in CORES else "c"
 

@@ -1,6 +1,7 @@
 """`tinyrnn export --lib OUT`: a self-contained C library of one model for the user's own firmware.
 
-OUT holds the kernel sources (every firmware/kernels file: quantize/sources.py's rule), the model's generated
+OUT holds the kernel sources in src/ (every firmware/kernels file, the optimized paths' folders as subfolders:
+quantize/sources.py's rule), the model's generated
 C (model_data.{h,c}), one public header `<name>.h` and its implementation `<name>.c` (pre-processing folded
 into integers: quantize/twin/preprocess.py), build files (CMake, a Makefile fragment, an Arduino library layout,
 a PlatformIO library.json), a README for that model and examples/stream, a streaming loop with the first test
@@ -21,7 +22,7 @@ import numpy as np
 from tinyrnn.quantize import targets
 from tinyrnn.quantize.artifact import TEST_SPLIT_NAME, Artifact, Manifest
 from tinyrnn.quantize.emit import c_code as codegen
-from tinyrnn.quantize.sources import KERNELS_DIR
+from tinyrnn.quantize.sources import KERNELS_DIR, kernel_headers, kernel_sources
 from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.twin import fixedpoint as fp
 from tinyrnn.quantize.twin import preprocess as pp
@@ -46,14 +47,33 @@ def library_name(text: str) -> str:
         name = "m_" + name
     if not name:
         raise LibraryError(f"cannot make a C name from {text!r}")
-    if name in _RESERVED or name.startswith("tr_") or name in {p.stem for p in KERNELS_DIR.iterdir()}:
+    if name in _RESERVED or name.startswith("tr_") or name in {p.stem for p in KERNELS_DIR.rglob("*")}:
         raise LibraryError(f"'{name}' is a name the library uses for its own files")
     return codegen.c_identifier(name)
 
 
 def kernel_files() -> list[Path]:
-    """The kernel sources and headers the library ships: all of firmware/kernels (no list kept by hand)."""
-    return sorted(p for p in KERNELS_DIR.iterdir() if p.suffix in (".c", ".h"))
+    """The kernel sources and headers the library ships: all of firmware/kernels, the optimized paths' folders
+    included (no list kept by hand). Every build of the library compiles every source (Arduino and PlatformIO
+    compile src/ recursively); a path's files compile to nothing on targets it does not apply to."""
+    return sorted([*kernel_sources(), *kernel_headers()])
+
+
+def library_sources(src: Path) -> list[str]:
+    """The library's translation units, as paths relative to its folder (src/...): C and assembly."""
+    return sorted(p.relative_to(src.parent).as_posix() for pattern in ("*.c", "*/*.c", "*/*.S")
+                  for p in src.glob(pattern))
+
+
+def _asm_sources_as_c(sources: list[str]) -> str:
+    """CMake lines that build the .S sources with the C compiler and the C flags (the -mcpu of the user's toolchain
+    is what picks the kernel path; CMake's ASM language would take other flags). GCC and Clang preprocess and
+    assemble a file by its .S name."""
+    asm = [s for s in sources if s.endswith(".S")]
+    if not asm:
+        return ""
+    return ("# The optimized paths' assembly: built by the C compiler with the C flags (their -mcpu picks the path)\n"
+            f"set_source_files_properties({' '.join(asm)} PROPERTIES LANGUAGE C)\n")
 
 
 def _fill(text: str, values: dict) -> str:
@@ -238,7 +258,8 @@ def measure_sizes(src_dir: Path) -> dict | None:
     with tempfile.TemporaryDirectory() as tmp:
         for target, (cc, flags) in targets.items():
             objects = []
-            for src in sorted(src_dir.glob("*.c")):
+            for source in library_sources(src_dir):
+                src = src_dir.parent / source
                 obj = Path(tmp) / f"{target}_{src.stem}.o"
                 build._run([cc, *flags, *build.ARM_OPT, *build.STRICT_FLAGS, f"-I{src_dir}", "-c", src,
                             "-o", obj])
@@ -272,7 +293,9 @@ def write_library(artifact_dir, out_dir, name: str | None = None, int_scale=None
         src = tmp / "src"
         src.mkdir()
         for path in kernel_files():
-            shutil.copyfile(path, src / path.name)
+            target = src / path.relative_to(KERNELS_DIR)
+            target.parent.mkdir(exist_ok=True)
+            shutil.copyfile(path, target)
         codegen.write_model(params, src, source)
 
         if pre.int_scale is None:
@@ -300,9 +323,9 @@ def write_library(artifact_dir, out_dir, name: str | None = None, int_scale=None
             "TABLES": tables, "CLASS_NAME_BODY": _class_name_body(uc, classes),
             "OUTPUT_F_BODY": _output_body(uc, params, manifest), **values}))
 
-        sources = sorted(p.name for p in src.glob("*.c"))
         (tmp / "CMakeLists.txt").write_text(_fill((TEMPLATES / "CMakeLists.txt.in").read_text(), {
-            **values, "SOURCES": "\n".join(f"    src/{s}" for s in sources)}))
+            **values, "SOURCES": "\n".join(f"    {s}" for s in library_sources(src)),
+            "ASM_SOURCES_AS_C": _asm_sources_as_c(library_sources(src))}))
         (tmp / f"{name}.mk").write_text(_fill((TEMPLATES / "library.mk.in").read_text(), values))
         shutil.copytree(TEMPLATES / "cmake", tmp / "cmake")
 
@@ -345,7 +368,7 @@ def write_library(artifact_dir, out_dir, name: str | None = None, int_scale=None
                 "state_bytes": 4 * state_words(params), "scratch_bytes": 4 * scratch_words(params),
                 "struct_bytes": struct_bytes(params), "weight_bytes": codegen.weight_bytes(params),
                 "flash": sizes, "instructions_per_step": instructions or {},
-                "kernel_files": [p.name for p in kernel_files()]}
+                "kernel_files": [p.relative_to(KERNELS_DIR).as_posix() for p in kernel_files()]}
         (tmp / "README.md").write_text(readme(name, info, params, manifest, pre, classes, summary))
         (tmp / MARKER).write_text(json.dumps(info, indent=2) + "\n")
         if out_dir.exists():

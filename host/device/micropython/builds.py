@@ -23,7 +23,7 @@ import tarfile
 from pathlib import Path
 
 from tinyrnn.quantize.errors import BuildFailed, ToolMissing
-from tinyrnn.quantize.sources import KERNELS_DIR, MICROPYTHON_DIR, PACKAGE_ROOT, kernel_sources
+from tinyrnn.quantize.sources import MICROPYTHON_DIR, PACKAGE_ROOT, kernel_headers, kernel_sources
 
 MICROPY_VERSION = "1.28.0"
 MICROPY_TAG = "v" + MICROPY_VERSION
@@ -136,7 +136,7 @@ def natmod(arch: str, src: Path | None = None) -> Path:
     src = src or source_dir()
     out_dir = build_root() / "mpy" / arch
     output = out_dir / NATMOD_NAME
-    headers = sorted(KERNELS_DIR.glob("*.h"))
+    headers = kernel_headers()
     stamp = _inputs_hash([*kernel_sources(), *headers, *NATIVE_DIR.glob("*.[ch]"), NATIVE_DIR / "Makefile"], src,
                           arch)
     if _fresh(output, stamp):
@@ -163,7 +163,7 @@ def qemu_firmware(port_board: str, user_c_module: bool = False, src: Path | None
     own = QEMU_BOARDS_DIR / port_board
     inputs = list(own.glob("*")) if own.is_dir() else []
     if user_c_module:
-        inputs += [*kernel_sources(), *KERNELS_DIR.glob("*.h"), *NATIVE_DIR.glob("*")]
+        inputs += [*kernel_sources(), *kernel_headers(), *NATIVE_DIR.glob("*")]
     stamp = _inputs_hash([p for p in inputs if p.is_file()], src, variant)
     if _fresh(output, stamp):
         return output

@@ -1,0 +1,32 @@
+/*
+ * The hooks of tr_fast.h where no optimized path applies: each does nothing (TR_FAST_NONE), so the callers' plain-C
+ * reference code is all that runs. Include tr_fast.h, not this file.
+ */
+#ifndef TR_FAST_REFERENCE_H
+#define TR_FAST_REFERENCE_H
+
+#define TR_FAST_HEAD_OUTPUTS(fn) typedef char tr_fast_no_head_outputs  /* not needed: nothing to define */
+
+/* No block routine: the reference loop does every row. */
+#define TR_FAST_MATVEC_BLOCKS(dense, groups_a, groups_b, rq2, a, b, out, out2, act, gru,                     \
+                              row, activated, fused, w, rq, done_value)                                          \
+    do {                                                                                                      \
+    } while (0)
+
+/* The element-wise loops stay the reference C: constants, whose arguments are not even evaluated (a function
+ * would leave the callers' pointer arithmetic for them in place, and GCC's register choices with it). */
+#define tr_fast_sigmoid_q15(z, n) TR_FAST_NONE
+#define tr_fast_tanh_q15(z, n) TR_FAST_NONE
+#define tr_fast_gru_update(z, h, count, units) TR_FAST_NONE
+#define tr_fast_lstm_update(i_gate, units, h, c) TR_FAST_NONE
+
+/* No layer-step hook: a constant, whose arguments are not even evaluated (a function would leave tr_model.c's
+ * pointer arithmetic for them in place, and GCC's register choices with it). */
+#define tr_fast_layer_step(model, l, x, h, c, scratch) TR_FAST_NONE
+
+static inline void tr_fast_head_outputs(uint8_t head, int k, int32_t *scratch, int32_t *y)
+{
+    (void)head, (void)k, (void)scratch, (void)y;    /* never called: tr_fast_layer_step returns no logits */
+}
+
+#endif /* TR_FAST_REFERENCE_H */
