@@ -359,7 +359,8 @@ def test_m0_elementwise_loops_exact_in_unicorn(workdir):
     def gate():
         return np.concatenate([np.repeat(gates, 20), rng.integers(0, 32768, units - 20 * len(gates))])
     def q14(limit):
-        return np.concatenate([rng.integers(-limit, limit, units // 2), rng.integers(-2**19, 2**19, units - units // 2)])
+        return np.concatenate([rng.integers(-limit, limit, units // 2),
+                               rng.integers(-2**19, 2**19, units - units // 2)])
     h16 = np.concatenate([rng.choice([-32768, 32767], units // 4), rng.integers(-32768, 32768, units - units // 4)])
 
     # GRU: z, r, n, c (int32 each, `units` apart), h int16; units 0..9 are left alone (count = units - 10)

@@ -12,6 +12,7 @@ from tinyrnn.host.device import qemu
 from tinyrnn.host.device.boards import STACK_DATA, load_board, stack_measured
 from tinyrnn.host.device.firmware import build
 from tinyrnn.quantize.errors import ErrorReply
+from tinyrnn.host.link import spec
 from tinyrnn.host.link.client import connect
 from tinyrnn.quantize.reference.synthetic import make_artifact
 from tinyrnn.quantize.twin.cells import TwinModel

@@ -48,7 +48,8 @@ def seeds():
         "step": hello() + framed(CMD["STEP"], bytes(2 * D)),
         "sequence_per_step": hello() + sequence(3, per_step | reset_first),
         "sequence_final": hello() + sequence(20, reset_first) + sequence(2, 0),
-        "reset_and_repeat": hello() + framed(CMD["RESET"]) + raw(b"\x00" + encode_frame(CMD["RESET"], 9, session=SESSION)) * 2,
+        "reset_and_repeat": hello() + framed(CMD["RESET"])
+        + raw(b"\x00" + encode_frame(CMD["RESET"], 9, session=SESSION)) * 2,
         "no_session": framed(CMD["STEP"], bytes(2 * D), current_session=False),
         "damaged_crc": raw(bytes(damaged)),
         "too_long": raw(b"\x01" * (spec.MAX_ENCODED_FRAME + 5) + b"\x00"),
