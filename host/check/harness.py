@@ -30,7 +30,7 @@ from tinyrnn.host.device import qemu
 from tinyrnn.host.device.firmware import firmware_dir
 from tinyrnn.quantize.errors import TinyRNNError
 from tinyrnn.host.link.client import connect
-from tinyrnn.host.link.transport import DEFAULT_BAUD
+from tinyrnn.host.link.transport import DEFAULT_BAUD, server_reconnect
 from tinyrnn.quantize.reference.metrics import FIDELITY_TARGETS, check_thresholds, compare_outputs, verdict
 from tinyrnn.quantize.twin.cells import TwinModel
 from tinyrnn.quantize.twin.params import UnsupportedModel
@@ -205,8 +205,9 @@ def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link
     started = time.monotonic()
     link_options = dict(link_options or {})
     if "reconnect" not in link_options:
-        # An emulator recorded in the run directory (tinyrnn flash): if it is restarted on a new pty, follow it.
-        link_options["reconnect"] = qemu.follower(port, link_options.pop("run_dir", None))
+        # An emulator recorded in the run directory (tinyrnn flash): if it is restarted on a new pty, follow it;
+        # a serial server (ser2net) that restarts: open its address again.
+        link_options["reconnect"] = qemu.follower(port, link_options.pop("run_dir", None)) or server_reconnect(port)
     link_options.pop("run_dir", None)
     client = connect(port, baud, expected_hash=twin.model_hash, **link_options)
     try:

@@ -24,7 +24,8 @@ def pytest_addoption(parser):
     group = parser.getgroup("tinyrnn", "tinyrnn hardware suite")
     group.addoption("--port", default=None,
                     help="serial port URL of a board running tinyrnn firmware "
-                         "(/dev/ttyUSB0, /dev/pts/N, socket://host:port); the hardware tests skip without it")
+                         "(/dev/ttyUSB0, /dev/pts/N, socket://host:port, rfc2217://host:port); the hardware tests "
+                         "skip without it")
     group.addoption("--baud", type=int, default=DEFAULT_BAUD, help=f"baud rate for --port (default {DEFAULT_BAUD})")
     group.addoption("--model", default=None,
                     help=f"artifact directory of the model flashed on the board (default: {DEFAULT_MODEL})")
