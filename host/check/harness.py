@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyrnn.host.check import board_report, recordings
+from tinyrnn.host.check.report_lock import report_lock
 from tinyrnn.host.report.html import write_html
 from tinyrnn.host.device import qemu
 from tinyrnn.host.device.firmware import firmware_dir
@@ -318,7 +319,8 @@ def write_outputs(results, run, twin, split, model_dir, plots=True):
     out.mkdir(parents=True, exist_ok=True)
     stored = dict(results)
     stored["latency"] = {k: v for k, v in results["latency"].items() if k != "per_step_values"}
-    (out / "results.json").write_text(json.dumps(stored, indent=2) + "\n")
+    with report_lock(model_dir):      # read by the combined report another board's run may be writing
+        (out / "results.json").write_text(json.dumps(stored, indent=2) + "\n")
     if results.get("stopped"):
         save_stopped_run(run, results, out)
     elif results.get("resumed_sequences"):     # finished: the stopped run's arrays are in this one now
@@ -330,8 +332,9 @@ def write_outputs(results, run, twin, split, model_dir, plots=True):
         board_report.plot_outputs(run, twin, split, results, out / "outputs_vs_float.png", classes)
     (out / "hw_report.md").write_text(board_report.board_section(results, plots))
     if inputs is None:
-        board_report.write_combined(Path(model_dir))
-        write_html(model_dir)
+        with report_lock(model_dir):      # other boards' runs write these too (tinyrnn hwtest -j N)
+            board_report.write_combined(Path(model_dir))
+            write_html(model_dir)
     return out
 
 
