@@ -13,6 +13,7 @@ import pytest
 
 from tinyrnn.host.commands import hwtest
 from tinyrnn.host.device.boards import load_board
+from tinyrnn.host.device.targets import target_for
 
 REPO = Path(__file__).resolve().parent.parent
 BOARDS = ["qemu-mps2-an385", "qemu-mps2-an386"]
@@ -22,13 +23,13 @@ def test_workers_overlap_and_results_keep_the_boards_order(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     together = threading.Barrier(2, timeout=30)     # broken (an exception) unless both boards run at once
 
-    def fake_run_board(board, model_dir, junit_path=None, log=None, **options):
+    def fake_run_board(board, model_dir, junit_path=None, log=None, target=None, **options):
         together.wait()
         print(f"{board.name} tests", file=log)
         return {"board": board.name, "build": "ok", "tests": "passed", "harness": "pass", "seconds": 0.0}
     monkeypatch.setattr(hwtest, "run_board", fake_run_board)
-    boards = [load_board(name) for name in BOARDS]
-    results = hwtest.run_parallel(boards, tmp_path, 2, tmp_path / "parts", harness=True, pytest_args=())
+    targets = [target_for(load_board(name)) for name in BOARDS]
+    results = hwtest.run_parallel(targets, tmp_path, 2, tmp_path / "parts", harness=True, pytest_args=())
     assert [r["board"] for r in results] == BOARDS
     out = capsys.readouterr().out
     for name in BOARDS:

@@ -29,6 +29,7 @@ from tinyrnn.host.defaults import DEFAULT_MODEL
 from tinyrnn.host.device.boards import board_names
 from tinyrnn.host.device.firmware import ensure_exported
 from tinyrnn.host.device.micropython.builds import MicroPythonMissing
+from tinyrnn.host.device.place import DEFAULT_COORDINATOR, load_place_target
 from tinyrnn.host.device.targets import load_target, target_for
 from tinyrnn.quantize.errors import TinyRNNError, UserError
 from tinyrnn.host.report.html import REPORT_NAME
@@ -40,6 +41,7 @@ EXAMPLES = """\
   {prog} --no-harness                      # tests only, no results.json / report
   {prog} --synthetic                       # no training needed: a synthetic GRU(16) model
   {prog} -j 4                              # four boards at once (logs in build/hwtest-logs/)
+  {prog} -j 2 --place lab1-an386 --place lab2-m7 --coordinator lab:20408   # labgrid places
   {prog} -- -k latency -x                  # options after -- go to pytest
 """
 SYNTHETIC_MODEL = Path("build") / "synthetic-gru16"
@@ -56,12 +58,13 @@ def make_synthetic(path):
     return path
 
 
-def run_board(board, model_dir, harness=True, pytest_args=(), junit_path=None, log=None):
+def run_board(board, model_dir, harness=True, pytest_args=(), junit_path=None, log=None, target=None):
     """Returns a summary dict for one board (its Target builds and starts it: the kit's firmware, or MicroPython's
     with the model deployed and the server started); QEMU is always stopped. The hardware suite's JUnit XML goes
     to `junit_path` (a test suite named after the board). The tests' and harness's output go to `log` (an open
-    file; None: this process's stdout)."""
-    target = target_for(board)
+    file; None: this process's stdout). `target`: how to reach the board (default: its own Target; a labgrid
+    place's wraps it)."""
+    target = target or target_for(board)
     summary = {"board": board.name, "build": "-", "tests": "-", "harness": "-", "seconds": 0.0}
     junit = [f"--junitxml={junit_path}", "-o", f"junit_suite_name={board.name}"] if junit_path else []
     output = {"stdout": log, "stderr": subprocess.STDOUT} if log else {}
@@ -72,7 +75,8 @@ def run_board(board, model_dir, harness=True, pytest_args=(), junit_path=None, l
         summary["build"] = "ok"
         record = target.start(model_dir, image, run_dir=RUN_DIR)
         try:
-            print(f"[hwtest] {board.name}: QEMU pid {record.pid} on {record.port}", file=log or sys.stdout, flush=True)
+            where = f"QEMU pid {record.pid} on {record.port}" if record.pid else f"{record.port} ({record.note})"
+            print(f"[hwtest] {board.name}: {where}", file=log or sys.stdout, flush=True)
             tests = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "tinyrnn.hwtests",
                                     "--port", record.port, "--model", str(model_dir), "-q", "--tb=short",
                                     "-p", "no:cacheprovider", "--import-mode=importlib", *junit, *pytest_args],
@@ -100,6 +104,11 @@ def add_arguments(p):
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="artifact directory (default %(default)s)")
     p.add_argument("--synthetic", action="store_true", help=f"use a synthetic model ({SYNTHETIC_MODEL.name})")
     p.add_argument("--board", action="append", help="only this emulated board (repeatable)")
+    p.add_argument("--place", action="append", metavar="NAME",
+                   help="the board at this labgrid place (repeatable): acquired, tested over its network serial "
+                        "port, released (docs/farm.md)")
+    p.add_argument("--coordinator", metavar="HOST:PORT",
+                   help=f"labgrid coordinator for --place (default $LG_COORDINATOR, else {DEFAULT_COORDINATOR})")
     p.add_argument("--no-harness", action="store_true", help="skip the harness report after the tests")
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                    help=f"boards at once, one worker each (default 1); with N > 1 each board's output goes to "
@@ -114,8 +123,12 @@ def run(args) -> int:
     if args.jobs < 1:
         raise UserError(f"-j {args.jobs}: the number of boards at once must be 1 or more", "e.g. -j 4")
     # Boards first: a mistyped board name is reported whether or not the model exists yet.
-    targets = [load_target(name) for name in args.board] if args.board else \
-        [t for t in map(load_target, board_names()) if t.unattended and t.board.hwtest_default]
+    if args.place:
+        targets = [load_place_target(name, args.coordinator) for name in args.place]
+        targets += [load_target(name) for name in args.board or ()]
+    else:
+        targets = [load_target(name) for name in args.board] if args.board else \
+            [t for t in map(load_target, board_names()) if t.unattended and t.board.hwtest_default]
     for target in targets:
         if not target.unattended:
             raise UserError(f"{target.name} is not an emulated board",
@@ -132,12 +145,13 @@ def run(args) -> int:
     parts_dir.mkdir(parents=True, exist_ok=True)
     options = {"harness": not args.no_harness, "pytest_args": args.pytest_args}
     if args.jobs > 1:
-        results = run_parallel([t.board for t in targets], model_dir, args.jobs, parts_dir, **options)
+        results = run_parallel(targets, model_dir, args.jobs, parts_dir, **options)
     else:
         for target in targets:
             board = target.board
             print(f"\n[hwtest] === {board.name} ===", flush=True)
-            results.append(run_board(board, model_dir, junit_path=parts_dir / f"{board.name}.xml", **options))
+            results.append(run_board(board, model_dir, junit_path=parts_dir / f"{board.name}.xml", target=target,
+                                     **options))
     write_junit(args.junit_xml, results, parts_dir)
 
     print(f"\n[hwtest] summary ({model_dir.name})")
@@ -160,23 +174,25 @@ def run(args) -> int:
     return 0 if ok else 1
 
 
-def run_parallel(boards, model_dir, jobs, parts_dir, **options):
-    """run_board for every board, `jobs` at a time (threads: each board's work is in its own QEMU and
+def run_parallel(targets, model_dir, jobs, parts_dir, **options):
+    """run_board for every target's board, `jobs` at a time (threads: each board's work is in its own QEMU and
     subprocesses); each board's output in LOG_DIR/<board>.log, one line printed as each finishes. Returns the
     summaries in the boards' order."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    print(f"[hwtest] {len(boards)} boards, {jobs} at a time; logs in {LOG_DIR}/", flush=True)
+    print(f"[hwtest] {len(targets)} boards, {jobs} at a time; logs in {LOG_DIR}/", flush=True)
 
-    def one(board):
+    def one(target):
+        board = target.board
         log_path = LOG_DIR / f"{board.name}.log"
         with open(log_path, "w") as log:
-            summary = run_board(board, model_dir, junit_path=parts_dir / f"{board.name}.xml", log=log, **options)
+            summary = run_board(board, model_dir, junit_path=parts_dir / f"{board.name}.xml", log=log,
+                                target=target, **options)
         print(f"[hwtest] {board.name}: build {summary['build']}, tests {summary['tests']}, harness "
               f"{summary['harness']} ({summary['seconds']} s; log {log_path})", flush=True)
         return summary
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(one, boards))
+        return list(pool.map(one, targets))
 
 
 def write_junit(path: Path, results: list, parts_dir: Path) -> None:
