@@ -16,9 +16,10 @@ MODEL       ?= build/basic_motions-gru32
 # clang-format-14: the C format gate (make lint; style in .clang-format).
 # clang-14 + libclang-rt-14-dev: libFuzzer targets of the firmware protocol (firmware/fuzz, tests/test_fuzz.py).
 # openocd: flashes the real boards (the F446's default tool); tests/test_probe.py runs it with no probe attached.
+# ser2net: a lab's serial server in front of an emulated board (rfc2217://, socket://: tests/test_remote_ports.py).
 APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf qemu-system-misc cmake \
                 clang-14 libclang-rt-14-dev clang-format-14 \
-                chromium openocd
+                chromium openocd ser2net
 
 .PHONY: demo test test-fast lint format toolchain install clean distclean
 
@@ -41,7 +42,7 @@ toolchain:
 	@if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/dev/null || \
 	    ! command -v riscv64-unknown-elf-gcc >/dev/null || ! command -v qemu-system-riscv32 >/dev/null || \
 	    ! command -v cmake >/dev/null || ! command -v chromium >/dev/null || ! command -v clang-14 >/dev/null || \
-	    ! command -v clang-format-14 >/dev/null || ! command -v openocd >/dev/null || \
+	    ! command -v clang-format-14 >/dev/null || ! command -v openocd >/dev/null || [ ! -x /usr/sbin/ser2net ] || \
 	    [ ! -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ]; then \
 	  echo "installing $(APT_PACKAGES)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

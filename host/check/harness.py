@@ -25,13 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from tinyrnn.host.check import board_report, recordings
+from tinyrnn.host.check.report_lock import report_lock
 from tinyrnn.host.report.html import write_html
 from tinyrnn.host.device import qemu
 from tinyrnn.host.device.firmware import firmware_dir
 from tinyrnn.quantize.artifact import TEST_SPLIT_NAME, WEIGHTS_NAME, Artifact, BoardRun, board_run_dir
 from tinyrnn.quantize.errors import TinyRNNError, UserError
 from tinyrnn.host.link.client import connect
-from tinyrnn.host.link.transport import DEFAULT_BAUD
+from tinyrnn.host.link.transport import DEFAULT_BAUD, server_reconnect
 from tinyrnn.quantize.reference.metrics import FIDELITY_TARGETS, check_thresholds, compare_outputs, verdict
 from tinyrnn.quantize.twin.cells import TwinModel
 from tinyrnn.quantize.twin.params import DamagedKernelFiles, UnsupportedModel
@@ -197,8 +198,9 @@ def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link
     started = time.monotonic()
     link_options = dict(link_options or {})
     if "reconnect" not in link_options:
-        # An emulator recorded in the run directory (tinyrnn flash): if it is restarted on a new pty, follow it.
-        link_options["reconnect"] = qemu.follower(port, link_options.pop("run_dir", None))
+        # An emulator recorded in the run directory (tinyrnn flash): if it is restarted on a new pty, follow it;
+        # a serial server (ser2net) that restarts: open its address again.
+        link_options["reconnect"] = qemu.follower(port, link_options.pop("run_dir", None)) or server_reconnect(port)
     link_options.pop("run_dir", None)
     client = connect(port, baud, expected_hash=twin.model_hash, **link_options)
     try:
@@ -304,7 +306,8 @@ def write_outputs(results, run, twin, split, model_dir, plots=True):
     lists full runs only)."""
     inputs = (results.get("inputs") or {}).get("file")
     out = output_dir(model_dir, results["board"], results.get("limit"), bool(results.get("stopped")), inputs)
-    BoardRun.from_dict(results).write(out)
+    with report_lock(model_dir):      # read by the combined report another board's run may be writing
+        BoardRun.from_dict(results).write(out)
     if results.get("stopped"):
         save_stopped_run(run, results, out)
     elif results.get("resumed_sequences"):     # finished: the stopped run's arrays are in this one now
@@ -316,8 +319,9 @@ def write_outputs(results, run, twin, split, model_dir, plots=True):
         board_report.plot_outputs(run, twin, split, results, out / "outputs_vs_float.png", classes)
     (out / "hw_report.md").write_text(board_report.board_section(results, plots))
     if inputs is None:
-        board_report.write_combined(Path(model_dir))
-        write_html(model_dir)
+        with report_lock(model_dir):      # other boards' runs write these too (tinyrnn hwtest -j N)
+            board_report.write_combined(Path(model_dir))
+            write_html(model_dir)
     return out
 
 

@@ -4,6 +4,7 @@ Registered through the `pytest11` entry point, so any project with tinyrnn insta
 suite against its own board:
 
     pytest --pyargs tinyrnn.hwtests --port /dev/ttyACM0 --model build/basic_motions-gru32
+    pytest --pyargs tinyrnn.hwtests --place lab1-an386 --coordinator lab:20408 --model ...   (labgrid)
 
 Without --port the hardware tests skip. A board that does not answer, or runs another model than --model,
 ends the session once with one line saying what is wrong and what to do, instead of failing every test.
@@ -15,6 +16,7 @@ import pytest
 
 from tinyrnn.host.check.harness import load_model, run_test_split
 from tinyrnn.host.defaults import DEFAULT_MODEL
+from tinyrnn.host.device.place import load_place_target
 from tinyrnn.quantize.errors import TinyRNNError
 from tinyrnn.host.link.client import connect
 from tinyrnn.host.link.transport import DEFAULT_BAUD
@@ -24,7 +26,13 @@ def pytest_addoption(parser):
     group = parser.getgroup("tinyrnn", "tinyrnn hardware suite")
     group.addoption("--port", default=None,
                     help="serial port URL of a board running tinyrnn firmware "
-                         "(/dev/ttyUSB0, /dev/pts/N, socket://host:port); the hardware tests skip without it")
+                         "(/dev/ttyUSB0, /dev/pts/N, socket://host:port, rfc2217://host:port); the hardware tests "
+                         "skip without it")
+    group.addoption("--place", default=None,
+                    help="a labgrid place instead of --port: acquired for the session (refused in one line while "
+                         "someone holds it), its network serial port used, released at the end (docs/farm.md)")
+    group.addoption("--coordinator", default=None,
+                    help="labgrid coordinator HOST:PORT for --place (default $LG_COORDINATOR)")
     group.addoption("--baud", type=int, default=DEFAULT_BAUD, help=f"baud rate for --port (default {DEFAULT_BAUD})")
     group.addoption("--model", default=None,
                     help=f"artifact directory of the model flashed on the board (default: {DEFAULT_MODEL})")
@@ -48,9 +56,24 @@ def _stop(message: str):
     pytest.exit(" ".join(message.split()), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
+def _acquire_place(request, name):
+    """Acquire the labgrid place for this session (released when the session ends, whatever the tests did);
+    returns its port URL."""
+    try:
+        target = load_place_target(name, request.config.getoption("--coordinator"))
+        running = target.start(None)
+    except TinyRNNError as e:
+        _stop(e.one_line())
+    request.addfinalizer(target.stop)
+    return running.port
+
+
 @pytest.fixture(scope="session")
 def board(request):
     port = request.config.getoption("--port")
+    place = request.config.getoption("--place")
+    if place:
+        port = _acquire_place(request, place)
     if not port:
         pytest.skip("hardware tests need a board: pass --port (tinyrnn flash --board B --model DIR prints "
                     "one, or run tinyrnn hwtest for every emulated board)")

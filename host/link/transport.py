@@ -2,7 +2,8 @@
 
     /dev/ttyUSB0, /dev/ttyACM0    a USB serial adapter or a probe's virtual COM port
     /dev/pts/N                    an emulator's pty (QEMU -serial pty)
-    socket://127.0.0.1:PORT       QEMU -serial tcp:...,server=on
+    socket://127.0.0.1:PORT       QEMU -serial tcp:...,server=on, or a lab's serial server (ser2net) in raw TCP mode
+    rfc2217://HOST:PORT           a lab's serial server speaking RFC 2217 (ser2net `telnet(rfc2217)`, labgrid)
     loop://                       pyserial's loopback, for unit tests of the protocol layer
 
 The transport only moves bytes and turns pyserial's exceptions into `PortError`; framing, timeouts per
@@ -17,6 +18,42 @@ import serial
 from tinyrnn.quantize.errors import PortBusy, PortError
 
 DEFAULT_BAUD = 115200
+WRITE_TIMEOUT = 5.0
+# pyserial's RFC 2217 client raises NotImplementedError at open when given a write timeout. Its writes go to a
+# TCP socket the server drains, so they cannot hang on a stuck adapter the way a local tty write can.
+SCHEMES_WITHOUT_WRITE_TIMEOUT = ("rfc2217://",)
+# An RFC 2217 server in front of a pty (ser2net serving an emulated board) never acknowledges DTR/RTS changes,
+# so pyserial's client waits out its network timeout and fails at open. The protocol uses only TX and RX: do
+# not wait for those acknowledgements.
+RFC2217_OPTIONS = "ign_set_control"
+
+
+NETWORK_SCHEMES = ("socket://", "rfc2217://")
+
+
+def server_reconnect(url):
+    """For a serial server's URL (socket://, rfc2217://): a `reconnect` for the link client (client.py) that names
+    the same URL again, since a restarted server listens where it did. None for any other port."""
+    if not url.startswith(NETWORK_SCHEMES):
+        return None
+    return lambda: url
+
+
+def url_for_pyserial(url):
+    """The URL as given, with the RFC 2217 options the kit needs added (a user's own options kept)."""
+    if not url.startswith("rfc2217://") or RFC2217_OPTIONS in url:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{RFC2217_OPTIONS}"
+
+
+def port_options(url, exclusive=True):
+    """serial_for_url's keyword options for this URL, beyond the baud rate and read timeout."""
+    options = {}
+    if not url.startswith(SCHEMES_WITHOUT_WRITE_TIMEOUT):
+        options["write_timeout"] = WRITE_TIMEOUT
+    if exclusive and "://" not in url:
+        options["exclusive"] = True
+    return options
 
 
 class Transport:
@@ -25,11 +62,10 @@ class Transport:
     def __init__(self, url, baud=DEFAULT_BAUD, read_chunk_timeout=0.05, exclusive=True):
         self.url = url
         self.baud = baud
-        extra = {"exclusive": True} if exclusive and "://" not in url else {}
         try:
             # A short read timeout: callers loop until their own deadline, which keeps them responsive.
-            self._port = serial.serial_for_url(url, baudrate=baud, timeout=read_chunk_timeout,
-                                               write_timeout=5, **extra)
+            self._port = serial.serial_for_url(url_for_pyserial(url), baudrate=baud, timeout=read_chunk_timeout,
+                                               **port_options(url, exclusive))
         except serial.SerialException as e:
             if "exclusively lock" in str(e):
                 raise PortBusy(f"{url} is busy: another program (a harness or test run?) has it open",
