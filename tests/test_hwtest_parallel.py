@@ -42,7 +42,7 @@ def test_workers_overlap_and_results_keep_the_boards_order(tmp_path, monkeypatch
 def test_zero_workers_is_refused_in_one_line():
     done = subprocess.run([sys.executable, "-m", "tinyrnn.host.cli", "hwtest", "-j", "0", "--synthetic"],
                           capture_output=True, text=True)
-    assert done.returncode == 2 and done.stderr.startswith("error: -j 0:"), done.stderr
+    assert done.returncode == 2 and done.stderr.startswith("error: argument -j/--jobs: 0 is not >= 1"), done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
 

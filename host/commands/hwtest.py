@@ -123,8 +123,6 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    if args.jobs < 1:
-        raise UserError(f"-j {args.jobs}: the number of boards at once must be 1 or more", "e.g. -j 4")
     # Boards first: a mistyped board name is reported whether or not the model exists yet.
     if args.place:
         targets = [load_place_target(name, args.coordinator) for name in args.place]
