@@ -156,6 +156,7 @@ def test_reference_kernels_have_no_path_conditionals():
     assert choosers == ["tr_fast_path.h"]
 
 needs_arm = pytest.mark.skipif(not build.arm_toolchain_available(), reason="arm-none-eabi-gcc not installed")
+needs_riscv = pytest.mark.skipif(not build.toolchain_available("rv32"), reason="riscv64-unknown-elf-gcc not installed")
 FLOAT_HELPER = re.compile(r"__aeabi_(f|d|[if]2|[ud]?l2[fd]|[fd]2|ui2|i2)|__(add|sub|mul|div|float|fix)\w*[sd]f")
 
 
@@ -285,10 +286,10 @@ def test_m4_gate_mul_helper_exact_in_unicorn(workdir, target):
     assert checked > 1500
 
 
-@needs_arm
-@pytest.mark.parametrize("target", ["m0", "m3", "m7"])
+@pytest.mark.parametrize("target", [pytest.param("m0", marks=needs_arm), pytest.param("m3", marks=needs_arm),
+                                    pytest.param("m7", marks=needs_arm), pytest.param("rv32", marks=needs_riscv)])
 def test_other_cortex_m_images_match_twin(workdir, target):
-    """The plain-C path (M0, M3) and the M7 build in unicorn agree with the twin too."""
+    """The plain-C path (M0, M3), the M7 build and the RV32IMC build in unicorn agree with the twin too."""
     from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     for cell in ("gru", "lstm"):
         name = f"img_{cell}"
