@@ -24,7 +24,7 @@ class Core:
     fpus: tuple[str, ...] = ()       # FPUs the core may carry; the first is the one the kit's own builds use
     kernel_path: str = "c"           # "dsp", "m0" or "c": what tinyrnn.h selects from the compiler's target
     bench: str | None = None         # its name as a bench / unicorn target ("m4"); None: not benched
-    unicorn_model: str | None = None  # unicorn.arm_const CPU model of the bench
+    unicorn_model: str | None = None  # unicorn CPU model of the bench (unicorn.arm_const / riscv_const name)
     boards: bool = True              # False: only the exported library's CMake toolchain knows it (no board)
 
 
@@ -38,11 +38,12 @@ CORES: dict[str, Core] = {core.name: core for core in (
     # RISC-V cores are named by their ISA string; the kit's C has no float, so -mabi=ilp32 on all of them.
     Core("rv32i", "riscv", "rv32i"),
     Core("rv32im", "riscv", "rv32im"),
-    Core("rv32imc", "riscv", "rv32imc"),
+    Core("rv32imc", "riscv", "rv32imc", bench="rv32", unicorn_model="UC_CPU_RISCV32_SIFIVE_E31"),
     Core("rv32imac", "riscv", "rv32imac"),
 )}
 
 NO_FPU = "none"
+TOOLCHAIN_PREFIX = {"cortexm": "arm-none-eabi", "riscv": "riscv64-unknown-elf"}   # family -> GNU tool prefix
 
 
 def cpu_flags(core: str, fpu: str = NO_FPU) -> list[str]:
@@ -62,9 +63,14 @@ def default_fpu(core: str) -> str:
     return (CORES[core].fpus or (NO_FPU,))[0]
 
 
-def bench_cores() -> dict[str, Core]:
-    """Bench target name -> core, in table order (m0, m3, m4, m7)."""
-    return {core.bench: core for core in CORES.values() if core.bench}
+def bench_cores(family: str | None = None) -> dict[str, Core]:
+    """Bench target name -> core, in table order (m0, m3, m4, m7, rv32); only `family`'s when given."""
+    return {core.bench: core for core in CORES.values() if core.bench and family in (None, core.family)}
+
+
+def bench_tool(bench: str, tool: str) -> str:
+    """The GNU tool of a bench target's toolchain: bench_tool("rv32", "gcc") -> "riscv64-unknown-elf-gcc"."""
+    return f"{TOOLCHAIN_PREFIX[bench_cores()[bench].family]}-{tool}"
 
 
 def bench_flags(bench: str) -> list[str]:

@@ -156,6 +156,7 @@ def test_reference_kernels_have_no_path_conditionals():
     assert choosers == ["tr_fast_path.h"]
 
 needs_arm = pytest.mark.skipif(not build.arm_toolchain_available(), reason="arm-none-eabi-gcc not installed")
+needs_riscv = pytest.mark.skipif(not build.toolchain_available("rv32"), reason="riscv64-unknown-elf-gcc not installed")
 FLOAT_HELPER = re.compile(r"__aeabi_(f|d|[if]2|[ud]?l2[fd]|[fd]2|ui2|i2)|__(add|sub|mul|div|float|fix)\w*[sd]f")
 
 
@@ -179,13 +180,14 @@ def test_cortex_m_strict_build_without_float(workdir, target):
         assert not re.search(r"\tv(add|sub|mul|div|mov|ldr|str|cvt|mla)\.?[fs]?", disasm), "FPU instruction"
 
 
-@needs_arm
-@pytest.mark.parametrize("target", ["m4", "m0"])
+@pytest.mark.parametrize("target", [pytest.param("m4", marks=needs_arm), pytest.param("m0", marks=needs_arm),
+                                    pytest.param("rv32", marks=needs_riscv)])
 @pytest.mark.parametrize("cell,reset_after", [("gru", True), ("gru", False), ("lstm", True)])
 def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after, target):
     """The assembly paths run in unicorn over thousands of steps, versus the twin: the SXTB16/SMLAD path
     (Cortex-M4 build) and the Thumb-1 routine tr_m0_blocks (Cortex-M0 build; the remainder block of
-    units 18 takes the C path there)."""
+    units 18 takes the C path there); and the RV32IM int32 sums of the plain C (rv32 build), whose bound the
+    extreme weights (every |w| = 127 against inputs at the int16 limits) test."""
     from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     name = f"dsp_{cell}_{reset_after}_{target}"
     # units 18: full 4-row blocks and a remainder block; d=7: padded columns
@@ -285,10 +287,10 @@ def test_m4_gate_mul_helper_exact_in_unicorn(workdir, target):
     assert checked > 1500
 
 
-@needs_arm
-@pytest.mark.parametrize("target", ["m0", "m3", "m7"])
+@pytest.mark.parametrize("target", [pytest.param("m0", marks=needs_arm), pytest.param("m3", marks=needs_arm),
+                                    pytest.param("m7", marks=needs_arm), pytest.param("rv32", marks=needs_riscv)])
 def test_other_cortex_m_images_match_twin(workdir, target):
-    """The plain-C path (M0, M3) and the M7 build in unicorn agree with the twin too."""
+    """The plain-C path (M0, M3), the M7 build and the RV32IMC build in unicorn agree with the twin too."""
     from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     for cell in ("gru", "lstm"):
         name = f"img_{cell}"

@@ -24,9 +24,10 @@ def test_generated_blocks_match_the_table():
 
 
 def test_python_readers_take_the_table():
-    assert build.ARM_TARGETS == {name: targets.cpu_flags(core.name, targets.default_fpu(core.name))
-                                 for name, core in targets.bench_cores().items()}
-    assert list(build.ARM_TARGETS) == ["m0", "m3", "m4", "m7"]
+    assert build.BENCH_TARGETS == {name: targets.cpu_flags(core.name, targets.default_fpu(core.name))
+                                   for name, core in targets.bench_cores().items()}
+    assert list(build.BENCH_TARGETS) == ["m0", "m3", "m4", "m7", "rv32"]
+    assert build.ARM_TARGETS == {name: build.BENCH_TARGETS[name] for name in ("m0", "m3", "m4", "m7")}
     for name, (_, flags) in c_library.SIZE_TARGETS.items():
         core = targets.bench_cores()[name].name if name in targets.bench_cores() else name
         assert flags == targets.cpu_flags(core, targets.default_fpu(core))
@@ -36,8 +37,9 @@ def test_python_readers_take_the_table():
 
 def test_unicorn_models_are_the_tables():
     emulate = pytest.importorskip("tinyrnn.quantize.toolchain.emulate")
-    from unicorn import arm_const
-    assert emulate.CPU_MODELS == {name: getattr(arm_const, core.unicorn_model)
+    from unicorn import arm_const, riscv_const
+    assert emulate.CPU_MODELS == {name: getattr(riscv_const if core.family == "riscv" else arm_const,
+                                                core.unicorn_model)
                                   for name, core in targets.bench_cores().items()}
 
 

@@ -48,6 +48,14 @@ static inline int32_t tr_requant_q14(int64_t bias, int32_t acc_a, int32_t mult_a
     __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(acc_a), "r"(mult_a));
     __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(acc_b), "r"(mult_b));
     return hi;
+#elif defined(__riscv) && __riscv_xlen == 32
+    /* RV32IM: each product is MUL + MULH, and only the high word of the sum is kept: the low words' carries
+     * (an unsigned compare each) go into it, with no test of a zero multiplier (a branch costs as much). */
+    const int64_t product_a = (int64_t)acc_a * mult_a, product_b = (int64_t)acc_b * mult_b;
+    uint32_t lo = (uint32_t)bias + (uint32_t)product_a;
+    int32_t hi = (int32_t)(bias >> 32) + (int32_t)(product_a >> 32) + (lo < (uint32_t)product_a);
+    lo += (uint32_t)product_b;
+    return hi + (int32_t)(product_b >> 32) + (lo < (uint32_t)product_b);
 #else
     int64_t total = bias;
     if (mult_a != 0) {          /* a zero multiplier (no such input; the GRU candidate's fused rows) skips */

@@ -30,12 +30,35 @@
 #define TR_ROW_BLOCK 4   /* quantize/emit/c_code.py ROW_BLOCK; tr_m0_blocks and tr_dsp_blocks are written for 4 */
 
 /* The plain-C reading of a row pair. w_A is the low byte of each halfword h = 256 w_B + w_A. Where the core
- * has a 32 x 32 -> 64 multiply-accumulate (Thumb-2, hosts) it mirrors the DSP path: acc_A = sum w_A x and
- * S = sum h x (int64), then acc_B = (S >> 8) - (acc_A >> 8). Thumb-1 cores (Cortex-M0/M0+) would call a
- * 64-bit multiply helper per weight, so they take w_B = (h - w_A) >> 8 (exact) and sum it in int32 (only
- * for the remainder block there: tr_m0_blocks does the full blocks). */
+ * has a 32 x 32 -> 64 multiply-accumulate (Thumb-2, 64-bit hosts) it mirrors the DSP path: acc_A = sum w_A x
+ * and S = sum h x (int64), then acc_B = (S >> 8) - (acc_A >> 8). Other 32-bit cores would spend several
+ * instructions per weight on a 64-bit sum (RV32IM: MUL, MULH and a carry chain; Cortex-M0/M0+ a helper call),
+ * so they stay in int32, exactly (docs/quantization.md, "32-bit accumulation"):
+ *  - RV32IM takes the columns two at a time: p = w_A[c0] x[c0] + w_A[c1] x[c1] into acc_A, and
+ *    t = h[c0] x[c0] + h[c1] x[c1] (|t| <= 2 * 32639 * 32768 < 2^31), so t - p = 256 (w_B[c0] x[c0] + w_B[c1] x[c1])
+ *    (|.| <= 256 * 2 * 127 * 32768 < 2^31) and acc_B += (t - p) >> 8; w_A comes from a sign-extending byte load;
+ *  - Thumb-1 cores take w_B = (h - w_A) >> 8 per weight (only for the remainder block there: tr_m0_blocks does
+ *    the full blocks).
+ * acc_A and acc_B themselves stay below 2^30 for every model the quantizer accepts. */
 #define TR_LOW_BYTE(h) ((int32_t)(int8_t)(h))            /* conversion modulo 2^8, checked below */
 typedef char tr_requires_int8_conversion_modulo[(int8_t)(int16_t)0x1280 == -128 ? 1 : -1];
+#if defined(__riscv) && __riscv_xlen == 32
+typedef char tr_requires_little_endian[__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 1 : -1];
+#define TR_WEIGHT_A(w, c) ((int32_t)((const int8_t *)(const void *)(w))[2 * (c)])   /* the low byte */
+typedef int32_t tr_sum_b_t;                                  /* acc_B */
+#define TR_ACC_B(sum, acc_a) (sum)
+#define TR_PAIR_DUO(w, c, x0, x1, acc_a, sum_b)                                         \
+    do {                                                                                \
+        const int32_t part_a_ = TR_WEIGHT_A(w, c) * (x0) + TR_WEIGHT_A(w, (c) + 1) * (x1); \
+        (acc_a) += part_a_;                                                             \
+        (sum_b) += ((w)[c] * (x0) + (w)[(c) + 1] * (x1) - part_a_) >> 8;                \
+    } while (0)
+#define TR_PAIR_GROUP(w, v0, v1, v2, v3, acc_a, sum_b)                                  \
+    do {                                                                                \
+        TR_PAIR_DUO(w, 0, v0, v1, acc_a, sum_b);                                        \
+        TR_PAIR_DUO(w, 2, v2, v3, acc_a, sum_b);                                        \
+    } while (0)
+#else
 #if defined(__ARM_ARCH_ISA_THUMB) && __ARM_ARCH_ISA_THUMB == 1
 typedef int32_t tr_sum_b_t;                                  /* acc_B */
 #define TR_MAC_B(sum, h, w_a, x) ((sum) += (((int32_t)(h) - (w_a)) >> 8) * (x))
@@ -58,6 +81,7 @@ typedef int64_t tr_sum_b_t;                                  /* S = 256 acc_B + 
         TR_PAIR_MAC(w, 2, v2, acc_a, sum_b);                                            \
         TR_PAIR_MAC(w, 3, v3, acc_a, sum_b);                                            \
     } while (0)
+#endif
 
 /* Reference path (any CPU; on DSP CPUs only the remainder block): the sums of the `rows` rows (1..4) of one
  * block over `groups` groups of the padded input v, into acc[0..3] (acc[rows] is the zero row of an odd

@@ -1,10 +1,11 @@
-"""Benchmark the kernels: executed instructions per timestep and per MAC on Cortex-M0/M3/M4/M7.
+"""Benchmark the kernels: executed instructions per timestep and per MAC on Cortex-M0/M3/M4/M7 and RV32IMC.
 
 For GRU (reset_after=True) and LSTM at d=6/h=16, d=12/h=32 and d=16/h=64 (one layer, softmax head of 4),
 each model is linked with a tiny driver into a flat image (arm-none-eabi-gcc -O2) and run in unicorn; a code
 hook counts every executed instruction over N steps, and the outputs are checked equal to the twin's (so the
 count is of a correct run). Counts are instructions, not cycles: no wait states, pipeline or branch costs are
-modelled. Needs arm-none-eabi-gcc and the bench extra (pip install 'tinyrnn[bench]').
+modelled. Needs arm-none-eabi-gcc (riscv64-unknown-elf-gcc for rv32) and the bench extra (pip install
+'tinyrnn[bench]').
 
 With --micropython BOARD (an emulated MicroPython board, e.g. mpy-qemu-mps2-an385) and --model, it measures the
 model inside MicroPython instead (host/device/micropython/bench.py): instructions per `model.step(x, out)` under QEMU
@@ -20,6 +21,7 @@ from pathlib import Path
 from tinyrnn.host.commands.base import at_least
 from tinyrnn.host.commands.options import add_model
 from tinyrnn.quantize.errors import ToolMissing, UserError
+from tinyrnn.quantize.targets import bench_tool
 from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.toolchain.bench import CELLS, SIZES, markdown, measure
 from tinyrnn.quantize.twin.params import MAX_DIM
@@ -57,8 +59,8 @@ def _sizes(text: str) -> list:
 
 def add_arguments(parser):
     parser.add_argument("--steps", type=at_least(1), default=4, help="timesteps counted per model, >= 1 (default 4)")
-    parser.add_argument("--targets", type=_choice_list(list(build.ARM_TARGETS)), default=list(build.ARM_TARGETS),
-                        help=f"comma-separated, from {','.join(build.ARM_TARGETS)} (default all)")
+    parser.add_argument("--targets", type=_choice_list(list(build.BENCH_TARGETS)), default=list(build.BENCH_TARGETS),
+                        help=f"comma-separated, from {','.join(build.BENCH_TARGETS)} (default all)")
     parser.add_argument("--cells", type=_choice_list(CELLS), default=list(CELLS),
                         help=f"comma-separated, from {','.join(CELLS)} (default all)")
     parser.add_argument("--sizes", type=_sizes, default=list(SIZES),
@@ -110,8 +112,11 @@ def run_micropython(args) -> int:
 def run(args) -> int:
     if args.micropython:
         return run_micropython(args)
-    if not build.arm_toolchain_available():
-        raise ToolMissing("arm-none-eabi-gcc not found", "apt-get install gcc-arm-none-eabi")
+    for target in args.targets:
+        if not build.toolchain_available(target):
+            gcc = bench_tool(target, "gcc")
+            raise ToolMissing(f"{gcc} not found (needed for --targets {target})",
+                              f"apt-get install gcc-{gcc.removesuffix('-gcc')}")     # Debian's package names
     try:
         import unicorn  # noqa: F401
     except ImportError:
@@ -134,8 +139,9 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
-    print("\nExecuted instructions per timestep (unicorn, arm-none-eabi-gcc 12 -O2; instructions, not cycles;"
-          " with --profile, ~cycles are an ESTIMATE from the trace, quantize/toolchain/cycles.py)\n")
+    print("\nExecuted instructions per timestep (unicorn, arm-none-eabi-gcc / riscv64-unknown-elf-gcc 12 -O2;"
+          " instructions, not cycles; with --profile, ~cycles are an ESTIMATE from the trace,"
+          " quantize/toolchain/cycles.py)\n")
     print(markdown(rows))
     print("\nJSON:")
     print(json.dumps(rows))

@@ -1,9 +1,10 @@
-"""Benchmark: executed instructions per timestep and per MAC of the kernels on Cortex-M0/M3/M4/M7.
+"""Benchmark: executed instructions per timestep and per MAC of the kernels on Cortex-M0/M3/M4/M7 and RV32IMC.
 
     tinyrnn bench [--json] [--profile] [--steps N] [--targets m0,m4] [--cells gru] [--sizes 12x32]
 
 For GRU (reset_after=True) and LSTM at d=6/h=16, d=12/h=32 and d=16/h=64 (one layer, softmax head of 4),
-each model is linked with a tiny driver into a flat image (arm-none-eabi-gcc -O2) and run in unicorn;
+each model is linked with a tiny driver into a flat image (arm-none-eabi-gcc or riscv64-unknown-elf-gcc -O2) and
+run in unicorn;
 a code hook counts every executed instruction over N steps of real-ish input, and the outputs are
 checked equal to the twin's (so the count is of a correct run). Counts are instructions, not cycles:
 no wait states, pipeline or branch costs are modelled. MACs per step: GRU 3(dh + h^2) + hk,
@@ -78,7 +79,7 @@ def measure_model(art: Path, twin: TwinModel, x_q, target: str, workdir: Path, p
 
 def markdown(rows: list[dict]) -> str:
     """The README table: per core instructions per step (per MAC), then ~estimated cycles when profiled."""
-    targets = list(build.ARM_TARGETS)
+    targets = list(build.BENCH_TARGETS)
     head = ("| cell | d | h | MACs/step | " + " | ".join(f"{t.upper()} instr/step (/MAC)" for t in targets)
             + " | M4 stack | M4 code | tables | weights |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]

@@ -1,4 +1,4 @@
-"""Compile the kernels with a generated model: host executables (tests) and Cortex-M images (benchmark).
+"""Compile the kernels with a generated model: host executables (tests) and Cortex-M / RV32 images (benchmark).
 
 One place for the strict warning flags; the Cortex-M target flags are quantize/targets.py's, the source list
 quantize/sources.py's.
@@ -15,9 +15,10 @@ from tinyrnn.quantize.sources import DRIVERS_DIR, KERNELS_DIR, kernel_sources
 STRICT_FLAGS = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror"]
 ARM_GCC = "arm-none-eabi-gcc"
 
-# Cortex-M builds: name -> flags (m0, m3, m4, m7). M4/M7 with a hard-float ABI, to show the kernels need no FPU
-# either way.
-ARM_TARGETS = {name: targets.bench_flags(name) for name in targets.bench_cores()}
+# Bench builds: name -> flags (m0, m3, m4, m7, rv32). M4/M7 with a hard-float ABI, to show the kernels need no FPU
+# either way. ARM_TARGETS: the Cortex-M ones.
+BENCH_TARGETS = {name: targets.bench_flags(name) for name in targets.bench_cores()}
+ARM_TARGETS = {name: targets.bench_flags(name) for name in targets.bench_cores("cortexm")}
 ARM_OPT = ["-O2", "-ffreestanding", "-fno-tree-loop-distribute-patterns", "-ffunction-sections", "-fdata-sections"]
 
 
@@ -45,36 +46,48 @@ def arm_toolchain_available() -> bool:
     return shutil.which(ARM_GCC) is not None
 
 
+def toolchain_available(target: str) -> bool:
+    """The bench target's cross compiler is on PATH."""
+    return shutil.which(targets.bench_tool(target, "gcc")) is not None
+
+
 def build_arm_objects(model_c_dir: Path, target: str, out_dir: Path, extra_flags=()) -> list[Path]:
-    """Compile the kernels + model for a Cortex-M target with the strict flags; returns the object files."""
+    """Compile the kernels + model for a bench target (Cortex-M or rv32) with the strict flags; the object files."""
     out_dir.mkdir(parents=True, exist_ok=True)
     objects = []
     for src in [*kernel_sources(), model_c_dir / "model_data.c"]:
         obj = out_dir / (src.stem + ".o")
-        _run([ARM_GCC, *ARM_TARGETS[target], *ARM_OPT, *STRICT_FLAGS, *extra_flags, f"-I{KERNELS_DIR}",
-              f"-I{model_c_dir}", "-c", src, "-o", obj])
+        _run([targets.bench_tool(target, "gcc"), *BENCH_TARGETS[target], *ARM_OPT, *STRICT_FLAGS, *extra_flags,
+              f"-I{KERNELS_DIR}", f"-I{model_c_dir}", "-c", src, "-o", obj])
         objects.append(obj)
     return objects
 
 
 def build_arm_image(model_c_dir: Path, target: str, out_dir: Path) -> tuple[Path, Path]:
-    """Kernels + model + bench driver linked into a flat image (quantize/drivers/bench.ld): (elf, bin)."""
+    """Kernels + model + bench driver linked into a flat image (quantize/drivers/bench.ld): (elf, bin).
+    Any bench target, rv32 as well (the name is the Cortex-M original's)."""
+    gcc, flags = targets.bench_tool(target, "gcc"), BENCH_TARGETS[target]
     objects = build_arm_objects(model_c_dir, target, out_dir)
     for src in (DRIVERS_DIR / "bench_driver.c", DRIVERS_DIR / "bench_libc.c"):
         obj = out_dir / (src.stem + ".o")
-        _run([ARM_GCC, *ARM_TARGETS[target], *ARM_OPT, *STRICT_FLAGS, f"-I{KERNELS_DIR}", f"-I{model_c_dir}",
-              "-c", src, "-o", obj])
+        _run([gcc, *flags, *ARM_OPT, *STRICT_FLAGS, f"-I{KERNELS_DIR}", f"-I{model_c_dir}", "-c", src, "-o", obj])
         objects.append(obj)
     elf, image = out_dir / "bench.elf", out_dir / "bench.bin"
-    _run([ARM_GCC, *ARM_TARGETS[target], "-nostdlib", "-nostartfiles", f"-T{DRIVERS_DIR / 'bench.ld'}",
+    _run([gcc, *flags, "-nostdlib", "-nostartfiles", f"-T{DRIVERS_DIR / 'bench.ld'}",
           "-Wl,--gc-sections", *objects, "-lgcc", "-o", elf])
-    _run(["arm-none-eabi-objcopy", "-O", "binary", "-j", ".text", elf, image])
+    _run([targets.bench_tool(target, "objcopy"), "-O", "binary", "-j", ".text", elf, image])
     return elf, image
 
 
+def _tool(path: Path, name: str) -> str:
+    """The binutils tool for an ELF (or object) file's machine: arm-none-eabi-<name> or riscv64-unknown-elf-<name>."""
+    machine = int.from_bytes(Path(path).read_bytes()[18:20], "little")     # e_machine: 40 Arm, 243 RISC-V
+    return f"{targets.TOOLCHAIN_PREFIX['riscv' if machine == 243 else 'cortexm']}-{name}"
+
+
 def symbols(elf: Path) -> dict[str, int]:
-    """name -> address of the ELF's symbols (arm-none-eabi-nm)."""
-    out = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
+    """name -> address of the ELF's symbols (nm)."""
+    out = subprocess.run([_tool(elf, "nm"), str(elf)], capture_output=True, text=True, check=True).stdout
     table = {}
     for line in out.splitlines():
         parts = line.split()
@@ -84,8 +97,8 @@ def symbols(elf: Path) -> dict[str, int]:
 
 
 def function_ranges(elf: Path) -> list[tuple[int, int, str]]:
-    """(start, end, name) of the ELF's function symbols (arm-none-eabi-nm -S; Thumb bit cleared)."""
-    out = subprocess.run(["arm-none-eabi-nm", "-S", "--defined-only", str(elf)], capture_output=True, text=True,
+    """(start, end, name) of the ELF's function symbols (nm -S; Thumb bit cleared)."""
+    out = subprocess.run([_tool(elf, "nm"), "-S", "--defined-only", str(elf)], capture_output=True, text=True,
                          check=True).stdout
     ranges = []
     for line in out.splitlines():
@@ -97,14 +110,14 @@ def function_ranges(elf: Path) -> list[tuple[int, int, str]]:
 
 
 def undefined_symbols(objects: list[Path]) -> set[str]:
-    out = subprocess.run(["arm-none-eabi-nm", "-u", *map(str, objects)], capture_output=True, text=True,
+    out = subprocess.run([_tool(objects[0], "nm"), "-u", *map(str, objects)], capture_output=True, text=True,
                          check=True).stdout
     return {line.split()[-1] for line in out.splitlines() if line.strip().startswith("U")}
 
 
 def section_sizes(objects: list[Path]) -> dict[str, dict[str, int]]:
-    """object stem -> {"text", "data", "bss"} from arm-none-eabi-size (Berkeley format; text includes rodata)."""
-    out = subprocess.run(["arm-none-eabi-size", *map(str, objects)], capture_output=True, text=True,
+    """object stem -> {"text", "data", "bss"} from size (Berkeley format; text includes rodata)."""
+    out = subprocess.run([_tool(objects[0], "size"), *map(str, objects)], capture_output=True, text=True,
                          check=True).stdout
     sizes = {}
     for line in out.splitlines()[1:]:

@@ -1,4 +1,4 @@
-"""Run a Cortex-M build of the kernels in unicorn (no peripherals) and count executed instructions.
+"""Run a Cortex-M or RV32 build of the kernels in unicorn (no peripherals) and count executed instructions.
 
 The image is quantize/drivers/bench_driver.c + the kernels + a generated model, linked flat by
 `quantize.build.build_arm_image`. Instruction counts are exact counts of executed instructions (a code
@@ -7,11 +7,13 @@ pipeline or branch costs are modelled.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from unicorn import UC_ARCH_ARM, UC_HOOK_CODE, UC_MODE_MCLASS, UC_MODE_THUMB, Uc
+from unicorn import UC_ARCH_ARM, UC_ARCH_RISCV, UC_HOOK_CODE, UC_MODE_MCLASS, UC_MODE_RISCV32, UC_MODE_THUMB, Uc
 from unicorn import arm_const as arm
+from unicorn import riscv_const as riscv
 
 from tinyrnn.quantize import targets
 from tinyrnn.quantize.toolchain import build
@@ -23,7 +25,28 @@ HALT_ADDRESS = FLASH_SIZE - 0x100          # a `b .` the driver functions return
 STACK_PAINT = 0x4000                       # bytes below the initial stack pointer painted to find the high-water mark
 PAINT_BYTE = 0xA5
 BENCH_MAX_STEPS = 64                       # BENCH_MAX_STEPS in bench_driver.c
-CPU_MODELS = {name: getattr(arm, core.unicorn_model) for name, core in targets.bench_cores().items()}
+CPU_MODELS = {name: getattr(riscv if core.family == "riscv" else arm, core.unicorn_model)
+              for name, core in targets.bench_cores().items()}
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What unicorn needs of a family: the mode, the stack pointer and return address registers, the code bit of
+    an address (Thumb), the endless loop at HALT_ADDRESS."""
+    arch: int
+    mode: int
+    sp: int
+    ra: int
+    code_bit: int
+    halt: bytes
+
+
+MACHINES = {
+    "cortexm": Machine(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS, arm.UC_ARM_REG_SP, arm.UC_ARM_REG_LR, 1,
+                       b"\xfe\xe7"),                                        # b .
+    "riscv": Machine(UC_ARCH_RISCV, UC_MODE_RISCV32, riscv.UC_RISCV_REG_SP, riscv.UC_RISCV_REG_RA, 0,
+                     (0x0000006F).to_bytes(4, "little")),                  # j .
+}
 
 
 class EmulatedModel:
@@ -33,12 +56,13 @@ class EmulatedModel:
         self.params, self.target = params, target
         self.elf, image = build.build_arm_image(model_c_dir, target, workdir)
         self.symbols = build.symbols(self.elf)
-        self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
+        self.machine = MACHINES[targets.bench_cores()[target].family]
+        self.uc = Uc(self.machine.arch, self.machine.mode)
         self.uc.ctl_set_cpu_model(CPU_MODELS[target])
         self.uc.mem_map(FLASH_BASE, FLASH_SIZE)
         self.uc.mem_map(RAM_BASE, RAM_SIZE)
         self.uc.mem_write(FLASH_BASE, image.read_bytes())
-        self.uc.mem_write(HALT_ADDRESS, b"\xfe\xe7")            # b .
+        self.uc.mem_write(HALT_ADDRESS, self.machine.halt)
         io = self.symbols["tinyrnn_bench_io"]
         words = state_words(params) + scratch_words(params)
         self.steps_addr = io
@@ -82,15 +106,15 @@ class EmulatedModel:
         return dict(sorted(out.items(), key=lambda item: -item[1]))
 
     def _call(self, name: str, count: bool) -> int:
-        self.uc.reg_write(arm.UC_ARM_REG_SP, RAM_BASE + RAM_SIZE)
-        self.uc.reg_write(arm.UC_ARM_REG_LR, HALT_ADDRESS | 1)
+        self.uc.reg_write(self.machine.sp, RAM_BASE + RAM_SIZE)
+        self.uc.reg_write(self.machine.ra, HALT_ADDRESS | self.machine.code_bit)
         top = RAM_BASE + RAM_SIZE
         self.uc.mem_write(top - STACK_PAINT, bytes([PAINT_BYTE]) * STACK_PAINT)
         before = self.instructions
         counter = self._count if self.per_address is None else self._count_address
         hook = self.uc.hook_add(UC_HOOK_CODE, counter) if count else None   # slow: only when asked
         try:
-            self.uc.emu_start(self.symbols[name] | 1, HALT_ADDRESS)
+            self.uc.emu_start(self.symbols[name] | self.machine.code_bit, HALT_ADDRESS)
         finally:
             if hook is not None:
                 self.uc.hook_del(hook)
