@@ -15,9 +15,10 @@ MODEL       ?= build/basic_motions-gru32
 # chromium: report.html opened in a real headless browser (tests/test_report_html.py).
 # clang-format-14: the C format gate (make lint; style in .clang-format).
 # clang-14 + libclang-rt-14-dev: libFuzzer targets of the firmware protocol (firmware/fuzz, tests/test_fuzz.py).
+# stress-ng: the timing-sensitive tests run again with every core busy (tests/test_under_load.py).
 APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf qemu-system-misc cmake \
                 clang-14 libclang-rt-14-dev clang-format-14 \
-                chromium
+                chromium stress-ng
 
 .PHONY: demo test test-fast lint format toolchain install clean distclean
 
@@ -40,7 +41,7 @@ toolchain:
 	@if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/dev/null || \
 	    ! command -v riscv64-unknown-elf-gcc >/dev/null || ! command -v qemu-system-riscv32 >/dev/null || \
 	    ! command -v cmake >/dev/null || ! command -v chromium >/dev/null || ! command -v clang-14 >/dev/null || \
-	    ! command -v clang-format-14 >/dev/null || \
+	    ! command -v clang-format-14 >/dev/null || ! command -v stress-ng >/dev/null || \
 	    [ ! -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ]; then \
 	  echo "installing $(APT_PACKAGES)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
