@@ -114,6 +114,22 @@ def test_hwtest_typo_is_refused_not_passed_to_pytest(capsys):
     assert_one_line_error(*run_cli(capsys, "hwtest", "--modle", "x"), "--modle")
 
 
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_boards_generate_into_a_folder_that_cannot_be_written(capsys, tmp_path, where):
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "afile" if where == "a file" else tmp_path / "afile" / "gen"
+    assert_one_line_error(*run_cli(capsys, "boards", "generate", "qemu-mps2-an386", str(out)),
+                          "cannot write the build inputs", str(out))
+
+
+@pytest.mark.parametrize("image, words", [("missing.elf", ["cannot read", "missing.elf"]),
+                                          ("notelf.bin", ["notelf.bin", "is not an ELF file"]),
+                                          (".", ["cannot read"])])
+def test_boards_fit_on_a_missing_or_non_elf_file(capsys, tmp_path, image, words):
+    (tmp_path / "notelf.bin").write_bytes(b"\x00\x20\x00\x20" * 64)
+    assert_one_line_error(*run_cli(capsys, "boards", "fit", "qemu-microbit", str(tmp_path / image)), *words)
+
+
 TINYRNN = Path(sys.executable).parent / "tinyrnn"      # the console script pip installs
 
 
