@@ -130,6 +130,23 @@ def test_boards_fit_on_a_missing_or_non_elf_file(capsys, tmp_path, image, words)
     assert_one_line_error(*run_cli(capsys, "boards", "fit", "qemu-microbit", str(tmp_path / image)), *words)
 
 
+@pytest.mark.parametrize("scale, words", [("0.1,0.2", ["2 values", "6 input channels", "one per channel (6)"]),
+                                          ("0,1,1,1,1,1", ["0 is not a positive number"]),
+                                          ("nan", ["nan is not a positive number"]),
+                                          ])
+def test_export_lib_int_scale_mistakes(capsys, synthetic, tmp_path, scale, words):
+    assert_one_line_error(*run_cli(capsys, "export", "--lib", str(tmp_path / "lib"), "--model", str(synthetic),
+                                   "--int-scale", scale, "--no-measure"), *words)
+
+
+def test_export_lib_int_scale_too_far_from_the_data(capsys, synthetic, tmp_path):
+    """Found only once the model is exported (its progress lines come first): still one error line, no traceback."""
+    model = shutil.copytree(synthetic, tmp_path / "m")
+    code, err = run_cli(capsys, "export", "--lib", str(tmp_path / "lib"), "--model", str(model), "--int-scale",
+                        "1e-30", "--no-measure")
+    assert_one_line_error(code, err.strip().splitlines()[-1], "--int-scale", "out of range", "real unit")
+
+
 TINYRNN = Path(sys.executable).parent / "tinyrnn"      # the console script pip installs
 
 

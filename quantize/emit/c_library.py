@@ -85,8 +85,11 @@ class Preprocess:
                                         2.0 ** -self.float_bits, downsample)
         self.int_scale = None if int_scale is None else np.broadcast_to(
             np.asarray(int_scale, np.float64), (params.input_dim,)).copy()
-        self.int_fold = self.float_fold if self.int_scale is None else pp.fold_input(
-            params.norm_mean, params.norm_std, params.input_frac_bits, self.int_scale, downsample)
+        try:
+            self.int_fold = self.float_fold if self.int_scale is None else pp.fold_input(
+                params.norm_mean, params.norm_std, params.input_frac_bits, self.int_scale, downsample)
+        except ValueError as e:       # a scale too far from a channel's std to fold into integer constants
+            raise LibraryError(f"--int-scale: {e} — give each channel's real unit (value = integer * scale)") from None
 
     def int_frames(self, x) -> np.ndarray:
         """Float frames -> the integers push_int takes for them."""
