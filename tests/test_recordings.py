@@ -165,6 +165,47 @@ def test_predict_json_to_a_path_that_cannot_be_written(tmp_path, capsys, where):
     assert err.startswith(f"error: --json {target}: cannot write it") and len(err.splitlines()) == 1, err
 
 
+def _named(model, channels):
+    manifest = json.loads((model / "model.json").read_text())
+    (model / "model.json").write_text(json.dumps(manifest | {"channels": channels}))
+    return model
+
+
+def test_recording_columns_are_matched_to_the_model_by_name(tmp_path, capsys):
+    """Columns in another order are put in the model's; the outputs are those of the file in the model's order."""
+    model = _named(_model(tmp_path / "m"), [f"ch{j}" for j in range(6)])
+    seqs = _frames(n=3)
+    in_order = _write_csv(tmp_path / "a.csv", seqs)
+    order = [3, 1, 5, 0, 2, 4]
+    shuffled = tmp_path / "b.csv"
+    with open(shuffled, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["sequence_id"] + [f"ch{j}" for j in order])
+        for i, s in enumerate(seqs):
+            for frame in s:
+                w.writerow([f"rec-{i}"] + [repr(float(frame[j])) for j in order])
+    outputs = []
+    for path in (in_order, shuffled):
+        assert main(["predict", "--model", str(model), str(path), "--json", str(tmp_path / "p.json")]) == 0
+        outputs.append(json.loads((tmp_path / "p.json").read_text())["twin_outputs_q"])
+    assert outputs[0] == outputs[1]
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("columns, words", [(["ch0", "ch1", "ch2", "ch3", "ch4", "subject"], ["missing ch5",
+                                                                                               "unknown subject"]),
+                                            (["ch0", "ch1", "ch2", "ch3", "ch4", "ch5", "subject"],
+                                             ["unknown subject"])])
+def test_recording_columns_that_are_not_the_models_are_refused_by_name(tmp_path, capsys, columns, words):
+    model = _named(_model(tmp_path / "m"), [f"ch{j}" for j in range(6)])
+    path = tmp_path / "r.csv"
+    path.write_text("sequence_id," + ",".join(columns) + "\n" + "s," + ",".join(["1.0"] * len(columns)) + "\n")
+    assert main(["predict", "--model", str(model), str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not the model's" in err and all(w in err for w in words), err
+    assert "ch0, ch1, ch2, ch3, ch4, ch5" in err
+
+
 def test_predict_runs_on_the_base_install(tmp_path):
     """No pandas, no TensorFlow: the command runs with both made unimportable."""
     model = _model(tmp_path / "m")
