@@ -47,3 +47,23 @@ def test_skipped_micropython_builds_are_named_once_at_the_end_with_the_fix(tmp_p
 def test_no_note_when_nothing_was_skipped_for_it(tmp_path):
     out = _run(tmp_path, SKIPPING.replace("pytest.skip(str(MicroPythonMissing", "(str(MicroPythonMissing")).stdout
     assert "note:" not in out and " passed" in out, out
+
+
+REPO = CONFTEST.parent.parent
+
+
+@pytest.mark.parametrize("port", [None, ""])
+def test_the_packaged_hardware_suite_without_a_port_is_an_error(tmp_path, port):
+    """`pytest --pyargs tinyrnn.hwtests` in a CI job whose port variable is unset must not pass having tested
+    nothing."""
+    argv = [sys.executable, "-m", "pytest", "--pyargs", "tinyrnn.hwtests", "-q", "-p", "no:cacheprovider"]
+    proc = subprocess.run(argv + ([] if port is None else ["--port", port]), capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert proc.returncode == pytest.ExitCode.USAGE_ERROR, proc.stdout + proc.stderr
+    assert "the hardware suite needs a board: --port is missing or empty" in proc.stderr
+
+
+def test_in_the_repositorys_own_run_the_hardware_tests_just_skip(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/hw", "tests/test_layers.py", "--collect-only", "-q",
+                           "-p", "no:cacheprovider"], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
