@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from tinyrnn.host.commands.options import add_model, artifact_dir
-from tinyrnn.host.device.library_counts import count_library_instructions
+from tinyrnn.host.device.library_counts import count_library_instructions, uncounted
 from tinyrnn.quantize.artifact import Artifact
 from tinyrnn.quantize.emit.c_library import LibraryError, write_library
 from tinyrnn.quantize.emit.export import export
@@ -101,6 +101,8 @@ def _write_library(model: Path, args) -> int:
           f"{info['example_sequences']} example sequence(s); RAM {info['struct_bytes']} bytes"
           + "".join(f", flash {core} {v['code'] + v['model_data']} bytes" for core, v in flash.items())
           + "".join(f", {core} {n} instructions/step" for core, n in info["instructions_per_step"].items()))
+    for reason in ([] if args.no_measure else uncounted(info["instructions_per_step"])):
+        print(f"note: the README has no instructions-per-step row for {reason}")
     print(f"next: see {Path(args.lib) / 'README.md'}")
     return 0
 

@@ -406,6 +406,9 @@ def readme(name: str, info: dict, params: KernelParams, manifest: dict, pre: Pre
                                                    for c, n in counts.items()) +
                       "\n\nThe pre-processing adds a multiply-add per channel (a 64-bit multiply helper on Cortex-M0 "
                       "and RV32).")
+        if not {"m0", "m4"} <= set(counts):     # the base install: no unicorn to count them in
+            count_text += ("\n\nCortex-M0/M4: not counted at export (it needs arm-none-eabi-gcc and the unicorn "
+                           "emulator: `pip install 'tinyrnn[bench]'`).")
     else:
         count_text = "Instructions per step: not measured at export (`tinyrnn bench` measures the kernels)."
     norm = "\n".join(f"| {i} | {m:.6g} | {s:.6g} |" for i, (m, s) in
