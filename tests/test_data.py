@@ -159,3 +159,9 @@ def test_the_channel_columns_are_named_and_can_be_chosen(tmp_path):
     assert D.load_dataset(None, npz).channels is None
     with pytest.raises(UserError, match="--channels names CSV columns"):
         D.load_dataset(None, npz, channels=["ch0"])
+
+
+def test_unseen_test_labels_are_named_as_the_file_writes_them():
+    with pytest.raises(UserError) as e:
+        D.encode_labels(np.array(["1", "2", "1"]), np.array(["11", "2"]))
+    assert "test labels '11' never occur" in str(e.value) and "np.str_" not in str(e.value), str(e.value)

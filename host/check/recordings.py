@@ -140,7 +140,8 @@ def _encode_labels(rec: Recordings, keep, manifest) -> np.ndarray | None:
         try:
             value = np.asarray(label, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError):
-            raise UserError(f"'{rec.path}': regression target {label!r} is not a number",
+            shown = label.item() if isinstance(label, np.generic) else label
+            raise UserError(f"'{rec.path}': regression target {shown!r} is not a number",
                             "regression labels are numbers in the target's unit") from None
         if value.size != k:
             raise UserError(f"'{rec.path}': a target has {value.size} values, the model predicts {k}",

@@ -253,7 +253,8 @@ def encode_labels(train_labels, test_labels) -> tuple[list[str], np.ndarray, np.
                         "classification needs at least 2 classes (or use --task regression for numeric targets)")
     unseen = sorted(set(test_names) - set(classes), key=_class_sort_key)
     if unseen:
-        raise UserError(f"test labels {unseen[:5]} never occur in the training data",
+        shown = ", ".join(repr(str(v)) for v in unseen[:5]) + (" ..." if len(unseen) > 5 else "")
+        raise UserError(f"test labels {shown} never occur in the training data",
                         "make sure every class has training sequences")
     index = {c: i for i, c in enumerate(classes)}
     return (classes, np.array([index[v] for v in train_names], np.int64),
