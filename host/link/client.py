@@ -33,6 +33,10 @@ UNIT_NAMES = {code: name for name, code in spec.COUNTER_UNITS.items()}
 COMMAND_NAMES = {code: name for name, code in spec.COMMANDS.items()}
 MIN_TIMEOUT = 0.5           # seconds: the adaptive timeout never goes below this (a busy host is slow)
 TIMEOUT_MARGIN = 4.0        # adaptive timeout = this x the slowest recent reply time per byte of work
+# The chunk size follows the line as it is now, not as it was: the byte error rate is measured over the last
+# RECENT_TRIES tries, and a chunk cap set after a lost chunk doubles after every CLEAN_STREAK clean requests.
+RECENT_TRIES = 64
+CLEAN_STREAK = 16
 
 
 @dataclass(frozen=True)
@@ -228,6 +232,8 @@ class Client:
         self._pending = []            # frames read but not yet claimed
         self._rates = []              # seconds per byte of work of recent first-try replies
         self._chunk = None            # a cap on SEQUENCE chunks after a chunk was lost whole (None: none)
+        self._recent = []             # (damaged, bytes moved) of the last RECENT_TRIES tries
+        self._clean_streak = 0        # requests answered at the first try since the last failed try
         self.saw_garbage = False
 
     # --- frames --------------------------------------------------------------------------------------
@@ -284,8 +290,13 @@ class Client:
             timeout = self._try_timeout(work)
             self.stats.timeout_s = round(timeout, 3)
             started = time.monotonic()
+            moved = self.stats.bytes_sent + self.stats.bytes_received
             self.send_raw(wire)
             frame = self.read_frame(timeout=timeout, request_id=request_id, stop_on_garbage=True)
+            moved = self.stats.bytes_sent + self.stats.bytes_received - moved
+            damaged = (frame is None and self.saw_garbage) or (frame is not None and self._is_transit_error(frame))
+            self._recent = (self._recent + [(damaged, moved)])[-RECENT_TRIES:]
+            self._clean_streak = self._clean_streak + 1 if frame is not None and not damaged and attempt == 0 else 0
             if frame is None:
                 kind = "garbage" if self.saw_garbage else "timeout"
                 counts[kind] += 1
@@ -435,8 +446,11 @@ class Client:
         """The chunk (steps) that moves the most steps per byte sent on a link that damages each byte with the
         probability measured so far: a chunk of c steps costs (h + b*c) bytes both ways and gets through
         whole with probability (1 - p)^(h + b*c). A clean link gets the board's limit."""
+        if self._chunk and self._clean_streak >= CLEAN_STREAK:         # the line is clean again: grow back
+            self._chunk = None if 2 * self._chunk >= limit else 2 * self._chunk
+            self._clean_streak = 0
         cap = min(limit, self._chunk or limit)
-        p = self.stats.byte_error_estimate()
+        p = self._recent_byte_error() if self._recent else self.stats.byte_error_estimate()
         if not self.adaptive or p <= 0:
             return cap
         info = self.info
@@ -447,6 +461,12 @@ class Client:
         b *= 255 / 254                                                      # COBS overhead
         costs = [((h + b * c) / (c * (1 - p) ** (h + b * c)), c) for c in range(1, cap + 1)]
         return min(costs)[1]
+
+    def _recent_byte_error(self):
+        """The byte error rate over the last tries (the run's own figure, stats, covers every try)."""
+        recent = LinkStats(tries=len(self._recent), damaged_replies=sum(d for d, _ in self._recent),
+                           bytes_sent=sum(n for _, n in self._recent))
+        return recent.byte_error_estimate()
 
     def _sequence_once(self, x, per_step, reset):
         limit = self.chunk_limit(per_step)
@@ -524,6 +544,7 @@ class Client:
         old = self.transport.url
         self.transport.close()
         deadline = time.monotonic() + self.reconnect_wait
+        busy = None
         while True:
             url = self.reconnect()
             if url:
@@ -531,11 +552,14 @@ class Client:
                     self.transport = Transport(url, self.transport.baud)
                     self.stats.reconnects += 1
                     return
-                except PortBusy:
-                    raise
+                except PortBusy as e:     # `tinyrnn flash` holds a new port for its own handshake: wait for it
+                    busy = e
                 except PortError:
-                    pass
+                    busy = None
             if time.monotonic() >= deadline:
+                if busy is not None:
+                    raise LinkFailure(f"{old} went away ({lost.what}) and the port its board came back on stayed "
+                                      f"busy for {self.reconnect_wait:g} s ({busy.what})", busy.fix) from None
                 raise LinkFailure(f"{old} went away ({lost.what}) and no board came back on a port in "
                                 f"{self.reconnect_wait:g} s", "restart the emulator (tinyrnn flash) or replug "
                                 "the board, then run again") from None
