@@ -48,8 +48,11 @@ def add_arguments(p):
     p.add_argument("--timeout", type=at_least(0, float, exclusive=True), default=3.0, metavar="S",
                    help="longest wait for one reply, in seconds (default %(default)s; the client waits less once "
                         "it has timed the board's replies)")
-    p.add_argument("--retries", type=at_least(0), default=4,
-                   help="resends of one request before its sequence is re-run (default %(default)s)")
+    p.add_argument("--retries", type=at_least(0), default=None,
+                   help="resends of one request before its sequence is re-run (default: by the link's measured "
+                        "quality, at least 4; a number fixes it)")
+    p.add_argument("--time-limit", type=at_least(0, float, exclusive=True), default=120.0, metavar="S",
+                   help="longest one request may take with its retries on a noisy line (default %(default)s)")
     p.add_argument("--reruns", type=at_least(0), default=3,
                    help="re-runs of one sequence (after a board reset or a lost chunk) before the run stops "
                         "(default %(default)s)")
@@ -66,7 +69,7 @@ def add_arguments(p):
 
 def run(args) -> int:
     link = {"timeout": args.timeout, "retries": args.retries, "reruns": args.reruns, "max_chunk": args.chunk,
-            "adaptive": not args.no_adapt}
+            "adaptive": not args.no_adapt, "time_limit": args.time_limit}
     results, run_arrays, twin, split = evaluate(args.port, args.model, args.baud, args.limit,
                                                 progress=not args.quiet, link_options=link, inputs=args.inputs,
                                                 resume=args.resume)

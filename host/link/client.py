@@ -9,6 +9,8 @@
 Constants and record layouts come from link/spec.py (also the source of the firmware's header).
 """
 
+import itertools
+import math
 import os
 import struct
 import time
@@ -37,6 +39,12 @@ TIMEOUT_MARGIN = 4.0        # adaptive timeout = this x the slowest recent reply
 # RECENT_TRIES tries, and a chunk cap set after a lost chunk doubles after every CLEAN_STREAK clean requests.
 RECENT_TRIES = 64
 CLEAN_STREAK = 16
+# Retries by link quality (retries=None, the default): at least DEFAULT_RETRIES; once tries come back damaged
+# (the line is alive but noisy, not silent), as many as give a request a 1 - LOST_REQUEST chance to get through
+# at the damaged fraction measured, up to MAX_TRIES and `time_limit` seconds per request.
+DEFAULT_RETRIES = 4
+LOST_REQUEST = 1e-4
+MAX_TRIES = 400
 
 
 @dataclass(frozen=True)
@@ -213,13 +221,14 @@ class Client:
     board and model required) and re-runs the interrupted sequence.
     """
 
-    def __init__(self, transport, timeout=3.0, retries=4, max_chunk=None, reruns=3, adaptive=True,
-                 reconnect=None, reconnect_wait=20.0):
+    def __init__(self, transport, timeout=3.0, retries=None, max_chunk=None, reruns=3, adaptive=True,
+                 reconnect=None, reconnect_wait=20.0, time_limit=120.0):
         self.transport = transport
         self.reconnect = reconnect
         self.reconnect_wait = reconnect_wait
         self.timeout = timeout
-        self.retries = retries
+        self.retries = retries            # None: by link quality (DEFAULT_RETRIES at least)
+        self.time_limit = time_limit      # seconds one request may take with its retries (adaptive retries)
         self.reruns = reruns
         self.max_chunk = max_chunk
         self.adaptive = adaptive
@@ -284,7 +293,11 @@ class Client:
         work = len(wire) + 64
         counts = {"timeout": 0, "garbage": 0, "transit": 0}
         transit_error = None
-        for attempt in range(1 + self.retries):
+        began = time.monotonic()
+        attempt = 0
+        for attempt in itertools.count():
+            if attempt >= self._tries_allowed(counts, began):
+                break
             self.stats.tries += 1
             self.stats.retries += attempt > 0
             timeout = self._try_timeout(work)
@@ -323,7 +336,7 @@ class Client:
                 raise MalformedReply(f"reply to {self._name(ftype)} carries session {frame.session}, not ours "
                                      f"({self.session})", "a firmware bug: rebuild and flash it")
             return frame.payload
-        tries = 1 + self.retries
+        tries = attempt
         quality = f"link so far: {self.stats.describe()}"
         if counts["transit"] and transit_error is not None and counts["transit"] >= max(counts.values()):
             raise ErrorReply(f"{transit_error} (request damaged on the line in {counts['transit']} of {tries} "
@@ -337,6 +350,24 @@ class Client:
                                 f"to {self.timeout:g} s ({quality})",
                                 "is the board running tinyrnn firmware at this baud rate? (--timeout for a "
                                 "slow board)")
+
+    def _tries_allowed(self, counts, began):
+        """Tries one request may take: 1 + retries when set; by default at least 1 + DEFAULT_RETRIES, and on a
+        line that damages frames (not a silent one) as many as its measured damaged fraction calls for."""
+        if self.retries is not None:
+            return 1 + self.retries
+        fixed = 1 + DEFAULT_RETRIES
+        damaged = counts["garbage"] + counts["transit"]
+        if not self.adaptive or not damaged:
+            return fixed
+        if time.monotonic() - began >= self.time_limit:
+            return 0
+        failed = sum(d for d, _ in self._recent) / len(self._recent) if self._recent else 1.0
+        failed = max(failed, damaged / max(1, sum(counts.values())))     # this request's own tries
+        if failed >= 1.0:
+            return MAX_TRIES
+        needed = math.ceil(math.log(LOST_REQUEST) / math.log(failed)) if failed > 0 else fixed
+        return max(fixed, min(MAX_TRIES, needed))
 
     @staticmethod
     def _name(ftype):
