@@ -562,3 +562,14 @@ def test_a_port_busy_until_the_deadline_stops_cleanly_saying_so(monkeypatch):
     client.transport.baud = 115200
     with pytest.raises(LinkFailure, match="stayed busy for 0.3 s"):
         client._reopen(PortError("gone"))
+
+
+def test_by_default_retries_follow_the_line_a_noisy_handshake_gets_through():
+    """At 1e-2 byte faults HELLO (a long reply) came through whole less than 1 try in 5, and 5 fixed tries stopped
+    the run at once. By default the client keeps trying while the tries come back damaged (the line is alive);
+    a number given with retries= still fixes them, and a silent board still gives up after the default tries."""
+    line = DamagingLine("BAD_CRC", damaged=12)
+    assert Client(line, timeout=5.0).hello().board_name == "fake" and len(line.writes) == 13
+    silent = FakeBoard(silent=True)
+    with pytest.raises(BoardNotAnswering, match="after 5 tries"):
+        Client(silent, timeout=0.02).hello()
