@@ -573,3 +573,35 @@ def test_by_default_retries_follow_the_line_a_noisy_handshake_gets_through():
     silent = FakeBoard(silent=True)
     with pytest.raises(BoardNotAnswering, match="after 5 tries"):
         Client(silent, timeout=0.02).hello()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+def test_a_plain_second_reader_of_the_port_is_named(tmp_path):
+    """The port's lock is advisory: a reader that takes none (cat, a terminal) is not refused, but it takes the
+    board's replies. When no reply comes, the client names it instead of blaming the board or the line."""
+    import os
+    import sys
+    import tty
+
+    from tinyrnn.host.link.port_users import other_users
+    from tinyrnn.host.link.transport import Transport
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    path = os.ttyname(slave)
+    reader = subprocess.Popen([sys.executable, "-c", "import sys, time; f = open(sys.argv[1], 'rb'); "
+                               "print('open', flush=True); time.sleep(60)", path], stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().strip() == "open"
+        assert any(f"(pid {reader.pid})" in user for user in other_users(path)), other_users(path)
+        client = Client(Transport(path), timeout=0.05, retries=1)
+        try:
+            with pytest.raises(LinkFailure, match=rf"pid {reader.pid}\) also has the port open.*advisory"):
+                client.hello()
+        finally:
+            client.transport.close()
+    finally:
+        reader.kill()
+        reader.wait()
+        os.close(master)
+        os.close(slave)
+    assert other_users("socket://127.0.0.1:1") == [] and other_users("/nonexistent/port") == []

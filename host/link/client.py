@@ -21,6 +21,7 @@ import numpy as np
 from tinyrnn.quantize.errors import (BoardNotAnswering, BoardReset, ErrorReply, GarbageError, HashMismatch, LinkFailure,
                                      MalformedReply, PortBusy, PortError, SessionTaken, TinyRNNError)
 from tinyrnn.host.link import spec
+from tinyrnn.host.link.port_users import other_users
 from tinyrnn.host.link.framing import FrameReader, encode_frame
 from tinyrnn.host.link.transport import DEFAULT_BAUD, Transport
 
@@ -338,6 +339,12 @@ class Client:
             return frame.payload
         tries = attempt
         quality = f"link so far: {self.stats.describe()}"
+        others = other_users(self.transport.url)
+        if others:      # a reader that took no lock (the port's lock is advisory) takes bytes meant for us
+            raise LinkFailure(f"{self.transport.url}: no valid reply to {self._name(ftype)} in {tries} tries, and "
+                              f"{', '.join(others)} also has the port open ({quality})",
+                              "stop that program: it takes bytes meant for the harness (the port's lock is "
+                              "advisory: programs that take none are not refused)")
         if counts["transit"] and transit_error is not None and counts["transit"] >= max(counts.values()):
             raise ErrorReply(f"{transit_error} (request damaged on the line in {counts['transit']} of {tries} "
                              f"tries; {quality})", transit_error.code, transit_error.detail, transit_error.extra)

@@ -16,6 +16,7 @@ import os
 
 import serial
 
+from tinyrnn.host.link.port_users import other_users
 from tinyrnn.quantize.errors import PortBusy, PortError
 
 DEFAULT_BAUD = 115200
@@ -44,7 +45,8 @@ class Transport:
                                                write_timeout=5, **extra)
         except serial.SerialException as e:
             if "exclusively lock" in str(e):
-                raise PortBusy(f"{url} is busy: another program (a harness or test run?) has it open",
+                holders = ", ".join(other_users(url)) or "another program (a harness or test run?)"
+                raise PortBusy(f"{url} is busy: {holders} has it open",
                                "one client per board: wait for it to finish or stop it") from None
             raise PortError(f"cannot open {url} ({_reason(e)})", OPEN_FIX) from None
         except (OSError, ValueError) as e:
