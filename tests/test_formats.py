@@ -77,3 +77,18 @@ def test_npz_values_beyond_float32_are_refused_not_made_inf(tmp_path, recwarn):
     with pytest.raises(UserError, match=r"'x\[1\]' holds NaN or inf \(or a value beyond float32's range"):
         read_sequence_file(tmp_path / "r.npz")
     assert not [w for w in recwarn if "overflow" in str(w.message)]
+
+
+@pytest.mark.parametrize("content", ["pickle", "npy", "garbage"])
+def test_an_npz_that_is_not_a_zip_of_arrays_is_one_line_and_never_unpickled(tmp_path, content):
+    import pickle
+    path = tmp_path / "r.npz"
+    if content == "pickle":
+        path.write_bytes(pickle.dumps([1, 2, 3]))
+    elif content == "npy":
+        np.save(tmp_path / "a.npy", np.ones((2, 3, 1)))
+        (tmp_path / "a.npy").rename(path)
+    else:
+        path.write_bytes(bytes(range(256)) * 2)
+    with pytest.raises(UserError, match="cannot read .* as NPZ \\(not a zip archive"):
+        read_sequence_file(path)

@@ -187,6 +187,10 @@ def _same_per_sequence(path: Path, line: int, key: str, column: str, value: str,
 # ---- NPZ ---------------------------------------------------------------------------------------------
 
 def _read_npz(path: Path) -> SequenceFile:
+    # np.load takes any pickle or .npy too: only a zip of arrays is an NPZ (and a pickle is never run as one)
+    if path.is_file() and not zipfile.is_zipfile(path):
+        raise UserError(f"cannot read '{path}' as NPZ (not a zip archive of arrays: a .npy, a pickle or damaged)",
+                        "write it with numpy.savez(path, x=..., y=...)")
     try:
         # Object arrays (one array per sequence) are pickled by numpy: only load files you trust.
         z = np.load(str(path), allow_pickle=True)
