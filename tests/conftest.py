@@ -51,3 +51,18 @@ def pytest_collection_modifyitems(config, items):
         keep = [item for item in items if tier_of(item) in wanted]
         config.hook.pytest_deselected(items=[item for item in items if tier_of(item) not in wanted])
         items[:] = keep
+
+
+# Tests that skip for want of a MicroPython source tree say why one by one, lost among other skips in a whole run:
+# say once, at the end, what was skipped and how to enable it.
+MICROPYTHON_SOURCE_HINT = "MICROPY_DIR"
+
+
+def pytest_terminal_summary(terminalreporter):
+    files = sorted({report.nodeid.split("::")[0] for report in terminalreporter.stats.get("skipped", [])
+                    if MICROPYTHON_SOURCE_HINT in str(report.longrepr)})
+    if files:
+        terminalreporter.write_line(
+            "note: tests that build MicroPython were skipped (no usable MicroPython v1.28.0 source) in "
+            f"{', '.join(files)} — set MICROPY_DIR to a MicroPython v1.28.0 checkout (or keep "
+            "../shared/vendor/micropython-1.28.0-min.tar.gz beside this clone) to run them", yellow=True)

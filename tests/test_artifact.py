@@ -200,3 +200,17 @@ def test_the_format_is_documented_in_one_place():
     results_part = doc.split("## `hw/<board>/results.json`")[1].split("\n## ")[0]
     assert [f for f in Manifest.field_names() if f'"{f}"' not in manifest_part] == []
     assert [f for f in BoardRun.field_names() if f"`{f}`" not in results_part] == []
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_artifact_files_follow_the_umask(tmp_path, umask):
+    """A copied artifact directory must be readable by another user or CI account as the umask allows (the
+    atomic writer's temporary file is private: its mode is set from the umask before it replaces the file)."""
+    import os
+    old = os.umask(umask)
+    try:
+        artifact = Artifact.create(tmp_path / "a", {"task": "classification"})
+        artifact.write_manifest(artifact.manifest)
+    finally:
+        os.umask(old)
+    assert (artifact.path / MANIFEST_NAME).stat().st_mode & 0o777 == 0o666 & ~umask

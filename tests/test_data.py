@@ -143,3 +143,25 @@ def test_group_column_holds_out_whole_subjects(tmp_path):
     assert test and train and not train & test
     with pytest.raises(D.UserError, match="no column 'visit'"):
         D.load_dataset(None, str(path), group_column="visit")
+
+
+def test_the_channel_columns_are_named_and_can_be_chosen(tmp_path):
+    seqs, labels = make_sequences(n=12)
+    path = str(write_csv(tmp_path / "d.csv", seqs, labels))
+    assert D.load_dataset(None, path, seed=1).channels == [f"ch{c}" for c in range(seqs[0].shape[1])]
+    chosen = D.load_dataset(None, path, seed=1, channels=["ch2", "ch0"])
+    assert chosen.channels == ["ch2", "ch0"] and chosen.input_dim == 2
+    everything = D.load_dataset(None, path, seed=1)
+    assert np.array_equal(chosen.train.sequences[0], everything.train.sequences[0][:, [2, 0]])
+    with pytest.raises(UserError, match=r"--channels ch0,subject: no column subject .* ch0, ch1"):
+        D.load_dataset(None, path, channels=["ch0", "subject"])
+    npz = str(write_npz(tmp_path / "d.npz", seqs, labels))
+    assert D.load_dataset(None, npz).channels is None
+    with pytest.raises(UserError, match="--channels names CSV columns"):
+        D.load_dataset(None, npz, channels=["ch0"])
+
+
+def test_unseen_test_labels_are_named_as_the_file_writes_them():
+    with pytest.raises(UserError) as e:
+        D.encode_labels(np.array(["1", "2", "1"]), np.array(["11", "2"]))
+    assert "test labels '11' never occur" in str(e.value) and "np.str_" not in str(e.value), str(e.value)

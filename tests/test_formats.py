@@ -47,6 +47,8 @@ def test_npz_parts_in_order_with_their_labels(tmp_path):
     ("sequence_id,split,a\ns,train,1\ns,test,2\n", ["both splits"]),
     ("sequence_id,split,a\ns,val,1\n", ["'split'", "val"]),
     ("sequence_id,a\ns,inf\n", ["line 2", "NaN or inf"]),
+    ("sequence_id,a\ns,1\ns,nan\n", ["line 3", "NaN or inf", "channel a"]),
+    ("sequence_id,a,b\ns,1,-1e300\n", ["line 2", "-1e300", "channel b", "beyond float32's range"]),
     ("sequence_id,a\ns,1_0\n", ["line 2", "'1_0' is not a number"]),
     ("sequence_id,a,b\ns,1\n", ["line 2", "channel b"]),
     ("sequence_id,a\ns,1,2\n", ["line 2 has 3 cells"]),
@@ -66,3 +68,27 @@ def test_npz_label_count_and_unknown_extension(tmp_path):
         read_sequence_file(tmp_path / "r.npz")
     with pytest.raises(UserError, match="has the extension '.txt'"):
         read_sequence_file(tmp_path / "r.txt")
+
+
+def test_npz_values_beyond_float32_are_refused_not_made_inf(tmp_path, recwarn):
+    x = np.ones((2, 3, 1))
+    x[1, 2, 0] = 1e300
+    np.savez(tmp_path / "r.npz", x=x)
+    with pytest.raises(UserError, match=r"'x\[1\]' holds NaN or inf \(or a value beyond float32's range"):
+        read_sequence_file(tmp_path / "r.npz")
+    assert not [w for w in recwarn if "overflow" in str(w.message)]
+
+
+@pytest.mark.parametrize("content", ["pickle", "npy", "garbage"])
+def test_an_npz_that_is_not_a_zip_of_arrays_is_one_line_and_never_unpickled(tmp_path, content):
+    import pickle
+    path = tmp_path / "r.npz"
+    if content == "pickle":
+        path.write_bytes(pickle.dumps([1, 2, 3]))
+    elif content == "npy":
+        np.save(tmp_path / "a.npy", np.ones((2, 3, 1)))
+        (tmp_path / "a.npy").rename(path)
+    else:
+        path.write_bytes(bytes(range(256)) * 2)
+    with pytest.raises(UserError, match="cannot read .* as NPZ \\(not a zip archive"):
+        read_sequence_file(path)

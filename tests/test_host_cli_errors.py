@@ -61,7 +61,10 @@ def test_flash_model_not_an_artifact(capsys):
 
 @pytest.mark.parametrize("port", ["/dev/pts/999", "socket://127.0.0.1:1"])
 def test_harness_port_that_cannot_be_opened(capsys, synthetic, port):
-    assert_one_line_error(*run_cli(capsys, "harness", "--port", port, "--model", str(synthetic), "--quiet"), port)
+    code, err = run_cli(capsys, "harness", "--port", port, "--model", str(synthetic), "--quiet")
+    assert_one_line_error(code, err, port, " — check the port")     # what to do, not only what failed
+    if port.startswith("/dev/"):
+        assert err.count("No such file or directory") == 1, err     # the cause once, not pyserial's repeats
 
 
 @pytest.mark.parametrize("limit", ["0", "-3", "many"])
@@ -112,6 +115,39 @@ def test_hwtest_model_without_weights(capsys, synthetic, tmp_path):
 
 def test_hwtest_typo_is_refused_not_passed_to_pytest(capsys):
     assert_one_line_error(*run_cli(capsys, "hwtest", "--modle", "x"), "--modle")
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_boards_generate_into_a_folder_that_cannot_be_written(capsys, tmp_path, where):
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "afile" if where == "a file" else tmp_path / "afile" / "gen"
+    assert_one_line_error(*run_cli(capsys, "boards", "generate", "qemu-mps2-an386", str(out)),
+                          "cannot write the build inputs", str(out))
+
+
+@pytest.mark.parametrize("image, words", [("missing.elf", ["cannot read", "missing.elf"]),
+                                          ("notelf.bin", ["notelf.bin", "is not an ELF file"]),
+                                          (".", ["cannot read"])])
+def test_boards_fit_on_a_missing_or_non_elf_file(capsys, tmp_path, image, words):
+    (tmp_path / "notelf.bin").write_bytes(b"\x00\x20\x00\x20" * 64)
+    assert_one_line_error(*run_cli(capsys, "boards", "fit", "qemu-microbit", str(tmp_path / image)), *words)
+
+
+@pytest.mark.parametrize("scale, words", [("0.1,0.2", ["2 values", "6 input channels", "one per channel (6)"]),
+                                          ("0,1,1,1,1,1", ["0 is not a positive number"]),
+                                          ("nan", ["nan is not a positive number"]),
+                                          ])
+def test_export_lib_int_scale_mistakes(capsys, synthetic, tmp_path, scale, words):
+    assert_one_line_error(*run_cli(capsys, "export", "--lib", str(tmp_path / "lib"), "--model", str(synthetic),
+                                   "--int-scale", scale, "--no-measure"), *words)
+
+
+def test_export_lib_int_scale_too_far_from_the_data(capsys, synthetic, tmp_path):
+    """Found only once the model is exported (its progress lines come first): still one error line, no traceback."""
+    model = shutil.copytree(synthetic, tmp_path / "m")
+    code, err = run_cli(capsys, "export", "--lib", str(tmp_path / "lib"), "--model", str(model), "--int-scale",
+                        "1e-30", "--no-measure")
+    assert_one_line_error(code, err.strip().splitlines()[-1], "--int-scale", "out of range", "real unit")
 
 
 TINYRNN = Path(sys.executable).parent / "tinyrnn"      # the console script pip installs

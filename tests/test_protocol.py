@@ -511,3 +511,97 @@ def test_c_answers_a_retry_from_its_stored_reply(cproto):
     c_feed(cproto, b"\x55\x00")                       # a bad frame in between must not spoil the stored reply
     reqs, sent = c_feed(cproto, wire)                 # the host retries: same bytes
     assert reqs == [] and [(f.type, f.request_id, f.payload) for f in sent] == [(0x83, 0x4242, b"\xab\xcd")]
+
+
+def test_chunks_grow_back_once_the_line_is_clean_again():
+    """After a disturbance (a lost chunk capped the size, damaged tries raised the measured error rate), a clean
+    line brings the chunks back to the board's limit instead of 1-step chunks for the rest of the run."""
+    board = FakeBoard()
+    client = Client(board)
+    client.hello()
+    limit = client.chunk_limit()
+    client._chunk = 1                                        # as after chunks lost whole
+    client._recent = [(True, 40)] * 20                       # and a burst of damaged tries
+    assert client._best_chunk(limit, True) == 1
+    sizes = []
+    for _ in range(12):                                      # the damaged tries leave the measured window
+        before = len(board.requests)
+        client.sequence(np.ones((4 * limit, 2), dtype=np.int16))
+        sizes += [struct.unpack_from(spec.SEQUENCE_FORMAT, f.payload)[2] for f in board.requests[before:]]
+    assert sizes[0] == 1 and sizes[-1] == limit, sizes
+    assert client._chunk is None and client._best_chunk(limit, True) == limit
+
+
+def test_a_reconnect_waits_while_the_new_port_is_busy(monkeypatch):
+    """`tinyrnn flash` holds the restarted emulator's port for its own handshake for a moment: busy is a reason
+    to wait on a reconnect, not to stop."""
+    from tinyrnn.host.link import client as client_module
+    from tinyrnn.quantize.errors import PortBusy, PortError
+    opened = []
+
+    def transport(url, baud):
+        opened.append(url)
+        if len(opened) < 3:
+            raise PortBusy(f"{url} is busy", "wait")
+        return FakeBoard()
+    monkeypatch.setattr(client_module, "Transport", transport)
+    client = Client(FakeBoard(), reconnect=lambda: "/dev/pts/new", reconnect_wait=5.0)
+    client.transport.baud = 115200
+    client._reopen(PortError("gone"))
+    assert opened == ["/dev/pts/new"] * 3 and client.stats.reconnects == 1
+
+
+def test_a_port_busy_until_the_deadline_stops_cleanly_saying_so(monkeypatch):
+    from tinyrnn.host.link import client as client_module
+    from tinyrnn.quantize.errors import PortBusy, PortError
+
+    def transport(url, baud):
+        raise PortBusy(f"{url} is busy", "stop the other program")
+    monkeypatch.setattr(client_module, "Transport", transport)
+    client = Client(FakeBoard(), reconnect=lambda: "/dev/pts/new", reconnect_wait=0.3)
+    client.transport.baud = 115200
+    with pytest.raises(LinkFailure, match="stayed busy for 0.3 s"):
+        client._reopen(PortError("gone"))
+
+
+def test_by_default_retries_follow_the_line_a_noisy_handshake_gets_through():
+    """At 1e-2 byte faults HELLO (a long reply) came through whole less than 1 try in 5, and 5 fixed tries stopped
+    the run at once. By default the client keeps trying while the tries come back damaged (the line is alive);
+    a number given with retries= still fixes them, and a silent board still gives up after the default tries."""
+    line = DamagingLine("BAD_CRC", damaged=12)
+    assert Client(line, timeout=5.0).hello().board_name == "fake" and len(line.writes) == 13
+    silent = FakeBoard(silent=True)
+    with pytest.raises(BoardNotAnswering, match="after 5 tries"):
+        Client(silent, timeout=0.02).hello()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+def test_a_plain_second_reader_of_the_port_is_named(tmp_path):
+    """The port's lock is advisory: a reader that takes none (cat, a terminal) is not refused, but it takes the
+    board's replies. When no reply comes, the client names it instead of blaming the board or the line."""
+    import os
+    import sys
+    import tty
+
+    from tinyrnn.host.link.port_users import other_users
+    from tinyrnn.host.link.transport import Transport
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    path = os.ttyname(slave)
+    reader = subprocess.Popen([sys.executable, "-c", "import sys, time; f = open(sys.argv[1], 'rb'); "
+                               "print('open', flush=True); time.sleep(60)", path], stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().strip() == "open"
+        assert any(f"(pid {reader.pid})" in user for user in other_users(path)), other_users(path)
+        client = Client(Transport(path), timeout=0.05, retries=1)
+        try:
+            with pytest.raises(LinkFailure, match=rf"pid {reader.pid}\) also has the port open.*advisory"):
+                client.hello()
+        finally:
+            client.transport.close()
+    finally:
+        reader.kill()
+        reader.wait()
+        os.close(master)
+        os.close(slave)
+    assert other_users("socket://127.0.0.1:1") == [] and other_users("/nonexistent/port") == []

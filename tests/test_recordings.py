@@ -155,6 +155,57 @@ def test_unusable_recordings_are_one_line(tmp_path, capsys, problem, message):
     assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize("where", ["a folder", "a missing folder"])
+def test_predict_json_to_a_path_that_cannot_be_written(tmp_path, capsys, where):
+    model = _model(tmp_path / "m")
+    csv_path = _write_csv(tmp_path / "r.csv", _frames(n=2))
+    target = tmp_path if where == "a folder" else tmp_path / "missing" / "p.json"
+    assert main(["predict", "--model", str(model), str(csv_path), "--json", str(target)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: --json {target}: cannot write it") and len(err.splitlines()) == 1, err
+
+
+def _named(model, channels):
+    manifest = json.loads((model / "model.json").read_text())
+    (model / "model.json").write_text(json.dumps(manifest | {"channels": channels}))
+    return model
+
+
+def test_recording_columns_are_matched_to_the_model_by_name(tmp_path, capsys):
+    """Columns in another order are put in the model's; the outputs are those of the file in the model's order."""
+    model = _named(_model(tmp_path / "m"), [f"ch{j}" for j in range(6)])
+    seqs = _frames(n=3)
+    in_order = _write_csv(tmp_path / "a.csv", seqs)
+    order = [3, 1, 5, 0, 2, 4]
+    shuffled = tmp_path / "b.csv"
+    with open(shuffled, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["sequence_id"] + [f"ch{j}" for j in order])
+        for i, s in enumerate(seqs):
+            for frame in s:
+                w.writerow([f"rec-{i}"] + [repr(float(frame[j])) for j in order])
+    outputs = []
+    for path in (in_order, shuffled):
+        assert main(["predict", "--model", str(model), str(path), "--json", str(tmp_path / "p.json")]) == 0
+        outputs.append(json.loads((tmp_path / "p.json").read_text())["twin_outputs_q"])
+    assert outputs[0] == outputs[1]
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("columns, words", [(["ch0", "ch1", "ch2", "ch3", "ch4", "subject"], ["missing ch5",
+                                                                                               "unknown subject"]),
+                                            (["ch0", "ch1", "ch2", "ch3", "ch4", "ch5", "subject"],
+                                             ["unknown subject"])])
+def test_recording_columns_that_are_not_the_models_are_refused_by_name(tmp_path, capsys, columns, words):
+    model = _named(_model(tmp_path / "m"), [f"ch{j}" for j in range(6)])
+    path = tmp_path / "r.csv"
+    path.write_text("sequence_id," + ",".join(columns) + "\n" + "s," + ",".join(["1.0"] * len(columns)) + "\n")
+    assert main(["predict", "--model", str(model), str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not the model's" in err and all(w in err for w in words), err
+    assert "ch0, ch1, ch2, ch3, ch4, ch5" in err
+
+
 def test_predict_runs_on_the_base_install(tmp_path):
     """No pandas, no TensorFlow: the command runs with both made unimportable."""
     model = _model(tmp_path / "m")
@@ -187,7 +238,7 @@ def emulated_board(tmp_path, monkeypatch):
 
 
 @pytest.mark.emulator
-def test_harness_inputs_on_qemu(emulated_board, tmp_path, capsys):
+def test_harness_inputs_on_qemu(emulated_board, tmp_path, capsys, monkeypatch):
     model, port = emulated_board
     seqs = _frames(seed=3, n=5) + [np.zeros((1, 6), np.float32)]          # the last: shorter than one step
     csv_path = _write_csv(tmp_path / "mine.csv", seqs, ["class0", "class1", "class2", "class0", "class1", "class2"])
@@ -208,6 +259,17 @@ def test_harness_inputs_on_qemu(emulated_board, tmp_path, capsys):
     assert [r["board_class"] for r in board] == [r["twin_class"] for r in host]
     assert [r["float_class"] for r in board] == [r["float_class"] for r in host]
     assert "bit-exact vs twin: OK" in out and "PASS" in out
+    # a read-only artifact directory: the verdict is printed, then what could not be written (root ignores modes:
+    # the write fails here as it would for a user)
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(model / "inputs"))
+    monkeypatch.setattr("tinyrnn.host.commands.harness.write_outputs", refused)
+    code = main(["harness", "--port", port, "--model", str(model), "--inputs", str(csv_path), "--quiet",
+                 "--no-plots"])
+    out, err = capsys.readouterr()
+    assert code == 2 and "bit-exact vs twin: OK" in out and out.rstrip().endswith("PASS"), out
+    assert err.startswith("error: the verdict above stands, but its results could not be written") and \
+        "Permission denied" in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_limit_applies_to_inputs(tmp_path):

@@ -219,3 +219,14 @@ def test_search_on_a_ray_cluster(data, tmp_path):
         for node in reversed(nodes):                               # the worker first, then the head
             _stop_group(node)
         shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+@pytest.mark.fast
+def test_a_cell_kind_with_no_measured_trial_is_not_measured_not_none_fits():
+    def trial(cell, status, instructions=1000):
+        return {"cell": cell, "status": status, "instructions_per_step": instructions, "flash_bytes": 10,
+                "ram_bytes": 10, "score": 0.5}
+    records = [trial("gru", R.MEASURED), trial("gru", R.MEASURED, 2000), trial("lstm", R.STOPPED)]
+    rows = R.matched_table(records, {"max_flash": 100, "max_ram": 100})
+    assert {(row["cell"], row["measured"]) for row in rows} == {("gru", True), ("lstm", False)}
+    assert all(row["trial"] is None for row in rows if row["cell"] == "lstm")

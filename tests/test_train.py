@@ -13,7 +13,7 @@ from tinyrnn.host.training import model as M
 from tinyrnn.host.training.convert import non_integer_tensors
 from tinyrnn.quantize.reference.metrics import compare_outputs
 from tinyrnn.host import cli
-from synthetic import make_sequences, regression_targets, write_npz
+from synthetic import make_sequences, regression_targets, write_csv, write_npz
 
 pytestmark = pytest.mark.tensorflow
 
@@ -314,3 +314,16 @@ def test_report_shows_kernel_outputs_side_by_side(gru_run, tmp_path):
     assert "| flash_bytes | – | – | 1234 |" in text and "a note" in text
     for name in ["training", "confusion", "traces", "errors"]:
         assert (tmp_path / "plots" / f"{name}.png").stat().st_size > 1000
+
+
+def test_training_says_and_stores_the_channels_it_took(workdir, capsys):
+    """An extra column of a CSV would silently become an input: training names the channels it took, --channels
+    chooses them, and model.json keeps their names for predict and harness --inputs to match by."""
+    seqs, labels = make_sequences(n=40, length=10, channels=3, classes=2, seed=4)
+    data = write_csv(workdir / "named.csv", seqs, labels)
+    out = workdir / "named"
+    assert main(["--data", str(data), "--out", str(out), *[a for a in FAST if a != "--quiet"],
+                 "--channels", "ch2,ch0"]) == 0
+    assert "channels: ch2, ch0 (" in capsys.readouterr().out
+    manifest = json.loads((out / "model.json").read_text())
+    assert manifest["channels"] == ["ch2", "ch0"] and manifest["input_dim"] == 2

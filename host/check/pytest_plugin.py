@@ -6,9 +6,12 @@ suite against its own board:
     pytest --pyargs tinyrnn.hwtests --port /dev/ttyACM0 --model build/basic_motions-gru32
     pytest --pyargs tinyrnn.hwtests --place lab1-an386 --coordinator lab:20408 --model ...   (labgrid)
 
-Without --port the hardware tests skip. A board that does not answer, or runs another model than --model,
+Without --port (or with an empty one, as an unset CI variable gives) a run of the suite alone is an error, never
+a green run that tested nothing; in a larger run (this repository's own `pytest tests`) the hardware tests skip. A
+board that does not answer, or runs another model than --model,
 ends the session once with one line saying what is wrong and what to do, instead of failing every test.
 """
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +29,8 @@ def pytest_addoption(parser):
     group = parser.getgroup("tinyrnn", "tinyrnn hardware suite")
     group.addoption("--port", default=None,
                     help="serial port URL of a board running tinyrnn firmware "
-                         "(/dev/ttyUSB0, /dev/pts/N, socket://host:port, rfc2217://host:port); the hardware tests "
-                         "skip without it")
+                         "(/dev/ttyUSB0, /dev/pts/N, socket://host:port, rfc2217://host:port); required (or "
+                         "--place): the suite alone without it is an error")
     group.addoption("--place", default=None,
                     help="a labgrid place instead of --port: acquired for the session (refused in one line while "
                          "someone holds it), its network serial port used, released at the end (docs/farm.md)")
@@ -36,6 +39,29 @@ def pytest_addoption(parser):
     group.addoption("--baud", type=int, default=DEFAULT_BAUD, help=f"baud rate for --port (default {DEFAULT_BAUD})")
     group.addoption("--model", default=None,
                     help=f"artifact directory of the model flashed on the board (default: {DEFAULT_MODEL})")
+
+
+def _suite_dir() -> Path | None:
+    spec = importlib.util.find_spec("tinyrnn.hwtests")      # where the installed suite is (tests/hw when editable)
+    return Path(spec.origin).resolve().parent if spec and spec.origin else None
+
+
+def _in_suite(item, suite: Path | None) -> bool:
+    return suite is not None and suite in Path(item.path).resolve().parents
+
+
+def pytest_collection_modifyitems(config, items):
+    """The suite alone without a port would skip every test and pass: refuse it. (Beside other tests, as in the
+    repository's own run, the hardware tests skip instead.)"""
+    if config.getoption("--port") or config.getoption("--place") or not items:
+        return
+    suite = _suite_dir()
+    if not all(_in_suite(item, suite) for item in items):
+        return
+    raise pytest.UsageError("the hardware suite needs a board: --port is missing or empty (nothing would be "
+                            "tested) — pass --port PORT of a board running the model's firmware (tinyrnn flash "
+                            "--board B --model DIR prints one) or --place NAME, or run tinyrnn hwtest for the "
+                            "emulated boards")
 
 
 @dataclass

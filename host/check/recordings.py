@@ -17,6 +17,7 @@ make no step, as in the library. The float model sees the mean of the same block
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class Recordings:
     names: list[str]
     sequences: list[np.ndarray]
     labels: list | None          # one per sequence (str for CSV, the array's values for NPZ; None = unlabelled)
+    channels: list[str] | None = None    # a CSV's channel columns, in file order (None for NPZ: unnamed)
 
     def __len__(self):
         return len(self.sequences)
@@ -60,7 +62,26 @@ def load_recordings(path) -> Recordings:
         labels = [None if v is None or (file.kind == "csv" and not v) else v for v in file.labels]
         if all(v is None for v in labels):
             labels = None
-    return Recordings(path, file.ids, file.sequences, labels)
+    return Recordings(path, file.ids, file.sequences, labels, file.channels)
+
+
+def match_channels(rec: Recordings, manifest) -> Recordings:
+    """The recordings with their channels in the model's order, matched by name when both sides name them (the
+    model's names are stored at training): reordered when the columns are the model's in another order; one line
+    naming the missing and unknown columns when they differ. Unnamed channels (NPZ, older models) are taken as
+    they come."""
+    wanted = manifest.get("channels")
+    if not wanted or rec.channels is None or list(rec.channels) == list(wanted):
+        return rec
+    missing = [c for c in wanted if c not in rec.channels]
+    unknown = [c for c in rec.channels if c not in wanted]
+    if missing or unknown:
+        said = "; ".join(part for part in (f"missing {', '.join(missing)}" if missing else "",
+                                          f"unknown {', '.join(unknown)}" if unknown else "") if part)
+        raise UserError(f"'{rec.path}': its channel columns are not the model's ({said})",
+                        f"record the columns the model was trained on: {', '.join(wanted)} (any order)")
+    order = [list(rec.channels).index(c) for c in wanted]
+    return dataclasses.replace(rec, sequences=[s[:, order] for s in rec.sequences], channels=list(wanted))
 
 
 def load_model(model_dir) -> tuple[TwinModel, Manifest, dict]:
@@ -119,7 +140,8 @@ def _encode_labels(rec: Recordings, keep, manifest) -> np.ndarray | None:
         try:
             value = np.asarray(label, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError):
-            raise UserError(f"'{rec.path}': regression target {label!r} is not a number",
+            shown = label.item() if isinstance(label, np.generic) else label
+            raise UserError(f"'{rec.path}': regression target {shown!r} is not a number",
                             "regression labels are numbers in the target's unit") from None
         if value.size != k:
             raise UserError(f"'{rec.path}': a target has {value.size} values, the model predicts {k}",
@@ -131,6 +153,7 @@ def _encode_labels(rec: Recordings, keep, manifest) -> np.ndarray | None:
 def prepare(rec: Recordings, twin: TwinModel, manifest: dict) -> Prepared:
     """Kernel inputs as the library's push_float makes them, and the float model's inputs, for every sequence."""
     d = int(manifest["input_dim"])
+    rec = match_channels(rec, manifest)
     for name, seq in zip(rec.names, rec.sequences):
         if seq.shape[1] != d:
             raise UserError(f"'{rec.path}': sequence {name!r} has {seq.shape[1]} channels, the model takes {d}",

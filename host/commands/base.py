@@ -13,6 +13,8 @@ import argparse
 import importlib
 import sys
 
+from pathlib import Path
+
 from tinyrnn.quantize.errors import TinyRNNError, UserError
 
 
@@ -60,3 +62,12 @@ def run_command(module_name: str, argv, prog: str) -> int:
     except KeyboardInterrupt:
         print("error: interrupted — run the command again to finish", file=sys.stderr)
         return 130
+
+
+def write_output(path, text: str, option: str) -> None:
+    """Write a file the user named with `option`; a path that cannot be written is one line naming it and why."""
+    try:
+        Path(path).write_text(text)
+    except OSError as e:
+        raise UserError(f"{option} {path}: cannot write it ({e.strerror or e})",
+                        "give a writable file path (its folder must exist)") from None

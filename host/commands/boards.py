@@ -7,10 +7,11 @@ against the board's flash and RAM (the firmware Makefile runs both).
 import json
 from pathlib import Path
 
+from tinyrnn.host.commands.base import write_output
 from tinyrnn.host.device import fwsize
 from tinyrnn.host.device.boards import board_names, generate, load_board
 from tinyrnn.host.device.targets import load_target
-from tinyrnn.quantize.errors import ToolMissing
+from tinyrnn.quantize.errors import ToolMissing, UserError
 
 EXAMPLES = """\
   {prog} list
@@ -44,9 +45,15 @@ def run(args) -> int:
         for line in load_target(args.board).describe():
             print(line)
     elif args.action == "generate":
-        generate(load_board(args.board), args.outdir)
+        board = load_board(args.board)
+        try:
+            generate(board, args.outdir)
+        except OSError as e:
+            raise UserError(f"cannot write the build inputs into {args.outdir} ({e.strerror or e}: {e.filename})",
+                            "give a folder you can write to (it is created if missing)") from None
     else:
         board = load_board(args.board)
+        _must_be_elf(args.elf)
         try:
             sizes = fwsize.measure(args.elf)
         except FileNotFoundError as e:
@@ -56,5 +63,18 @@ def run(args) -> int:
         if args.json:
             record = dict(sizes, board=board.name, model=args.label,
                           flash_size=board.flash_size, ram_size=board.ram_size)
-            args.json.write_text(json.dumps(record, indent=2) + "\n")
+            write_output(args.json, json.dumps(record, indent=2) + "\n", "--json")
     return 0
+
+
+def _must_be_elf(path: Path) -> None:
+    """The image `fit` measures: an ELF file the linker wrote (nm would fail on anything else, with a traceback)."""
+    try:
+        with path.open("rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise UserError(f"cannot read {path} ({e.strerror or e})",
+                        "pass the linked image (app.elf, or app.measure.elf in the firmware's build folder)") from None
+    if magic != b"\x7fELF":
+        raise UserError(f"{path} is not an ELF file", "pass the linked image (app.elf, or app.measure.elf in the "
+                        "firmware's build folder), not a .bin/.hex or another file")

@@ -12,11 +12,12 @@ examples/stream, whose output on any core equals examples/stream/expected.txt (t
 The model is named the same way in every mode: DIR, or --model DIR.
 """
 import json
+import math
 import tempfile
 from pathlib import Path
 
 from tinyrnn.host.commands.options import add_model, artifact_dir
-from tinyrnn.host.device.library_counts import count_library_instructions
+from tinyrnn.host.device.library_counts import count_library_instructions, uncounted
 from tinyrnn.quantize.artifact import Artifact
 from tinyrnn.quantize.emit.c_library import LibraryError, write_library
 from tinyrnn.quantize.emit.export import export
@@ -53,14 +54,19 @@ def add_arguments(p):
                         "rv32imc on the emulated RISC-V board)")
 
 
-def _int_scale(text):
+def _int_scale(text, channels):
     if text is None:
         return None
+    fix = f"give one positive number or one per channel ({channels}), comma-separated"
     try:
         values = [float(v) for v in text.split(",")]
     except ValueError:
-        raise UserError(f"--int-scale {text}: not numbers", "give one positive number or one per channel, "
-                        "comma-separated") from None
+        raise UserError(f"--int-scale {text}: not numbers", fix) from None
+    if len(values) not in (1, channels):
+        raise UserError(f"--int-scale {text}: {len(values)} values for a model of {channels} input channels", fix)
+    bad = [v for v in values if not (v > 0 and math.isfinite(v))]
+    if bad:
+        raise UserError(f"--int-scale {text}: {bad[0]:g} is not a positive number", fix)
     return values[0] if len(values) == 1 else values
 
 
@@ -78,7 +84,7 @@ def _first_line(err: Exception) -> TinyRNNError:
 
 def _write_library(model: Path, args) -> int:
     artifact = Artifact.open(model)
-    scale = _int_scale(args.int_scale)
+    scale = _int_scale(args.int_scale, artifact.manifest.input_dim)
     try:
         if not artifact.kernel.json.is_file() or not (artifact.c_dir / "model_data.c").is_file():
             export(model, progress=True)
@@ -95,6 +101,8 @@ def _write_library(model: Path, args) -> int:
           f"{info['example_sequences']} example sequence(s); RAM {info['struct_bytes']} bytes"
           + "".join(f", flash {core} {v['code'] + v['model_data']} bytes" for core, v in flash.items())
           + "".join(f", {core} {n} instructions/step" for core, n in info["instructions_per_step"].items()))
+    for reason in ([] if args.no_measure else uncounted(info["instructions_per_step"])):
+        print(f"note: the README has no instructions-per-step row for {reason}")
     print(f"next: see {Path(args.lib) / 'README.md'}")
     return 0
 

@@ -23,7 +23,7 @@ from tinyrnn.host.commands.base import at_least
 from tinyrnn.host.commands.options import add_baud, add_model, add_port
 from tinyrnn.host.check.harness import evaluate, write_outputs
 from tinyrnn.host.defaults import DEFAULT_MODEL
-from tinyrnn.quantize.errors import LinkFailure
+from tinyrnn.quantize.errors import LinkFailure, UserError
 from tinyrnn.host.report.html import REPORT_NAME
 from tinyrnn.quantize.artifact import BoardRun
 
@@ -48,8 +48,11 @@ def add_arguments(p):
     p.add_argument("--timeout", type=at_least(0, float, exclusive=True), default=3.0, metavar="S",
                    help="longest wait for one reply, in seconds (default %(default)s; the client waits less once "
                         "it has timed the board's replies)")
-    p.add_argument("--retries", type=at_least(0), default=4,
-                   help="resends of one request before its sequence is re-run (default %(default)s)")
+    p.add_argument("--retries", type=at_least(0), default=None,
+                   help="resends of one request before its sequence is re-run (default: by the link's measured "
+                        "quality, at least 4; a number fixes it)")
+    p.add_argument("--time-limit", type=at_least(0, float, exclusive=True), default=120.0, metavar="S",
+                   help="longest one request may take with its retries on a noisy line (default %(default)s)")
     p.add_argument("--reruns", type=at_least(0), default=3,
                    help="re-runs of one sequence (after a board reset or a lost chunk) before the run stops "
                         "(default %(default)s)")
@@ -66,13 +69,17 @@ def add_arguments(p):
 
 def run(args) -> int:
     link = {"timeout": args.timeout, "retries": args.retries, "reruns": args.reruns, "max_chunk": args.chunk,
-            "adaptive": not args.no_adapt}
+            "adaptive": not args.no_adapt, "time_limit": args.time_limit}
     results, run_arrays, twin, split = evaluate(args.port, args.model, args.baud, args.limit,
                                                 progress=not args.quiet, link_options=link, inputs=args.inputs,
                                                 resume=args.resume)
-    out = write_outputs(results, run_arrays, twin, split, args.model, plots=not args.no_plots)
     board_run = BoardRun.of(results)
-    results_path = BoardRun.path_in(out)
+    # The verdict is printed whatever happens to the files: a board checked for minutes is never lost to a
+    # read-only artifact directory (what could not be written is said after the verdict).
+    try:
+        out, unwritten = write_outputs(results, run_arrays, twin, split, args.model, plots=not args.no_plots), None
+    except OSError as e:
+        out, unwritten = None, e
     if args.inputs:
         for line in recordings.table_lines(board_run.inputs["per_sequence"], board_run.task, "board"):
             print(line)
@@ -81,15 +88,27 @@ def run(args) -> int:
               f"{board_run.sequences - board_run.resumed_sequences} run now")
     for line in summary_lines(board_run):
         print(line)
+    if out is not None:
+        _print_where(args, out)
+    if board_run.stopped:
+        kept = f"kept in {BoardRun.path_in(out)}; --resume goes on from there" if out is not None else \
+            "NOT kept: the results could not be written"
+        raise LinkFailure(f"the run stopped after {board_run.sequences} sequences "
+                          f"({'all bit-exact' if board_run.bit_exact.exact else 'NOT bit-exact'}"
+                          f", {kept}): {board_run.stopped.removeprefix('error: ')}")
+    print("PASS" if board_run.passed else "FAIL")
+    if unwritten is not None:
+        raise UserError(f"the verdict above stands, but its results could not be written to {args.model} "
+                        f"({unwritten.strerror or unwritten}: {unwritten.filename or ''})",
+                        "make the artifact directory writable (or run on a writable copy of it) to keep the "
+                        "results and reports")
+    return 0 if board_run.passed else 1
+
+
+def _print_where(args, out: Path) -> None:
+    results_path = BoardRun.path_in(out)
     if args.inputs:
         print(f"results: {results_path}; report: {out / 'hw_report.md'}")
     else:
         print(f"results: {results_path}; report: {Path(args.model) / REPORT_NAME} "
               f"(all boards: {Path(args.model) / 'hw_report.md'})")
-    if board_run.stopped:
-        raise LinkFailure(f"the run stopped after {board_run.sequences} sequences "
-                          f"({'all bit-exact' if board_run.bit_exact.exact else 'NOT bit-exact'}"
-                          f", kept in {results_path}; --resume goes on from there): "
-                          f"{board_run.stopped.removeprefix('error: ')}")
-    print("PASS" if board_run.passed else "FAIL")
-    return 0 if board_run.passed else 1

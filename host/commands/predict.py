@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyrnn.host.check import recordings
+from tinyrnn.host.commands.base import write_output
 from tinyrnn.host.commands.options import add_model
 from tinyrnn.host.defaults import DEFAULT_MODEL
 
@@ -61,7 +62,7 @@ def run(args) -> int:
                "task": task, "downsample": prepared.downsample, "skipped": prepared.skipped,
                "figures": figures, "sequences": rows,
                "twin_outputs_q": [twin_q[i, :n].tolist() for i, n in enumerate(prepared.lengths)]}
-        Path(args.json).write_text(json.dumps(out, indent=1, default=_plain) + "\n")
+        write_output(args.json, json.dumps(out, indent=1, default=_plain) + "\n", "--json")
         print(f"written: {args.json}")
     return 0
 

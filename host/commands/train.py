@@ -46,6 +46,9 @@ def add_arguments(p):
     src.add_argument("--group-column", metavar="NAME",
                      help="CSV column naming each sequence's subject or session: the automatic test split then "
                           "holds out whole groups (an NPZ gives them as an array 'groups')")
+    src.add_argument("--channels", metavar="A,B,...",
+                     help="CSV columns to take as input channels, in this order (default: every column but "
+                          "sequence_id, label, split and --group-column; training prints the ones it took)")
     src.add_argument("--test-fraction", type=float, metavar="F", default=DEFAULTS.test_fraction,
                      help="share held out for testing when --data has no test split "
                           f"(default {DEFAULTS.test_fraction})")

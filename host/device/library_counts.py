@@ -4,6 +4,7 @@ around every step under QEMU -icount. A core whose tools are missing is left out
 """
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -37,6 +38,23 @@ def count_on_riscv(model_dir: Path, twin: TwinModel, x_q, work: Path) -> int | N
     if not (result.outputs == twin.run(x_q)).all():
         raise TinyRNNError(f"the {RISCV_BOARD} build of {model_dir} differs from the twin", "report this as a bug")
     return round(float(client.info.ticks_to_count(result.step_ticks).mean()))
+
+
+def uncounted(counts: dict) -> list[str]:
+    """Why each core the README could show has no instructions-per-step row (what to install for it)."""
+    reasons = []
+    if not {"m0", "m4"} <= set(counts):
+        if importlib.util.find_spec("unicorn") is None:
+            reasons.append("Cortex-M0/M4: not counted, the unicorn emulator is not installed "
+                           "(pip install 'tinyrnn[bench]')")
+        elif shutil.which("arm-none-eabi-gcc") is None:
+            reasons.append("Cortex-M0/M4: not counted, arm-none-eabi-gcc is not installed (make toolchain)")
+    if "rv32imc" not in counts:
+        board = load_target(RISCV_BOARD).board
+        if shutil.which(board.cross + "gcc") is None or shutil.which(board.qemu_binary) is None:
+            reasons.append(f"rv32imc: not counted, {board.cross}gcc or {board.qemu_binary} is not installed "
+                           "(make toolchain)")
+    return reasons
 
 
 def count_library_instructions(model_dir: Path, work: Path) -> dict[str, int]:

@@ -28,6 +28,7 @@ SPLITS = ("train", "test")
 _SEPARATORS = (";", "\t", "|")
 # (sequences, labels, lengths) arrays of an NPZ, in the order their sequences are read.
 _NPZ_PARTS = (("x", "y", "lengths", "train"), ("x_test", "y_test", "lengths_test", "test"))
+FLOAT32_MAX = float(np.finfo(np.float32).max)    # a finite float64 above this is inf as float32
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,10 @@ def _frame(path: Path, line: int, row: list[str], header: list[str], channels: l
         if not math.isfinite(value):
             raise UserError(f"'{path}' line {line} holds NaN or inf (channel {header[i]})",
                             "record finite values only (clean or interpolate missing values first)")
+        if abs(value) > FLOAT32_MAX:       # finite here, inf once stored as float32
+            raise UserError(f"'{path}' line {line} holds {text} (channel {header[i]}), beyond float32's range "
+                            f"(±{FLOAT32_MAX:.1e})", "record values in the sensor's units (a value this large is a "
+                            "corrupt cell)")
         values.append(value)
     return values
 
@@ -182,6 +187,10 @@ def _same_per_sequence(path: Path, line: int, key: str, column: str, value: str,
 # ---- NPZ ---------------------------------------------------------------------------------------------
 
 def _read_npz(path: Path) -> SequenceFile:
+    # np.load takes any pickle or .npy too: only a zip of arrays is an NPZ (and a pickle is never run as one)
+    if path.is_file() and not zipfile.is_zipfile(path):
+        raise UserError(f"cannot read '{path}' as NPZ (not a zip archive of arrays: a .npy, a pickle or damaged)",
+                        "write it with numpy.savez(path, x=..., y=...)")
     try:
         # Object arrays (one array per sequence) are pickled by numpy: only load files you trust.
         z = np.load(str(path), allow_pickle=True)
@@ -272,11 +281,12 @@ def _as_float32(path: Path, a: np.ndarray, what: str) -> np.ndarray:
     if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) or np.iscomplexobj(a):
         raise UserError(f"'{path}': '{what}' has dtype {a.dtype}, not real numbers",
                         "store the sequences as float arrays")
-    return a.astype(np.float32)
+    with np.errstate(over="ignore"):   # a value beyond float32's range becomes inf: _finite names it
+        return a.astype(np.float32)
 
 
 def _finite(path: Path, seq: np.ndarray, what: str) -> np.ndarray:
     if not np.isfinite(seq).all():
-        raise UserError(f"'{path}': '{what}' holds NaN or inf", "record finite values only (clean or interpolate "
-                        "missing values first)")
+        raise UserError(f"'{path}': '{what}' holds NaN or inf (or a value beyond float32's range, "
+                        f"±{FLOAT32_MAX:.1e})", "record finite values only (clean or interpolate missing values first)")
     return seq

@@ -9,6 +9,8 @@
 Constants and record layouts come from link/spec.py (also the source of the firmware's header).
 """
 
+import itertools
+import math
 import os
 import struct
 import time
@@ -19,6 +21,7 @@ import numpy as np
 from tinyrnn.quantize.errors import (BoardNotAnswering, BoardReset, ErrorReply, GarbageError, HashMismatch, LinkFailure,
                                      MalformedReply, PortBusy, PortError, SessionTaken, TinyRNNError)
 from tinyrnn.host.link import spec
+from tinyrnn.host.link.port_users import other_users
 from tinyrnn.host.link.framing import FrameReader, encode_frame
 from tinyrnn.host.link.transport import DEFAULT_BAUD, Transport
 
@@ -33,6 +36,16 @@ UNIT_NAMES = {code: name for name, code in spec.COUNTER_UNITS.items()}
 COMMAND_NAMES = {code: name for name, code in spec.COMMANDS.items()}
 MIN_TIMEOUT = 0.5           # seconds: the adaptive timeout never goes below this (a busy host is slow)
 TIMEOUT_MARGIN = 4.0        # adaptive timeout = this x the slowest recent reply time per byte of work
+# The chunk size follows the line as it is now, not as it was: the byte error rate is measured over the last
+# RECENT_TRIES tries, and a chunk cap set after a lost chunk doubles after every CLEAN_STREAK clean requests.
+RECENT_TRIES = 64
+CLEAN_STREAK = 16
+# Retries by link quality (retries=None, the default): at least DEFAULT_RETRIES; once tries come back damaged
+# (the line is alive but noisy, not silent), as many as give a request a 1 - LOST_REQUEST chance to get through
+# at the damaged fraction measured, up to MAX_TRIES and `time_limit` seconds per request.
+DEFAULT_RETRIES = 4
+LOST_REQUEST = 1e-4
+MAX_TRIES = 400
 
 
 # What the FAULT reply's detail names (spec.ERRORS "FAULT"): Cortex-M exception numbers, 0x100 + RISC-V mcause.
@@ -224,13 +237,14 @@ class Client:
     board and model required) and re-runs the interrupted sequence.
     """
 
-    def __init__(self, transport, timeout=3.0, retries=4, max_chunk=None, reruns=3, adaptive=True,
-                 reconnect=None, reconnect_wait=20.0):
+    def __init__(self, transport, timeout=3.0, retries=None, max_chunk=None, reruns=3, adaptive=True,
+                 reconnect=None, reconnect_wait=20.0, time_limit=120.0):
         self.transport = transport
         self.reconnect = reconnect
         self.reconnect_wait = reconnect_wait
         self.timeout = timeout
-        self.retries = retries
+        self.retries = retries            # None: by link quality (DEFAULT_RETRIES at least)
+        self.time_limit = time_limit      # seconds one request may take with its retries (adaptive retries)
         self.reruns = reruns
         self.max_chunk = max_chunk
         self.adaptive = adaptive
@@ -243,6 +257,8 @@ class Client:
         self._pending = []            # frames read but not yet claimed
         self._rates = []              # seconds per byte of work of recent first-try replies
         self._chunk = None            # a cap on SEQUENCE chunks after a chunk was lost whole (None: none)
+        self._recent = []             # (damaged, bytes moved) of the last RECENT_TRIES tries
+        self._clean_streak = 0        # requests answered at the first try since the last failed try
         self.saw_garbage = False
 
     # --- frames --------------------------------------------------------------------------------------
@@ -299,14 +315,23 @@ class Client:
         work = len(wire) + 64
         counts = {"timeout": 0, "garbage": 0, "transit": 0}
         transit_error = None
-        for attempt in range(1 + self.retries):
+        began = time.monotonic()
+        attempt = 0
+        for attempt in itertools.count():
+            if attempt >= self._tries_allowed(counts, began):
+                break
             self.stats.tries += 1
             self.stats.retries += attempt > 0
             timeout = self._try_timeout(work)
             self.stats.timeout_s = round(timeout, 3)
             started = time.monotonic()
+            moved = self.stats.bytes_sent + self.stats.bytes_received
             self.send_raw(wire)
             frame = self.read_frame(timeout=timeout, request_id=request_id, stop_on_garbage=True)
+            moved = self.stats.bytes_sent + self.stats.bytes_received - moved
+            damaged = (frame is None and self.saw_garbage) or (frame is not None and self._is_transit_error(frame))
+            self._recent = (self._recent + [(damaged, moved)])[-RECENT_TRIES:]
+            self._clean_streak = self._clean_streak + 1 if frame is not None and not damaged and attempt == 0 else 0
             if frame is None:
                 kind = "garbage" if self.saw_garbage else "timeout"
                 counts[kind] += 1
@@ -333,8 +358,14 @@ class Client:
                 raise MalformedReply(f"reply to {self._name(ftype)} carries session {frame.session}, not ours "
                                      f"({self.session})", "a firmware bug: rebuild and flash it")
             return frame.payload
-        tries = 1 + self.retries
+        tries = attempt
         quality = f"link so far: {self.stats.describe()}"
+        others = other_users(self.transport.url)
+        if others:      # a reader that took no lock (the port's lock is advisory) takes bytes meant for us
+            raise LinkFailure(f"{self.transport.url}: no valid reply to {self._name(ftype)} in {tries} tries, and "
+                              f"{', '.join(others)} also has the port open ({quality})",
+                              "stop that program: it takes bytes meant for the harness (the port's lock is "
+                              "advisory: programs that take none are not refused)")
         if counts["transit"] and transit_error is not None and counts["transit"] >= max(counts.values()):
             raise ErrorReply(f"{transit_error} (request damaged on the line in {counts['transit']} of {tries} "
                              f"tries; {quality})", transit_error.code, transit_error.detail, transit_error.extra)
@@ -347,6 +378,24 @@ class Client:
                                 f"to {self.timeout:g} s ({quality})",
                                 "is the board running tinyrnn firmware at this baud rate? (--timeout for a "
                                 "slow board)")
+
+    def _tries_allowed(self, counts, began):
+        """Tries one request may take: 1 + retries when set; by default at least 1 + DEFAULT_RETRIES, and on a
+        line that damages frames (not a silent one) as many as its measured damaged fraction calls for."""
+        if self.retries is not None:
+            return 1 + self.retries
+        fixed = 1 + DEFAULT_RETRIES
+        damaged = counts["garbage"] + counts["transit"]
+        if not self.adaptive or not damaged:
+            return fixed
+        if time.monotonic() - began >= self.time_limit:
+            return 0
+        failed = sum(d for d, _ in self._recent) / len(self._recent) if self._recent else 1.0
+        failed = max(failed, damaged / max(1, sum(counts.values())))     # this request's own tries
+        if failed >= 1.0:
+            return MAX_TRIES
+        needed = math.ceil(math.log(LOST_REQUEST) / math.log(failed)) if failed > 0 else fixed
+        return max(fixed, min(MAX_TRIES, needed))
 
     @staticmethod
     def _name(ftype):
@@ -460,8 +509,11 @@ class Client:
         """The chunk (steps) that moves the most steps per byte sent on a link that damages each byte with the
         probability measured so far: a chunk of c steps costs (h + b*c) bytes both ways and gets through
         whole with probability (1 - p)^(h + b*c). A clean link gets the board's limit."""
+        if self._chunk and self._clean_streak >= CLEAN_STREAK:         # the line is clean again: grow back
+            self._chunk = None if 2 * self._chunk >= limit else 2 * self._chunk
+            self._clean_streak = 0
         cap = min(limit, self._chunk or limit)
-        p = self.stats.byte_error_estimate()
+        p = self._recent_byte_error() if self._recent else self.stats.byte_error_estimate()
         if not self.adaptive or p <= 0:
             return cap
         info = self.info
@@ -472,6 +524,12 @@ class Client:
         b *= 255 / 254                                                      # COBS overhead
         costs = [((h + b * c) / (c * (1 - p) ** (h + b * c)), c) for c in range(1, cap + 1)]
         return min(costs)[1]
+
+    def _recent_byte_error(self):
+        """The byte error rate over the last tries (the run's own figure, stats, covers every try)."""
+        recent = LinkStats(tries=len(self._recent), damaged_replies=sum(d for d, _ in self._recent),
+                           bytes_sent=sum(n for _, n in self._recent))
+        return recent.byte_error_estimate()
 
     def _sequence_once(self, x, per_step, reset):
         limit = self.chunk_limit(per_step)
@@ -549,6 +607,7 @@ class Client:
         old = self.transport.url
         self.transport.close()
         deadline = time.monotonic() + self.reconnect_wait
+        busy = None
         while True:
             url = self.reconnect()
             if url:
@@ -556,11 +615,14 @@ class Client:
                     self.transport = Transport(url, self.transport.baud)
                     self.stats.reconnects += 1
                     return
-                except PortBusy:
-                    raise
+                except PortBusy as e:     # `tinyrnn flash` holds a new port for its own handshake: wait for it
+                    busy = e
                 except PortError:
-                    pass
+                    busy = None
             if time.monotonic() >= deadline:
+                if busy is not None:
+                    raise LinkFailure(f"{old} went away ({lost.what}) and the port its board came back on stayed "
+                                      f"busy for {self.reconnect_wait:g} s ({busy.what})", busy.fix) from None
                 raise LinkFailure(f"{old} went away ({lost.what}) and no board came back on a port in "
                                 f"{self.reconnect_wait:g} s", "restart the emulator (tinyrnn flash) or replug "
                                 "the board, then run again") from None

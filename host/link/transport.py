@@ -13,8 +13,11 @@ A device port (not a `scheme://` URL) is opened exclusively (pyserial's `exclusi
 a second harness or test run on the same board gets `PortBusy` instead of interleaving its requests.
 """
 
+import os
+
 import serial
 
+from tinyrnn.host.link.port_users import other_users
 from tinyrnn.quantize.errors import PortBusy, PortError
 
 DEFAULT_BAUD = 115200
@@ -56,6 +59,16 @@ def port_options(url, exclusive=True):
     return options
 
 
+OPEN_FIX = ("check the port: tinyrnn flash prints an emulator's (/dev/pts/N), a USB board is usually /dev/ttyACM0 "
+            "or /dev/ttyUSB0, a lab server socket://host:port")
+
+
+def _reason(e: Exception) -> str:
+    """The cause once (pyserial repeats the errno text inside its own message)."""
+    errno = getattr(e, "errno", None)
+    return os.strerror(errno) if isinstance(errno, int) else str(e)
+
+
 class Transport:
     """An open port. Use as a context manager, or call close()."""
 
@@ -68,18 +81,20 @@ class Transport:
                                                **port_options(url, exclusive))
         except serial.SerialException as e:
             if "exclusively lock" in str(e):
-                raise PortBusy(f"{url} is busy: another program (a harness or test run?) has it open",
+                holders = ", ".join(other_users(url)) or "another program (a harness or test run?)"
+                raise PortBusy(f"{url} is busy: {holders} has it open",
                                "one client per board: wait for it to finish or stop it") from None
-            raise PortError(f"cannot open {url}: {e}") from None
+            raise PortError(f"cannot open {url} ({_reason(e)})", OPEN_FIX) from None
         except (OSError, ValueError) as e:
-            raise PortError(f"cannot open {url}: {e}") from None
+            raise PortError(f"cannot open {url} ({_reason(e)})", OPEN_FIX) from None
 
     def write(self, data):
         try:
             self._port.write(data)
             self._port.flush()
         except (serial.SerialException, OSError) as e:
-            raise PortError(f"write to {self.url} failed: {e}") from None
+            raise PortError(f"write to {self.url} failed ({_reason(e)})",
+                            "the board or emulator went away: replug it or restart it (tinyrnn flash)") from None
 
     def read_some(self, max_bytes=4096):
         """Whatever arrives within the short read timeout (possibly b"")."""

@@ -83,7 +83,9 @@ def matched_table(records: list[dict], budget: dict) -> list[dict]:
             pool = [r for r in measured(records) if r["cell"] == cell and r["instructions_per_step"] <= level
                     and r["flash_bytes"] <= budget["max_flash"] and r["ram_bytes"] <= budget["max_ram"]]
             best = min(pool, key=lambda r: (-r["score"], r["instructions_per_step"]), default=None)
-            rows.append({"level": level, "cell": cell, "trial": best})
+            # a cell kind none of whose trials was measured (stopped, failed, not run) did not "not fit"
+            rows.append({"level": level, "cell": cell, "trial": best,
+                         "measured": any(r["cell"] == cell for r in measured(records))})
     return rows
 
 
@@ -222,7 +224,8 @@ def report(records: list[dict], budget: dict, options: dict, out: Path, best: di
     for row in matched_table(records, budget):
         r = row["trial"]
         if r is None:
-            lines.append(f"| ≤ {row['level']:,} ({_us(row['level'], budget)}) | {row['cell']} | — none fits "
+            absent = "none fits" if row["measured"] else "not measured"
+            lines.append(f"| ≤ {row['level']:,} ({_us(row['level'], budget)}) | {row['cell']} | — {absent} "
                          "| | | | | | | | | |")
             continue
         check = "✓" if r["params_match"] else f"✗ {r['params_formula']:,}"

@@ -7,6 +7,7 @@ described in docs/data-formats.md and in `python host/train.py --help`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -41,6 +42,7 @@ class Dataset:
     train: Split
     test: Split
     classes: list[str] | None = None  # class names, index = class id
+    channels: list[str] | None = None  # the input channels' names (a CSV's columns), in the model's order
     notes: list[str] = field(default_factory=list)  # preprocessing applied, for the report
 
     @property
@@ -114,8 +116,9 @@ def load_bundled(name: str) -> tuple[list, np.ndarray, list, np.ndarray]:
 # User files
 
 
-def load_user_file(path: str, group_column: str | None = None):
-    """Raw (train sequences, train labels, test sequences or None, test labels or None, groups or None).
+def load_user_file(path: str, group_column: str | None = None, channels: list[str] | None = None):
+    """Raw (train sequences, train labels, test sequences or None, test labels or None, groups or None, channel
+    names or None). `channels`: the CSV columns to take as inputs, in this order (default: every channel column).
 
     Groups (a subject or session per training sequence: the CSV's --group-column, or the NPZ's `groups`) make
     the automatic test split hold out whole groups, so no subject is in both splits. The file is read by
@@ -128,6 +131,13 @@ def load_user_file(path: str, group_column: str | None = None):
     if group_column and os.path.splitext(path)[1].lower() == ".npz":
         raise UserError("--group-column is for CSV files", "store the groups of an NPZ as an array 'groups'")
     file = read_sequence_file(path, group_column)
+    names = None if file.kind != "csv" else list(file.channels)
+    if channels:
+        if names is None:
+            raise UserError("--channels names CSV columns", "an NPZ's channels are its arrays' last axis: store "
+                            "only the ones to train on")
+        file = _select_channels(file, names, channels)
+        names = list(channels)
     labels = _required_labels(file)
     train, test = file.indices("train"), file.indices("test")
     groups = None
@@ -135,8 +145,18 @@ def load_user_file(path: str, group_column: str | None = None):
         groups = np.asarray([file.groups[i] for i in train])
     x_tr, y_tr = [file.sequences[i] for i in train], np.asarray([labels[i] for i in train])
     if file.splits is None:
-        return x_tr, y_tr, None, None, groups
-    return x_tr, y_tr, [file.sequences[i] for i in test], np.asarray([labels[i] for i in test]), groups
+        return x_tr, y_tr, None, None, groups, names
+    return x_tr, y_tr, [file.sequences[i] for i in test], np.asarray([labels[i] for i in test]), groups, names
+
+
+def _select_channels(file: SequenceFile, names: list[str], wanted: list[str]) -> SequenceFile:
+    unknown = [c for c in wanted if c not in names]
+    if unknown or len(set(wanted)) != len(wanted):
+        what = f"no column {', '.join(unknown)}" if unknown else "a column named twice"
+        raise UserError(f"--channels {','.join(wanted)}: {what} in '{file.path}'",
+                        f"name channel columns of the file: {', '.join(names)}")
+    order = [names.index(c) for c in wanted]
+    return dataclasses.replace(file, sequences=[s[:, order] for s in file.sequences], channels=list(wanted))
 
 
 def _required_labels(file: SequenceFile) -> list:
@@ -233,7 +253,8 @@ def encode_labels(train_labels, test_labels) -> tuple[list[str], np.ndarray, np.
                         "classification needs at least 2 classes (or use --task regression for numeric targets)")
     unseen = sorted(set(test_names) - set(classes), key=_class_sort_key)
     if unseen:
-        raise UserError(f"test labels {unseen[:5]} never occur in the training data",
+        shown = ", ".join(repr(str(v)) for v in unseen[:5]) + (" ..." if len(unseen) > 5 else "")
+        raise UserError(f"test labels {shown} never occur in the training data",
                         "make sure every class has training sequences")
     index = {c: i for i, c in enumerate(classes)}
     return (classes, np.array([index[v] for v in train_names], np.int64),
@@ -308,15 +329,17 @@ def shorten(split: Split, factor: int, max_len: int | None) -> Split:
 
 def load_dataset(name: str | None, path: str | None, *, task: str | None = None, test_fraction: float = 0.25,
                  seed: int = 0, downsample_factor: int | None = None, max_len: int | None = None,
-                 group_column: str | None = None) -> Dataset:
+                 group_column: str | None = None, channels: list[str] | None = None) -> Dataset:
     """Load a bundled set (`name`) or a user file (`path`), check it, encode labels and shorten sequences."""
-    groups = None
+    groups = names = None
     if path is not None:
-        x_tr, y_tr, x_te, y_te, groups = load_user_file(path, group_column)
+        x_tr, y_tr, x_te, y_te, groups, names = load_user_file(path, group_column, channels)
         display = f"file:{os.path.basename(path)}"
     else:
         if group_column:
             raise UserError("--group-column applies to --data CSV files", "drop it for a bundled data set")
+        if channels:
+            raise UserError("--channels applies to --data CSV files", "drop it for a bundled data set")
         x_tr, y_tr, x_te, y_te = load_bundled(name)
         display = name
     check_sequences(x_tr, y_tr, "training")
@@ -344,7 +367,7 @@ def load_dataset(name: str | None, path: str | None, *, task: str | None = None,
         if t_tr.shape[1] != t_te.shape[1]:
             raise UserError(f"training targets have {t_tr.shape[1]} columns, test targets {t_te.shape[1]}",
                             "both splits need the same number of targets")
-    ds = Dataset(display, task, Split(x_tr, t_tr), Split(x_te, t_te), classes)
+    ds = Dataset(display, task, Split(x_tr, t_tr), Split(x_te, t_te), classes, channels=names)
     if group_note:
         ds.notes.append(group_note)
 

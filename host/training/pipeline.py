@@ -54,6 +54,7 @@ class TrainRequest:
     data: str | None = None             # a .csv/.npz file of the user's
     task: str | None = None             # CLASSIFICATION or REGRESSION; None: inferred from the labels
     group_column: str | None = None
+    channels: str | None = None          # comma-separated CSV columns (--channels)
     test_fraction: float = 0.25
     downsample: int | None = None
     max_len: int | None = None
@@ -304,6 +305,7 @@ def build_manifest(cfg, inputs: Inputs, seed: int, epochs: int, downsample: int)
         "input_dim": cfg.input_dim, "output_dim": cfg.output_dim,
         "cell": cfg.cell, "units": cfg.units, "layers": cfg.layers,
         **({"reset_after": cfg.reset_after} if cfg.cell == "gru" else {}),
+        **({"channels": list(ds.channels)} if ds.channels else {}),
         "norm": {"mean": inputs.mean.tolist(), "std": inputs.std.tolist()},
         **({"target_norm": {"mean": t_norm[0].tolist(), "std": t_norm[1].tolist()}} if t_norm else {}),
         "seed": seed, "epochs": epochs,
@@ -438,7 +440,10 @@ def run(request: TrainRequest) -> int:
     say(f"loading {dataset_name or r.data} ...")
     ds = D.load_dataset(dataset_name, r.data, task=r.task, test_fraction=r.test_fraction,
                         seed=r.seed, downsample_factor=r.downsample, max_len=r.max_len,
-                        group_column=r.group_column)
+                        group_column=r.group_column, channels=r.channels.split(",") if r.channels else None)
+    if ds.channels:
+        say(f"channels: {', '.join(ds.channels)} (the file's columns taken as inputs, in this order; --channels "
+            "names them)")
     check_kernel_bounds(ds)
     defaults = training_defaults(dataset_name, r.data)
     settings = TrainSettings(epochs=r.epochs or defaults["epochs"],

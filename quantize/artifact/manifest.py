@@ -32,6 +32,7 @@ class Manifest(JsonRecord, Mapping):
     units: int | None = None
     layers: int | None = None
     reset_after: bool | None = None         # GRU only
+    channels: list | None = None            # the input channels' names (a CSV's columns), in input order
     norm: dict | None = None                # {"mean": [...], "std": [...]} per input channel
     target_norm: dict | None = None         # regression only: outputs are normalised targets
     seed: int | None = None

@@ -105,8 +105,11 @@ class Preprocess:
                                         2.0 ** -self.float_bits, downsample)
         self.int_scale = None if int_scale is None else np.broadcast_to(
             np.asarray(int_scale, np.float64), (params.input_dim,)).copy()
-        self.int_fold = self.float_fold if self.int_scale is None else pp.fold_input(
-            params.norm_mean, params.norm_std, params.input_frac_bits, self.int_scale, downsample)
+        try:
+            self.int_fold = self.float_fold if self.int_scale is None else pp.fold_input(
+                params.norm_mean, params.norm_std, params.input_frac_bits, self.int_scale, downsample)
+        except ValueError as e:       # a scale too far from a channel's std to fold into integer constants
+            raise LibraryError(f"--int-scale: {e} — give each channel's real unit (value = integer * scale)") from None
 
     def int_frames(self, x) -> np.ndarray:
         """Float frames -> the integers push_int takes for them."""
@@ -426,6 +429,9 @@ def readme(name: str, info: dict, params: KernelParams, manifest: dict, pre: Pre
                                                    for c, n in counts.items()) +
                       "\n\nThe pre-processing adds a multiply-add per channel (a 64-bit multiply helper on Cortex-M0 "
                       "and RV32).")
+        if not {"m0", "m4"} <= set(counts):     # the base install: no unicorn to count them in
+            count_text += ("\n\nCortex-M0/M4: not counted at export (it needs arm-none-eabi-gcc and the unicorn "
+                           "emulator: `pip install 'tinyrnn[bench]'`).")
     else:
         count_text = "Instructions per step: not measured at export (`tinyrnn bench` measures the kernels)."
     norm = "\n".join(f"| {i} | {m:.6g} | {s:.6g} |" for i, (m, s) in

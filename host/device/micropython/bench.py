@@ -10,6 +10,7 @@ All figures are executed instructions, not cycles: QEMU models no wait states, p
 """
 import ast
 import dataclasses
+import tempfile
 
 import numpy as np
 
@@ -132,9 +133,12 @@ def bare_metal_figure(board, model_dir, steps=200, run_dir=None):
 def measure(board, model_dir, steps=1000):
     """`tinyrnn bench --micropython`: micropython_figures on the emulated MicroPython `board`, plus the kit's
     bare-metal firmware on the same QEMU machine (as "bare metal (<board>)") where there is one."""
-    figures = micropython_figures(board, model_dir, steps=steps)
-    bare = bare_metal_board(board)
-    if bare:
-        count, path = bare_metal_figure(bare, model_dir)
-        figures["bare metal (" + bare.name + ")"] = {"api": count, "kernel_path": path}
+    # The emulators it starts are recorded in a run directory of its own: the shared one (build/run) may hold
+    # boards the user started with `tinyrnn flash`, which the bench must neither replace nor stop.
+    with tempfile.TemporaryDirectory(prefix="tinyrnn-bench-") as run_dir:
+        figures = micropython_figures(board, model_dir, steps=steps, run_dir=run_dir)
+        bare = bare_metal_board(board)
+        if bare:
+            count, path = bare_metal_figure(bare, model_dir, run_dir=run_dir)
+            figures["bare metal (" + bare.name + ")"] = {"api": count, "kernel_path": path}
     return figures
