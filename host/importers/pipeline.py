@@ -1,0 +1,226 @@
+"""`tinyrnn import`: a model trained elsewhere -> the same artifact directory `tinyrnn train` writes.
+
+Stages: read the model with its framework's loader (refusing what the kernel cannot run) -> load the user's data
+-> fold the input normalisation (the model's, else the data's) and regression target scaling into the weights
+-> the framework's outputs at every test step (the float reference) -> the numpy step model checked against
+them -> int8 TFLite step model, kernel export and report: the training pipeline's own later stages.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinyrnn.host.importers.imported import SOFTMAX, ImportedModel, fold_input_norm, fold_target_norm
+from tinyrnn.host.report.html import REPORT_NAME, write_html
+from tinyrnn.host.training import convert as C
+from tinyrnn.host.training import data as D
+from tinyrnn.host.training import model as M
+from tinyrnn.host.training import pipeline as P
+from tinyrnn.host.training.artifacts import check_destination, staged_directory, write_json
+from tinyrnn.host.training.data import CLASSIFICATION, REGRESSION
+from tinyrnn.host.training.report import per_class_figures, write_report
+from tinyrnn.quantize.artifact import Artifact
+from tinyrnn.quantize.errors import UserError
+from tinyrnn.quantize.reference import metrics as E
+
+# The numpy step model (weights.npz) must reproduce the framework's outputs this closely, or the import is refused:
+# a mapping error must never become a silently wrong model.
+MAPPING_TOLERANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """One `tinyrnn import`: the model file, the user's data, where the artifact goes."""
+    model: str
+    data: str
+    task: str | None = None             # None: from the head (softmax: classification) and the labels
+    test_fraction: float = 0.25
+    group_column: str | None = None
+    calibration_samples: int = 3000
+    seed: int = 0
+    out: str | None = None              # None: build/<model file stem>
+    force: bool = False
+    quiet: bool = False
+
+
+def read_model(path: Path) -> ImportedModel:
+    """The model, through the reader its file suffix names."""
+    if not path.is_file():
+        raise UserError(f"{path}: no such model file", "give the path of a .keras, .h5, .pt2, .pt or .onnx file")
+    suffix = path.suffix.lower()
+    from tinyrnn.host.importers import keras_model
+    if suffix in keras_model.KERAS_SUFFIXES:
+        P.require_train_extra(bundled=False)
+        return keras_model.load(path)
+    raise UserError(f"{path}: unknown model file type '{suffix}'",
+                    "import a Keras .keras/.h5 file")
+
+
+def choose_task(imported: ImportedModel, requested: str | None) -> str | None:
+    """A softmax head is a classifier; a linear one is whatever the labels say (regression, or logits)."""
+    if imported.head == SOFTMAX:
+        if requested == REGRESSION:
+            raise UserError("--task regression with a softmax head", "drop --task, or import a model with a "
+                            "linear head")
+        return CLASSIFICATION
+    return requested
+
+
+def check_data_fits(imported: ImportedModel, ds) -> None:
+    if ds.input_dim != imported.input_dim:
+        raise UserError(f"the data has {ds.input_dim} channels, the model takes {imported.input_dim}",
+                        "give the data the model was trained on")
+    if ds.output_dim != imported.output_dim:
+        unit = "classes" if ds.task == CLASSIFICATION else "targets"
+        raise UserError(f"the data has {ds.output_dim} {unit}, the model has {imported.output_dim} outputs",
+                        "give the data the model was trained on (every class must occur in it)")
+
+
+def kernel_weights(imported: ImportedModel, inputs: P.Inputs) -> dict:
+    """weights.npz for normalised inputs and (regression) normalised targets, as a trained artifact has."""
+    weights = imported.weights
+    if imported.norm is None:       # the model takes raw inputs: the data's normalisation is folded in
+        weights = fold_input_norm(weights, inputs.mean, inputs.std)
+    if inputs.target_norm is not None:
+        weights = fold_target_norm(weights, *inputs.target_norm)
+    return weights
+
+
+def framework_reference(imported: ImportedModel, inputs: P.Inputs, logits: bool) -> np.ndarray:
+    """The framework's own head output after every real test step, in the artifact's terms (softmax for a
+    classifier that outputs logits, normalised targets for regression), zero past each length."""
+    steps = imported.step_outputs(inputs.x_test_raw).astype(np.float64)
+    if logits:
+        steps = np.exp(steps - steps.max(axis=-1, keepdims=True))
+        steps /= steps.sum(axis=-1, keepdims=True)
+    if inputs.target_norm is not None:
+        steps = (steps - inputs.target_norm[0]) / inputs.target_norm[1]
+    steps[np.arange(steps.shape[1])[None, :] >= inputs.test_len[:, None]] = 0.0
+    return steps.astype(np.float32)
+
+
+def check_mapping(weights: dict, cfg, inputs: P.Inputs, reference: np.ndarray, source: str) -> float:
+    """The numpy step model on weights.npz against the framework; refuses the import when they differ."""
+    mine = M.run_numpy(weights, cfg, inputs.x_test, inputs.test_len)
+    drift = float(np.abs(mine - reference).max())
+    if not drift <= MAPPING_TOLERANCE:
+        raise UserError(f"{source}: the kernel's cell computes something else than the model "
+                        f"(outputs differ by {drift:.3g})",
+                        "the model uses a construct the importer does not know: report it with the model file")
+    return drift
+
+
+def build_manifest(imported: ImportedModel, inputs: P.Inputs, cfg, seed: int) -> dict:
+    manifest = P.build_manifest(cfg, inputs, seed, epochs=0, downsample=1)
+    manifest["int8_grid_epochs"] = 0
+    manifest["imported_from"] = imported.source
+    manifest["norm_source"] = "model" if imported.norm is not None else "data"
+    return manifest
+
+
+def run(request: ImportRequest) -> int:
+    started = time.perf_counter()
+    r = request
+    say = (lambda *a: None) if r.quiet else (lambda msg: print(msg, flush=True))
+    model_path = Path(r.model)
+    out = Path(r.out) if r.out else Path("build") / model_path.stem
+    check_destination(out, r.force)
+    imported = read_model(model_path)
+    imported.check_bounds(imported.source)
+    say(f"{imported.source}: {imported.cell.upper()}({imported.units}) x{imported.layers}, "
+        f"{imported.input_dim} inputs, {imported.output_dim} outputs ({imported.head} head)")
+
+    say(f"loading {r.data} ...")
+    ds = D.load_dataset(None, r.data, task=choose_task(imported, r.task), test_fraction=r.test_fraction,
+                        seed=r.seed, group_column=r.group_column)
+    check_data_fits(imported, ds)
+    inputs = P.prepare_inputs(ds, norm=imported.norm)
+    cfg = M.ModelConfig(imported.input_dim, imported.output_dim, imported.cell, imported.units, imported.layers,
+                        imported.reset_after if imported.cell == "gru" else False, ds.task)
+    weights = kernel_weights(imported, inputs)
+    logits = ds.task == CLASSIFICATION and imported.head != SOFTMAX
+    float_steps = framework_reference(imported, inputs, logits)
+    drift = check_mapping(weights, cfg, inputs, float_steps, imported.source)
+
+    notes = [f"imported from {imported.source}: the float reference is that framework's own output after every "
+             f"step (the numpy step model on weights.npz agrees within {drift:.1g})",
+             "input normalisation " + ("from the model" if imported.norm is not None else
+                                       "from the data's training split, folded into the first layer's weights"),
+             "post-training quantization: no training happened here", *imported.notes]
+    if logits:
+        notes.append("the model's head is linear and the labels are classes: its outputs are taken as logits and "
+                     "the board applies a softmax (argmax unchanged)")
+    manifest, metrics = write_artifact(imported, inputs, cfg, weights, float_steps, r, out, notes, started)
+    print_summary(out, manifest, metrics)
+    return 0
+
+
+def write_artifact(imported: ImportedModel, inputs: P.Inputs, cfg, weights: dict, float_steps: np.ndarray,
+                   r: ImportRequest, out: Path, notes: list, started: float) -> tuple[dict, dict]:
+    """The artifact directory, through the training pipeline's later stages."""
+    ds, y_test = inputs.ds, inputs.ds.test.targets
+    step_model = M.build_step_model(cfg, weights)
+    if not r.quiet:
+        print(f"converting the step model to int8 TFLite ({r.calibration_samples} calibration samples) ...")
+    tflite_bytes, int8_steps = P.int8_reference(step_model, weights, cfg, inputs, r.calibration_samples, r.seed,
+                                                r.quiet)
+    metrics = {
+        "float": E.task_figures(M.final_outputs(float_steps, inputs.test_len), y_test, ds.task, inputs.target_norm),
+        "tflite_int8": {**E.compare_outputs(float_steps, int8_steps, inputs.test_len, y_test, ds.task,
+                                            inputs.target_norm), "runtime": C.runtime_name()},
+        "params": M.expected_params(cfg), "macs_per_step": M.macs_per_step(cfg), "train_seconds": 0.0,
+        "imported_from": imported.source,
+    }
+    manifest = build_manifest(imported, inputs, cfg, r.seed)
+    with staged_directory(out, r.force) as stage:
+        shutil.copyfile(r.model, stage / f"source{Path(r.model).suffix.lower()}")
+        step_model.save(stage / "step_model.keras")
+        (stage / "model_int8.tflite").write_bytes(tflite_bytes)
+        artifact = Artifact.create(stage, manifest)
+        artifact.write_weights(weights)
+        artifact.write_test_split(x=inputs.x_test_raw, lengths=inputs.test_len.astype(np.int32), y=y_test,
+                                  float_outputs=float_steps)
+        history: dict = {"loss": []}
+        write_json(stage / "history.json", history)
+        kernel = P.run_later_stages(stage, r.quiet, out.name)
+        metrics["kernel"] = kernel["metrics"]
+        metrics["verdict"] = E.verdict(E.check_thresholds(kernel["metrics"], ds.task))
+        if ds.task == CLASSIFICATION:
+            metrics["per_class"] = per_class_figures(
+                {"float": float_steps, "int8 TFLite": int8_steps, "kernel": kernel["outputs"]},
+                inputs.test_len, y_test, ds.classes)
+        metrics["total_seconds"] = round(time.perf_counter() - started, 2)
+        artifact.write_metrics(metrics)
+        notes = notes + [f"int8 graph operators: {', '.join(C.op_names(tflite_bytes))}"]
+        write_report(stage, manifest, metrics, history,
+                     {"lengths": inputs.test_len, "y": y_test, "float_outputs": float_steps},
+                     int8_steps, kernel["outputs"], notes)
+        write_html(stage, name=out.name)
+    return manifest, metrics
+
+
+def print_summary(out: Path, manifest: dict, metrics: dict) -> None:
+    """The imported model's figures: the kernel and int8 TFLite against the framework's own outputs."""
+    key = "accuracy" if manifest["task"] == CLASSIFICATION else "rmse"
+    columns = [("int8 TFLite", metrics["tflite_int8"]), ("tinyrnn kernel", metrics["kernel"])]
+    rows = [(key, key), ("argmax agreement", "argmax_agreement"), ("final max abs", "final_max_abs"),
+            ("step max abs", "step_max_abs"), ("step mean abs", "step_mean_abs")]
+    lines = [f"{manifest['imported_from']}: {manifest['cell'].upper()}({manifest['units']}) x{manifest['layers']}, "
+             f"{metrics['params']:,} params; float {key} {metrics['float'][key]:.4f} (the framework's own outputs)",
+             f"  {'vs the framework':18s}" + "".join(f"{name:>16s}" for name, _ in columns)]
+    for label, field in rows:
+        if all(field in block for _, block in columns):
+            lines.append(f"  {label:18s}" + "".join(f"{P.figure(block[field]):>16s}" for _, block in columns))
+    k = metrics["kernel"]
+    lines += [f"  kernel: flash {k['flash_bytes']:,} B, RAM {k['ram_bytes']:,} B, model hash {k['model_hash']}",
+              f"  normalisation from the {manifest['norm_source']}; post-training quantization, "
+              f"total {metrics['total_seconds']:.1f} s",
+              f"  verdict: {'PASS' if metrics['verdict']['passed'] else 'FAIL'} "
+              f"({'; '.join(metrics['verdict']['reasons'])})",
+              f"  artifacts: {out}/",
+              f"  report: {out / REPORT_NAME}"]
+    print("\n".join(lines))
