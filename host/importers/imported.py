@@ -12,6 +12,10 @@ from tinyrnn.quantize.twin.params import MAX_DIM, MAX_LAYERS
 SOFTMAX, LINEAR = "softmax", "linear"
 
 
+class LayoutRefused(Exception):
+    """The framework refused the inputs in one reading of its input layout (the next reading is tried)."""
+
+
 @dataclass
 class ImportedModel:
     """A GRU/LSTM stack with one dense head, read from a framework's file.
@@ -32,6 +36,9 @@ class ImportedModel:
     norm: tuple | None
     step_outputs: Callable[[np.ndarray], np.ndarray]
     notes: list = field(default_factory=list)
+    # Other readings of the framework's input layout (a PyTorch module may take (T, n, d)), tried in turn when
+    # `step_outputs` disagrees with the kernel's step.
+    other_layouts: list = field(default_factory=list)
 
     def check_bounds(self, where: str) -> None:
         """The kernel's size limits, refused in one line naming where the model breaks them."""

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.host.importers.imported import SOFTMAX, ImportedModel, fold_input_norm, fold_target_norm
+from tinyrnn.host.importers.imported import (SOFTMAX, ImportedModel, LayoutRefused, fold_input_norm,
+                                             fold_target_norm)
 from tinyrnn.host.report.html import REPORT_NAME, write_html
 from tinyrnn.host.training import convert as C
 from tinyrnn.host.training import data as D
@@ -53,11 +54,14 @@ def read_model(path: Path) -> ImportedModel:
         raise UserError(f"{path}: no such model file", "give the path of a .keras, .h5, .pt2, .pt or .onnx file")
     suffix = path.suffix.lower()
     from tinyrnn.host.importers import keras_model
+    from tinyrnn.host.importers import torch_model
+    P.require_train_extra(bundled=False)    # the int8 TFLite reference and the report, whatever the source
     if suffix in keras_model.KERAS_SUFFIXES:
-        P.require_train_extra(bundled=False)
         return keras_model.load(path)
+    if suffix in torch_model.TORCHSCRIPT_SUFFIXES + torch_model.EXPORT_SUFFIXES:
+        return torch_model.load(path)
     raise UserError(f"{path}: unknown model file type '{suffix}'",
-                    "import a Keras .keras/.h5 file")
+                    "import a Keras .keras/.h5, a TorchScript .pt or a torch.export .pt2 file")
 
 
 def choose_task(imported: ImportedModel, requested: str | None) -> str | None:
@@ -90,11 +94,12 @@ def kernel_weights(imported: ImportedModel, inputs: P.Inputs) -> dict:
     return weights
 
 
-def framework_reference(imported: ImportedModel, inputs: P.Inputs, logits: bool) -> np.ndarray:
-    """The framework's own head output after every real test step, in the artifact's terms (softmax for a
-    classifier that outputs logits, normalised targets for regression), zero past each length."""
-    steps = imported.step_outputs(inputs.x_test_raw).astype(np.float64)
-    if logits:
+def framework_reference(run, inputs: P.Inputs, logits: bool) -> np.ndarray:
+    """The framework's own head output after every real test step (`run` on the raw test inputs), in the
+    artifact's terms (softmax for a classifier that outputs logits, normalised targets for regression), zero past
+    each length."""
+    steps = run(inputs.x_test_raw).astype(np.float64)
+    if logits and not looks_like_probabilities(steps, inputs.test_len):
         steps = np.exp(steps - steps.max(axis=-1, keepdims=True))
         steps /= steps.sum(axis=-1, keepdims=True)
     if inputs.target_norm is not None:
@@ -103,15 +108,33 @@ def framework_reference(imported: ImportedModel, inputs: P.Inputs, logits: bool)
     return steps.astype(np.float32)
 
 
-def check_mapping(weights: dict, cfg, inputs: P.Inputs, reference: np.ndarray, source: str) -> float:
-    """The numpy step model on weights.npz against the framework; refuses the import when they differ."""
-    mine = M.run_numpy(weights, cfg, inputs.x_test, inputs.test_len)
-    drift = float(np.abs(mine - reference).max())
-    if not drift <= MAPPING_TOLERANCE:
-        raise UserError(f"{source}: the kernel's cell computes something else than the model "
-                        f"(outputs differ by {drift:.3g})",
-                        "the model uses a construct the importer does not know: report it with the model file")
-    return drift
+def looks_like_probabilities(steps: np.ndarray, lengths: np.ndarray) -> bool:
+    """A softmax applied in the model's code rather than as a layer: outputs in [0, 1] that sum to 1."""
+    real = steps[np.arange(steps.shape[1])[None, :] < lengths[:, None]]
+    return bool(real.min() >= 0 and np.allclose(real.sum(axis=-1), 1.0, atol=1e-4))
+
+
+def mapping_drift(weights: dict, cfg, inputs: P.Inputs, reference: np.ndarray) -> float:
+    """How far the numpy step model on weights.npz is from the framework's outputs."""
+    return float(np.abs(M.run_numpy(weights, cfg, inputs.x_test, inputs.test_len) - reference).max())
+
+
+def checked_reference(imported: ImportedModel, weights: dict, cfg, inputs: P.Inputs, logits: bool):
+    """The framework's outputs in the reading of its input layout that the kernel's step reproduces, and the
+    drift; refuses the import when no reading does: a mapping error never becomes a silently wrong model."""
+    drift, last_error = float("inf"), None
+    for run in [imported.step_outputs, *imported.other_layouts]:
+        try:
+            reference = framework_reference(run, inputs, logits)
+        except LayoutRefused as err:
+            last_error = err
+            continue
+        drift = min(drift, mapping_drift(weights, cfg, inputs, reference))
+        if drift <= MAPPING_TOLERANCE:
+            return reference, drift
+    detail = f"outputs differ by {drift:.3g}" if drift < float("inf") else f"it does not run: {last_error}"
+    raise UserError(f"{imported.source}: the kernel's cell computes something else than the model ({detail})",
+                    "the model uses a construct the importer does not know: report it with the model file")
 
 
 def build_manifest(imported: ImportedModel, inputs: P.Inputs, cfg, seed: int) -> dict:
@@ -143,8 +166,7 @@ def run(request: ImportRequest) -> int:
                         imported.reset_after if imported.cell == "gru" else False, ds.task)
     weights = kernel_weights(imported, inputs)
     logits = ds.task == CLASSIFICATION and imported.head != SOFTMAX
-    float_steps = framework_reference(imported, inputs, logits)
-    drift = check_mapping(weights, cfg, inputs, float_steps, imported.source)
+    float_steps, drift = checked_reference(imported, weights, cfg, inputs, logits)
 
     notes = [f"imported from {imported.source}: the float reference is that framework's own output after every "
              f"step (the numpy step model on weights.npz agrees within {drift:.1g})",
@@ -152,8 +174,8 @@ def run(request: ImportRequest) -> int:
                                        "from the data's training split, folded into the first layer's weights"),
              "post-training quantization: no training happened here", *imported.notes]
     if logits:
-        notes.append("the model's head is linear and the labels are classes: its outputs are taken as logits and "
-                     "the board applies a softmax (argmax unchanged)")
+        notes.append("the model's head is a linear layer and the labels are classes: the board applies the softmax "
+                     "(the model's outputs are taken as logits unless they already are probabilities)")
     manifest, metrics = write_artifact(imported, inputs, cfg, weights, float_steps, r, out, notes, started)
     print_summary(out, manifest, metrics)
     return 0
