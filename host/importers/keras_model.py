@@ -50,7 +50,9 @@ def chain_of(model) -> list:
     if type(model).__name__ != "Sequential":
         expected = model.inputs[0]
         for layer in layers:
-            if len(layer._inbound_nodes) != 1 or layer.input is not expected:
+            nodes = layer._inbound_nodes
+            # A masked tensor arrives with its mask as a second input tensor: the first is the data.
+            if len(nodes) != 1 or not nodes[0].input_tensors or nodes[0].input_tensors[0] is not expected:
                 raise refuse(f"layer '{layer.name}'", "a model that is not one chain of layers (a branch, merge or "
                              "shared layer)", SUPPORTED)
             expected = layer.output
