@@ -54,14 +54,16 @@ def read_model(path: Path) -> ImportedModel:
         raise UserError(f"{path}: no such model file", "give the path of a .keras, .h5, .pt2, .pt or .onnx file")
     suffix = path.suffix.lower()
     from tinyrnn.host.importers import keras_model
-    from tinyrnn.host.importers import torch_model
+    from tinyrnn.host.importers import onnx_model, torch_model
     P.require_train_extra(bundled=False)    # the int8 TFLite reference and the report, whatever the source
     if suffix in keras_model.KERAS_SUFFIXES:
         return keras_model.load(path)
     if suffix in torch_model.TORCHSCRIPT_SUFFIXES + torch_model.EXPORT_SUFFIXES:
         return torch_model.load(path)
+    if suffix in onnx_model.ONNX_SUFFIXES:
+        return onnx_model.load(path)
     raise UserError(f"{path}: unknown model file type '{suffix}'",
-                    "import a Keras .keras/.h5, a TorchScript .pt or a torch.export .pt2 file")
+                    "import a Keras .keras/.h5, a TorchScript .pt, a torch.export .pt2 or an .onnx file")
 
 
 def choose_task(imported: ImportedModel, requested: str | None) -> str | None:
