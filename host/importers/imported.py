@@ -22,8 +22,8 @@ class ImportedModel:
 
     `weights` is weights.npz's layout (docs/artifacts.md: Keras gate order, GRU biases as the kernel takes them)
     for inputs after the model's own normalisation `norm` ((mean, std), None when the model has none).
-    `step_outputs(x)` runs the framework itself on raw padded inputs (n, T, d) and returns its head output after
-    every step (n, T, k): the float reference the artifact records."""
+    `step_outputs(x, lengths)` runs the framework itself on raw padded inputs (n, T, d) and returns its head output
+    after every step (n, T, k): the float reference the artifact records."""
     source: str                 # e.g. "Keras model.keras"
     cell: str                   # "gru" or "lstm"
     units: int

@@ -206,7 +206,7 @@ def per_step_runner(layers: list, input_dim: int, keras):
             x = layer(x)
     stepped = keras.Model(inputs, x)
 
-    def run(raw: np.ndarray) -> np.ndarray:
+    def run(raw: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
         parts = [np.asarray(stepped(raw[i:i + BATCH].astype(np.float32), training=False))
                  for i in range(0, len(raw), BATCH)]
         return np.concatenate(parts).astype(np.float32)

@@ -198,7 +198,7 @@ def per_step_runner(session, input_name: str, batch_first: bool):
             raise LayoutRefused(" ".join(str(err).split())[:200]) from None
         return out if batch_first or out.ndim == 2 else out.transpose(1, 0, 2)
 
-    def run(raw: np.ndarray) -> np.ndarray:
+    def run(raw: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
         raw = raw.astype(np.float32)
         n, T, _ = raw.shape
         whole = call(raw)

@@ -100,7 +100,7 @@ def framework_reference(run, inputs: P.Inputs, logits: bool) -> np.ndarray:
     """The framework's own head output after every real test step (`run` on the raw test inputs), in the
     artifact's terms (softmax for a classifier that outputs logits, normalised targets for regression), zero past
     each length."""
-    steps = run(inputs.x_test_raw).astype(np.float64)
+    steps = run(inputs.x_test_raw, inputs.test_len).astype(np.float64)
     if logits and not looks_like_probabilities(steps, inputs.test_len):
         steps = np.exp(steps - steps.max(axis=-1, keepdims=True))
         steps /= steps.sum(axis=-1, keepdims=True)

@@ -70,8 +70,77 @@ def read_program(program, source: str, torch) -> ImportedModel:
     tensors = {name: t.detach().cpu().numpy() for name, t in program.state_dict.items()}
     tensors.update({name: t.detach().cpu().numpy() for name, t in program.constants.items()
                     if hasattr(t, "detach")})
+    imported = _assemble(source, kinds, tensors, {}, None, torch)
+    # torch.export fixes a recurrent program's sequence length, so PyTorch's own GRU/LSTM and Linear, loaded with
+    # the program's tensors, give every step's output; the program itself checks that reading at its shape.
+    imported.step_outputs = eager_runner(imported, kinds, tensors, torch, program_check(program, torch))
+    imported.other_layouts = []
+    imported.notes.append("torch.export fixes the sequence length: every step's output comes from PyTorch's own "
+                          f"{imported.cell.upper()} and Linear with the program's weights, checked against the "
+                          "program at its exported shape")
+    return imported
+
+
+def program_check(program, torch):
+    """A function (raw x, eager final outputs at the program's length) -> max difference from the program, on the
+    test sequences at least that long (None when none is)."""
+    placeholder = next(node for node in program.graph.nodes if node.op == "placeholder"
+                       and node.name in program.graph_signature.user_inputs)
+    batch, steps = (dim if isinstance(dim, int) else None for dim in placeholder.meta["val"].shape[:2])
     runner = program.module()
-    return _assemble(source, kinds, tensors, {}, lambda x: runner(x), torch)
+
+    def check(raw: np.ndarray, eager_steps: np.ndarray, lengths: np.ndarray) -> float | None:
+        T = steps or raw.shape[1]
+        picks = np.flatnonzero(lengths >= T)
+        if T > raw.shape[1] or not len(picks):
+            return None
+        size = batch or len(picks)
+        picks = picks[: len(picks) - len(picks) % size]
+        worst = 0.0
+        for i in range(0, len(picks), size):
+            chunk = picks[i:i + size]
+            with torch.no_grad():
+                out = runner(torch.from_numpy(np.ascontiguousarray(raw[chunk, :T], np.float32)))
+            out = (out[0] if isinstance(out, (tuple, list)) else out).numpy()
+            out = out[:, -1] if out.ndim == 3 else out
+            worst = max(worst, float(np.abs(out - eager_steps[chunk, T - 1]).max()))
+        return worst
+
+    return check
+
+
+def eager_runner(imported: ImportedModel, kinds: dict, tensors: dict, torch, check):
+    """PyTorch's own cell, batch-first, with the program's weights, normalisation and head: x (n, T, d) raw ->
+    (n, T, k); refuses the import when the program disagrees."""
+    rnn_path = next(path for path, kind in kinds.items() if kind in RECURRENT)
+    head_path = next(path for path, kind in kinds.items() if kind == "Linear")
+    cell = torch.nn.GRU if imported.cell == "gru" else torch.nn.LSTM
+    rnn = cell(imported.input_dim, imported.units, num_layers=imported.layers, batch_first=True,
+               bias=f"{rnn_path}.bias_ih_l0" in tensors)
+    rnn.load_state_dict({k[len(rnn_path) + 1:]: torch.from_numpy(v) for k, v in tensors.items()
+                         if k.startswith(f"{rnn_path}.")})
+    head = torch.nn.Linear(imported.units, imported.output_dim, bias=f"{head_path}.bias" in tensors)
+    head.load_state_dict({k[len(head_path) + 1:]: torch.from_numpy(v) for k, v in tensors.items()
+                          if k.startswith(f"{head_path}.")})
+    d = imported.input_dim
+    mean, std = imported.norm if imported.norm is not None else (np.zeros(d), np.ones(d))
+
+    def run(raw: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+        with torch.no_grad():
+            x = torch.from_numpy(((raw - mean) / std).astype(np.float32))
+            y = head(rnn(x)[0])
+            if imported.head == SOFTMAX:
+                y = torch.softmax(y, dim=-1)
+        steps = y.numpy().astype(np.float32)
+        drift = check(raw, steps, lengths if lengths is not None else np.full(len(raw), raw.shape[1]))
+        if drift is None or drift > 1e-4:
+            what = "no test sequence is as long as its exported length" if drift is None else \
+                f"its outputs differ by {drift:.3g} from PyTorch's {imported.cell.upper()} with its weights"
+            raise UserError(f"{imported.source}: the program cannot be checked or read as a GRU/LSTM + Linear ({what})",
+                            "export with the data's sequence length, or save the model with TorchScript instead")
+        return steps
+
+    return run
 
 
 def _has(module, key: str) -> bool:
@@ -191,7 +260,7 @@ def per_step_runner(forward, torch, batch_first: bool):
         steps = [call(raw[:, :t + 1], batch_first) for t in range(T)]
         return np.stack(steps, axis=1)
 
-    def run(raw: np.ndarray) -> np.ndarray:
+    def run(raw: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
         try:
             return run_layout(raw.astype(np.float32), batch_first).astype(np.float32)
         except RuntimeError as err:     # e.g. the other layout's shapes: the next reading is tried
