@@ -1,4 +1,4 @@
-"""Import a recurrent model trained elsewhere (Keras) into an artifact directory.
+"""Import a recurrent model trained elsewhere (Keras, PyTorch, ONNX) into an artifact directory.
 
 Reads the model with its framework's own loader, refuses in one line what the fixed-point kernel cannot run,
 and writes the same artifact directory `tinyrnn train` writes (docs/artifacts.md), so flash, harness, hwtest,
@@ -14,15 +14,20 @@ from tinyrnn.host.training.data import CLASSIFICATION, REGRESSION
 EXAMPLES = """\
   {prog} model.keras --data my_sequences.csv                # -> build/model/
   {prog} legacy.h5 --data recordings.npz --out build/mine --force
+  {prog} model.pt --data my_sequences.csv                   # TorchScript (pip install 'tinyrnn[torch]')
+  {prog} model.pt2 --data my_sequences.csv                  # torch.export program
+  {prog} model.onnx --data my_sequences.csv                 # ONNX (pip install 'tinyrnn[onnx]')
 
-supported (docs/import.md): GRU (reset_after true or false) or LSTM, 1-3 stacked layers, then one Dense head
-(softmax or linear); optional Normalization/Rescaling at the input, Masking, Dropout."""
+supported (docs/import.md): GRU (reset_after true or false) or LSTM, 1-3 stacked layers, then one dense head
+(softmax or linear); input normalisation (Keras Normalization/Rescaling, PyTorch mean/std buffers, ONNX Sub/Div),
+masking and dropout."""
 
 DEFAULTS = ImportRequest(model="", data="")
 
 
 def add_arguments(p):
-    p.add_argument("model", metavar="MODEL", help="the trained model file: Keras .keras or .h5")
+    p.add_argument("model", metavar="MODEL",
+                   help="the trained model file: Keras .keras/.h5, TorchScript .pt, torch.export .pt2 or .onnx")
     src = p.add_argument_group("data")
     src.add_argument("--data", metavar="FILE", required=True,
                      help="labelled sequences, .csv or .npz (docs/data-formats.md): calibration and the test split")
