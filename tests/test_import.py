@@ -181,6 +181,13 @@ def seq(K, *layers, d=3):
     return K.Sequential([K.Input((None, d)), *layers])
 
 
+def attention_model(K, L):
+    x = K.Input((None, 3))
+    h = L.GRU(4, return_sequences=True)(x)
+    a = L.Attention(name="att")([h, h])
+    return K.Model(x, L.Dense(3)(L.GRU(4)(a)))
+
+
 REFUSALS = {
     "bidirectional": (lambda K, L: seq(K, L.Bidirectional(L.GRU(4), name="bi"), L.Dense(3, activation="softmax")),
                       "layer 'bi' (Bidirectional): a bidirectional layer (a stream cannot look ahead)"),
@@ -190,12 +197,13 @@ REFUSALS = {
                    "layer 'relu_lstm' (LSTM): activation 'relu'"),
     "convolution": (lambda K, L: seq(K, L.Conv1D(4, 3, name="conv"), L.GRU(4), L.Dense(3)),
                     "layer 'conv' (Conv1D): this layer"),
-    "attention": (lambda K, L: seq(K, L.GRU(4, return_sequences=True), L.Attention(name="att"), L.Dense(3)),
-                  "layer 'att'"),
+    "attention": (lambda K, L: attention_model(K, L), "layer 'att' (Attention): this layer"),
     "simple_rnn": (lambda K, L: seq(K, L.SimpleRNN(4, name="simple"), L.Dense(3)),
                    "layer 'simple' (SimpleRNN): this layer"),
     "two_dense": (lambda K, L: seq(K, L.GRU(4), L.Dense(5, name="hidden"), L.Dense(3, name="out")),
-                  "layer 'hidden' (Dense): a dense head with activation"),
+                  "layer 'out' (Dense): a second dense layer"),
+    "relu_head": (lambda K, L: seq(K, L.GRU(4), L.Dense(3, activation="relu", name="relu_head")),
+                  "layer 'relu_head' (Dense): a dense head with activation 'relu'"),
     "too_wide": (lambda K, L: seq(K, L.GRU(300, name="wide"), L.Dense(3)),
                  "300 units; the kernel takes at most 256"),
     "no_recurrent": (lambda K, L: seq(K, L.Dense(3, name="only")),
@@ -379,3 +387,71 @@ def test_unsupported_pytorch_constructs_are_one_line(workdir, class_data, extra)
     path = train_in_pytorch(workdir, class_data, "lstm" if extra == "proj" else "gru", 1, True, "script", extra)
     code, err = import_in_own_process(path, class_data, workdir / f"refused-{path.name}")
     assert code == 2 and len(err.splitlines()) == 1 and TORCH_REFUSALS[extra] in err, err
+
+
+# ---- ONNX graphs written as tf2onnx writes a Keras GRU(reset_after=False), and refused operators ----------
+def onnx_gru_graph(kernel, recurrent, bias, head_kernel, head_bias, attributes=None, after_gru="Squeeze"):
+    """x (n, T, d) -> Transpose -> GRU -> Squeeze -> Gather(last step) -> MatMul -> Add -> Softmax."""
+    onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed (pip install 'tinyrnn[onnx]')")
+    h = recurrent.shape[0]
+    helper, numpy_helper = onnx.helper, onnx.numpy_helper
+    inits = [numpy_helper.from_array(a.astype(np.float32), name) for name, a in [
+        ("W", kernel.T[None]), ("R", recurrent.T[None]), ("B", np.concatenate([bias, np.zeros_like(bias)])[None]),
+        ("head_w", head_kernel), ("head_b", head_bias)]]
+    inits += [numpy_helper.from_array(np.array([1], np.int64), "axis1"),
+              numpy_helper.from_array(np.array(-1, np.int64), "last")]
+    gru_attributes = {"hidden_size": h, "linear_before_reset": 0, **(attributes or {})}
+    nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2], name="to_time_major"),
+             helper.make_node("GRU", ["xt", "W", "R", "B"], ["seq"], name="gru", **gru_attributes),
+             helper.make_node(after_gru, ["seq", "axis1"] if after_gru == "Squeeze" else ["seq"], ["seq3"],
+                              name="after_gru"),
+             helper.make_node("Gather", ["seq3", "last"], ["final"], axis=0, name="last_step"),
+             helper.make_node("MatMul", ["final", "head_w"], ["logits0"], name="head"),
+             helper.make_node("Add", ["logits0", "head_b"], ["logits"], name="head_bias"),
+             helper.make_node("Softmax", ["logits"], ["y"], axis=-1, name="softmax")]
+    graph = helper.make_graph(nodes, "keras_gru", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT,
+                                                                                 ["n", "t", kernel.shape[0]])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["n", head_bias.shape[0]])],
+                              inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.fixture(scope="module")
+def keras_gru_before(class_data):
+    model, x = keras_classifier(class_data, "gru", 1, reset_after=False, normalise=False)
+    kernel, recurrent, bias = model.layers[0].get_weights()
+    head_kernel, head_bias = model.layers[-1].get_weights()
+    return model, (kernel, recurrent, bias, head_kernel, head_bias)
+
+
+def test_onnx_gru_linear_before_reset_0_imports(workdir, class_data, keras_gru_before):
+    import onnx
+    model, weights = keras_gru_before
+    path = workdir / "keras_gru_before.onnx"
+    onnx.save(onnx_gru_graph(*weights), str(path))
+    code, out = import_model(path, class_data, workdir / "out-onnx-before")
+    assert code == 0
+    manifest = Artifact.open(out).manifest
+    assert (manifest.cell, manifest.reset_after, manifest.get("norm_source")) == ("gru", False, "data")
+    check_against_keras(model, None, out)       # onnxruntime's outputs are the Keras model's
+
+
+ONNX_REFUSALS = {
+    "bidirectional": ({"attributes": {"direction": "bidirectional"}}, "node 'gru' (GRU): direction 'bidirectional'"),
+    "clip": ({"attributes": {"clip": 3.0}}, "node 'gru' (GRU): clip"),
+    "activations": ({"attributes": {"activations": ["HardSigmoid", "Tanh"]}}, "node 'gru' (GRU): activations"),
+    "operator": ({"after_gru": "Relu"}, "node 'after_gru' (Relu): this operator"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ONNX_REFUSALS))
+def test_unsupported_onnx_constructs_are_one_line(workdir, class_data, keras_gru_before, capsys, name):
+    import onnx
+    options, expected = ONNX_REFUSALS[name]
+    path = workdir / f"refused-{name}.onnx"
+    onnx.save(onnx_gru_graph(*keras_gru_before[1], **options), str(path))
+    capsys.readouterr()
+    code, out = import_model(path, class_data, workdir / f"refused-onnx-{name}")
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and not out.exists()
+    assert len(err.splitlines()) == 1 and expected in err, err

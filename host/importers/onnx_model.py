@@ -41,14 +41,24 @@ def require_onnx():
 
 def load(path: Path) -> ImportedModel:
     onnx, ort = require_onnx()
+    from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, InvalidGraph, RuntimeException
+
+    def unreadable(err):
+        return UserError(f"{path}: onnx cannot read it ({' '.join(str(err).split())[:300]})",
+                         "export the model again (torch.onnx.export or tf2onnx)")
+
     try:
         model = onnx.load(str(path))
-        onnx.checker.check_model(model)
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except (OSError, ValueError, RuntimeError, onnx.checker.ValidationError) as err:
-        raise UserError(f"{path}: onnx cannot read it ({' '.join(str(err).split())[:300]})",
-                        "export the model again (torch.onnx.export or tf2onnx)") from None
-    return read_graph(model.graph, f"ONNX {path.name}", session, onnx)
+    except (OSError, ValueError, RuntimeError) as err:
+        raise unreadable(err) from None
+
+    def session():     # made after the structure is read, so a refused construct is named, not a load error
+        try:
+            return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        except (Fail, InvalidArgument, InvalidGraph, RuntimeException) as err:
+            raise unreadable(err) from None
+
+    return read_graph(model.graph, f"ONNX {path.name}", session)
 
 
 def graph_constants(graph) -> dict:
@@ -64,7 +74,7 @@ def graph_constants(graph) -> dict:
     return constants
 
 
-def read_graph(graph, source: str, session, onnx) -> ImportedModel:
+def read_graph(graph, source: str, make_session) -> ImportedModel:
     constants = graph_constants(graph)
     if len(graph.input) - sum(1 for i in graph.input if i.name in constants) != 1 or len(graph.output) != 1:
         raise refuse(source, "a graph with several inputs or outputs", "one input (the frames), one output")
@@ -100,6 +110,7 @@ def read_graph(graph, source: str, session, onnx) -> ImportedModel:
     units = weights["layer0_recurrent"].shape[0]
     input_dim = weights["layer0_kernel"].shape[0]
     input_name = next(i.name for i in graph.input if i.name not in constants)
+    session = make_session()
     return ImportedModel(
         source=source, cell=cell, units=int(units), layers=len(recurrent), reset_after=reset_after,
         input_dim=int(input_dim), output_dim=int(weights["head_kernel"].shape[1]),
