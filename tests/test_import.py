@@ -151,8 +151,8 @@ def test_functional_model_with_rescaling_and_masking(workdir, class_data):
     h = L.LSTM(10)(h)
     outputs = L.Dense(3, activation="softmax")(h)
     model = K.Model(inputs, outputs)
-    model.compile("adam", "sparse_categorical_crossentropy")
-    model.fit(x, y, epochs=20, verbose=0)
+    model.compile(K.optimizers.Adam(0.02), "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=30, batch_size=16, verbose=0)
     path = workdir / "functional.keras"
     model.save(path)
     code, out = import_model(path, class_data, workdir / "out-functional")
@@ -312,7 +312,8 @@ elif form == "export":      # torch.export fixes a recurrent model's sequence le
     torch.export.save(torch.export.export(net, (xs[:2],), dynamic_shapes={"inputs": {0: torch.export.Dim.DYNAMIC}}),
                       out)
 else:
-    torch.onnx.export(net, (xs[:2],), out, input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "n"}})
+    torch.onnx.export(net, (xs[:2],), out, input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "n", 1: "t"}})
 with torch.no_grad():
     np.save(out + ".outputs.npy", net(xs).numpy())     # what the user's own model says, for the test to compare
 '''

@@ -134,8 +134,11 @@ def checked_reference(imported: ImportedModel, weights: dict, cfg, inputs: P.Inp
         drift = min(drift, mapping_drift(weights, cfg, inputs, reference))
         if drift <= MAPPING_TOLERANCE:
             return reference, drift
-    detail = f"outputs differ by {drift:.3g}" if drift < float("inf") else f"it does not run: {last_error}"
-    raise UserError(f"{imported.source}: the kernel's cell computes something else than the model ({detail})",
+    if drift == float("inf"):
+        raise UserError(f"{imported.source}: the model does not run on the test sequences and their prefixes "
+                        f"({last_error})", "export it with dynamic batch and time axes (docs/import.md)")
+    raise UserError(f"{imported.source}: the kernel's cell computes something else than the model (outputs differ "
+                    f"by {drift:.3g})",
                     "the model uses a construct the importer does not know: report it with the model file")
 
 

@@ -13,6 +13,7 @@ order, with b_ih + b_hh as the one bias.
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +39,12 @@ def require_torch():
 def load(path: Path) -> ImportedModel:
     torch = require_torch()
     try:
-        if path.suffix.lower() in EXPORT_SUFFIXES:
-            program = torch.export.load(str(path))
-            return read_program(program, f"PyTorch {path.name}", torch)
-        module = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():     # torch.jit.load's deprecation notice: the user's format, not news
+            warnings.simplefilter("ignore")
+            if path.suffix.lower() in EXPORT_SUFFIXES:
+                program = torch.export.load(str(path))
+                return read_program(program, f"PyTorch {path.name}", torch)
+            module = torch.jit.load(str(path), map_location="cpu")
     except (RuntimeError, OSError, ValueError, KeyError) as err:
         raise UserError(f"{path}: PyTorch cannot load it ({' '.join(str(err).split())[:300]})",
                         "save the model with torch.jit.save(torch.jit.script(model), 'model.pt') or "
