@@ -456,3 +456,34 @@ def test_unsupported_onnx_constructs_are_one_line(workdir, class_data, keras_gru
     err = capsys.readouterr().err.strip()
     assert code == 2 and not out.exists()
     assert len(err.splitlines()) == 1 and expected in err, err
+
+
+def test_keras_int8_grid_fine_tuning_meets_the_targets(workdir, class_data):
+    from tinyrnn.quantize.twin.quantizer import snap_to_int8_grid
+    model, x = keras_classifier(class_data, "gru", 1, True)
+    path = workdir / "fine_tune.keras"
+    model.save(path)
+    code, out = import_model(path, class_data, workdir / "out-fine-tune", "--fine-tune-epochs", "5")
+    assert code == 0
+    artifact = Artifact.open(out)
+    metrics = artifact.metrics()
+    assert metrics["int8_grid"]["epochs"] == 5 and "accuracy" in metrics["int8_grid"]["float_before"]
+    assert artifact.manifest.int8_grid_epochs == 5
+    weights = artifact.weights()
+    for name in ("layer0_recurrent", "head_kernel"):     # the model's own matrices are the kernel's int8 values
+        np.testing.assert_allclose(weights[name], snap_to_int8_grid(weights[name]), atol=1e-7)
+    kernel = metrics["kernel"]      # against the fine-tuned model in Keras
+    assert kernel["argmax_agreement"] >= 0.995 and kernel["final_max_abs"] <= 0.01 and kernel["step_max_abs"] <= 0.05
+
+
+def test_fine_tuning_is_refused_for_other_frameworks_in_one_line(workdir, class_data, capsys):
+    path = workdir / "not_keras.onnx"
+    pytest.importorskip("onnx")
+    import onnx
+    model, _ = keras_classifier(class_data, "gru", 1, reset_after=False, normalise=False, epochs=1)
+    kernel, recurrent, bias = model.layers[0].get_weights()
+    onnx.save(onnx_gru_graph(kernel, recurrent, bias, *model.layers[-1].get_weights()), str(path))
+    capsys.readouterr()
+    code, _ = import_model(path, class_data, workdir / "never-ft", "--fine-tune-epochs", "2")
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "--fine-tune-epochs is available for Keras models only" in err, err

@@ -7,6 +7,7 @@ output after every step on the test split of --data; the import is post-training
 """
 import dataclasses
 
+from tinyrnn.host.commands.base import at_least
 from tinyrnn.host.commands.options import add_out
 from tinyrnn.host.importers.pipeline import ImportRequest, run as run_import
 from tinyrnn.host.training.data import CLASSIFICATION, REGRESSION
@@ -41,6 +42,13 @@ def add_arguments(p):
     q = p.add_argument_group("quantization")
     q.add_argument("--calibration-samples", type=int, metavar="N", default=DEFAULTS.calibration_samples,
                    help=f"(x_t, state) samples for int8 calibration (default {DEFAULTS.calibration_samples})")
+    q.add_argument("--fine-tune-epochs", type=at_least(0), metavar="N", default=DEFAULTS.fine_tune_epochs,
+                   help="Keras models: N epochs of int8-grid fine-tuning in Keras on --data's training split "
+                        "(host/training/qat.py), so the model's weight matrices become the kernel's int8 values; "
+                        f"0: post-training quantization (default {DEFAULTS.fine_tune_epochs})")
+    q.add_argument("--fine-tune-lr", type=at_least(0, float, exclusive=True), metavar="LR",
+                   default=DEFAULTS.fine_tune_lr,
+                   help=f"Adam learning rate of the fine-tuning (default {DEFAULTS.fine_tune_lr})")
     q.add_argument("--seed", type=int, metavar="N", default=DEFAULTS.seed,
                    help=f"seed of the test split and calibration samples (default {DEFAULTS.seed})")
     o = p.add_argument_group("output")

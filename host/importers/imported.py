@@ -39,6 +39,8 @@ class ImportedModel:
     # Other readings of the framework's input layout (a PyTorch module may take (T, n, d)), tried in turn when
     # `step_outputs` disagrees with the kernel's step.
     other_layouts: list = field(default_factory=list)
+    # The framework's loaded model, for int8-grid fine-tuning in that framework (Keras only so far).
+    framework_model: object = None
 
     def check_bounds(self, where: str) -> None:
         """The kernel's size limits, refused in one line naming where the model breaks them."""

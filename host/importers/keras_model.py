@@ -38,7 +38,9 @@ def read_model(model, source: str, keras) -> ImportedModel:
     reader = _ChainReader(source)
     for layer in layers:
         reader.add(layer)
-    return reader.finish(model, layers, keras)
+    imported = reader.finish(model, layers, keras)
+    imported.framework_model = model
+    return imported
 
 
 def chain_of(model) -> list:
@@ -212,3 +214,24 @@ def per_step_runner(layers: list, input_dim: int, keras):
         return np.concatenate(parts).astype(np.float32)
 
     return run
+
+
+def fine_tune_on_int8_grid(imported: ImportedModel, x_train: np.ndarray, y_train: np.ndarray, classify: bool,
+                           epochs: int, lr: float, quiet: bool) -> ImportedModel:
+    """More epochs of the user's own Keras model with its weight matrices held on the kernel's int8 grid
+    (host/training/qat.py's straight-through callback), on raw training inputs and the user's own targets.
+    Returns the model read again: its weights and per-step runner are the fine-tuned ones."""
+    from tinyrnn.host.training import qat
+    from tinyrnn.host.training.model import import_keras, native_stderr_captured
+
+    keras = import_keras()
+    model = imported.framework_model
+    if classify:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=imported.head != SOFTMAX)
+    else:
+        loss = "mse"
+    model.compile(keras.optimizers.Adam(lr), loss)
+    with native_stderr_captured():
+        model.fit(x_train, y_train, epochs=epochs, batch_size=16, shuffle=True, verbose=0 if quiet else 2,
+                  callbacks=[qat.make_grid_callback(keras, qat.grid_variables(model))])
+    return read_model(model, imported.source, keras)

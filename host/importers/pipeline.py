@@ -42,6 +42,8 @@ class ImportRequest:
     test_fraction: float = 0.25
     group_column: str | None = None
     calibration_samples: int = 3000
+    fine_tune_epochs: int = 0           # > 0: int8-grid fine-tuning in the model's framework (Keras)
+    fine_tune_lr: float = 0.001
     seed: int = 0
     out: str | None = None              # None: build/<model file stem>
     force: bool = False
@@ -142,6 +144,34 @@ def checked_reference(imported: ImportedModel, weights: dict, cfg, inputs: P.Inp
                     "the model uses a construct the importer does not know: report it with the model file")
 
 
+def fine_tune(imported: ImportedModel, inputs: P.Inputs, r: ImportRequest) -> tuple[ImportedModel, dict]:
+    """Int8-grid fine-tuning in the model's own framework; returns the fine-tuned model and the metrics.json
+    "int8_grid" block (float test figures before and after, the framework's own outputs)."""
+    from tinyrnn.host.importers import keras_model
+    if imported.framework_model is None or not imported.source.startswith("Keras"):
+        raise UserError(f"{imported.source}: --fine-tune-epochs is available for Keras models only so far",
+                        "drop --fine-tune-epochs (the import is then post-training quantization)")
+    ds = inputs.ds
+    classify = ds.task == CLASSIFICATION
+    x_train = D.pad(ds.train.sequences, ds.max_len)
+    if inputs.variable and "Masking" not in " ".join(imported.notes):
+        raise UserError("--fine-tune-epochs with sequences of different lengths needs a Masking layer in the model",
+                        "add keras.layers.Masking at the input, or drop --fine-tune-epochs")
+
+    def float_figures(model: ImportedModel) -> dict:
+        steps = framework_reference(model.step_outputs, inputs, classify and model.head != SOFTMAX)
+        return E.task_figures(M.final_outputs(steps, inputs.test_len), ds.test.targets, ds.task, inputs.target_norm)
+
+    before = float_figures(imported)
+    started = time.perf_counter()
+    tuned = keras_model.fine_tune_on_int8_grid(imported, x_train, ds.train.targets, classify, r.fine_tune_epochs,
+                                              r.fine_tune_lr, r.quiet)
+    grid = {"epochs": r.fine_tune_epochs, "learning_rate": r.fine_tune_lr,
+            "seconds": round(time.perf_counter() - started, 2), "float_before": before,
+            "float_after": float_figures(tuned)}
+    return tuned, grid
+
+
 def build_manifest(imported: ImportedModel, inputs: P.Inputs, cfg, seed: int) -> dict:
     manifest = P.build_manifest(cfg, inputs, seed, epochs=0, downsample=1)
     manifest["int8_grid_epochs"] = 0
@@ -167,6 +197,9 @@ def run(request: ImportRequest) -> int:
                         seed=r.seed, group_column=r.group_column)
     check_data_fits(imported, ds)
     inputs = P.prepare_inputs(ds, norm=imported.norm)
+    grid = None
+    if r.fine_tune_epochs:
+        imported, grid = fine_tune(imported, inputs, r)
     cfg = M.ModelConfig(imported.input_dim, imported.output_dim, imported.cell, imported.units, imported.layers,
                         imported.reset_after if imported.cell == "gru" else False, ds.task)
     weights = kernel_weights(imported, inputs)
@@ -177,17 +210,23 @@ def run(request: ImportRequest) -> int:
              f"step (the numpy step model on weights.npz agrees within {drift:.1g})",
              "input normalisation " + ("from the model" if imported.norm is not None else
                                        "from the data's training split, folded into the first layer's weights"),
-             "post-training quantization: no training happened here", *imported.notes]
+             *([] if grid else ["post-training quantization: no training happened here"]), *imported.notes]
+    if grid:
+        notes.append(f"int8-grid fine-tuning in {imported.source.split()[0]}: {grid['epochs']} epochs at learning "
+                     f"rate {grid['learning_rate']:g}; float test " + ", ".join(
+                         f"{k} {grid['float_before'][k]:.4f} -> {v:.4f}" for k, v in grid["float_after"].items()) +
+                     ". The float reference is the fine-tuned model.")
     if logits:
         notes.append("the model's head is a linear layer and the labels are classes: the board applies the softmax "
                      "(the model's outputs are taken as logits unless they already are probabilities)")
-    manifest, metrics = write_artifact(imported, inputs, cfg, weights, float_steps, r, out, notes, started)
+    manifest, metrics = write_artifact(imported, inputs, cfg, weights, float_steps, r, out, notes, started, grid)
     print_summary(out, manifest, metrics)
     return 0
 
 
 def write_artifact(imported: ImportedModel, inputs: P.Inputs, cfg, weights: dict, float_steps: np.ndarray,
-                   r: ImportRequest, out: Path, notes: list, started: float) -> tuple[dict, dict]:
+                   r: ImportRequest, out: Path, notes: list, started: float,
+                   grid: dict | None = None) -> tuple[dict, dict]:
     """The artifact directory, through the training pipeline's later stages."""
     ds, y_test = inputs.ds, inputs.ds.test.targets
     step_model = M.build_step_model(cfg, weights)
@@ -201,8 +240,10 @@ def write_artifact(imported: ImportedModel, inputs: P.Inputs, cfg, weights: dict
                                             inputs.target_norm), "runtime": C.runtime_name()},
         "params": M.expected_params(cfg), "macs_per_step": M.macs_per_step(cfg), "train_seconds": 0.0,
         "imported_from": imported.source,
+        **({"int8_grid": grid} if grid else {}),
     }
     manifest = build_manifest(imported, inputs, cfg, r.seed)
+    manifest["int8_grid_epochs"] = grid["epochs"] if grid else 0
     with staged_directory(out, r.force) as stage:
         shutil.copyfile(r.model, stage / f"source{Path(r.model).suffix.lower()}")
         step_model.save(stage / "step_model.keras")
@@ -242,10 +283,12 @@ def print_summary(out: Path, manifest: dict, metrics: dict) -> None:
     for label, field in rows:
         if all(field in block for _, block in columns):
             lines.append(f"  {label:18s}" + "".join(f"{P.figure(block[field]):>16s}" for _, block in columns))
-    k = metrics["kernel"]
+    k, grid = metrics["kernel"], metrics.get("int8_grid")
+    how = (f"int8-grid fine-tuning, {grid['epochs']} epochs: float {key} {grid['float_before'][key]:.4f} before, "
+           f"{grid['float_after'][key]:.4f} after (the reference above is the model after)") if grid else \
+        "post-training quantization"
     lines += [f"  kernel: flash {k['flash_bytes']:,} B, RAM {k['ram_bytes']:,} B, model hash {k['model_hash']}",
-              f"  normalisation from the {manifest['norm_source']}; post-training quantization, "
-              f"total {metrics['total_seconds']:.1f} s",
+              f"  normalisation from the {manifest['norm_source']}; {how}; total {metrics['total_seconds']:.1f} s",
               f"  verdict: {'PASS' if metrics['verdict']['passed'] else 'FAIL'} "
               f"({'; '.join(metrics['verdict']['reasons'])})",
               f"  artifacts: {out}/",
