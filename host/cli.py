@@ -8,6 +8,7 @@ from tinyrnn.host.commands.base import run_command, summary
 COMMANDS = {
     "train": "tinyrnn.host.commands.train",
     "search": "tinyrnn.host.commands.search",
+    "import": "tinyrnn.host.commands.import_",
     "export": "tinyrnn.host.commands.export",
     "predict": "tinyrnn.host.commands.predict",
     "boards": "tinyrnn.host.commands.boards",

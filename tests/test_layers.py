@@ -38,12 +38,16 @@ ALLOWED = {
                            "tinyrnn.host.link", "tinyrnn.host.device", "tinyrnn.host.report", "tinyrnn.quantize"},
     "tinyrnn.host.training": {"tinyrnn.quantize.errors", "tinyrnn.host.formats", "tinyrnn.host.report",
                               "tinyrnn.quantize"},
+    # Importers read models trained elsewhere and write artifacts through the training pipeline's stages.
+    "tinyrnn.host.importers": {"tinyrnn.quantize.errors", "tinyrnn.host.training", "tinyrnn.host.report",
+                               "tinyrnn.quantize"},
     # The search trains (training), measures (quantize) and reads board data (device.boards only).
     "tinyrnn.host.search": {"tinyrnn.quantize.errors", "tinyrnn.host.training", "tinyrnn.host.device.boards",
                             "tinyrnn.quantize"},
     "tinyrnn.host.commands": {"tinyrnn.quantize.errors", "tinyrnn.host.defaults", "tinyrnn.host.link",
                               "tinyrnn.host.device", "tinyrnn.host.check", "tinyrnn.host.report",
-                              "tinyrnn.host.training", "tinyrnn.host.search", "tinyrnn.quantize"},
+                              "tinyrnn.host.training", "tinyrnn.host.search", "tinyrnn.host.importers",
+                              "tinyrnn.quantize"},
     "tinyrnn.host.cli": {"tinyrnn.host.commands"},
     "tinyrnn.host.train": {"tinyrnn.host.commands"},
 }

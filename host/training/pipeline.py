@@ -189,10 +189,10 @@ class Inputs:
     y_test_fit: np.ndarray
 
 
-def prepare_inputs(ds) -> Inputs:
-
+def prepare_inputs(ds, norm: tuple | None = None) -> Inputs:
+    """`norm` (mean, std): an imported model's own input normalisation; None: the training split's."""
     # Normalise inputs outside the model (numpy) so the step model, and the device, see normalised x.
-    mean, std = D.channel_norm(ds.train)
+    mean, std = D.channel_norm(ds.train) if norm is None else norm
     for warning in D.flattened_channels(ds.train, mean, std):
         print(f"warning: {warning}", file=sys.stderr, flush=True)
     train_len, test_len, T = ds.train.lengths, ds.test.lengths, ds.max_len
