@@ -30,8 +30,10 @@ def _elf(tmp_path):
 
 
 def _tool_processes():
-    out = subprocess.run(["ps", "-eo", "pid=,ppid=,comm="], capture_output=True, text=True).stdout
-    return {line.split()[0] for line in out.splitlines() if line.split()[2] in ("pyocd", "openocd")}
+    """Live pyocd/openocd processes (a zombie, exited and waiting for a parent to reap it, runs nothing)."""
+    out = subprocess.run(["ps", "-eo", "pid=,stat=,comm="], capture_output=True, text=True).stdout
+    return {pid for pid, stat, comm in (line.split(None, 2) for line in out.splitlines())
+            if comm.strip() in ("pyocd", "openocd") and not stat.startswith("Z")}
 
 
 @needs_tools

@@ -8,6 +8,7 @@ installed. `--probe ID` picks one of several probes (pyOCD's unique id, OpenOCD'
     tinyrnn flash --board nucleo-f446re --model DIR [--probe ID]
     tinyrnn flash --list-probes
 """
+import contextlib
 import os
 import re
 import shutil
@@ -88,6 +89,8 @@ def run_tool(cmd, timeout):
                             text=True, errors="replace", start_new_session=True)
     try:
         out, _ = proc.communicate(timeout=timeout)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)     # whatever the tool left behind in its group goes with it
         return proc.returncode, out.splitlines()
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
