@@ -24,12 +24,16 @@ def signal(tmp_path_factory):
     return RecordedSignal.from_artifact(Artifact.open(path), sequences=4, rate_hz=50.0)
 
 
-def test_frames_are_the_test_sequences_one_after_another(signal, tmp_path):
-    split = Artifact.open(make_artifact(tmp_path / "m", d=5, steps=12, n=6)).test_split()
-    assert signal.frames.shape == (int(split.lengths[:4].sum()), 5)
+def test_frames_are_test_sequences_one_of_each_class_first(signal, tmp_path):
+    artifact = Artifact.open(make_artifact(tmp_path / "m", d=5, steps=12, n=6))
+    split, classes = artifact.test_split(), artifact.manifest.classes
     assert signal.starts[0] == 0 and len(signal.starts) == len(signal.labels) == 4
-    first, second = signal.starts[0], signal.starts[1]
-    np.testing.assert_array_equal(signal.frames[first:second], split.x[0, : split.lengths[0]].astype(np.float32))
+    assert list(signal.labels) == classes[:4]                   # round-robin: every class before a repeat
+    bounds = list(signal.starts) + [len(signal.frames)]
+    for k, label in enumerate(signal.labels):
+        first = next(i for i, y in enumerate(split.y) if classes[int(np.asarray(y).reshape(-1)[0])] == label)
+        expected = split.x[first, : split.lengths[first]].astype(np.float32)
+        np.testing.assert_array_equal(signal.frames[bounds[k]:bounds[k + 1]], expected)
     assert signal.channels == tuple(f"ch{j}" for j in range(5))
 
 

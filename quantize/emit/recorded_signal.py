@@ -39,7 +39,8 @@ class RecordedSignal:
 
     @staticmethod
     def from_artifact(artifact: Artifact, sequences: int = 3, rate_hz: float = DEFAULT_RATE_HZ) -> "RecordedSignal":
-        """The first `sequences` test sequences of a model, each cut to its recorded length."""
+        """`sequences` test sequences of a model, each cut to its recorded length; for a classifier one of each
+        class first (in class order), so a short signal still shows the model every class."""
         if sequences < 1:
             raise UserError(f"cannot make a recorded signal of {sequences} sequences", "ask for 1 or more")
         if not rate_hz > 0:
@@ -48,7 +49,7 @@ class RecordedSignal:
         split = artifact.test_split()
         count = min(sequences, len(split.lengths))
         parts, starts, labels = [], [], []
-        for i in range(count):
+        for i in _order(manifest.classes, split.y)[:count]:
             starts.append(sum(len(p) for p in parts))
             parts.append(np.asarray(split.x[i, : int(split.lengths[i])], dtype=np.float32))
             labels.append(_label(manifest.classes, split.y[i]))
@@ -56,6 +57,19 @@ class RecordedSignal:
         return RecordedSignal(np.concatenate(parts), tuple(starts), tuple(labels), tuple(str(c) for c in channels),
                               float(rate_hz), f"{count} test sequences of {artifact.path.name} "
                               f"(model {manifest.model_hash})")
+
+
+def _order(classes, targets) -> list[int]:
+    """Sequence indices, round-robin over the classes (their first sequences, then their second ones, ...)."""
+    if not classes:
+        return list(range(len(targets)))
+    seen: dict[str, int] = {}
+    keys = []
+    for i, target in enumerate(targets):
+        label = _label(classes, target)
+        seen[label] = seen.get(label, 0) + 1
+        keys.append((seen[label], list(classes).index(label), i))
+    return [i for _, _, i in sorted(keys)]
 
 
 def _label(classes, target) -> str:
