@@ -3,9 +3,10 @@
 One QEMU run of the board's MicroPython firmware, built with tinyrnn_c compiled in (so the user C module and the
 natmod are measured in the same firmware: the natmod is deployed as staging.NATMOD_ALIAS), with the model for
 every implementation in a ROMFS image. Over the raw REPL the board times, with time.ticks_us() under
-`-icount shift=0` (1 us = 1,000 executed instructions on MPS2 and RISC-V virt), N calls of `model.step(x, out)` from Python minus
-the same loop with an empty body, and reads gc.mem_free() around each import and model load. The bare-metal row
-is the kit's own firmware on the same QEMU machine, its SysTick count per STEP request (the kernel alone).
+`-icount shift=0` (1 us = 1,000 executed instructions on MPS2 and RISC-V virt), N calls of `model.step(x, out)`
+from Python minus the same loop with an empty body, and reads gc.mem_free() around each import and model load.
+The bare-metal row is the kit's own firmware on the same QEMU machine, its SysTick (RISC-V: minstret) count per
+STEP request (the kernel alone).
 All figures are executed instructions, not cycles: QEMU models no wait states, pipeline or bus.
 """
 import ast
