@@ -243,6 +243,8 @@ def test_micropython_riscv_board():
     from tinyrnn.host.device.qemu import qemu_command
     cmd = qemu_command(b, "firmware.elf")
     assert cmd[:3] == ["qemu-system-riscv32", "-M", "virt"] and cmd[-2:] == ["-bios", "none"]
+    from tinyrnn.host.device.targets import load_target
+    assert "counter = mtime" in load_target(b.name).describe()       # its ticks_us() reads the time CSR
 
 
 @pytest.mark.parametrize("change, message", [

@@ -29,6 +29,8 @@ from tinyrnn.quantize.twin.params import KernelParams
 
 # `tinyrnn boards show` printed a MicroPython board with the firmware board's fields, these with placeholder
 # values; kept so that its output is unchanged (the data itself has no such fields).
+# What the port's time.ticks_us() reads, per core family (`tinyrnn boards show`'s counter).
+TICKS_SOURCE = {"cortexm": "systick", "riscv": "mtime"}
 SHOWN_AS_BEFORE = {"flash_origin": 0, "flash_size": 0, "ram_origin": 0, "ram_size": 0, "clock": {"family": "none"},
                    "uart": {}}
 
@@ -116,4 +118,4 @@ class EmulatedMicroPython(Target):
         return next((r for r in qemu.running(run_dir) if r.board == self.name), None)
 
     def describe(self):
-        return describe_lines(self.board, "systick")
+        return describe_lines(self.board, TICKS_SOURCE[self.board.family])
