@@ -224,3 +224,16 @@ def test_cross_natmod_builds_for_its_architecture(arch):
                               capture_output=True, text=True, check=True).stdout
         mnemonics = {line.split("\t")[2].strip() for line in dump.splitlines() if line.count("\t") >= 2}
         assert mnemonics and not {m for m in mnemonics if FORBIDDEN[arch].match(m)}
+
+
+@pytest.mark.toolchain
+def test_a_missing_cross_c_library_is_named_with_its_package(monkeypatch):
+    """Without picolibc, Debian's RISC-V compiler has no C headers: the build says which packages to install
+    instead of failing in the middle of MicroPython's makefiles."""
+    gcc = TOOLCHAIN_PREFIX["riscv"] + "-gcc"
+    if subprocess.run(["which", gcc], capture_output=True).returncode != 0:
+        pytest.skip(f"{gcc} not installed")
+    builds.check_cross("riscv")                                     # installed here: no complaint
+    monkeypatch.setitem(builds.CROSS_NEEDS, "riscv", (("no-such-libc.specs",), "some-libc-package"))
+    with pytest.raises(ToolMissing, match="and its C library not found: apt-get install some-libc-package"):
+        builds.check_cross("riscv")
