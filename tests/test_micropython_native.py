@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -231,7 +232,7 @@ def test_a_missing_cross_c_library_is_named_with_its_package(monkeypatch):
     """Without picolibc, Debian's RISC-V compiler has no C headers: the build says which packages to install
     instead of failing in the middle of MicroPython's makefiles."""
     gcc = TOOLCHAIN_PREFIX["riscv"] + "-gcc"
-    if subprocess.run(["which", gcc], capture_output=True).returncode != 0:
+    if shutil.which(gcc) is None:
         pytest.skip(f"{gcc} not installed")
     builds.check_cross("riscv")                                     # installed here: no complaint
     monkeypatch.setitem(builds.CROSS_NEEDS, "riscv", (("no-such-libc.specs",), "some-libc-package"))
