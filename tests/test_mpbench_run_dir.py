@@ -22,3 +22,13 @@ def test_the_bench_never_uses_the_shared_run_directory(monkeypatch, tmp_path):
     bench.measure("mpy-board", tmp_path / "model")
     assert len(used) == 2 and used[0] is not None and used[0] == used[1]
     assert str(qemu.run_directory()) not in used and "tinyrnn-bench-" in str(used[0])
+
+
+def test_each_mpy_board_is_compared_with_the_kits_firmware_on_its_machine():
+    """The bare-metal row of `tinyrnn bench --micropython` comes from the kit's firmware board on the same QEMU
+    machine; the older natmods measured beside the board's own are those its firmware loads (none on rv32imc)."""
+    from tinyrnn.host.device.boards import load_board
+    assert bench.bare_metal_board(load_board("mpy-qemu-riscv32-virt")).name == "qemu-riscv32-virt"
+    assert bench.bare_metal_board(load_board("mpy-qemu-mps2-an385")).name == "qemu-mps2-an385"
+    assert bench.older_natmods("rv32imc") == ()
+    assert bench.older_natmods("armv7m") == ("armv6m",)

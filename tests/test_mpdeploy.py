@@ -2,7 +2,8 @@
 --port P`).
 
 No MicroPython hardware is here. What runs for real: the choice of natmod from sys.implementation._mpy (pure
-functions), and, against MicroPython's firmware in QEMU (mpy-qemu-mps2-an386-cmodule's), the mpremote probe,
+functions), and, against MicroPython's firmware in QEMU (mpy-qemu-mps2-an386-cmodule's, with tinyrnn_c compiled in,
+and mpy-qemu-riscv32-virt's, which gets the rv32imc natmod as an ESP32-C3 would), the mpremote probe,
 the staging, the server started over the raw REPL and a bit-exact STEP through the protocol. The one step that
 cannot run here is `mpremote cp` (the qemu port has no writable filesystem): the test checks its command line
 and has the same files ready in a ROMFS image QEMU loaded, mounted when the copy would have happened.
@@ -16,6 +17,7 @@ import pytest
 from tinyrnn.host.device import qemu
 from tinyrnn.host.device.micropython import builds, deploy, qemu_firmware, staging
 from tinyrnn.host.device.boards import load_board
+from tinyrnn.quantize import targets
 from tinyrnn.quantize.errors import TinyRNNError, ToolMissing
 from tinyrnn.host.link.client import connect
 from tinyrnn.quantize.emit.export import export
@@ -44,6 +46,7 @@ def test_decode_mpy():
     ("armv7emsp", "armv7emsp"), ("armv7emdp", "armv7emdp"), ("armv7m", "armv7m"), ("armv6m", "armv6m"),
     ("armv7em", "armv7m"),          # an M4 firmware without FPU loads the older armv7m natmod
     ("x64", "x64"),
+    ("rv32imc", "rv32imc"),         # ESP32-C3/C6 firmwares
 ])
 def test_choose_natmod(board_arch, expected):
     assert deploy.choose(facts(board_arch)) == ("natmod", expected, None)
@@ -75,11 +78,15 @@ def test_flash_needs_port_and_model():
     assert main(["flash", "--board", "qemu-mps2-an386", "--port", "/dev/null"]) == 2
 
 
-def test_deploy_on_emulated_micropython(tmp_path):
+@pytest.mark.parametrize("emulated_name, chosen", [
+    ("mpy-qemu-mps2-an386-cmodule", ("cmodule", None)),
+    ("mpy-qemu-riscv32-virt", ("natmod", "rv32imc")),
+])
+def test_deploy_on_emulated_micropython(tmp_path, emulated_name, chosen):
     """probe (mpremote exec) -> choose -> stage -> cp (command line checked) -> server -> bit-exact STEP."""
-    if shutil.which(qemu.QEMU) is None:
-        pytest.skip(f"{qemu.QEMU} not installed")
-    emulated = load_board("mpy-qemu-mps2-an386-cmodule")
+    emulated = load_board(emulated_name)
+    if shutil.which(emulated.qemu_binary) is None:
+        pytest.skip(f"{emulated.qemu_binary} not installed")
     try:
         elf = qemu_firmware.firmware(emulated)
     except ToolMissing as e:                     # MicroPythonMissing included
@@ -87,9 +94,10 @@ def test_deploy_on_emulated_micropython(tmp_path):
     model = make_artifact(tmp_path / "model", cell="gru", d=6, units=16, k=4, n=2, steps=4, seed=7)
     export(model, progress=False)
     board = load_board("micropython")
-    # The files deploy() will choose for this firmware (it has tinyrnn_c compiled in), as a ROMFS image.
-    expected = deploy.stage_for(board, facts("armv7emsp", builtin="cmodule"), "cmodule", None, model,
-                                  tmp_path / "pre")
+    # The files deploy() will choose for this firmware, as a ROMFS image.
+    builtin = "cmodule" if chosen[0] == "cmodule" else "-"
+    expected = deploy.stage_for(board, facts(emulated.runtime["natmod_arch"], builtin=builtin), *chosen, model,
+                                tmp_path / "pre")
     image = staging.romfs_image(tmp_path / "pre", tmp_path / "romfs.img")
     record = qemu.start(emulated, elf, run_dir=tmp_path / "run", extra_args=qemu_firmware.qemu_args(emulated, image))
     copies = []
@@ -102,12 +110,13 @@ def test_deploy_on_emulated_micropython(tmp_path):
 
     try:
         implementation, arch = deploy.deploy(board, record.port, model, mpremote=mpremote, log=lambda s: None)
-        assert (implementation, arch) == ("cmodule", None)
+        assert (implementation, arch) == chosen
         assert len(copies) == 1 and copies[0][-1] == ":"
         assert [Path(f).name for f in copies[0][1:-1]] == sorted(Path(f).name for f in expected)
         client = connect(record.port, expected_hash=KernelParams.load(model).model_hash)
         try:
-            assert client.info.kernel_path == "dsp" and client.info.board_name == "micropython"
+            assert client.info.kernel_path == targets.CORES[emulated.core].kernel_path    # the C kernels' path
+            assert client.info.board_name == "micropython"
             x = np.arange(6, dtype=np.int16) * 1000 - 2500
             client.reset()
             y, _ = client.step(x)

@@ -162,7 +162,7 @@ RUNNERS = {
 # A board whose [runtime] is MicroPython runs MicroPython's own firmware (host/device/micropython/), not the kit's:
 # it has no [memory]/[clock]/[uart] of the kit's firmware, but says how the kernel reaches MicroPython.
 MICROPYTHON_MODULES = {"natmod", "cmodule", "python"}     # tinyrnn_c.mpy, tinyrnn_c compiled in, tinyrnn_mp.py
-NATMOD_ARCHS = {"armv6m", "armv7m", "armv7emsp", "armv7emdp"}
+NATMOD_ARCHS = {"armv6m", "armv7m", "armv7emsp", "armv7emdp", "rv32imc"}
 # Address room the "unbounded" linker script gives, to measure a build that does not fit the real board.
 UNBOUNDED_SIZE = 0x0400_0000
 
@@ -434,7 +434,8 @@ MICROPYTHON_RUNNERS = {
         Key("cpu", "core", str, among(CORES, "core")), Key("cpu", "fpu", str, among(FPUS, "fpu")),
         Key("cpu", "clock_hz", int),
         Key("runtime", "natmod_arch", str, among(NATMOD_ARCHS, "natmod_arch")),
-        Key("runtime", "port_board", str), Key("runtime", "romfs_address", int), Key("runner", "machine", str))),
+        Key("runtime", "port_board", str), Key("runtime", "romfs_address", int), Key("runner", "machine", str)),
+        rules=(_qemu_args,)),
     # a real board on --port: architecture, clock and firmware are probed; [cpu] is optional
     "mpremote": Part(keys=(Key("cpu", "core", str, among(set(CORES) | {"unknown"}, "core"), optional=True),),
                      rules=(_probed_natmod_arch,)),

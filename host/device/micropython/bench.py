@@ -3,9 +3,10 @@
 One QEMU run of the board's MicroPython firmware, built with tinyrnn_c compiled in (so the user C module and the
 natmod are measured in the same firmware: the natmod is deployed as staging.NATMOD_ALIAS), with the model for
 every implementation in a ROMFS image. Over the raw REPL the board times, with time.ticks_us() under
-`-icount shift=0` (1 us = 1,000 executed instructions on MPS2), N calls of `model.step(x, out)` from Python minus
-the same loop with an empty body, and reads gc.mem_free() around each import and model load. The bare-metal row
-is the kit's own firmware on the same QEMU machine, its SysTick count per STEP request (the kernel alone).
+`-icount shift=0` (1 us = 1,000 executed instructions on MPS2 and RISC-V virt), N calls of `model.step(x, out)`
+from Python minus the same loop with an empty body, and reads gc.mem_free() around each import and model load.
+The bare-metal row is the kit's own firmware on the same QEMU machine, its SysTick (RISC-V: minstret) count per
+STEP request (the kernel alone).
 All figures are executed instructions, not cycles: QEMU models no wait states, pipeline or bus.
 """
 import ast
@@ -76,9 +77,10 @@ def _runs(natmods, steps, python_steps):
 
 
 def older_natmods(arch):
-    """The natmod architectures a firmware of `arch` also loads (older ones), oldest first."""
+    """The natmod architectures a firmware of `arch` also loads (older ones), oldest first: on Arm each loads those
+    before it; rv32imc has none."""
     order = ("armv6m", "armv7m", "armv7emsp", "armv7emdp")
-    return order[:order.index(arch)]
+    return order[:order.index(arch)] if arch in order else ()
 
 
 def micropython_figures(board, model_dir, steps=1000, python_steps=3, extra_natmods=("armv6m",), run_dir=None):

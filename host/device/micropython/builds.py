@@ -24,6 +24,7 @@ from pathlib import Path
 
 from tinyrnn.quantize.errors import BuildFailed, ToolMissing
 from tinyrnn.quantize.sources import MICROPYTHON_DIR, PACKAGE_ROOT, kernel_headers, kernel_sources
+from tinyrnn.quantize.targets import TOOLCHAIN_PREFIX
 
 MICROPY_VERSION = "1.28.0"
 MICROPY_TAG = "v" + MICROPY_VERSION
@@ -31,8 +32,15 @@ MICROPY_GIT = "https://github.com/micropython/micropython.git"
 ARCHIVE_NAME = f"micropython-{MICROPY_VERSION}-min.tar.gz"
 NATIVE_DIR = MICROPYTHON_DIR / "native"
 QEMU_BOARDS_DIR = MICROPYTHON_DIR / "qemu-boards"       # boards of the project's own for ports/qemu
-NATMOD_ARCHS = ("x64", "armv6m", "armv7m", "armv7emsp", "armv7emdp")
+NATMOD_ARCHS = ("x64", "armv6m", "armv7m", "armv7emsp", "armv7emdp", "rv32imc")
 NATMOD_NAME = "tinyrnn_c.mpy"
+# What a cross build needs per core family (quantize/targets.py's families): the compiler, and the C library
+# whose headers the natmod and the firmware include (py/dynruntime.mk and ports/qemu select picolibc on RISC-V;
+# without it Debian's RISC-V compiler has no libc headers, and the port's link picks up the rv64 libraries).
+CROSS_NEEDS = {
+    "cortexm": ((), "gcc-arm-none-eabi"),
+    "riscv": (("picolibc.specs",), "gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf"),
+}
 
 
 class MicroPythonMissing(ToolMissing):
@@ -101,6 +109,23 @@ def _stamp(output: Path, stamp: str) -> None:
     output.with_name(output.name + ".stamp").write_text(stamp)
 
 
+def natmod_family(arch: str) -> str | None:
+    """The core family whose cross compiler builds natmods of `arch` (None: the host's, x64)."""
+    return None if arch == "x64" else "riscv" if arch.startswith("rv") else "cortexm"
+
+
+def check_cross(family: str) -> None:
+    """ToolMissing, naming the Debian packages, unless the family's cross compiler (and C library) is installed."""
+    gcc = TOOLCHAIN_PREFIX[family] + "-gcc"
+    files, packages = CROSS_NEEDS[family]
+    missing = shutil.which(gcc) is None
+    for name in files if not missing else ():
+        found = subprocess.run([gcc, f"--print-file-name={name}"], capture_output=True, text=True).stdout.strip()
+        missing = missing or found == name                 # gcc echoes the bare name when it finds no such file
+    if missing:
+        raise ToolMissing(f"{gcc} {'and its C library ' if files else ''}not found: apt-get install {packages}")
+
+
 def _run(cmd, cwd=None, what="build"):
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -131,8 +156,9 @@ def natmod(arch: str, src: Path | None = None) -> Path:
     kernel sources, the binding and its Makefile are unchanged."""
     if arch not in NATMOD_ARCHS:
         raise BuildFailed(f"natmod architecture {arch!r} not built here", f"use one of {', '.join(NATMOD_ARCHS)}")
-    if arch != "x64" and shutil.which("arm-none-eabi-gcc") is None:
-        raise ToolMissing("arm-none-eabi-gcc not found: apt-get install gcc-arm-none-eabi")
+    family = natmod_family(arch)
+    if family:
+        check_cross(family)
     src = src or source_dir()
     out_dir = build_root() / "mpy" / arch
     output = out_dir / NATMOD_NAME
@@ -150,12 +176,13 @@ def natmod(arch: str, src: Path | None = None) -> Path:
     return output
 
 
-def qemu_firmware(port_board: str, user_c_module: bool = False, src: Path | None = None) -> Path:
+def qemu_firmware(port_board: str, user_c_module: bool = False, src: Path | None = None,
+                  family: str = "cortexm") -> Path:
     """MicroPython's qemu port firmware for `port_board` (MPS2_AN385, MPS2_AN500, or a board of the project's own
-    in firmware/micropython/qemu-boards/, e.g. MPS2_AN386), with no frozen modules; with user_c_module, with
-    tinyrnn_c compiled in (USER_C_MODULES). Returns firmware.elf."""
-    if shutil.which("arm-none-eabi-gcc") is None:
-        raise ToolMissing("arm-none-eabi-gcc not found: apt-get install gcc-arm-none-eabi")
+    in firmware/micropython/qemu-boards/, e.g. MPS2_AN386, VIRT_RV32), with no frozen modules; with
+    user_c_module, with tinyrnn_c compiled in (USER_C_MODULES). `family`: the board's core family (cortexm,
+    riscv), whose cross compiler the port uses. Returns firmware.elf."""
+    check_cross(family)
     src = src or source_dir()
     variant = port_board + ("-cmodule" if user_c_module else "")
     build = build_root() / "fw" / variant

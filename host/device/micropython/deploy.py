@@ -5,7 +5,7 @@ target: deploy the model and the protocol server over the board's serial port wi
                architecture the firmware loads), the platform, machine.freq(), and whether tinyrnn_c is
                compiled in (a user C module: then nothing native is copied)
   2. choose    the newest natmod this kit builds that the firmware loads (ARM: its own architecture or an older
-               one; x64), else pure Python with a warning naming the expected speed
+               one; x64, rv32imc), else pure Python with a warning naming the expected speed
   3. stage     the server and the API (.mpy from the kit's mpy-cross when the firmware reads .mpy v6, else .py),
                the natmod as tinyrnn_c.mpy + kernel_c.bin, or tinyrnn_mp + kernel.bin + tables.bin
   4. copy      one `mpremote connect PORT cp FILE... :` into the board's filesystem
@@ -34,7 +34,7 @@ from tinyrnn.quantize.twin.params import KernelParams
 MPY_ARCHS = ("none", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa",
              "xtensawin", "rv32imc", "rv64imc")
 ARM_LOADS_OLDER = ("armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp")    # each loads those before it
-BUILT = {"x64", "armv6m", "armv7m", "armv7emsp", "armv7emdp"}                  # builds.NATMOD_ARCHS
+BUILT = set(builds.NATMOD_ARCHS)
 # Pure Python, measured on the emulated Cortex-M3/M4/M7 (README, "MicroPython"): instructions per MAC of the model
 PYTHON_INSTRUCTIONS_PER_MAC = 1300
 
@@ -106,8 +106,8 @@ def choose(facts, params=None, source_version=(6, 3)):
     if (facts.mpy_version, facts.mpy_sub_version) != source_version:
         why = (f"its .mpy is v{facts.mpy_version}.{facts.mpy_sub_version}, the kit's natmods are "
                f"v{source_version[0]}.{source_version[1]} (MicroPython {builds.MICROPY_VERSION}: update the firmware)")
-    elif facts.arch in BUILT and facts.arch == "x64":
-        return "natmod", "x64", None
+    elif facts.arch in BUILT and facts.arch not in ARM_LOADS_OLDER:      # x64, rv32imc (ESP32-C3/C6)
+        return "natmod", facts.arch, None
     elif facts.arch in ARM_LOADS_OLDER:
         loadable = [a for a in ARM_LOADS_OLDER[:ARM_LOADS_OLDER.index(facts.arch) + 1] if a in BUILT]
         if loadable:

@@ -1,18 +1,19 @@
 """Emulated MicroPython boards ([runtime] kind "micropython", [runner] qemu) as a board target: build, deploy, serve.
 
-An emulated MicroPython board (`mpy-qemu-mps2-an386`): MicroPython v1.28.0's qemu port firmware, built by the
-project (host/device/micropython/builds.py; cached, it does not depend on the model), runs in QEMU under
--icount. The model
-and the server reach it as a ROMFS image that QEMU loads at the board's `romfs_address`: no traffic on the
-serial line (mpremote mount would move every file over the UART the harness needs, and the qemu port has no
-writable filesystem for mpremote cp), and it is how a board with a ROMFS partition holds them. The image holds
+An emulated MicroPython board (`mpy-qemu-mps2-an386`, `mpy-qemu-riscv32-virt`): MicroPython v1.28.0's qemu port
+firmware, built by the project (host/device/micropython/builds.py; cached, it does not depend on the model), runs
+in QEMU under -icount. The model and the server reach it as a ROMFS image that QEMU loads at the board's
+`romfs_address`: no traffic on the serial line (mpremote mount would move every file over the UART the harness
+needs, and the qemu port has no writable filesystem for mpremote cp), and it is how a board with a ROMFS
+partition holds them. The image holds
 tinyrnn_server / tinyrnn_model / protocol_ids compiled to .mpy with the build's mpy-cross, and per [runtime]
 module: tinyrnn_c.mpy + kernel_c.bin (natmod), kernel_c.bin (cmodule: tinyrnn_c is in the firmware) or
 tinyrnn_mp + kernel.bin + tables.bin (python). The server is started over the raw REPL (Ctrl-A, code, Ctrl-D);
 it turns Ctrl-C off and says it is ready; from then on the port speaks only the protocol.
 
 Latency: the server times each step with time.ticks_us(); under -icount one virtual microsecond is exactly 1,000
-executed instructions on the MPS2 boards, so INFO says "instructions" (resolution 1,000), not cycles.
+executed instructions, so INFO says "instructions" (resolution 1,000), not cycles. That holds on the MPS2 boards
+(SysTick) and on RISC-V virt, whose port reads the `time` CSR: the ACLINT timer, 10 MHz of QEMU's virtual clock.
 """
 from pathlib import Path
 
@@ -28,13 +29,15 @@ from tinyrnn.quantize.twin.params import KernelParams
 
 # `tinyrnn boards show` printed a MicroPython board with the firmware board's fields, these with placeholder
 # values; kept so that its output is unchanged (the data itself has no such fields).
+# What the port's time.ticks_us() reads, per core family (`tinyrnn boards show`'s counter).
+TICKS_SOURCE = {"cortexm": "systick", "riscv": "mtime"}
 SHOWN_AS_BEFORE = {"flash_origin": 0, "flash_size": 0, "ram_origin": 0, "ram_size": 0, "clock": {"family": "none"},
                    "uart": {}}
 
 
 def firmware(board):
     """The board's MicroPython firmware.elf (built once, cached: builds.qemu_firmware)."""
-    return builds.qemu_firmware(board.runtime["port_board"], user_c_module=with_cmodule(board))
+    return builds.qemu_firmware(board.runtime["port_board"], user_c_module=with_cmodule(board), family=board.family)
 
 
 def qemu_args(board, image=None):
@@ -115,4 +118,4 @@ class EmulatedMicroPython(Target):
         return next((r for r in qemu.running(run_dir) if r.board == self.name), None)
 
     def describe(self):
-        return describe_lines(self.board, "systick")
+        return describe_lines(self.board, TICKS_SOURCE[self.board.family])
