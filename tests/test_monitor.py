@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import tty
 
 import numpy as np
 import pytest
@@ -54,30 +55,31 @@ def board_lines(model_dir, sequences=4, garble=None):
 
 
 def monitor(model_dir, lines, *extra):
-    """Run `tinyrnn monitor --plain` on the slave side of a pty while the lines are written to the master."""
+    """Run `tinyrnn monitor --plain` on the slave side of a pty; once it listens, write the lines to the master."""
     master, slave = os.openpty()
-    port = os.ttyname(slave)
-    proc = subprocess.Popen([sys.executable, "-m", "tinyrnn.host.cli", "monitor", "--port", port, "--model",
-                             str(model_dir), "--plain", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    tty.setraw(slave)
+    proc = subprocess.Popen([sys.executable, "-m", "tinyrnn.host.cli", "monitor", "--port", os.ttyname(slave),
+                             "--model", str(model_dir), "--plain", *extra], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()
 
     def feed():
-        import time
-        time.sleep(1.5)                 # the monitor opens the port first
         data = "".join(line + "\r\n" for line in lines).encode()
         for i in range(0, len(data), 512):
             os.write(master, data[i:i + 512])
 
     writer = threading.Thread(target=feed, daemon=True)
-    writer.start()
+    if first.startswith("monitoring "):
+        writer.start()
     try:
         out, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
-        writer.join(5)
+        if writer.is_alive():
+            writer.join(5)
         os.close(master)
         os.close(slave)
-    return proc.returncode, out, err
+    return proc.returncode, first + out, err
 
 
 def test_parser_reads_the_three_lines_and_ignores_others():

@@ -55,12 +55,15 @@ def lines_from(transport: Transport, deadline: float | None):
             pending = b""
 
 
-def run(session: Session, port: str, baud: int, ending: Ending, views: list) -> tuple[str, float]:
-    """Read and show until --steps, --seconds or Ctrl-C; returns (why it ended, seconds)."""
+def run(session: Session, port: str, baud: int, ending: Ending, views: list, opened=None) -> tuple[str, float]:
+    """Read and show until --steps, --seconds or Ctrl-C; returns (why it ended, seconds). `opened()` is called
+    once the port is open (a board started after that is seen from its first line)."""
     started = time.monotonic()
     deadline = started + ending.seconds if ending.seconds else None
     reason = f"--seconds {ending.seconds:g}" if ending.seconds else "the port closed"
     with Transport(port, baud) as transport:
+        if opened:
+            opened()
         try:
             for text in lines_from(transport, deadline):
                 line = session.feed(text)

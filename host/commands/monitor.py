@@ -50,11 +50,13 @@ def run(args) -> int:
             print(f"--plot: {why_not}; showing the {'plain' if plain else 'terminal'} view only")
         else:
             views.append(PlotWindow(session))
-    if plain:
-        print(f"monitoring {args.port} for model {session.params.model_hash} (Ctrl-C ends with a summary)",
-              flush=True)
+    def opened():
+        if plain:
+            print(f"monitoring {args.port} for model {session.params.model_hash} (Ctrl-C ends with a summary)",
+                  flush=True)
+
     reason, elapsed = live_monitor.run(session, args.port, args.baud,
-                                       live_monitor.Ending(args.steps, args.seconds), views)
+                                       live_monitor.Ending(args.steps, args.seconds), views, opened)
     if not plain:
         views[0].draw(session)
     for line in summary_lines(session, elapsed, reason):
