@@ -158,7 +158,8 @@ def test_a_board_running_another_model_is_refused(model, tmp_path):
     lines, _, _ = board_lines(other)
     code, _, err = monitor(model, lines, "--steps", "5")
     assert code == 2
-    assert err.startswith("error: the board runs model ") and "not " + TwinModel.from_artifact_dir(model).model_hash in err
+    wanted = TwinModel.from_artifact_dir(model).model_hash
+    assert err.startswith("error: the board runs model ") and f"not {wanted}" in err
     assert len(err.strip().splitlines()) == 1
 
 

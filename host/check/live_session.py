@@ -124,6 +124,8 @@ class Session:
             self._checking = False
             return
         self._next_step = line.step + 1
+        if self._state is None:                 # a start line always comes first (_take_step), zeroing it
+            self._state = self.twin.initial_state()
         self._state, y = self.twin.step(self._state, np.asarray(line.x, np.int64))
         twin_y = tuple(int(v) for v in y)
         if twin_y != line.y:
