@@ -180,3 +180,23 @@ def test_raw_frames_reproduce_every_kernel_input(model, downsample):
     assert frames.dtype == np.float32 and frames.shape == (300 * downsample, 5)
     assert live_inputs.reproduces(frames, x_q, pre)
     assert not live_inputs.reproduces(frames, x_q + np.int16(1), pre)
+
+
+def test_plot_window_follows_the_steps(model, monkeypatch):
+    """--plot's window, drawn off screen (matplotlib's Agg backend): one line per class, the recent steps."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    from tinyrnn.host.check.live_monitor import open_session
+    from tinyrnn.host.check.live_view import PlotWindow, display_available
+    session, _, _ = open_session(model)
+    window = PlotWindow(session, steps=30)
+    lines, x_q, _ = board_lines(model)
+    for text in lines:
+        line = session.feed(text)
+        if line is not None:
+            window.show(session, line)
+    assert [a.get_label() for a in window.lines] == session.classes
+    assert len(window.recent) == 30 and window.recent[-1][0] == len(x_q) - 1
+    window.close()
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert display_available() == "no display here (DISPLAY and WAYLAND_DISPLAY are unset)"

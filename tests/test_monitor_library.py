@@ -44,10 +44,10 @@ def library(tmp_path_factory):
 def build(out: Path, board: str, *defs: str) -> Path:
     name = json.loads((out / lib.MARKER).read_text())["name"]
     build_dir = out / f"build-live-{board}"
-    cmd = ["cmake", "-S", str(out), "-B", str(build_dir), f"-DLIVE_BOARD={board}", f"-DLIVE_STEPS={STEPS}",
+    cmd = ["cmake", "-S", str(out), "-B", str(build_dir), f"-DSTREAM_BOARD={board}", f"-DLIVE_STEPS={STEPS}",
            f"-D{name.upper()}_STRICT=ON", *defs]
     if board != "host":
-        cmd += [f"-DSTREAM_BOARD={board}", f"-DCMAKE_TOOLCHAIN_FILE={out / 'cmake' / 'arm-none-eabi.cmake'}",
+        cmd += [f"-DCMAKE_TOOLCHAIN_FILE={out / 'cmake' / 'arm-none-eabi.cmake'}",
                 "-DTINYRNN_CPU=cortex-m4"]
     subprocess.run(cmd, check=True, capture_output=True)
     subprocess.run(["cmake", "--build", str(build_dir), "-j2", "--target", "live"], check=True, capture_output=True)

@@ -44,12 +44,11 @@ def run(args) -> int:
     session, pre, channels = live_monitor.open_session(args.model)
     plain = args.plain or not sys.stdout.isatty()
     views = [PlainView() if plain else TerminalView(args.port)]
-    if args.plot:
-        why_not = display_available()
-        if why_not:
-            print(f"--plot: {why_not}; showing the {'plain' if plain else 'terminal'} view only")
-        else:
-            views.append(PlotWindow(session))
+    why_not = display_available() if args.plot else None
+    if why_not:
+        print(f"--plot: {why_not}; showing the {'plain' if plain else 'terminal'} view only")
+    elif args.plot:
+        views.append(PlotWindow(session))
     def opened():
         if plain:
             print(f"monitoring {args.port} for model {session.params.model_hash} (Ctrl-C ends with a summary)",
@@ -61,6 +60,8 @@ def run(args) -> int:
         views[0].draw(session)
     for line in summary_lines(session, elapsed, reason):
         print(line)
+    if why_not and not plain:           # the terminal view drew over the first notice
+        print(f"--plot: {why_not}")
     if out is not None and session.start is not None:
         count = live_monitor.save(session, pre, channels, out)
         print(f"saved {count} sequence(s), {sum(len(s) for s in session.checked_sequences())} steps: {out} "

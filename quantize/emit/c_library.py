@@ -480,6 +480,7 @@ The integers it computes are bit-exact with the kit's Python twin on every core.
 | `library.properties`, `examples/SerialStream/` | an Arduino library (the `src/` layout) |
 | `library.json` | a PlatformIO library |
 | `examples/stream/` | a streaming loop over test sequences, `expected.txt` its bit-exact output |
+| `examples/live/` | the model on a recorded signal, one live line per step for `tinyrnn monitor` (`<name>_live_line`) |
 
 ## The model
 
@@ -512,6 +513,8 @@ if ({name}_push_float(&model, frame)) {{   /* or {name}_push_int(&model, raw) wi
 - `{name}_push_float(m, x)`: float values; identical integers on every core (see `src/{name}.c`).
 - `{name}_step_q(m, x_q)`: the kernel's own int16 Q{params.input_frac_bits} normalised inputs.
 - `{name}_output_q`, `{name}_output`, `{name}_argmax`, `{name}_class_name`, `{name}_kernel_path`.
+- `{name}_live_start`, `{name}_live_line`, `{uc}_LIVE_RESET`: live lines for `tinyrnn monitor` (its docs:
+  "Live lines from a board"), written into your buffer of `{uc}_LIVE_LINE_MAX` bytes; no printf, no heap.
 - Constants: `{uc}_MODEL_HASH`, `{uc}_INPUT_DIM`, `{uc}_OUTPUT_DIM`, `{uc}_UNITS`, `{uc}_LAYERS`,
   `{uc}_STATE_BYTES`, `{uc}_SCRATCH_BYTES`, `{uc}_WEIGHT_BYTES`, ... (see the header).
 - One model library per firmware: the kernel symbols (`tinyrnn_*`, `tr_*`) are shared names.
