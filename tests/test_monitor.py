@@ -200,3 +200,32 @@ def test_plot_window_follows_the_steps(model, monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     assert display_available() == "no display here (DISPLAY and WAYLAND_DISPLAY are unset)"
+
+
+def test_terminal_view_shows_class_bars_latency_verdict_and_history(model):
+    import io
+    from tinyrnn.host.check.live_monitor import open_session
+    from tinyrnn.host.check.live_view import HISTORY, TerminalView
+    session, _, _ = open_session(model)
+    screen = io.StringIO()
+    view = TerminalView("/dev/pts/9", out=screen)
+    lines, x_q, _ = board_lines(model)
+    for text in lines:
+        line = session.feed(text)
+        if line is not None:
+            view.show(session, line)
+    view.draw(session)
+    last = screen.getvalue().split("\x1b[H\x1b[J")[-1].splitlines()
+    step = ll.parse_line(lines[-1])
+    name = session.class_name(step.y)
+    assert last[2] == f"step {step.step}   class: {name}"
+    bars = last[3:3 + len(session.classes)]
+    assert [b.split("|")[0].strip() for b in bars] == session.classes
+    probabilities = session.outputs(step.y)
+    assert [b.split("| ")[-1] for b in bars] == [f"{p:.3f}" for p in probabilities]
+    best = int(np.argmax(probabilities))
+    assert bars[best].count("#") == round(probabilities[best] * 30)
+    assert any(s.startswith("latency ") and s.endswith("p99 9,000") for s in last)
+    assert f"twin: bit-exact so far: {len(x_q)} steps" in last
+    history = last[last.index("history:") + 1:]
+    assert len(history) == HISTORY and history[-1] == f"step {step.step:6d}  {name}"
