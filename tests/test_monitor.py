@@ -5,6 +5,7 @@ through `tinyrnn predict`'s pre-processing. The boards' own live lines: tests/te
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -229,3 +230,49 @@ def test_terminal_view_shows_class_bars_latency_verdict_and_history(model):
     assert f"twin: bit-exact so far: {len(x_q)} steps" in last
     history = last[last.index("history:") + 1:]
     assert len(history) == HISTORY and history[-1] == f"step {step.step:6d}  {name}"
+
+
+@pytest.mark.emulator
+def test_micropython_input_fold_and_lines_match_the_library(model, tmp_path):
+    """tinyrnn_live on MicroPython's unix port: InputFold gives push_float's kernel inputs (rounding boundaries,
+    clamps, NaN and a block of 3 frames included) and LiveLines prints lines the host's parser reads back."""
+    from tinyrnn.host.device.micropython.unix_port import MP_DIR, micropython_available
+    from tinyrnn.quantize.emit.micropython import input_fold_module
+    from tinyrnn.quantize.sources import MICROPYTHON_DIR
+    if not micropython_available():
+        pytest.skip("MicroPython's unix port is not installed (make install)")
+    params = TwinModel.from_artifact_dir(model).params
+    pre = Preprocess(params, 3)
+    rng = np.random.default_rng(7)
+    frames = (params.norm_mean + params.norm_std * rng.normal(size=(60, 5)) * 3).astype(np.float32)
+    half = np.float32(2.0 ** -pre.float_bits * 0.5)
+    frames[0] = [half, -half, 3 * half, 1e30, -1e30]
+    frames[1] = [np.nan, 0.0, -0.0, 2.0 ** (23 - pre.float_bits), -(2.0 ** (23 - pre.float_bits)) - 1]
+    expected = pp.quantize_frames(pp.float_to_raw(frames, pre.float_bits), pre.float_fold)
+    (tmp_path / "tinyrnn_input.py").write_text(input_fold_module(params, 3))
+    shutil.copy(MICROPYTHON_DIR / "tinyrnn_live.py", tmp_path)
+    values = ",".join(repr(float(v)) if np.isfinite(v) else "float('nan')" for v in frames.reshape(-1))
+    (tmp_path / "check.py").write_text(f"""
+import tinyrnn_input, tinyrnn_live
+class Model:
+    model_hash = {params.model_hash!r}
+    input_dim = 5
+    output_dim = 2
+frames = [{values}]
+fold = tinyrnn_live.InputFold(tinyrnn_input)
+live = tinyrnn_live.LiveLines(Model(), "cycles")
+live.start()
+live.reset()
+for i in range(60):
+    x = fold.push(frames[5 * i:5 * i + 5])
+    if x is not None:
+        live.step(x, [-(1 << 31), 32768], 123)
+""")
+    out = subprocess.run([sys.executable, "-m", "micropython", "check.py"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(MP_DIR)))
+    assert out.returncode == 0, out.stderr
+    parsed = [ll.parse_line(line) for line in out.stdout.splitlines()]
+    assert parsed[:2] == [ll.LiveStart(params.model_hash, 5, 2, "cycles"), ll.LiveReset()]
+    assert [p.step for p in parsed[2:]] == list(range(20))
+    np.testing.assert_array_equal(np.array([p.x for p in parsed[2:]]), expected)
+    assert parsed[2].y == (-(1 << 31), 32768) and parsed[2].latency == 123
