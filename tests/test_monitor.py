@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import tty
 
 import numpy as np
@@ -55,8 +56,9 @@ def board_lines(model_dir, sequences=4, garble=None):
     return lines, x_q, signal
 
 
-def monitor(model_dir, lines, *extra):
-    """Run `tinyrnn monitor --plain` on the slave side of a pty; once it listens, write the lines to the master."""
+def monitor(model_dir, lines, *extra, hang_up=False):
+    """Run `tinyrnn monitor --plain` on the slave side of a pty; once it listens, write the lines to the master
+    (and with hang_up, close the master then: the board goes away)."""
     master, slave = os.openpty()
     tty.setraw(slave)
     proc = subprocess.Popen([sys.executable, "-m", "tinyrnn.host.cli", "monitor", "--port", os.ttyname(slave),
@@ -68,6 +70,9 @@ def monitor(model_dir, lines, *extra):
         data = "".join(line + "\r\n" for line in lines).encode()
         for i in range(0, len(data), 512):
             os.write(master, data[i:i + 512])
+        if hang_up:
+            time.sleep(2)
+            os.close(master)
 
     writer = threading.Thread(target=feed, daemon=True)
     if first.startswith("monitoring "):
@@ -78,7 +83,8 @@ def monitor(model_dir, lines, *extra):
         proc.kill()
         if writer.is_alive():
             writer.join(5)
-        os.close(master)
+        if not hang_up:
+            os.close(master)
         os.close(slave)
     return proc.returncode, first + out, err
 
@@ -276,3 +282,12 @@ for i in range(60):
     assert [p.step for p in parsed[2:]] == list(range(20))
     np.testing.assert_array_equal(np.array([p.x for p in parsed[2:]]), expected)
     assert parsed[2].y == (-(1 << 31), 32768) and parsed[2].latency == 123
+
+
+def test_a_board_that_goes_away_still_gets_its_summary(model):
+    lines, x_q, _ = board_lines(model)
+    code, text, err = monitor(model, lines[:40], hang_up=True)
+    assert code == 0, err
+    assert "summary (the port failed: read from /dev/pts/" in text
+    sent = sum(line.startswith("@tr step=") for line in lines[:40])
+    assert f"twin check: bit-exact so far: {sent} steps" in text

@@ -12,7 +12,7 @@ from tinyrnn.host.formats.sequences import write_csv
 from tinyrnn.host.link.transport import Transport
 from tinyrnn.quantize.artifact import Artifact
 from tinyrnn.quantize.emit.c_library import Preprocess
-from tinyrnn.quantize.errors import TinyRNNError, UserError
+from tinyrnn.quantize.errors import PortError, TinyRNNError, UserError
 from tinyrnn.quantize.twin.cells import TwinModel
 from tinyrnn.quantize.twin.params import UnsupportedModel
 
@@ -76,6 +76,8 @@ def run(session: Session, port: str, baud: int, ending: Ending, views: list, ope
                     break
         except KeyboardInterrupt:
             reason = "Ctrl-C"
+        except PortError as e:          # the board or its emulator went away: what arrived is still summed up
+            reason = f"the port failed: {e.what}"
     for view in views:
         view.close()
     return reason, time.monotonic() - started
