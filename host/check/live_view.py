@@ -178,7 +178,7 @@ def summary_lines(session: Session, elapsed: float, reason: str) -> list[str]:
     seen = ", ".join(f"{name} {count}" for name, count in sorted(session.class_counts.items(), key=lambda kv: -kv[1]))
     lines = [f"summary ({reason}, {elapsed:.1f} s): {session.steps} steps, {session.resets} resets"
              + (f", {session.restarts} board restarts" if session.restarts else ""),
-             f"  classes seen (argmax per step): {seen}" if session.classes else
+             f"  classes seen (argmax per step): {seen or 'none'}" if session.classes else
              f"  regression outputs: {session.steps} steps",
              f"  latency p50 {p[0]:,.0f} / p99 {p[1]:,.0f} {unit}" if p else "  latency: no steps",
              f"  twin check: {session.verdict.line()}" if session.start else
