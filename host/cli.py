@@ -18,6 +18,7 @@ COMMANDS = {
     "demo": "tinyrnn.host.commands.demo",
     "bench": "tinyrnn.host.commands.bench",
     "mpserve": "tinyrnn.host.commands.mpserve",
+    "monitor": "tinyrnn.host.commands.monitor",
 }
 
 

@@ -58,3 +58,8 @@ def add_baud(parser):
 def add_out(parser, *, what: str, default_note: str):
     """--out DIR: the directory a command writes (its default is computed by the command, so it is described)."""
     return parser.add_argument("--out", metavar="DIR", help=f"{what} (default {default_note})")
+
+
+def add_out_file(parser, *, what: str):
+    """--out FILE: the one file a command writes (a command whose output is a single file, not a directory)."""
+    return parser.add_argument("--out", metavar="FILE", help=what)

@@ -290,3 +290,24 @@ def _finite(path: Path, seq: np.ndarray, what: str) -> np.ndarray:
         raise UserError(f"'{path}': '{what}' holds NaN or inf (or a value beyond float32's range, "
                         f"±{FLOAT32_MAX:.1e})", "record finite values only (clean or interpolate missing values first)")
     return seq
+
+
+# ---- writing (CSV) -------------------------------------------------------------------------------------
+
+def _float32_text(value) -> str:
+    """The shortest decimal that reads back as the same float32 (this reader parses float64, then float32)."""
+    return np.format_float_positional(np.float32(value), unique=True, trim="-")
+
+
+def write_csv(path, ids: list[str], sequences: list[np.ndarray], channels: list[str]) -> None:
+    """A CSV this module reads back to the same float32 frames: `sequence_id`, then one column per channel (no
+    label column: unlabelled recordings). Written to a temporary file, then renamed, so a reader never sees half."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".partial")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow([ID_COLUMN, *channels])
+        for key, seq in zip(ids, sequences):
+            for frame in np.asarray(seq, dtype=np.float32):
+                writer.writerow([key, *(_float32_text(v) for v in frame)])
+    tmp.replace(path)

@@ -22,6 +22,7 @@ import numpy as np
 from tinyrnn.quantize import targets
 from tinyrnn.quantize.artifact import TEST_SPLIT_NAME, Artifact, Manifest
 from tinyrnn.quantize.emit import c_code as codegen
+from tinyrnn.quantize.emit.recorded_signal import RecordedSignal, c_header
 from tinyrnn.quantize.sources import KERNELS_DIR, kernel_headers, kernel_sources
 from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.twin import fixedpoint as fp
@@ -33,7 +34,8 @@ TEMPLATES = Path(__file__).resolve().parent / "library"
 MARKER = "tinyrnn-library.json"          # written last; OUT is replaced only when it holds one
 EXAMPLE_BUDGET = 100_000                 # bytes of example frames per representation (float or int32)
 FNV_OFFSET, FNV_PRIME = 2166136261, 16777619
-_RESERVED = {"model_data", "example_data", "port", "stream", "tinyrnn"}
+_RESERVED = {"model_data", "example_data", "port", "stream", "tinyrnn", "live", "ticks", "recorded_signal"}
+LIVE_SEQUENCES = 4                       # recorded sequences examples/live replays (one of each class first)
 
 
 class LibraryError(ValueError):
@@ -351,6 +353,7 @@ def write_library(artifact_dir, out_dir, name: str | None = None, int_scale=None
         int_lines = expected_lines(twin, ints, pre.int_fold, classes)
         (ex / "expected.txt").write_text("\n".join(float_lines) + "\n")
         (ex / "expected_int.txt").write_text("\n".join(int_lines) + "\n")
+        _write_live_example(artifact_dir, tmp / "examples" / "live", values)
 
         # Arduino and PlatformIO
         channels = f"{params.input_dim} channel(s)"
@@ -383,11 +386,27 @@ def write_library(artifact_dir, out_dir, name: str | None = None, int_scale=None
     return info
 
 
+def _write_live_example(artifact_dir: Path, out: Path, values: dict) -> None:
+    """examples/live: the model on a recorded signal (the test split's raw frames: recorded_signal.h), a live line
+    per step for `tinyrnn monitor`. Left out for a model without a test split (nothing recorded to replay)."""
+    artifact = Artifact.open(artifact_dir)
+    if not artifact.has(TEST_SPLIT_NAME):
+        return
+    out.mkdir(parents=True)
+    for path in (TEMPLATES / "examples" / "live").iterdir():
+        if path.suffix == ".in":
+            (out / path.stem).write_text(_fill(path.read_text(), values))
+        else:
+            shutil.copyfile(path, out / path.name)
+    signal = RecordedSignal.from_artifact(artifact, sequences=LIVE_SEQUENCES)
+    (out / "recorded_signal.h").write_text(c_header(signal))
+
+
 def struct_bytes(params: KernelParams) -> int:
     """sizeof(<name>_t) on a 32-bit core with 8-byte aligned int64 (Arm EABI, RV32)."""
     ints = 4 * (state_words(params) + scratch_words(params) + params.output_dim)
     ints = (ints + 7) & ~7
-    return ints + 8 * params.input_dim + 8
+    return ints + 8 * params.input_dim + 8 + ((2 * params.input_dim + 7) & ~7)   # ... + sums, counters, x_q
 
 
 def platformio_manifest(name: str, summary: str, params: KernelParams) -> dict:
@@ -461,6 +480,7 @@ The integers it computes are bit-exact with the kit's Python twin on every core.
 | `library.properties`, `examples/SerialStream/` | an Arduino library (the `src/` layout) |
 | `library.json` | a PlatformIO library |
 | `examples/stream/` | a streaming loop over test sequences, `expected.txt` its bit-exact output |
+| `examples/live/` | the model on a recorded signal, one live line per step for `tinyrnn monitor` (`<name>_live_line`) |
 
 ## The model
 
@@ -493,6 +513,8 @@ if ({name}_push_float(&model, frame)) {{   /* or {name}_push_int(&model, raw) wi
 - `{name}_push_float(m, x)`: float values; identical integers on every core (see `src/{name}.c`).
 - `{name}_step_q(m, x_q)`: the kernel's own int16 Q{params.input_frac_bits} normalised inputs.
 - `{name}_output_q`, `{name}_output`, `{name}_argmax`, `{name}_class_name`, `{name}_kernel_path`.
+- `{name}_live_start`, `{name}_live_line`, `{uc}_LIVE_RESET`: live lines for `tinyrnn monitor` (its docs:
+  "Live lines from a board"), written into your buffer of `{uc}_LIVE_LINE_MAX` bytes; no printf, no heap.
 - Constants: `{uc}_MODEL_HASH`, `{uc}_INPUT_DIM`, `{uc}_OUTPUT_DIM`, `{uc}_UNITS`, `{uc}_LAYERS`,
   `{uc}_STATE_BYTES`, `{uc}_SCRATCH_BYTES`, `{uc}_WEIGHT_BYTES`, ... (see the header).
 - One model library per firmware: the kernel symbols (`tinyrnn_*`, `tr_*`) are shared names.
