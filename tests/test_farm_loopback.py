@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from tinyrnn.host.device import emulated_place
+from tinyrnn.host.device import emulated_place, qemu
 from tinyrnn.host.device.boards import load_board
 from tinyrnn.host.device.farm import exporter_config, place_setup
-from tinyrnn.host.device.firmware import build
+from tinyrnn.host.device.firmware import build, elf_path
 from tinyrnn.quantize.reference.synthetic import make_artifact
 
 from tests.serial_server import SerialServer, free_port
@@ -189,16 +189,25 @@ def test_the_hardware_suite_on_four_places_in_parallel(farm, tmp_path):
         assert _holder(coordinator, place) == "None"
 
 
+def _emulators(work, board):
+    """The run records of the emulators of `board` on the loopback exporter's host (emulated_place's slots)."""
+    return [r for slot in emulated_place.SLOTS for r in qemu.running(work / "lab-run" / board / slot)]
+
+
 def test_the_pytest_plugin_flashes_through_a_place(farm, tmp_path):
     """pytest --pyargs tinyrnn.hwtests --place P: the plugin builds the model's firmware, acquires P, flashes it
-    there and runs the suite; the place is released. (The old model: the board ran the new one since hwtest.)"""
-    coordinator, _, old_model, places, _ = farm
-    place = list(places)[-1]
+    there (a new QEMU runs that ELF, the one before is gone) and runs the suite; the place is released."""
+    coordinator, _, old_model, places, work = farm
+    place, board = list(places.items())[-1]
+    before = _emulators(work, board)
     suite = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "tinyrnn.hwtests", "--place", place,
                             "--coordinator", coordinator, "--model", str(old_model), "-q", "-p", "no:cacheprovider",
                             "--import-mode=importlib", "-k", "handshake_reports_board_and_model"],
                            cwd=tmp_path, capture_output=True, text=True)      # (the board names the model it runs)
     assert suite.returncode == 0 and re.search(r"\b1 passed", suite.stdout), suite.stdout[-3000:] + suite.stderr
+    after = _emulators(work, board)
+    assert len(before) == len(after) == 1 and after[0].pid != before[0].pid
+    assert Path(after[0].elf).resolve() == elf_path(board, old_model).resolve()
     assert _holder(coordinator, place) == "None"
 
 
