@@ -1,10 +1,15 @@
 """A board farm on loopback, for real: a labgrid coordinator and two exporters on 127.0.0.1 (each exporting two
-emulated boards' ptys through ser2net), four places, `tinyrnn hwtest -j 4 --place ...` through the coordinator,
-and a second client refused in one line while a place is held. Every place is released at the end.
+emulated boards' ptys through ser2net, and how to restart their QEMU), four places, `tinyrnn hwtest -j 4 --place
+...` through the coordinator flashing the model through each place, the pytest plugin's --place flashing too, a
+second client refused in one line while a place is held, and a real board's place whose debug probe is not
+attached refused in one line. Every place is released at the end.
 
-Emulated boards stand in for a lab's boards: QEMU runs the model's firmware before the exporters start, and each
-exporter sees its pty under /dev (labgrid exports serial devices under /dev only), as a udev symlink would be on a
-lab host. Needs root (for /dev), labgrid (the `farm` extra), ser2net, arm-none-eabi-gcc and qemu-system-arm."""
+Emulated boards stand in for a lab's boards: before the exporters start, QEMU runs ANOTHER model's firmware (what
+the boards ran before), so the suite passes only if the model was flashed through the place. Each exporter sees
+its board's pty under /dev (labgrid exports serial devices under /dev only) as a symlink, as udev makes on a lab
+host; a restart repoints it (host/device/emulated_place.py). The firmware reaches the "exporter's host" through the
+shared filesystem (it is this machine): labgrid's SSH copy (ManagedFile) is not exercised. Needs root (for /dev),
+labgrid (the `farm` extra), ser2net, arm-none-eabi-gcc and qemu-system-arm."""
 import os
 import re
 import shutil
@@ -16,15 +21,17 @@ from pathlib import Path
 
 import pytest
 
-from tinyrnn.host.device import qemu
+from tinyrnn.host.device import emulated_place, qemu
 from tinyrnn.host.device.boards import load_board
 from tinyrnn.host.device.farm import exporter_config, place_setup
-from tinyrnn.host.device.firmware import build
+from tinyrnn.host.device.firmware import build, elf_path
 from tinyrnn.quantize.reference.synthetic import make_artifact
 
 from tests.serial_server import SerialServer, free_port
 
 LABS = {"lab1": ["qemu-mps2-an385", "qemu-mps2-an386"], "lab2": ["qemu-mps2-an500", "qemu-netduinoplus2"]}
+# A real board on lab2 whose debug probe is not plugged in: its USBDebugger's udev match finds no device.
+PROBE_BOARD, PROBE_PLACE = "nucleo-f446re", "lab2-f446re"
 
 
 def _labgrid():
@@ -62,24 +69,32 @@ def _listening(port):
 
 @pytest.fixture(scope="module")
 def farm(tmp_path_factory):
-    """The model on four emulated boards, a coordinator and two exporters; yields (coordinator, model, places,
-    work dir). Everything is stopped by pid and the /dev links removed at the end."""
+    """Four emulated boards running an old model, a coordinator and two exporters (lab2 also exports a real board
+    with no probe attached); yields (coordinator, model, old model, places, work dir). Everything is stopped by pid
+    and the /dev links removed at the end."""
     work = tmp_path_factory.mktemp("farm")
     model = make_artifact(work / "model", units=16, n=10, steps=60, seed=7)
+    old_model = make_artifact(work / "old-model", units=16, n=10, steps=60, seed=8)
     os.environ["BUILD_DIR"] = str(work / "fw")        # hwtest's builds then find these (cached)
+    lab_run = work / "lab-run"
     processes, links, places = [], [], {}
+    probe_uart_master, probe_uart = os.openpty()     # the real board's USB UART: present, unlike its probe
     try:
         devices = {}
         for lab, boards in LABS.items():
             devices[lab] = {}
             for name in boards:
                 board = load_board(name)
-                record = qemu.start(board, build(board, model), run_dir=work / "run")
+                build(board, model)                   # (cached for hwtest; the boards run the old model)
                 link = Path(f"/dev/tinyrnn-test-{os.getpid()}-{name}")
-                link.unlink(missing_ok=True)
-                link.symlink_to(record.port)
                 links.append(link)
+                emulated_place.restart(name, build(board, old_model), link, lab_run / name)
                 devices[lab][name] = str(link)
+        uart_link = Path(f"/dev/tinyrnn-test-{os.getpid()}-{PROBE_BOARD}")
+        uart_link.unlink(missing_ok=True)
+        uart_link.symlink_to(os.ttyname(probe_uart))
+        links.append(uart_link)
+        devices["lab2"][PROBE_BOARD] = str(uart_link)
         coordinator = f"127.0.0.1:{free_port()}"
         env = dict(os.environ, PATH=os.environ.get("PATH", "") + ":/usr/sbin")      # the exporters run ser2net
         log = open(work / "labgrid.log", "ab")
@@ -89,18 +104,20 @@ def farm(tmp_path_factory):
         _wait_until(lambda: _listening(int(coordinator.rsplit(":", 1)[1])), "the coordinator")
         for lab, boards in devices.items():
             config = work / f"{lab}.yaml"
-            config.write_text(exporter_config(boards))
+            probes = {PROBE_BOARD: {"ID_SERIAL_SHORT": "tinyrnn-test-no-such-probe"}} if lab == "lab2" else {}
+            config.write_text(exporter_config(boards, run_dir=lab_run, probes=probes))
             processes.append(subprocess.Popen([sys.executable, "-m", "labgrid.remote.exporter", "-c", coordinator,
                                                "-n", lab, "--hostname", "127.0.0.1", str(config)],
                                               stdout=log, stderr=log, env=env))
             for name in boards:
-                place = f"{lab}-{name.removeprefix('qemu-')}"
-                places[place] = name
+                place = PROBE_PLACE if name == PROBE_BOARD else f"{lab}-{name.removeprefix('qemu-')}"
+                if name != PROBE_BOARD:
+                    places[place] = name
                 for args in place_setup(place, lab, name):
                     assert _client(coordinator, *args).returncode == 0, args
-        _wait_until(lambda: _client(coordinator, "resources").stdout.count("NetworkSerialPort") == 4,
-                    "four exported serial ports")
-        yield coordinator, model, places, work
+        _wait_until(lambda: _client(coordinator, "resources").stdout.count("NetworkSerialPort") == 5,
+                    "five exported serial ports")
+        yield coordinator, model, old_model, places, work
     finally:
         for proc in reversed(processes):
             proc.terminate()
@@ -111,9 +128,11 @@ def farm(tmp_path_factory):
                 proc.wait()
         for boards in LABS.values():
             for name in boards:
-                qemu.stop(name, run_dir=work / "run")
+                emulated_place.stop(name, Path(f"/dev/tinyrnn-test-{os.getpid()}-{name}"), lab_run / name)
         for link in links:
             link.unlink(missing_ok=True)
+        os.close(probe_uart)
+        os.close(probe_uart_master)
         os.environ.pop("BUILD_DIR", None)
 
 
@@ -125,7 +144,7 @@ def _holder(coordinator, place):
 def test_a_held_place_is_refused_in_one_line(farm, tmp_path):
     """Someone else holds a place: hwtest fails that board with one line naming the holder (other places would
     still run), the pytest plugin ends the session with that line, and the holder keeps the place."""
-    coordinator, model, places, _ = farm
+    coordinator, model, _, places, _ = farm
     place = next(iter(places))
     assert _client(coordinator, "-p", place, "acquire", user="someone-else").returncode == 0
     try:
@@ -151,8 +170,9 @@ def test_a_held_place_is_refused_in_one_line(farm, tmp_path):
 
 def test_the_hardware_suite_on_four_places_in_parallel(farm, tmp_path):
     """hwtest -j 4 through the coordinator: each place acquired (its log names the place and its rfc2217 port),
-    every board's suite passes, and every place is released afterwards."""
-    coordinator, model, places, _ = farm
+    the model flashed through it (the boards ran another model), every board's suite passes, and every place is
+    released afterwards."""
+    coordinator, model, _, places, _ = farm
     cmd = [sys.executable, "-m", "tinyrnn.host.cli", "hwtest", "-j", "4", "--coordinator", coordinator,
            "--model", str(model), "--no-harness"]       # (the harness over a remote port: test_remote_ports.py)
     for place in places:
@@ -162,6 +182,46 @@ def test_the_hardware_suite_on_four_places_in_parallel(farm, tmp_path):
     assert "boards: 4 passed, 0 failed" in done.stdout
     for place, board in places.items():
         log = (tmp_path / "build" / "hwtest-logs" / f"{board}.log").read_text()
-        assert re.search(rf"\[hwtest\] {board}: rfc2217://127\.0\.0\.1:\d+ \(labgrid place {place} on ", log), log
+        assert re.search(rf"\[hwtest\] {board}: rfc2217://127\.0\.0\.1:\d+ \(labgrid place {place} on "
+                         rf"{coordinator}; flashed \S+/app\.elf through labgrid \(TinyrnnEmulator on 127\.0\.0\.1: "
+                         r"QEMU pid \d+\)\)", log), log
         assert re.search(r"\b1\d passed", log), log
         assert _holder(coordinator, place) == "None"
+
+
+def _emulators(work, board):
+    """The run records of the emulators of `board` on the loopback exporter's host (emulated_place's slots)."""
+    return [r for slot in emulated_place.SLOTS for r in qemu.running(work / "lab-run" / board / slot)]
+
+
+def test_the_pytest_plugin_flashes_through_a_place(farm, tmp_path):
+    """pytest --pyargs tinyrnn.hwtests --place P: the plugin builds the model's firmware, acquires P, flashes it
+    there (a new QEMU runs that ELF, the one before is gone) and runs the suite; the place is released."""
+    coordinator, _, old_model, places, work = farm
+    place, board = list(places.items())[-1]
+    before = _emulators(work, board)
+    suite = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "tinyrnn.hwtests", "--place", place,
+                            "--coordinator", coordinator, "--model", str(old_model), "-q", "-p", "no:cacheprovider",
+                            "--import-mode=importlib", "-k", "handshake_reports_board_and_model"],
+                           cwd=tmp_path, capture_output=True, text=True)      # (the board names the model it runs)
+    assert suite.returncode == 0 and re.search(r"\b1 passed", suite.stdout), suite.stdout[-3000:] + suite.stderr
+    after = _emulators(work, board)
+    assert len(before) == len(after) == 1 and after[0].pid != before[0].pid
+    assert Path(after[0].elf).resolve() == elf_path(board, old_model).resolve()
+    assert _holder(coordinator, place) == "None"
+
+
+def test_a_real_board_without_its_probe_is_refused_in_one_line(farm, tmp_path):
+    """A real board's place (its exporter exports a USBDebugger that no USB device matches): hwtest builds its
+    firmware, acquires the place, and labgrid's flasher refuses in one line naming the lab host; the place is
+    released."""
+    coordinator, model, _, _, _ = farm
+    done = subprocess.run([sys.executable, "-m", "tinyrnn.host.cli", "hwtest", "--place", PROBE_PLACE,
+                           "--coordinator", coordinator, "--model", str(model), "--no-harness"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 1 and "boards: 0 passed, 1 failed" in done.stdout, done.stdout + done.stderr
+    said = [line.strip() for line in done.stdout.splitlines()
+            if line.strip().startswith(f"error: place {PROBE_PLACE}: no debug probe is attached on its lab host "
+                                       "127.0.0.1")]
+    assert len(said) == 1, done.stdout
+    assert _holder(coordinator, PROBE_PLACE) == "None"

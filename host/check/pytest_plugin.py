@@ -4,7 +4,8 @@ Registered through the `pytest11` entry point, so any project with tinyrnn insta
 suite against its own board:
 
     pytest --pyargs tinyrnn.hwtests --port /dev/ttyACM0 --model build/basic_motions-gru32
-    pytest --pyargs tinyrnn.hwtests --place lab1-an386 --coordinator lab:20408 --model ...   (labgrid)
+    pytest --pyargs tinyrnn.hwtests --place lab1-an386 --coordinator lab:20408 --model ...   (labgrid: the model's
+        firmware is built here and flashed through the place)
 
 Without --port (or with an empty one, as an unset CI variable gives) a run of the suite alone is an error, never
 a green run that tested nothing; in a larger run (this repository's own `pytest tests`) the hardware tests skip. A
@@ -33,7 +34,8 @@ def pytest_addoption(parser):
                          "--place): the suite alone without it is an error")
     group.addoption("--place", default=None,
                     help="a labgrid place instead of --port: acquired for the session (refused in one line while "
-                         "someone holds it), its network serial port used, released at the end (docs/farm.md)")
+                         "someone holds it), the model's firmware flashed through it, its network serial port "
+                         "used, released at the end (docs/farm.md)")
     group.addoption("--coordinator", default=None,
                     help="labgrid coordinator HOST:PORT for --place (default $LG_COORDINATOR)")
     group.addoption("--baud", type=int, default=DEFAULT_BAUD, help=f"baud rate for --port (default {DEFAULT_BAUD})")
@@ -82,12 +84,13 @@ def _stop(message: str):
     pytest.exit(" ".join(message.split()), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
-def _acquire_place(request, name):
-    """Acquire the labgrid place for this session (released when the session ends, whatever the tests did);
-    returns its port URL."""
+def _acquire_place(request, name, model_dir):
+    """Build the model's firmware for the place's board, acquire the place for this session, flash it there
+    (released when the session ends, whatever the tests did; at once if the flash fails); returns its port URL."""
     try:
         target = load_place_target(name, request.config.getoption("--coordinator"))
-        running = target.start(None)
+        image = target.build(model_dir)
+        running = target.start(model_dir, image)
     except TinyRNNError as e:
         _stop(e.one_line())
     request.addfinalizer(target.stop)
@@ -98,12 +101,12 @@ def _acquire_place(request, name):
 def board(request):
     port = request.config.getoption("--port")
     place = request.config.getoption("--place")
+    model_dir = Path(request.config.getoption("--model") or DEFAULT_MODEL)
     if place:
-        port = _acquire_place(request, place)
+        port = _acquire_place(request, place, model_dir)
     if not port:
         pytest.skip("hardware tests need a board: pass --port (tinyrnn flash --board B --model DIR prints "
                     "one, or run tinyrnn hwtest for every emulated board)")
-    model_dir = Path(request.config.getoption("--model") or DEFAULT_MODEL)
     try:
         twin, manifest, split = load_model(model_dir)
         client = connect(port, request.config.getoption("--baud"))

@@ -5,12 +5,15 @@ port as a NetworkSerialPort (it runs ser2net in front of the tty), and the place
 tag, `board=<tinyrnn board name>` (docs/farm.md). `PlaceTarget` wraps that board's own Target:
 
     build(model)    the board's own build, on this machine
-    start(model)    acquire the place (refused in one line while someone else holds it), look up its port
-                    -> Running("rfc2217://exporter-host:port")
+    start(model, image)
+                    acquire the place (refused in one line while someone else holds it), flash the image through
+                    the place (host/device/place_flash.py: an emulated board's QEMU restarted on the exporter's
+                    host, a real board through labgrid's OpenOCDDriver), look up its port
+                    -> Running("rfc2217://exporter-host:port"); released again if any of that fails
     stop()          release the place (hwtest and the pytest plugin call it whatever the tests did)
 
-Flashing through the place is not done yet: the board at the place must already run the model (the hardware suite
-refuses another model in one line, naming it). See docs/farm.md for what is untested on real lab hardware.
+A place with nothing to flash with keeps the firmware it has (the hardware suite refuses another model in one line,
+naming it). See docs/farm.md for what is untested on real lab hardware.
 
 labgrid is imported only here and only when a place is used; acquire/release go through `labgrid-client` (its
 messages are the ones lab users know), the port and tags through labgrid's RemotePlace resource.
@@ -22,9 +25,10 @@ import subprocess
 import sys
 
 from tinyrnn.host.device.boards import load_board
+from tinyrnn.host.device.firmware_targets import FirmwareTarget
 from tinyrnn.host.device.target import Running, Target
 from tinyrnn.host.device.targets import target_for
-from tinyrnn.quantize.errors import ToolMissing, UserError
+from tinyrnn.quantize.errors import FlashFailed, ToolMissing, UserError
 
 DEFAULT_COORDINATOR = "127.0.0.1:20408"      # labgrid's default port
 BOARD_TAG = "board"
@@ -82,6 +86,23 @@ class Place:
                               f"{(done.stderr.strip().splitlines() or ['(no message)'])[-1]}")
         return json.loads(done.stdout)
 
+    def flash(self, board_name, elf):
+        """Flash `elf` onto the place's board (we hold the place); says how, in words. Refusals (no probe attached)
+        are UserError, a flashing tool's failure FlashFailed, each one line."""
+        _require_labgrid()
+        done = subprocess.run([sys.executable, "-m", "tinyrnn.host.device.place_flash", self.name, self.coordinator,
+                               board_name, str(elf)], capture_output=True, text=True, timeout=300)
+        said = done.stdout.strip().splitlines()
+        if done.returncode != 0 or not said:
+            raise ToolMissing(f"labgrid could not flash place {self.name} on {self.coordinator}: "
+                              f"{(done.stderr.strip().splitlines() or ['(no message)'])[-1]}")
+        result = json.loads(said[-1])
+        if "refused" in result:
+            raise UserError(result["refused"], result["fix"])
+        if "failed" in result:
+            raise FlashFailed(result["failed"], result["fix"])
+        return result["how"]
+
     def board_name(self):
         tags = self._remote()["tags"]
         if BOARD_TAG not in tags:
@@ -117,13 +138,18 @@ class PlaceTarget(Target):
         return self.board_target.built(model_dir)
 
     def start(self, model_dir, image=None, run_dir=None, port=None):
+        """Acquire, flash `image` (the board Target's build; None: keep what the board runs), look up the port."""
+        if image is not None and not isinstance(self.board_target, FirmwareTarget):
+            raise UserError(f"place {self.place.name}: flashing {self.name} (MicroPython) through a place is not "
+                            "supported", "deploy the model on the board yourself and run the suite with --port")
         self.place.acquire()
         try:
+            how = self.place.flash(self.name, image) if image is not None else "not flashed"
             url = self.place.serial_url()
         except BaseException:
             self.place.release()
             raise
-        return Running(url, None, f"labgrid place {self.place.name} on {self.place.coordinator}")
+        return Running(url, None, f"labgrid place {self.place.name} on {self.place.coordinator}; {how}")
 
     def stop(self, run_dir=None):
         return self.place.release()
