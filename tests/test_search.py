@@ -3,6 +3,7 @@ one on this machine, interrupted with Ctrl-C and resumed, whose best model then 
 head and a worker started here with `ray start`. Trials are tiny (synthetic data, 1-2 epochs) and Ray gets at
 most the machine's 2 CPUs."""
 
+import importlib.util
 import json
 import os
 import secrets
@@ -34,6 +35,8 @@ SMALL = ["--board", BOARD, "--units", "4,16", "--layers", "1", "--epochs", "1,2"
 
 needs_tools = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which(str(BIN / "ray")) is None,
                                  reason="needs arm-none-eabi-gcc and the search extra (ray)")
+needs_ray = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or importlib.util.find_spec("ray") is None,
+                               reason="needs arm-none-eabi-gcc and the search extra (ray)")
 
 
 # ------------------------------------------------------------------------------------ no Ray needed
@@ -219,6 +222,33 @@ def test_search_on_a_ray_cluster(data, tmp_path):
         for node in reversed(nodes):                               # the worker first, then the head
             _stop_group(node)
         shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+@needs_ray
+def test_a_search_that_cannot_reach_its_cluster_leaves_nothing_and_a_half_made_out_resumes(data, tmp_path):
+    from tinyrnn.host.commands import search
+    from tinyrnn.host.commands.base import make_parser
+
+    out = tmp_path / "search"
+    tiny = ["--data", str(data), *SMALL, "--trials", "1", "--units", "4", "--epochs", "1", "--cells", "gru-v1"]
+    res = subprocess.run([TINYRNN, "search", *tiny, "--address", f"127.0.0.1:{_free_port()}", "--out", str(out)],
+                         capture_output=True, text=True, timeout=90)      # nothing listens on that port
+    assert res.returncode == 2, res.stdout + res.stderr
+    err = res.stderr.strip()
+    assert err.startswith("error: cannot reach the Ray cluster") and len(err.splitlines()) == 1, err
+    assert not out.exists()
+
+    # What a search stopped before Ray Tune saved any state leaves (an older tinyrnn left it after the failed
+    # connection): its options and an empty trials/. --resume completes it.
+    (out / "trials").mkdir(parents=True)
+    options = search._options(make_parser(search, "tinyrnn search").parse_args(tiny))
+    (out / search.SETTINGS).write_text(json.dumps(options))
+    res = subprocess.run([TINYRNN, "search", "--resume", "--out", str(out), "--cpus", "1", "--no-firmware"],
+                         capture_output=True, text=True, timeout=240)
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stdout + res.stderr
+    assert "holds no Ray Tune state" in res.stdout
+    records = json.loads((out / "trials.json").read_text())
+    assert [r["status"] for r in records] == [R.MEASURED]
 
 
 @pytest.mark.fast

@@ -171,6 +171,8 @@ def run(args) -> int:
     from tinyrnn.host.training import data as D
     from tinyrnn.host.training.pipeline import check_kernel_bounds, prepare_inputs, require_train_extra
     engine.require_ray()
+    if args.address:
+        engine.check_address(args.address)       # at once, before the data loads
     require_train_extra(bundled=options["data"] is None)
     from tinyrnn.quantize.toolchain.build import arm_toolchain_available
     if not arm_toolchain_available():
@@ -194,11 +196,16 @@ def run(args) -> int:
                         seed=options["seed"], downsample_factor=options["downsample"], max_len=options["max_len"])
     check_kernel_bounds(ds)
     defaults_downsample = vars(BUNDLED[options["dataset"]]).get("downsample", 1) if options["dataset"] else 1
+    # Ray first, --out after: a search that cannot start (no cluster at --address) leaves nothing behind.
+    engine.start_ray(args.address, args.cpus, args.cpus_per_trial)
     if not args.resume:
         if out.exists():
             shutil.rmtree(out)
         (out / "trials").mkdir(parents=True)
         (out / SETTINGS).write_text(json.dumps(options, indent=1) + "\n")
+    elif not engine.has_state(out):
+        say(f"{out} holds no Ray Tune state (the search stopped before its trials started): starting them now")
+        (out / "trials").mkdir(exist_ok=True)
     job = Job(inputs=prepare_inputs(ds), batch_size=options["batch_size"], grid_epochs=options["grid_epochs"],
               calibration_samples=options["calibration_samples"], seed=options["seed"],
               downsample=options["downsample"] or defaults_downsample, budget=budget,
