@@ -15,18 +15,26 @@ from tinyrnn.host.search.space import CELLS, Trial
 from tinyrnn.host.training.artifacts import write_json
 
 MEASURED, STOPPED, ERROR, NOT_RUN = "measured", "stopped early", "error", "not run"
+RULED_OUT = "ruled out"          # over the budget before training, from a stand-in of its shape (search/estimate.py)
 FIRST_COLUMNS = ["index", "name", "status", "feasible", "infeasible_because", "cell", "units", "layers", "lr",
                  "epochs", "score"]
 COSTS = {"instructions_per_step": "instructions per step", "flash_bytes": "flash (bytes)"}
 
 
-def collect(trials: list[Trial], trials_dir: Path, engine_result: dict | None) -> list[dict]:
-    """One record per trial: the measured record a trial wrote (<trials_dir>/<name>.json), else what Ray knows."""
+def collect(trials: list[Trial], trials_dir: Path, engine_result: dict | None, ruled_out: dict | None = None) -> list[dict]:
+    """One record per trial: the measured record a trial wrote (<trials_dir>/<name>.json), the estimate that ruled
+    it out (`ruled_out`: index -> {"estimate": figures, "because": reasons}), else what Ray knows."""
     last = (engine_result or {}).get("last", {})
     states = (engine_result or {}).get("status", {})
     records = []
     for t in trials:
         path = trials_dir / f"{t.name}.json"
+        if ruled_out and t.index in ruled_out:
+            why = ruled_out[t.index]
+            records.append({**t.as_dict(), "name": t.name, "status": RULED_OUT, "feasible": False,
+                            "infeasible_because": "; ".join(why["because"]),
+                            **{f"estimated_{k}": v for k, v in why["estimate"].items()}})
+            continue
         if path.is_file():
             records.append(json.loads(path.read_text()))
             continue
@@ -205,9 +213,11 @@ def report(records: list[dict], budget: dict, options: dict, out: Path, best: di
                   f"`tinyrnn flash --board {budget['board']} --model {out / 'best'}`.", ""]
     else:
         lines += ["**No trial fits the budget.** The figures below show what a larger budget buys.", ""]
-    counts = {s: sum(r["status"] == s for r in records) for s in (MEASURED, STOPPED, ERROR, NOT_RUN)}
+    counts = {s: sum(r["status"] == s for r in records) for s in (MEASURED, RULED_OUT, STOPPED, ERROR, NOT_RUN)}
     feasible = sum(1 for r in m if r["feasible"])
     lines += [f"Trials: {counts[MEASURED]} measured ({feasible} feasible, {counts[MEASURED] - feasible} over budget), "
+              f"{counts[RULED_OUT]} ruled out before training (a stand-in of the same shape, measured on "
+              f"{budget['core']}, is over the budget), "
               f"{counts[STOPPED]} stopped early by ASHA, {counts[ERROR]} failed, {counts[NOT_RUN]} not run"
               + (" (run `tinyrnn search --resume` to finish them)" if counts[NOT_RUN] else "") + ".", "",
               "![accuracy against instructions](plots/pareto_instructions.png)", "",
@@ -255,7 +265,9 @@ def report(records: list[dict], budget: dict, options: dict, out: Path, best: di
         else:
             note = {STOPPED: f"ASHA stopped it after epoch {r.get('stopped_at_epoch')} "
                              f"(validation score {r.get('epoch_score') or 0:.3f})",
-                    ERROR: r.get("error", ""), NOT_RUN: "interrupted or out of time"}[r["status"]]
+                    ERROR: r.get("error", ""), NOT_RUN: "interrupted or out of time",
+                    RULED_OUT: "not trained: its shape's estimate is over budget: "
+                               + r.get("infeasible_because", "")}[r["status"]]
             lines.append(f"| {r['name']} | {r['status']} | | | | | | | | | {note} |")
 
     if m:

@@ -81,13 +81,18 @@ def measure_on_core(art: Path, budget: Budget, steps: int = MEASURE_STEPS) -> di
     return row
 
 
+def model_flash(measured: dict) -> int:
+    """Kernel+model flash on the core: weights + kernel code + activation tables (bench.measure_model's parts)."""
+    return measured["model_bytes"] + measured["code_bytes"] + measured["table_bytes"]
+
+
 def figures(trial: Trial, manifest: dict, metrics: dict, measured: dict, budget: Budget, seconds: dict) -> dict:
     """The flat record of one finished trial: what trials.csv holds."""
     task = manifest["task"]
     key = "accuracy" if task == "classification" else "rmse"
     kernel, tfl = metrics["kernel"], metrics["tflite_int8"]
     instructions = measured["instructions_per_step"]
-    flash = measured["model_bytes"] + measured["code_bytes"] + measured["table_bytes"]
+    flash = model_flash(measured)
     formula = param_count(trial.cell, manifest["input_dim"], trial.units, trial.layers, manifest["output_dim"])
     record = {
         **trial.as_dict(), "name": trial.name, "status": "measured", "task": task, "metric": key,
