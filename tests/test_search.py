@@ -289,3 +289,57 @@ def test_a_cell_kind_with_no_measured_trial_is_not_measured_not_none_fits():
     rows = R.matched_table(records, {"max_flash": 100, "max_ram": 100})
     assert {(row["cell"], row["measured"]) for row in rows} == {("gru", True), ("lstm", False)}
     assert all(row["trial"] is None for row in rows if row["cell"] == "lstm")
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
+def test_one_kernel_model_flash_figure_for_search_export_and_report(tmp_path):
+    """The search's measurement and export's metrics give the same kernel+model flash for the same core; the
+    whole firmware is a different, differently named figure."""
+    from tinyrnn.host.device import fwsize
+    from tinyrnn.host.device.boards import load_board
+    from tinyrnn.host.search.trial import measure_on_core
+    from tinyrnn.quantize.emit.export import flash_figures
+    from tinyrnn.quantize.toolchain.cases import make_model
+
+    art, twin = make_model(tmp_path, "gru32", cell="gru", d=6, units=32, k=4)
+    for name in ("qemu-microbit", "qemu-mps2-an386"):                 # Cortex-M0 and Cortex-M4
+        board = load_board(name)
+        budget = Budget(name, board.core, board.clock_hz, None, board.flash_size, board.ram_size)
+        searched = measure_on_core(art, budget)["flash_bytes"]
+        exported = flash_figures(twin.params, art / "c", board.core)
+        assert exported["flash_bytes"] == searched and exported["flash_core"] == board.core
+    line = fwsize.report_line(board, "m", {"flash_bytes": 1, "ram_bytes": 1, "data_bytes": 0, "bss_bytes": 0,
+                                           "stack_bytes": 0})
+    assert "firmware flash 1 of" in line
+
+
+@pytest.mark.fast
+def test_pareto_plots_labels_do_not_overlap_and_the_legend_hides_no_point():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    records = []
+    for i in range(24):                         # costs packed inside one decade: where minor labels collided
+        instructions = int(rng.uniform(3000, 28000))
+        records.append({**_record(i, float(rng.uniform(0.2, 0.95)), instructions, 9000 + instructions // 5,
+                                  feasible=instructions < 20000), "cell": ["gru", "gru-v1", "lstm"][i % 3],
+                        "metric": "accuracy"})
+    records[5].update(score=0.2, instructions_per_step=27000, flash_bytes=14400)    # bottom right: the old legend
+    budget = {"board": BOARD, "core": "cortex-m0", "clock_hz": 16_000_000, "max_latency_us": 1250.0,
+              "max_flash": 13000, "max_ram": 8000}
+    for cost in R.COSTS:
+        fig = R.pareto_figure(records, budget, cost)
+        renderer = fig.canvas.get_renderer()
+        for ax in fig.axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                boxes = [t.get_window_extent(renderer) for t in axis.get_ticklabels(which="both")
+                         if t.get_visible() and t.get_text()]
+                assert len(boxes) >= 2, (cost, [t.get_text() for t in axis.get_ticklabels(which="both")])
+                for i, a in enumerate(boxes):
+                    assert not any(a.overlaps(b) for b in boxes[i + 1:]), (cost, axis)
+        ax = fig.axes[0]
+        legend = ax.get_legend().get_window_extent(renderer)
+        assert legend.x0 >= ax.get_window_extent(renderer).x1                 # beside the axes, not on them
+        assert legend.x1 <= fig.bbox.x1                                       # and inside the picture
+        plt.close(fig)

@@ -140,7 +140,7 @@ def _line(trial: dict, result: dict) -> str:
         verdict = "feasible" if result["feasible"] else f"INFEASIBLE ({result['infeasible_because']})"
         return (f"{head}  {result['metric']} {result['kernel_' + result['metric']]:.3f}  "
                 f"{result['instructions_per_step']:>8,} instr/step ({result['latency_us']:,.0f} µs)  "
-                f"flash {result['flash_bytes']:>7,} B  RAM {result['ram_bytes']:>6,} B  "
+                f"kernel+model flash {result['flash_bytes']:>7,} B  RAM {result['ram_bytes']:>6,} B  "
                 f"train {result['train_seconds']:.0f} s, measure {result['measure_seconds']:.1f} s  {verdict}")
     if result.get("status") == "error":
         return f"{head}  failed: {result.get('error', '')}"

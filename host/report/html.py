@@ -103,7 +103,10 @@ def _training_section(model_dir: Path, manifest: dict, metrics: dict) -> list[st
     if "weight_bytes" in kernel:
         parts += ["<h3>Kernel memory</h3>", _table(["part", "bytes"], [
             ["weights, multipliers, biases (flash)", kernel["weight_bytes"]],
-            ["kernel code + activation tables (flash, Cortex-M4)", kernel.get("code_bytes")],
+            [f"kernel code + activation tables (flash, {kernel.get('flash_core', 'cortex-m4')})",
+             kernel.get("code_bytes")],
+            [f"kernel+model flash, {kernel.get('flash_core', 'cortex-m4')} (the sum; the whole image is the "
+             "firmware flash below)", kernel.get("flash_bytes")],
             ["state + scratch (RAM)", kernel.get("ram_bytes")]])]
     for title, name in TRAINING_PLOTS:
         parts.append(_figure(model_dir / "plots" / name, title))
@@ -137,7 +140,8 @@ def _board_section(run_dir: Path, run: BoardRun, metrics: dict) -> list[str]:
     size = run.firmware_size
     if size:
         parts += ["<h3>Firmware memory</h3>", _table(["", "used", "board has"], [
-            ["flash (code + weights + tables + read-only data)", size.flash_bytes, size.flash_size],
+            ["firmware flash (the whole image: app, kernel, weights, tables, read-only data)", size.flash_bytes,
+             size.flash_size],
             ["RAM (.data + .bss + reserved stack)", size.ram_bytes, size.ram_size],
             ["  of which .data / .bss", f"{size.data_bytes:,} / {size.bss_bytes:,}", ""],
             ["  of which reserved stack", size.stack_bytes, ""]]
@@ -146,6 +150,22 @@ def _board_section(run_dir: Path, run: BoardRun, metrics: dict) -> list[str]:
     for title, name in BOARD_PLOTS:
         parts.append(_figure(run_dir / name, f"{run.board}: {title}"))
     return parts
+
+
+def _search_section(search: dict | None) -> list[str]:
+    """Where a model from `tinyrnn search` came from, and how it stands against the budget it was searched for."""
+    if not search:
+        return []
+    latency = (f"{search['max_latency_us']:,.0f} µs per step" if search.get("max_latency_us") is not None
+               else "no latency limit")
+    verdict = "within the budget" if search["feasible"] else f"over the budget: {search['infeasible_because']}"
+    return ["<h2>From a search</h2>",
+            f"<p>Trial <b>{_esc(search['trial'])}</b> of the search in <code>{_esc(search['search_dir'])}</code> "
+            f"(its report.md lists every trial) for board <b>{_esc(search['board'])}</b> ({_esc(search['core'])} at "
+            f"{search['clock_hz'] / 1e6:g} MHz): budget {latency}, kernel+model flash {search['max_flash']:,} B, "
+            f"RAM {search['max_ram']:,} B; measured {search['instructions_per_step']:,} instructions per step "
+            f"(≈ {search['latency_us']:,.0f} µs at one instruction per cycle), {_esc(verdict)}. The kernel sizes "
+            f"below are for {_esc(search['core'])}.</p>"]
 
 
 def write_html(model_dir, name: str | None = None) -> Path:
@@ -185,6 +205,7 @@ def write_html(model_dir, name: str | None = None) -> Path:
                   ["epochs (+ int8-grid epochs)", f"{manifest.get('epochs')} + {manifest.get('int8_grid_epochs', 0)}"],
                   ["seed", manifest.get("seed")], ["model hash", manifest.get("model_hash")]]
     parts += ["<h2>Model and data</h2>", _table(["property", "value"], model_rows, numeric_from=1)]
+    parts += _search_section(metrics.get("search"))
     if metrics:
         parts += _training_section(model_dir, manifest, metrics)
     for run_dir, run in runs:
