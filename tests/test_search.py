@@ -276,6 +276,14 @@ def test_trials_that_cannot_fit_are_ruled_out_before_training(data, tmp_path):
                      Budget(BOARD, board.core, board.clock_hz, LATENCY_US, board.flash_size, board.ram_size))
     assert abs(guess["instructions_per_step"] / trained["instructions_per_step"] - 1) < 0.02
     assert (guess["flash_bytes"], guess["ram_bytes"]) == (trained["flash_bytes"], trained["ram_bytes"])
+    # One kernel+model flash: the trial's own artifact (report.html, metrics.json) carries the search's figure for
+    # the budget board's core, and says where it came from.
+    kept = json.loads((out / "trials" / trained["name"] / "metrics.json").read_text())
+    assert kept["kernel"]["flash_bytes"] == trained["flash_bytes"] and kept["kernel"]["flash_core"] == board.core
+    assert kept["search"]["board"] == BOARD and kept["search"]["trial"] == trained["name"]
+    page = (out / "trials" / trained["name"] / "report.html").read_text()
+    assert "From a search" in page and f"kernel code + activation tables (flash, {board.core})" in page
+    assert json.loads((out / "best" / "metrics.json").read_text())["search"]["trial"] == trained["name"]
     report = (out / "report.md").read_text()
     assert "2 ruled out before training" in report and "not trained: its shape's estimate is over budget" in report
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.quantize.artifact import TEST_SPLIT_NAME, Artifact
+from tinyrnn.quantize.artifact import TEST_SPLIT_NAME, Artifact, provenance
 from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.emit import c_code as codegen
 from tinyrnn.quantize.twin.quantizer import quantize_model
@@ -84,6 +84,7 @@ def export(artifact_dir, progress: bool = True, name: str | None = None) -> dict
     metrics["model_hash"] = params.model_hash
     say("metrics: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                 for k, v in metrics.items()))
+    metrics["made_by"] = provenance.code()       # the validation record: date, version, commit of this code
     recorded = artifact.metrics()
     if recorded is not None:    # a regenerated artifact keeps one story: its kernel figures follow its kernel
         recorded["kernel"] = metrics
