@@ -149,8 +149,8 @@ def _line(trial: dict, result: dict) -> str:
     return f"{head}  not finished"
 
 
-def run(args) -> int:
-    started = time.perf_counter()
+def _settings(args) -> tuple[dict, Path]:
+    """The search's options and its directory: read back from --out with --resume, else from the command line."""
     if args.resume:
         if not args.out:
             raise UserError("--resume needs --out", "give the search directory to continue")
@@ -165,19 +165,18 @@ def run(args) -> int:
         if out.exists() and not args.force:
             raise UserError(f"{out} already exists", "continue it with --resume, replace it with --force, "
                             "or choose another --out")
-    board = load_board(options["board"])
-    if board.core not in CORE_TARGETS:
-        raise UserError(f"{board.name}: no instruction-count target for {board.core}",
-                        f"use a board with one of {', '.join(CORE_TARGETS)}")
+    return options, out
 
-    from tinyrnn.host.search import engine
-    from tinyrnn.host.training import data as D
-    from tinyrnn.host.training.pipeline import check_kernel_bounds, prepare_inputs, require_train_extra
+
+def _require_tools(engine, args, options) -> None:
+    """Ray, the training extra, the Arm toolchain and unicorn, each refused in one line; the cluster at once."""
+    from tinyrnn.host.training.pipeline import require_train_extra
+    from tinyrnn.quantize.toolchain.build import arm_toolchain_available
+
     engine.require_ray()
     if args.address:
         engine.check_address(args.address)       # at once, before the data loads
     require_train_extra(bundled=options["data"] is None)
-    from tinyrnn.quantize.toolchain.build import arm_toolchain_available
     if not arm_toolchain_available():
         raise TinyRNNError("arm-none-eabi-gcc not found: trials are measured on the board's core",
                            "apt-get install gcc-arm-none-eabi")
@@ -186,6 +185,20 @@ def run(args) -> int:
     except ImportError:
         raise TinyRNNError("trials are counted in unicorn, which is not installed",
                            "pip install 'tinyrnn[bench]'") from None
+
+
+def run(args) -> int:
+    started = time.perf_counter()
+    options, out = _settings(args)
+    board = load_board(options["board"])
+    if board.core not in CORE_TARGETS:
+        raise UserError(f"{board.name}: no instruction-count target for {board.core}",
+                        f"use a board with one of {', '.join(CORE_TARGETS)}")
+
+    from tinyrnn.host.search import engine
+    from tinyrnn.host.training import data as D
+    from tinyrnn.host.training.pipeline import check_kernel_bounds, prepare_inputs
+    _require_tools(engine, args, options)
 
     budget = Budget(board=board.name, core=board.core, clock_hz=board.clock_hz,
                     max_latency_us=options["max_latency_us"],

@@ -23,7 +23,8 @@ FIRST_COLUMNS = ["index", "name", "status", "feasible", "infeasible_because", "c
 COSTS = {"instructions_per_step": "instructions per step", "flash_bytes": "kernel+model flash (bytes)"}
 
 
-def collect(trials: list[Trial], trials_dir: Path, engine_result: dict | None, ruled_out: dict | None = None) -> list[dict]:
+def collect(trials: list[Trial], trials_dir: Path, engine_result: dict | None,
+            ruled_out: dict | None = None) -> list[dict]:
     """One record per trial: the measured record a trial wrote (<trials_dir>/<name>.json), the estimate that ruled
     it out (`ruled_out`: index -> {"estimate": figures, "because": reasons}), else what Ray knows."""
     last = (engine_result or {}).get("last", {})
@@ -229,14 +230,16 @@ def report(records: list[dict], budget: dict, options: dict, out: Path, best: di
            else "no latency limit")
     data = options['data'] or options['dataset']
     lines = [f"# Which model for {budget['board']}? — search of {len(records)} trials on {data}", "",
-             f"Budget: {lat} at {budget['clock_hz'] / 1e6:g} MHz ({budget['core']}), kernel+model flash {budget['max_flash']:,} B, "
+             f"Budget: {lat} at {budget['clock_hz'] / 1e6:g} MHz ({budget['core']}), "
+             f"kernel+model flash {budget['max_flash']:,} B, "
              f"RAM {budget['max_ram']:,} B (the model's own: weights + kernel code + tables; state + scratch).", ""]
     if best:
         lines += [f"**Best feasible model: {best['name']}** — "
                   f"{best['cell'].upper()}({best['units']}) x{best['layers']}, "
                   f"board {metric} {_fmt_score(best)} (float {best['float_' + metric]:.3f}), "
                   f"{best['instructions_per_step']:,} instructions per step (≈ {best['latency_us']:,.0f} µs at "
-                  f"{budget['clock_hz'] / 1e6:g} MHz), kernel+model flash {best['flash_bytes']:,} B on {budget['core']}, RAM {best['ram_bytes']:,} B. "
+                  f"{budget['clock_hz'] / 1e6:g} MHz), kernel+model flash {best['flash_bytes']:,} B on "
+                  f"{budget['core']}, RAM {best['ram_bytes']:,} B. "
                   "Its artifact directory is `best/`: "
                   f"`tinyrnn flash --board {budget['board']} --model {out / 'best'}`.", ""]
     else:
@@ -281,8 +284,8 @@ def report(records: list[dict], budget: dict, options: dict, out: Path, best: di
                          f"{_fmt_score(r)} | {r[cost]:,} |")
 
     lines += ["", "## Every trial", "",
-              f"| trial | status | board {metric} | float {metric} | instr/step | µs | kernel+model flash B | RAM B | train s | "
-              "measure s | note |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+              f"| trial | status | board {metric} | float {metric} | instr/step | µs | kernel+model flash B | RAM B "
+              "| train s | measure s | note |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(records, key=lambda r: r["index"]):
         if r["status"] == MEASURED:
             note = "" if r["feasible"] else "over budget: " + r["infeasible_because"]
