@@ -40,7 +40,7 @@ def test_the_page_is_a_validation_record(tmp_path):
     for tool in ("arm-none-eabi-gcc", "QEMU (Arm)", "TensorFlow", "LiteRT"):
         assert f"{tool} (here, now)" in text
     # the float and int8 TFLite columns of the memory rows: said, not empty
-    row = re.search(r"flash_bytes (\S+ \S+) (\S+ \S+) ([\d,]+)", text)
+    row = re.search(r"kernel\+model flash bytes \(cortex-m4\) (\S+ \S+) (\S+ \S+) ([\d,]+)", text)
     assert row and row.groups() == ("not measured", "not measured", "9,000"), row
     assert "kernel+model flash, cortex-m4" in text
 

@@ -85,13 +85,15 @@ def _training_section(model_dir: Path, manifest: dict, metrics: dict) -> list[st
         blocks["tinyrnn kernel"] = metrics["kernel"]
     keys = ["accuracy", "rmse", "argmax_agreement", "final_max_abs", "final_mean_abs", "step_max_abs",
             "step_mean_abs", "flash_bytes", "ram_bytes"]
-    memory = ("flash_bytes", "ram_bytes")       # only the kernel's are measured here: say so, not an empty cell
-    rows = [[k, *(b.get(k, "not measured" if k in memory else None) for b in blocks.values())]
+    # Only the kernel's memory is measured here: the other columns say so rather than stay empty.
+    core = metrics.get("kernel", {}).get("flash_core", "cortex-m4")
+    memory = {"flash_bytes": f"kernel+model flash bytes ({core})", "ram_bytes": "RAM bytes (state + scratch)"}
+    rows = [[memory.get(k, k), *(b.get(k, "not measured" if k in memory else None) for b in blocks.values())]
             for k in keys if any(k in b for b in blocks.values())]
     tflite = model_dir / "model_int8.tflite"
     if tflite.is_file():
         rows.append(["model file bytes (int8: the .tflite flatbuffer; not flash on a board)",
-                     *("not measured" if form != "int8 TFLite" else tflite.stat().st_size for form in blocks)])
+                     *(None if form != "int8 TFLite" else tflite.stat().st_size for form in blocks)])
     parts = ["<h2>Float, int8 TFLite and the kernel, side by side</h2>",
              f'<p class="muted">Versus the float step model on the test split: <em>final</em> = output after each '
              f"sequence's last step, <em>step</em> = every step's output (what a streaming user sees). int8 runtime: "
