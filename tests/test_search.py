@@ -90,7 +90,9 @@ def test_one_line_errors(tmp_path, capsys):
                        (["--dataset", "basic_motions"], "--board is missing"),
                        (["--resume", "--out", str(tmp_path)], "holds no search"),
                        (["--board", BOARD, "--cells", "gru,rnn"], "--cells: unknown"),
-                       (["--board", BOARD, "--units", "0"], "out of range")):
+                       (["--board", BOARD, "--units", "0"], "out of range"),
+                       (["--board", BOARD, "--address", "headnode", "--out", str(tmp_path / "s")],
+                        "is not HOST:PORT")):
         assert cli.main(["search", *argv]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and text in err and len(err.splitlines()) == 1

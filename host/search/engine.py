@@ -166,6 +166,13 @@ def start_ray(address: str | None, cpus: int | None, cpus_per_trial: int):
     except ConnectionError as exc:
         raise UserError(f"cannot reach the Ray cluster at {address}: {str(exc).splitlines()[0]}",
                         CLUSTER_FIX) from None
+    except RuntimeError as exc:
+        if not str(exc).startswith("Version mismatch"):
+            raise
+        # Ray refuses a driver whose Ray or Python version differs from the cluster's: say which, in one line.
+        versions = " ".join(line.strip() for line in str(exc).splitlines()[1:] if line.strip())
+        raise UserError(f"the Ray cluster at {address} runs other versions than this machine ({versions})",
+                        "install the same Ray and Python version here as on the cluster's nodes") from None
     return ray
 
 
