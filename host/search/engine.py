@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -170,7 +171,9 @@ def start_ray(address: str | None, cpus: int | None, cpus_per_trial: int):
         if not str(exc).startswith("Version mismatch"):
             raise
         # Ray refuses a driver whose Ray or Python version differs from the cluster's: say which, in one line.
-        versions = " ".join(line.strip() for line in str(exc).splitlines()[1:] if line.strip())
+        found = re.findall(r"Ray: (\S+)\s+Python: (\S+)", str(exc))
+        versions = (f"cluster Ray {found[0][0]}, Python {found[0][1]}; here Ray {found[1][0]}, Python {found[1][1]}"
+                    if len(found) == 2 else str(exc).splitlines()[0])
         raise UserError(f"the Ray cluster at {address} runs other versions than this machine ({versions})",
                         "install the same Ray and Python version here as on the cluster's nodes") from None
     return ray
