@@ -43,7 +43,7 @@ ALLOWED = {
                                "tinyrnn.quantize"},
     # The search trains (training), measures (quantize) and reads board data (device.boards only).
     "tinyrnn.host.search": {"tinyrnn.quantize.errors", "tinyrnn.host.training", "tinyrnn.host.device.boards",
-                            "tinyrnn.quantize"},
+                            "tinyrnn.host.report", "tinyrnn.quantize"},
     "tinyrnn.host.commands": {"tinyrnn.quantize.errors", "tinyrnn.host.defaults", "tinyrnn.host.link",
                               "tinyrnn.host.device", "tinyrnn.host.check", "tinyrnn.host.report",
                               "tinyrnn.host.training", "tinyrnn.host.search", "tinyrnn.host.importers",

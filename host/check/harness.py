@@ -173,6 +173,33 @@ def firmware_size(board_name, model_dir):
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+PYTHON_KERNEL_PATH = "mpy"        # INFO's kernel_path of the pure-Python kernel (firmware/micropython/tinyrnn_model.py)
+MODULES = {"natmod": "natmod (tinyrnn_c.mpy loaded at run time)", "cmodule": "user C module (compiled in)",
+           "python": "pure Python (tinyrnn_mp)"}
+NOT_REPORTED = "not reported by the board's server"
+
+
+def micropython_runtime(info):
+    """For a MicroPython board: the implementation, architecture and heap, as far as the run can know them (the
+    board data of an emulated board; the kernel path INFO names); None for the kit's own firmware."""
+    from tinyrnn.host.device.boards import load_board
+    from tinyrnn.quantize.errors import BoardDataError
+
+    try:
+        runtime = load_board(info.board_name).runtime
+    except BoardDataError:
+        runtime = {}
+    if runtime.get("kind") != "micropython" and info.kernel_path != PYTHON_KERNEL_PATH:
+        return None
+    if info.kernel_path == PYTHON_KERNEL_PATH:
+        implementation = MODULES["python"]
+    else:
+        implementation = MODULES.get(runtime.get("module"),
+                                     "C kernels through tinyrnn_c (natmod or user C module: the board does not say)")
+    return {"implementation": implementation, "kernel_path": info.kernel_path,
+            "architecture": runtime.get("natmod_arch") or NOT_REPORTED, "heap_bytes": None, "heap": NOT_REPORTED}
+
+
 def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link_options=None, inputs=None,
              resume=False):
     """The whole harness run; returns (results dict, run arrays, twin, split). `link_options` go to the
@@ -243,6 +270,7 @@ def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link
         "thresholds": thresholds,
         "latency": latency_summary(run, info),
         "firmware_size": firmware_size(info.board_name, model_dir),
+        "runtime": micropython_runtime(info),
         "wall_seconds": round(time.monotonic() - started, 2),
         "link": {**client.stats.as_dict(), "board": board_counts},
         "stopped": stopped.one_line() if stopped else None,

@@ -4,7 +4,10 @@ Each trial trains a configuration (cell: GRU with reset_after true or false, LST
 epochs), fine-tunes it onto the kernel's int8 grid, exports the fixed-point kernel and measures it on the
 board's core: executed instructions per step (the kernel built with arm-none-eabi-gcc -O2, run in unicorn;
 instructions, not cycles, shown also as µs at the board's clock at one instruction per cycle), flash and RAM.
-Trials over the budget are kept and reported as infeasible. ASHA stops trials that train poorly early.
+Before any training, each trial's shape is measured
+the same way on a stand-in with random weights (the kernel's cost depends on the shape, not the weights): a trial
+that cannot fit the budget is ruled out, never trained, and listed with the reason. Measured trials over the
+budget are kept and reported as infeasible. ASHA stops trials that train poorly early.
 
 Runs on Ray Tune (pip install 'tinyrnn[search]'): by default Ray starts in this process on all cores of this
 machine; --address runs the trials on a Ray cluster instead. Ctrl-C stops the search keeping its finished
@@ -137,7 +140,7 @@ def _line(trial: dict, result: dict) -> str:
         verdict = "feasible" if result["feasible"] else f"INFEASIBLE ({result['infeasible_because']})"
         return (f"{head}  {result['metric']} {result['kernel_' + result['metric']]:.3f}  "
                 f"{result['instructions_per_step']:>8,} instr/step ({result['latency_us']:,.0f} µs)  "
-                f"flash {result['flash_bytes']:>7,} B  RAM {result['ram_bytes']:>6,} B  "
+                f"kernel+model flash {result['flash_bytes']:>7,} B  RAM {result['ram_bytes']:>6,} B  "
                 f"train {result['train_seconds']:.0f} s, measure {result['measure_seconds']:.1f} s  {verdict}")
     if result.get("status") == "error":
         return f"{head}  failed: {result.get('error', '')}"
@@ -146,8 +149,8 @@ def _line(trial: dict, result: dict) -> str:
     return f"{head}  not finished"
 
 
-def run(args) -> int:
-    started = time.perf_counter()
+def _settings(args) -> tuple[dict, Path]:
+    """The search's options and its directory: read back from --out with --resume, else from the command line."""
     if args.resume:
         if not args.out:
             raise UserError("--resume needs --out", "give the search directory to continue")
@@ -162,17 +165,18 @@ def run(args) -> int:
         if out.exists() and not args.force:
             raise UserError(f"{out} already exists", "continue it with --resume, replace it with --force, "
                             "or choose another --out")
-    board = load_board(options["board"])
-    if board.core not in CORE_TARGETS:
-        raise UserError(f"{board.name}: no instruction-count target for {board.core}",
-                        f"use a board with one of {', '.join(CORE_TARGETS)}")
+    return options, out
 
-    from tinyrnn.host.search import engine
-    from tinyrnn.host.training import data as D
-    from tinyrnn.host.training.pipeline import check_kernel_bounds, prepare_inputs, require_train_extra
-    engine.require_ray()
-    require_train_extra(bundled=options["data"] is None)
+
+def _require_tools(engine, args, options) -> None:
+    """Ray, the training extra, the Arm toolchain and unicorn, each refused in one line; the cluster at once."""
+    from tinyrnn.host.training.pipeline import require_train_extra
     from tinyrnn.quantize.toolchain.build import arm_toolchain_available
+
+    engine.require_ray()
+    if args.address:
+        engine.check_address(args.address)       # at once, before the data loads
+    require_train_extra(bundled=options["data"] is None)
     if not arm_toolchain_available():
         raise TinyRNNError("arm-none-eabi-gcc not found: trials are measured on the board's core",
                            "apt-get install gcc-arm-none-eabi")
@@ -181,6 +185,20 @@ def run(args) -> int:
     except ImportError:
         raise TinyRNNError("trials are counted in unicorn, which is not installed",
                            "pip install 'tinyrnn[bench]'") from None
+
+
+def run(args) -> int:
+    started = time.perf_counter()
+    options, out = _settings(args)
+    board = load_board(options["board"])
+    if board.core not in CORE_TARGETS:
+        raise UserError(f"{board.name}: no instruction-count target for {board.core}",
+                        f"use a board with one of {', '.join(CORE_TARGETS)}")
+
+    from tinyrnn.host.search import engine
+    from tinyrnn.host.training import data as D
+    from tinyrnn.host.training.pipeline import check_kernel_bounds, prepare_inputs
+    _require_tools(engine, args, options)
 
     budget = Budget(board=board.name, core=board.core, clock_hz=board.clock_hz,
                     max_latency_us=options["max_latency_us"],
@@ -194,32 +212,46 @@ def run(args) -> int:
                         seed=options["seed"], downsample_factor=options["downsample"], max_len=options["max_len"])
     check_kernel_bounds(ds)
     defaults_downsample = vars(BUNDLED[options["dataset"]]).get("downsample", 1) if options["dataset"] else 1
+    # Before any training: trials whose shape cannot fit the budget (a stand-in measured on the board's core).
+    from tinyrnn.host.search.estimate import rule_out
+    ruled = rule_out(trials, ds.input_dim, ds.output_dim, budget, quiet=args.quiet)
+    for t in trials:
+        if t.index in ruled:
+            say(f"{t.name:22s} ruled out before training: {'; '.join(ruled[t.index]['because'])} "
+                f"(estimated from a stand-in of its shape on {board.core})")
+    runnable = [t for t in trials if t.index not in ruled]
+    # Ray first, --out after: a search that cannot start (no cluster at --address) leaves nothing behind.
+    if runnable:
+        engine.start_ray(args.address, args.cpus, args.cpus_per_trial)
     if not args.resume:
         if out.exists():
             shutil.rmtree(out)
         (out / "trials").mkdir(parents=True)
         (out / SETTINGS).write_text(json.dumps(options, indent=1) + "\n")
+    elif runnable and not engine.has_state(out):
+        say(f"{out} holds no Ray Tune state (the search stopped before its trials started): starting them now")
+        (out / "trials").mkdir(exist_ok=True)
     job = Job(inputs=prepare_inputs(ds), batch_size=options["batch_size"], grid_epochs=options["grid_epochs"],
               calibration_samples=options["calibration_samples"], seed=options["seed"],
               downsample=options["downsample"] or defaults_downsample, budget=budget,
               trials_dir=str((out / "trials").resolve()))
     where = (f"the Ray cluster at {args.address}" if args.address
              else f"this machine ({args.cpus or os.cpu_count()} CPUs)")
-    say(f"{'resuming' if args.resume else 'searching'} {len(trials)} trials on {where} for {board.name} "
-        f"({board.core} at {board.clock_hz / 1e6:g} MHz): {out}/")
+    say(f"{'resuming' if args.resume else 'searching'} {len(runnable)} trials ({len(ruled)} ruled out) on {where} "
+        f"for {board.name} ({board.core} at {board.clock_hz / 1e6:g} MHz): {out}/")
     finished = 0
     if args.resume and (out / "trials.json").is_file():       # for the bar: trials the last run finished
         finished = sum(r["status"] in (R.MEASURED, R.STOPPED, R.ERROR)
                        for r in json.loads((out / "trials.json").read_text()))
     interrupted = False
     try:
-        outcome = engine.run(trials, job, out, address=args.address, cpus=args.cpus,
+        outcome = None if not runnable else engine.run(runnable, job, out, address=args.address, cpus=args.cpus,
                              cpus_per_trial=args.cpus_per_trial, time_budget=options["time_budget"],
                              early_stop=options["early_stop"],
                              resume=args.resume, done_before=finished, quiet=args.quiet, format_line=_line)
     except KeyboardInterrupt:           # a second Ctrl-C: Ray skipped saving, the finished trials are on disk
         outcome, interrupted = None, True
-    records = R.collect(trials, out / "trials", outcome)
+    records = R.collect(trials, out / "trials", outcome, ruled)
     R.write_trials(records, out)
     budget_dict = vars(budget) | {"core": board.core}
     R.plot_pareto(records, budget_dict, out)
@@ -231,7 +263,7 @@ def run(args) -> int:
     n_left = sum(r["status"] == R.NOT_RUN for r in records)
     say(f"\n{sum(r['status'] == R.MEASURED for r in records)} measured "
         f"({sum(1 for r in R.measured(records) if r['feasible'])} feasible), "
-        f"{sum(r['status'] == R.STOPPED for r in records)} stopped early, "
+        f"{len(ruled)} ruled out before training, {sum(r['status'] == R.STOPPED for r in records)} stopped early, "
         f"{sum(r['status'] == R.ERROR for r in records)} failed, {n_left} not run; report: {report}")
     if best_dir is not None:
         say(f"best feasible: {best['name']} -> {best_dir}/")

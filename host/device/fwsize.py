@@ -59,7 +59,7 @@ def check(board, model_name, sizes):
 
 
 def report_line(board, model_name, sizes):
-    return (f"{board.name} / {model_name}: flash {sizes['flash_bytes']:,} of {board.flash_size:,} B "
+    return (f"{board.name} / {model_name}: firmware flash {sizes['flash_bytes']:,} of {board.flash_size:,} B "
             f"({100 * sizes['flash_bytes'] / board.flash_size:.1f}%), RAM {sizes['ram_bytes']:,} of "
             f"{board.ram_size:,} B ({100 * sizes['ram_bytes'] / board.ram_size:.1f}%; "
             f".data {sizes['data_bytes']:,} + .bss {sizes['bss_bytes']:,} + stack {sizes['stack_bytes']:,})")

@@ -287,7 +287,8 @@ def print_summary(out: Path, manifest: dict, metrics: dict) -> None:
     how = (f"int8-grid fine-tuning, {grid['epochs']} epochs: float {key} {grid['float_before'][key]:.4f} before, "
            f"{grid['float_after'][key]:.4f} after (the reference above is the model after)") if grid else \
         "post-training quantization"
-    lines += [f"  kernel: flash {k['flash_bytes']:,} B, RAM {k['ram_bytes']:,} B, model hash {k['model_hash']}",
+    lines += [f"  kernel: kernel+model flash {k['flash_bytes']:,} B on {k.get('flash_core', 'cortex-m4')}, "
+              f"RAM {k['ram_bytes']:,} B, model hash {k['model_hash']}",
               f"  normalisation from the {manifest['norm_source']}; {how}; total {metrics['total_seconds']:.1f} s",
               f"  verdict: {'PASS' if metrics['verdict']['passed'] else 'FAIL'} "
               f"({'; '.join(metrics['verdict']['reasons'])})",

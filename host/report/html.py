@@ -8,7 +8,7 @@ import base64
 import html
 from pathlib import Path
 
-from tinyrnn.quantize.artifact import Artifact, BoardRun, board_runs, read_metrics
+from tinyrnn.quantize.artifact import Artifact, BoardRun, board_runs, provenance, read_metrics
 
 REPORT_NAME = "report.html"
 
@@ -85,7 +85,15 @@ def _training_section(model_dir: Path, manifest: dict, metrics: dict) -> list[st
         blocks["tinyrnn kernel"] = metrics["kernel"]
     keys = ["accuracy", "rmse", "argmax_agreement", "final_max_abs", "final_mean_abs", "step_max_abs",
             "step_mean_abs", "flash_bytes", "ram_bytes"]
-    rows = [[k, *(b.get(k) for b in blocks.values())] for k in keys if any(k in b for b in blocks.values())]
+    # Only the kernel's memory is measured here: the other columns say so rather than stay empty.
+    core = metrics.get("kernel", {}).get("flash_core", "cortex-m4")
+    memory = {"flash_bytes": f"kernel+model flash bytes ({core})", "ram_bytes": "RAM bytes (state + scratch)"}
+    rows = [[memory.get(k, k), *(b.get(k, "not measured" if k in memory else None) for b in blocks.values())]
+            for k in keys if any(k in b for b in blocks.values())]
+    tflite = model_dir / "model_int8.tflite"
+    if tflite.is_file():
+        rows.append(["model file bytes (int8: the .tflite flatbuffer; not flash on a board)",
+                     *(None if form != "int8 TFLite" else tflite.stat().st_size for form in blocks)])
     parts = ["<h2>Float, int8 TFLite and the kernel, side by side</h2>",
              f'<p class="muted">Versus the float step model on the test split: <em>final</em> = output after each '
              f"sequence's last step, <em>step</em> = every step's output (what a streaming user sees). int8 runtime: "
@@ -103,7 +111,10 @@ def _training_section(model_dir: Path, manifest: dict, metrics: dict) -> list[st
     if "weight_bytes" in kernel:
         parts += ["<h3>Kernel memory</h3>", _table(["part", "bytes"], [
             ["weights, multipliers, biases (flash)", kernel["weight_bytes"]],
-            ["kernel code + activation tables (flash, Cortex-M4)", kernel.get("code_bytes")],
+            [f"kernel code + activation tables (flash, {kernel.get('flash_core', 'cortex-m4')})",
+             kernel.get("code_bytes")],
+            [f"kernel+model flash, {kernel.get('flash_core', 'cortex-m4')} (the sum; the whole image is the "
+             "firmware flash below)", kernel.get("flash_bytes")],
             ["state + scratch (RAM)", kernel.get("ram_bytes")]])]
     for title, name in TRAINING_PLOTS:
         parts.append(_figure(model_dir / "plots" / name, title))
@@ -125,6 +136,9 @@ def _board_section(run_dir: Path, run: BoardRun, metrics: dict) -> list[str]:
              f"<p>Kernel path <b>{_esc(run.kernel_path)}</b>, "
              f"{'CPU clock ' + _num(run.cpu_clock_hz / 1e6) + ' MHz' if run.cpu_clock_hz else 'clock unknown'}, "
              f"{run.sequences:,} test sequences / {run.steps:,} steps.</p>",
+             *([f"<p>MicroPython: implementation <b>{_esc(rt.get('implementation'))}</b>, architecture "
+                f"<b>{_esc(rt.get('architecture'))}</b>, heap <b>{_esc(rt.get('heap'))}</b>.</p>"]
+               if (rt := run.runtime) else []),
              f"<p>Bit-exact with the host's twin: {_badge(exact, 'YES' if exact else 'NO')} "
              f"({be.total_values - be.mismatched_values:,} of {be.total_values:,} outputs identical)</p>",
              "<h3>Fidelity versus the float model</h3>",
@@ -137,7 +151,8 @@ def _board_section(run_dir: Path, run: BoardRun, metrics: dict) -> list[str]:
     size = run.firmware_size
     if size:
         parts += ["<h3>Firmware memory</h3>", _table(["", "used", "board has"], [
-            ["flash (code + weights + tables + read-only data)", size.flash_bytes, size.flash_size],
+            ["firmware flash (the whole image: app, kernel, weights, tables, read-only data)", size.flash_bytes,
+             size.flash_size],
             ["RAM (.data + .bss + reserved stack)", size.ram_bytes, size.ram_size],
             ["  of which .data / .bss", f"{size.data_bytes:,} / {size.bss_bytes:,}", ""],
             ["  of which reserved stack", size.stack_bytes, ""]]
@@ -146,6 +161,37 @@ def _board_section(run_dir: Path, run: BoardRun, metrics: dict) -> list[str]:
     for title, name in BOARD_PLOTS:
         parts.append(_figure(run_dir / name, f"{run.board}: {title}"))
     return parts
+
+
+def _record_section(metrics: dict) -> list[str]:
+    """The validation record: when and by what the model was made, and the tools on the machine writing the page."""
+    made = (metrics.get("kernel") or {}).get("made_by")
+    made_text = (f"{made['date']}, tinyrnn {made['tinyrnn']}, code at git commit {made['git_commit']}" if made
+                 else "not recorded (exported by a tinyrnn older than the record)")
+    rows = [["model's kernel exported", made_text],
+            ["this page written", f"{provenance.now()}, tinyrnn {provenance.tinyrnn_version()}, "
+                                  f"code at git commit {provenance.git_commit()}"],
+            *[[f"{name} (here, now)", version] for name, version in provenance.toolchains().items()]]
+    int8 = (metrics.get("tflite_int8") or {}).get("runtime")
+    if int8:
+        rows.append(["int8 TFLite reference ran on", int8])
+    return ['<h2 id="record">Validation record</h2>', _table(["what", "value"], rows, numeric_from=9)]
+
+
+def _search_section(search: dict | None) -> list[str]:
+    """Where a model from `tinyrnn search` came from, and how it stands against the budget it was searched for."""
+    if not search:
+        return []
+    latency = (f"{search['max_latency_us']:,.0f} µs per step" if search.get("max_latency_us") is not None
+               else "no latency limit")
+    verdict = "within the budget" if search["feasible"] else f"over the budget: {search['infeasible_because']}"
+    return ["<h2>From a search</h2>",
+            f"<p>Trial <b>{_esc(search['trial'])}</b> of the search in <code>{_esc(search['search_dir'])}</code> "
+            f"(its report.md lists every trial) for board <b>{_esc(search['board'])}</b> ({_esc(search['core'])} at "
+            f"{search['clock_hz'] / 1e6:g} MHz): budget {latency}, kernel+model flash {search['max_flash']:,} B, "
+            f"RAM {search['max_ram']:,} B; measured {search['instructions_per_step']:,} instructions per step "
+            f"(≈ {search['latency_us']:,.0f} µs at one instruction per cycle), {_esc(verdict)}. The kernel sizes "
+            f"below are for {_esc(search['core'])}.</p>"]
 
 
 def write_html(model_dir, name: str | None = None) -> Path:
@@ -185,6 +231,8 @@ def write_html(model_dir, name: str | None = None) -> Path:
                   ["epochs (+ int8-grid epochs)", f"{manifest.get('epochs')} + {manifest.get('int8_grid_epochs', 0)}"],
                   ["seed", manifest.get("seed")], ["model hash", manifest.get("model_hash")]]
     parts += ["<h2>Model and data</h2>", _table(["property", "value"], model_rows, numeric_from=1)]
+    parts += _search_section(metrics.get("search"))
+    parts += _record_section(metrics)
     if metrics:
         parts += _training_section(model_dir, manifest, metrics)
     for run_dir, run in runs:

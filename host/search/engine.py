@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import socket
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -123,8 +125,32 @@ def _read_error(path) -> str:
         return "failed (no error file)"
 
 
+CLUSTER_FIX = ("start it with `ray start --head --port=PORT` (and workers with `ray start --address=HEAD:PORT`); "
+               "with token authentication (Ray's default) set RAY_AUTH_MODE=token and the cluster's RAY_AUTH_TOKEN "
+               "here; or drop --address to run on this machine")
+CONNECT_TIMEOUT_S = 5.0
+
+
+def check_address(address: str) -> None:
+    """A one-line refusal, at once, when nothing listens at HOST:PORT (Ray itself retries for minutes)."""
+    if address == "auto":                         # Ray finds the cluster `ray start` left on this machine
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise UserError(f"--address {address!r} is not HOST:PORT", "give the Ray head's address, e.g. 10.0.0.1:6379")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UserError(f"cannot reach the Ray cluster at {address}: {reason}", CLUSTER_FIX) from None
+
+
 def start_ray(address: str | None, cpus: int | None, cpus_per_trial: int):
+    """Start Ray here, or connect to the cluster at `address`; a cluster that cannot be reached is a UserError."""
     import ray
+
+    if address:
+        check_address(address)
 
     env = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_NUM_INTRAOP_THREADS": str(cpus_per_trial),
                         "TF_NUM_INTEROP_THREADS": "1", "TF_ENABLE_ONEDNN_OPTS": "0"}}
@@ -140,16 +166,26 @@ def start_ray(address: str | None, cpus: int | None, cpus_per_trial: int):
             ray.init(address="local", num_cpus=cpus, include_dashboard=False, **common)
     except ConnectionError as exc:
         raise UserError(f"cannot reach the Ray cluster at {address}: {str(exc).splitlines()[0]}",
-                        "start it with `ray start --head --port=PORT` (and workers with "
-                        "`ray start --address=HEAD:PORT`); with token authentication (Ray's default) set "
-                        "RAY_AUTH_MODE=token and the cluster's RAY_AUTH_TOKEN here; or drop --address to run "
-                        "on this machine") from None
+                        CLUSTER_FIX) from None
+    except RuntimeError as exc:
+        if not str(exc).startswith("Version mismatch"):
+            raise
+        # Ray refuses a driver whose Ray or Python version differs from the cluster's: say which, in one line.
+        found = re.findall(r"Ray: (\S+)\s+Python: (\S+)", str(exc))
+        versions = (f"cluster Ray {found[0][0]}, Python {found[0][1]}; here Ray {found[1][0]}, Python {found[1][1]}"
+                    if len(found) == 2 else str(exc).splitlines()[0])
+        raise UserError(f"the Ray cluster at {address} runs other versions than this machine ({versions})",
+                        "install the same Ray and Python version here as on the cluster's nodes") from None
     return ray
 
 
 def run(trials: list[Trial], job: Job, out: Path, *, address=None, cpus=None, cpus_per_trial=1,
         time_budget=None, early_stop=True, resume=False, done_before=0, quiet=False, format_line=None) -> dict:
-    """Run (or resume) the trials. Returns {trial index: Ray's last result}, {index: status}."""
+    """Run (or resume) the trials. Returns {trial index: Ray's last result}, {index: status}.
+
+    Ray is started here unless the caller started it (start_ray) before making `out`; either way it is shut down
+    at the end. `resume` restores Ray Tune's state from <out>/ray, or, when a search stopped before Ray Tune
+    saved any (e.g. it could not start), runs the trials afresh: those already finished keep their records."""
     require_ray()
     import ray
     from ray import tune
@@ -159,11 +195,12 @@ def run(trials: list[Trial], job: Job, out: Path, *, address=None, cpus=None, cp
     os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
     out = out.resolve()
     max_epochs = max(t.epochs for t in trials)
-    start_ray(address, cpus, cpus_per_trial)
+    if not ray.is_initialized():
+        start_ray(address, cpus, cpus_per_trial)
     try:
         fn = tune.with_resources(tune.with_parameters(trainable, job=job), {"cpu": cpus_per_trial})
         progress = _Progress.make(len(trials), done_before, quiet, format_line or (lambda c, r: str(r)))
-        if resume:
+        if resume and has_state(out):
             tuner = tune.Tuner.restore(str(out / EXPERIMENT), trainable=fn, resume_unfinished=True,
                                        resume_errored=False, restart_errored=True)
             # Callbacks are not part of the saved state: give the progress display again.
@@ -193,6 +230,13 @@ def run(trials: list[Trial], job: Job, out: Path, *, address=None, cpus=None, cp
         return {"last": last, "status": status}
     finally:
         ray.shutdown()
+
+
+def has_state(out: Path) -> bool:
+    """Whether Ray Tune saved an experiment in <out>/ray that it can resume."""
+    from ray import tune
+
+    return (out / EXPERIMENT).is_dir() and tune.Tuner.can_restore(str(out / EXPERIMENT))
 
 
 def _trial_name(trial) -> str:

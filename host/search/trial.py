@@ -81,13 +81,18 @@ def measure_on_core(art: Path, budget: Budget, steps: int = MEASURE_STEPS) -> di
     return row
 
 
+def model_flash(measured: dict) -> int:
+    """Kernel+model flash on the core (quantize/toolchain/build.kernel_model_flash, the one definition)."""
+    return measured["flash_bytes"]
+
+
 def figures(trial: Trial, manifest: dict, metrics: dict, measured: dict, budget: Budget, seconds: dict) -> dict:
     """The flat record of one finished trial: what trials.csv holds."""
     task = manifest["task"]
     key = "accuracy" if task == "classification" else "rmse"
     kernel, tfl = metrics["kernel"], metrics["tflite_int8"]
     instructions = measured["instructions_per_step"]
-    flash = measured["model_bytes"] + measured["code_bytes"] + measured["table_bytes"]
+    flash = model_flash(measured)
     formula = param_count(trial.cell, manifest["input_dim"], trial.units, trial.layers, manifest["output_dim"])
     record = {
         **trial.as_dict(), "name": trial.name, "status": "measured", "task": task, "metric": key,
@@ -139,10 +144,32 @@ def run_trial(trial: Trial, job: Job, epoch_callback=None) -> dict:
         "measure_seconds": round(done - trained, 2),          # build for the core + count in unicorn
         "trial_seconds": round(done - started, 2)})
     record["artifact"] = str(out)
+    record_search(out, trial, record, measured, job.budget)
     tmp = out.parent / f".{trial.name}.json.tmp"
     tmp.write_text(json.dumps(record, indent=1) + "\n")
     os.replace(tmp, out.parent / f"{trial.name}.json")
     return record
+
+
+def record_search(art: Path, trial: Trial, record: dict, measured: dict, budget: Budget) -> None:
+    """The trial's own artifact directory tells where it came from and gives its kernel sizes on the budget
+    board's core (the search's figures, not the Cortex-M4 ones export records by default); report.html follows."""
+    from tinyrnn.host.report.html import write_html
+    from tinyrnn.quantize.artifact import Artifact
+
+    artifact = Artifact.open(art)
+    metrics = artifact.metrics() or {}
+    metrics.setdefault("kernel", {}).update(
+        weight_bytes=measured["model_bytes"], code_bytes=measured["code_bytes"] + measured["table_bytes"],
+        flash_bytes=measured["flash_bytes"], flash_bytes_measured=True, flash_core=budget.core)
+    metrics["search"] = {
+        "trial": trial.name, "search_dir": str(art.parent.parent), "board": budget.board, "core": budget.core,
+        "clock_hz": budget.clock_hz, "max_latency_us": budget.max_latency_us, "max_flash": budget.max_flash,
+        "max_ram": budget.max_ram, "instructions_per_step": record["instructions_per_step"],
+        "latency_us": record["latency_us"], "feasible": record["feasible"],
+        "infeasible_because": record["infeasible_because"]}
+    artifact.write_metrics(metrics)
+    write_html(art)
 
 
 def _keras_epoch_callback(fn):

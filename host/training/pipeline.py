@@ -31,6 +31,7 @@ from tinyrnn.host.report.html import REPORT_NAME, write_html  # noqa: E402
 from tinyrnn.host.training.report import per_class_figures, write_report  # noqa: E402
 from tinyrnn.quantize.artifact import FORMAT_VERSION, Artifact  # noqa: E402
 from tinyrnn.quantize.emit.export import export  # noqa: E402
+from tinyrnn.quantize.toolchain.build import KERNEL_MODEL_FLASH  # noqa: E402
 from tinyrnn.quantize.reference import metrics as E  # noqa: E402
 from tinyrnn.quantize.reference.metrics import check_thresholds, task_figures, verdict  # noqa: E402
 from tinyrnn.quantize.twin.params import MAX_DIM, MAX_LAYERS, UnsupportedModel  # noqa: E402  (the kernel's bounds)
@@ -485,7 +486,8 @@ def print_summary(out: Path, manifest: dict, metrics: dict) -> None:
     lines.append(f"  (int8 TFLite runtime: {metrics['tflite_int8']['runtime']}; kernel = its bit-exact Python twin)")
     if "kernel" in metrics:
         k = metrics["kernel"]
-        lines.append(f"  kernel: flash {k['flash_bytes']:,} B (weights + code), RAM {k['ram_bytes']:,} B "
+        lines.append(f"  kernel: {KERNEL_MODEL_FLASH} {k['flash_bytes']:,} B on {k.get('flash_core', 'cortex-m4')} "
+                     f"(weights + kernel code + tables), RAM {k['ram_bytes']:,} B "
                      f"(state + scratch), model hash {k['model_hash']}")
     if "int8_grid" in metrics:
         grid = metrics["int8_grid"]

@@ -95,6 +95,7 @@ class BoardRun(JsonRecord):
     thresholds: dict | None = None          # check name -> {value, op, limit, passed}
     latency: Latency | None = None
     firmware_size: FirmwareSize | None = None
+    runtime: dict | None = None             # MicroPython boards: implementation, architecture, heap
     wall_seconds: float | None = None
     link: dict | None = None                # the host's link figures; "board": the board's own counts (STATS)
     stopped: str | None = None              # the one-line error that stopped the run, None when it finished

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.quantize.artifact import TEST_SPLIT_NAME, Artifact
+from tinyrnn.quantize.artifact import TEST_SPLIT_NAME, Artifact, provenance
 from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.emit import c_code as codegen
 from tinyrnn.quantize.twin.quantizer import quantize_model
@@ -20,14 +20,29 @@ from tinyrnn.quantize.reference.metrics import compare_outputs
 from tinyrnn.quantize.twin.cells import TwinModel, scratch_words, state_words
 
 
-def kernel_code_bytes(model_c_dir: Path) -> int | None:
-    """Flash bytes of the kernel code + tables for Cortex-M4 (arm-none-eabi-size), None without the toolchain."""
+FLASH_CORE = "cortex-m4"        # the core an artifact's kernel figures are measured for (a search: the board's)
+
+
+def kernel_flash(model_c_dir: Path, core: str = FLASH_CORE) -> dict | None:
+    """The kernel+model flash (build.kernel_model_flash) of the generated C on `core`, None without the toolchain."""
+    from tinyrnn.quantize import targets
+
     if not build.arm_toolchain_available():
         return None
+    bench = targets.CORES[core].bench
     with tempfile.TemporaryDirectory() as tmp:
-        objects = build.build_arm_objects(model_c_dir, "m4", Path(tmp))
-        sizes = build.section_sizes(objects)
-    return sum(v["text"] + v["data"] for name, v in sizes.items() if name != "model_data")
+        return build.kernel_model_flash(build.build_arm_objects(model_c_dir, bench, Path(tmp)))
+
+
+def flash_figures(params, model_c_dir: Path, core: str = FLASH_CORE) -> dict:
+    """metrics.json's kernel flash figures: weights, kernel code + tables, their sum, and the core they are for."""
+    flash = kernel_flash(model_c_dir, core)
+    if flash is None:           # no toolchain: the model data by formula, the tables' size, no code
+        return {"weight_bytes": codegen.weight_bytes(params), "code_bytes": codegen.table_bytes(),
+                "flash_bytes": codegen.weight_bytes(params) + codegen.table_bytes(), "flash_bytes_measured": False,
+                "flash_core": core}
+    return {"weight_bytes": flash["weight_bytes"], "code_bytes": flash["code_bytes"] + flash["table_bytes"],
+            "flash_bytes": flash["flash_bytes"], "flash_bytes_measured": True, "flash_core": core}
 
 
 def export(artifact_dir, progress: bool = True, name: str | None = None) -> dict:
@@ -64,15 +79,12 @@ def export(artifact_dir, progress: bool = True, name: str | None = None) -> dict
         metrics = compare_outputs(float_outputs.astype(np.float64), step_outputs, lengths, y_true,
                                   manifest.get("task", "classification"), manifest.get("target_norm"))
 
-    code = kernel_code_bytes(artifact.c_dir)
-    metrics["weight_bytes"] = codegen.weight_bytes(params)
-    metrics["code_bytes"] = code if code is not None else codegen.table_bytes()
-    metrics["flash_bytes"] = metrics["weight_bytes"] + metrics["code_bytes"]
-    metrics["flash_bytes_measured"] = code is not None
+    metrics.update(flash_figures(params, artifact.c_dir))
     metrics["ram_bytes"] = 4 * (state_words(params) + scratch_words(params))
     metrics["model_hash"] = params.model_hash
     say("metrics: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                 for k, v in metrics.items()))
+    metrics["made_by"] = provenance.code()       # the validation record: date, version, commit of this code
     recorded = artifact.metrics()
     if recorded is not None:    # a regenerated artifact keeps one story: its kernel figures follow its kernel
         recorded["kernel"] = metrics

@@ -67,12 +67,10 @@ def measure_model(art: Path, twin: TwinModel, x_q, target: str, workdir: Path, p
             # the trace includes the driver's loop and call (a few instructions per step)
             cycles = round(estimate_cycles.estimate(target, counts, taken, estimate_cycles.disassemble(emu.elf))
                            / steps)
-    sizes = build.section_sizes(sorted(workdir.glob("tr_*.o")) + [workdir / "model_data.o"])
-    tables = sizes.pop("tr_tables")["text"]
-    model = sizes.pop("model_data")
+    flash = build.kernel_model_flash(sorted(workdir.glob("tr_*.o")) + [workdir / "model_data.o"])
     return {"target": target, "steps": steps, "instructions_per_step": round(count / steps),
-            "code_bytes": sum(v["text"] for v in sizes.values()), "table_bytes": tables,
-            "model_bytes": model["text"] + model["data"], "stack_bytes": emu.stack_bytes,
+            "code_bytes": flash["code_bytes"], "table_bytes": flash["table_bytes"],
+            "model_bytes": flash["weight_bytes"], "flash_bytes": flash["flash_bytes"], "stack_bytes": emu.stack_bytes,
             **({"cycles_per_step_estimate": cycles} if cycles else {}),
             **({"per_function": phases} if phases else {})}
 

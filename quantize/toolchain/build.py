@@ -126,6 +126,22 @@ def section_sizes(objects: list[Path]) -> dict[str, dict[str, int]]:
     return sizes
 
 
+# The one definition of a model's flash below the whole firmware, shown under this name everywhere (search,
+# report, export): the kernel's code, its activation tables and the model's data (weights, requantisation, structs),
+# each object's text + data as compiled for one core, before linking. The whole linked image, app and startup
+# included, is "firmware flash" (host/device/fwsize.py).
+KERNEL_MODEL_FLASH = "kernel+model flash"
+
+
+def kernel_model_flash(objects: list[Path]) -> dict[str, int]:
+    """{"weight_bytes", "code_bytes" (kernel code), "table_bytes", "flash_bytes" (their sum)} from the objects of
+    build_arm_objects (tr_*.o and model_data.o)."""
+    sizes = {name: v["text"] + v["data"] for name, v in section_sizes(objects).items()}
+    weights, tables = sizes.pop("model_data"), sizes.pop("tr_tables")
+    code = sum(sizes.values())
+    return {"weight_bytes": weights, "code_bytes": code, "table_bytes": tables, "flash_bytes": weights + code + tables}
+
+
 def run_host(executable: Path, x_q, output_dim: int, n_state_words: int, workdir: Path):
     """Run a host driver over x_q int16 (n, T, d): returns (y int32 (n, T, k), state int32 (n, T, words))."""
     import numpy as np
