@@ -93,6 +93,25 @@ def test_noisy_link_reaches_the_clean_verdict(emulator, model, kinds):
     assert noisy["link"]["retries"] > 0 and clean["link"]["retries"] == 0
 
 
+def test_one_byte_in_a_hundred_per_kind_completes_with_default_options(tmp_path):
+    """Corrupt + drop + duplicate, each at 1e-2 in both directions (about 1 byte in 30 damaged): with default
+    options the run completes bit-exact (retries follow the measured line; nothing stops at HELLO), and the link's
+    cost is in the results. A short run (3 sequences of at most 10 steps): the full figure is in the note."""
+    small = make_artifact(tmp_path / "small", units=16, n=3, steps=10, seed=5)
+    board = load_board(BOARD)
+    record = qemu.start(board, _build(BOARD, small, tmp_path / "fw"), run_dir=tmp_path)
+    try:
+        with FaultProxy(record.port, p=1e-2, seed=4) as proxy:
+            results, *_ = evaluate(proxy.port, small, progress=False)
+    finally:
+        qemu.stop(BOARD, run_dir=tmp_path)
+    link = results["link"]
+    assert results["stopped"] is None and results["sequences"] == 3
+    assert results["bit_exact"]["mismatched_values"] == 0
+    assert link["damaged_replies"] + link["damaged_requests"] > link["requests"]   # the line was that bad
+    assert 0 < link["byte_error_estimate"] < 0.1
+
+
 # --- resets ----------------------------------------------------------------------------------------------
 
 def test_resets_mid_run_are_detected_and_never_a_false_verdict(emulator, model):
