@@ -161,6 +161,33 @@ def test_an_emulator_restarted_on_a_new_pty_is_followed(emulator, elf, model, tm
     assert results["sequences"] == 10 and results["link"]["reconnects"] == 1 and results["link"]["reruns"] >= 1
 
 
+def test_the_harness_follows_an_emulator_killed_and_started_again_with_tinyrnn_flash(model, tmp_path,
+                                                                                    monkeypatch):
+    """What the harness's own error suggests, as a user does it: the emulator is killed in the middle of a run and
+    `tinyrnn flash` starts it again (its own handshake holds the new port for a moment while the harness looks
+    for it there): the harness waits, reconnects, re-runs the interrupted sequence, and the verdict is bit-exact."""
+    env = {**os.environ, "TINYRNN_RUN_DIR": str(tmp_path / "run"), "BUILD_DIR": str(tmp_path / "fw")}
+    flash = [sys.executable, "-m", "tinyrnn.host.cli", "flash", "--board", BOARD, "--model", str(model)]
+    first = subprocess.run(flash, env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stdout + first.stderr
+    record = qemu.running(tmp_path / "run")[0]
+    restarted = []
+
+    def kill_and_flash():
+        os.kill(record.pid, 15)
+        restarted.append(subprocess.Popen(flash + ["--force", "--no-build"], env=env, stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT, text=True))
+    _restart_after(monkeypatch, 4, kill_and_flash)
+    try:
+        results, *_ = evaluate(record.port, model, progress=False, link_options={"run_dir": tmp_path / "run"})
+        out, _ = restarted[0].communicate(timeout=120)
+    finally:
+        qemu.stop(BOARD, run_dir=tmp_path / "run")
+    assert restarted[0].returncode == 0, out
+    assert results["stopped"] is None and results["bit_exact"]["mismatched_values"] == 0
+    assert results["sequences"] == 10 and results["link"]["reconnects"] == 1 and results["link"]["reruns"] >= 1
+
+
 def test_an_emulator_that_does_not_come_back_stops_the_run_keeping_what_it_verified(emulator, model, tmp_path,
                                                                                   monkeypatch):
     record, _ = emulator
