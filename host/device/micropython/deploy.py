@@ -212,7 +212,7 @@ def deploy(board, port, model_dir, mpremote=run_mpremote, log=print, at_boot=Fal
     log(f"copying {len(files)} files ({implementation}{' ' + arch if arch else ''}) with mpremote")
     mpremote(port, "cp", *files, ":")
     if not at_boot and facts.main_py == "tinyrnn":
-        log(f"removing the main.py an earlier --at-boot wrote (the server no longer starts at boot)")
+        log("removing the main.py an earlier --at-boot wrote (the server no longer starts at boot)")
         mpremote(port, "rm", ":main.py")
     start_server(port, start_code(board, implementation, name))
     return implementation, arch
