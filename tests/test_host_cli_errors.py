@@ -61,7 +61,7 @@ def test_flash_model_not_an_artifact(capsys):
 
 @pytest.mark.parametrize("port, cause", [("/dev/pts/999", "No such file or directory"),
                                          ("socket://127.0.0.1:1", "Connection refused"),
-                                         (str(REPO / "README.md"), "not a serial port")])
+                                         (str(REPO / "pyproject.toml"), "not a serial port")])
 def test_harness_port_that_cannot_be_opened(capsys, synthetic, port, cause):
     code, err = run_cli(capsys, "harness", "--port", port, "--model", str(synthetic), "--quiet")
     assert_one_line_error(code, err, port, " — check the port")     # what to do, not only what failed
