@@ -74,7 +74,8 @@ def test_npz_values_beyond_float32_are_refused_not_made_inf(tmp_path, recwarn):
     x = np.ones((2, 3, 1))
     x[1, 2, 0] = 1e300
     np.savez(tmp_path / "r.npz", x=x)
-    with pytest.raises(UserError, match=r"'x\[1\]' holds NaN or inf \(or a value beyond float32's range"):
+    with pytest.raises(UserError, match=r"'x\[1\]' holds NaN or inf at step 2, channel 0 \(0-based; or a value "
+                                         r"beyond float32's range"):
         read_sequence_file(tmp_path / "r.npz")
     assert not [w for w in recwarn if "overflow" in str(w.message)]
 

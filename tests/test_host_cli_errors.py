@@ -59,12 +59,13 @@ def test_flash_model_not_an_artifact(capsys):
     assert_one_line_error(*run_cli(capsys, "flash", "--model", "/nonexistent"), "/nonexistent", "model.json")
 
 
-@pytest.mark.parametrize("port", ["/dev/pts/999", "socket://127.0.0.1:1"])
-def test_harness_port_that_cannot_be_opened(capsys, synthetic, port):
+@pytest.mark.parametrize("port, cause", [("/dev/pts/999", "No such file or directory"),
+                                         ("socket://127.0.0.1:1", "Connection refused"),
+                                         (str(REPO / "pyproject.toml"), "not a serial port")])
+def test_harness_port_that_cannot_be_opened(capsys, synthetic, port, cause):
     code, err = run_cli(capsys, "harness", "--port", port, "--model", str(synthetic), "--quiet")
     assert_one_line_error(code, err, port, " — check the port")     # what to do, not only what failed
-    if port.startswith("/dev/"):
-        assert err.count("No such file or directory") == 1, err     # the cause once, not pyserial's repeats
+    assert err.count(cause) == 1 and err.count(port) == 1, err       # the cause and port once, not pyserial's repeats
 
 
 @pytest.mark.parametrize("limit", ["0", "-3", "many"])

@@ -93,6 +93,25 @@ def test_noisy_link_reaches_the_clean_verdict(emulator, model, kinds):
     assert noisy["link"]["retries"] > 0 and clean["link"]["retries"] == 0
 
 
+def test_one_byte_in_a_hundred_per_kind_completes_with_default_options(tmp_path):
+    """Corrupt + drop + duplicate, each at 1e-2 in both directions (about 1 byte in 30 damaged): with default
+    options the run completes bit-exact (retries follow the measured line; nothing stops at HELLO), and the link's
+    cost is in the results. A short run (3 sequences of at most 10 steps): the full figure is in the note."""
+    small = make_artifact(tmp_path / "small", units=16, n=3, steps=10, seed=5)
+    board = load_board(BOARD)
+    record = qemu.start(board, _build(BOARD, small, tmp_path / "fw"), run_dir=tmp_path)
+    try:
+        with FaultProxy(record.port, p=1e-2, seed=4) as proxy:
+            results, *_ = evaluate(proxy.port, small, progress=False)
+    finally:
+        qemu.stop(BOARD, run_dir=tmp_path)
+    link = results["link"]
+    assert results["stopped"] is None and results["sequences"] == 3
+    assert results["bit_exact"]["mismatched_values"] == 0
+    assert link["damaged_replies"] + link["damaged_requests"] > link["requests"]   # the line was that bad
+    assert 0 < link["byte_error_estimate"] < 0.1
+
+
 # --- resets ----------------------------------------------------------------------------------------------
 
 def test_resets_mid_run_are_detected_and_never_a_false_verdict(emulator, model):
@@ -138,6 +157,33 @@ def test_an_emulator_restarted_on_a_new_pty_is_followed(emulator, elf, model, tm
     _restart_after(monkeypatch, 5, lambda: new.append(qemu.start(load_board(BOARD), elf, run_dir=tmp_path)))
     results, *_ = evaluate(record.port, model, progress=False, link_options={"run_dir": tmp_path})
     assert new and new[0].port != record.port
+    assert results["stopped"] is None and results["bit_exact"]["mismatched_values"] == 0
+    assert results["sequences"] == 10 and results["link"]["reconnects"] == 1 and results["link"]["reruns"] >= 1
+
+
+def test_the_harness_follows_an_emulator_killed_and_started_again_with_tinyrnn_flash(model, tmp_path,
+                                                                                    monkeypatch):
+    """What the harness's own error suggests, as a user does it: the emulator is killed in the middle of a run and
+    `tinyrnn flash` starts it again (its own handshake holds the new port for a moment while the harness looks
+    for it there): the harness waits, reconnects, re-runs the interrupted sequence, and the verdict is bit-exact."""
+    env = {**os.environ, "TINYRNN_RUN_DIR": str(tmp_path / "run"), "BUILD_DIR": str(tmp_path / "fw")}
+    flash = [sys.executable, "-m", "tinyrnn.host.cli", "flash", "--board", BOARD, "--model", str(model)]
+    first = subprocess.run(flash, env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stdout + first.stderr
+    record = qemu.running(tmp_path / "run")[0]
+    restarted = []
+
+    def kill_and_flash():
+        os.kill(record.pid, 15)
+        restarted.append(subprocess.Popen(flash + ["--force", "--no-build"], env=env, stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT, text=True))
+    _restart_after(monkeypatch, 4, kill_and_flash)
+    try:
+        results, *_ = evaluate(record.port, model, progress=False, link_options={"run_dir": tmp_path / "run"})
+        out, _ = restarted[0].communicate(timeout=120)
+    finally:
+        qemu.stop(BOARD, run_dir=tmp_path / "run")
+    assert restarted[0].returncode == 0, out
     assert results["stopped"] is None and results["bit_exact"]["mismatched_values"] == 0
     assert results["sequences"] == 10 and results["link"]["reconnects"] == 1 and results["link"]["reruns"] >= 1
 

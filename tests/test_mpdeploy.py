@@ -8,17 +8,20 @@ the staging, the server started over the raw REPL and a bit-exact STEP through t
 cannot run here is `mpremote cp` (the qemu port has no writable filesystem): the test checks its command line
 and has the same files ready in a ROMFS image QEMU loaded, mounted when the copy would have happened.
 """
+import contextlib
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import serial
 
 from tinyrnn.host.device import qemu
-from tinyrnn.host.device.micropython import builds, deploy, qemu_firmware, staging
+from tinyrnn.host.device.micropython import builds, deploy, qemu_firmware, raw_repl, staging
 from tinyrnn.host.device.boards import load_board
 from tinyrnn.quantize import targets
-from tinyrnn.quantize.errors import TinyRNNError, ToolMissing
+from tinyrnn.quantize.errors import TinyRNNError, ToolMissing, UserError
 from tinyrnn.host.link.client import connect
 from tinyrnn.quantize.emit.export import export
 from tinyrnn.quantize.reference.synthetic import make_artifact
@@ -66,8 +69,10 @@ def test_choose_falls_back_to_python_naming_the_speed(tmp_path):
 
 
 def test_parse_probe():
-    text = f"junk\r\nTINYRNN-PROBE {mpy('armv6m')} rp2 125000000 -\r\n"
-    assert deploy.parse_probe(text) == deploy.BoardFacts(6, 3, "armv6m", "rp2", 125_000_000, "-")
+    text = f"junk\r\nTINYRNN-PROBE {mpy('armv6m')} rp2 125000000 - -\r\n"
+    assert deploy.parse_probe(text) == deploy.BoardFacts(6, 3, "armv6m", "rp2", 125_000_000, "-", "-")
+    assert deploy.parse_probe(text).result_name == "micropython-rp2"     # one results folder per platform
+    assert deploy.parse_probe(text.replace("- -", "- user")).main_py == "user"
     with pytest.raises(TinyRNNError):
         deploy.parse_probe("Traceback ...")
 
@@ -78,12 +83,28 @@ def test_flash_needs_port_and_model():
     assert main(["flash", "--board", "qemu-mps2-an386", "--port", "/dev/null"]) == 2
 
 
-@pytest.mark.parametrize("emulated_name, chosen", [
-    ("mpy-qemu-mps2-an386-cmodule", ("cmodule", None)),
-    ("mpy-qemu-riscv32-virt", ("natmod", "rv32imc")),
+def test_flash_at_boot_is_for_micropython_boards_only():
+    from tinyrnn.host.cli import main
+    assert main(["flash", "--board", "qemu-mps2-an386", "--at-boot"]) == 2
+
+
+@contextlib.contextmanager
+def _main_py_running(port):
+    """main.py (from the ROMFS image) started over the raw REPL, as a reset would start it; yields the open line."""
+    with serial.Serial(port, 115200, timeout=0.2) as line:
+        raw_repl._raw_repl(line, port)
+        line.write(b"exec(open('/rom/main.py').read())\x04")
+        yield line
+
+
+@pytest.mark.parametrize("emulated_name, chosen, at_boot", [
+    ("mpy-qemu-mps2-an386-cmodule", ("cmodule", None), True),
+    ("mpy-qemu-riscv32-virt", ("natmod", "rv32imc"), False),
 ])
-def test_deploy_on_emulated_micropython(tmp_path, emulated_name, chosen):
-    """probe (mpremote exec) -> choose -> stage -> cp (command line checked) -> server -> bit-exact STEP."""
+def test_deploy_on_emulated_micropython(tmp_path, emulated_name, chosen, at_boot):
+    """probe (mpremote exec) -> choose -> stage -> cp (command line checked) -> server -> bit-exact STEP, named by
+    its platform; a second deploy to the serving board is refused at once, saying what to do; --at-boot's main.py
+    (on the first board) gives the REPL back to a Ctrl-C in its window and otherwise serves."""
     emulated = load_board(emulated_name)
     if shutil.which(emulated.qemu_binary) is None:
         pytest.skip(f"{emulated.qemu_binary} not installed")
@@ -98,8 +119,11 @@ def test_deploy_on_emulated_micropython(tmp_path, emulated_name, chosen):
     builtin = "cmodule" if chosen[0] == "cmodule" else "-"
     expected = deploy.stage_for(board, facts(emulated.runtime["natmod_arch"], builtin=builtin), *chosen, model,
                                 tmp_path / "pre")
+    extra = []
+    if at_boot:     # main.py with a 1 s window: the emulator's clock is executed instructions (-icount)
+        (tmp_path / "pre" / "main.py").write_text(deploy.main_py("micropython-qemu", chosen[0], window_s=1))
+        extra = ["main.py"]
     image = staging.romfs_image(tmp_path / "pre", tmp_path / "romfs.img")
-    record = qemu.start(emulated, elf, run_dir=tmp_path / "run", extra_args=qemu_firmware.qemu_args(emulated, image))
     copies = []
 
     def mpremote(port, *args, **kw):
@@ -108,21 +132,52 @@ def test_deploy_on_emulated_micropython(tmp_path, emulated_name, chosen):
             return deploy.run_mpremote(port, "exec", qemu_firmware.mount_code(emulated, image.stat().st_size))
         return deploy.run_mpremote(port, *args, **kw)
 
+    def start():
+        return qemu.start(emulated, elf, run_dir=tmp_path / "run", extra_args=qemu_firmware.qemu_args(emulated, image))
+
+    record = start()
     try:
-        implementation, arch = deploy.deploy(board, record.port, model, mpremote=mpremote, log=lambda s: None)
+        implementation, arch = deploy.deploy(board, record.port, model, mpremote=mpremote, log=lambda s: None,
+                                             at_boot=at_boot)
         assert (implementation, arch) == chosen
         assert len(copies) == 1 and copies[0][-1] == ":"
-        assert [Path(f).name for f in copies[0][1:-1]] == sorted(Path(f).name for f in expected)
+        assert [Path(f).name for f in copies[0][1:-1]] == sorted([Path(f).name for f in expected] + extra)
         client = connect(record.port, expected_hash=KernelParams.load(model).model_hash)
         try:
             assert client.info.kernel_path == targets.CORES[emulated.core].kernel_path    # the C kernels' path
-            assert client.info.board_name == "micropython"
+            assert client.info.board_name == "micropython-qemu"
             x = np.arange(6, dtype=np.int16) * 1000 - 2500
             client.reset()
             y, _ = client.step(x)
             np.testing.assert_array_equal(y, TwinModel.from_artifact_dir(model).run(x[None, :])[0])
         finally:
             client.transport.close()
+
+        began = time.monotonic()
+        with pytest.raises(UserError, match="the tinyrnn server is running there") as refused:
+            deploy.deploy(board, record.port, model, mpremote=mpremote, log=lambda s: None)
+        assert time.monotonic() - began < 30 and "reset the board" in refused.value.fix
+        assert len(copies) == 1                  # nothing was copied
+    finally:
+        qemu.stop(emulated.name, tmp_path / "run")
+    if not at_boot:
+        return
+
+    # main.py as a reset would run it (the qemu port runs no main.py itself): a Ctrl-C in its window -> the
+    # REPL; left alone -> the server answers, under the platform's name.
+    record = start()
+    try:
+        deploy.run_mpremote(record.port, "exec", qemu_firmware.mount_code(emulated, image.stat().st_size))
+        with _main_py_running(record.port) as line:
+            time.sleep(0.5)
+            line.write(b"\x03")
+            assert b"\x04>" in raw_repl._read_until(line, b"\x04>", 10.0)         # main.py ended: the REPL
+        mount = qemu_firmware.mount_code(emulated, image.stat().st_size)
+        assert deploy.run_mpremote(record.port, "exec", mount + "print(6 * 7)").strip() == "42"   # (a soft reset)
+        with _main_py_running(record.port) as line:           # left alone: it serves once its window is over
+            assert raw_repl.READY in raw_repl._read_until(line, raw_repl.READY, 60.0)
+        info = deploy.serving(record.port)
+        assert info is not None and info.board_name == "micropython-qemu"
     finally:
         qemu.stop(emulated.name, tmp_path / "run")
     assert builds.MICROPY_VERSION == "1.28.0"

@@ -29,6 +29,7 @@ EXAMPLES = """\
   {prog} --list-probes                                               # what pyOCD and OpenOCD see
   {prog} --board qemu-microbit                                       # bring-up firmware (no model)
   {prog} --board micropython --port /dev/ttyACM0 --model build/basic_motions-gru32   # mpremote
+  {prog} --board micropython --port /dev/ttyACM0 --model DIR --at-boot   # and a main.py: serves after a reset
   {prog} --list                                                      # running emulators
   {prog} --stop qemu-mps2-an386      (or --stop all)
 """
@@ -41,6 +42,8 @@ def add_arguments(p):
     p.add_argument("--probe", metavar="ID", help="the debug probe to flash through, if several are attached "
                    "(its unique id or serial: --list-probes)")
     p.add_argument("--list-probes", action="store_true", help="list the debug probes pyOCD and OpenOCD see")
+    p.add_argument("--at-boot", action="store_true", help="--board micropython: also write a main.py that starts "
+                   "the server after every reset (Ctrl-C within 3 s of a reset gives the REPL back)")
     p.add_argument("--no-build", action="store_true", help="flash the ELF already built")
     p.add_argument("--force", action="store_true", help="replace an emulated board that is already running")
     p.add_argument("--list", action="store_true", help="list running emulated boards")
@@ -88,6 +91,8 @@ def run(args) -> int:
     target.check_options(args.model, args.port)
     if args.probe:
         target.choose_probe(args.probe)
+    if args.at_boot:
+        target.start_at_boot()
     image = target.built(args.model) if args.no_build else target.build(args.model, args.verbose)
     started = target.start(args.model, image, port=args.port)
     if started.port:

@@ -63,6 +63,11 @@ class Target:
         raise UserError(f"--probe is for boards flashed through a debug probe; {self.name} is not one",
                         "drop --probe")
 
+    def start_at_boot(self):
+        """Deploy so the board starts the server after a reset (`tinyrnn flash --at-boot`): MicroPython boards."""
+        raise UserError(f"--at-boot is for real MicroPython boards (a main.py); {self.name} is not one",
+                        "drop --at-boot (C firmware starts its server at every reset)")
+
     def build(self, model_dir, verbose=False) -> Path | None:
         return None
 

@@ -287,7 +287,9 @@ def _as_float32(path: Path, a: np.ndarray, what: str) -> np.ndarray:
 
 def _finite(path: Path, seq: np.ndarray, what: str) -> np.ndarray:
     if not np.isfinite(seq).all():
-        raise UserError(f"'{path}': '{what}' holds NaN or inf (or a value beyond float32's range, "
+        first = np.argwhere(~np.isfinite(seq))[0]       # where, as numpy indexes it: the user's own array
+        at = f"step {first[0]}" + (f", channel {first[1]}" if len(first) > 1 else "")
+        raise UserError(f"'{path}': '{what}' holds NaN or inf at {at} (0-based; or a value beyond float32's range, "
                         f"±{FLOAT32_MAX:.1e})", "record finite values only (clean or interpolate missing values first)")
     return seq
 

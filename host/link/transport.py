@@ -14,6 +14,8 @@ a second harness or test run on the same board gets `PortBusy` instead of interl
 """
 
 import os
+import re
+from errno import ENOTTY
 
 import serial
 
@@ -64,9 +66,20 @@ OPEN_FIX = ("check the port: tinyrnn flash prints an emulator's (/dev/pts/N), a 
 
 
 def _reason(e: Exception) -> str:
-    """The cause once (pyserial repeats the errno text inside its own message)."""
+    """The cause once: pyserial repeats the errno text and the port inside its own messages ("could not open port
+    socket://h:p: [Errno 111] Connection refused", "Could not configure port: (25, 'Inappropriate ioctl ...')")."""
     errno = getattr(e, "errno", None)
-    return os.strerror(errno) if isinstance(errno, int) else str(e)
+    if isinstance(errno, int):
+        return os.strerror(errno)
+    text = str(e)
+    match = re.search(r"\[Errno (\d+)\] (.+)$|\((\d+), '(.+)'\)$", text)
+    if match is None:
+        return text
+    number = int(match.group(1) or match.group(3))
+    cause = match.group(2) or match.group(4)
+    if number == ENOTTY:
+        return f"not a serial port: {cause}"
+    return cause
 
 
 class Transport:
@@ -102,7 +115,7 @@ class Transport:
             waiting = self._port.in_waiting
             return self._port.read(max(1, min(waiting, max_bytes)))
         except (serial.SerialException, OSError) as e:
-            raise PortError(f"read from {self.url} failed: {e}",
+            raise PortError(f"read from {self.url} failed ({_reason(e)})",
                             "the board or emulator went away: replug it or restart it (tinyrnn flash)") from None
 
     def close(self):

@@ -24,9 +24,10 @@ from pathlib import Path
 
 from tinyrnn.host.device.micropython import builds
 from tinyrnn.host.device.micropython.qemu_firmware import describe_lines
-from tinyrnn.host.device.micropython.raw_repl import READY, start_server
+from tinyrnn.host.device.micropython.raw_repl import READY, repl_answers, start_server
 from tinyrnn.host.device.micropython.staging import stage
 from tinyrnn.host.device.target import Running, Target
+from tinyrnn.host.link.client import connect
 from tinyrnn.quantize.errors import TinyRNNError, ToolMissing, UserError
 from tinyrnn.quantize.twin.params import KernelParams
 
@@ -37,6 +38,12 @@ ARM_LOADS_OLDER = ("armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp")    #
 BUILT = set(builds.NATMOD_ARCHS)
 # Pure Python, measured on the emulated Cortex-M3/M4/M7 (README, "MicroPython"): instructions per MAC of the model
 PYTHON_INSTRUCTIONS_PER_MAC = 1300
+GENERIC_BOARD = "micropython"          # boards/micropython: any real board, named by its platform when deployed
+
+# The first line of the main.py `tinyrnn flash --at-boot` writes: how a later deploy tells it from the user's own.
+MAIN_MARKER = "# tinyrnn: starts the protocol server at boot"
+# Seconds main.py waits before it starts the server: a Ctrl-C then (mpremote, or a deploy) gives the REPL back.
+BOOT_WINDOW_S = 3
 
 PROBE_CODE = (
     "import sys\n"
@@ -44,7 +51,9 @@ PROBE_CODE = (
     "except Exception:\n f = 0\n"
     "try:\n import tinyrnn_c; c = getattr(tinyrnn_c, 'BUILD', 'natmod')\n"
     "except ImportError:\n c = '-'\n"
-    "print('TINYRNN-PROBE', getattr(sys.implementation, '_mpy', 0), sys.platform, f, c)\n")
+    "try:\n m = open('main.py').readline().startswith(%r) and 'tinyrnn' or 'user'\n"
+    "except OSError:\n m = '-'\n"
+    "print('TINYRNN-PROBE', getattr(sys.implementation, '_mpy', 0), sys.platform, f, c, m)\n") % MAIN_MARKER
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,13 @@ class BoardFacts:
     platform: str               # sys.platform: rp2, esp32, pyboard, nrf, qemu, ...
     freq_hz: int                # machine.freq(), 0 where the port has none
     builtin: str                # "cmodule" if tinyrnn_c is compiled in, "natmod" if one is on the board, "-"
+    main_py: str = "-"          # the board's main.py: "-" none, "tinyrnn" (written by --at-boot), "user"
+
+    @property
+    def result_name(self):
+        """The board name a generic MicroPython board's server reports (and its results are filed under):
+        one per platform, so a Pico's results and an ESP32's do not overwrite each other."""
+        return f"micropython-{self.platform}"
 
 
 def decode_mpy(value):
@@ -64,11 +80,11 @@ def decode_mpy(value):
 
 
 def parse_probe(text):
-    match = re.search(r"TINYRNN-PROBE (\d+) (\S+) (\d+) (\S+)", text)
+    match = re.search(r"TINYRNN-PROBE (\d+) (\S+) (\d+) (\S+)(?: (\S+))?", text)
     if not match:
         raise TinyRNNError(f"no answer from MicroPython on the port: {text.strip()[-300:]!r}")
     version, sub, arch = decode_mpy(int(match.group(1)))
-    return BoardFacts(version, sub, arch, match.group(2), int(match.group(3)), match.group(4))
+    return BoardFacts(version, sub, arch, match.group(2), int(match.group(3)), match.group(4), match.group(5) or "-")
 
 
 def run_mpremote(port, *args, timeout=120):
@@ -125,23 +141,80 @@ def choose(facts, params=None, source_version=(6, 3)):
                             f"than the C kernels: {why}")
 
 
-def deploy(board, port, model_dir, mpremote=run_mpremote, log=print):
-    """Probe, choose, stage and copy (mpremote), then start the server; returns (implementation, arch)."""
+def serving(port):
+    """The INFO of a tinyrnn server already answering on `port` (it turned Ctrl-C off, so no REPL answers and
+    mpremote would wait out its timeout), or None when the board's REPL answers (or nothing does)."""
+    if repl_answers(port):
+        return None
+    try:
+        client = connect(port, timeout=1.0, retries=2, reruns=0)
+    except TinyRNNError:              # not our protocol either: mpremote's probe says what it finds
+        return None
+    client.transport.close()
+    return client.info
+
+
+def check_not_serving(port):
+    """Refuse at once (instead of mpremote's 120 s wait) a board whose tinyrnn server is running."""
+    info = serving(port)
+    if info is not None:
+        raise UserError(f"{port}: the tinyrnn server is running there ({info.describe()}); it has turned Ctrl-C "
+                        "off, so MicroPython's REPL cannot take a new deploy",
+                        "reset the board (its reset button, or unplug and replug it) and run this again (within "
+                        f"{BOOT_WINDOW_S} s of the reset if it starts the server at boot: tinyrnn flash --at-boot)")
+
+
+def main_py(board_name, implementation, window_s=BOOT_WINDOW_S):
+    """main.py for --at-boot: for BOOT_WINDOW_S seconds a Ctrl-C (0x03, as mpremote and a deploy send) leaves it
+    to the REPL; otherwise it starts the server. It polls stdin itself: some ports (qemu) take no Ctrl-C while
+    code runs, and the server turns Ctrl-C off."""
+    impl = "python" if implementation == "python" else "native"
+    return (f"{MAIN_MARKER} (tinyrnn flash --at-boot).\n"
+            f"# A Ctrl-C within {window_s:g} s of a reset gives the REPL back; `mpremote rm :main.py` removes this.\n"
+            "import select, sys, time\n"
+            "poll = select.poll()\n"
+            "poll.register(sys.stdin, select.POLLIN)\n"
+            f"end = time.ticks_add(time.ticks_ms(), {round(1000 * window_s)})\n"
+            "stop = False\n"
+            "while not stop and time.ticks_diff(end, time.ticks_ms()) > 0:\n"
+            "    stop = bool(poll.poll(50)) and sys.stdin.read(1) == '\\x03'\n"
+            "if not stop:\n"
+            "    import tinyrnn_server\n"
+            f"    tinyrnn_server.main(board_name={board_name!r}, implementation={impl!r}, "
+            f"ready=lambda s: sys.stdout.write({READY.decode()!r} + ' ' + s.model.implementation + '\\n'))\n")
+
+
+def deploy(board, port, model_dir, mpremote=run_mpremote, log=print, at_boot=False):
+    """Probe, choose, stage and copy (mpremote), then start the server; returns (implementation, arch).
+    `at_boot`: also write a main.py that starts the server after a reset (a main.py of the user's is refused);
+    without it, a main.py an earlier --at-boot wrote is removed."""
     model_dir = Path(model_dir)
     params = KernelParams.load(model_dir)
+    check_not_serving(port)
     facts = probe(port, mpremote)
     log(f"{port}: MicroPython on {facts.platform}, .mpy v{facts.mpy_version}.{facts.mpy_sub_version}, "
         f"arch {facts.arch}" + (f", {facts.freq_hz / 1e6:g} MHz" if facts.freq_hz else ""))
+    if at_boot and facts.main_py == "user":
+        raise UserError(f"{port}: the board has a main.py of its own; --at-boot would replace it",
+                        "keep it under another name first (mpremote mv :main.py :main_old.py), or deploy without "
+                        "--at-boot")
     implementation, arch, warning = choose(facts, params)
     if board.runtime["module"] == "python":
         implementation, arch, warning = "python", None, None
     if warning:
         print(warning, file=sys.stderr)
-    files = stage_for(board, facts, implementation, arch, model_dir,
-                      builds.build_root() / "deploy" / params.model_hash)
+    name = facts.result_name if board.name == GENERIC_BOARD else board.name
+    out_dir = builds.build_root() / "deploy" / params.model_hash
+    files = stage_for(board, facts, implementation, arch, model_dir, out_dir)
+    if at_boot:
+        (out_dir / "main.py").write_text(main_py(name, implementation))
+        files = sorted(files + [str(out_dir / "main.py")])
     log(f"copying {len(files)} files ({implementation}{' ' + arch if arch else ''}) with mpremote")
     mpremote(port, "cp", *files, ":")
-    start_server(port, start_code(board, implementation))
+    if not at_boot and facts.main_py == "tinyrnn":
+        log("removing the main.py an earlier --at-boot wrote (the server no longer starts at boot)")
+        mpremote(port, "rm", ":main.py")
+    start_server(port, start_code(board, implementation, name))
     return implementation, arch
 
 
@@ -154,10 +227,10 @@ def stage_for(board, facts, implementation, arch, model_dir, out_dir):
     return sorted(str(p) for p in staged.iterdir())
 
 
-def start_code(board, implementation):
+def start_code(board, implementation, board_name=None):
     impl = "python" if implementation == "python" else "native"
     return ("import sys, tinyrnn_server\n"
-            f"tinyrnn_server.main(board_name={board.name!r}, implementation={impl!r}, "
+            f"tinyrnn_server.main(board_name={(board_name or board.name)!r}, implementation={impl!r}, "
             f"ready=lambda s: sys.stdout.write({READY.decode()!r} + ' ' + s.model.implementation + '\\n'))\n")
 
 
@@ -174,8 +247,13 @@ class MicroPythonOnPort(Target):
             raise UserError(f"{self.name} is a real MicroPython board: it needs --port and --model",
                             f"e.g. tinyrnn flash --board {self.name} --port /dev/ttyACM0 --model ARTIFACT_DIR")
 
+    at_boot = False
+
+    def start_at_boot(self):
+        self.at_boot = True
+
     def start(self, model_dir, image=None, run_dir=None, port=None):
-        implementation, arch = deploy(self.board, port, model_dir)
+        implementation, arch = deploy(self.board, port, model_dir, at_boot=self.at_boot)
         return Running(port, None, f"the tinyrnn server, {implementation}{' ' + arch if arch else ''}; "
                                    "reset the board for its REPL")
 

@@ -28,6 +28,17 @@ def _raw_repl(port, port_name):
         raise TinyRNNError(f"{port_name}: no MicroPython raw REPL ({seen[-200:]!r})")
 
 
+def repl_answers(port_name, timeout=2.0):
+    """True if MicroPython's REPL answers on port_name: Ctrl-C stops a program, Ctrl-B leaves a raw REPL, and
+    either REPL then prints its banner or prompt. (No 0x00 is sent: to a tinyrnn server these bytes are a
+    partial frame, discarded at the next delimiter.)"""
+    with serial.Serial(port_name, 115200, timeout=0.2) as port:
+        port.reset_input_buffer()
+        port.write(b"\r\x03\x02")
+        seen = _read_until(port, b">>> ", timeout)
+    return b">>> " in seen or b"MicroPython" in seen
+
+
 def start_server(port_name, code, timeout=60.0):
     """Enter the raw REPL on port_name, run `code`, wait for its READY line. Returns the text the board sent."""
     with serial.Serial(port_name, 115200, timeout=0.2) as port:
