@@ -22,7 +22,7 @@ class Core:
     family: str                      # "cortexm" or "riscv" (host/device/boards.py FAMILIES)
     arch: str                        # the architecture the core implements
     fpus: tuple[str, ...] = ()       # FPUs the core may carry; the first is the one the kit's own builds use
-    kernel_path: str = "c"           # "dsp", "m0", "rv32" or "c": what tr_fast_path.h selects from the compiler's target
+    kernel_path: str = "c"           # "dsp", "m0", "rv32" or "c": what tr_fast_path.h picks for the target
     bench: str | None = None         # its name as a bench / unicorn target ("m4"); None: not benched
     unicorn_model: str | None = None  # unicorn CPU model of the bench (unicorn.arm_const / riscv_const name)
     boards: bool = True              # False: only the exported library's CMake toolchain knows it (no board)
