@@ -22,7 +22,7 @@ class Core:
     family: str                      # "cortexm" or "riscv" (host/device/boards.py FAMILIES)
     arch: str                        # the architecture the core implements
     fpus: tuple[str, ...] = ()       # FPUs the core may carry; the first is the one the kit's own builds use
-    kernel_path: str = "c"           # "dsp", "m0" or "c": what tinyrnn.h selects from the compiler's target
+    kernel_path: str = "c"           # "dsp", "m0", "rv32" or "c": what tr_fast_path.h picks for the target
     bench: str | None = None         # its name as a bench / unicorn target ("m4"); None: not benched
     unicorn_model: str | None = None  # unicorn CPU model of the bench (unicorn.arm_const / riscv_const name)
     boards: bool = True              # False: only the exported library's CMake toolchain knows it (no board)
@@ -37,9 +37,9 @@ CORES: dict[str, Core] = {core.name: core for core in (
     Core("cortex-m33", "cortexm", "armv8-m.main", ("fpv5-sp-d16",), "dsp", boards=False),
     # RISC-V cores are named by their ISA string; the kit's C has no float, so -mabi=ilp32 on all of them.
     Core("rv32i", "riscv", "rv32i"),
-    Core("rv32im", "riscv", "rv32im"),
-    Core("rv32imc", "riscv", "rv32imc", bench="rv32", unicorn_model="UC_CPU_RISCV32_SIFIVE_E31"),
-    Core("rv32imac", "riscv", "rv32imac"),
+    Core("rv32im", "riscv", "rv32im", kernel_path="rv32"),
+    Core("rv32imc", "riscv", "rv32imc", kernel_path="rv32", bench="rv32", unicorn_model="UC_CPU_RISCV32_SIFIVE_E31"),
+    Core("rv32imac", "riscv", "rv32imac", kernel_path="rv32"),
 )}
 
 NO_FPU = "none"

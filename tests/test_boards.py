@@ -164,7 +164,7 @@ def test_linker_script_from_board_data():
 def test_the_stack_is_sized_from_the_measured_figure_unless_the_board_sets_it(tmp_path):
     """firmware/stack.toml: measured high-water mark of the family and kernel path + margin, up to 64 B."""
     for name, key in [("qemu-mps2-an386", "cortexm-dsp"), ("qemu-microbit", "cortexm-m0"),
-                      ("qemu-mps2-an385", "cortexm-c"), ("qemu-riscv32-virt", "riscv-c")]:
+                      ("qemu-mps2-an385", "cortexm-c"), ("qemu-riscv32-virt", "riscv-rv32")]:
         b = load_board(name)
         measured, margin = boards.stack_measured(*key.split("-"))
         assert b.stack_override == 0 and b.stack_size % 64 == 0

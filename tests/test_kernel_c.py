@@ -186,8 +186,8 @@ def test_cortex_m_strict_build_without_float(workdir, target):
 def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after, target):
     """The assembly paths run in unicorn over thousands of steps, versus the twin: the SXTB16/SMLAD path
     (Cortex-M4 build) and the Thumb-1 routine tr_m0_blocks (Cortex-M0 build; the remainder block of
-    units 18 takes the C path there); and the RV32IM int32 sums of the plain C (rv32 build), whose bound the
-    extreme weights (every |w| = 127 against inputs at the int16 limits) test."""
+    units 18 takes the C path there); and the RV32IM routine tr_rv32_blocks (rv32 build; the remainder block in C),
+    whose int32 sums' bound the extreme weights (every |w| = 127 against inputs at the int16 limits) test."""
     from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     name = f"dsp_{cell}_{reset_after}_{target}"
     # units 18: full 4-row blocks and a remainder block; d=7: padded columns
@@ -212,14 +212,14 @@ def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after, target)
         assert (emu.run(x_q[i])[0] == expected[i]).all(), f"extreme weights, sequence {i}"
 
 
-@needs_arm
 @pytest.mark.parametrize("cell,reset_after,d,units", [("gru", True, 3, 4), ("gru", False, 2, 8), ("lstm", True, 4, 12),
                                                       ("gru", True, 13, 20), ("lstm", True, 1, 16),
                                                       ("gru", True, 6, 10), ("lstm", True, 5, 8),
                                                       ("gru", True, 6, 24), ("lstm", True, 3, 28),
                                                       ("lstm", True, 7, 32), ("gru", True, 9, 36),
                                                       ("gru", False, 5, 40)])
-@pytest.mark.parametrize("target", ["m4", "m0"])
+@pytest.mark.parametrize("target", [pytest.param("m4", marks=needs_arm), pytest.param("m0", marks=needs_arm),
+                                    pytest.param("rv32", marks=needs_riscv)])
 def test_m4_dsp_loop_entries_match_twin(workdir, cell, reset_after, d, units, target):
     """tr_dsp_blocks enters its group loops part-way, or skips them for one group: segment a (input x, and h
     into layer 2) unrolled by 4, segment b (h, and the head's input) by 8. Input widths of 1..10 groups of 4
@@ -228,7 +228,9 @@ def test_m4_dsp_loop_entries_match_twin(workdir, cell, reset_after, d, units, ta
     The same models on the Cortex-M0 build run tr_m0_blocks at every width (the head: no second input; GRU
     candidate: second outputs). Input widths with 1 or 2 columns in the last group (d = 13, 6, 5, 9; h = 10
     into layer 2) take the M4 half-group ending after 0, 1 and 2 full groups; GRU h = 10 leaves its layer
-    step to tr_gru_step (the candidate's 2 full blocks fused, 2 units to C)."""
+    step to tr_gru_step (the candidate's 2 full blocks fused, 2 units to C). The RV32 build runs tr_rv32_blocks
+    at every width: input widths with 1 or 2 columns in the last group (d = 2, 13, 1, 6, 5, 9; h = 10 into layer 2)
+    take its half group, the others (d = 3, 4, 7) its whole groups only."""
     from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     name = f"entry_{cell}_{reset_after}_{d}_{units}_{target}"
     art, twin = make_model(workdir, name, cell=cell, reset_after=reset_after, d=d, units=units, k=4, layers=2)

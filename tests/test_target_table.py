@@ -77,3 +77,19 @@ def test_kernel_paths_follow_the_compilers_target_macros():
                                 text=True, check=True).stdout
         expected = "dsp" if "__ARM_FEATURE_DSP 1" in macros else ("m0" if "__ARM_ARCH_6M__ 1" in macros else "c")
         assert core.kernel_path == expected, core.name
+
+
+@pytest.mark.toolchain
+@pytest.mark.skipif(not build.toolchain_available("rv32"), reason="riscv64-unknown-elf-gcc not installed")
+def test_riscv_kernel_paths_are_what_tr_fast_path_picks():
+    """For each RISC-V core the table's kernel path is tr_fast_path.h's TR_KERNEL_PATH under that core's flags:
+    "rv32" where the M extension is there (tr_rv32_blocks multiplies), plain "c" on RV32I."""
+    gcc = targets.bench_tool("rv32", "gcc")
+    for core in targets.CORES.values():
+        if core.family != "riscv":
+            continue
+        out = subprocess.run([gcc, *targets.cpu_flags(core.name), f"-I{build.KERNELS_DIR}", "-E", "-P", "-x", "c",
+                              "-"], input='#include "tr_fast_path.h"\nTR_KERNEL_PATH\n', capture_output=True,
+                             text=True, check=True).stdout
+        assert out.split()[-1] == f'"{core.kernel_path}"', core.name
+    assert targets.CORES["rv32imc"].kernel_path == "rv32" and targets.CORES["rv32i"].kernel_path == "c"

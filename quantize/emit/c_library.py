@@ -533,7 +533,8 @@ if ({name}_push_float(&model, frame)) {{   /* or {name}_push_int(&model, raw) wi
 ## Compile flags
 
 The kernel path follows from the compiler's target: `-mcpu=cortex-m4`/`m7`/`m33` (DSP instructions),
-`-mcpu=cortex-m0`/`m0plus` (Thumb-1 assembly), anything else plain C. `-DTINYRNN_PLAIN_C=1` forces plain C
+`-mcpu=cortex-m0`/`m0plus` (Thumb-1 assembly), `-march=rv32im`/`rv32imc`/`rv32imac` (RV32IM assembly), anything
+else plain C. `-DTINYRNN_PLAIN_C=1` forces plain C
 (CMake: `-D{uc}_KERNEL_PATH=c`). `-D{uc}_NO_FLOAT=1` leaves out the float API. The library compiles itself
 with `-O2` (the speed above); it needs `-lgcc` for 64-bit multiplies on Cortex-M0 and RV32.
 
@@ -560,7 +561,7 @@ qemu-system-arm -M microbit -display none -monitor none -serial none \\
     -semihosting-config enable=on,target=native -kernel build-m0/examples/stream/stream.elf
 ```
 
-RISC-V rv32imc (plain C, integer frames) on QEMU's virt machine (Debian: `gcc-riscv64-unknown-elf`,
+RISC-V rv32imc (the RV32IM assembly path, integer frames) on QEMU's virt machine (Debian: `gcc-riscv64-unknown-elf`,
 `qemu-system-misc`):
 
 ```sh
