@@ -22,6 +22,7 @@ import numpy as np
 from tinyrnn.quantize import targets
 from tinyrnn.quantize.artifact import TEST_SPLIT_NAME, Artifact, Manifest
 from tinyrnn.quantize.emit import c_code as codegen
+from tinyrnn.quantize.emit import recorded_signal
 from tinyrnn.quantize.sources import KERNELS_DIR, kernel_headers, kernel_sources
 from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.twin import fixedpoint as fp
@@ -215,6 +216,19 @@ def _example_data(uc: str, name: str, floats: list, ints: list) -> tuple[str, st
     return header, source
 
 
+def record_signal(artifact_dir: Path, floats: list) -> recorded_signal.RecordedSignal:
+    """The stand-in sensor of examples/record: test sequences of the model (recorded_signal.py), or the
+    example's own frames when the artifact has no test split."""
+    artifact = Artifact.open(artifact_dir)
+    if artifact.has(TEST_SPLIT_NAME):
+        return recorded_signal.RecordedSignal.from_artifact(artifact)
+    manifest = artifact.manifest
+    dim = int(floats[0].shape[1])
+    channels = tuple(str(c) for c in (manifest.channels or [f"ch{j}" for j in range(dim)]))
+    return recorded_signal.RecordedSignal(np.concatenate(floats).astype(np.float32), (0,), ("",), channels,
+                                          recorded_signal.DEFAULT_RATE_HZ, f"synthetic frames of {artifact_dir.name}")
+
+
 # ---- the whole folder ----------------------------------------------------------------------------
 
 def _load(artifact_dir: Path) -> tuple[Manifest, KernelParams]:
@@ -351,6 +365,17 @@ def write_library(artifact_dir, out_dir, name: str | None = None, int_scale=None
         int_lines = expected_lines(twin, ints, pre.int_fold, classes)
         (ex / "expected.txt").write_text("\n".join(float_lines) + "\n")
         (ex / "expected_int.txt").write_text("\n".join(int_lines) + "\n")
+
+        # examples/record: sample lines for `tinyrnn record`, a recorded signal standing in for the sensor
+        signal = record_signal(artifact_dir, floats)
+        rec = tmp / "examples" / "record"
+        rec.mkdir()
+        for path in (TEMPLATES / "examples" / "record").iterdir():
+            if path.suffix == ".in":
+                (rec / path.stem).write_text(_fill(path.read_text(), {**values, "SIGNAL_SOURCE": signal.source}))
+            else:
+                shutil.copyfile(path, rec / path.name)
+        (rec / "recorded_signal.h").write_text(recorded_signal.c_header(signal))
 
         # Arduino and PlatformIO
         channels = f"{params.input_dim} channel(s)"
