@@ -25,7 +25,7 @@ from tinyrnn.quantize.errors import PortError, UserError
 
 GROUP_COLUMN = "group"
 DRIFT_TOLERANCE = 0.25        # a window's rate this far (relative) from the reference rate is a drift
-WINDOW_SECONDS = 2.0          # the rate is checked over windows of about this long (at least MIN_WINDOW samples)
+WINDOW_SECONDS = 0.5          # the rate is checked over windows of about this long (at least MIN_WINDOW samples)
 MIN_WINDOW = 10
 SHOWN_PROBLEMS = 20           # problem lines said one by one; the rest only counted
 SPARK = "▁▂▃▄▅▆▇█"

@@ -132,3 +132,64 @@ def start_example(board, elf, timeout: float = 10.0, log_dir=None) -> RunningExa
         time.sleep(0.05)
     running.stop()
     raise TinyRNNError(f"QEMU did not start the example on {board.name}: {log.read_text(errors='replace').strip()}")
+
+
+# ---- a user script on an emulated MicroPython board -------------------------------------------------------
+
+MICROPYTHON_PTY = re.compile(r"char device redirected to (/dev/pts/\d+) \(label serial0\)")
+SCRIPT_STARTED = "tinyrnn-ready"      # what start_server waits for: printed just before the script's run()
+
+
+def start_micropython_script(board, script, modules: dict[str, str] | None = None, passes: int = 0,
+                             timeout: float = 60.0, work_dir=None) -> RunningExample:
+    """Start `script` (a .py with a `run(passes)` function, e.g. firmware/micropython/examples/record_samples.py)
+    on an emulated MicroPython board: the firmware (built once), a ROMFS image with the script, tinyrnn_model.py
+    and `modules` ({module name: source}, e.g. recorded_signal), QEMU, then `import script; script.run(passes)`
+    over the raw REPL. The script's output is on the returned pty. The script paces itself by time.ticks_us, a
+    count of SysTick interrupts: QEMU runs under `-icount shift=auto`, which keeps virtual time near real time
+    (without -icount a loaded host loses SysTick interrupts: ticks ran at 0.2x real time here; with the kit's
+    shift=0 they count instructions)."""
+    from tinyrnn.host.device.micropython import qemu_firmware
+    from tinyrnn.host.device.micropython.raw_repl import start_server
+    from tinyrnn.host.device.micropython.staging import romfs_image
+    from tinyrnn.quantize.sources import MICROPYTHON_DIR
+
+    if isinstance(board, str):
+        board = load_board(board)
+    if not getattr(board, "micropython", False) or not board.emulated:
+        raise UserError(f"{board.name} is not an emulated MicroPython board",
+                        "use one of the mpy-qemu-* boards (tinyrnn boards list)")
+    script = Path(script)
+    firmware = qemu_firmware.firmware(board)
+    work = Path(work_dir or tempfile.mkdtemp(prefix="tinyrnn-mpy-script-"))
+    files = work / "files"
+    shutil.rmtree(files, ignore_errors=True)
+    files.mkdir(parents=True)
+    shutil.copyfile(MICROPYTHON_DIR / "tinyrnn_model.py", files / "tinyrnn_model.py")
+    shutil.copyfile(script, files / script.name)
+    for name, source in (modules or {}).items():
+        (files / f"{name}.py").write_text(source)
+    image = romfs_image(files, work / "romfs.img")
+    cmd = [board.qemu_binary, "-M", board.runner["machine"], "-display", "none", "-monitor", "none",
+           "-icount", "shift=auto", "-serial", "pty", *qemu_firmware.qemu_args(board, image),
+           "-kernel", str(firmware)]
+    log = work / f"{board.name}-script.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    running = RunningExample(board.name, "", proc.pid, log, proc)
+    try:
+        deadline = time.monotonic() + 10.0
+        while not running.port and time.monotonic() < deadline and proc.poll() is None:
+            match = MICROPYTHON_PTY.search(log.read_text(errors="replace"))
+            running.port = match.group(1) if match else ""
+            time.sleep(0.05)
+        if not running.port:
+            raise TinyRNNError(f"QEMU did not start {board.name}: {log.read_text(errors='replace').strip()}")
+        code = (qemu_firmware.mount_code(board, image.stat().st_size) + f"import {script.stem}\n"
+                f"print({SCRIPT_STARTED!r})\n{script.stem}.run({int(passes)})\n")
+        start_server(running.port, code, timeout=timeout)
+    except BaseException:
+        running.stop()
+        raise
+    return running
