@@ -111,12 +111,16 @@ class Board:
         self.master, self.slave = pty.openpty()
         tty.setraw(self.slave)
         self.port = os.ttyname(self.slave)
+        self.stopped = threading.Event()
+        self.threads = []
 
     def play(self, lines, period=0.01, start_after=0.6, close=False):
         def writer():
             self.wait_until_opened(start_after)    # the command opens the port first (opening flushes it)
             os.write(self.master, b"cut-off partial line\n")
             for i, line in enumerate(lines):
+                if self.stopped.is_set():           # the test is over: its descriptors may be reused
+                    return
                 try:
                     os.write(self.master, line.encode() + b"\r\n")
                 except OSError:             # the test is over and closed the pty
@@ -124,14 +128,16 @@ class Board:
                 time.sleep(period[i] if isinstance(period, list) else period)
             if close:
                 os.close(self.master)
+                self.master = -1
         thread = threading.Thread(target=writer, daemon=True)
         thread.start()
+        self.threads.append(thread)
         return thread
 
     def wait_until_opened(self, timeout):
         """Until a second descriptor of this process (the command's) holds the slave, at most `timeout` s more."""
         deadline = time.monotonic() + 10.0
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self.stopped.is_set():
             holders = 0
             for fd in os.listdir("/proc/self/fd"):
                 try:
@@ -144,6 +150,9 @@ class Board:
         time.sleep(0.05)
 
     def close(self):
+        self.stopped.set()
+        for thread in self.threads:
+            thread.join()
         for fd in (self.master, self.slave):
             try:
                 os.close(fd)

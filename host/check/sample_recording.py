@@ -157,6 +157,37 @@ class RateMeter:
         return (rate, reference) if abs(rate / reference - 1) > DRIFT_TOLERANCE else None
 
 
+# ---- progress ----------------------------------------------------------------------------------------
+
+class Progress:
+    """One recording's progress and a sparkline of what arrives: a tqdm bar on a terminal; anywhere else (a log,
+    a test capturing it) a plain line at most once a second."""
+
+    def __init__(self, stream, desc: str, total: float, unit: str):
+        self.stream, self.desc, self.total, self.unit = stream, desc, total, unit
+        on_terminal = hasattr(stream, "isatty") and stream.isatty()
+        self.bar = tqdm(total=total, unit=unit, file=stream, leave=False, desc=desc, mininterval=0.2,
+                        bar_format="{desc}: {n:g}/{total:g} {unit} |{bar:20}| {postfix}") if on_terminal else None
+        self.printed = 0.0
+
+    def update(self, done: float, spark: str) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(spark, refresh=False)
+            self.bar.n = done
+            self.bar.update(0)
+        elif time.monotonic() - self.printed >= 1.0:
+            self.printed = time.monotonic()
+            print(f"{self.desc}: {done:g}/{self.total:g} {self.unit}  {spark}", file=self.stream, flush=True)
+
+    def clear(self) -> None:
+        if self.bar is not None:
+            self.bar.clear()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 # ---- the session ------------------------------------------------------------------------------------
 
 @dataclass
@@ -257,13 +288,8 @@ class Session:
         self.spark.append(values[0])
         self._check_rate()
         if self.bar is not None:
-            name = self.names[0] if self.names else "ch0"
-            self.bar.set_postfix_str(f"{name} {sparkline(self.spark, 24, self.ascii)}", refresh=False)
-            if self.seconds is None:
-                self.bar.update(1)
-            else:
-                self.bar.n = min(self.seconds, round(t - self.started_at, 1))
-                self.bar.update(0)
+            done = len(self.current) if self.seconds is None else min(self.seconds, round(t - self.started_at, 1))
+            self.bar.update(done, f"{self.names[0] if self.names else 'ch0'} {sparkline(self.spark, 24, self.ascii)}")
         if self.samples is not None and len(self.current) >= self.samples:
             self._finish(cut_short=False)
             return len(self.counts.recorded) >= self.repeat
@@ -293,14 +319,9 @@ class Session:
     def _open_bar(self):
         if self.progress_stream is False:
             return None
-        on_terminal = hasattr(self.progress_stream, "isatty") and self.progress_stream.isatty()
         total = self.seconds if self.seconds is not None else self.samples
-        unit = "s" if self.seconds is not None else "sample"
-        return tqdm(total=total, unit=unit, file=self.progress_stream, leave=False,
-                    desc=f"{self.label} {len(self.counts.recorded) + 1}/{self.repeat}",
-                    mininterval=0.2 if on_terminal else 1.0, ascii=not on_terminal,
-                    bar_format="{desc}: {n:.1f}/{total} {unit} |{bar:20}| {postfix}" if self.seconds is not None
-                    else "{desc}: {n}/{total} {unit}s |{bar:20}| {postfix}")
+        return Progress(self.progress_stream, f"{self.label} {len(self.counts.recorded) + 1}/{self.repeat}",
+                        total or 0, "s" if self.seconds is not None else "samples")
 
     def _finish(self, cut_short: bool) -> None:
         if not self.current:
