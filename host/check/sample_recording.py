@@ -346,9 +346,9 @@ class Session:
         """Record until `repeat` recordings are appended. On Ctrl-C or a lost port the recording in progress is
         appended (cut short) before the exception goes on."""
         with Transport(self.port, self.baud) as transport:
-            self.log(f"recording '{self.label}' from {self.port} into {self.out.path} "
-                     f"({self.repeat} x {f'{self.seconds:g} s' if self.seconds is not None else f'{self.samples} samples'}"
-                     f"; Ctrl-C stops, keeping what is recorded)")
+            length = f"{self.seconds:g} s" if self.seconds is not None else f"{self.samples} samples"
+            self.log(f"recording '{self.label}' from {self.port} into {self.out.path} ({self.repeat} x {length}; "
+                     "Ctrl-C stops, keeping what is recorded)")
             self.bar = self._open_bar()
             try:
                 for t, raw in self._lines(transport):

@@ -12,7 +12,7 @@ changed channel count and a drifting rate are said one line each, counted and ne
 """
 from tinyrnn.host.check.sample_recording import RecordingFile, Session
 from tinyrnn.host.commands.base import at_least
-from tinyrnn.host.commands.options import add_baud, add_port
+from tinyrnn.host.commands.options import add_baud, add_out_file, add_port
 from tinyrnn.quantize.errors import PortError, UserError
 
 EXAMPLES = """\
@@ -27,8 +27,7 @@ def add_arguments(p):
     add_port(p, required=True)
     add_baud(p)
     p.add_argument("--label", required=True, help="the class (or regression target) of what you record")
-    p.add_argument("--out", metavar="FILE", required=True,
-                   help="the CSV file recordings are appended to (created with a header if new)")
+    add_out_file(p, what="the CSV file recordings are appended to (created with a header if new)", required=True)
     length = p.add_mutually_exclusive_group()
     length.add_argument("--seconds", type=at_least(0.0, float, exclusive=True),
                         help="length of each recording in seconds of arrival time (default 10 when --samples "

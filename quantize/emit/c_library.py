@@ -5,8 +5,9 @@ quantize/sources.py's rule), the model's generated
 C (model_data.{h,c}), one public header `<name>.h` and its implementation `<name>.c` (pre-processing folded
 into integers: quantize/twin/preprocess.py), build files (CMake, a Makefile fragment, an Arduino library layout,
 a PlatformIO library.json), a README for that model and examples/stream, a streaming loop with the first test
-sequences and the lines the twin expects it to print (expected.txt). Templates are the files in library/ with
-@KEY@ placeholders; everything model-specific is generated here.
+sequences and the lines the twin expects it to print (expected.txt), and examples/record, sample lines for
+`tinyrnn record` (a recorded signal standing in for the sensor: recorded_signal.py). Templates are the files in
+library/ with @KEY@ placeholders; everything model-specific is generated here.
 """
 from __future__ import annotations
 
@@ -486,6 +487,7 @@ The integers it computes are bit-exact with the kit's Python twin on every core.
 | `library.properties`, `examples/SerialStream/` | an Arduino library (the `src/` layout) |
 | `library.json` | a PlatformIO library |
 | `examples/stream/` | a streaming loop over test sequences, `expected.txt` its bit-exact output |
+| `examples/record/` | sample lines for `tinyrnn record` at the sensor's rate (a recorded signal as the sensor) |
 
 ## The model
 
