@@ -173,7 +173,7 @@ def wave(n, start=0):
 
 def test_record_appends_labelled_sequences_and_says_channels_and_rate(board, tmp_path, capsys):
     out = tmp_path / "rec.csv"
-    board.play(["# rate_hz=100", "ax,ay,az"] + wave(70))
+    first = board.play(["# rate_hz=100", "ax,ay,az"] + wave(70))
     rc = cli.main(["record", "--port", board.port, "--label", "wave", "--samples", "30", "--repeat", "2",
                    "--out", str(out), "--timeout", "5"])
     text = capsys.readouterr()
@@ -187,6 +187,7 @@ def test_record_appends_labelled_sequences_and_says_channels_and_rate(board, tmp
     assert f.labels == ["wave", "wave"] and f.splits == ["train", "train"]
     assert f.sequences[0][:, 1].tolist() == list(range(30)) and f.sequences[1][:, 1].tolist() == list(range(30, 60))
     # a second run appends under new ids, as test data
+    first.join()
     board.play(wave(40), start_after=0.6)
     assert cli.main(["record", "--port", board.port, "--label", "wave", "--samples", "10", "--split", "test",
                      "--out", str(out), "--timeout", "5"]) == 0
@@ -203,9 +204,20 @@ def test_garbage_and_channel_count_changes_are_said_counted_and_not_recorded(boa
     text = capsys.readouterr().out
     assert text.count("garbage line (not recorded)") == 2            # nan, 4;5;6
     assert text.count("channel count changed (line not recorded)") == 3
-    assert "2 garbage line(s), 3 channel-count change(s)" in text
+    assert "2 garbage line(s) and 3 channel-count change(s), none recorded" in text
     seq = read_sequence_file(out).sequences[0]
     assert seq[:, 1].tolist() == list(range(10))                      # only the good samples, in order
+
+
+def test_a_header_after_the_first_samples_still_names_a_new_file(board, tmp_path, capsys):
+    out = tmp_path / "rec.csv"
+    board.play(wave(3) + ["ax,ay,az"] + wave(7, start=3))
+    assert cli.main(["record", "--port", board.port, "--label", "w", "--samples", "10", "--out", str(out),
+                     "--timeout", "5"]) == 0
+    text = capsys.readouterr().out
+    assert "no header line yet: named ch0..." in text and "channel names from the board's header: ax, ay, az" in text
+    f = read_sequence_file(out)
+    assert f.channels == ["ax", "ay", "az"] and f.sequences[0][:, 1].tolist() == list(range(10))
 
 
 def test_a_drifting_rate_is_said(board, tmp_path, capsys):

@@ -140,8 +140,8 @@ class RateMeter:
             return None
         return (len(times) - 1) / (times[-1] - times[0])
 
-    def window_done(self, stated_hz: float | None) -> tuple[float, float] | None:
-        """After a full window: (its rate, the reference) when they differ by more than the tolerance."""
+    def window_done(self, stated_hz: float | None) -> tuple[float, float, int] | None:
+        """After a full window: (its rate, the reference, its samples) when they differ by more than the tolerance."""
         n = len(self.times) - self.window_start
         guess = stated_hz or self.measured_hz() or 10.0
         if n < max(MIN_WINDOW, int(guess * WINDOW_SECONDS)):
@@ -154,7 +154,7 @@ class RateMeter:
         if reference is None:
             self.reference_hz = rate
             return None
-        return (rate, reference) if abs(rate / reference - 1) > DRIFT_TOLERANCE else None
+        return (rate, reference, n) if abs(rate / reference - 1) > DRIFT_TOLERANCE else None
 
 
 # ---- progress ----------------------------------------------------------------------------------------
@@ -263,17 +263,27 @@ class Session:
         elif line.kind == "changed":
             self.counts.changed += 1
             self._problem("changed", f"channel count changed (line not recorded): {line.text[:60]!r}: {line.reason}")
-        elif line.kind == "header" and self.names is None:
-            self.names = self.out.check_channels(len(line.names), line.names)
+        elif line.kind == "header" and self.names != list(line.names):
+            self._header(line.names)
         elif line.kind == "sample":
             return self._sample(t, line.values)
         return False
 
+    def _header(self, names: tuple[str, ...]) -> None:
+        """The board's channel names: they name the file's columns while it has none yet."""
+        if self.out.header is not None and self.out.channels != list(names):
+            self.current = []           # recorded before the board named its channels otherwise: not mixed in
+        self.names = self.out.check_channels(len(names), names)
+        if self._said_channels:
+            self._say(f"channel names from the board's header: {', '.join(self.names)}")
+
     def _sample(self, t: float, values: tuple[float, ...]) -> bool:
         if not self._said_channels:
             self.names = self.out.check_channels(len(values), self.parser.names)
-            named = "from the board's header" if self.parser.names else "no header: named by the file" if \
-                self.out.channels else "no header line: named ch0..."
+            if self.parser.names:
+                named = "from the board's header"
+            else:
+                named = "no header line yet: " + ("the file's names" if self.out.channels else "named ch0...")
             self._say(f"channels: {len(values)} ({', '.join(self.names)}; {named})")
             self._said_channels = True
         if self.seconds is not None and self.started_at is not None and t - self.started_at >= self.seconds:
@@ -303,9 +313,10 @@ class Session:
             self._say(self.rate_text())
         if drift:
             self.counts.drift += 1
-            rate, reference = drift
-            self._problem("drift", f"rate drift: {rate:.3g} Hz over the last {WINDOW_SECONDS:g} s, "
-                                   f"{'the board says' if stated else 'it started at'} {reference:.3g} Hz")
+            rate, reference, n = drift
+            self._problem("drift", f"rate drift: {rate:.3g} Hz over the last {n} samples, "
+                                   f"{'the board says' if stated else 'it started at'} {reference:.3g} Hz "
+                                   "(the samples are recorded)")
 
     def rate_text(self) -> str:
         stated = self.parser.stated_rate_hz
@@ -365,5 +376,5 @@ class Session:
     def summary(self) -> str:
         c = self.counts
         return (f"{len(c.recorded)} recording(s) appended to {self.out.path} (now {self.out.sequences} sequences); "
-                f"{c.samples} samples; said and not recorded: {c.garbage} garbage line(s), {c.changed} "
-                f"channel-count change(s), {c.drift} rate drift(s); {self.rate_text()}")
+                f"{c.samples} samples; said: {c.garbage} garbage line(s) and {c.changed} channel-count change(s), "
+                f"none recorded, {c.drift} rate drift(s); {self.rate_text()}")
