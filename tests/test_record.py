@@ -1,8 +1,12 @@
 """`tinyrnn record` on a real serial port (a pty this test writes into, as a board would): the sample-line parser,
 the CSV it appends to (read back by the one reader, host/formats/sequences.py), ids that never collide, garbage
 and channel-count changes said and never recorded, a drifting rate said, and a recording cut short kept."""
+import importlib.util
 import os
 import pty
+import signal
+import subprocess
+import sys
 import threading
 import time
 import tty
@@ -15,6 +19,7 @@ from tinyrnn.host.check.sample_recording import RecordingFile, sparkline
 from tinyrnn.host.formats.sample_lines import SampleLineParser, sample_line
 from tinyrnn.host.formats.sequences import read_sequence_file
 from tinyrnn.host.training.data import load_user_file
+from tinyrnn.quantize.sources import MICROPYTHON_DIR
 
 pytestmark = pytest.mark.fast
 
@@ -114,9 +119,9 @@ class Board:
         self.stopped = threading.Event()
         self.threads = []
 
-    def play(self, lines, period=0.01, start_after=0.6, close=False):
+    def play(self, lines, period=0.01, pid=None, close=False):
         def writer():
-            self.wait_until_opened(start_after)    # the command opens the port first (opening flushes it)
+            self.wait_until_opened(pid)            # the command opens the port first (opening flushes it)
             os.write(self.master, b"cut-off partial line\n")
             for i, line in enumerate(lines):
                 if self.stopped.is_set():           # the test is over: its descriptors may be reused
@@ -134,17 +139,18 @@ class Board:
         self.threads.append(thread)
         return thread
 
-    def wait_until_opened(self, timeout):
-        """Until a second descriptor of this process (the command's) holds the slave, at most `timeout` s more."""
+    def wait_until_opened(self, pid=None):
+        """Until the command holds the slave: a second descriptor of this process, or one of process `pid`."""
         deadline = time.monotonic() + 10.0
+        needed, where = (1, f"/proc/{pid}/fd") if pid else (2, "/proc/self/fd")
         while time.monotonic() < deadline and not self.stopped.is_set():
             holders = 0
-            for fd in os.listdir("/proc/self/fd"):
+            for fd in os.listdir(where):
                 try:
-                    holders += os.readlink(f"/proc/self/fd/{fd}") == self.port
+                    holders += os.readlink(f"{where}/{fd}") == self.port
                 except OSError:
                     pass
-            if holders >= 2:
+            if holders >= needed:
                 break
             time.sleep(0.02)
         time.sleep(0.05)
@@ -188,7 +194,7 @@ def test_record_appends_labelled_sequences_and_says_channels_and_rate(board, tmp
     assert f.sequences[0][:, 1].tolist() == list(range(30)) and f.sequences[1][:, 1].tolist() == list(range(30, 60))
     # a second run appends under new ids, as test data
     first.join()
-    board.play(wave(40), start_after=0.6)
+    board.play(wave(40))
     assert cli.main(["record", "--port", board.port, "--label", "wave", "--samples", "10", "--split", "test",
                      "--out", str(out), "--timeout", "5"]) == 0
     f = read_sequence_file(out)
@@ -259,3 +265,35 @@ def test_bad_options_are_one_line(tmp_path, capsys):
     assert cli.main(["record", "--port", "loop://", "--label", "w", "--seconds", "1", "--samples", "3",
                      "--out", str(tmp_path / "x.csv")]) == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_ctrl_c_keeps_every_finished_recording_and_the_one_in_progress(board, tmp_path):
+    out = tmp_path / "rec.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "tinyrnn.host.cli", "record", "--port", board.port, "--label", "w",
+                             "--samples", "10", "--repeat", "5", "--out", str(out), "--timeout", "20"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    board.play(wave(200), period=0.02, pid=proc.pid)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (out.is_file() and "w-001" in out.read_text()):
+        time.sleep(0.02)
+    time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    text, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, text + err
+    assert "interrupted: " in text and "cut short" in text
+    f = read_sequence_file(out)
+    assert f.ids[0] == "w-001" and len(f.sequences[0]) == 10 and 0 < len(f.sequences[-1]) < 10
+    assert np.concatenate(f.sequences)[:, 1].tolist() == list(range(sum(len(s) for s in f.sequences)))
+
+
+def test_the_micropython_helpers_print_what_the_parser_reads():
+    """tinyrnn_model's sample_line / header_line / rate_line (plain Python: they run unchanged under CPython)."""
+    spec = importlib.util.spec_from_file_location("tinyrnn_model", MICROPYTHON_DIR / "tinyrnn_model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    p = SampleLineParser()
+    assert module.rate_line(10) == "# rate_hz=10.0\n" and p.parse(module.rate_line(12.5)).rate_hz == 12.5
+    assert p.parse(module.header_line(("ax", "ay", "az"))).names == ("ax", "ay", "az")
+    line = module.sample_line([0.1, -9.81, 7])
+    assert line == "0.100000,-9.810000,7\n" and p.parse(line).values == (0.1, -9.81, 7.0)
+    assert module.sample_line([1.23456], decimals=2) == "1.23\n"
