@@ -582,6 +582,16 @@ equal `examples/stream/expected.txt` (float frames) or `expected_int.txt` (integ
 qemu-system-arm ... 2>&1 | grep '^seq' | diff - examples/stream/expected.txt
 ```
 
+`examples/record` prints sample lines for `tinyrnn record` (`{name}_sample_line_float`, `_header_line`,
+`_rate_line`) at the sensor's rate, forever (`-DRECORD_PASSES=N` for N passes); a recorded signal
+(`recorded_signal.h`) stands in for the sensor. Its output on a pty, to record from:
+
+```sh
+qemu-system-arm -M mps2-an386 -display none -monitor none -serial none -chardev pty,id=out \\
+    -semihosting-config enable=on,target=native,chardev=out -kernel build-m4/examples/record/record.elf
+tinyrnn record --port /dev/pts/N --label walking --seconds 10 --out my_data.csv   # N: as QEMU says
+```
+
 In your own CMake project: `add_subdirectory(path/to/{name})` and `target_link_libraries(app PRIVATE {name})`.
 With make: `include path/to/{name}/{name}.mk`, then link `$({uc}_LIB)` and add `$({uc}_CFLAGS)` (see the file).
 Arduino: copy the folder into your libraries folder; File > Examples > {name} > SerialStream.
