@@ -13,6 +13,7 @@ COMMANDS = {
     "predict": "tinyrnn.host.commands.predict",
     "boards": "tinyrnn.host.commands.boards",
     "flash": "tinyrnn.host.commands.flash",
+    "record": "tinyrnn.host.commands.record",
     "harness": "tinyrnn.host.commands.harness",
     "hwtest": "tinyrnn.host.commands.hwtest",
     "demo": "tinyrnn.host.commands.demo",

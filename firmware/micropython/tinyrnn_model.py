@@ -197,3 +197,23 @@ class PythonModel(_Base):
         for i in range(self.output_dim):
             out[i] = y[i]
         return out
+
+
+# ---- sample lines for `tinyrnn record` (docs/data-formats.md, "Sample lines from a board") ----------------
+# print(tinyrnn_model.rate_line(10), end=""); print(tinyrnn_model.header_line(("ax", "ay")), end="")
+# then per sample: sys.stdout.write(tinyrnn_model.sample_line(values))
+
+def sample_line(values, decimals=6):
+    """One sample: integers as they are, floats with `decimals` digits after the point, comma-separated, '\\n'."""
+    form = "%." + str(decimals) + "f"
+    return ",".join(str(v) if isinstance(v, int) else form % v for v in values) + "\n"
+
+
+def header_line(names):
+    """The channel names (letters, digits, _ . -; first a letter or _), comma-separated, '\\n'."""
+    return ",".join(names) + "\n"
+
+
+def rate_line(rate_hz):
+    """`# rate_hz=<Hz>`: the rate the board samples at."""
+    return "# rate_hz=" + str(float(rate_hz)) + "\n"

@@ -4,7 +4,7 @@
     --board BOARD   a board name from boards/ (tinyrnn boards list)
     --port PORT     a serial port URL (/dev/ttyACM0, /dev/pts/N, socket://h:p)
     --baud N        the serial baud rate that goes with --port
-    --out DIR       the directory a command writes
+    --out DIR       the directory a command writes (FILE where a command writes one file: add_out_file)
 
 A command adds one with its own default, whether it is required, and a short note on what the option does
 there; the name, the metavar, the value's type and the first words of the help are always these. Whether the
@@ -60,6 +60,6 @@ def add_out(parser, *, what: str, default_note: str):
     return parser.add_argument("--out", metavar="DIR", help=f"{what} (default {default_note})")
 
 
-def add_out_file(parser, *, what: str):
-    """--out FILE: the one file a command writes (a command whose output is a single file, not a directory)."""
-    return parser.add_argument("--out", metavar="FILE", help=what)
+def add_out_file(parser, *, what: str, required: bool = False):
+    """--out FILE: the one file a command writes or appends to (`tinyrnn record`), where others write a directory."""
+    return parser.add_argument("--out", metavar="FILE", required=required, help=what)

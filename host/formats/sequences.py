@@ -12,7 +12,9 @@ Standard library and numpy only, so the base install reads these files.
 from __future__ import annotations
 
 import csv
+import io
 import math
+import os
 import pickle
 import zipfile
 from dataclasses import dataclass
@@ -313,3 +315,47 @@ def write_csv(path, ids: list[str], sequences: list[np.ndarray], channels: list[
             for frame in np.asarray(seq, dtype=np.float32):
                 writer.writerow([key, *(_float32_text(v) for v in frame)])
     tmp.replace(path)
+
+
+# ---- appending a recording (CSV) ---------------------------------------------------------------------
+
+def csv_header(path) -> list[str] | None:
+    """The header of an existing CSV sequence file, None when the file does not exist or is empty."""
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            row = next(csv.reader(f), None)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise UserError(f"cannot read '{path}' as CSV ({type(e).__name__}: {e})",
+                        "append to a CSV sequence file of docs/data-formats.md, or give a new file") from None
+    return [h.strip() for h in row] if row else None
+
+
+def append_csv_sequence(path, header: list[str], sequence_id: str, fields: dict[str, str], frames) -> None:
+    """Append one sequence to a CSV sequence file in the format above: `header` is the file's (written first
+    when the file is new or empty), `fields` the per-sequence columns (label, split, group) by name, `frames`
+    (length, channels) numbers for the header's other columns in order. Written in one piece, flushed and
+    fsynced before returning, so a sequence once appended survives the program being killed."""
+    path = Path(path)
+    channels = [h for h in header if h != ID_COLUMN and h not in fields]
+    frames = np.asarray(frames, dtype=np.float64)
+    if frames.ndim != 2 or frames.shape[1] != len(channels) or len(frames) == 0:
+        raise ValueError(f"frames of shape {frames.shape} for the {len(channels)} channels {channels}")
+    if not np.isfinite(frames).all():
+        raise ValueError("frames hold NaN or inf")
+    per_sequence = {ID_COLUMN: sequence_id, **fields}
+    rows = []
+    for frame in frames:
+        values = iter(frame)
+        rows.append([per_sequence[h] if h in per_sequence else repr(float(next(values))) for h in header])
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    if csv_header(path) is None:
+        writer.writerow(header)
+    writer.writerows(rows)
+    with open(path, "a", newline="", encoding="utf-8") as f:
+        f.write(text.getvalue())          # one write of whole rows
+        f.flush()
+        os.fsync(f.fileno())

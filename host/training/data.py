@@ -144,7 +144,7 @@ def load_user_file(path: str, group_column: str | None = None, channels: list[st
     if file.groups is not None:
         groups = np.asarray([file.groups[i] for i in train])
     x_tr, y_tr = [file.sequences[i] for i in train], np.asarray([labels[i] for i in train])
-    if file.splits is None:
+    if file.splits is None or not test:     # a split column without test sequences (`tinyrnn record`'s default)
         return x_tr, y_tr, None, None, groups, names
     return x_tr, y_tr, [file.sequences[i] for i in test], np.asarray([labels[i] for i in test]), groups, names
 

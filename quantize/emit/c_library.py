@@ -5,8 +5,9 @@ quantize/sources.py's rule), the model's generated
 C (model_data.{h,c}), one public header `<name>.h` and its implementation `<name>.c` (pre-processing folded
 into integers: quantize/twin/preprocess.py), build files (CMake, a Makefile fragment, an Arduino library layout,
 a PlatformIO library.json), a README for that model and examples/stream, a streaming loop with the first test
-sequences and the lines the twin expects it to print (expected.txt). Templates are the files in library/ with
-@KEY@ placeholders; everything model-specific is generated here.
+sequences and the lines the twin expects it to print (expected.txt), and examples/record, sample lines for
+`tinyrnn record` (a recorded signal standing in for the sensor: recorded_signal.py). Templates are the files in
+library/ with @KEY@ placeholders; everything model-specific is generated here.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import numpy as np
 from tinyrnn.quantize import targets
 from tinyrnn.quantize.artifact import TEST_SPLIT_NAME, Artifact, Manifest
 from tinyrnn.quantize.emit import c_code as codegen
-from tinyrnn.quantize.emit.recorded_signal import RecordedSignal, c_header
+from tinyrnn.quantize.emit import recorded_signal
 from tinyrnn.quantize.sources import KERNELS_DIR, kernel_headers, kernel_sources
 from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.twin import fixedpoint as fp
@@ -217,6 +218,19 @@ def _example_data(uc: str, name: str, floats: list, ints: list) -> tuple[str, st
     return header, source
 
 
+def record_signal(artifact_dir: Path, floats: list) -> recorded_signal.RecordedSignal:
+    """The stand-in sensor of examples/record: test sequences of the model (recorded_signal.py), or the
+    example's own frames when the artifact has no test split."""
+    artifact = Artifact.open(artifact_dir)
+    if artifact.has(TEST_SPLIT_NAME):
+        return recorded_signal.RecordedSignal.from_artifact(artifact)
+    manifest = artifact.manifest
+    dim = int(floats[0].shape[1])
+    channels = tuple(str(c) for c in (manifest.channels or [f"ch{j}" for j in range(dim)]))
+    return recorded_signal.RecordedSignal(np.concatenate(floats).astype(np.float32), (0,), ("",), channels,
+                                          recorded_signal.DEFAULT_RATE_HZ, f"synthetic frames of {artifact_dir.name}")
+
+
 # ---- the whole folder ----------------------------------------------------------------------------
 
 def _load(artifact_dir: Path) -> tuple[Manifest, KernelParams]:
@@ -355,6 +369,17 @@ def write_library(artifact_dir, out_dir, name: str | None = None, int_scale=None
         (ex / "expected_int.txt").write_text("\n".join(int_lines) + "\n")
         _write_live_example(artifact_dir, tmp / "examples" / "live", values)
 
+        # examples/record: sample lines for `tinyrnn record`, a recorded signal standing in for the sensor
+        signal = record_signal(artifact_dir, floats)
+        rec = tmp / "examples" / "record"
+        rec.mkdir()
+        for path in (TEMPLATES / "examples" / "record").iterdir():
+            if path.suffix == ".in":
+                (rec / path.stem).write_text(_fill(path.read_text(), {**values, "SIGNAL_SOURCE": signal.source}))
+            else:
+                shutil.copyfile(path, rec / path.name)
+        (rec / "recorded_signal.h").write_text(recorded_signal.c_header(signal))
+
         # Arduino and PlatformIO
         channels = f"{params.input_dim} channel(s)"
         (tmp / "library.properties").write_text(_fill((TEMPLATES / "arduino" / "library.properties.in").read_text(),
@@ -398,8 +423,8 @@ def _write_live_example(artifact_dir: Path, out: Path, values: dict) -> None:
             (out / path.stem).write_text(_fill(path.read_text(), values))
         else:
             shutil.copyfile(path, out / path.name)
-    signal = RecordedSignal.from_artifact(artifact, sequences=LIVE_SEQUENCES)
-    (out / "recorded_signal.h").write_text(c_header(signal))
+    signal = recorded_signal.RecordedSignal.from_artifact(artifact, sequences=LIVE_SEQUENCES)
+    (out / "recorded_signal.h").write_text(recorded_signal.c_header(signal))
 
 
 def struct_bytes(params: KernelParams) -> int:
@@ -481,6 +506,7 @@ The integers it computes are bit-exact with the kit's Python twin on every core.
 | `library.json` | a PlatformIO library |
 | `examples/stream/` | a streaming loop over test sequences, `expected.txt` its bit-exact output |
 | `examples/live/` | the model on a recorded signal, one live line per step for `tinyrnn monitor` (`<name>_live_line`) |
+| `examples/record/` | sample lines for `tinyrnn record` at the sensor's rate (a recorded signal as the sensor) |
 
 ## The model
 
@@ -576,6 +602,16 @@ equal `examples/stream/expected.txt` (float frames) or `expected_int.txt` (integ
 
 ```sh
 qemu-system-arm ... 2>&1 | grep '^seq' | diff - examples/stream/expected.txt
+```
+
+`examples/record` prints sample lines for `tinyrnn record` (`{name}_sample_line_float`, `_header_line`,
+`_rate_line`) at the sensor's rate, forever (`-DRECORD_PASSES=N` for N passes); a recorded signal
+(`recorded_signal.h`) stands in for the sensor. Its output on a pty, to record from:
+
+```sh
+qemu-system-arm -M mps2-an386 -display none -monitor none -serial none -chardev pty,id=out \\
+    -semihosting-config enable=on,target=native,chardev=out -kernel build-m4/examples/record/record.elf
+tinyrnn record --port /dev/pts/N --label walking --seconds 10 --out my_data.csv   # N: as QEMU says
 ```
 
 In your own CMake project: `add_subdirectory(path/to/{name})` and `target_link_libraries(app PRIVATE {name})`.
