@@ -60,7 +60,9 @@ def read_scripted(module, source: str, torch) -> ImportedModel:
     tensors = {name: t.detach().cpu().numpy() for name, t in module.state_dict().items()}
     settings = {name: {key: getattr(sub, key) for key in ("bidirectional", "proj_size", "batch_first", "bias")
                        if _has(sub, key)} for name, sub in module.named_modules() if kinds[name] in RECURRENT}
-    return _assemble(source, kinds, tensors, settings, lambda x: module(x), torch)
+    imported = _assemble(source, kinds, tensors, settings, lambda x: module(x), torch)
+    imported.framework_model = module      # for int8-grid fine-tuning (host/importers/torch_grid.py)
+    return imported
 
 
 def read_program(program, source: str, torch) -> ImportedModel:
@@ -269,4 +271,5 @@ def per_step_runner(forward, torch, batch_first: bool):
         except RuntimeError as err:     # e.g. the other layout's shapes: the next reading is tried
             raise LayoutRefused(" ".join(str(err).split())[:200]) from None
 
+    run.batch_first = batch_first       # type: ignore[attr-defined]  (the reading fine-tuning trains in)
     return run
