@@ -80,6 +80,11 @@ def read_graph(graph, source: str, make_session) -> ImportedModel:
     if len(fed) != 1 or len(graph.output) != 1:     # tf2onnx makes a Keras 3 Normalization's mean/variance inputs
         raise refuse(source, f"a graph with {len(fed)} inputs ({', '.join(fed)[:200]}) and {len(graph.output)} "
                      "outputs", "one input (the frames), one output; constants stored in the graph")
+    for node in graph.node:     # named before any operator of its condition (Less, And, ...)
+        if node.op_type in ("Loop", "Scan"):
+            raise refuse(f"node '{node.name or node.output[0]}' ({node.op_type})",
+                         "a recurrent layer written as a loop rather than a GRU/LSTM operator (tf2onnx writes a "
+                         "Keras 3 GRU so: import the .keras file)", SUPPORTED)
     recurrent, head, softmax = [], None, False
     for node in graph.node:
         where = f"node '{node.name or node.output[0]}' ({node.op_type})"

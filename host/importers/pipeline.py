@@ -302,8 +302,12 @@ def save_fine_tuned(imported: ImportedModel, directory: Path) -> str:
     """The fine-tuned model in its framework's own file form, in the artifact directory; returns its name."""
     name = fine_tuned_name(imported)
     if imported.source.startswith("PyTorch"):
+        import warnings
+
         from tinyrnn.host.importers.torch_model import require_torch
-        require_torch().jit.save(imported.framework_model, str(directory / name))
+        with warnings.catch_warnings():     # torch.jit.save's deprecation notice: the user's format, not news
+            warnings.simplefilter("ignore")
+            require_torch().jit.save(imported.framework_model, str(directory / name))
     else:
         imported.framework_model.save(directory / name)
     return name
