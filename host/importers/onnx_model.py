@@ -200,11 +200,13 @@ def input_norm(graph, input_name: str, constants: dict, input_dim: int) -> tuple
             np.broadcast_to(value.reshape(-1), (input_dim,)).copy()
 
     scale, shift, name = np.ones(input_dim), np.zeros(input_dim), input_name
-    while len(consumers.get(name, [])) == 1:        # x -> scale * x + shift, one elementwise step at a time
-        node = consumers[name][0]
-        value = constant_operand(node) if node.op_type in ("Sub", "Add", "Mul", "Div") else None
-        first = node.input[0] == name
-        if value is None or (node.op_type in ("Sub", "Div") and not first) or \
+    while True:     # x -> scale * x + shift, one elementwise step at a time (Shape consumers read no values)
+        steps = [n for n in consumers.get(name, []) if n.op_type != "Shape"]
+        if len(steps) != 1 or steps[0].op_type not in ("Sub", "Add", "Mul", "Div"):
+            break
+        node = steps[0]
+        value = constant_operand(node)
+        if value is None or (node.op_type in ("Sub", "Div") and node.input[0] != name) or \
                 (node.op_type == "Div" and np.any(value == 0)):
             break
         if node.op_type == "Sub":
@@ -238,6 +240,8 @@ def per_step_runner(session, input_name: str, batch_first: bool):
         whole = call(raw)
         if whole.ndim == 3 and whole.shape[:2] == (n, T):
             return whole.astype(np.float32)
+        if whole.shape[0] != n:     # the graph read the other axis as its batch: not this layout
+            raise LayoutRefused(f"an output of shape {whole.shape} for {n} sequences")
         return np.stack([call(raw[:, :t + 1]) for t in range(T)], axis=1).astype(np.float32)
 
     return run

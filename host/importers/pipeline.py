@@ -164,6 +164,7 @@ def fine_tune(imported: ImportedModel, inputs: P.Inputs, r: ImportRequest) -> tu
     classify = ds.task == CLASSIFICATION
     logits = classify and imported.head != SOFTMAX
     if framework == "PyTorch":      # the module's input layout, as the kernel's step reads it, before training
+        torch_grid.require_trainable(imported)
         _, _, reading = checked_reference(imported, kernel_weights(imported, inputs), model_config(imported, ds.task),
                                           inputs, logits)
         batch_first = getattr(reading, "batch_first", True)

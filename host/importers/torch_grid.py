@@ -38,10 +38,7 @@ def fine_tune_on_int8_grid(imported: ImportedModel, sequences: list, targets: np
     from tinyrnn.host.importers.torch_model import read_scripted, require_torch
 
     torch = require_torch()
-    module = imported.framework_model
-    if not isinstance(module, torch.jit.ScriptModule):
-        raise UserError(f"{imported.source}: --fine-tune-epochs does not train a torch.export program",
-                        "save the model with torch.jit.save(torch.jit.script(model), 'model.pt') to fine-tune it")
+    module = require_trainable(imported)
     torch.manual_seed(seed)
     matrices = grid_matrices(module)
     shadows = [p.detach().to(torch.float64).clone() for p in matrices]
@@ -65,6 +62,16 @@ def fine_tune_on_int8_grid(imported: ImportedModel, sequences: list, targets: np
     tuned = read_scripted(module, imported.source, torch)
     tuned.notes.append("int8-grid fine-tuned in PyTorch (straight-through estimator on per-row int8 weights)")
     return tuned
+
+
+def require_trainable(imported: ImportedModel):
+    """The TorchScript module to train; a torch.export program (fixed to one sequence length) is refused."""
+    from tinyrnn.host.importers.torch_model import require_torch
+
+    if not isinstance(imported.framework_model, require_torch().jit.ScriptModule):
+        raise UserError(f"{imported.source}: --fine-tune-epochs does not train a torch.export program",
+                        "save the model with torch.jit.save(torch.jit.script(model), 'model.pt') to fine-tune it")
+    return imported.framework_model
 
 
 def round_into(torch, matrices: list, shadows: list) -> list:
