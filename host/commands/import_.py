@@ -3,7 +3,8 @@
 Reads the model with its framework's own loader, refuses in one line what the fixed-point kernel cannot run,
 and writes the same artifact directory `tinyrnn train` writes (docs/artifacts.md), so flash, harness, hwtest,
 export, predict and the report work on it unchanged. The float reference in the artifact is the framework's own
-output after every step on the test split of --data; the import is post-training quantization (docs/import.md).
+output after every step on the test split of --data; the import is post-training quantization, or int8-grid
+fine-tuning in the model's own framework (Keras, PyTorch) with --fine-tune-epochs (docs/import.md).
 """
 import dataclasses
 
@@ -18,6 +19,7 @@ EXAMPLES = """\
   {prog} model.pt --data my_sequences.csv                   # TorchScript (pip install 'tinyrnn[torch]')
   {prog} model.pt2 --data my_sequences.csv                  # torch.export program
   {prog} model.onnx --data my_sequences.csv                 # ONNX (pip install 'tinyrnn[onnx]')
+  {prog} model.pt --data my_sequences.csv --fine-tune-epochs 5   # int8-grid fine-tuning in PyTorch
 
 supported (docs/import.md): GRU (reset_after true or false) or LSTM, 1-3 stacked layers, then one dense head
 (softmax or linear); input normalisation (Keras Normalization/Rescaling, PyTorch mean/std buffers, ONNX Sub/Div),
@@ -43,9 +45,10 @@ def add_arguments(p):
     q.add_argument("--calibration-samples", type=int, metavar="N", default=DEFAULTS.calibration_samples,
                    help=f"(x_t, state) samples for int8 calibration (default {DEFAULTS.calibration_samples})")
     q.add_argument("--fine-tune-epochs", type=at_least(0), metavar="N", default=DEFAULTS.fine_tune_epochs,
-                   help="Keras models: N epochs of int8-grid fine-tuning in Keras on --data's training split "
-                        "(host/training/qat.py), so the model's weight matrices become the kernel's int8 values; "
-                        f"0: post-training quantization (default {DEFAULTS.fine_tune_epochs})")
+                   help="Keras and PyTorch (TorchScript) models: N epochs of int8-grid fine-tuning in the "
+                        "model's framework on --data's training split (a straight-through estimator), so the "
+                        "model's weight matrices become the kernel's int8 values; the fine-tuned model is saved in "
+                        f"the artifact directory; 0: post-training quantization (default {DEFAULTS.fine_tune_epochs})")
     q.add_argument("--fine-tune-lr", type=at_least(0, float, exclusive=True), metavar="LR",
                    default=DEFAULTS.fine_tune_lr,
                    help=f"Adam learning rate of the fine-tuning (default {DEFAULTS.fine_tune_lr})")

@@ -76,8 +76,15 @@ def graph_constants(graph) -> dict:
 
 def read_graph(graph, source: str, make_session) -> ImportedModel:
     constants = graph_constants(graph)
-    if len(graph.input) - sum(1 for i in graph.input if i.name in constants) != 1 or len(graph.output) != 1:
-        raise refuse(source, "a graph with several inputs or outputs", "one input (the frames), one output")
+    fed = [i.name for i in graph.input if i.name not in constants]
+    if len(fed) != 1 or len(graph.output) != 1:     # tf2onnx makes a Keras 3 Normalization's mean/variance inputs
+        raise refuse(source, f"a graph with {len(fed)} inputs ({', '.join(fed)[:200]}) and {len(graph.output)} "
+                     "outputs", "one input (the frames), one output; constants stored in the graph")
+    for node in graph.node:     # named before any operator of its condition (Less, And, ...)
+        if node.op_type in ("Loop", "Scan"):
+            raise refuse(f"node '{node.name or node.output[0]}' ({node.op_type})",
+                         "a recurrent layer written as a loop rather than a GRU/LSTM operator (tf2onnx writes a "
+                         "Keras 3 GRU so: import the .keras file)", SUPPORTED)
     recurrent, head, softmax = [], None, False
     for node in graph.node:
         where = f"node '{node.name or node.output[0]}' ({node.op_type})"
@@ -177,25 +184,43 @@ def read_head(node, where: str, constants: dict) -> dict:
 
 
 def input_norm(graph, input_name: str, constants: dict, input_dim: int) -> tuple | None:
-    """(mean, std) from `(x - mean) / std` applied to the graph input by constants; None when it is not there."""
-    consumers = {}
+    """(mean, std) of the affine map applied to the graph input by constants before anything else, as
+    `(x - mean) / std`; None when there is none. torch.onnx.export writes `(x - mean) / std` as Sub, Div; tf2onnx
+    writes a Keras Normalization as Sub, Mul by 1 / std and a Rescaling as Mul, Add. The pipeline's check against
+    onnxruntime catches any reading that is not the graph's."""
+    consumers: dict = {}
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
 
     def constant_operand(node):
         other = [i for i in node.input if i in constants]
-        value = constants[other[0]] if other else None
+        value = constants[other[0]].astype(np.float64) if len(other) == 1 else None
         return None if value is None or value.size not in (1, input_dim) else \
-            np.broadcast_to(value.reshape(-1).astype(np.float32), (input_dim,)).copy()
+            np.broadcast_to(value.reshape(-1), (input_dim,)).copy()
 
-    sub = next((n for n in consumers.get(input_name, []) if n.op_type == "Sub" and n.input[0] == input_name), None)
-    if sub is None or constant_operand(sub) is None:
+    scale, shift, name = np.ones(input_dim), np.zeros(input_dim), input_name
+    while True:     # x -> scale * x + shift, one elementwise step at a time (Shape consumers read no values)
+        steps = [n for n in consumers.get(name, []) if n.op_type != "Shape"]
+        if len(steps) != 1 or steps[0].op_type not in ("Sub", "Add", "Mul", "Div"):
+            break
+        node = steps[0]
+        value = constant_operand(node)
+        if value is None or (node.op_type in ("Sub", "Div") and node.input[0] != name) or \
+                (node.op_type == "Div" and np.any(value == 0)):
+            break
+        if node.op_type == "Sub":
+            shift = shift - value
+        elif node.op_type == "Add":
+            shift = shift + value
+        elif node.op_type == "Mul":
+            scale, shift = scale * value, shift * value
+        else:
+            scale, shift = scale / value, shift / value
+        name = node.output[0]
+    if name == input_name or np.any(scale <= 0):
         return None
-    div = next((n for n in consumers.get(sub.output[0], []) if n.op_type == "Div" and n.input[0] == sub.output[0]),
-               None)
-    std = constant_operand(div) if div is not None else None
-    return constant_operand(sub), (std if std is not None else np.ones(input_dim, np.float32))
+    return (-shift / scale).astype(np.float32), (1.0 / scale).astype(np.float32)
 
 
 def per_step_runner(session, input_name: str, batch_first: bool):
@@ -215,6 +240,8 @@ def per_step_runner(session, input_name: str, batch_first: bool):
         whole = call(raw)
         if whole.ndim == 3 and whole.shape[:2] == (n, T):
             return whole.astype(np.float32)
+        if whole.shape[0] != n:     # the graph read the other axis as its batch: not this layout
+            raise LayoutRefused(f"an output of shape {whole.shape} for {n} sequences")
         return np.stack([call(raw[:, :t + 1]) for t in range(T)], axis=1).astype(np.float32)
 
     return run

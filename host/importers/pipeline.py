@@ -7,6 +7,7 @@ them -> int8 TFLite step model, kernel export and report: the training pipeline'
 """
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ class ImportRequest:
     test_fraction: float = 0.25
     group_column: str | None = None
     calibration_samples: int = 3000
-    fine_tune_epochs: int = 0           # > 0: int8-grid fine-tuning in the model's framework (Keras)
+    fine_tune_epochs: int = 0           # > 0: int8-grid fine-tuning in the model's framework
     fine_tune_lr: float = 0.001
     seed: int = 0
     out: str | None = None              # None: build/<model file stem>
@@ -124,8 +125,9 @@ def mapping_drift(weights: dict, cfg, inputs: P.Inputs, reference: np.ndarray) -
 
 
 def checked_reference(imported: ImportedModel, weights: dict, cfg, inputs: P.Inputs, logits: bool):
-    """The framework's outputs in the reading of its input layout that the kernel's step reproduces, and the
-    drift; refuses the import when no reading does: a mapping error never becomes a silently wrong model."""
+    """The framework's outputs in the reading of its input layout that the kernel's step reproduces, the drift,
+    and that reading; refuses the import when no reading does: a mapping error never becomes a silently wrong
+    model."""
     drift, last_error = float("inf"), None
     for run in [imported.step_outputs, *imported.other_layouts]:
         try:
@@ -135,7 +137,7 @@ def checked_reference(imported: ImportedModel, weights: dict, cfg, inputs: P.Inp
             continue
         drift = min(drift, mapping_drift(weights, cfg, inputs, reference))
         if drift <= MAPPING_TOLERANCE:
-            return reference, drift
+            return reference, drift, run
     if drift == float("inf"):
         raise UserError(f"{imported.source}: the model does not run on the test sequences and their prefixes "
                         f"({last_error})", "export it with dynamic batch and time axes (docs/import.md)")
@@ -144,28 +146,48 @@ def checked_reference(imported: ImportedModel, weights: dict, cfg, inputs: P.Inp
                     "the model uses a construct the importer does not know: report it with the model file")
 
 
+def model_config(imported: ImportedModel, task: str) -> M.ModelConfig:
+    return M.ModelConfig(imported.input_dim, imported.output_dim, imported.cell, imported.units, imported.layers,
+                         imported.reset_after if imported.cell == "gru" else False, task)
+
+
 def fine_tune(imported: ImportedModel, inputs: P.Inputs, r: ImportRequest) -> tuple[ImportedModel, dict]:
-    """Int8-grid fine-tuning in the model's own framework; returns the fine-tuned model and the metrics.json
-    "int8_grid" block (float test figures before and after, the framework's own outputs)."""
-    from tinyrnn.host.importers import keras_model
-    if imported.framework_model is None or not imported.source.startswith("Keras"):
-        raise UserError(f"{imported.source}: --fine-tune-epochs is available for Keras models only so far",
+    """Int8-grid fine-tuning in the model's own framework (Keras, PyTorch TorchScript); returns the fine-tuned
+    model and the metrics.json "int8_grid" block (float test figures before and after, the framework's own
+    outputs)."""
+    from tinyrnn.host.importers import keras_model, torch_grid
+    framework = imported.source.split()[0]
+    if imported.framework_model is None or framework not in ("Keras", "PyTorch"):
+        raise UserError(f"{imported.source}: --fine-tune-epochs is available for Keras and PyTorch models only",
                         "drop --fine-tune-epochs (the import is then post-training quantization)")
     ds = inputs.ds
     classify = ds.task == CLASSIFICATION
-    x_train = D.pad(ds.train.sequences, ds.max_len)
-    if inputs.variable and "Masking" not in " ".join(imported.notes):
+    logits = classify and imported.head != SOFTMAX
+    if framework == "PyTorch":      # the module's input layout, as the kernel's step reads it, before training
+        torch_grid.require_trainable(imported)
+        _, _, reading = checked_reference(imported, kernel_weights(imported, inputs), model_config(imported, ds.task),
+                                          inputs, logits)
+        batch_first = getattr(reading, "batch_first", True)
+    elif inputs.variable and "Masking" not in " ".join(imported.notes):
         raise UserError("--fine-tune-epochs with sequences of different lengths needs a Masking layer in the model",
                         "add keras.layers.Masking at the input, or drop --fine-tune-epochs")
 
     def float_figures(model: ImportedModel) -> dict:
-        steps = framework_reference(model.step_outputs, inputs, classify and model.head != SOFTMAX)
+        steps = framework_reference(model.step_outputs, inputs, logits)
         return E.task_figures(M.final_outputs(steps, inputs.test_len), ds.test.targets, ds.task, inputs.target_norm)
 
-    before = float_figures(imported)
     started = time.perf_counter()
-    tuned = keras_model.fine_tune_on_int8_grid(imported, x_train, ds.train.targets, classify, r.fine_tune_epochs,
-                                              r.fine_tune_lr, r.quiet)
+    if framework == "PyTorch":
+        before = float_figures(dataclasses.replace(imported, step_outputs=reading))
+        tuned = torch_grid.fine_tune_on_int8_grid(imported, ds.train.sequences, ds.train.targets, classify,
+                                                  batch_first, r.fine_tune_epochs, r.fine_tune_lr, r.seed, r.quiet)
+        tuned.step_outputs, tuned.other_layouts = (tuned.step_outputs, []) if batch_first else \
+            (tuned.other_layouts[0], [])
+    else:
+        before = float_figures(imported)
+        tuned = keras_model.fine_tune_on_int8_grid(imported, D.pad(ds.train.sequences, ds.max_len),
+                                                  ds.train.targets, classify, r.fine_tune_epochs, r.fine_tune_lr,
+                                                  r.quiet)
     grid = {"epochs": r.fine_tune_epochs, "learning_rate": r.fine_tune_lr,
             "seconds": round(time.perf_counter() - started, 2), "float_before": before,
             "float_after": float_figures(tuned)}
@@ -200,11 +222,10 @@ def run(request: ImportRequest) -> int:
     grid = None
     if r.fine_tune_epochs:
         imported, grid = fine_tune(imported, inputs, r)
-    cfg = M.ModelConfig(imported.input_dim, imported.output_dim, imported.cell, imported.units, imported.layers,
-                        imported.reset_after if imported.cell == "gru" else False, ds.task)
+    cfg = model_config(imported, ds.task)
     weights = kernel_weights(imported, inputs)
     logits = ds.task == CLASSIFICATION and imported.head != SOFTMAX
-    float_steps, drift = checked_reference(imported, weights, cfg, inputs, logits)
+    float_steps, drift, _ = checked_reference(imported, weights, cfg, inputs, logits)
 
     notes = [f"imported from {imported.source}: the float reference is that framework's own output after every "
              f"step (the numpy step model on weights.npz agrees within {drift:.1g})",
@@ -215,7 +236,8 @@ def run(request: ImportRequest) -> int:
         notes.append(f"int8-grid fine-tuning in {imported.source.split()[0]}: {grid['epochs']} epochs at learning "
                      f"rate {grid['learning_rate']:g}; float test " + ", ".join(
                          f"{k} {grid['float_before'][k]:.4f} -> {v:.4f}" for k, v in grid["float_after"].items()) +
-                     ". The float reference is the fine-tuned model.")
+                     f". The float reference is the fine-tuned model, saved as {fine_tuned_name(imported)} in "
+                     "this directory (the original file is untouched).")
     if logits:
         notes.append("the model's head is a linear layer and the labels are classes: the board applies the softmax "
                      "(the model's outputs are taken as logits unless they already are probabilities)")
@@ -246,6 +268,8 @@ def write_artifact(imported: ImportedModel, inputs: P.Inputs, cfg, weights: dict
     manifest["int8_grid_epochs"] = grid["epochs"] if grid else 0
     with staged_directory(out, r.force) as stage:
         shutil.copyfile(r.model, stage / f"source{Path(r.model).suffix.lower()}")
+        if grid:        # the user's file stays as it was; the fine-tuned model is theirs too
+            grid["saved_as"] = save_fine_tuned(imported, stage)
         step_model.save(stage / "step_model.keras")
         (stage / "model_int8.tflite").write_bytes(tflite_bytes)
         artifact = Artifact.create(stage, manifest)
@@ -271,6 +295,25 @@ def write_artifact(imported: ImportedModel, inputs: P.Inputs, cfg, weights: dict
     return manifest, metrics
 
 
+def fine_tuned_name(imported: ImportedModel) -> str:
+    return "fine_tuned.pt" if imported.source.startswith("PyTorch") else "fine_tuned.keras"
+
+
+def save_fine_tuned(imported: ImportedModel, directory: Path) -> str:
+    """The fine-tuned model in its framework's own file form, in the artifact directory; returns its name."""
+    name = fine_tuned_name(imported)
+    if imported.source.startswith("PyTorch"):
+        import warnings
+
+        from tinyrnn.host.importers.torch_model import require_torch
+        with warnings.catch_warnings():     # torch.jit.save's deprecation notice: the user's format, not news
+            warnings.simplefilter("ignore")
+            require_torch().jit.save(imported.framework_model, str(directory / name))
+    else:
+        imported.framework_model.save(directory / name)
+    return name
+
+
 def print_summary(out: Path, manifest: dict, metrics: dict) -> None:
     """The imported model's figures: the kernel and int8 TFLite against the framework's own outputs."""
     key = "accuracy" if manifest["task"] == CLASSIFICATION else "rmse"
@@ -285,7 +328,8 @@ def print_summary(out: Path, manifest: dict, metrics: dict) -> None:
             lines.append(f"  {label:18s}" + "".join(f"{P.figure(block[field]):>16s}" for _, block in columns))
     k, grid = metrics["kernel"], metrics.get("int8_grid")
     how = (f"int8-grid fine-tuning, {grid['epochs']} epochs: float {key} {grid['float_before'][key]:.4f} before, "
-           f"{grid['float_after'][key]:.4f} after (the reference above is the model after)") if grid else \
+           f"{grid['float_after'][key]:.4f} after (the reference above is the model after, saved as "
+           f"{out / grid['saved_as']})") if grid else \
         "post-training quantization"
     lines += [f"  kernel: kernel+model flash {k['flash_bytes']:,} B on {k.get('flash_core', 'cortex-m4')}, "
               f"RAM {k['ram_bytes']:,} B, model hash {k['model_hash']}",

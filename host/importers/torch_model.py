@@ -60,7 +60,9 @@ def read_scripted(module, source: str, torch) -> ImportedModel:
     tensors = {name: t.detach().cpu().numpy() for name, t in module.state_dict().items()}
     settings = {name: {key: getattr(sub, key) for key in ("bidirectional", "proj_size", "batch_first", "bias")
                        if _has(sub, key)} for name, sub in module.named_modules() if kinds[name] in RECURRENT}
-    return _assemble(source, kinds, tensors, settings, lambda x: module(x), torch)
+    imported = _assemble(source, kinds, tensors, settings, lambda x: module(x), torch)
+    imported.framework_model = module      # for int8-grid fine-tuning (host/importers/torch_grid.py)
+    return imported
 
 
 def read_program(program, source: str, torch) -> ImportedModel:
@@ -78,6 +80,7 @@ def read_program(program, source: str, torch) -> ImportedModel:
     # the program's tensors, give every step's output; the program itself checks that reading at its shape.
     imported.step_outputs = eager_runner(imported, kinds, tensors, torch, program_check(program, torch))
     imported.other_layouts = []
+    imported.framework_model = program     # fine-tuning refuses it in one line (torch_grid.py)
     imported.notes.append("torch.export fixes the sequence length: every step's output comes from PyTorch's own "
                           f"{imported.cell.upper()} and Linear with the program's weights, checked against the "
                           "program at its exported shape")
@@ -260,6 +263,8 @@ def per_step_runner(forward, torch, batch_first: bool):
         whole = call(raw, batch_first)
         if whole.ndim == 3 and whole.shape[:2] == (n, T):
             return whole
+        if whole.shape[0] != n:     # the module read the other axis as its batch: not this layout
+            raise LayoutRefused(f"an output of shape {tuple(whole.shape)} for {n} sequences")
         steps = [call(raw[:, :t + 1], batch_first) for t in range(T)]
         return np.stack(steps, axis=1)
 
@@ -269,4 +274,5 @@ def per_step_runner(forward, torch, batch_first: bool):
         except RuntimeError as err:     # e.g. the other layout's shapes: the next reading is tried
             raise LayoutRefused(" ".join(str(err).split())[:200]) from None
 
+    run.batch_first = batch_first       # type: ignore[attr-defined]  (the reading fine-tuning trains in)
     return run
