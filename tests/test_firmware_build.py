@@ -72,7 +72,7 @@ def test_board_builds_warning_free_with_a_model(toolchain, model, build_dir, boa
     assert symbol(elf, "__stack_top") <= symbol(elf, "__data_start") <= symbol(elf, "__bss_start")
     size = json.loads((out / "size.json").read_text())
     assert 0 < size["flash_bytes"] <= board.flash_size and 0 < size["ram_bytes"] <= board.ram_size
-    assert f"{board_name} / {model.name} ({model_key(model)}): flash" in proc.stdout       # the size report
+    assert f"{board_name} / {model.name} ({model_key(model)}): firmware flash" in proc.stdout       # the size report
     if board.has_fpu:   # CPACR is enabled in the reset handler, before any FP instruction can run
         dis = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True, text=True).stdout
         reset = dis.split("<Reset_Handler>:")[1].split("\n\n")[0]
