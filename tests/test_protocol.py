@@ -605,3 +605,41 @@ def test_a_plain_second_reader_of_the_port_is_named(tmp_path):
         os.close(master)
         os.close(slave)
     assert other_users("socket://127.0.0.1:1") == [] and other_users("/nonexistent/port") == []
+
+
+class SlowBoard(FakeBoard):
+    """A FakeBoard whose replies arrive `delay` seconds after the request (an emulator on a loaded host)."""
+
+    def __init__(self):
+        super().__init__()
+        self.delay, self.queue = 0.0, []
+
+    def write(self, data):
+        before = len(self.out)
+        super().write(data)
+        reply = bytes(self.out[before:])
+        del self.out[before:]
+        if reply:
+            self.queue.append((time.monotonic() + self.delay, reply))
+
+    def read_some(self):
+        now = time.monotonic()
+        ready = [reply for due, reply in self.queue if due <= now]
+        self.queue = [(due, reply) for due, reply in self.queue if due > now]
+        if not ready:
+            time.sleep(0.001)
+        return b"".join(ready)
+
+
+def test_a_board_that_slows_down_is_waited_for_not_retried_at_the_old_pace():
+    """The adaptive timeout learns from fast replies; when the board then answers slower than it (an emulator
+    descheduled on a busy host), the first slow reply teaches the client, and the next requests do not time out."""
+    board = SlowBoard()
+    client = Client(board, timeout=3.0)
+    for _ in range(5):
+        client.hello()
+    assert client._try_timeout(100) < 0.8                # fast replies: the wait shrank to its floor
+    board.delay = 0.8
+    for _ in range(6):
+        client.hello()
+    assert client.stats.timeouts <= 1, client.stats.describe()

@@ -255,7 +255,8 @@ class Client:
         self._expected_hash = None
         self._reader = FrameReader()
         self._pending = []            # frames read but not yet claimed
-        self._rates = []              # seconds per byte of work of recent first-try replies
+        self._rates = []              # seconds per byte of work of recent replies (first tries, and slow
+                                      # replies that came only after timeouts)
         self._chunk = None            # a cap on SEQUENCE chunks after a chunk was lost whole (None: none)
         self._recent = []             # (damaged, bytes moved) of the last RECENT_TRIES tries
         self._clean_streak = 0        # requests answered at the first try since the last failed try
@@ -300,10 +301,14 @@ class Client:
         """The board's report that it stopped on a fault: sent unasked (request id 0), taken whatever the id."""
         return frame.type == spec.ERROR and len(frame.payload) >= 1 and frame.payload[0] == ERR["FAULT"]
 
-    def _try_timeout(self, work):
+    def _try_timeout(self, work, timeouts=0):
+        """The wait for one try: the fixed timeout until a few replies have been timed, then a margin over the
+        slowest recent reply; each timeout of the same request doubles it (a board that slowed down, e.g. an
+        emulator on a loaded host, is waited for instead of retried at the old pace)."""
         if not self.adaptive or len(self._rates) < 3:
             return self.timeout
-        return min(self.timeout, max(MIN_TIMEOUT, TIMEOUT_MARGIN * max(self._rates) * work))
+        measured = max(MIN_TIMEOUT, TIMEOUT_MARGIN * max(self._rates) * work)
+        return min(self.timeout, measured * 2 ** timeouts)
 
     def request(self, ftype, payload=b""):
         """Send a request; return the reply payload. Error replies raise ErrorReply (or HashMismatch,
@@ -322,7 +327,7 @@ class Client:
                 break
             self.stats.tries += 1
             self.stats.retries += attempt > 0
-            timeout = self._try_timeout(work)
+            timeout = self._try_timeout(work, counts["timeout"])
             self.stats.timeout_s = round(timeout, 3)
             started = time.monotonic()
             moved = self.stats.bytes_sent + self.stats.bytes_received
@@ -347,6 +352,12 @@ class Client:
                 continue
             self.stats.requests += 1
             if attempt == 0:
+                self._rates = (self._rates + [(time.monotonic() - started) / work])[-32:]
+            elif counts["timeout"] and not counts["garbage"] and not counts["transit"]:
+                # Answered after tries timed out: either a request was lost (this reply came in the usual time) or
+                # the board is slower than we waited (this is the reply to an earlier send, late by this long).
+                # Either way the time since the last send is a fair sample: normal for the first, and for the
+                # second it lifts the wait of the next requests (x TIMEOUT_MARGIN) above the board's new pace.
                 self._rates = (self._rates + [(time.monotonic() - started) / work])[-32:]
             if frame.type == spec.ERROR:
                 raise self._error_from(frame, ftype, request_id)
