@@ -17,6 +17,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from tinyrnn.host.formats.numbers import parse_number
+
 COMMENT = "#"
 RATE_KEY = "rate_hz"
 _SPLIT = re.compile(r"\s*,\s*|\t+|\s+")          # one separator: a comma (spaces around it allowed), tabs, spaces
@@ -41,15 +43,6 @@ def split_fields(text: str) -> list[str]:
     return _SPLIT.split(text.strip())
 
 
-def _number(field: str) -> float | None:
-    if "_" in field:                 # Python's float() takes 1_000; the format does not
-        return None
-    try:
-        return float(field)
-    except ValueError:
-        return None
-
-
 class SampleLineParser:
     """Classifies lines one at a time; the first sample (or header) fixes the channel count."""
 
@@ -68,7 +61,7 @@ class SampleLineParser:
         fields = split_fields(text)
         if "" in fields:
             return Line("garbage", text, reason="an empty field")
-        numbers = [_number(f) for f in fields]
+        numbers = [parse_number(f) for f in fields]
         if all(n is not None for n in numbers):
             return self._sample(text, [float(n) for n in numbers if n is not None])
         if all(_NAME.match(f) for f in fields) and not any(n is not None for n in numbers):
@@ -80,7 +73,7 @@ class SampleLineParser:
         match = _RATE.search(text[1:])
         if not match:
             return Line("comment", text)
-        rate = _number(match.group(1))
+        rate = parse_number(match.group(1))
         if rate is None or not math.isfinite(rate) or rate <= 0:
             return Line("garbage", text, reason=f"rate_hz={match.group(1)} is not a positive number")
         self.stated_rate_hz = rate

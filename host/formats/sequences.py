@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyrnn.host.formats.numbers import parse_number
 from tinyrnn.quantize.errors import UserError
 
 FORMATS_DOC = "docs/data-formats.md"
@@ -147,7 +148,7 @@ def _frame(path: Path, line: int, row: list[str], header: list[str], channels: l
         if not text:
             raise UserError(f"line {line} of '{path}' has no value for channel {header[i]} "
                             f"(a short row or an empty cell)", "give every row a value for every channel")
-        value = _number(text)
+        value = parse_number(text)
         if value is None:
             raise UserError(f"'{path}' line {line}: {text!r} is not a number (channel {header[i]} is not numeric)",
                             "channel values are numbers with a dot as decimal separator")
@@ -160,15 +161,6 @@ def _frame(path: Path, line: int, row: list[str], header: list[str], channels: l
                             "corrupt cell)")
         values.append(value)
     return values
-
-
-def _number(text: str) -> float | None:
-    if "_" in text:                     # Python's float() takes 1_000; the format does not
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return None
 
 
 def _same_per_sequence(path: Path, line: int, key: str, column: str, value: str, seen: dict) -> None:
