@@ -9,7 +9,7 @@ fine-tuning in the model's own framework (Keras, PyTorch) with --fine-tune-epoch
 import dataclasses
 
 from tinyrnn.host.commands.base import at_least
-from tinyrnn.host.commands.options import add_out
+from tinyrnn.host.commands.options import add_replaceable_out
 from tinyrnn.host.importers.pipeline import ImportRequest, run as run_import
 from tinyrnn.host.training.data import CLASSIFICATION, REGRESSION
 
@@ -55,8 +55,7 @@ def add_arguments(p):
     q.add_argument("--seed", type=int, metavar="N", default=DEFAULTS.seed,
                    help=f"seed of the test split and calibration samples (default {DEFAULTS.seed})")
     o = p.add_argument_group("output")
-    add_out(o, what="artifact directory", default_note="build/<model file name>/")
-    o.add_argument("--force", action="store_true", help="replace --out if it exists")
+    add_replaceable_out(o, what="artifact directory", default_note="build/<model file name>/")
     o.add_argument("--quiet", action="store_true", help="no progress bars or stage messages")
 
 

@@ -60,6 +60,12 @@ def add_out(parser, *, what: str, default_note: str):
     return parser.add_argument("--out", metavar="DIR", help=f"{what} (default {default_note})")
 
 
+def add_replaceable_out(parser, *, what: str, default_note: str):
+    """--out DIR and --force: a directory a command makes whole, never over an existing one unless told to."""
+    add_out(parser, what=what, default_note=default_note)
+    parser.add_argument("--force", action="store_true", help="replace --out if it exists")
+
+
 def add_out_file(parser, *, what: str, required: bool = False):
     """--out FILE: the one file a command writes or appends to (`tinyrnn record`), where others write a directory."""
     return parser.add_argument("--out", metavar="FILE", required=required, help=what)

@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from tinyrnn.host.commands.options import add_board, add_out
+from tinyrnn.host.commands.options import add_board, add_replaceable_out
 from tinyrnn.host.device.boards import board_names, load_board
 from tinyrnn.host.device.firmware import build as build_firmware
 from tinyrnn.quantize.errors import TinyRNNError, UserError
@@ -89,9 +89,8 @@ def add_arguments(p):
     s.add_argument("--cpus-per-trial", type=int, default=1, metavar="N", help="CPUs each trial holds (default 1)")
 
     o = p.add_argument_group("output")
-    add_out(o, what="search directory", default_note="build/search-<data>-<board>/")
+    add_replaceable_out(o, what="search directory", default_note="build/search-<data>-<board>/")
     o.add_argument("--resume", action="store_true", help="continue the search in --out (its own options apply)")
-    o.add_argument("--force", action="store_true", help="replace --out if it exists")
     o.add_argument("--no-firmware", action="store_true", help="skip building the best model's firmware")
     o.add_argument("--quiet", action="store_true", help="no per-trial lines or progress bar")
 

@@ -7,7 +7,7 @@ into one artifact directory (docs/artifacts.md), written atomically, never overw
 import argparse
 import dataclasses
 
-from tinyrnn.host.commands.options import add_out
+from tinyrnn.host.commands.options import add_replaceable_out
 from tinyrnn.host.training.data import BUNDLED, CLASSIFICATION, REGRESSION
 from tinyrnn.host.training.pipeline import DEFAULT_DATASET, FILE_DEFAULTS, TrainRequest, run as run_pipeline
 from tinyrnn.quantize.twin.params import MAX_DIM, MAX_LAYERS
@@ -85,8 +85,7 @@ def add_arguments(p):
                    help=f"(x_t, state) samples for int8 calibration (default {DEFAULTS.calibration_samples})")
 
     o = p.add_argument_group("output")
-    add_out(o, what="artifact directory", default_note="build/<dataset>-<cell><units>[x<layers>]/")
-    o.add_argument("--force", action="store_true", help="replace --out if it exists")
+    add_replaceable_out(o, what="artifact directory", default_note="build/<dataset>-<cell><units>[x<layers>]/")
     o.add_argument("--quiet", action="store_true", help="no progress bars or stage messages")
 
 
