@@ -373,17 +373,18 @@ def serve(server, read, stop_on_eof=False):
 
 
 def main(kernel="kernel.bin", tables="tables.bin", board_name=None, uart=None, log=None, image="kernel_c.bin",
-         implementation=None, counter="microseconds", cpu_clock_hz=None, ready=None):
+         implementation=None, counter="microseconds", cpu_clock_hz=None, ready=None, kernel_heap=0):
     """Serve on `uart` (machine.UART) or, without one, on sys.stdin/sys.stdout (USB CDC; unix: a pty).
     The model: tinyrnn_model.load(kernel, image, tables, implementation). counter="instructions" only under an
     emulator's -icount (1 us = 1,000 instructions); cpu_clock_hz: the board's, when machine.freq() is absent;
     ready(server): called once the model is loaded, before the first byte is read.
     The heap the model takes (STATS heap_model) is measured around importing the loader (and through it the
-    tinyrnn_c natmod, whose code a port may load onto the heap) and loading the model, so they are imported here."""
+    tinyrnn_c natmod, whose code a port may load onto the heap) and loading the model, so they are imported here;
+    kernel_heap: the heap a kernel module imported before (a natmod under another name) took, counted too."""
     before = heap_alloc()
     import tinyrnn_model
     model = tinyrnn_model.load(kernel, image, tables, implementation) if kernel or image else None
-    model_heap = heap_alloc() - before if model and before is not None else 0
+    model_heap = heap_alloc() - before + kernel_heap if model and before is not None else 0
     if board_name is None:
         board_name = "micropython-" + sys.platform
     clock = cpu_clock_hz if cpu_clock_hz is not None else _cpu_clock_hz()
