@@ -81,6 +81,13 @@ def test_harness_passes_and_labels_microseconds(server, artifact):
     results = json.loads((artifact / "hw" / mpserve.BOARD_NAME / "results.json").read_text())
     assert results["latency"]["unit"] == "microseconds" and results["kernel_path"] == "mpy"
     assert results["bit_exact"]["mismatched_values"] == 0
+    # the heap, measured by the server (STATS) and shown with its runtime: the model's share and what is left
+    heap = results["link"]["board"]
+    runtime = results["runtime"]
+    assert 0 < heap["heap_model"] < heap["heap_size"] and 0 < heap["heap_free"] < heap["heap_size"], heap
+    assert (runtime["heap_model_bytes"], runtime["heap_free_bytes"], runtime["heap_size_bytes"]) == \
+        (heap["heap_model"], heap["heap_free"], heap["heap_size"])
+    assert f"model {heap['heap_model']:,} B" in runtime["heap"]
 
 
 @needs_mp

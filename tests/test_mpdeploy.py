@@ -150,6 +150,10 @@ def test_deploy_on_emulated_micropython(tmp_path, emulated_name, chosen, at_boot
             client.reset()
             y, _ = client.step(x)
             np.testing.assert_array_equal(y, TwinModel.from_artifact_dir(model).run(x[None, :])[0])
+            # the heap the server measured on the emulated board (STATS): the model's share, what is left
+            stats = client.board_stats()
+            assert 0 < stats.heap_model < stats.heap_size and 0 < stats.heap_free < stats.heap_size, stats
+            assert stats.heap_model + stats.heap_free <= stats.heap_size, stats
         finally:
             client.transport.close()
 

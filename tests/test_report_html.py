@@ -72,6 +72,24 @@ def test_report_html_is_self_contained(model_with_board_run):
     assert results["verdict"] == {"passed": True, "reasons": ["all checks passed"], "warnings": []}
 
 
+def test_the_int8_model_memory_is_measured_in_both_reports(model_with_board_run):
+    """The int8 TFLite column's flash and RAM cells hold figures: the flatbuffer's size, and its non-constant
+    tensors (at least the int8 input and state it reads each step; fewer bytes than the whole file)."""
+    model = model_with_board_run
+    flash = (model / "model_int8.tflite").stat().st_size
+    manifest = json.loads((model / "model.json").read_text())
+    least = manifest["input_dim"] + manifest["units"] * manifest["layers"]
+    page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", (model / "report.html").read_text()))
+    cells = re.search(r"interpreter code not included\) not measured ([\d,]+) [\d,]+ .*?"
+                      r"without arena planning\) not measured ([\d,]+) [\d,]+", page)
+    assert cells, page[:3000]
+    html_flash, html_ram = (int(v.replace(",", "")) for v in cells.groups())
+    assert html_flash == flash and least <= html_ram < flash, (html_flash, html_ram, least)
+    md = (model / "report.md").read_text()
+    assert re.search(rf"interpreter code not included\) \| not measured \| {flash} \| \d+ \|", md), md
+    assert re.search(rf"without arena planning\) \| not measured \| {html_ram} \| \d+ \|", md), md
+
+
 def test_browser_renders_every_plot_and_the_verdicts(model_with_board_run, tmp_path):
     probe = tmp_path / "probe.html"
     probe.write_text((model_with_board_run / "report.html").read_text().replace("</body>", IMAGE_PROBE))

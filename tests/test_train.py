@@ -296,6 +296,7 @@ def test_default_basic_motions_run(tmp_path, capsys):
 
 
 def test_report_shows_kernel_outputs_side_by_side(gru_run, tmp_path):
+    from tinyrnn.host.report.tflite_memory import memory_labels
     from tinyrnn.host.training.report import write_report
 
     manifest, cfg, weights, split = load_run(gru_run)
@@ -311,7 +312,8 @@ def test_report_shows_kernel_outputs_side_by_side(gru_run, tmp_path):
     path = write_report(tmp_path, manifest, metrics, history, split, int8_steps, kernel_steps, ["a note"])
     text = path.read_text()
     assert "| figure | float | int8 TFLite | kernel |" in text
-    assert "| flash_bytes | – | – | 1234 |" in text and "a note" in text
+    flash_label = memory_labels("cortex-m4")["flash_bytes"]       # no model_int8.tflite in tmp_path: not measured
+    assert f"| {flash_label} | not measured | not measured | 1234 |" in text and "a note" in text
     for name in ["training", "confusion", "traces", "errors"]:
         assert (tmp_path / "plots" / f"{name}.png").stat().st_size > 1000
 

@@ -153,6 +153,10 @@ static void handle_stats(const proto_request_t *req)
     put_u16(p + PROTO_STATS_RX_RING_SIZE_OFF, rx.ring_size);
     put_u32(p + PROTO_STATS_STACK_USED_OFF, platform_stack_used());
     put_u32(p + PROTO_STATS_STACK_SIZE_OFF, platform_stack_size());
+    /* No heap here (everything is static): the MicroPython server's fields. */
+    put_u32(p + PROTO_STATS_HEAP_MODEL_OFF, 0);
+    put_u32(p + PROTO_STATS_HEAP_FREE_OFF, 0);
+    put_u32(p + PROTO_STATS_HEAP_SIZE_OFF, 0);
     proto_send_reply(req, PROTO_STATS_SIZE);
 }
 

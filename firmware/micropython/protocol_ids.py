@@ -54,6 +54,6 @@ INFO_FIELDS = ('protocol_version', 'cell_id', 'head_id', 'counter_unit', 'cpu_cl
 INFO_SIZE = 82
 
 # STATS record: struct format and field names, in order (little-endian).
-STATS_FORMAT = '<IIIIIIIHHII'
-STATS_FIELDS = ('requests', 'repeats', 'frame_errors', 'session_refused', 'rx_bytes', 'rx_dropped', 'rx_busy', 'rx_peak', 'rx_ring_size', 'stack_used', 'stack_size')
-STATS_SIZE = 40
+STATS_FORMAT = '<IIIIIIIHHIIIII'
+STATS_FIELDS = ('requests', 'repeats', 'frame_errors', 'session_refused', 'rx_bytes', 'rx_dropped', 'rx_busy', 'rx_peak', 'rx_ring_size', 'stack_used', 'stack_size', 'heap_model', 'heap_free', 'heap_size')
+STATS_SIZE = 52

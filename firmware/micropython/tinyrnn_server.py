@@ -22,12 +22,12 @@
 # one virtual microsecond is exactly 1,000 executed instructions: the host then starts the server with
 # counter="instructions" (and the board's clock), and INFO says so.
 
+import gc
 import struct
 import sys
 import time
 
 import protocol_ids as P
-import tinyrnn_model
 
 try:
     from binascii import crc32 as _crc32
@@ -37,6 +37,14 @@ except ImportError:
 _CRC_TABLE = None
 _ticks_us, _ticks_diff = time.ticks_us, time.ticks_diff
 _last = _ticks_us()
+
+
+def heap_alloc():
+    """Bytes of the heap in use after a collection; None where gc cannot say (CPython runs this module in tests)."""
+    if not hasattr(gc, "mem_alloc"):
+        return None
+    gc.collect()
+    return gc.mem_alloc()
 
 
 def _agreed_us():
@@ -163,6 +171,7 @@ class Server:
         # STATS counts (protocol.c proto_counts; the port's own UART buffer is no ring of ours: rx_* stay 0
         # but rx_bytes)
         self.counts = dict.fromkeys(P.STATS_FIELDS, 0)
+        self.heap_model = 0             # bytes the model took on the heap: main() measures it (0: not measured)
         d = model.input_dim if model else 0
         k = model.output_dim if model else 0
         self.step_bytes = 2 * d
@@ -255,6 +264,7 @@ class Server:
         if ftype == P.CMD_STATS:
             if payload:
                 return P.ERROR, error_payload(P.ERR_BAD_PAYLOAD, ftype, 0)
+            self._count_heap()
             return ftype | P.REPLY_FLAG, struct.pack(P.STATS_FORMAT, *(self.counts[f] for f in P.STATS_FIELDS))
         if ftype in (P.CMD_STEP, P.CMD_SEQUENCE) and not self.model:
             return P.ERROR, error_payload(P.ERR_NO_MODEL, ftype, 0)
@@ -263,6 +273,14 @@ class Server:
         if ftype == P.CMD_SEQUENCE:
             return self._sequence(ftype, payload)
         return P.ERROR, error_payload(P.ERR_UNKNOWN_COMMAND, ftype, 0)
+
+    def _count_heap(self):
+        """STATS heap fields: the model's share (measured at load), and free / total now, after a collection."""
+        used = heap_alloc()
+        if used is None:
+            return
+        free = gc.mem_free()
+        self.counts.update(heap_model=self.heap_model, heap_free=free, heap_size=used + free)
 
     def _model_hash(self):
         return _text((self.model.model_hash or "") if self.model else "", P.HASH_LEN)
@@ -355,19 +373,28 @@ def serve(server, read, stop_on_eof=False):
 
 
 def main(kernel="kernel.bin", tables="tables.bin", board_name=None, uart=None, log=None, image="kernel_c.bin",
-         implementation=None, counter="microseconds", cpu_clock_hz=None, ready=None):
+         implementation=None, counter="microseconds", cpu_clock_hz=None, ready=None, kernel_heap=0):
     """Serve on `uart` (machine.UART) or, without one, on sys.stdin/sys.stdout (USB CDC; unix: a pty).
     The model: tinyrnn_model.load(kernel, image, tables, implementation). counter="instructions" only under an
     emulator's -icount (1 us = 1,000 instructions); cpu_clock_hz: the board's, when machine.freq() is absent;
-    ready(server): called once the model is loaded, before the first byte is read."""
+    ready(server): called once the model is loaded, before the first byte is read.
+    The heap the model takes (STATS heap_model) is measured around importing the loader (and through it the
+    tinyrnn_c natmod, whose code a port may load onto the heap) and loading the model, so they are imported here;
+    kernel_heap: the heap a kernel module imported before (a natmod under another name) took, counted too."""
+    before = heap_alloc()
+    import tinyrnn_model
     model = tinyrnn_model.load(kernel, image, tables, implementation) if kernel or image else None
+    model_heap = heap_alloc() - before + kernel_heap if model and before is not None else 0
     if board_name is None:
         board_name = "micropython-" + sys.platform
     clock = cpu_clock_hz if cpu_clock_hz is not None else _cpu_clock_hz()
     if uart is not None:
-        return serve(Server(model, uart.write, board_name, clock, log, counter), uart.read)
+        server = Server(model, uart.write, board_name, clock, log, counter)
+        server.heap_model = model_heap
+        return serve(server, uart.read)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     server = Server(model, stdout.write, board_name, clock, log, counter)
+    server.heap_model = model_heap
     try:
         import micropython
         micropython.kbd_intr(-1)                # 0x03 is data here, not Ctrl-C

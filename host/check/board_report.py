@@ -115,6 +115,10 @@ def summary_lines(results):
     if size:
         lines.append(f"firmware: flash {size.flash_bytes:,} B of {size.flash_size:,}, "
                      f"RAM {size.ram_bytes:,} B of {size.ram_size:,} (incl. {size.stack_bytes:,} B stack)")
+    rt = r.runtime
+    if rt:
+        lines.append(f"MicroPython: {rt.get('implementation')}, architecture {rt.get('architecture')}, "
+                     f"heap: {rt.get('heap')}")
     stack = r.stack
     if stack:
         lines.append(f"stack: {stack['used']:,} of {stack['size']:,} B ever in use on the board (its painted "

@@ -179,9 +179,22 @@ MODULES = {"natmod": "natmod (tinyrnn_c.mpy loaded at run time)", "cmodule": "us
 NOT_REPORTED = "not reported by the board's server"
 
 
-def micropython_runtime(info):
+def micropython_heap(board_counts):
+    """The heap figures of a MicroPython server's STATS ({"model_bytes", "free_bytes", "size_bytes", "text"}), or
+    None when the board measured none (the C firmware; a run whose STATS did not come)."""
+    counts = board_counts or {}
+    if not counts.get("heap_size"):
+        return None
+    model, free, size = counts["heap_model"], counts["heap_free"], counts["heap_size"]
+    return {"model_bytes": model, "free_bytes": free, "size_bytes": size,
+            "text": f"model {model:,} B (kernel module, loader, weights, buffers); {free:,} B free of {size:,} B "
+                    f"at the end of the run, after a collection"}
+
+
+def micropython_runtime(info, board_counts=None):
     """For a MicroPython board: the implementation, architecture and heap, as far as the run can know them (the
-    board data of an emulated board; the kernel path INFO names); None for the kit's own firmware."""
+    board data of an emulated board; the kernel path INFO names; the heap from the board's STATS,
+    `board_counts`); None for the kit's own firmware."""
     from tinyrnn.host.device.boards import load_board
     from tinyrnn.quantize.errors import BoardDataError
 
@@ -196,8 +209,11 @@ def micropython_runtime(info):
     else:
         implementation = MODULES.get(runtime.get("module"),
                                      "C kernels through tinyrnn_c (natmod or user C module: the board does not say)")
+    heap = micropython_heap(board_counts)
     return {"implementation": implementation, "kernel_path": info.kernel_path,
-            "architecture": runtime.get("natmod_arch") or NOT_REPORTED, "heap_bytes": None, "heap": NOT_REPORTED}
+            "architecture": runtime.get("natmod_arch") or NOT_REPORTED,
+            "heap_model_bytes": heap and heap["model_bytes"], "heap_free_bytes": heap and heap["free_bytes"],
+            "heap_size_bytes": heap and heap["size_bytes"], "heap": heap["text"] if heap else NOT_REPORTED}
 
 
 def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link_options=None, inputs=None,
@@ -270,7 +286,7 @@ def evaluate(port, model_dir, baud=DEFAULT_BAUD, limit=None, progress=True, link
         "thresholds": thresholds,
         "latency": latency_summary(run, info),
         "firmware_size": firmware_size(info.board_name, model_dir),
-        "runtime": micropython_runtime(info),
+        "runtime": micropython_runtime(info, board_counts),
         "wall_seconds": round(time.monotonic() - started, 2),
         "link": {**client.stats.as_dict(), "board": board_counts},
         "stopped": stopped.one_line() if stopped else None,

@@ -152,6 +152,9 @@ class BoardStats:
     rx_ring_size: int
     stack_used: int
     stack_size: int
+    heap_model: int          # the MicroPython server's heap (0 on the C firmware): the model's share
+    heap_free: int
+    heap_size: int
 
     @classmethod
     def parse(cls, payload):

@@ -20,7 +20,9 @@ import sys
 # v2: every frame carries a session id (docs/protocol.md "Sessions"): a board that rebooted, or that another
 # host has taken over, refuses a request instead of running it on a state that is not the host's.
 # v3: STATS, the board's own counts of what its link did (requests, damaged frames, receive-ring overflows).
-# v4: STATS also carries the stack's size and its measured high-water mark (the firmware paints its stack at reset).
+# v4: STATS also carries the stack's size and its measured high-water mark (the firmware paints its stack at reset),
+# and (added within v4: the record grew at its end, and a host of either length refuses the other's record by its
+# size rather than misreading it) the MicroPython server's heap: what the model took, what is free, the total.
 PROTOCOL_VERSION = 4
 
 # Largest payload in one frame. Bounded so that a board with 16 KiB of RAM can hold one request and one
@@ -133,6 +135,11 @@ STATS_FIELDS = [
     ("rx_ring_size", "H"),       # the ring's capacity in bytes (0: no ring)
     ("stack_used", "I"),         # most bytes of stack ever in use since boot (the painted stack's high-water mark)
     ("stack_size", "I"),         # bytes of stack the firmware reserves (0: not measured, e.g. MicroPython)
+    # The MicroPython server's heap (gc.mem_alloc/mem_free after a collection); 0 on the C firmware (no heap).
+    ("heap_model", "I"),         # bytes the model took: gc.mem_alloc() after loading it (kernel module, loader,
+                                 # weights, buffers) minus before
+    ("heap_free", "I"),          # bytes free now, after a collection: what the rest of an application could allocate
+    ("heap_size", "I"),          # the heap's capacity (mem_alloc + mem_free; 0: not measured)
 ]
 STATS_FORMAT = "<" + "".join(fmt for _, fmt in STATS_FIELDS)
 STATS_SIZE = struct.calcsize(STATS_FORMAT)

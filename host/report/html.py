@@ -8,6 +8,7 @@ import base64
 import html
 from pathlib import Path
 
+from tinyrnn.host.report.tflite_memory import NOT_MEASURED, memory_labels, tflite_memory
 from tinyrnn.quantize.artifact import Artifact, BoardRun, board_runs, provenance, read_metrics
 
 REPORT_NAME = "report.html"
@@ -80,20 +81,17 @@ def _figure(path: Path, caption: str) -> str:
 
 
 def _training_section(model_dir: Path, manifest: dict, metrics: dict) -> list[str]:
-    blocks = {"float": metrics.get("float", {}), "int8 TFLite": metrics.get("tflite_int8", {})}
+    # The int8 model's memory is measured from its file (host/report/tflite_memory.py), the kernel's at export.
+    blocks = {"float": metrics.get("float", {}),
+              "int8 TFLite": {**metrics.get("tflite_int8", {}), **(tflite_memory(model_dir) or {})}}
     if "kernel" in metrics:
         blocks["tinyrnn kernel"] = metrics["kernel"]
     keys = ["accuracy", "rmse", "argmax_agreement", "final_max_abs", "final_mean_abs", "step_max_abs",
             "step_mean_abs", "flash_bytes", "ram_bytes"]
-    # Only the kernel's memory is measured here: the other columns say so rather than stay empty.
-    core = metrics.get("kernel", {}).get("flash_core", "cortex-m4")
-    memory = {"flash_bytes": f"kernel+model flash bytes ({core})", "ram_bytes": "RAM bytes (state + scratch)"}
-    rows = [[memory.get(k, k), *(b.get(k, "not measured" if k in memory else None) for b in blocks.values())]
+    # A column without a memory figure (the float model's, which no board runs) says so rather than stay empty.
+    memory = memory_labels(metrics.get("kernel", {}).get("flash_core", "cortex-m4"))
+    rows = [[memory.get(k, k), *(b.get(k, NOT_MEASURED if k in memory else None) for b in blocks.values())]
             for k in keys if any(k in b for b in blocks.values())]
-    tflite = model_dir / "model_int8.tflite"
-    if tflite.is_file():
-        rows.append(["model file bytes (int8: the .tflite flatbuffer; not flash on a board)",
-                     *(None if form != "int8 TFLite" else tflite.stat().st_size for form in blocks)])
     parts = ["<h2>Float, int8 TFLite and the kernel, side by side</h2>",
              f'<p class="muted">Versus the float step model on the test split: <em>final</em> = output after each '
              f"sequence's last step, <em>step</em> = every step's output (what a streaming user sees). int8 runtime: "

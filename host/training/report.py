@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyrnn.host.report.tflite_memory import NOT_MEASURED, memory_labels, tflite_memory
 from tinyrnn.quantize.reference.metrics import final_outputs, per_sequence_max_abs, target_norm_pair
 
 COLORS = {"float": "tab:blue", "int8 TFLite": "tab:orange", "kernel": "tab:green"}
@@ -201,12 +202,14 @@ def write_report(out_dir: Path, manifest: dict, metrics: dict, history: dict, te
     plot_error_histogram(forms, lengths, plots / "errors.png")
     figures.append(("Per-sequence error versus float (log scale)", "errors.png"))
 
-    blocks = {"float": metrics["float"], "int8 TFLite": metrics["tflite_int8"]}
+    # The int8 model's memory from its file, measured as report.html measures it (host/report/tflite_memory.py).
+    blocks = {"float": metrics["float"], "int8 TFLite": {**metrics["tflite_int8"], **(tflite_memory(out_dir) or {})}}
     if "kernel" in metrics:
         blocks["kernel"] = metrics["kernel"]
     rows = ["accuracy", "rmse", "argmax_agreement", "final_max_abs", "final_mean_abs", "step_max_abs",
             "step_mean_abs", "flash_bytes", "ram_bytes"]
     rows = [r for r in rows if any(r in b for b in blocks.values())]
+    memory = memory_labels(metrics.get("kernel", {}).get("flash_core", "cortex-m4"))
 
     m = manifest
     cell = m["cell"].upper() + (f" (reset_after={m['reset_after']})" if m["cell"] == "gru" else "")
@@ -224,7 +227,9 @@ def write_report(out_dir: Path, manifest: dict, metrics: dict, history: dict, te
         "|---|" + "---|" * len(blocks),
     ]
     for r in rows:
-        lines.append(f"| {r} | " + " | ".join(_fmt(b.get(r)) for b in blocks.values()) + " |")
+        lines.append(f"| {memory.get(r, r)} | "
+                     + " | ".join(_fmt(b.get(r, NOT_MEASURED if r in memory else None)) for b in blocks.values())
+                     + " |")
     lines += ["", "Differences are versus the float step model: *final* = output after each sequence's last step, "
               "*step* = every real step of every sequence (what a streaming user sees)."]
     if kernel_outputs is None:

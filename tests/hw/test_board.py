@@ -238,3 +238,16 @@ def test_the_stack_has_room_left(board, split_run):
         return
     assert 0 < stats.stack_used < stats.stack_size, stats
     print(f"stack: {stats.stack_used:,} of {stats.stack_size:,} B ever in use")
+
+
+def test_the_heap_figures_are_measured_or_zero(board, split_run):
+    """STATS' heap fields: the C firmware has no heap and says 0 for all three; a MicroPython server measures its
+    heap (gc): the model's share and what is free both lie within the heap's capacity, and some is left."""
+    stats = board.client.board_stats()
+    figures = (stats.heap_model, stats.heap_free, stats.heap_size)
+    if not stats.heap_size:
+        assert figures == (0, 0, 0), stats
+        return
+    assert 0 < stats.heap_model < stats.heap_size and 0 < stats.heap_free < stats.heap_size, stats
+    assert stats.heap_model + stats.heap_free <= stats.heap_size, stats
+    print(f"heap: model {stats.heap_model:,} B, {stats.heap_free:,} B free of {stats.heap_size:,} B")

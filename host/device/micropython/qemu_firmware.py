@@ -59,13 +59,15 @@ def mount_code(board, image_size):
 def server_code(board, image_size):
     """What the raw REPL runs: mount the ROMFS image, start the server (never returns)."""
     implementation = "python" if board.runtime["module"] == "python" else "native"
-    alias = (f"import {NATMOD_ALIAS}\nsys.modules['tinyrnn_c'] = {NATMOD_ALIAS}\n"
-             if board.runtime["module"] == "natmod" and with_cmodule(board) else "")
+    # The natmod imported first under its alias: its heap, measured here, is the model's too (STATS heap_model).
+    alias = (f"import gc\ngc.collect()\nkernel_heap = gc.mem_alloc()\nimport {NATMOD_ALIAS}\n"
+             f"sys.modules['tinyrnn_c'] = {NATMOD_ALIAS}\ngc.collect()\nkernel_heap = gc.mem_alloc() - kernel_heap\n"
+             if board.runtime["module"] == "natmod" and with_cmodule(board) else "kernel_heap = 0\n")
     return (
         mount_code(board, image_size) + alias +
         "import tinyrnn_server\n"
         f"tinyrnn_server.main(board_name={board.name!r}, implementation={implementation!r}, "
-        f"counter='instructions', cpu_clock_hz={board.clock_hz}, "
+        f"counter='instructions', cpu_clock_hz={board.clock_hz}, kernel_heap=kernel_heap, "
         f"ready=lambda s: sys.stdout.write({READY.decode()!r} + ' ' + s.model.implementation + '\\n'))\n")
 
 
