@@ -187,7 +187,8 @@ def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after, target)
     """The assembly paths run in unicorn over thousands of steps, versus the twin: the SXTB16/SMLAD path
     (Cortex-M4 build) and the Thumb-1 routine tr_m0_blocks (Cortex-M0 build; the remainder block of
     units 18 takes the C path there), the Thumb-2 routine tr_v7m_blocks (Cortex-M3 build: SMLAL into a 64-bit S per
-    row pair, whose acc_B = (S >> 8) - (acc_A >> 8) the int16 extremes and |w| = 127 rows exercise); and the RV32IM routine tr_rv32_blocks (rv32 build; the remainder block in C),
+    row pair, whose acc_B = (S >> 8) - (acc_A >> 8) the int16 extremes and |w| = 127 rows exercise); and the
+    RV32IM routine tr_rv32_blocks (rv32 build; the remainder block in C),
     whose int32 sums' bound the extreme weights (every |w| = 127 against inputs at the int16 limits) test."""
     from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     name = f"dsp_{cell}_{reset_after}_{target}"
@@ -295,7 +296,8 @@ def test_m4_gate_mul_helper_exact_in_unicorn(workdir, target):
 @pytest.mark.parametrize("target", [pytest.param("m0", marks=needs_arm), pytest.param("m3", marks=needs_arm),
                                     pytest.param("m7", marks=needs_arm), pytest.param("rv32", marks=needs_riscv)])
 def test_other_cortex_m_images_match_twin(workdir, target):
-    """The M0 and M3 builds (their assembly blocks beside the C), the M7 build and the RV32IMC build in unicorn agree with the twin too."""
+    """The M0 and M3 builds (their assembly blocks beside the C), the M7 build and the RV32IMC build in unicorn
+    agree with the twin too."""
     from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     for cell in ("gru", "lstm"):
         name = f"img_{cell}"
