@@ -3,8 +3,8 @@ RV32; the Makefile fragment; the Arduino layout the way Arduino compiles it) and
 on emulated boards, exactly the lines the twin computes (examples/stream/expected*.txt).
 
 The default model (build/basic_motions-gru32, or $TINYRNN_LIB_MODEL) runs on qemu-mps2-an386 (float frames,
-DSP path), qemu-microbit (integer frames, Thumb-1 path), mps2-an385 (integer frames, Thumb-2 m3 path) and RISC-V virt (integer frames, plain C) when it
-exists; synthetic GRU and 2-layer LSTM models run always.
+DSP path), qemu-microbit (integer frames, Thumb-1 path), mps2-an385 (integer frames, Thumb-2 m3 path) and RISC-V
+virt (integer frames, plain C) when it exists; synthetic GRU and 2-layer LSTM models run always.
 """
 import json
 import os
