@@ -10,6 +10,8 @@
 #include "tr_v7m_job.h"
 
 #define TR_V7M_ROW_BLOCK 4          /* tr_v7m_blocks is written for the layout's blocks of 4 rows */
+/* Input a (cols columns) ends in a half group: 1 or 2 columns in its last group, after >= 1 whole group. */
+#define TR_V7M_HALF_A(cols) ((cols) > 4 && ((cols) % 4 == 1 || (cols) % 4 == 2))
 #define TR_FAST_HEAD_OUTPUTS(fn) typedef char tr_fast_no_head_outputs  /* not needed: no layer-step hook */
 
 /* The product's full blocks (tr_fast.h TR_FAST_MATVEC_BLOCKS); the remainder block and the activation follow in
@@ -27,7 +29,8 @@
             job_.out2 = (out2);                                                                               \
             job_.blocks = (dense)->rows / TR_V7M_ROW_BLOCK;                                                   \
             job_.a = (a);                                                                                     \
-            job_.groups_a = (groups_a);                                                                       \
+            job_.half_a = TR_V7M_HALF_A((dense)->cols_a);                                                     \
+            job_.groups_a = (groups_a) - job_.half_a;                                                         \
             job_.b = (b);                                                                                     \
             job_.groups_b = (groups_b);                                                                       \
             tr_v7m_blocks(&job_);                                                                             \

@@ -69,17 +69,20 @@
     mla    sum_a2, h23, x, sum_a2
 .endm
 
-/* The sums of the block's 4 rows over one input (input, end set; end == input: no columns, zero sums):
- * rows 0, 1, 2, 3 in sum_a0, s01_hi, sum_a2, s23_hi. */
-.macro tr_v7m_sums
+/* The sums of the block's 4 rows over one input (input, end set): rows 0, 1, 2, 3 in sum_a0, s01_hi, sum_a2,
+ * s23_hi. input_b: the input may have no columns (end == input: zero sums); else it has >= 1 whole group, and
+ * where job.half_a says so a last group of which only columns 0 and 1 hold weights (its zero half skipped). */
+.macro tr_v7m_sums input_b
     movs   sum_a0, #0
     movs   sum_a2, #0
     mov    s01_lo, #0
     mov    s01_hi, #0
     mov    s23_lo, #0
     mov    s23_hi, #0
+.if \input_b
     cmp    input, end
     beq    .Ltr_v7m_sums_done\@
+.endif
 .Ltr_v7m_group\@:
     tr_v7m_column 1
     tr_v7m_column 2
@@ -87,6 +90,12 @@
     tr_v7m_column 0
     cmp    input, end
     bne    .Ltr_v7m_group\@
+.if \input_b == 0
+    ldr    end, [job, #TR_V7M_JOB_HALF_A]     /* (the loop is done with end) */
+    cbz    end, .Ltr_v7m_sums_done\@
+    tr_v7m_column 1                     /* the half group: column 0 last, it steps over the group */
+    tr_v7m_column 0
+.endif
 .Ltr_v7m_sums_done\@:
     lsr    s01_lo, s01_lo, #8           /* the low word of S >> 8 */
     orr    s01_lo, s01_lo, s01_hi, lsl #24
@@ -128,11 +137,11 @@ tr_v7m_blocks:
 .Ltr_v7m_block:
     ldrd   input, end, [job, #TR_V7M_JOB_A]         /* a, groups_a */
     add    end, input, end, lsl #3
-    tr_v7m_sums
+    tr_v7m_sums 0
     stmia  sp, {sum_a0, sum_a2, s01_hi, s23_hi}         /* F_ACC_A0, _A2, _A1, _A3 */
     ldrd   input, end, [job, #TR_V7M_JOB_B]         /* b, groups_b (0: zero sums) */
     add    end, input, end, lsl #3
-    tr_v7m_sums
+    tr_v7m_sums 1
     str    weights, [job, #TR_V7M_JOB_W]
     ldrd   r0, lr, [job, #TR_V7M_JOB_RQ]            /* rq, out */
     tr_v7m_row F_ACC_A0, sum_a0

@@ -16,6 +16,7 @@
 #define TR_V7M_JOB_GROUPS_A 28
 #define TR_V7M_JOB_B 32             /* b and groups_b: one LDRD */
 #define TR_V7M_JOB_GROUPS_B 36
+#define TR_V7M_JOB_HALF_A 40
 
 #ifndef __ASSEMBLER__
 #include <stddef.h>
@@ -34,9 +35,11 @@ typedef struct {
     int32_t *out2;                  /* first second output; advanced */
     int32_t blocks;                 /* full blocks, >= 1; counted down */
     const int16_t *a;               /* input a, padded */
-    int32_t groups_a;               /* TR_PAD4(cols_a) / 4, >= 1 */
+    int32_t groups_a;               /* whole groups of 4 columns of input a, >= 1 (the half group not counted) */
     const int16_t *b;               /* input b, padded (unused when groups_b == 0) */
     int32_t groups_b;               /* TR_PAD4(cols_b) / 4, >= 0 */
+    int32_t half_a;                 /* 1: input a has a last group with only columns 0 and 1 (cols_a % 4 in 1..2, and
+                                     * cols_a > 4); its zero half is skipped */
 } tr_v7m_job_t;
 
 void tr_v7m_blocks(tr_v7m_job_t *job);
@@ -53,7 +56,8 @@ TR_CHECK(offsetof(tr_v7m_job_t, w) == TR_V7M_JOB_W && offsetof(tr_v7m_job_t, rq)
          && offsetof(tr_v7m_job_t, out) == TR_V7M_JOB_OUT && offsetof(tr_v7m_job_t, rq2) == TR_V7M_JOB_RQ2
          && offsetof(tr_v7m_job_t, out2) == TR_V7M_JOB_OUT2 && offsetof(tr_v7m_job_t, blocks) == TR_V7M_JOB_BLOCKS
          && offsetof(tr_v7m_job_t, a) == TR_V7M_JOB_A && offsetof(tr_v7m_job_t, groups_a) == TR_V7M_JOB_GROUPS_A
-         && offsetof(tr_v7m_job_t, b) == TR_V7M_JOB_B && offsetof(tr_v7m_job_t, groups_b) == TR_V7M_JOB_GROUPS_B,
+         && offsetof(tr_v7m_job_t, b) == TR_V7M_JOB_B && offsetof(tr_v7m_job_t, groups_b) == TR_V7M_JOB_GROUPS_B
+         && offsetof(tr_v7m_job_t, half_a) == TR_V7M_JOB_HALF_A,
          v7m_job);
 #endif /* __ASSEMBLER__ */
 
