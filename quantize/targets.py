@@ -22,7 +22,7 @@ class Core:
     family: str                      # "cortexm" or "riscv" (host/device/boards.py FAMILIES)
     arch: str                        # the architecture the core implements
     fpus: tuple[str, ...] = ()       # FPUs the core may carry; the first is the one the kit's own builds use
-    kernel_path: str = "c"           # "dsp", "m0", "rv32" or "c": what tr_fast_path.h picks for the target
+    kernel_path: str = "c"           # "dsp", "m0", "m3", "rv32" or "c": what tr_fast_path.h picks for the target
     bench: str | None = None         # its name as a bench / unicorn target ("m4"); None: not benched
     unicorn_model: str | None = None  # unicorn CPU model of the bench (unicorn.arm_const / riscv_const name)
     boards: bool = True              # False: only the exported library's CMake toolchain knows it (no board)
@@ -31,7 +31,7 @@ class Core:
 CORES: dict[str, Core] = {core.name: core for core in (
     Core("cortex-m0", "cortexm", "armv6-m", kernel_path="m0", bench="m0", unicorn_model="UC_CPU_ARM_CORTEX_M0"),
     Core("cortex-m0plus", "cortexm", "armv6-m", kernel_path="m0", boards=False),
-    Core("cortex-m3", "cortexm", "armv7-m", bench="m3", unicorn_model="UC_CPU_ARM_CORTEX_M3"),
+    Core("cortex-m3", "cortexm", "armv7-m", kernel_path="m3", bench="m3", unicorn_model="UC_CPU_ARM_CORTEX_M3"),
     Core("cortex-m4", "cortexm", "armv7e-m", ("fpv4-sp-d16",), "dsp", "m4", "UC_CPU_ARM_CORTEX_M4"),
     Core("cortex-m7", "cortexm", "armv7e-m", ("fpv5-d16", "fpv5-sp-d16"), "dsp", "m7", "UC_CPU_ARM_CORTEX_M7"),
     Core("cortex-m33", "cortexm", "armv8-m.main", ("fpv5-sp-d16",), "dsp", boards=False),

@@ -3,8 +3,8 @@ RV32; the Makefile fragment; the Arduino layout the way Arduino compiles it) and
 on emulated boards, exactly the lines the twin computes (examples/stream/expected*.txt).
 
 The default model (build/basic_motions-gru32, or $TINYRNN_LIB_MODEL) runs on qemu-mps2-an386 (float frames,
-DSP path), qemu-microbit (integer frames, Thumb-1 path) and RISC-V virt (integer frames, plain C) when it
-exists; synthetic GRU and 2-layer LSTM models run always.
+DSP path), qemu-microbit (integer frames, Thumb-1 path), mps2-an385 (integer frames, Thumb-2 m3 path) and RISC-V
+virt (integer frames, plain C) when it exists; synthetic GRU and 2-layer LSTM models run always.
 """
 import json
 import os
@@ -34,10 +34,12 @@ needs_riscv = pytest.mark.skipif(not HAVE_RISCV, reason="gcc-riscv64-unknown-elf
 
 QEMU = {   # STREAM_BOARD -> QEMU command (semihosting prints and exits)
     "mps2-an386": ["qemu-system-arm", "-M", "mps2-an386"],
+    "mps2-an385": ["qemu-system-arm", "-M", "mps2-an385"],
     "microbit": ["qemu-system-arm", "-M", "microbit"],
     "riscv-virt": ["qemu-system-riscv32", "-M", "virt", "-bios", "none"],
 }
 TOOLCHAIN = {"mps2-an386": ("arm-none-eabi.cmake", "cortex-m4"), "microbit": ("arm-none-eabi.cmake", "cortex-m0"),
+             "mps2-an385": ("arm-none-eabi.cmake", "cortex-m3"),
              "riscv-virt": ("riscv32-unknown-elf.cmake", None)}
 
 
@@ -223,6 +225,15 @@ def test_default_model_mps2_an386_float_dsp_bit_exact(default_lib):
 def test_default_model_microbit_int_m0_bit_exact(default_lib):
     lines = run_example(default_lib, "microbit")
     assert " path m0 int" in lines[0]
+    assert seq_lines(lines) == expected(default_lib, "int")
+
+
+@needs_cmake
+@needs_arm
+def test_default_model_mps2_an385_int_m3_bit_exact(default_lib):
+    """The library built by CMake for Cortex-M3 takes the m3 kernel path (its Thumb-2 block routine) by itself."""
+    lines = run_example(default_lib, "mps2-an385")
+    assert " path m3 int" in lines[0]
     assert seq_lines(lines) == expected(default_lib, "int")
 
 

@@ -181,12 +181,14 @@ def test_cortex_m_strict_build_without_float(workdir, target):
 
 
 @pytest.mark.parametrize("target", [pytest.param("m4", marks=needs_arm), pytest.param("m0", marks=needs_arm),
-                                    pytest.param("rv32", marks=needs_riscv)])
+                                    pytest.param("m3", marks=needs_arm), pytest.param("rv32", marks=needs_riscv)])
 @pytest.mark.parametrize("cell,reset_after", [("gru", True), ("gru", False), ("lstm", True)])
 def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after, target):
     """The assembly paths run in unicorn over thousands of steps, versus the twin: the SXTB16/SMLAD path
     (Cortex-M4 build) and the Thumb-1 routine tr_m0_blocks (Cortex-M0 build; the remainder block of
-    units 18 takes the C path there); and the RV32IM routine tr_rv32_blocks (rv32 build; the remainder block in C),
+    units 18 takes the C path there), the Thumb-2 routine tr_v7m_blocks (Cortex-M3 build: SMLAL into a 64-bit S per
+    row pair, whose acc_B = (S >> 8) - (acc_A >> 8) the int16 extremes and |w| = 127 rows exercise); and the
+    RV32IM routine tr_rv32_blocks (rv32 build; the remainder block in C),
     whose int32 sums' bound the extreme weights (every |w| = 127 against inputs at the int16 limits) test."""
     from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     name = f"dsp_{cell}_{reset_after}_{target}"
@@ -219,7 +221,7 @@ def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after, target)
                                                       ("lstm", True, 7, 32), ("gru", True, 9, 36),
                                                       ("gru", False, 5, 40)])
 @pytest.mark.parametrize("target", [pytest.param("m4", marks=needs_arm), pytest.param("m0", marks=needs_arm),
-                                    pytest.param("rv32", marks=needs_riscv)])
+                                    pytest.param("m3", marks=needs_arm), pytest.param("rv32", marks=needs_riscv)])
 def test_m4_dsp_loop_entries_match_twin(workdir, cell, reset_after, d, units, target):
     """tr_dsp_blocks enters its group loops part-way, or skips them for one group: segment a (input x, and h
     into layer 2) unrolled by 4, segment b (h, and the head's input) by 8. Input widths of 1..10 groups of 4
@@ -228,7 +230,9 @@ def test_m4_dsp_loop_entries_match_twin(workdir, cell, reset_after, d, units, ta
     The same models on the Cortex-M0 build run tr_m0_blocks at every width (the head: no second input; GRU
     candidate: second outputs). Input widths with 1 or 2 columns in the last group (d = 13, 6, 5, 9; h = 10
     into layer 2) take the M4 half-group ending after 0, 1 and 2 full groups; GRU h = 10 leaves its layer
-    step to tr_gru_step (the candidate's 2 full blocks fused, 2 units to C). The RV32 build runs tr_rv32_blocks
+    step to tr_gru_step (the candidate's 2 full blocks fused, 2 units to C). The Cortex-M3 build runs tr_v7m_blocks
+    at every width (1..10 groups a pass of its group loop each, the head with no second input, the GRU candidate's
+    second outputs, remainder blocks of 1..3 rows in C). The RV32 build runs tr_rv32_blocks
     at every width: input widths with 1 or 2 columns in the last group (d = 2, 13, 1, 6, 5, 9; h = 10 into layer 2)
     take its half group, the others (d = 3, 4, 7) its whole groups only."""
     from tinyrnn.quantize.toolchain.emulate import EmulatedModel
@@ -292,7 +296,8 @@ def test_m4_gate_mul_helper_exact_in_unicorn(workdir, target):
 @pytest.mark.parametrize("target", [pytest.param("m0", marks=needs_arm), pytest.param("m3", marks=needs_arm),
                                     pytest.param("m7", marks=needs_arm), pytest.param("rv32", marks=needs_riscv)])
 def test_other_cortex_m_images_match_twin(workdir, target):
-    """The plain-C path (M0, M3), the M7 build and the RV32IMC build in unicorn agree with the twin too."""
+    """The M0 and M3 builds (their assembly blocks beside the C), the M7 build and the RV32IMC build in unicorn
+    agree with the twin too."""
     from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     for cell in ("gru", "lstm"):
         name = f"img_{cell}"

@@ -68,14 +68,15 @@ def test_makefiles_keep_no_target_flags_of_their_own():
 @pytest.mark.skipif(shutil.which(build.ARM_GCC) is None, reason="arm-none-eabi-gcc not installed")
 def test_kernel_paths_follow_the_compilers_target_macros():
     """The kernel path the table names for a core is the one tinyrnn.h picks from the target's predefined
-    macros: DSP instructions -> "dsp", Armv6-M -> "m0", anything else plain C."""
+    macros: DSP instructions -> "dsp", Armv6-M -> "m0", Armv7-M (Cortex-M3) -> "m3", anything else plain C."""
     for core in targets.CORES.values():
         if core.family != "cortexm":
             continue
         flags = targets.cpu_flags(core.name, targets.default_fpu(core.name))
         macros = subprocess.run([build.ARM_GCC, *flags, "-dM", "-E", "-x", "c", "/dev/null"], capture_output=True,
                                 text=True, check=True).stdout
-        expected = "dsp" if "__ARM_FEATURE_DSP 1" in macros else ("m0" if "__ARM_ARCH_6M__ 1" in macros else "c")
+        expected = "dsp" if "__ARM_FEATURE_DSP 1" in macros else ("m0" if "__ARM_ARCH_6M__ 1" in macros else
+                                                                 "m3" if "__ARM_ARCH_7M__ 1" in macros else "c")
         assert core.kernel_path == expected, core.name
 
 

@@ -35,6 +35,8 @@ typedef int tr_fast_t;
 #include "arm_dsp/tr_fast_arm_dsp.h"  /* Cortex-M4/M7/M33: SMLALD/SXTB16 assembly */
 #elif TR_FAST_PATH_ARMV6M
 #include "armv6m/tr_fast_armv6m.h"  /* Cortex-M0/M0+: Thumb-1 assembly */
+#elif TR_FAST_PATH_ARMV7M
+#include "armv7m/tr_fast_armv7m.h"  /* Cortex-M3: Thumb-2 assembly (SMLAL, MLA) */
 #elif TR_FAST_PATH_RV32
 #include "rv32/tr_fast_rv32.h"      /* RV32IM(A)(C): the full row blocks in one C routine */
 #else

@@ -195,7 +195,7 @@ class Board:
     @property
     def kernel_path(self):
         """Which kernel code the compiler picks for this core (firmware/kernels/tr_fast_path.h TR_KERNEL_PATH):
-        "dsp" on Armv7E-M (M4, M7), "m0" on Armv6-M, "rv32" on RV32IM(A)(C), plain "c" elsewhere."""
+        "dsp" on Armv7E-M (M4, M7), "m0" on Armv6-M, "m3" on Armv7-M, "rv32" on RV32IM(A)(C), plain "c" elsewhere."""
         return targets.CORES[self.core].kernel_path if self.core in CORES else "c"
 
     @property

@@ -559,8 +559,8 @@ if ({name}_push_float(&model, frame)) {{   /* or {name}_push_int(&model, raw) wi
 ## Compile flags
 
 The kernel path follows from the compiler's target: `-mcpu=cortex-m4`/`m7`/`m33` (DSP instructions),
-`-mcpu=cortex-m0`/`m0plus` (Thumb-1 assembly), `-march=rv32im`/`rv32imc`/`rv32imac` (RV32IM assembly), anything
-else plain C. `-DTINYRNN_PLAIN_C=1` forces plain C
+`-mcpu=cortex-m0`/`m0plus` (Thumb-1 assembly), `-mcpu=cortex-m3` (Thumb-2 assembly),
+`-march=rv32im`/`rv32imc`/`rv32imac` (RV32IM assembly), anything else plain C. `-DTINYRNN_PLAIN_C=1` forces plain C
 (CMake: `-D{uc}_KERNEL_PATH=c`). `-D{uc}_NO_FLOAT=1` leaves out the float API. The library compiles itself
 with `-O2` (the speed above); it needs `-lgcc` for 64-bit multiplies on Cortex-M0 and RV32.
 

@@ -39,7 +39,7 @@ def test_handshake_reports_board_and_model(board):
     assert (info.input_dim, info.output_dim, info.units, info.layers) == \
         (m["input_dim"], m["output_dim"], m["units"], m["layers"])
     assert info.cell == m["cell"] or (m["cell"] == "gru" and info.cell.startswith("gru"))
-    assert info.kernel_path in ("dsp", "c", "m0", "rv32", "mpy")    # mpy: the MicroPython server
+    assert info.kernel_path in ("dsp", "c", "m0", "m3", "rv32", "mpy")    # mpy: the MicroPython server
     assert info.unit in spec.COUNTER_UNITS
     # A wall-clock (microseconds) board may not know its CPU clock (the MicroPython unix port: 0).
     assert (info.cpu_clock_hz > 0 or info.unit == "microseconds") and info.seq_max_steps_per_step >= 1
