@@ -1,46 +1,19 @@
 /*
- * The RV32IM path behind tr_fast.h (RV32IM, RV32IMC, RV32IMAC: a 32-bit multiplier, no 64-bit multiply-accumulate):
- * every full block of 4 rows of a product (both inputs and the requantisation; the activation stays in C) in one
- * call of the assembly routine tr_rv32_blocks (tr_matvec_s16_s8_rv32.S). The element-wise hooks decline: the
- * reference C runs. Include tr_fast.h, not this file.
+ * The RV32IM path behind tr_fast.h (RV32IM, RV32IMC, RV32IMAC: a 32-bit multiplier, no 64-bit multiply-accumulate).
+ * Its speed is in the weight layout, not in assembly: the kernels read layout 3 here (tinyrnn.h
+ * TINYRNN_KERNEL_C_LAYOUT), int8 weights in blocks of 8 rows, column-major, whose products tr_matvec_s16_s8.c sums
+ * in C at a byte load, a multiply and an add per MAC. Every hook declines: the reference C runs. Include tr_fast.h,
+ * not this file.
  */
 #ifndef TR_FAST_RV32_H
 #define TR_FAST_RV32_H
 
-#include "tr_rv32_job.h"
-
-#define TR_RV32_ROW_BLOCK 4         /* tr_rv32_blocks is written for the layout's blocks of 4 rows */
 #define TR_FAST_HEAD_OUTPUTS(fn) typedef char tr_fast_no_head_outputs  /* not needed: no layer-step hook */
 
-/* Whole groups and the half-group flag of an input of `cols` columns (tr_rv32_job_t). */
-#define TR_RV32_GROUPS(cols) (((cols) % 4 == 1 || (cols) % 4 == 2) ? (cols) / 4 : TR_PAD4(cols) / 4)
-#define TR_RV32_HALF(cols) ((cols) % 4 == 1 || (cols) % 4 == 2)
-
-/* The product's full blocks (tr_fast.h TR_FAST_MATVEC_BLOCKS); the remainder block and the activation follow in
- * the reference C. */
+/* Layout 3's matvec in tr_matvec_s16_s8.c takes no block hook; defined for the layout-2 code it replaces. */
 #define TR_FAST_MATVEC_BLOCKS(dense, groups_a, groups_b, rq2, a, b, out, out2, act, gru,                     \
                               row, activated, fused, w, rq, done_value)                                          \
     do {                                                                                                      \
-        (void)(act), (void)(gru), (void)(activated), (void)(fused), (void)(groups_a), (void)(groups_b);        \
-        if ((dense)->rows >= TR_RV32_ROW_BLOCK) {                                                             \
-            tr_rv32_job_t job_;                                                                               \
-            job_.w = (w);                                                                                     \
-            job_.rq = (rq);                                                                                   \
-            job_.a = (a);                                                                                     \
-            job_.b = (b);                                                                                     \
-            job_.groups_a = TR_RV32_GROUPS((dense)->cols_a);                                                  \
-            job_.half_a = TR_RV32_HALF((dense)->cols_a);                                                      \
-            job_.groups_b = TR_RV32_GROUPS((dense)->cols_b);                                                  \
-            job_.half_b = TR_RV32_HALF((dense)->cols_b);                                                      \
-            job_.out = (out);                                                                                 \
-            job_.rq2 = (rq2);                                                                                 \
-            job_.out2 = (out2);                                                                               \
-            job_.blocks = (dense)->rows / TR_RV32_ROW_BLOCK;                                                  \
-            tr_rv32_blocks(&job_);                                                                            \
-            (row) = (dense)->rows - (dense)->rows % TR_RV32_ROW_BLOCK;                                        \
-            (w) = job_.w;                                                                                     \
-            (rq) = job_.rq;                                                                                   \
-        }                                                                                                     \
     } while (0)
 
 /* The element-wise loops stay the reference C: constants, whose arguments are not even evaluated. */
