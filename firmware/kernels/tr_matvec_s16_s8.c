@@ -228,15 +228,16 @@ static const int8_t *dot_bytes4(const int8_t *w, const int16_t *v, int cols, int
     return w;
 }
 
-/* As the layout-2 matvec below (the same integers; no optimized path hooks in: the C is the RV32IM path). */
+/* As the layout-2 matvec below (the same integers); the full blocks in tr_fast_rv32.h's routine. */
 static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_t *a, const int16_t *b,
                   int32_t *out, int32_t *out2, int act, const tr_gru_update_t *gru)
 {
     const int8_t *w = dense->weights;
     const tr_requant_t *rq = dense->requant;
-    int row, r;
+    int row = 0, r;
     (void)gru;                                          /* no fused cell update: every row goes to out/out2 */
-    for (row = 0; row < dense->rows; row += TR_BYTE_BLOCK) {
+    TR_FAST_BYTE_BLOCKS(dense, rq2, a, b, out, out2, row, w, rq);
+    for (; row < dense->rows; row += TR_BYTE_BLOCK) {
         const int rows = dense->rows - row < TR_BYTE_BLOCK ? dense->rows - row : TR_BYTE_BLOCK;
         int32_t acc_a[TR_BYTE_BLOCK], acc_b[TR_BYTE_BLOCK];
         if (rows > TR_BYTE_BLOCK / 2) {

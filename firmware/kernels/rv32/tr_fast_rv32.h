@@ -1,16 +1,41 @@
 /*
  * The RV32IM path behind tr_fast.h (RV32IM, RV32IMC, RV32IMAC: a 32-bit multiplier, no 64-bit multiply-accumulate).
- * Its speed is in the weight layout, not in assembly: the kernels read layout 3 here (tinyrnn.h
- * TINYRNN_KERNEL_C_LAYOUT), int8 weights in blocks of 8 rows, column-major, whose products tr_matvec_s16_s8.c sums
- * in C at a byte load, a multiply and an add per MAC. Every hook declines: the reference C runs. Include tr_fast.h,
- * not this file.
+ * The kernels read the byte layout here (layout 3, tinyrnn.h TINYRNN_KERNEL_C_LAYOUT: int8 weights in blocks of 8
+ * rows, column-major), whose full blocks of a product (both inputs and the requantisation; the activation stays in
+ * C) go to one call of the assembly routine tr_rv32_bytes_blocks (tr_bytes_rv32.S): a byte load, a multiply and an
+ * add per MAC. The element-wise hooks decline: the reference C runs. Include tr_fast.h, not this file.
  */
 #ifndef TR_FAST_RV32_H
 #define TR_FAST_RV32_H
 
+#include "tr_rv32_job.h"
+
 #define TR_FAST_HEAD_OUTPUTS(fn) typedef char tr_fast_no_head_outputs  /* not needed: no layer-step hook */
 
-/* Layout 3's matvec in tr_matvec_s16_s8.c takes no block hook; defined for the layout-2 code it replaces. */
+/* The full blocks of 8 rows of a product in the byte layout (tr_matvec_s16_s8.c, layout 3); advances row, w and
+ * rq past them (the remainder block follows in C). */
+#define TR_FAST_BYTE_BLOCKS(dense, rq2, a, b, out, out2, row, w, rq)                                          \
+    do {                                                                                                      \
+        if ((dense)->rows >= 8) {                                                                             \
+            tr_rv32_job_t job_;                                                                               \
+            job_.w = (w);                                                                                     \
+            job_.rq = (rq);                                                                                   \
+            job_.a = (a);                                                                                     \
+            job_.b = (b);                                                                                     \
+            job_.cols_a = (dense)->cols_a;                                                                    \
+            job_.cols_b = (dense)->cols_b;                                                                    \
+            job_.out = (out);                                                                                 \
+            job_.rq2 = (rq2);                                                                                 \
+            job_.out2 = (out2);                                                                               \
+            job_.blocks = (dense)->rows / 8;                                                                  \
+            tr_rv32_bytes_blocks(&job_);                                                                      \
+            (row) = (dense)->rows - (dense)->rows % 8;                                                        \
+            (w) = job_.w;                                                                                     \
+            (rq) = job_.rq;                                                                                   \
+        }                                                                                                     \
+    } while (0)
+
+/* The row-pair layout's block hook: unused here (these kernels read the byte layout). */
 #define TR_FAST_MATVEC_BLOCKS(dense, groups_a, groups_b, rq2, a, b, out, out2, act, gru,                     \
                               row, activated, fused, w, rq, done_value)                                          \
     do {                                                                                                      \
