@@ -15,10 +15,11 @@
  * floor shifts: S = 256 acc_B + acc_A). One pointer walks the weights from start to end, and every input
  * word loaded is used by the block's 4 rows.
  *
- * Four paths share this layout (chosen in tr_fast.h): the DSP path (Cortex-M4/M7/M33,
+ * This is layout 2 (tinyrnn.h TINYRNN_KERNEL_C_LAYOUT; the RV32IM path reads layout 3, the byte layout, below).
+ * Three paths share it (chosen in tr_fast.h): the DSP path (Cortex-M4/M7/M33,
  * tr_dsp_blocks in arm_dsp/tr_matvec_s16_s8_dsp.S), the Thumb-1 path (Cortex-M0/M0+, tr_m0_blocks in
- * armv6m/tr_matvec_s16_s8_m0.S), the RV32IM path (tr_rv32_blocks in rv32/tr_matvec_s16_s8_rv32.S) and the plain-C
- * reference path here (other cores, and the remainder block of 1..3 rows on the assembly paths). Integer sums do not depend on their order, so all give the same bits.
+ * armv6m/tr_matvec_s16_s8_m0.S) and the plain-C reference path here (other cores, and the remainder block of
+ * 1..3 rows on the assembly paths). Integer sums do not depend on their order, so all give the same bits.
  */
 #include <stddef.h>
 
