@@ -155,19 +155,19 @@ def test_c_layout_versions_match_and_mismatch_is_an_error(tmp_path):
         assert bad.returncode != 0 and "re-run tinyrnn export" in bad.stderr
 
 
-def test_byte_layout_is_column_major_blocks_of_8_rows():
-    """LAYOUT_BYTES: blocks of 8 rows (the last padded with zero rows to 4 or 8), input a's columns then b's,
+def test_byte_layout_is_column_major_blocks_of_16_rows():
+    """LAYOUT_BYTES: blocks of 16 rows (the last padded with zero rows to 4, 8 or 16), input a's columns then b's,
     per column the block's weights in row order; int8."""
     rng = np.random.default_rng(3)
-    for rows, cols_a, cols_b in ((8, 3, 5), (13, 6, 0), (4, 1, 2), (3, 2, 2), (17, 5, 7)):
+    for rows, cols_a, cols_b in ((8, 3, 5), (13, 6, 0), (4, 1, 2), (3, 2, 2), (17, 5, 7), (16, 2, 3), (37, 4, 1)):
         wa = rng.integers(-127, 128, (rows, cols_a)).astype(np.int8)
         wb = rng.integers(-127, 128, (rows, cols_b)).astype(np.int8)
         flat = codegen.layout_weights(codegen.LAYOUT_BYTES, wa, wb)
         assert flat.dtype == np.int8
         at = 0
-        for start in range(0, rows, 8):
-            n = min(8, rows - start)
-            width = 8 if n > 4 else 4
+        for start in range(0, rows, 16):
+            n = min(16, rows - start)
+            width = 16 if n > 8 else 8 if n > 4 else 4
             for w in (wa, wb):
                 for c in range(w.shape[1]):
                     column = flat[at:at + width]

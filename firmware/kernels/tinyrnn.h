@@ -23,7 +23,7 @@ extern "C" {
 
 #include "tr_fast_path.h"
 
-/* The weight layout these kernels read (tr_matvec_s16_s8.c), chosen per core: 3 (int8 bytes, blocks of 8 rows
+/* The weight layout these kernels read (tr_matvec_s16_s8.c), chosen per core: 3 (int8 bytes, blocks of 16 rows
  * column-major) on the RV32IM path, 2 (int8 row pairs as int16 halfwords) everywhere else. A generated
  * model_data.h declares the layouts its model_data.c carries (TINYRNN_C_LAYOUT_<n>) and model_data.c compiles
  * the one named here, or refuses to compile; the generator's copies: quantize/emit/c_code.py LAYOUTS, and

@@ -174,13 +174,13 @@ static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_
 
 /*
  * Byte layout (quantize/emit/c_code.py `byte_block_weights`): rows in blocks of TR_BYTE_BLOCK (the last holds the
- * remainder, padded with zero rows to a width of 4 or 8); inside a block, input a's columns then input b's (not
+ * remainder, padded with zero rows to a width of 4, 8 or 16); inside a block, input a's columns then input b's (not
  * padded), and for each column the block's `width` int8 weights one after the other. One pointer walks them; a
  * column's input is loaded once for the block's rows and each MAC is a byte load, a multiply and an add (RV32IM
  * has no 64-bit multiply-accumulate and no packed halfword product to gain from). Each row's sum over one input
  * is exact in int32 (docs/quantization.md, "32-bit accumulation").
  */
-#define TR_BYTE_BLOCK 8     /* quantize/emit/c_code.py BYTE_BLOCK */
+#define TR_BYTE_BLOCK 16    /* quantize/emit/c_code.py BYTE_BLOCK */
 
 /* One column of a block of 8 rows: w[0..7] times x into s0..s7. */
 #define TR_BYTES8_MAC(w, x)                                                                          \
@@ -197,28 +197,26 @@ static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_
 #define TR_COLUMN_BARRIER() ((void)0)
 #endif
 
-/* The sums of a block of 8 rows over the `cols` columns of v, into acc[0..7]; returns the weights after them. */
-static const int8_t *dot_bytes8(const int8_t *w, const int16_t *v, int cols, int32_t *acc)
+/* The sums of 8 rows over the `cols` columns of v, into acc[0..7]: each column's 8 weights at w, w + stride, ... */
+static void dot_bytes8(const int8_t *w, int stride, const int16_t *v, int cols, int32_t *acc)
 {
     int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
-    for (; cols >= 2; cols -= 2, v += 2, w += 16) {     /* two columns a turn: half the loop overhead */
+    for (; cols >= 2; cols -= 2, v += 2, w += 2 * stride) {     /* two columns a turn: half the loop overhead */
         const int32_t x0 = v[0], x1 = v[1];
         TR_BYTES8_MAC(w, x0);
         TR_COLUMN_BARRIER();
-        TR_BYTES8_MAC(w + 8, x1);
+        TR_BYTES8_MAC(w + stride, x1);
         TR_COLUMN_BARRIER();
     }
     if (cols > 0) {
         const int32_t x0 = v[0];
         TR_BYTES8_MAC(w, x0);
-        w += 8;
     }
     acc[0] = s0, acc[1] = s1, acc[2] = s2, acc[3] = s3, acc[4] = s4, acc[5] = s5, acc[6] = s6, acc[7] = s7;
-    return w;
 }
 
-/* The same for a last block of width 4 (1..4 rows), into acc[0..3]. */
-static const int8_t *dot_bytes4(const int8_t *w, const int16_t *v, int cols, int32_t *acc)
+/* The same for 4 rows (stride 4), into acc[0..3]. */
+static void dot_bytes4(const int8_t *w, const int16_t *v, int cols, int32_t *acc)
 {
     int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     for (; cols > 0; cols--, v++, w += 4) {
@@ -226,7 +224,21 @@ static const int8_t *dot_bytes4(const int8_t *w, const int16_t *v, int cols, int
         s0 += w[0] * x, s1 += w[1] * x, s2 += w[2] * x, s3 += w[3] * x;
     }
     acc[0] = s0, acc[1] = s1, acc[2] = s2, acc[3] = s3;
-    return w;
+}
+
+/* The sums of a block of `width` rows (4, 8 or 16) over one input, into acc[0..width-1]; returns the weights after
+ * them. */
+static const int8_t *dot_block_bytes(const int8_t *w, int width, const int16_t *v, int cols, int32_t *acc)
+{
+    if (width == 4) {
+        dot_bytes4(w, v, cols, acc);
+    } else {
+        dot_bytes8(w, width, v, cols, acc);
+        if (width == 16) {
+            dot_bytes8(w + 8, width, v, cols, acc + 8);
+        }
+    }
+    return w + width * cols;
 }
 
 /* As the layout-2 matvec below (the same integers); the full blocks in tr_fast_rv32.h's routine. */
@@ -241,13 +253,9 @@ static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_
     for (; row < dense->rows; row += TR_BYTE_BLOCK) {
         const int rows = dense->rows - row < TR_BYTE_BLOCK ? dense->rows - row : TR_BYTE_BLOCK;
         int32_t acc_a[TR_BYTE_BLOCK], acc_b[TR_BYTE_BLOCK];
-        if (rows > TR_BYTE_BLOCK / 2) {
-            w = dot_bytes8(w, a, dense->cols_a, acc_a);
-            w = dot_bytes8(w, b, dense->cols_b, acc_b);
-        } else {
-            w = dot_bytes4(w, a, dense->cols_a, acc_a);
-            w = dot_bytes4(w, b, dense->cols_b, acc_b);
-        }
+        const int width = rows > 8 ? 16 : rows > 4 ? 8 : 4;    /* the layout pads the last block to it */
+        w = dot_block_bytes(w, width, a, dense->cols_a, acc_a);
+        w = dot_block_bytes(w, width, b, dense->cols_b, acc_b);
         for (r = 0; r < rows; r++, rq++) {
             out[row + r] = tr_requant_q14(rq->bias, acc_a[r], rq->mult_a, acc_b[r], rq->mult_b);
             if (rq2 != NULL) {

@@ -17,12 +17,12 @@ from tinyrnn.quantize.twin.params import DENSE_NAMES, KernelParams
 from tinyrnn.quantize.twin.cells import pad4, scratch_words, state_words
 
 ROW_BLOCK = 4   # rows per block in the row-pair layout; TR_ROW_BLOCK in tr_matvec_s16_s8.c
-BYTE_BLOCK = 8  # rows per block in the byte layout; TR_BYTE_BLOCK in tr_matvec_s16_s8.c
+BYTE_BLOCK = 16  # rows per block in the byte layout; TR_BYTE_BLOCK in tr_matvec_s16_s8.c
 # The generated C's weight layouts (TINYRNN_KERNEL_C_LAYOUT in firmware/kernels/tinyrnn.h names the one a kernel
 # build reads; quantize/targets.py Core.weight_layout the one of each core). Give a changed layout a new number:
 # the model hash covers kernel.bin, not these layouts.
 LAYOUT_PAIRS = 2   # int8 row pairs as int16 halfwords 256 w_B + w_A (SMLALD): Arm paths, plain C, hosts
-LAYOUT_BYTES = 3   # int8 weights, blocks of 8 rows, column-major inside a block (lb; mul; add): RV32IM
+LAYOUT_BYTES = 3   # int8 weights, blocks of 16 rows, column-major inside a block (lb; mul; add): RV32IM
 LAYOUTS = (LAYOUT_PAIRS, LAYOUT_BYTES)   # every model_data.c carries these (each under #if of the kernel's)
 C_LAYOUT = LAYOUT_PAIRS                   # the layout of the plain-C reference and of the host builds
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -78,7 +78,7 @@ def interleave_weights(w_a: np.ndarray, w_b: np.ndarray) -> np.ndarray:
 def byte_block_weights(w_a: np.ndarray, w_b: np.ndarray) -> np.ndarray:
     """Row-major int8 weights [W_a | W_b] -> the flat byte layout (LAYOUT_BYTES) of tr_matvec_s16_s8.c.
 
-    Blocks of BYTE_BLOCK rows (the last holds the remainder, padded with zero rows to 4 or 8 rows: its width);
+    Blocks of BYTE_BLOCK rows (the last holds the remainder, padded with zero rows to 4, 8 or 16 rows: its width);
     inside a block, input a's columns then input b's (no column padding), and per column the block's `width`
     weights one after the other (int8 array). Each sum stays exact in int32 (check_int32_sums).
     """
@@ -86,7 +86,7 @@ def byte_block_weights(w_a: np.ndarray, w_b: np.ndarray) -> np.ndarray:
     out = []
     for start in range(0, rows, BYTE_BLOCK):
         n = min(BYTE_BLOCK, rows - start)
-        width = BYTE_BLOCK if n > BYTE_BLOCK // 2 else BYTE_BLOCK // 2
+        width = 16 if n > 8 else 8 if n > 4 else 4
         for w in (w_a, w_b):
             block = np.zeros((width, w.shape[1]), dtype=np.int8)
             block[:n] = w[start:start + n]
@@ -119,7 +119,7 @@ def layout_weights(layout: int, w_a: np.ndarray, w_b: np.ndarray) -> np.ndarray:
 
 LAYOUT_CTYPE = {LAYOUT_PAIRS: "int16_t", LAYOUT_BYTES: "int8_t"}
 LAYOUT_TEXT = {LAYOUT_PAIRS: "int8 row pairs as int16 256 w_B + w_A, blocks of 4 rows",
-               LAYOUT_BYTES: "int8, blocks of 8 rows, column-major inside a block"}
+               LAYOUT_BYTES: "int8, blocks of 16 rows, column-major inside a block"}
 
 
 def _format_ints(values, per_line: int = 16, indent: str = "    ") -> str:

@@ -2,12 +2,12 @@
  * The RV32IM path of tr_matvec_s16_s8 in the byte layout (layout 3: ../tr_matvec_s16_s8.c has it and the reference
  * path; tr_fast_rv32.h hands this routine the full blocks). Twin: quantize/twin/params.py Dense.product.
  *
- * Every full block of 8 rows of a product (both inputs and the requantisation; the activation stays in C) in one
+ * Every full block of 16 rows of a product (both inputs and the requantisation; the activation stays in C) in one
  * call per product. The same integers as the reference:
  *  - a row's sum over one input in int32, exact for every model the generator writes this layout for
- *    (docs/quantization.md, "32-bit accumulation"): per column, the input loaded once (LH) and the block's 8
- *    weights (LB at offsets 0..7 of one walking pointer) each multiplied into its row's sum: 3 instructions a MAC,
- *    4 columns a turn (then the last 0..3 one at a time);
+ *    (docs/quantization.md, "32-bit accumulation"): per column, the input loaded once (LH) and the block's 16
+ *    weights (LB at offsets 0..15 of one walking pointer) each multiplied into its row's sum: 3 instructions a MAC,
+ *    4 columns a turn (then the last 0..3 one at a time): 199 instructions per 64 MACs;
  *  - the requantisation, the high word of bias + acc_a mult_a + acc_b mult_b: a MUL/MULH pair per product and
  *    the low words' carries (SLTU), 17 instructions a row; with a second requantisation (the GRU reset_after
  *    candidate, whose mult_b is 0: tr_kernels.h) the first output takes acc_a alone, 11, the second 11.
@@ -23,24 +23,25 @@
 
 #if TR_FAST_PATH_RV32
 
-/* Registers (ilp32): s0 the job, s1 the weights (walking), s2 rq, s3 out, s4 rq2 (0: none), s5 out2, s6 blocks
- * left; in an input's loop: a0 the input, a1 its columns, t5 the end of its 4-column turns, t3 the column's input,
- * t0 a product, the 8 row sums in a2..a5 and s7..s10. Input a's sums wait in the frame during input b. */
+/* Registers (ilp32): s0 the job, s1 the weights (walking); in an input's loop: a0 the input, a1 its columns, t5 the
+ * end of its 4-column turns, t3 the column's input, t0 a product, the 16 row sums in a2..a7 and s2..s11. Input a's
+ * sums wait in the frame during input b; during the requantisation a0 is rq, a1 out, t5 rq2, ra out2 (kept in the
+ * frame between blocks, with the blocks left). */
 #define job s0
 #define weights s1
-#define rq s2
-#define out s3
-#define rq2 s4
-#define out2 s5
-#define blocks s6
 #define input a0
 #define cols a1
 
-/* The frame: the callee-saved registers, ra, input a's 8 row sums. */
-#define F_SAVED 0                   /* s0..s10, 44 bytes */
-#define F_RA 44
-#define F_SUMS_A 48                 /* 8 words */
-#define F_SIZE 80                   /* a multiple of 16 (the ilp32 stack alignment) */
+/* The frame: the callee-saved registers, ra, input a's 16 row sums, the requantisation's pointers. */
+#define F_SAVED 0                   /* s0..s11, 48 bytes */
+#define F_RA 48
+#define F_SUMS_A 52                 /* 16 words */
+#define F_RQ 116
+#define F_OUT 120
+#define F_RQ2 124
+#define F_OUT2 128
+#define F_BLOCKS 132
+#define F_SIZE 144                  /* a multiple of 16 (the ilp32 stack alignment) */
 
 /* One weight: sum += w[off] * x. */
 .macro tr_rv32_mac off, x, sum
@@ -49,66 +50,74 @@
     add     \sum, \sum, t0
 .endm
 
-/* One column (its 8 weights at byte off of the block's walking pointer) times x into the 8 row sums. */
+/* One column (its 16 weights at byte off of the block's walking pointer) times x into the 16 row sums. */
 .macro tr_rv32_column off, x
     tr_rv32_mac (\off + 0), \x, a2
     tr_rv32_mac (\off + 1), \x, a3
     tr_rv32_mac (\off + 2), \x, a4
     tr_rv32_mac (\off + 3), \x, a5
-    tr_rv32_mac (\off + 4), \x, s7
-    tr_rv32_mac (\off + 5), \x, s8
-    tr_rv32_mac (\off + 6), \x, s9
-    tr_rv32_mac (\off + 7), \x, s10
+    tr_rv32_mac (\off + 4), \x, a6
+    tr_rv32_mac (\off + 5), \x, a7
+    tr_rv32_mac (\off + 6), \x, s2
+    tr_rv32_mac (\off + 7), \x, s3
+    tr_rv32_mac (\off + 8), \x, s4
+    tr_rv32_mac (\off + 9), \x, s5
+    tr_rv32_mac (\off + 10), \x, s6
+    tr_rv32_mac (\off + 11), \x, s7
+    tr_rv32_mac (\off + 12), \x, s8
+    tr_rv32_mac (\off + 13), \x, s9
+    tr_rv32_mac (\off + 14), \x, s10
+    tr_rv32_mac (\off + 15), \x, s11
 .endm
 
-/* Row k: out[k] = high word of bias + acc_a mult_a + acc_b mult_b (rq entry k). */
+/* Row k: out[k] = high word of bias + acc_a mult_a + acc_b mult_b (rq entry k; rq in a0, out in a1). */
 .macro tr_rv32_row k, acc_a, acc_b
-    lw      t0, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_LO)(rq)
-    lw      t1, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_HI)(rq)
-    lw      t2, (\k * TR_REQUANT_SIZE + TR_REQUANT_MULT_A)(rq)
-    lw      a6, (\k * TR_REQUANT_SIZE + TR_REQUANT_MULT_B)(rq)
-    mul     a7, \acc_a, t2
+    lw      t0, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_LO)(a0)
+    lw      t1, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_HI)(a0)
+    lw      t2, (\k * TR_REQUANT_SIZE + TR_REQUANT_MULT_A)(a0)
+    lw      t4, (\k * TR_REQUANT_SIZE + TR_REQUANT_MULT_B)(a0)
+    mul     t6, \acc_a, t2
     mulh    t2, \acc_a, t2
-    add     t0, t0, a7
-    sltu    a7, t0, a7                  /* the carry out of the low words */
+    add     t0, t0, t6
+    sltu    t6, t0, t6                  /* the carry out of the low words */
     add     t1, t1, t2
-    add     t1, t1, a7
-    mul     a7, \acc_b, a6
-    mulh    a6, \acc_b, a6
-    add     t0, t0, a7
-    sltu    a7, t0, a7
-    add     t1, t1, a6
-    add     t1, t1, a7
-    sw      t1, (4 * \k)(out)
+    add     t1, t1, t6
+    mul     t6, \acc_b, t4
+    mulh    t4, \acc_b, t4
+    add     t0, t0, t6
+    sltu    t6, t0, t6
+    add     t1, t1, t4
+    add     t1, t1, t6
+    sw      t1, (4 * \k)(a1)
 .endm
 
 /* Row k of a product with a second requantisation: out[k] = high word of bias + acc_a mult_a (mult_b is 0), and
- * out2[k] = high word of bias2 + acc_b mult_a2 (rq2 entry k). */
+ * out2[k] = high word of bias2 + acc_b mult_a2 (rq2 entry k; rq2 in t5, out2 in ra). */
 .macro tr_rv32_row_pair k, acc_a, acc_b
-    lw      t0, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_LO)(rq)
-    lw      t1, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_HI)(rq)
-    lw      t2, (\k * TR_REQUANT_SIZE + TR_REQUANT_MULT_A)(rq)
-    mul     a7, \acc_a, t2
+    lw      t0, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_LO)(a0)
+    lw      t1, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_HI)(a0)
+    lw      t2, (\k * TR_REQUANT_SIZE + TR_REQUANT_MULT_A)(a0)
+    mul     t4, \acc_a, t2
     mulh    t2, \acc_a, t2
-    add     t0, t0, a7
-    sltu    a7, t0, a7
+    add     t0, t0, t4
+    sltu    t4, t0, t4
     add     t1, t1, t2
-    add     t1, t1, a7
-    sw      t1, (4 * \k)(out)
-    lw      t0, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_LO)(rq2)
-    lw      t1, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_HI)(rq2)
-    lw      t2, (\k * TR_REQUANT_SIZE + TR_REQUANT_MULT_A)(rq2)
-    mul     a7, \acc_b, t2
+    add     t1, t1, t4
+    sw      t1, (4 * \k)(a1)
+    lw      t0, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_LO)(t5)
+    lw      t1, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_HI)(t5)
+    lw      t2, (\k * TR_REQUANT_SIZE + TR_REQUANT_MULT_A)(t5)
+    mul     t4, \acc_b, t2
     mulh    t2, \acc_b, t2
-    add     t0, t0, a7
-    sltu    a7, t0, a7
+    add     t0, t0, t4
+    sltu    t4, t0, t4
     add     t1, t1, t2
-    add     t1, t1, a7
-    sw      t1, (4 * \k)(out2)
+    add     t1, t1, t4
+    sw      t1, (4 * \k)(ra)
 .endm
 
-/* Row k's acc_a from frame word k. */
-.macro tr_rv32_rows_from_frame row_macro
+/* The block's 16 rows by row_macro, acc_a of row k from frame word k. */
+.macro tr_rv32_rows row_macro
     lw      t3, (F_SUMS_A + 0)(sp)
     \row_macro 0, t3, a2
     lw      t3, (F_SUMS_A + 4)(sp)
@@ -118,16 +127,32 @@
     lw      t3, (F_SUMS_A + 12)(sp)
     \row_macro 3, t3, a5
     lw      t3, (F_SUMS_A + 16)(sp)
-    \row_macro 4, t3, s7
+    \row_macro 4, t3, a6
     lw      t3, (F_SUMS_A + 20)(sp)
-    \row_macro 5, t3, s8
+    \row_macro 5, t3, a7
     lw      t3, (F_SUMS_A + 24)(sp)
-    \row_macro 6, t3, s9
+    \row_macro 6, t3, s2
     lw      t3, (F_SUMS_A + 28)(sp)
-    \row_macro 7, t3, s10
+    \row_macro 7, t3, s3
+    lw      t3, (F_SUMS_A + 32)(sp)
+    \row_macro 8, t3, s4
+    lw      t3, (F_SUMS_A + 36)(sp)
+    \row_macro 9, t3, s5
+    lw      t3, (F_SUMS_A + 40)(sp)
+    \row_macro 10, t3, s6
+    lw      t3, (F_SUMS_A + 44)(sp)
+    \row_macro 11, t3, s7
+    lw      t3, (F_SUMS_A + 48)(sp)
+    \row_macro 12, t3, s8
+    lw      t3, (F_SUMS_A + 52)(sp)
+    \row_macro 13, t3, s9
+    lw      t3, (F_SUMS_A + 56)(sp)
+    \row_macro 14, t3, s10
+    lw      t3, (F_SUMS_A + 60)(sp)
+    \row_macro 15, t3, s11
 .endm
 
-/* void tr_rv32_bytes_blocks(tr_rv32_job_t *job): every full block of 8 rows; writes back w and rq (advanced). */
+/* void tr_rv32_bytes_blocks(tr_rv32_job_t *job): every full block of 16 rows; writes back w and rq (advanced). */
     .section .text.tr_rv32_bytes_blocks, "ax", @progbits
     .p2align 2
     .globl  tr_rv32_bytes_blocks
@@ -145,14 +170,20 @@ tr_rv32_bytes_blocks:
     sw      s8, (F_SAVED + 32)(sp)
     sw      s9, (F_SAVED + 36)(sp)
     sw      s10, (F_SAVED + 40)(sp)
+    sw      s11, (F_SAVED + 44)(sp)
     sw      ra, F_RA(sp)
     mv      job, a0
     lw      weights, TR_RV32_JOB_W(job)
-    lw      rq, TR_RV32_JOB_RQ(job)
-    lw      out, TR_RV32_JOB_OUT(job)
-    lw      rq2, TR_RV32_JOB_RQ2(job)
-    lw      out2, TR_RV32_JOB_OUT2(job)
-    lw      blocks, TR_RV32_JOB_BLOCKS(job)
+    lw      t0, TR_RV32_JOB_RQ(job)
+    sw      t0, F_RQ(sp)
+    lw      t0, TR_RV32_JOB_OUT(job)
+    sw      t0, F_OUT(sp)
+    lw      t0, TR_RV32_JOB_RQ2(job)
+    sw      t0, F_RQ2(sp)
+    lw      t0, TR_RV32_JOB_OUT2(job)
+    sw      t0, F_OUT2(sp)
+    lw      t0, TR_RV32_JOB_BLOCKS(job)
+    sw      t0, F_BLOCKS(sp)
 .Lblock:
     lw      input, TR_RV32_JOB_A(job)
     lw      cols, TR_RV32_JOB_COLS_A(job)
@@ -161,27 +192,45 @@ tr_rv32_bytes_blocks:
     sw      a3, (F_SUMS_A + 4)(sp)
     sw      a4, (F_SUMS_A + 8)(sp)
     sw      a5, (F_SUMS_A + 12)(sp)
-    sw      s7, (F_SUMS_A + 16)(sp)
-    sw      s8, (F_SUMS_A + 20)(sp)
-    sw      s9, (F_SUMS_A + 24)(sp)
-    sw      s10, (F_SUMS_A + 28)(sp)
+    sw      a6, (F_SUMS_A + 16)(sp)
+    sw      a7, (F_SUMS_A + 20)(sp)
+    sw      s2, (F_SUMS_A + 24)(sp)
+    sw      s3, (F_SUMS_A + 28)(sp)
+    sw      s4, (F_SUMS_A + 32)(sp)
+    sw      s5, (F_SUMS_A + 36)(sp)
+    sw      s6, (F_SUMS_A + 40)(sp)
+    sw      s7, (F_SUMS_A + 44)(sp)
+    sw      s8, (F_SUMS_A + 48)(sp)
+    sw      s9, (F_SUMS_A + 52)(sp)
+    sw      s10, (F_SUMS_A + 56)(sp)
+    sw      s11, (F_SUMS_A + 60)(sp)
     lw      input, TR_RV32_JOB_B(job)
     lw      cols, TR_RV32_JOB_COLS_B(job)
     jal     ra, .Linput
-    bnez    rq2, .Lpair_rows
-    tr_rv32_rows_from_frame tr_rv32_row
+    lw      a0, F_RQ(sp)
+    lw      a1, F_OUT(sp)
+    lw      t5, F_RQ2(sp)
+    bnez    t5, .Lpair_rows
+    tr_rv32_rows tr_rv32_row
     j       .Lnext
 .Lpair_rows:
-    tr_rv32_rows_from_frame tr_rv32_row_pair
-    addi    rq2, rq2, 8 * TR_REQUANT_SIZE
-    addi    out2, out2, 32
+    lw      ra, F_OUT2(sp)
+    tr_rv32_rows tr_rv32_row_pair
+    addi    t5, t5, 16 * TR_REQUANT_SIZE
+    sw      t5, F_RQ2(sp)
+    addi    ra, ra, 64
+    sw      ra, F_OUT2(sp)
 .Lnext:
-    addi    rq, rq, 8 * TR_REQUANT_SIZE
-    addi    out, out, 32
-    addi    blocks, blocks, -1
-    bnez    blocks, .Lblock
+    addi    a0, a0, 16 * TR_REQUANT_SIZE
+    sw      a0, F_RQ(sp)
+    addi    a1, a1, 64
+    sw      a1, F_OUT(sp)
+    lw      t0, F_BLOCKS(sp)
+    addi    t0, t0, -1
+    sw      t0, F_BLOCKS(sp)
+    bnez    t0, .Lblock
     sw      weights, TR_RV32_JOB_W(job)
-    sw      rq, TR_RV32_JOB_RQ(job)
+    sw      a0, TR_RV32_JOB_RQ(job)
     lw      s0, (F_SAVED + 0)(sp)
     lw      s1, (F_SAVED + 4)(sp)
     lw      s2, (F_SAVED + 8)(sp)
@@ -193,21 +242,30 @@ tr_rv32_bytes_blocks:
     lw      s8, (F_SAVED + 32)(sp)
     lw      s9, (F_SAVED + 36)(sp)
     lw      s10, (F_SAVED + 40)(sp)
+    lw      s11, (F_SAVED + 44)(sp)
     lw      ra, F_RA(sp)
     addi    sp, sp, F_SIZE
     ret
 
-/* The input subroutine (its registers, called with JAL ra): the block's 8 row sums over `cols` columns of `input`
- * into a2..a5, s7..s10; advances the weights past them. */
+/* The input subroutine (its registers, called with JAL ra): the block's 16 row sums over `cols` columns of `input`
+ * into a2..a7, s2..s11; advances the weights past them. */
 .Linput:
     li      a2, 0
     li      a3, 0
     li      a4, 0
     li      a5, 0
+    li      a6, 0
+    li      a7, 0
+    li      s2, 0
+    li      s3, 0
+    li      s4, 0
+    li      s5, 0
+    li      s6, 0
     li      s7, 0
     li      s8, 0
     li      s9, 0
     li      s10, 0
+    li      s11, 0
     andi    t5, cols, -4                /* the columns of whole 4-column turns */
     slli    t5, t5, 1
     add     t5, t5, input
@@ -216,12 +274,12 @@ tr_rv32_bytes_blocks:
     lh      t3, 0(input)
     tr_rv32_column 0, t3
     lh      t3, 2(input)
-    tr_rv32_column 8, t3
-    lh      t3, 4(input)
     tr_rv32_column 16, t3
+    lh      t3, 4(input)
+    tr_rv32_column 32, t3
     lh      t3, 6(input)
-    tr_rv32_column 24, t3
-    addi    weights, weights, 32
+    tr_rv32_column 48, t3
+    addi    weights, weights, 64
     addi    input, input, 8
     bne     input, t5, 1b
 2:
@@ -230,7 +288,7 @@ tr_rv32_bytes_blocks:
 3:
     lh      t3, 0(input)
     tr_rv32_column 0, t3
-    addi    weights, weights, 8
+    addi    weights, weights, 16
     addi    input, input, 2
     addi    cols, cols, -1
     bnez    cols, 3b

@@ -1,6 +1,6 @@
 /*
  * The RV32IM path behind tr_fast.h (RV32IM, RV32IMC, RV32IMAC: a 32-bit multiplier, no 64-bit multiply-accumulate).
- * The kernels read the byte layout here (layout 3, tinyrnn.h TINYRNN_KERNEL_C_LAYOUT: int8 weights in blocks of 8
+ * The kernels read the byte layout here (layout 3, tinyrnn.h TINYRNN_KERNEL_C_LAYOUT: int8 weights in blocks of 16
  * rows, column-major), whose full blocks of a product (both inputs and the requantisation; the activation stays in
  * C) go to one call of the assembly routine tr_rv32_bytes_blocks (tr_bytes_rv32.S): a byte load, a multiply and an
  * add per MAC. The element-wise hooks decline: the reference C runs. Include tr_fast.h, not this file.
@@ -12,11 +12,11 @@
 
 #define TR_FAST_HEAD_OUTPUTS(fn) typedef char tr_fast_no_head_outputs  /* not needed: no layer-step hook */
 
-/* The full blocks of 8 rows of a product in the byte layout (tr_matvec_s16_s8.c, layout 3); advances row, w and
+/* The full blocks of 16 rows of a product in the byte layout (tr_matvec_s16_s8.c, layout 3); advances row, w and
  * rq past them (the remainder block follows in C). */
 #define TR_FAST_BYTE_BLOCKS(dense, rq2, a, b, out, out2, row, w, rq)                                          \
     do {                                                                                                      \
-        if ((dense)->rows >= 8) {                                                                             \
+        if ((dense)->rows >= 16) {                                                                             \
             tr_rv32_job_t job_;                                                                               \
             job_.w = (w);                                                                                     \
             job_.rq = (rq);                                                                                   \
@@ -27,9 +27,9 @@
             job_.out = (out);                                                                                 \
             job_.rq2 = (rq2);                                                                                 \
             job_.out2 = (out2);                                                                               \
-            job_.blocks = (dense)->rows / 8;                                                                  \
+            job_.blocks = (dense)->rows / 16;                                                                  \
             tr_rv32_bytes_blocks(&job_);                                                                      \
-            (row) = (dense)->rows - (dense)->rows % 8;                                                        \
+            (row) = (dense)->rows - (dense)->rows % 16;                                                        \
             (w) = job_.w;                                                                                     \
             (rq) = job_.rq;                                                                                   \
         }                                                                                                     \

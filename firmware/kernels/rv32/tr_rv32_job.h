@@ -24,7 +24,7 @@
 #include "../tr_kernels.h"
 #include "../tr_layout.h"
 
-/* The full blocks of 8 rows of one product in the byte layout (tinyrnn.h TINYRNN_KERNEL_C_LAYOUT 3).
+/* The full blocks of 16 rows of one product in the byte layout (tinyrnn.h TINYRNN_KERNEL_C_LAYOUT 3).
  * tr_rv32_bytes_blocks writes back w and rq (advanced past the full blocks). */
 typedef struct {
     const int8_t *w;                /* weights of the first block; advanced */
@@ -35,7 +35,7 @@ typedef struct {
     int32_t *out;                   /* first output row */
     const tr_requant_t *rq2;        /* NULL, or the second requantisation (out2 = (bias2 + acc_b mult_a2) >> 32) */
     int32_t *out2;                  /* first second output */
-    int32_t blocks;                 /* full blocks of 8 rows, >= 1 */
+    int32_t blocks;                 /* full blocks of 16 rows, >= 1 */
 } tr_rv32_job_t;
 
 void tr_rv32_bytes_blocks(tr_rv32_job_t *job);
