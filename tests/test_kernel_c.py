@@ -186,8 +186,9 @@ def test_cortex_m_strict_build_without_float(workdir, target):
 def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after, target):
     """The assembly paths run in unicorn over thousands of steps, versus the twin: the SXTB16/SMLAD path
     (Cortex-M4 build) and the Thumb-1 routine tr_m0_blocks (Cortex-M0 build; the remainder block of
-    units 18 takes the C path there); and the RV32IM routine tr_rv32_bytes_blocks (rv32 build, byte layout; the remainder block in C),
-    whose int32 sums' bound the extreme weights (every |w| = 127 against inputs at the int16 limits) test."""
+    units 18 takes the C path there); and the RV32IM routine tr_rv32_bytes_blocks (rv32 build, byte layout; the
+    remainder block in C), whose int32 sums' bound the extreme weights (every |w| = 127 against inputs at the int16
+    limits) test."""
     from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     name = f"dsp_{cell}_{reset_after}_{target}"
     # units 18: full 4-row blocks and a remainder block; d=7: padded columns
