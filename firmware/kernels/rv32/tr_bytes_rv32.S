@@ -7,7 +7,8 @@
  *  - a row's sum over one input in int32, exact for every model the generator writes this layout for
  *    (docs/quantization.md, "32-bit accumulation"): per column, the input loaded once (LH) and the block's 16
  *    weights (LB at offsets 0..15 of one walking pointer) each multiplied into its row's sum: 3 instructions a MAC,
- *    4 columns a turn (then the last 0..3 one at a time): 199 instructions per 64 MACs;
+ *    4 columns a turn (then the last 0..3 one at a time): 199 instructions per 64 MACs; the first column
+ *    of an input starts the sums (2 instructions a MAC);
  *  - the requantisation, the high word of bias + acc_a mult_a + acc_b mult_b: a MUL/MULH pair per product and
  *    the low words' carries (SLTU), 17 instructions a row; with a second requantisation (the GRU reset_after
  *    candidate, whose mult_b is 0: tr_kernels.h) the first output takes acc_a alone, 11, the second 11.
@@ -248,24 +249,46 @@ tr_rv32_bytes_blocks:
     ret
 
 /* The input subroutine (its registers, called with JAL ra): the block's 16 row sums over `cols` columns of `input`
- * into a2..a7, s2..s11; advances the weights past them. */
+ * into a2..a7, s2..s11; advances the weights past them. The first column starts the sums (MUL into them: no
+ * zeroing, no ADD); an input without columns gives zeros. */
 .Linput:
-    li      a2, 0
-    li      a3, 0
-    li      a4, 0
-    li      a5, 0
-    li      a6, 0
-    li      a7, 0
-    li      s2, 0
-    li      s3, 0
-    li      s4, 0
-    li      s5, 0
-    li      s6, 0
-    li      s7, 0
-    li      s8, 0
-    li      s9, 0
-    li      s10, 0
-    li      s11, 0
+    beqz    cols, .Lno_columns
+    lh      t3, 0(input)
+    lb      t0, 0(weights)
+    mul     a2, t0, t3
+    lb      t0, 1(weights)
+    mul     a3, t0, t3
+    lb      t0, 2(weights)
+    mul     a4, t0, t3
+    lb      t0, 3(weights)
+    mul     a5, t0, t3
+    lb      t0, 4(weights)
+    mul     a6, t0, t3
+    lb      t0, 5(weights)
+    mul     a7, t0, t3
+    lb      t0, 6(weights)
+    mul     s2, t0, t3
+    lb      t0, 7(weights)
+    mul     s3, t0, t3
+    lb      t0, 8(weights)
+    mul     s4, t0, t3
+    lb      t0, 9(weights)
+    mul     s5, t0, t3
+    lb      t0, 10(weights)
+    mul     s6, t0, t3
+    lb      t0, 11(weights)
+    mul     s7, t0, t3
+    lb      t0, 12(weights)
+    mul     s8, t0, t3
+    lb      t0, 13(weights)
+    mul     s9, t0, t3
+    lb      t0, 14(weights)
+    mul     s10, t0, t3
+    lb      t0, 15(weights)
+    mul     s11, t0, t3
+    addi    weights, weights, 16
+    addi    input, input, 2
+    addi    cols, cols, -1
     andi    t5, cols, -4                /* the columns of whole 4-column turns */
     slli    t5, t5, 1
     add     t5, t5, input
@@ -293,6 +316,24 @@ tr_rv32_bytes_blocks:
     addi    cols, cols, -1
     bnez    cols, 3b
 4:
+    ret
+.Lno_columns:
+    li      a2, 0
+    li      a3, 0
+    li      a4, 0
+    li      a5, 0
+    li      a6, 0
+    li      a7, 0
+    li      s2, 0
+    li      s3, 0
+    li      s4, 0
+    li      s5, 0
+    li      s6, 0
+    li      s7, 0
+    li      s8, 0
+    li      s9, 0
+    li      s10, 0
+    li      s11, 0
     ret
     .size   tr_rv32_bytes_blocks, . - tr_rv32_bytes_blocks
 
