@@ -27,6 +27,12 @@ class Core:
     unicorn_model: str | None = None  # unicorn CPU model of the bench (unicorn.arm_const / riscv_const name)
     boards: bool = True              # False: only the exported library's CMake toolchain knows it (no board)
 
+    @property
+    def weight_layout(self) -> int:
+        """The generated C's weight layout its kernel path reads (quantize/emit/c_code.py LAYOUTS, tinyrnn.h
+        TINYRNN_KERNEL_C_LAYOUT): the byte layout (3) on the rv32 path, the row-pair layout (2) elsewhere."""
+        return 3 if self.kernel_path == "rv32" else 2
+
 
 CORES: dict[str, Core] = {core.name: core for core in (
     Core("cortex-m0", "cortexm", "armv6-m", kernel_path="m0", bench="m0", unicorn_model="UC_CPU_ARM_CORTEX_M0"),
@@ -104,6 +110,23 @@ def natmod_arch(core: str, fpu: str = NO_FPU) -> str:
         # MicroPython's RISC-V emitter needs the C extension; its natmods are rv32imc (no atomics: ESP32-C3)
         return "rv32imc"
     raise ValueError(f"no MicroPython native architecture for {core}")
+
+
+def natmod_weight_layout(arch: str) -> int:
+    """The weight layout (Core.weight_layout) the natmod of MicroPython architecture `arch` reads; an architecture
+    no core here has (xtensawin, x64) compiles the plain-C path, which reads the row-pair layout (2)."""
+    layouts = {core.weight_layout for core in CORES.values() for fpu in (NO_FPU, *core.fpus)
+               if _natmod_arch_or_none(core.name, fpu) == arch}
+    if len(layouts) > 1:
+        raise ValueError(f"natmod architecture {arch!r} is shared by cores of weight layouts {sorted(layouts)}")
+    return layouts.pop() if layouts else 2
+
+
+def _natmod_arch_or_none(core: str, fpu: str) -> str | None:
+    try:
+        return natmod_arch(core, fpu)
+    except ValueError:
+        return None
 
 
 # ---- the generated copies -------------------------------------------------------------------------

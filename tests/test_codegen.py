@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 
+from tinyrnn.quantize import targets
 from tinyrnn.quantize.emit import c_code as codegen
 from tinyrnn.quantize.emit.export import export
 from tinyrnn.quantize.twin.params import KERNEL_BIN_MAGIC
@@ -126,21 +127,61 @@ def test_export_cli_one_line_errors(tmp_path):
 
 
 def test_c_layout_versions_match_and_mismatch_is_an_error(tmp_path):
-    """model_data.h carries TINYRNN_C_LAYOUT (codegen.C_LAYOUT); tinyrnn.h the kernels' layout; they must agree,
-    and model_data.c generated for another layout stops the compiler with a message that says what to do."""
+    """model_data.h declares every layout its model_data.c carries (codegen.LAYOUTS); tinyrnn.h names the kernels'
+    layout per path (3 on RV32IM, else 2: quantize/targets.py Core.weight_layout); model_data.c compiles the
+    kernels' one, and stops the compiler with a message that says what to do when it lacks it (or is older)."""
     from tinyrnn.quantize.toolchain import build
     kernel_h = (build.KERNELS_DIR / "tinyrnn.h").read_text()
-    assert int(re.search(r"#define TINYRNN_KERNEL_C_LAYOUT (\d+)", kernel_h).group(1)) == codegen.C_LAYOUT
+    assert [int(n) for n in re.findall(r"#define TINYRNN_KERNEL_C_LAYOUT (\d+)", kernel_h)] == [3, 2]
+    assert {core.weight_layout for core in targets.CORES.values() if core.kernel_path == "rv32"} == {3}
+    assert {core.weight_layout for core in targets.CORES.values() if core.kernel_path != "rv32"} == {2}
     art = make_artifact(tmp_path / "m", d=2, units=4, k=2, n=2, steps=4)
     export(art, progress=False)
     header = art / "c" / "model_data.h"
-    assert codegen.header_layout(header.read_text()) == codegen.C_LAYOUT
+    assert codegen.header_layouts(header.read_text()) == set(codegen.LAYOUTS)
     compile_c = ["gcc", *build.STRICT_FLAGS, "-fsyntax-only", f"-I{build.KERNELS_DIR}", f"-I{art / 'c'}",
                  str(art / "c" / "model_data.c")]
     assert subprocess.run(compile_c, capture_output=True, text=True).returncode == 0
-    header.write_text(header.read_text().replace(f"TINYRNN_C_LAYOUT {codegen.C_LAYOUT}", "TINYRNN_C_LAYOUT 1"))
+    current = header.read_text()
+    header.write_text(current.replace("#define TINYRNN_C_LAYOUT_2 1", ""))      # C without the hosts' layout
     bad = subprocess.run(compile_c, capture_output=True, text=True)
     assert bad.returncode != 0 and "re-run tinyrnn export" in bad.stderr
+    if build.toolchain_available("rv32"):                                       # the RV32 kernels read layout 3
+        rv32 = [build.targets.bench_tool("rv32", "gcc"), *build.BENCH_TARGETS["rv32"], "-ffreestanding",
+                *compile_c[1:]]
+        assert subprocess.run(rv32, capture_output=True, text=True).returncode == 0
+        header.write_text(current.replace("#define TINYRNN_C_LAYOUT_3 1", ""))
+        bad = subprocess.run(rv32, capture_output=True, text=True)
+        assert bad.returncode != 0 and "re-run tinyrnn export" in bad.stderr
+
+
+def test_byte_layout_is_column_major_blocks_of_16_rows():
+    """LAYOUT_BYTES: blocks of 16 rows (the last padded with zero rows to 4, 8 or 16), input a's columns then b's,
+    per column the block's weights in row order; int8."""
+    rng = np.random.default_rng(3)
+    for rows, cols_a, cols_b in ((8, 3, 5), (13, 6, 0), (4, 1, 2), (3, 2, 2), (17, 5, 7), (16, 2, 3), (37, 4, 1)):
+        wa = rng.integers(-127, 128, (rows, cols_a)).astype(np.int8)
+        wb = rng.integers(-127, 128, (rows, cols_b)).astype(np.int8)
+        flat = codegen.layout_weights(codegen.LAYOUT_BYTES, wa, wb)
+        assert flat.dtype == np.int8
+        at = 0
+        for start in range(0, rows, 16):
+            n = min(16, rows - start)
+            width = 16 if n > 8 else 8 if n > 4 else 4
+            for w in (wa, wb):
+                for c in range(w.shape[1]):
+                    column = flat[at:at + width]
+                    assert list(column[:n]) == list(w[start:start + n, c]) and not column[n:].any()
+                    at += width
+        assert at == flat.size
+
+
+def test_byte_layout_refuses_rows_whose_int32_sums_could_overflow():
+    """Sum |w| * 2^15 must stay below 2^31 per row and input (docs/quantization.md, "32-bit accumulation")."""
+    ok = np.full((1, 516), 127, dtype=np.int8)          # sum |w| = 65,532 <= 65,535
+    codegen.layout_weights(codegen.LAYOUT_BYTES, ok, ok[:, :0])
+    with pytest.raises(ValueError, match="overflow"):
+        codegen.layout_weights(codegen.LAYOUT_BYTES, np.full((1, 517), 127, dtype=np.int8), ok[:, :0])
 
 
 def test_ensure_exported_regenerates_c_of_another_layout(tmp_path, capsys):
@@ -151,7 +192,7 @@ def test_ensure_exported_regenerates_c_of_another_layout(tmp_path, capsys):
     current = header.read_text()
     ensure_exported(art)                                              # current layout: left alone
     assert capsys.readouterr().out == ""
-    header.write_text(current.replace(f"#define TINYRNN_C_LAYOUT {codegen.C_LAYOUT}", ""))   # pre-versioning C
+    header.write_text(current.replace("#define TINYRNN_C_LAYOUT_3 1", ""))   # C without the RV32 layout
     ensure_exported(art)
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "regenerating C" in out and "layout" in out

@@ -188,8 +188,8 @@ def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after, target)
     (Cortex-M4 build) and the Thumb-1 routine tr_m0_blocks (Cortex-M0 build; the remainder block of
     units 18 takes the C path there), the Thumb-2 routine tr_v7m_blocks (Cortex-M3 build: SMLAL into a 64-bit S per
     row pair, whose acc_B = (S >> 8) - (acc_A >> 8) the int16 extremes and |w| = 127 rows exercise); and the
-    RV32IM routine tr_rv32_blocks (rv32 build; the remainder block in C),
-    whose int32 sums' bound the extreme weights (every |w| = 127 against inputs at the int16 limits) test."""
+    RV32IM routine tr_rv32_bytes_blocks (rv32 build, byte layout; the remainder block in C), whose int32 sums'
+    bound the extreme weights (every |w| = 127 against inputs at the int16 limits) test."""
     from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     name = f"dsp_{cell}_{reset_after}_{target}"
     # units 18: full 4-row blocks and a remainder block; d=7: padded columns
@@ -232,9 +232,9 @@ def test_m4_dsp_loop_entries_match_twin(workdir, cell, reset_after, d, units, ta
     into layer 2) take the M4 half-group ending after 0, 1 and 2 full groups; GRU h = 10 leaves its layer
     step to tr_gru_step (the candidate's 2 full blocks fused, 2 units to C). The Cortex-M3 build runs tr_v7m_blocks
     at every width (1..10 groups a pass of its group loop each, the head with no second input, the GRU candidate's
-    second outputs, remainder blocks of 1..3 rows in C). The RV32 build runs tr_rv32_blocks
-    at every width: input widths with 1 or 2 columns in the last group (d = 2, 13, 1, 6, 5, 9; h = 10 into layer 2)
-    take its half group, the others (d = 3, 4, 7) its whole groups only."""
+    second outputs, remainder blocks of 1..3 rows in C). The RV32 build runs tr_rv32_bytes_blocks
+    at every width: its 4-column turns and the last 0..3 columns one at a time (d = 1..13; h = 4..40), full 8-row
+    blocks and remainders of width 4 and 8 in C (units 4, 10, 12, 18, 20, 28, 36)."""
     from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     name = f"entry_{cell}_{reset_after}_{d}_{units}_{target}"
     art, twin = make_model(workdir, name, cell=cell, reset_after=reset_after, d=d, units=units, k=4, layers=2)

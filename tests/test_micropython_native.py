@@ -200,6 +200,23 @@ def test_c_image_layout(tmp_path):
     np.testing.assert_array_equal(requant["a"], gates.mult_a)
 
 
+def test_c_image_in_the_rv32_byte_layout(tmp_path):
+    """For an rv32imc natmod, kernel_c.bin holds layout 3 (int8 bytes, its header says so): what the natmod's
+    kernels read there (quantize/targets.py natmod_weight_layout)."""
+    from tinyrnn.quantize import targets
+    from tinyrnn.quantize.emit.c_code import LAYOUT_BYTES, byte_block_weights
+    assert targets.natmod_weight_layout("rv32imc") == LAYOUT_BYTES
+    assert {targets.natmod_weight_layout(a) for a in ("armv6m", "armv7m", "armv7emsp", "x64")} == {C_LAYOUT}
+    params = TwinModel.from_artifact_dir(make_artifact(tmp_path / "m", cell="gru", units=12, n=2, steps=4,
+                                                       seed=5)).params
+    data = c_image_bytes(params, LAYOUT_BYTES)
+    assert struct.unpack_from(C_IMAGE_HEADER.format, data, 0)[2] == LAYOUT_BYTES
+    _, _, _, _, w_off, w_len, _, _ = struct.unpack_from(C_IMAGE_PRODUCT.format, data, 44)
+    gates = params.layers[0]["gates"]
+    stored = np.frombuffer(data[w_off:w_off + w_len], dtype=np.int8)
+    np.testing.assert_array_equal(stored, byte_block_weights(gates.weights_a, gates.weights_b))
+
+
 # Instructions a natmod for the architecture must not hold: rv32imc firmwares (ESP32-C3) have no atomics (A) and
 # no FPU; py/dynruntime.mk compiles for rv32imac, which the kernels' C never needs the A of.
 FORBIDDEN = {"rv32imc": re.compile(r"^(lr|sc|amo[a-z]+)\.w|^f(?!ence)[a-z.]+$")}

@@ -84,7 +84,7 @@ def test_kernel_paths_follow_the_compilers_target_macros():
 @pytest.mark.skipif(not build.toolchain_available("rv32"), reason="riscv64-unknown-elf-gcc not installed")
 def test_riscv_kernel_paths_are_what_tr_fast_path_picks():
     """For each RISC-V core the table's kernel path is tr_fast_path.h's TR_KERNEL_PATH under that core's flags:
-    "rv32" where the M extension is there (tr_rv32_blocks multiplies), plain "c" on RV32I."""
+    "rv32" where the M extension is there (tr_rv32_bytes_blocks multiplies), plain "c" on RV32I."""
     gcc = targets.bench_tool("rv32", "gcc")
     for core in targets.CORES.values():
         if core.family != "riscv":

@@ -21,10 +21,18 @@
 extern "C" {
 #endif
 
-/* The weight layout these kernels read (tr_matvec_s16_s8.c). A generated model_data.h declares the layout it
- * was written in (TINYRNN_C_LAYOUT) and model_data.c refuses to compile when they differ; the generator's
- * copy is quantize/emit/c_code.py C_LAYOUT. */
+#include "tr_fast_path.h"
+
+/* The weight layout these kernels read (tr_matvec_s16_s8.c), chosen per core: 3 (int8 bytes, blocks of 16 rows
+ * column-major) on the RV32IM path, 2 (int8 row pairs as int16 halfwords) everywhere else. A generated
+ * model_data.h declares the layouts its model_data.c carries (TINYRNN_C_LAYOUT_<n>) and model_data.c compiles
+ * the one named here, or refuses to compile; the generator's copies: quantize/emit/c_code.py LAYOUTS, and
+ * quantize/targets.py Core.weight_layout per core. */
+#if TR_FAST_PATH_RV32
+#define TINYRNN_KERNEL_C_LAYOUT 3
+#else
 #define TINYRNN_KERNEL_C_LAYOUT 2
+#endif
 
 /* Cell kinds (TINYRNN_CELL_ID); the numbers are kernel.json's cell_id (quantize/twin/params.py CELL_IDS). */
 enum tinyrnn_cell {
@@ -52,8 +60,8 @@ typedef struct {
     uint16_t rows;                      /* output rows, >= 1 */
     uint16_t cols_a;                    /* columns fed by input vector a (stored padded to a multiple of 4) */
     uint16_t cols_b;                    /* columns fed by input vector b, 0 when there is no b */
-    const int16_t *weights;             /* int8 weights of row pairs as halfwords 256 w_B + w_A, in the
-                                         * generator's row-block layout (tr_matvec_s16_s8.c) */
+    const void *weights;                /* int8 weights in layout TINYRNN_KERNEL_C_LAYOUT (tr_matvec_s16_s8.c):
+                                         * int16 halfwords 256 w_B + w_A of row pairs (2), or int8 (3) */
     const tr_requant_t *requant;        /* [rows] requantisation parameters */
 } tr_dense_t;
 

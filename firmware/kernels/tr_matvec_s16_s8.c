@@ -15,11 +15,13 @@
  * floor shifts: S = 256 acc_B + acc_A). One pointer walks the weights from start to end, and every input
  * word loaded is used by the block's 4 rows.
  *
- * Five paths share this layout (chosen in tr_fast.h): the DSP path (Cortex-M4/M7/M33,
+ * This is layout 2 (tinyrnn.h TINYRNN_KERNEL_C_LAYOUT; the RV32IM path reads layout 3, the byte layout, below).
+ * Four paths share it (chosen in tr_fast.h): the DSP path (Cortex-M4/M7/M33,
  * tr_dsp_blocks in arm_dsp/tr_matvec_s16_s8_dsp.S), the Thumb-1 path (Cortex-M0/M0+, tr_m0_blocks in
  * armv6m/tr_matvec_s16_s8_m0.S), the Thumb-2 path (Cortex-M3, tr_v7m_blocks in armv7m/tr_matvec_s16_s8_v7m.S:
- * this file's 64-bit S per halfword with SMLAL), the RV32IM path (tr_rv32_blocks in rv32/tr_matvec_s16_s8_rv32.S) and the plain-C
- * reference path here (other cores, and the remainder block of 1..3 rows on the assembly paths). Integer sums do not depend on their order, so all give the same bits.
+ * this file's 64-bit S per halfword with SMLAL) and the plain-C reference path here (other cores, and the
+ * remainder block of 1..3 rows on the assembly paths). Integer sums do not depend on their order, so all give
+ * the same bits.
  */
 #include <stddef.h>
 
@@ -28,6 +30,7 @@
 #include "tr_kernels.h"
 #include "tr_tables.h"
 
+#if TINYRNN_KERNEL_C_LAYOUT == 2
 #define TR_ROW_BLOCK 4   /* quantize/emit/c_code.py ROW_BLOCK; tr_m0_blocks and tr_dsp_blocks are written for 4 */
 
 /* The plain-C reading of a row pair. w_A is the low byte of each halfword h = 256 w_B + w_A. Where the core
@@ -110,6 +113,8 @@ static const int16_t *dot_block_c(const int16_t *w, int rows, const int16_t *v, 
 }
 
 
+#endif /* TINYRNN_KERNEL_C_LAYOUT == 2 */
+
 /* Apply activation `act` in place to out[from..rows-1] (the rows not activated yet); TR_ACT_LSTM: sigmoid on
  * the i and f rows, tanh on g, sigmoid on o (rows / 4 each). */
 static void activate(int32_t *out, int from, int rows, int act)
@@ -128,6 +133,7 @@ static void activate(int32_t *out, int from, int rows, int act)
     }
 }
 
+#if TINYRNN_KERNEL_C_LAYOUT == 2
 /* The product of `dense` with out[j] = act(row j), or with rq2 != NULL both sums kept apart:
  * out[j] = (bias + acc_a * mult_a + acc_b * mult_b) >> 32 and out2[j] = (rq2 bias + acc_b * rq2 mult_a) >> 32.
  * gru != NULL (with rq2; the GRU reset_after candidate): where an optimized path does full blocks, it may go on
@@ -165,6 +171,104 @@ static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_
     }
     return fused;
 }
+
+#else /* TINYRNN_KERNEL_C_LAYOUT 3: the byte layout of the RV32IM path */
+
+/*
+ * Byte layout (quantize/emit/c_code.py `byte_block_weights`): rows in blocks of TR_BYTE_BLOCK (the last holds the
+ * remainder, padded with zero rows to a width of 4, 8 or 16); inside a block, input a's columns then input b's (not
+ * padded), and for each column the block's `width` int8 weights one after the other. One pointer walks them; a
+ * column's input is loaded once for the block's rows and each MAC is a byte load, a multiply and an add (RV32IM
+ * has no 64-bit multiply-accumulate and no packed halfword product to gain from). Each row's sum over one input
+ * is exact in int32 (docs/quantization.md, "32-bit accumulation").
+ */
+#define TR_BYTE_BLOCK 16    /* quantize/emit/c_code.py BYTE_BLOCK */
+
+/* One column of a block of 8 rows: w[0..7] times x into s0..s7. */
+#define TR_BYTES8_MAC(w, x)                                                                          \
+    do {                                                                                             \
+        s0 += (w)[0] * (x), s1 += (w)[1] * (x), s2 += (w)[2] * (x), s3 += (w)[3] * (x);              \
+        s4 += (w)[4] * (x), s5 += (w)[5] * (x), s6 += (w)[6] * (x), s7 += (w)[7] * (x);              \
+    } while (0)
+
+/* GCC's scheduler would load the 16 weights of two columns before their products and spill the sums: a compiler
+ * barrier (no instruction) keeps each column's loads beside its products. */
+#if defined(__GNUC__)
+#define TR_COLUMN_BARRIER() __asm__ volatile("" ::: "memory")
+#else
+#define TR_COLUMN_BARRIER() ((void)0)
+#endif
+
+/* The sums of 8 rows over the `cols` columns of v, into acc[0..7]: each column's 8 weights at w, w + stride, ... */
+static void dot_bytes8(const int8_t *w, int stride, const int16_t *v, int cols, int32_t *acc)
+{
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    for (; cols >= 2; cols -= 2, v += 2, w += 2 * stride) {     /* two columns a turn: half the loop overhead */
+        const int32_t x0 = v[0], x1 = v[1];
+        TR_BYTES8_MAC(w, x0);
+        TR_COLUMN_BARRIER();
+        TR_BYTES8_MAC(w + stride, x1);
+        TR_COLUMN_BARRIER();
+    }
+    if (cols > 0) {
+        const int32_t x0 = v[0];
+        TR_BYTES8_MAC(w, x0);
+    }
+    acc[0] = s0, acc[1] = s1, acc[2] = s2, acc[3] = s3, acc[4] = s4, acc[5] = s5, acc[6] = s6, acc[7] = s7;
+}
+
+/* The same for 4 rows (stride 4), into acc[0..3]. */
+static void dot_bytes4(const int8_t *w, const int16_t *v, int cols, int32_t *acc)
+{
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (; cols > 0; cols--, v++, w += 4) {
+        const int32_t x = v[0];
+        s0 += w[0] * x, s1 += w[1] * x, s2 += w[2] * x, s3 += w[3] * x;
+    }
+    acc[0] = s0, acc[1] = s1, acc[2] = s2, acc[3] = s3;
+}
+
+/* The sums of a block of `width` rows (4, 8 or 16) over one input, into acc[0..width-1]; returns the weights after
+ * them. */
+static const int8_t *dot_block_bytes(const int8_t *w, int width, const int16_t *v, int cols, int32_t *acc)
+{
+    if (width == 4) {
+        dot_bytes4(w, v, cols, acc);
+    } else {
+        dot_bytes8(w, width, v, cols, acc);
+        if (width == 16) {
+            dot_bytes8(w + 8, width, v, cols, acc + 8);
+        }
+    }
+    return w + width * cols;
+}
+
+/* As the layout-2 matvec below (the same integers); the full blocks in tr_fast_rv32.h's routine. */
+static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_t *a, const int16_t *b,
+                  int32_t *out, int32_t *out2, int act, const tr_gru_update_t *gru)
+{
+    const int8_t *w = dense->weights;
+    const tr_requant_t *rq = dense->requant;
+    int row = 0, r;
+    (void)gru;                                          /* no fused cell update: every row goes to out/out2 */
+    TR_FAST_BYTE_BLOCKS(dense, rq2, a, b, out, out2, row, w, rq);
+    for (; row < dense->rows; row += TR_BYTE_BLOCK) {
+        const int rows = dense->rows - row < TR_BYTE_BLOCK ? dense->rows - row : TR_BYTE_BLOCK;
+        int32_t acc_a[TR_BYTE_BLOCK], acc_b[TR_BYTE_BLOCK];
+        const int width = rows > 8 ? 16 : rows > 4 ? 8 : 4;    /* the layout pads the last block to it */
+        w = dot_block_bytes(w, width, a, dense->cols_a, acc_a);
+        w = dot_block_bytes(w, width, b, dense->cols_b, acc_b);
+        for (r = 0; r < rows; r++, rq++) {
+            out[row + r] = tr_requant_q14(rq->bias, acc_a[r], rq->mult_a, acc_b[r], rq->mult_b);
+            if (rq2 != NULL) {
+                out2[row + r] = tr_requant_q14(rq2[row + r].bias, 0, 0, acc_b[r], rq2[row + r].mult_a);
+            }
+        }
+    }
+    activate(out, 0, dense->rows, act);
+    return 0;
+}
+#endif /* TINYRNN_KERNEL_C_LAYOUT */
 
 void tr_matvec_s16_s8(const tr_dense_t *dense, const int16_t *a, const int16_t *b, int32_t *out, int act)
 {

@@ -14,7 +14,7 @@ from pathlib import Path
 from tinyrnn.host.defaults import firmware_build_dir
 from tinyrnn.quantize.artifact import Artifact
 from tinyrnn.quantize.errors import BuildFailed, TinyRNNError, ToolMissing
-from tinyrnn.quantize.emit.c_code import C_LAYOUT, header_layout
+from tinyrnn.quantize.emit.c_code import LAYOUTS, header_layouts
 from tinyrnn.quantize.emit.export import export
 from tinyrnn.quantize.toolchain.build import BuildError
 from tinyrnn.quantize.twin.params import UnsupportedModel
@@ -52,14 +52,14 @@ def elf_path(board_name, model_dir=None):
 
 def ensure_exported(model_dir):
     """Generate the model's C (as `tinyrnn export` does) if the artifact directory has none yet, or has C
-    generated for another weight layout than these kernels read (TINYRNN_C_LAYOUT vs emit.c_code.C_LAYOUT)."""
+    generated without every weight layout the kernels may read (TINYRNN_C_LAYOUT_<n> vs emit.c_code.LAYOUTS)."""
     header = model_dir / "c" / "model_data.h"
     if header.is_file():
-        layout = header_layout(header.read_text(errors="replace"))
-        if layout == C_LAYOUT:
+        layouts = header_layouts(header.read_text(errors="replace"))
+        if layouts >= set(LAYOUTS):
             return
-        print(f"regenerating C for {model_dir}: it has weight layout {layout or 'unversioned'}, the kernels "
-              f"read layout {C_LAYOUT} (tinyrnn export)", flush=True)
+        print(f"regenerating C for {model_dir}: it has weight layouts {sorted(layouts) or 'unversioned'}, the "
+              f"kernels read layouts {list(LAYOUTS)} (tinyrnn export)", flush=True)
     else:
         print(f"generating C for {model_dir} (tinyrnn export)", flush=True)
     try:

@@ -16,11 +16,15 @@ from tinyrnn.quantize.twin import fixedpoint as fp
 from tinyrnn.quantize.twin.params import DENSE_NAMES, KernelParams
 from tinyrnn.quantize.twin.cells import pad4, scratch_words, state_words
 
-ROW_BLOCK = 4   # rows per block in the weight layout; TR_ROW_BLOCK in tr_matvec_s16_s8.c
-# Version of the generated C's weight layout (TINYRNN_C_LAYOUT in model_data.h). Bump it, together with
-# TINYRNN_KERNEL_C_LAYOUT in firmware/kernels/tinyrnn.h, whenever the arrays' layout or types change: the
-# model hash covers kernel.bin, not this layout. 2: int8 row pairs as int16 halfwords (SMLALD).
-C_LAYOUT = 2
+ROW_BLOCK = 4   # rows per block in the row-pair layout; TR_ROW_BLOCK in tr_matvec_s16_s8.c
+BYTE_BLOCK = 16  # rows per block in the byte layout; TR_BYTE_BLOCK in tr_matvec_s16_s8.c
+# The generated C's weight layouts (TINYRNN_KERNEL_C_LAYOUT in firmware/kernels/tinyrnn.h names the one a kernel
+# build reads; quantize/targets.py Core.weight_layout the one of each core). Give a changed layout a new number:
+# the model hash covers kernel.bin, not these layouts.
+LAYOUT_PAIRS = 2   # int8 row pairs as int16 halfwords 256 w_B + w_A (SMLALD): Arm paths, plain C, hosts
+LAYOUT_BYTES = 3   # int8 weights, blocks of 16 rows, column-major inside a block (lb; mul; add): RV32IM
+LAYOUTS = (LAYOUT_PAIRS, LAYOUT_BYTES)   # every model_data.c carries these (each under #if of the kernel's)
+C_LAYOUT = LAYOUT_PAIRS                   # the layout of the plain-C reference and of the host builds
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _ALIGN_MACRO = """#if defined(__GNUC__) || defined(__clang__)
 #define TINYRNN_ALIGN(n) __attribute__((aligned(n)))
@@ -29,16 +33,15 @@ _ALIGN_MACRO = """#if defined(__GNUC__) || defined(__clang__)
 #endif"""
 
 
-LAYOUT_CHECK = """#if !defined(TINYRNN_C_LAYOUT) || TINYRNN_C_LAYOUT != TINYRNN_KERNEL_C_LAYOUT
-#error "model_data.c was generated for another kernel layout: re-run tinyrnn export <dir>"
-#endif"""
-LAYOUT_DEFINE = re.compile(r"^#define TINYRNN_C_LAYOUT (\d+)", re.MULTILINE)
+LAYOUT_ERROR = ('#error "model_data.c holds no weights in the layout these kernels read (TINYRNN_KERNEL_C_LAYOUT): '
+                're-run tinyrnn export <dir>"')
+LAYOUT_DEFINE = re.compile(r"^#define TINYRNN_C_LAYOUT_(\d+) 1", re.MULTILINE)
 
 
-def header_layout(text: str):
-    """The TINYRNN_C_LAYOUT a generated model_data.h declares, or None (generated before it existed)."""
-    match = LAYOUT_DEFINE.search(text)
-    return int(match.group(1)) if match else None
+def header_layouts(text: str) -> set:
+    """The weight layouts a generated model_data.h declares it carries (TINYRNN_C_LAYOUT_<n>); empty for C
+    generated before this versioning (one layout, 2, declared as TINYRNN_C_LAYOUT)."""
+    return {int(n) for n in LAYOUT_DEFINE.findall(text)}
 
 
 def c_identifier(name: str) -> str:
@@ -70,6 +73,53 @@ def interleave_weights(w_a: np.ndarray, w_b: np.ndarray) -> np.ndarray:
                     half = 256 * padded[p + 1, g:g + 4] + padded[p, g:g + 4]   # 256 w_B + w_A, c0..c3
                     out.append(half.astype(np.int16))
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int16)
+
+
+def byte_block_weights(w_a: np.ndarray, w_b: np.ndarray) -> np.ndarray:
+    """Row-major int8 weights [W_a | W_b] -> the flat byte layout (LAYOUT_BYTES) of tr_matvec_s16_s8.c.
+
+    Blocks of BYTE_BLOCK rows (the last holds the remainder, padded with zero rows to 4, 8 or 16 rows: its width);
+    inside a block, input a's columns then input b's (no column padding), and per column the block's `width`
+    weights one after the other (int8 array). Each sum stays exact in int32 (check_int32_sums).
+    """
+    rows = w_a.shape[0]
+    out = []
+    for start in range(0, rows, BYTE_BLOCK):
+        n = min(BYTE_BLOCK, rows - start)
+        width = 16 if n > 8 else 8 if n > 4 else 4
+        for w in (w_a, w_b):
+            block = np.zeros((width, w.shape[1]), dtype=np.int8)
+            block[:n] = w[start:start + n]
+            out.append(block.T.reshape(-1))
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int8)
+
+
+INT16_MAGNITUDE = 1 << 15     # |x| of any kernel input (int16)
+
+
+def check_int32_sums(w: np.ndarray) -> None:
+    """The byte layout's kernels sum a row over one input in int32: exact when sum |w| * 2^15 < 2^31 for every
+    row (docs/quantization.md, "32-bit accumulation"). The quantizer's refusals (|w| <= 127, inputs of at most
+    256 columns) already give < 2^30; this keeps the generator from emitting C that could overflow otherwise."""
+    worst = int(np.abs(w.astype(np.int64)).sum(axis=1).max(initial=0))
+    if worst * INT16_MAGNITUDE >= 1 << 31:
+        raise ValueError(f"a row's sum |w| = {worst} could overflow an int32 sum (limit {(1 << 16) - 1})")
+
+
+def layout_weights(layout: int, w_a: np.ndarray, w_b: np.ndarray) -> np.ndarray:
+    """A product's weights [W_a | W_b] in one of LAYOUTS (the C type: LAYOUT_CTYPE)."""
+    if layout == LAYOUT_PAIRS:
+        return interleave_weights(w_a, w_b)
+    if layout == LAYOUT_BYTES:
+        check_int32_sums(w_a)
+        check_int32_sums(w_b)
+        return byte_block_weights(w_a, w_b)
+    raise ValueError(f"no weight layout {layout} (known: {LAYOUTS})")
+
+
+LAYOUT_CTYPE = {LAYOUT_PAIRS: "int16_t", LAYOUT_BYTES: "int8_t"}
+LAYOUT_TEXT = {LAYOUT_PAIRS: "int8 row pairs as int16 256 w_B + w_A, blocks of 4 rows",
+               LAYOUT_BYTES: "int8, blocks of 16 rows, column-major inside a block"}
 
 
 def _format_ints(values, per_line: int = 16, indent: str = "    ") -> str:
@@ -173,7 +223,6 @@ def model_header(params: KernelParams, source: str) -> str:
     p = params
     macros = [
         ("TINYRNN_MODEL_HASH", f'"{p.model_hash}"', "first 8 bytes of SHA-256 over kernel.bin"),
-        ("TINYRNN_C_LAYOUT", C_LAYOUT, "weight layout of this C: TINYRNN_KERNEL_C_LAYOUT in tinyrnn.h"),
         ("TINYRNN_INPUT_DIM", p.input_dim, "int16 inputs per step"),
         ("TINYRNN_OUTPUT_DIM", p.output_dim, "int32 outputs per step"),
         ("TINYRNN_UNITS", p.units, "units per layer"),
@@ -190,6 +239,8 @@ def model_header(params: KernelParams, source: str) -> str:
              "#ifndef TINYRNN_MODEL_DATA_H", "#define TINYRNN_MODEL_DATA_H", "", '#include "tinyrnn.h"', ""]
     for name, value, comment in macros:
         lines.append(f"#define {name} {value}  /* {comment} */")
+    lines += [f"#define TINYRNN_C_LAYOUT_{layout} 1  /* model_data.c holds the weights in layout {layout}: "
+              f"{LAYOUT_TEXT[layout]} */" for layout in LAYOUTS]
     lines += ["", "extern const tinyrnn_model_t tinyrnn_model;", "", "#endif /* TINYRNN_MODEL_DATA_H */", ""]
     return "\n".join(lines)
 
@@ -211,24 +262,27 @@ def c_layout(params: KernelParams, layer: dict) -> dict:
     return out
 
 
-def _dense_arrays(prefix: str, dense, stored=None) -> tuple[str, str]:
-    """(array definitions, tr_dense_t initializer) of one product; `stored` as from c_layout."""
+def _dense_arrays(prefix: str, dense, stored=None) -> tuple[dict, str, str]:
+    """({layout: weight array definition}, requant array definition, tr_dense_t initializer) of one product;
+    `stored` as from c_layout."""
     rows, w_a, w_b = stored if stored is not None else (dense.rows, dense.weights_a, dense.weights_b)
     name_w, name_q = f"tinyrnn_{prefix}_weights", f"tinyrnn_{prefix}_requant"
     cols_a = w_a.shape[1]
+    weights = {}
     if w_b is None:                                      # requantisation only (weights in another product)
-        text, name_w, cols_b = "", "0", 0
+        name_w, cols_b = "0", 0
     else:
         cols_b = w_b.shape[1]
-        text = c_array("int16_t", name_w, interleave_weights(w_a, w_b),
-                       f"{prefix}: {rows} rows x ({cols_a} + {cols_b}) columns, int8 row pairs as 256 w_B + w_A, "
-                       "tr_matvec_s16_s8 layout")
+        for layout in LAYOUTS:
+            weights[layout] = c_array(LAYOUT_CTYPE[layout], name_w, layout_weights(layout, w_a, w_b),
+                                      f"{prefix}: {rows} rows x ({cols_a} + {cols_b}) columns, "
+                                      f"{LAYOUT_TEXT[layout]}")
     entries = "\n".join(f"    {{{int(b)}LL, {int(ma)}, {int(mb)}}},"
                         for b, ma, mb in zip(dense.bias, dense.mult_a, dense.mult_b))
-    text += (f"/* {prefix}: per row {{bias Q46 + 2^31, input multiplier, recurrent multiplier}} */\n"
-             f"static const tr_requant_t {c_identifier(name_q)}[{rows}] TINYRNN_ALIGN(8) = {{\n{entries}\n}};\n")
+    requant = (f"/* {prefix}: per row {{bias Q46 + 2^31, input multiplier, recurrent multiplier}} */\n"
+               f"static const tr_requant_t {c_identifier(name_q)}[{rows}] TINYRNN_ALIGN(8) = {{\n{entries}\n}};\n")
     init = f"{{{rows}, {cols_a}, {cols_b}, {name_w}, {name_q}}}"
-    return text, init
+    return weights, requant, init
 
 
 def model_source(params: KernelParams, source: str) -> str:
@@ -237,27 +291,40 @@ def model_source(params: KernelParams, source: str) -> str:
              f" * Model: {source}", f" * Hash:  {p.model_hash}",
              f" * {p.cell_kind} x {p.num_layers} layer(s), d={p.input_dim}, units={p.units}, "
              f"outputs={p.output_dim} ({p.head_kind})",
-             " * Weight arrays hold int8 row pairs as int16 256 w_B + w_A, in the layout of",
-             " * firmware/kernels/tr_matvec_s16_s8.c. */",
-             '#include "model_data.h"', "", LAYOUT_CHECK, "", _ALIGN_MACRO, ""]
+             " * The weight arrays come in every layout of firmware/kernels/tr_matvec_s16_s8.c; the kernels' own",
+             " * (TINYRNN_KERNEL_C_LAYOUT, chosen per core) is compiled, the others are not. */",
+             '#include "model_data.h"', "", _ALIGN_MACRO, ""]
     empty = "{0, 0, 0, 0, 0}"
     layer_inits = []
+    weights = {layout: [] for layout in LAYOUTS}
+    requants = []
+    products = []
     for index, layer in enumerate(p.layers):
-        inits = {}
         stored = c_layout(p, layer)
-        for name in DENSE_NAMES[p.cell_kind]:
-            text, inits[name] = _dense_arrays(f"l{index}_{name}", layer[name], stored[name])
-            parts.append(text)
-        layer_inits.append("    {" + ", ".join(inits.get(n, empty) for n in
+        products += [(f"l{index}_{name}", layer[name], stored[name]) for name in DENSE_NAMES[p.cell_kind]]
+    products.append(("head", p.head, None))
+    inits = {}
+    for prefix, dense, stored in products:
+        arrays, requant, inits[prefix] = _dense_arrays(prefix, dense, stored)
+        for layout, text in arrays.items():
+            weights[layout].append(text)
+        requants.append(requant)
+    keyword = "#if"
+    for layout in LAYOUTS:
+        parts.append(f"{keyword} TINYRNN_KERNEL_C_LAYOUT == {layout} && defined(TINYRNN_C_LAYOUT_{layout})")
+        parts += weights[layout]
+        keyword = "#elif"
+    parts += ["#else", LAYOUT_ERROR, "#endif", ""]
+    parts += requants
+    for index in range(p.num_layers):
+        layer_inits.append("    {" + ", ".join(inits.get(f"l{index}_{n}", empty) for n in
                                                ("gates", "candidate", "candidate_recurrent")) + "},")
-    text, head_init = _dense_arrays("head", p.head)
-    parts.append(text)
     parts.append("/* the layers, layer 0 nearest the input: {gates, candidate, candidate_recurrent} */\n"
                  "static const tr_layer_t tinyrnn_layers[TINYRNN_LAYERS] = {\n" + "\n".join(layer_inits) + "\n};\n")
     parts.append("const tinyrnn_model_t tinyrnn_model = {\n"
                  "    TINYRNN_INPUT_DIM, TINYRNN_UNITS, TINYRNN_OUTPUT_DIM, TINYRNN_LAYERS,\n"
                  "    TINYRNN_CELL_ID, TINYRNN_HEAD_ID, TINYRNN_INPUT_FRAC_BITS,\n"
-                 f"    tinyrnn_layers,\n    {head_init}\n}};\n")
+                 f"    tinyrnn_layers,\n    {inits['head']}\n}};\n")
     return "\n".join(parts)
 
 
@@ -267,13 +334,14 @@ def write_model(params: KernelParams, out_dir: Path, source: str) -> None:
     (out_dir / "model_data.c").write_text(model_source(params, source))
 
 
-def weight_bytes(params: KernelParams) -> int:
-    """Flash bytes of the generated model data (weights in layout + requant entries + structs)."""
+def weight_bytes(params: KernelParams, layout: int = C_LAYOUT) -> int:
+    """Flash bytes of the generated model data in one layout (weights + requant entries + structs)."""
     total = 0
     for layer in params.layers:
         for rows, w_a, w_b in c_layout(params, layer).values():
-            total += 16 * rows + (interleave_weights(w_a, w_b).nbytes if w_b is not None else 0)
-    return total + interleave_weights(params.head.weights_a, params.head.weights_b).nbytes + 16 * params.head.rows
+            total += 16 * rows + (layout_weights(layout, w_a, w_b).nbytes if w_b is not None else 0)
+    head = params.head
+    return total + layout_weights(layout, head.weights_a, head.weights_b).nbytes + 16 * head.rows
 
 
 def table_bytes() -> int:

@@ -11,8 +11,8 @@ of truth. Layout: quantize/twin/images.py (TABLES_BIN_*), explained in docs/quan
 
     tinyrnn export --tables OUT     (OUT: a file such as x/tables.bin, or a directory: OUT/tables.bin)
 
-kernel_c.bin: the same model as kernel.bin, its weights already in the C kernels' layout (emit/c_code.py
-interleave_weights / c_layout, so it follows that layout wherever it goes), for
+kernel_c.bin: the same model as kernel.bin, its weights already in the layout the board's C kernels read (one of
+emit/c_code.py LAYOUTS, by layout_weights / c_layout: quantize/targets.py Core.weight_layout), for
 firmware/micropython/native/tinyrnn_native.c, which only checks it and points a tinyrnn_model_t into it (no copy,
 no layout code in C). Layout: quantize/twin/images.py (C_IMAGE_*), which also generates the natmod's
 firmware/micropython/native/image_layout.h and the constants of firmware/micropython/tinyrnn_model.py.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.quantize.emit.c_code import C_LAYOUT, c_layout, interleave_weights
+from tinyrnn.quantize.emit.c_code import C_LAYOUT, c_layout, layout_weights
 from tinyrnn.quantize.emit.c_library import Preprocess
 from tinyrnn.quantize.twin import fixedpoint as fp
 from tinyrnn.quantize.twin.cells import scratch_words, state_words
@@ -71,8 +71,8 @@ def write_tables(out) -> Path:
 C_IMAGE_NAME = "kernel_c.bin"      # its layout: quantize/twin/images.py (C_IMAGE_*)
 
 
-def c_image_bytes(params: KernelParams) -> bytes:
-    """The canonical kernel_c.bin of a model (see the module docstring)."""
+def c_image_bytes(params: KernelParams, layout: int = C_LAYOUT) -> bytes:
+    """The canonical kernel_c.bin of a model in weight layout `layout` (see the module docstring)."""
     slots = []                                    # (rows, cols_a, cols_b, weights int16 or None, requant bytes)
     for layer in params.layers:
         stored = c_layout(params, layer)
@@ -81,9 +81,9 @@ def c_image_bytes(params: KernelParams) -> bytes:
                 slots.append(None)
                 continue
             rows, w_a, w_b = stored[name]
-            slots.append(_c_image_product(layer[name], rows, w_a, w_b))
+            slots.append(_c_image_product(layer[name], rows, w_a, w_b, layout))
     head = params.head
-    slots.append(_c_image_product(head, head.rows, head.weights_a, head.weights_b))
+    slots.append(_c_image_product(head, head.rows, head.weights_a, head.weights_b, layout))
     header_size = C_IMAGE_HEADER.size + len(slots) * C_IMAGE_PRODUCT.size
     data = bytearray(bytes(-header_size % C_IMAGE_ALIGN))
     descriptors = bytearray()
@@ -101,29 +101,33 @@ def c_image_bytes(params: KernelParams) -> bytes:
         descriptors += struct.pack(C_IMAGE_PRODUCT.format, rows, cols_a, cols_b, 0, w_off,
                                    0 if weights is None else len(weights), q_off, 0)
     total = header_size + len(data)
-    header = struct.pack(C_IMAGE_HEADER.format, C_IMAGE_MAGIC, C_IMAGE_FORMAT, C_LAYOUT, params.cell_id,
+    header = struct.pack(C_IMAGE_HEADER.format, C_IMAGE_MAGIC, C_IMAGE_FORMAT, layout, params.cell_id,
                          params.head_id, params.num_layers, params.input_frac_bits, params.input_dim, params.units,
                          params.output_dim, state_words(params), scratch_words(params),
                          params.model_hash.encode("ascii"), total, len(slots), 0)
     return header + bytes(descriptors) + bytes(data)
 
 
-def _c_image_product(dense, rows, w_a, w_b):
+def _c_image_product(dense, rows, w_a, w_b, layout):
     """(rows, cols_a, cols_b, weight bytes or None, requant bytes) of one product as the C kernels store it."""
-    weights = None if w_b is None else interleave_weights(w_a, w_b).astype("<i2").tobytes()
+    weights = None
+    if w_b is not None:
+        stored = layout_weights(layout, w_a, w_b)
+        weights = stored.astype(stored.dtype.newbyteorder("<")).tobytes()
     requant = np.zeros(rows, dtype=[("bias", "<i8"), ("mult_a", "<i4"), ("mult_b", "<i4")])
     requant["bias"], requant["mult_a"], requant["mult_b"] = dense.bias, dense.mult_a, dense.mult_b
     return rows, w_a.shape[1], 0 if w_b is None else w_b.shape[1], weights, requant.tobytes()
 
 
-def write_c_image(params: KernelParams, out) -> Path:
-    """Write kernel_c.bin to `out` (a file with a suffix, or a directory) and return its path."""
+def write_c_image(params: KernelParams, out, layout: int = C_LAYOUT) -> Path:
+    """Write kernel_c.bin in weight layout `layout` to `out` (a file with a suffix, or a directory) and return
+    its path."""
     path = Path(out)
     if path.is_dir() or not path.suffix:
         path.mkdir(parents=True, exist_ok=True)
         path = path / C_IMAGE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(c_image_bytes(params))
+    path.write_bytes(c_image_bytes(params, layout))
     return path
 
 

@@ -1,46 +1,44 @@
 /*
- * The RV32IM path behind tr_fast.h (RV32IM, RV32IMC, RV32IMAC: a 32-bit multiplier, no 64-bit multiply-accumulate):
- * every full block of 4 rows of a product (both inputs and the requantisation; the activation stays in C) in one
- * call of the assembly routine tr_rv32_blocks (tr_matvec_s16_s8_rv32.S). The element-wise hooks decline: the
- * reference C runs. Include tr_fast.h, not this file.
+ * The RV32IM path behind tr_fast.h (RV32IM, RV32IMC, RV32IMAC: a 32-bit multiplier, no 64-bit multiply-accumulate).
+ * The kernels read the byte layout here (layout 3, tinyrnn.h TINYRNN_KERNEL_C_LAYOUT: int8 weights in blocks of 16
+ * rows, column-major), whose full blocks of a product (both inputs and the requantisation; the activation stays in
+ * C) go to one call of the assembly routine tr_rv32_bytes_blocks (tr_bytes_rv32.S): a byte load, a multiply and an
+ * add per MAC. The element-wise hooks decline: the reference C runs. Include tr_fast.h, not this file.
  */
 #ifndef TR_FAST_RV32_H
 #define TR_FAST_RV32_H
 
 #include "tr_rv32_job.h"
 
-#define TR_RV32_ROW_BLOCK 4         /* tr_rv32_blocks is written for the layout's blocks of 4 rows */
 #define TR_FAST_HEAD_OUTPUTS(fn) typedef char tr_fast_no_head_outputs  /* not needed: no layer-step hook */
 
-/* Whole groups and the half-group flag of an input of `cols` columns (tr_rv32_job_t). */
-#define TR_RV32_GROUPS(cols) (((cols) % 4 == 1 || (cols) % 4 == 2) ? (cols) / 4 : TR_PAD4(cols) / 4)
-#define TR_RV32_HALF(cols) ((cols) % 4 == 1 || (cols) % 4 == 2)
-
-/* The product's full blocks (tr_fast.h TR_FAST_MATVEC_BLOCKS); the remainder block and the activation follow in
- * the reference C. */
-#define TR_FAST_MATVEC_BLOCKS(dense, groups_a, groups_b, rq2, a, b, out, out2, act, gru,                     \
-                              row, activated, fused, w, rq, done_value)                                          \
+/* The full blocks of 16 rows of a product in the byte layout (tr_matvec_s16_s8.c, layout 3); advances row, w and
+ * rq past them (the remainder block follows in C). */
+#define TR_FAST_BYTE_BLOCKS(dense, rq2, a, b, out, out2, row, w, rq)                                          \
     do {                                                                                                      \
-        (void)(act), (void)(gru), (void)(activated), (void)(fused), (void)(groups_a), (void)(groups_b);        \
-        if ((dense)->rows >= TR_RV32_ROW_BLOCK) {                                                             \
+        if ((dense)->rows >= 16) {                                                                             \
             tr_rv32_job_t job_;                                                                               \
             job_.w = (w);                                                                                     \
             job_.rq = (rq);                                                                                   \
             job_.a = (a);                                                                                     \
             job_.b = (b);                                                                                     \
-            job_.groups_a = TR_RV32_GROUPS((dense)->cols_a);                                                  \
-            job_.half_a = TR_RV32_HALF((dense)->cols_a);                                                      \
-            job_.groups_b = TR_RV32_GROUPS((dense)->cols_b);                                                  \
-            job_.half_b = TR_RV32_HALF((dense)->cols_b);                                                      \
+            job_.cols_a = (dense)->cols_a;                                                                    \
+            job_.cols_b = (dense)->cols_b;                                                                    \
             job_.out = (out);                                                                                 \
             job_.rq2 = (rq2);                                                                                 \
             job_.out2 = (out2);                                                                               \
-            job_.blocks = (dense)->rows / TR_RV32_ROW_BLOCK;                                                  \
-            tr_rv32_blocks(&job_);                                                                            \
-            (row) = (dense)->rows - (dense)->rows % TR_RV32_ROW_BLOCK;                                        \
+            job_.blocks = (dense)->rows / 16;                                                                  \
+            tr_rv32_bytes_blocks(&job_);                                                                      \
+            (row) = (dense)->rows - (dense)->rows % 16;                                                        \
             (w) = job_.w;                                                                                     \
             (rq) = job_.rq;                                                                                   \
         }                                                                                                     \
+    } while (0)
+
+/* The row-pair layout's block hook: unused here (these kernels read the byte layout). */
+#define TR_FAST_MATVEC_BLOCKS(dense, groups_a, groups_b, rq2, a, b, out, out2, act, gru,                     \
+                              row, activated, fused, w, rq, done_value)                                          \
+    do {                                                                                                      \
     } while (0)
 
 /* The element-wise loops stay the reference C: constants, whose arguments are not even evaluated. */

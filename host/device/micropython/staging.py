@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from tinyrnn.host.device.micropython import builds
+from tinyrnn.quantize import targets
 from tinyrnn.quantize.errors import BuildFailed, TinyRNNError, ToolMissing
 from tinyrnn.quantize.emit.micropython import write_c_image, write_tables
 from tinyrnn.quantize.sources import MICROPYTHON_DIR
@@ -60,7 +61,10 @@ def stage(board, model_dir, out_dir, implementations=None, extra_natmods=(), run
             raise TinyRNNError(str(e)) from None
         write_tables(out_dir / "tables.bin")
     if modules & {"natmod", "cmodule"}:
-        write_c_image(params, out_dir / "kernel_c.bin")
+        # in the layout the board's natmod / firmware kernels read (the byte layout on RISC-V)
+        natmod = board.runtime.get("natmod_arch")
+        layout = targets.natmod_weight_layout(natmod) if natmod else targets.CORES[board.core].weight_layout
+        write_c_image(params, out_dir / "kernel_c.bin", layout)
     if "natmod" in modules:
         shutil.copy(builds.natmod(board.runtime["natmod_arch"]), out_dir / natmod_file(board))
     for extra in extra_natmods:

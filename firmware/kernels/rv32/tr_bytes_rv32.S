@@ -1,0 +1,340 @@
+/*
+ * The RV32IM path of tr_matvec_s16_s8 in the byte layout (layout 3: ../tr_matvec_s16_s8.c has it and the reference
+ * path; tr_fast_rv32.h hands this routine the full blocks). Twin: quantize/twin/params.py Dense.product.
+ *
+ * Every full block of 16 rows of a product (both inputs and the requantisation; the activation stays in C) in one
+ * call per product. The same integers as the reference:
+ *  - a row's sum over one input in int32, exact for every model the generator writes this layout for
+ *    (docs/quantization.md, "32-bit accumulation"): per column, the input loaded once (LH) and the block's 16
+ *    weights (LB at offsets 0..15 of one walking pointer) each multiplied into its row's sum: 3 instructions a MAC,
+ *    4 columns a turn (then the last 0..3 one at a time): 199 instructions per 64 MACs; the first column
+ *    of an input starts the sums (2 instructions a MAC);
+ *  - the requantisation, the high word of bias + acc_a mult_a + acc_b mult_b: a MUL/MULH pair per product and
+ *    the low words' carries (SLTU), 17 instructions a row; with a second requantisation (the GRU reset_after
+ *    candidate, whose mult_b is 0: tr_kernels.h) the first output takes acc_a alone, 11, the second 11.
+ * The job: tr_rv32_job_t (tr_rv32_job.h, which checks the offsets against C). Other targets assemble this file
+ * to nothing.
+ */
+#include "../tr_fast_path.h"
+#include "../tr_layout.h"
+#include "tr_rv32_job.h"
+
+    /* on every target, so that even an empty object has a symbol table (MicroPython's mpy_ld requires one) */
+    .file "tr_bytes_rv32.S"
+
+#if TR_FAST_PATH_RV32
+
+/* Registers (ilp32): s0 the job, s1 the weights (walking); in an input's loop: a0 the input, a1 its columns, t5 the
+ * end of its 4-column turns, t3 the column's input, t0 a product, the 16 row sums in a2..a7 and s2..s11. Input a's
+ * sums wait in the frame during input b; during the requantisation a0 is rq, a1 out, t5 rq2, ra out2 (kept in the
+ * frame between blocks, with the blocks left). */
+#define job s0
+#define weights s1
+#define input a0
+#define cols a1
+
+/* The frame: the callee-saved registers, ra, input a's 16 row sums, the requantisation's pointers. */
+#define F_SAVED 0                   /* s0..s11, 48 bytes */
+#define F_RA 48
+#define F_SUMS_A 52                 /* 16 words */
+#define F_RQ 116
+#define F_OUT 120
+#define F_RQ2 124
+#define F_OUT2 128
+#define F_BLOCKS 132
+#define F_SIZE 144                  /* a multiple of 16 (the ilp32 stack alignment) */
+
+/* One weight: sum += w[off] * x. */
+.macro tr_rv32_mac off, x, sum
+    lb      t0, \off(weights)
+    mul     t0, t0, \x
+    add     \sum, \sum, t0
+.endm
+
+/* One column (its 16 weights at byte off of the block's walking pointer) times x into the 16 row sums. */
+.macro tr_rv32_column off, x
+    tr_rv32_mac (\off + 0), \x, a2
+    tr_rv32_mac (\off + 1), \x, a3
+    tr_rv32_mac (\off + 2), \x, a4
+    tr_rv32_mac (\off + 3), \x, a5
+    tr_rv32_mac (\off + 4), \x, a6
+    tr_rv32_mac (\off + 5), \x, a7
+    tr_rv32_mac (\off + 6), \x, s2
+    tr_rv32_mac (\off + 7), \x, s3
+    tr_rv32_mac (\off + 8), \x, s4
+    tr_rv32_mac (\off + 9), \x, s5
+    tr_rv32_mac (\off + 10), \x, s6
+    tr_rv32_mac (\off + 11), \x, s7
+    tr_rv32_mac (\off + 12), \x, s8
+    tr_rv32_mac (\off + 13), \x, s9
+    tr_rv32_mac (\off + 14), \x, s10
+    tr_rv32_mac (\off + 15), \x, s11
+.endm
+
+/* Row k: out[k] = high word of bias + acc_a mult_a + acc_b mult_b (rq entry k; rq in a0, out in a1). */
+.macro tr_rv32_row k, acc_a, acc_b
+    lw      t0, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_LO)(a0)
+    lw      t1, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_HI)(a0)
+    lw      t2, (\k * TR_REQUANT_SIZE + TR_REQUANT_MULT_A)(a0)
+    lw      t4, (\k * TR_REQUANT_SIZE + TR_REQUANT_MULT_B)(a0)
+    mul     t6, \acc_a, t2
+    mulh    t2, \acc_a, t2
+    add     t0, t0, t6
+    sltu    t6, t0, t6                  /* the carry out of the low words */
+    add     t1, t1, t2
+    add     t1, t1, t6
+    mul     t6, \acc_b, t4
+    mulh    t4, \acc_b, t4
+    add     t0, t0, t6
+    sltu    t6, t0, t6
+    add     t1, t1, t4
+    add     t1, t1, t6
+    sw      t1, (4 * \k)(a1)
+.endm
+
+/* Row k of a product with a second requantisation: out[k] = high word of bias + acc_a mult_a (mult_b is 0), and
+ * out2[k] = high word of bias2 + acc_b mult_a2 (rq2 entry k; rq2 in t5, out2 in ra). */
+.macro tr_rv32_row_pair k, acc_a, acc_b
+    lw      t0, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_LO)(a0)
+    lw      t1, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_HI)(a0)
+    lw      t2, (\k * TR_REQUANT_SIZE + TR_REQUANT_MULT_A)(a0)
+    mul     t4, \acc_a, t2
+    mulh    t2, \acc_a, t2
+    add     t0, t0, t4
+    sltu    t4, t0, t4
+    add     t1, t1, t2
+    add     t1, t1, t4
+    sw      t1, (4 * \k)(a1)
+    lw      t0, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_LO)(t5)
+    lw      t1, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_HI)(t5)
+    lw      t2, (\k * TR_REQUANT_SIZE + TR_REQUANT_MULT_A)(t5)
+    mul     t4, \acc_b, t2
+    mulh    t2, \acc_b, t2
+    add     t0, t0, t4
+    sltu    t4, t0, t4
+    add     t1, t1, t2
+    add     t1, t1, t4
+    sw      t1, (4 * \k)(ra)
+.endm
+
+/* The block's 16 rows by row_macro, acc_a of row k from frame word k. */
+.macro tr_rv32_rows row_macro
+    lw      t3, (F_SUMS_A + 0)(sp)
+    \row_macro 0, t3, a2
+    lw      t3, (F_SUMS_A + 4)(sp)
+    \row_macro 1, t3, a3
+    lw      t3, (F_SUMS_A + 8)(sp)
+    \row_macro 2, t3, a4
+    lw      t3, (F_SUMS_A + 12)(sp)
+    \row_macro 3, t3, a5
+    lw      t3, (F_SUMS_A + 16)(sp)
+    \row_macro 4, t3, a6
+    lw      t3, (F_SUMS_A + 20)(sp)
+    \row_macro 5, t3, a7
+    lw      t3, (F_SUMS_A + 24)(sp)
+    \row_macro 6, t3, s2
+    lw      t3, (F_SUMS_A + 28)(sp)
+    \row_macro 7, t3, s3
+    lw      t3, (F_SUMS_A + 32)(sp)
+    \row_macro 8, t3, s4
+    lw      t3, (F_SUMS_A + 36)(sp)
+    \row_macro 9, t3, s5
+    lw      t3, (F_SUMS_A + 40)(sp)
+    \row_macro 10, t3, s6
+    lw      t3, (F_SUMS_A + 44)(sp)
+    \row_macro 11, t3, s7
+    lw      t3, (F_SUMS_A + 48)(sp)
+    \row_macro 12, t3, s8
+    lw      t3, (F_SUMS_A + 52)(sp)
+    \row_macro 13, t3, s9
+    lw      t3, (F_SUMS_A + 56)(sp)
+    \row_macro 14, t3, s10
+    lw      t3, (F_SUMS_A + 60)(sp)
+    \row_macro 15, t3, s11
+.endm
+
+/* void tr_rv32_bytes_blocks(tr_rv32_job_t *job): every full block of 16 rows; writes back w and rq (advanced). */
+    .section .text.tr_rv32_bytes_blocks, "ax", @progbits
+    .p2align 2
+    .globl  tr_rv32_bytes_blocks
+    .type   tr_rv32_bytes_blocks, @function
+tr_rv32_bytes_blocks:
+    addi    sp, sp, -F_SIZE
+    sw      s0, (F_SAVED + 0)(sp)
+    sw      s1, (F_SAVED + 4)(sp)
+    sw      s2, (F_SAVED + 8)(sp)
+    sw      s3, (F_SAVED + 12)(sp)
+    sw      s4, (F_SAVED + 16)(sp)
+    sw      s5, (F_SAVED + 20)(sp)
+    sw      s6, (F_SAVED + 24)(sp)
+    sw      s7, (F_SAVED + 28)(sp)
+    sw      s8, (F_SAVED + 32)(sp)
+    sw      s9, (F_SAVED + 36)(sp)
+    sw      s10, (F_SAVED + 40)(sp)
+    sw      s11, (F_SAVED + 44)(sp)
+    sw      ra, F_RA(sp)
+    mv      job, a0
+    lw      weights, TR_RV32_JOB_W(job)
+    lw      t0, TR_RV32_JOB_RQ(job)
+    sw      t0, F_RQ(sp)
+    lw      t0, TR_RV32_JOB_OUT(job)
+    sw      t0, F_OUT(sp)
+    lw      t0, TR_RV32_JOB_RQ2(job)
+    sw      t0, F_RQ2(sp)
+    lw      t0, TR_RV32_JOB_OUT2(job)
+    sw      t0, F_OUT2(sp)
+    lw      t0, TR_RV32_JOB_BLOCKS(job)
+    sw      t0, F_BLOCKS(sp)
+.Lblock:
+    lw      input, TR_RV32_JOB_A(job)
+    lw      cols, TR_RV32_JOB_COLS_A(job)
+    jal     ra, .Linput
+    sw      a2, (F_SUMS_A + 0)(sp)
+    sw      a3, (F_SUMS_A + 4)(sp)
+    sw      a4, (F_SUMS_A + 8)(sp)
+    sw      a5, (F_SUMS_A + 12)(sp)
+    sw      a6, (F_SUMS_A + 16)(sp)
+    sw      a7, (F_SUMS_A + 20)(sp)
+    sw      s2, (F_SUMS_A + 24)(sp)
+    sw      s3, (F_SUMS_A + 28)(sp)
+    sw      s4, (F_SUMS_A + 32)(sp)
+    sw      s5, (F_SUMS_A + 36)(sp)
+    sw      s6, (F_SUMS_A + 40)(sp)
+    sw      s7, (F_SUMS_A + 44)(sp)
+    sw      s8, (F_SUMS_A + 48)(sp)
+    sw      s9, (F_SUMS_A + 52)(sp)
+    sw      s10, (F_SUMS_A + 56)(sp)
+    sw      s11, (F_SUMS_A + 60)(sp)
+    lw      input, TR_RV32_JOB_B(job)
+    lw      cols, TR_RV32_JOB_COLS_B(job)
+    jal     ra, .Linput
+    lw      a0, F_RQ(sp)
+    lw      a1, F_OUT(sp)
+    lw      t5, F_RQ2(sp)
+    bnez    t5, .Lpair_rows
+    tr_rv32_rows tr_rv32_row
+    j       .Lnext
+.Lpair_rows:
+    lw      ra, F_OUT2(sp)
+    tr_rv32_rows tr_rv32_row_pair
+    addi    t5, t5, 16 * TR_REQUANT_SIZE
+    sw      t5, F_RQ2(sp)
+    addi    ra, ra, 64
+    sw      ra, F_OUT2(sp)
+.Lnext:
+    addi    a0, a0, 16 * TR_REQUANT_SIZE
+    sw      a0, F_RQ(sp)
+    addi    a1, a1, 64
+    sw      a1, F_OUT(sp)
+    lw      t0, F_BLOCKS(sp)
+    addi    t0, t0, -1
+    sw      t0, F_BLOCKS(sp)
+    bnez    t0, .Lblock
+    sw      weights, TR_RV32_JOB_W(job)
+    sw      a0, TR_RV32_JOB_RQ(job)
+    lw      s0, (F_SAVED + 0)(sp)
+    lw      s1, (F_SAVED + 4)(sp)
+    lw      s2, (F_SAVED + 8)(sp)
+    lw      s3, (F_SAVED + 12)(sp)
+    lw      s4, (F_SAVED + 16)(sp)
+    lw      s5, (F_SAVED + 20)(sp)
+    lw      s6, (F_SAVED + 24)(sp)
+    lw      s7, (F_SAVED + 28)(sp)
+    lw      s8, (F_SAVED + 32)(sp)
+    lw      s9, (F_SAVED + 36)(sp)
+    lw      s10, (F_SAVED + 40)(sp)
+    lw      s11, (F_SAVED + 44)(sp)
+    lw      ra, F_RA(sp)
+    addi    sp, sp, F_SIZE
+    ret
+
+/* The input subroutine (its registers, called with JAL ra): the block's 16 row sums over `cols` columns of `input`
+ * into a2..a7, s2..s11; advances the weights past them. The first column starts the sums (MUL into them: no
+ * zeroing, no ADD); an input without columns gives zeros. */
+.Linput:
+    beqz    cols, .Lno_columns
+    lh      t3, 0(input)
+    lb      t0, 0(weights)
+    mul     a2, t0, t3
+    lb      t0, 1(weights)
+    mul     a3, t0, t3
+    lb      t0, 2(weights)
+    mul     a4, t0, t3
+    lb      t0, 3(weights)
+    mul     a5, t0, t3
+    lb      t0, 4(weights)
+    mul     a6, t0, t3
+    lb      t0, 5(weights)
+    mul     a7, t0, t3
+    lb      t0, 6(weights)
+    mul     s2, t0, t3
+    lb      t0, 7(weights)
+    mul     s3, t0, t3
+    lb      t0, 8(weights)
+    mul     s4, t0, t3
+    lb      t0, 9(weights)
+    mul     s5, t0, t3
+    lb      t0, 10(weights)
+    mul     s6, t0, t3
+    lb      t0, 11(weights)
+    mul     s7, t0, t3
+    lb      t0, 12(weights)
+    mul     s8, t0, t3
+    lb      t0, 13(weights)
+    mul     s9, t0, t3
+    lb      t0, 14(weights)
+    mul     s10, t0, t3
+    lb      t0, 15(weights)
+    mul     s11, t0, t3
+    addi    weights, weights, 16
+    addi    input, input, 2
+    addi    cols, cols, -1
+    andi    t5, cols, -4                /* the columns of whole 4-column turns */
+    slli    t5, t5, 1
+    add     t5, t5, input
+    beq     input, t5, 2f
+1:
+    lh      t3, 0(input)
+    tr_rv32_column 0, t3
+    lh      t3, 2(input)
+    tr_rv32_column 16, t3
+    lh      t3, 4(input)
+    tr_rv32_column 32, t3
+    lh      t3, 6(input)
+    tr_rv32_column 48, t3
+    addi    weights, weights, 64
+    addi    input, input, 8
+    bne     input, t5, 1b
+2:
+    andi    cols, cols, 3               /* the last 0..3 columns */
+    beqz    cols, 4f
+3:
+    lh      t3, 0(input)
+    tr_rv32_column 0, t3
+    addi    weights, weights, 16
+    addi    input, input, 2
+    addi    cols, cols, -1
+    bnez    cols, 3b
+4:
+    ret
+.Lno_columns:
+    li      a2, 0
+    li      a3, 0
+    li      a4, 0
+    li      a5, 0
+    li      a6, 0
+    li      a7, 0
+    li      s2, 0
+    li      s3, 0
+    li      s4, 0
+    li      s5, 0
+    li      s6, 0
+    li      s7, 0
+    li      s8, 0
+    li      s9, 0
+    li      s10, 0
+    li      s11, 0
+    ret
+    .size   tr_rv32_bytes_blocks, . - tr_rv32_bytes_blocks
+
+#endif /* TR_FAST_PATH_RV32 */
