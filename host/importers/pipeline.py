@@ -271,8 +271,8 @@ def write_artifact(imported: ImportedModel, inputs: P.Inputs, cfg, weights: dict
         if grid:        # the user's file stays as it was; the fine-tuned model is theirs too
             grid["saved_as"] = save_fine_tuned(imported, stage)
         step_model.save(stage / "step_model.keras")
-        (stage / "model_int8.tflite").write_bytes(tflite_bytes)
         artifact = Artifact.create(stage, manifest)
+        artifact.write_int8_tflite(tflite_bytes)
         artifact.write_weights(weights)
         artifact.write_test_split(x=inputs.x_test_raw, lengths=inputs.test_len.astype(np.int32), y=y_test,
                                   float_outputs=float_steps)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-TFLITE_NAME = "model_int8.tflite"
+from tinyrnn.quantize.artifact import INT8_TFLITE_NAME
 
 # The memory rows of both reports: what each column's figure is.
 MEMORY_LABELS = {
@@ -20,7 +20,7 @@ MEMORY_LABELS = {
 }
 NOT_MEASURED = "not measured"
 NO_INTERPRETER = "not measured (needs ai-edge-litert: pip install 'tinyrnn[train]')"
-NOT_A_MODEL = "not measured (model_int8.tflite does not load: {why})"
+NOT_A_MODEL = "not measured (" + INT8_TFLITE_NAME + " does not load: {why})"
 
 
 def memory_labels(core: str) -> dict:
@@ -45,7 +45,7 @@ def _live_tensor_bytes(path: Path) -> int | None:
 def tflite_memory(model_dir) -> dict | None:
     """{"flash_bytes", "ram_bytes"} of <model_dir>/model_int8.tflite, in bytes; a cell that cannot be measured
     holds the reason (LiteRT not installed, a damaged file). None when the directory has no int8 model."""
-    path = Path(model_dir) / TFLITE_NAME
+    path = Path(model_dir) / INT8_TFLITE_NAME
     if not path.is_file():
         return None
     try:

@@ -387,8 +387,8 @@ def train_configuration(inputs: Inputs, cfg, settings: TrainSettings, out: Path,
     with staged_directory(out, force) as stage:
         model.save(stage / "model.keras")
         step_model.save(stage / "step_model.keras")
-        (stage / "model_int8.tflite").write_bytes(tflite_bytes)
         artifact = Artifact.create(stage, manifest)
+        artifact.write_int8_tflite(tflite_bytes)
         artifact.write_weights(weights)
         artifact.write_test_split(x=inputs.x_test_raw, lengths=inputs.test_len.astype(np.int32), y=y_test,
                                   float_outputs=float_steps)

@@ -23,6 +23,7 @@ MANIFEST_NAME = "model.json"
 WEIGHTS_NAME = "weights.npz"
 TEST_SPLIT_NAME = "test_split.npz"
 METRICS_NAME = "metrics.json"
+INT8_TFLITE_NAME = "model_int8.tflite"     # the int8 TFLite reference (the LiteRT interpreter runs it)
 HW_DIR = "hw"
 
 RETRAIN = "train the model again (tinyrnn train) or point --model at another directory"
@@ -109,6 +110,9 @@ class Artifact:
 
     def write_weights(self, weights: dict) -> None:
         np.savez(self.path / WEIGHTS_NAME, **weights)
+
+    def write_int8_tflite(self, tflite_bytes: bytes) -> None:
+        (self.path / INT8_TFLITE_NAME).write_bytes(tflite_bytes)
 
     def write_test_split(self, x, lengths, y, float_outputs) -> None:
         np.savez(self.path / TEST_SPLIT_NAME, x=x, lengths=lengths, y=y, float_outputs=float_outputs)
