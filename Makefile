@@ -64,10 +64,9 @@ demo: install $(MODEL)/model.json
 
 # The gates, unit and integration tests on the host (every tier), then tests/hw on every emulated board, two boards
 # at a time (the emulated boards count instructions, exact under load; the timing tests hold under load).
-test: install lint
-	$(PY) -m pytest tests -q -p no:cacheprovider
-	$(MAKE) --no-print-directory $(MODEL)/model.json
-	TINYRNN_LIB_MODEL=$(MODEL) $(PY) -m pytest tests/test_c_library.py -q -p no:cacheprovider -k default_model
+# The default model is trained first: the tests of the C library, record and monitor run on it (and fail without it).
+test: install lint $(MODEL)/model.json
+	TINYRNN_REQUIRE_DEFAULT_MODEL=1 $(PY) -m pytest tests -q -p no:cacheprovider
 	$(TINYRNN) hwtest -j 2 --model $(MODEL)
 
 # The pure-Python tier (no compiler, emulator, MicroPython or TensorFlow; the tiers: tests/conftest.py, `pytest --help`).

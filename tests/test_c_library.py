@@ -22,10 +22,11 @@ from tinyrnn.quantize.reference.synthetic import make_artifact
 from tinyrnn.quantize.twin import preprocess as pp
 from tinyrnn.quantize.twin.cells import TwinModel
 
+from default_model import require_default_model
+
 pytestmark = pytest.mark.emulator
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = Path(os.environ.get("TINYRNN_LIB_MODEL", REPO / "build" / "basic_motions-gru32"))
 HAVE_ARM = shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")
 HAVE_RISCV = shutil.which("riscv64-unknown-elf-gcc") and shutil.which("qemu-system-riscv32")
 needs_cmake = pytest.mark.skipif(not shutil.which("cmake"), reason="cmake not installed")
@@ -205,10 +206,9 @@ def test_arduino_layout_compiles_like_arduino(gru_lib, tmp_path):
 
 @pytest.fixture(scope="module")
 def default_lib(tmp_path_factory):
-    if not (DEFAULT_MODEL / "kernel.json").is_file():
-        pytest.skip(f"no default model at {DEFAULT_MODEL} (make {DEFAULT_MODEL}/model.json)")
+    model = require_default_model()
     out = tmp_path_factory.mktemp("default") / "lib"
-    lib.write_library(DEFAULT_MODEL, out)
+    lib.write_library(model, out)
     return out
 
 

@@ -26,9 +26,11 @@ from tinyrnn.quantize.reference.synthetic import make_artifact
 from tinyrnn.quantize.twin import preprocess as pp
 from tinyrnn.quantize.twin.cells import TwinModel
 
+from default_model import DEFAULT_MODEL, require_default_model
+
 pytestmark = pytest.mark.emulator
 
-MODEL = Path(__file__).resolve().parent.parent / "build" / "basic_motions-gru32"
+MODEL = DEFAULT_MODEL
 STEPS = 1000
 SEQUENCES = 4                   # 4 recorded sequences of 100 frames: the script wraps around them
 
@@ -50,8 +52,7 @@ def wait_listening(proc):
 def board(tmp_path_factory):
     if shutil.which(qemu.QEMU) is None:
         pytest.skip(f"{qemu.QEMU} not installed")
-    if not (MODEL / "kernel.npz").is_file():
-        pytest.skip(f"no trained model at {MODEL}")
+    require_default_model("kernel.npz")
     emulated = load_board("mpy-qemu-mps2-an386")
     run_dir = tmp_path_factory.mktemp("run")
     try:

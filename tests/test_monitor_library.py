@@ -23,9 +23,11 @@ from tinyrnn.quantize.emit.recorded_signal import RecordedSignal
 from tinyrnn.quantize.twin import preprocess as pp
 from tinyrnn.quantize.twin.cells import TwinModel
 
+from default_model import DEFAULT_MODEL, require_default_model
+
 pytestmark = pytest.mark.emulator
 
-MODEL = Path(__file__).resolve().parent.parent / "build" / "basic_motions-gru32"
+MODEL = DEFAULT_MODEL
 STEPS = 1000
 needs_cmake = pytest.mark.skipif(not shutil.which("cmake"), reason="cmake not installed")
 needs_arm = pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
@@ -34,8 +36,7 @@ needs_arm = pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
-    if not (MODEL / "kernel.npz").is_file():
-        pytest.skip(f"no trained model at {MODEL}")
+    require_default_model("kernel.npz")
     out = tmp_path_factory.mktemp("lib") / "lib"
     lib.write_library(MODEL, out)
     return out

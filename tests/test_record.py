@@ -1,12 +1,15 @@
 """`tinyrnn record` on a real serial port (a pty this test writes into, as a board would): the sample-line parser,
 the CSV it appends to (read back by the one reader, host/formats/sequences.py), ids that never collide, garbage
 and channel-count changes said and never recorded, a drifting rate said, and a recording cut short kept."""
+import fcntl
 import importlib.util
 import os
 import pty
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 import tty
@@ -138,6 +141,13 @@ class Board:
         thread.start()
         self.threads.append(thread)
         return thread
+
+    def wait_until_read(self, timeout=30.0):
+        """Until the command has read every byte written so far (the slave's input queue is empty)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and struct.unpack("i", fcntl.ioctl(self.slave, termios.FIONREAD,
+                                                                              b"\0\0\0\0"))[0]:
+            time.sleep(0.01)
 
     def wait_until_opened(self, pid=None):
         """Until the command holds the slave: a second descriptor of this process, or one of process `pid`."""
@@ -272,11 +282,11 @@ def test_ctrl_c_keeps_every_finished_recording_and_the_one_in_progress(board, tm
     proc = subprocess.Popen([sys.executable, "-m", "tinyrnn.host.cli", "record", "--port", board.port, "--label", "w",
                              "--samples", "10", "--repeat", "5", "--out", str(out), "--timeout", "20"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-    board.play(wave(200), period=0.02, pid=proc.pid)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not (out.is_file() and "w-001" in out.read_text()):
-        time.sleep(0.02)
-    time.sleep(0.1)
+    # One whole recording and half of the next, then silence: the Ctrl-C is sure to find the second one in
+    # progress however loaded the machine is (with a steady stream, a slow test could see all five finish).
+    board.play(wave(15), period=0.02, pid=proc.pid).join(30)
+    board.wait_until_read()
+    time.sleep(0.5)                         # and parsed: microseconds of work, however late it is scheduled
     proc.send_signal(signal.SIGINT)
     text, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, text + err

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyrnn.host.defaults import DEFAULT_MODEL
 from tinyrnn.host.device.boards import load_board
 from tinyrnn.host.device.example_board import build_example, start_example, start_micropython_script
 from tinyrnn.host.formats.sequences import read_sequence_file
@@ -23,6 +22,8 @@ from tinyrnn.quantize.artifact import Artifact
 from tinyrnn.quantize.emit import c_library
 from tinyrnn.quantize.emit.recorded_signal import RecordedSignal, micropython_module
 from tinyrnn.quantize.sources import MICROPYTHON_DIR
+
+from default_model import DEFAULT_MODEL, require_default_model
 
 pytestmark = [pytest.mark.emulator,
               pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")
@@ -57,8 +58,7 @@ def assert_consecutive_frames(sequences, frames, decimals=6):
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
-    if not (DEFAULT_MODEL / "kernel.json").is_file():
-        pytest.skip(f"no default model at {DEFAULT_MODEL}")
+    require_default_model()
     out = tmp_path_factory.mktemp("record") / "lib"
     c_library.write_library(DEFAULT_MODEL, out)
     return out
@@ -110,8 +110,7 @@ def test_a_board_killed_mid_recording_keeps_every_finished_sequence(record_elf, 
 
 @pytest.fixture
 def micropython_board(tmp_path):
-    if not (DEFAULT_MODEL / "kernel.json").is_file():
-        pytest.skip(f"no default model at {DEFAULT_MODEL}")
+    require_default_model()
     from tinyrnn.host.device.micropython import builds
     try:
         builds.source_dir(fetch=False)
