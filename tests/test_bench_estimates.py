@@ -47,3 +47,14 @@ def test_profiled_bench_reports_stack_and_cycle_estimate(tmp_path):
     row = measure("gru", 6, 8, "m4", tmp_path, steps=2, profile=True)
     assert 100 < row["stack_bytes"] < 2048
     assert row["instructions_per_step"] < row["cycles_per_step_estimate"] < 3 * row["instructions_per_step"]
+
+
+@pytest.mark.fast
+def test_the_table_names_the_core_its_sizes_come_from_and_only_measured_cores():
+    from tinyrnn.quantize.toolchain.bench import markdown
+    row = {"cell": "gru", "d": 6, "h": 32, "macs": 3776, "instructions_per_step": 16000, "instructions_per_mac": 4.24,
+           "stack_bytes": 464, "code_bytes": 7341, "table_bytes": 5122, "model_bytes": 5968}
+    table = markdown([dict(row, target="rv32")])
+    assert "| RV32 instr/step (/MAC) | RV32 stack | RV32 code |" in table and "M0" not in table and "M4" not in table
+    both = markdown([dict(row, target="rv32"), dict(row, target="m4", stack_bytes=400)])
+    assert "| M4 stack | M4 code |" in both and "| 400 B |" in both
