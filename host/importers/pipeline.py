@@ -270,8 +270,8 @@ def write_artifact(imported: ImportedModel, inputs: P.Inputs, cfg, weights: dict
         shutil.copyfile(r.model, stage / f"source{Path(r.model).suffix.lower()}")
         if grid:        # the user's file stays as it was; the fine-tuned model is theirs too
             grid["saved_as"] = save_fine_tuned(imported, stage)
-        step_model.save(stage / "step_model.keras")
         artifact = Artifact.create(stage, manifest)
+        artifact.write_keras_models(step_model)
         artifact.write_int8_tflite(tflite_bytes)
         artifact.write_weights(weights)
         artifact.write_test_split(x=inputs.x_test_raw, lengths=inputs.test_len.astype(np.int32), y=y_test,

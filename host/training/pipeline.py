@@ -385,9 +385,8 @@ def train_configuration(inputs: Inputs, cfg, settings: TrainSettings, out: Path,
     manifest["int8_grid_epochs"] = settings.grid_epochs  # the weights are on the kernel's int8 grid when > 0
 
     with staged_directory(out, force) as stage:
-        model.save(stage / "model.keras")
-        step_model.save(stage / "step_model.keras")
         artifact = Artifact.create(stage, manifest)
+        artifact.write_keras_models(step_model, model)
         artifact.write_int8_tflite(tflite_bytes)
         artifact.write_weights(weights)
         artifact.write_test_split(x=inputs.x_test_raw, lengths=inputs.test_len.astype(np.int32), y=y_test,

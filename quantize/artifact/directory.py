@@ -24,6 +24,8 @@ WEIGHTS_NAME = "weights.npz"
 TEST_SPLIT_NAME = "test_split.npz"
 METRICS_NAME = "metrics.json"
 INT8_TFLITE_NAME = "model_int8.tflite"     # the int8 TFLite reference (the LiteRT interpreter runs it)
+KERAS_MODEL_NAME = "model.keras"           # the float sequence model (trained here; imports keep the user's file)
+STEP_MODEL_NAME = "step_model.keras"       # the float step model (x_t, state) -> (y_t, state'), both pipelines
 HW_DIR = "hw"
 
 RETRAIN = "train the model again (tinyrnn train) or point --model at another directory"
@@ -110,6 +112,12 @@ class Artifact:
 
     def write_weights(self, weights: dict) -> None:
         np.savez(self.path / WEIGHTS_NAME, **weights)
+
+    def write_keras_models(self, step_model, model=None) -> None:
+        """The float step model and (when trained here) the sequence model, as Keras files (their own `save`)."""
+        step_model.save(self.path / STEP_MODEL_NAME)
+        if model is not None:
+            model.save(self.path / KERAS_MODEL_NAME)
 
     def write_int8_tflite(self, tflite_bytes: bytes) -> None:
         (self.path / INT8_TFLITE_NAME).write_bytes(tflite_bytes)
