@@ -148,6 +148,20 @@ def test_folder_ships_every_kernel_file_and_valid_manifests(gru_lib):
         lib.write_library(gru_lib.parent / "gru-syn", gru_lib.parent / "gru-syn")
 
 
+@needs_arm
+@needs_riscv
+def test_the_headers_weight_bytes_are_what_each_core_links(gru_lib):
+    """WEIGHT_BYTES (row-pair layout: Arm, plain C) and WEIGHT_BYTES_RV32 (byte layout) against `size` of
+    model_data.o per core: the same struct bytes beside each."""
+    header = (gru_lib / "src" / "gru_syn.h").read_text()
+    macro = {m[1]: int(m[2]) for m in re.finditer(r"#define GRU_SYN_(WEIGHT_BYTES\w*)\s+(\d+)", header)}
+    sizes = lib.measure_sizes(gru_lib / "src")
+    structs = {sizes["m4"]["model_data"] - macro["WEIGHT_BYTES"],
+               sizes["m0"]["model_data"] - macro["WEIGHT_BYTES"],
+               sizes["rv32imc"]["model_data"] - macro["WEIGHT_BYTES_RV32"]}
+    assert macro["WEIGHT_BYTES"] != macro["WEIGHT_BYTES_RV32"] and len(structs) == 1 and 0 < structs.pop() < 256
+
+
 @needs_cmake
 def test_host_cmake_float_and_int_frames_bit_exact(gru_lib):
     assert seq_lines(run_example(gru_lib, "host")) == expected(gru_lib, "float")
