@@ -167,9 +167,10 @@ def _constants(uc: str, params: KernelParams, manifest: dict, pre: Preprocess) -
         ("SCRATCH_WORDS", scratch_words(p), "int32 words of scratch"),
         ("STATE_BYTES", 4 * state_words(p), "bytes of recurrent state (in @P@_t)"),
         ("SCRATCH_BYTES", 4 * scratch_words(p), "bytes of scratch (in @P@_t)"),
-        ("WEIGHT_BYTES", codegen.weight_bytes(p, codegen.LAYOUT_PAIRS), "flash bytes of the model's weights and requantisation "
-                                                     "(Arm cores and plain C: the row-pair layout)"),
-        ("WEIGHT_BYTES_RV32", codegen.weight_bytes(p, codegen.LAYOUT_BYTES), "the same on RV32 cores (their int8 byte layout)"),
+        ("WEIGHT_BYTES", codegen.weight_bytes(p, codegen.LAYOUT_PAIRS),
+         "flash bytes of the model's weights and requantisation (Arm cores and plain C: the row-pair layout)"),
+        ("WEIGHT_BYTES_RV32", codegen.weight_bytes(p, codegen.LAYOUT_BYTES),
+         "the same on RV32 cores (their int8 byte layout)"),
     ]
     width = max(len(uc) + len(n) for n, _, _ in rows) + 10
     return "\n".join(f"{f'#define {uc}_{n}':<{width}} {v}  /* {c} */" for n, v, c in rows)
