@@ -17,14 +17,13 @@ import numpy as np
 
 from tinyrnn.host.importers.imported import (SOFTMAX, ImportedModel, LayoutRefused, fold_input_norm,
                                              fold_target_norm)
-from tinyrnn.host.report.html import REPORT_NAME, write_html
+from tinyrnn.host.report.html import REPORT_NAME
 from tinyrnn.host.training import convert as C
 from tinyrnn.host.training import data as D
 from tinyrnn.host.training import model as M
 from tinyrnn.host.training import pipeline as P
 from tinyrnn.host.training.artifacts import check_destination, staged_directory, write_json
 from tinyrnn.host.training.data import CLASSIFICATION, REGRESSION
-from tinyrnn.host.training.report import per_class_figures, write_report
 from tinyrnn.quantize.artifact import Artifact
 from tinyrnn.quantize.errors import UserError
 from tinyrnn.quantize.reference import metrics as E
@@ -278,20 +277,8 @@ def write_artifact(imported: ImportedModel, inputs: P.Inputs, cfg, weights: dict
                                   float_outputs=float_steps)
         history: dict = {"loss": []}
         write_json(stage / "history.json", history)
-        kernel = P.run_later_stages(stage, r.quiet, out.name)
-        metrics["kernel"] = kernel["metrics"]
-        metrics["verdict"] = E.verdict(E.check_thresholds(kernel["metrics"], ds.task))
-        if ds.task == CLASSIFICATION:
-            metrics["per_class"] = per_class_figures(
-                {"float": float_steps, "int8 TFLite": int8_steps, "kernel": kernel["outputs"]},
-                inputs.test_len, y_test, ds.classes)
-        metrics["total_seconds"] = round(time.perf_counter() - started, 2)
-        artifact.write_metrics(metrics)
-        notes = notes + [f"int8 graph operators: {', '.join(C.op_names(tflite_bytes))}"]
-        write_report(stage, manifest, metrics, history,
-                     {"lengths": inputs.test_len, "y": y_test, "float_outputs": float_steps},
-                     int8_steps, kernel["outputs"], notes)
-        write_html(stage, name=out.name)
+        P.finish_artifact(artifact, manifest, metrics, history, inputs, (float_steps, int8_steps), tflite_bytes,
+                          notes, started, r.quiet, out.name)
     return manifest, metrics
 
 

@@ -393,24 +393,34 @@ def train_configuration(inputs: Inputs, cfg, settings: TrainSettings, out: Path,
                                   float_outputs=float_steps)
         write_json(stage / "history.json", history)
 
-        # --- later stages: fixed-point kernel export (quantize/) ---
-        kernel = run_later_stages(stage, settings.quiet, out.name)
-        metrics["kernel"] = kernel["metrics"]
-        metrics["verdict"] = verdict(check_thresholds(kernel["metrics"], ds.task))
-        if ds.task == CLASSIFICATION:
-            metrics["per_class"] = per_class_figures(
-                {"float": float_steps, "int8 TFLite": int8_steps, "kernel": kernel["outputs"]},
-                inputs.test_len, y_test, ds.classes)
-        metrics["total_seconds"] = round(time.perf_counter() - started, 2)
-        artifact.write_metrics(metrics)
         notes = list(ds.notes) + [f"batch size {batch_size}, Adam learning rate {lr}",
-                                  *([grid_note(grid)] if grid else []),
-                                  f"int8 graph operators: {', '.join(C.op_names(tflite_bytes))}"]
-        write_report(stage, manifest, metrics, history,
-                     {"lengths": inputs.test_len, "y": y_test, "float_outputs": float_steps},
-                     int8_steps, kernel["outputs"], notes)
-        write_html(stage, name=out.name)
+                                  *([grid_note(grid)] if grid else [])]
+        finish_artifact(artifact, manifest, metrics, history, inputs, (float_steps, int8_steps), tflite_bytes,
+                        notes, started, settings.quiet, out.name)
     return manifest, metrics
+
+
+def finish_artifact(artifact: Artifact, manifest: dict, metrics: dict, history: dict, inputs: Inputs, steps: tuple,
+                    tflite_bytes: bytes, notes: list, started: float, quiet: bool, name: str) -> None:
+    """What every artifact gets once its float model and int8 TFLite are written, trained here or imported: the
+    fixed-point kernel (quantize/) and its figures, the verdict, per-class figures, metrics.json, report.md and
+    report.html. `steps`: the float and int8 TFLite per-step outputs on the test split; `metrics` is completed."""
+    float_steps, int8_steps = steps
+    ds, y_test, stage = inputs.ds, inputs.ds.test.targets, artifact.path
+    kernel = run_later_stages(stage, quiet, name)
+    metrics["kernel"] = kernel["metrics"]
+    metrics["verdict"] = verdict(check_thresholds(kernel["metrics"], ds.task))
+    if ds.task == CLASSIFICATION:
+        metrics["per_class"] = per_class_figures(
+            {"float": float_steps, "int8 TFLite": int8_steps, "kernel": kernel["outputs"]},
+            inputs.test_len, y_test, ds.classes)
+    metrics["total_seconds"] = round(time.perf_counter() - started, 2)
+    artifact.write_metrics(metrics)
+    notes = [*notes, f"int8 graph operators: {', '.join(C.op_names(tflite_bytes))}"]
+    write_report(stage, manifest, metrics, history,
+                 {"lengths": inputs.test_len, "y": y_test, "float_outputs": float_steps},
+                 int8_steps, kernel["outputs"], notes)
+    write_html(stage, name=name)
 
 
 def grid_note(grid: dict) -> str:
