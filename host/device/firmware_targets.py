@@ -2,7 +2,7 @@
 in QEMU behind a pty (host/device/qemu.py) or programmed through a debug probe (host/device/probe.py)."""
 from tinyrnn.host.device import firmware, qemu
 from tinyrnn.host.device.probe import flash_probe
-from tinyrnn.host.device.target import Running, Target
+from tinyrnn.host.device.target import InQemu, Running, Target
 from tinyrnn.quantize.errors import BuildFailed
 
 
@@ -30,20 +30,11 @@ class FirmwareTarget(Target):
                         f"stack_size = {board.stack_size} ({board.stack_origin})"]
 
 
-class EmulatedFirmware(FirmwareTarget):
+class EmulatedFirmware(InQemu, FirmwareTarget):
     """A firmware board whose [runner] is QEMU: started in the background, recorded in the run directory."""
-    unattended = True
 
     def start(self, model_dir, image=None, run_dir=None, port=None):
-        record = qemu.start(self.board, image or firmware.elf_path(self.name, model_dir), run_dir=run_dir)
-        return Running(record.port, record.pid,
-                       f"QEMU pid {record.pid}; stop with: tinyrnn flash --stop {self.name}")
-
-    def stop(self, run_dir=None):
-        return qemu.stop(self.name, run_dir)
-
-    def already_running(self, run_dir=None):
-        return next((r for r in qemu.running(run_dir) if r.board == self.name), None)
+        return self.running(qemu.start(self.board, image or firmware.elf_path(self.name, model_dir), run_dir=run_dir))
 
 
 class ProbeFirmware(FirmwareTarget):

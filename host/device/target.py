@@ -15,6 +15,7 @@ Commands call these and never ask what kind a board is.
 from dataclasses import dataclass
 from pathlib import Path
 
+from tinyrnn.host.device import qemu
 from tinyrnn.quantize.errors import UserError
 
 
@@ -89,3 +90,19 @@ class Target:
     def describe(self) -> list:
         """`tinyrnn boards show`: the board's data, one `key = value` line each."""
         return [f"{key} = {value}" for key, value in self.board.__dict__.items()]
+
+
+class InQemu:
+    """What every target that QEMU runs shares (mixed in before Target): unattended, stopped and found through the
+    run directory's QEMU records, and what `tinyrnn flash` says once it runs."""
+    unattended = True
+    name: str
+
+    def running(self, record: qemu.RunRecord) -> Running:
+        return Running(record.port, record.pid, f"QEMU pid {record.pid}; stop with: tinyrnn flash --stop {self.name}")
+
+    def stop(self, run_dir=None):
+        return qemu.stop(self.name, run_dir)
+
+    def already_running(self, run_dir=None):
+        return next((r for r in qemu.running(run_dir) if r.board == self.name), None)

@@ -23,7 +23,7 @@ from tinyrnn.host.device import qemu
 from tinyrnn.host.device.micropython import builds
 from tinyrnn.host.device.micropython.raw_repl import READY, start_server
 from tinyrnn.host.device.micropython.staging import NATMOD_ALIAS, romfs_image, stage, with_cmodule
-from tinyrnn.host.device.target import Running, Target
+from tinyrnn.host.device.target import InQemu, Target
 from tinyrnn.quantize.errors import TinyRNNError, UserError
 from tinyrnn.quantize.twin.params import KernelParams
 
@@ -81,9 +81,8 @@ def describe_lines(board, counter):
     return [f"{key} = {value}" for key, value in shown]
 
 
-class EmulatedMicroPython(Target):
+class EmulatedMicroPython(InQemu, Target):
     """MicroPython's qemu port firmware in QEMU, the model and the server in a ROMFS image it loads."""
-    unattended = True
     measures_micropython = True
 
     def check_options(self, model_dir, port):
@@ -110,14 +109,7 @@ class EmulatedMicroPython(Target):
         except (TinyRNNError, serial.SerialException) as e:
             qemu.stop(self.name, run_dir)
             raise TinyRNNError(f"{self.name}: {e}") from None
-        return Running(record.port, record.pid,
-                       f"QEMU pid {record.pid}; stop with: tinyrnn flash --stop {self.name}")
-
-    def stop(self, run_dir=None):
-        return qemu.stop(self.name, run_dir)
-
-    def already_running(self, run_dir=None):
-        return next((r for r in qemu.running(run_dir) if r.board == self.name), None)
+        return self.running(record)
 
     def describe(self):
         return describe_lines(self.board, TICKS_SOURCE[self.board.family])
