@@ -9,6 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from tinyrnn.quantize import targets
 from tinyrnn.quantize.sources import kernel_sources
 from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.emit import asm_layout
@@ -311,30 +312,46 @@ def test_other_cortex_m_images_match_twin(workdir, target):
                 assert (emu.run(seq)[0] == twin.run(seq)).all(), f"{target} {cell} {label}"
 
 
-@needs_arm
-def test_m0_elementwise_loops_exact_in_unicorn(workdir):
-    """The Thumb-1 element-wise loops (armv6m/tr_elementwise_m0.S) against the twin's formulas: the activations over
-    every Q14 input of the tables' ranges and beyond, up to the int32 limits (where z + 2^(sat-1) wraps); the GRU
-    reset_after and LSTM cell updates at gate edges (0, 2^14, 2^15 - 1), h and tanh at the int16 limits, and
-    pre-activations and cell values past the tanh table."""
-    from unicorn import UC_ARCH_ARM, UC_MODE_MCLASS, UC_MODE_THUMB, Uc
+# The element-wise assembly per target: (source under firmware/kernels, symbol prefix).
+ELEMENTWISE_ASM = {"m0": ("armv6m/tr_elementwise_m0.S", "tr_m0_"), "rv32": ("rv32/tr_elementwise_rv32.S", "tr_rv32_")}
+
+
+@pytest.mark.parametrize("target", [pytest.param("m0", marks=needs_arm), pytest.param("rv32", marks=needs_riscv)])
+def test_elementwise_loops_exact_in_unicorn(workdir, target):
+    """The element-wise loops in assembly (Thumb-1: armv6m/tr_elementwise_m0.S; RV32IM: rv32/tr_elementwise_rv32.S)
+    against the twin's formulas: the activations over every Q14 input of the tables' ranges and beyond, up to the
+    int32 limits (where z + 2^(sat-1) wraps), at every length 0..9 (odd and even counts); the GRU reset_after and
+    LSTM cell updates at gate edges (0, 2^14, 2^15 - 1), h and tanh at the int16 limits, pre-activations and cell
+    values past the tanh table, odd and even unit counts."""
+    from unicorn import UC_ARCH_ARM, UC_ARCH_RISCV, UC_MODE_MCLASS, UC_MODE_RISCV32, UC_MODE_THUMB, Uc
     from unicorn import arm_const as arm
+    from unicorn import riscv_const as rv
     from tinyrnn.quantize.twin import fixedpoint as fp
-    obj, elf = workdir / "elementwise_m0.o", workdir / "elementwise_m0.elf"
-    subprocess.run([build.ARM_GCC, *build.ARM_TARGETS["m0"], *build.ARM_OPT, *build.STRICT_FLAGS,
-                    f"-I{build.KERNELS_DIR}", "-c", build.KERNELS_DIR / "armv6m" / "tr_elementwise_m0.S", "-o", obj],
+    source, prefix = ELEMENTWISE_ASM[target]
+    obj, elf = workdir / f"elementwise_{target}.o", workdir / f"elementwise_{target}.elf"
+    subprocess.run([targets.bench_tool(target, "gcc"), *build.BENCH_TARGETS[target], *build.ARM_OPT,
+                    *build.STRICT_FLAGS, f"-I{build.KERNELS_DIR}", "-c", build.KERNELS_DIR / source, "-o", obj],
                    check=True)
-    subprocess.run(["arm-none-eabi-ld", "-Ttext=0", "-e", "0", obj, "-o", elf], check=True)
+    subprocess.run([targets.bench_tool(target, "ld"), *(["-m", "elf32lriscv"] if target == "rv32" else []),
+                    "-Ttext=0", "-e", "0", obj, "-o", elf], check=True)
     syms = build.symbols(elf)
     code, data, stop = 0, 0x100000, 0x8000
-    uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
-    uc.ctl_set_cpu_model(arm.UC_CPU_ARM_CORTEX_M0)
+    if target == "rv32":
+        uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV32)
+        arg_regs = [rv.UC_RISCV_REG_A0 + k for k in range(8)]
+        sp_reg, thumb = rv.UC_RISCV_REG_SP, 0
+    else:
+        uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
+        uc.ctl_set_cpu_model(arm.UC_CPU_ARM_CORTEX_M0)
+        arg_regs = [arm.UC_ARM_REG_R0, arm.UC_ARM_REG_R1, arm.UC_ARM_REG_R2, arm.UC_ARM_REG_R3]
+        sp_reg, thumb = arm.UC_ARM_REG_SP, 1
     uc.mem_map(code, 0x10000)
     uc.mem_map(data, 0x2000000)
-    binary = workdir / "elementwise_m0.bin"
-    subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", "-j", ".text", elf, binary], check=True)
+    binary = workdir / f"elementwise_{target}.bin"
+    subprocess.run([targets.bench_tool(target, "objcopy"), "-O", "binary", "-j", ".text", elf, binary],
+                   check=True)
     uc.mem_write(code, binary.read_bytes())
-    uc.mem_write(stop, b"\xfe\xe7")
+    uc.mem_write(stop, b"\xfe\xe7" if thumb else b"\x6f\x00\x00\x00")     # b . / j .
     tables = {"sigmoid": data, "tanh": data + 0x1000}
     for name, table in (("sigmoid", fp.SIGMOID_TABLE), ("tanh", fp.TANH_TABLE)):
         uc.mem_write(tables[name], np.array(codegen.segment_words(table), dtype="<i4").tobytes())
@@ -342,14 +359,13 @@ def test_m0_elementwise_loops_exact_in_unicorn(workdir):
     sp = data + 0x1FFF000
 
     def call(fn, *args):
-        regs = [arm.UC_ARM_REG_R0, arm.UC_ARM_REG_R1, arm.UC_ARM_REG_R2, arm.UC_ARM_REG_R3]
-        for reg, value in zip(regs, args[:4]):
+        for reg, value in zip(arg_regs, args):
             uc.reg_write(reg, int(value) & 0xFFFFFFFF)
-        uc.mem_write(sp, np.array(args[4:] or [0], dtype="<u4").tobytes())   # the fifth argument, on the stack
-        uc.reg_write(arm.UC_ARM_REG_SP, sp)
-        uc.reg_write(arm.UC_ARM_REG_LR, stop | 1)
-        uc.emu_start(syms[fn] | 1, stop)
-        assert uc.reg_read(arm.UC_ARM_REG_SP) == sp, f"{fn}: stack not balanced"
+        uc.mem_write(sp, np.array(args[len(arg_regs):] or [0], dtype="<u4").tobytes())   # Arm: the fifth, stacked
+        uc.reg_write(sp_reg, sp)
+        uc.reg_write(rv.UC_RISCV_REG_RA if target == "rv32" else arm.UC_ARM_REG_LR, stop | thumb)
+        uc.emu_start(syms[prefix + fn] | thumb, stop)
+        assert uc.reg_read(sp_reg) == sp, f"{fn}: stack not balanced"
 
     def read(addr, n, dtype):
         return np.frombuffer(uc.mem_read(addr, n * np.dtype(dtype).itemsize), dtype=dtype).astype(np.int64)
@@ -357,40 +373,49 @@ def test_m0_elementwise_loops_exact_in_unicorn(workdir):
     rng = np.random.default_rng(17)
     edges = [2**31 - 1, -2**31, 2**31 - 2**17, 2**31 - 2**18 + 5, -2**31 + 2**18, 2**30, -2**30]
     z = np.concatenate([np.arange(-(1 << 20), 1 << 20), edges, rng.integers(-2**31, 2**31, 4000)]).astype(np.int64)
-    for fn, ref in (("tr_m0_sigmoid_q15", fp.sigmoid_q15), ("tr_m0_tanh_q15", fp.tanh_q15)):
+    for fn, ref in (("sigmoid_q15", fp.sigmoid_q15), ("tanh_q15", fp.tanh_q15)):
+        table = tables["sigmoid" if "sigmoid" in fn else "tanh"]
         uc.mem_write(arrays, z.astype("<i4").tobytes())
-        call(fn, arrays, len(z), tables["sigmoid" if "sigmoid" in fn else "tanh"])
+        call(fn, arrays, len(z), table)
         assert (read(arrays, len(z), "<i4") == ref(z)).all(), fn
-    call("tr_m0_sigmoid_q15", arrays, 0, tables["sigmoid"])        # n = 0: nothing written, returns
+        for n_values in range(10):          # every short length (0: nothing written); the words around untouched
+            words = z[-n_values - 2:]
+            uc.mem_write(arrays, words.astype("<i4").tobytes())
+            call(fn, arrays + 4, n_values, table)
+            expected = np.concatenate([words[:1], ref(words[1:-1]), words[-1:]])
+            assert (read(arrays, n_values + 2, "<i4") == expected).all(), (fn, n_values)
 
-    units = 3000
-    gates = np.array([0, 1, 16383, 16384, 32766, 32767], dtype=np.int64)
-    def gate():
-        return np.concatenate([np.repeat(gates, 20), rng.integers(0, 32768, units - 20 * len(gates))])
-    def q14(limit):
-        return np.concatenate([rng.integers(-limit, limit, units // 2),
-                               rng.integers(-2**19, 2**19, units - units // 2)])
-    h16 = np.concatenate([rng.choice([-32768, 32767], units // 4), rng.integers(-32768, 32768, units - units // 4)])
+    def check_cells(units):
+        gates = np.array([0, 1, 16383, 16384, 32766, 32767], dtype=np.int64)
+        def gate():
+            return np.concatenate([np.repeat(gates, 20), rng.integers(0, 32768, units - 20 * len(gates))])
+        def q14(limit):
+            return np.concatenate([rng.integers(-limit, limit, units // 2),
+                                   rng.integers(-2**19, 2**19, units - units // 2)])
+        h16 = np.concatenate([rng.choice([-32768, 32767], units // 4), rng.integers(-32768, 32768, units - units // 4)])
 
-    # GRU: z, r, n, c (int32 each, `units` apart), h int16; units 0..9 are left alone (count = units - 10)
-    zg, rg, n, c = rng.permutation(gate()), rng.permutation(gate()), q14(2**28), q14(2**27)
-    uc.mem_write(arrays, np.concatenate([zg, rg, n, c]).astype("<i4").tobytes())
-    h_addr = arrays + 16 * units
-    uc.mem_write(h_addr, h16.astype("<i2").tobytes())
-    call("tr_m0_gru_update", arrays + 40, h_addr + 20, units - 10, units, tables["tanh"])
-    nj = fp.tanh_q15(n + ((rg * c + (1 << 14)) >> 15))
-    expected = fp.sat16(nj + fp.round_shift(zg * (h16 - nj), 15))
-    expected[:10] = h16[:10]
-    assert (read(h_addr, units, "<i2") == expected).all(), "tr_m0_gru_update"
+        # GRU: z, r, n, c (int32 each, `units` apart), h int16; units 0..9 are left alone (count = units - 10)
+        zg, rg, n, c = rng.permutation(gate()), rng.permutation(gate()), q14(2**28), q14(2**27)
+        uc.mem_write(arrays, np.concatenate([zg, rg, n, c]).astype("<i4").tobytes())
+        h_addr = arrays + 16 * units
+        uc.mem_write(h_addr, h16.astype("<i2").tobytes())
+        call("gru_update", arrays + 40, h_addr + 20, units - 10, units, tables["tanh"])
+        nj = fp.tanh_q15(n + ((rg * c + (1 << 14)) >> 15))
+        expected = fp.sat16(nj + fp.round_shift(zg * (h16 - nj), 15))
+        expected[:10] = h16[:10]
+        assert (read(h_addr, units, "<i2") == expected).all(), "gru_update"
 
-    # LSTM: i, f, g, o (int32, `units` apart), h int16, c int32
-    i, f, o = rng.permutation(gate()), rng.permutation(gate()), rng.permutation(gate())
-    g = np.concatenate([rng.choice([-32768, 32767], units // 4), rng.integers(-32768, 32768, units - units // 4)])
-    c = q14(2**26)
-    uc.mem_write(arrays, np.concatenate([i, f, g, o]).astype("<i4").tobytes())
-    c_addr = h_addr + 2 * units + 64
-    uc.mem_write(c_addr, c.astype("<i4").tobytes())
-    call("tr_m0_lstm_update", arrays, units, h_addr, c_addr, tables["tanh"])
-    c_new = fp.round_shift(f * c, 15) + fp.round_shift(i * g, 16)
-    assert (read(c_addr, units, "<i4") == c_new).all(), "tr_m0_lstm_update: c"
-    assert (read(h_addr, units, "<i2") == fp.round_shift(o * fp.tanh_q15(c_new), 15)).all(), "tr_m0_lstm_update: h"
+        # LSTM: i, f, g, o (int32, `units` apart), h int16, c int32
+        i, f, o = rng.permutation(gate()), rng.permutation(gate()), rng.permutation(gate())
+        g = np.concatenate([rng.choice([-32768, 32767], units // 4), rng.integers(-32768, 32768, units - units // 4)])
+        c = q14(2**26)
+        uc.mem_write(arrays, np.concatenate([i, f, g, o]).astype("<i4").tobytes())
+        c_addr = h_addr + 2 * units + 64
+        uc.mem_write(c_addr, c.astype("<i4").tobytes())
+        call("lstm_update", arrays, units, h_addr, c_addr, tables["tanh"])
+        c_new = fp.round_shift(f * c, 15) + fp.round_shift(i * g, 16)
+        assert (read(c_addr, units, "<i4") == c_new).all(), "lstm_update: c"
+        assert (read(h_addr, units, "<i2") == fp.round_shift(o * fp.tanh_q15(c_new), 15)).all(), "lstm_update: h"
+
+    for units in (3000, 3001):                # the cell loops take an even and an odd count each
+        check_cells(units)

@@ -3,11 +3,13 @@
  * The kernels read the byte layout here (layout 3, tinyrnn.h TINYRNN_KERNEL_C_LAYOUT: int8 weights in blocks of 16
  * rows, column-major), whose full blocks of a product (both inputs and the requantisation; the activation stays in
  * C) go to one call of the assembly routine tr_rv32_bytes_blocks (tr_bytes_rv32.S): a byte load, a multiply and an
- * add per MAC. The element-wise hooks decline: the reference C runs. Include tr_fast.h, not this file.
+ * add per MAC. The element-wise loops (activations, the GRU and LSTM cell updates) are RV32IM assembly
+ * (tr_elementwise_rv32.S). Include tr_fast.h, not this file.
  */
 #ifndef TR_FAST_RV32_H
 #define TR_FAST_RV32_H
 
+#include "../tr_tables.h"
 #include "tr_rv32_job.h"
 
 #define TR_FAST_HEAD_OUTPUTS(fn) typedef char tr_fast_no_head_outputs  /* not needed: no layer-step hook */
@@ -41,11 +43,36 @@
     do {                                                                                                      \
     } while (0)
 
-/* The element-wise loops stay the reference C: constants, whose arguments are not even evaluated. */
-#define tr_fast_sigmoid_q15(z, n) TR_FAST_NONE
-#define tr_fast_tanh_q15(z, n) TR_FAST_NONE
-#define tr_fast_gru_update(z, h, count, units) TR_FAST_NONE
-#define tr_fast_lstm_update(i_gate, units, h, c) TR_FAST_NONE
+/* tr_elementwise_rv32.S: the loops of tr_sigmoid_q15 / tr_tanh_q15 (seg: tr_sigmoid_seg / tr_tanh_seg), of
+ * tr_gru_step reset_after (`count` units from z; r, n, c follow z `units` words apart each) and of tr_lstm_step. */
+void tr_rv32_sigmoid_q15(int32_t *z, int n, const int32_t *seg);
+void tr_rv32_tanh_q15(int32_t *z, int n, const int32_t *seg);
+void tr_rv32_gru_update(const int32_t *z, int16_t *h, int32_t count, int32_t units, const int32_t *tanh_seg);
+void tr_rv32_lstm_update(const int32_t *i_gate, int32_t units, int16_t *h, int32_t *c, const int32_t *tanh_seg);
+
+static inline tr_fast_t tr_fast_sigmoid_q15(int32_t *z, int n)
+{
+    tr_rv32_sigmoid_q15(z, n, tr_sigmoid_seg);
+    return TR_FAST_DONE;
+}
+
+static inline tr_fast_t tr_fast_tanh_q15(int32_t *z, int n)
+{
+    tr_rv32_tanh_q15(z, n, tr_tanh_seg);
+    return TR_FAST_DONE;
+}
+
+static inline tr_fast_t tr_fast_gru_update(const int32_t *z, int16_t *h, int32_t count, int32_t units)
+{
+    tr_rv32_gru_update(z, h, count, units, tr_tanh_seg);
+    return TR_FAST_DONE;
+}
+
+static inline tr_fast_t tr_fast_lstm_update(const int32_t *i_gate, int32_t units, int16_t *h, int32_t *c)
+{
+    tr_rv32_lstm_update(i_gate, units, h, c, tr_tanh_seg);
+    return TR_FAST_DONE;
+}
 
 /* No layer-step hook (as in tr_fast_reference.h). */
 #define tr_fast_layer_step(model, l, x, h, c, scratch) TR_FAST_NONE

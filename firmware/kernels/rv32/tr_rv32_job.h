@@ -23,6 +23,7 @@
 
 #include "../tr_kernels.h"
 #include "../tr_layout.h"
+#include "../tr_tables.h"
 
 /* The full blocks of 16 rows of one product in the byte layout (tinyrnn.h TINYRNN_KERNEL_C_LAYOUT 3).
  * tr_rv32_bytes_blocks writes back w and rq (advanced past the full blocks). */
@@ -50,6 +51,10 @@ TR_CHECK(offsetof(tr_rv32_job_t, w) == TR_RV32_JOB_W && offsetof(tr_rv32_job_t, 
          && offsetof(tr_rv32_job_t, cols_b) == TR_RV32_JOB_COLS_B && offsetof(tr_rv32_job_t, out) == TR_RV32_JOB_OUT
          && offsetof(tr_rv32_job_t, rq2) == TR_RV32_JOB_RQ2 && offsetof(tr_rv32_job_t, out2) == TR_RV32_JOB_OUT2
          && offsetof(tr_rv32_job_t, blocks) == TR_RV32_JOB_BLOCKS, rv32_job);
+/* tr_elementwise_rv32.S: the table geometry it assembles with (tr_layout.h) is the tables' own. */
+TR_CHECK(TR_ASM_SIGMOID_SAT_BITS == TR_SIGMOID_SAT_BITS && TR_ASM_SIGMOID_SEG_BITS == TR_SIGMOID_SEG_BITS
+         && TR_ASM_TANH_SAT_BITS == TR_TANH_SAT_BITS && TR_ASM_TANH_SEG_BITS == TR_TANH_SEG_BITS
+         && TR_ASM_TABLE_SEGMENTS == TR_TABLE_SEGMENTS, rv32_table_geometry);
 #endif /* __ASSEMBLER__ */
 
 #endif /* TR_RV32_JOB_H */
