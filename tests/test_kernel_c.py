@@ -322,7 +322,8 @@ def test_elementwise_loops_exact_in_unicorn(workdir, target):
     against the twin's formulas: the activations over every Q14 input of the tables' ranges and beyond, up to the
     int32 limits (where z + 2^(sat-1) wraps), at every length 0..9 (odd and even counts); the GRU reset_after and
     LSTM cell updates at gate edges (0, 2^14, 2^15 - 1), h and tanh at the int16 limits, pre-activations and cell
-    values past the tanh table, odd and even unit counts."""
+    values past the tanh table, odd and even unit counts. The RV32 cell loops take the gates before their
+    activation (TR_FAST_CELL_GATES_RAW): their gate inputs are Q14 pre-activations up to the int32 limits."""
     from unicorn import UC_ARCH_ARM, UC_ARCH_RISCV, UC_MODE_MCLASS, UC_MODE_RISCV32, UC_MODE_THUMB, Uc
     from unicorn import arm_const as arm
     from unicorn import riscv_const as rv
@@ -364,8 +365,14 @@ def test_elementwise_loops_exact_in_unicorn(workdir, target):
         uc.mem_write(sp, np.array(args[len(arg_regs):] or [0], dtype="<u4").tobytes())   # Arm: the fifth, stacked
         uc.reg_write(sp_reg, sp)
         uc.reg_write(rv.UC_RISCV_REG_RA if target == "rv32" else arm.UC_ARM_REG_LR, stop | thumb)
+        saved = [rv.UC_RISCV_REG_S0 + k for k in range(2)] + [rv.UC_RISCV_REG_S2 + k for k in range(10)] \
+            if target == "rv32" else [arm.UC_ARM_REG_R4 + k for k in range(8)]
+        for k, reg in enumerate(saved):
+            uc.reg_write(reg, 0x5A5A0000 + k)
         uc.emu_start(syms[prefix + fn] | thumb, stop)
         assert uc.reg_read(sp_reg) == sp, f"{fn}: stack not balanced"
+        assert [uc.reg_read(reg) for reg in saved] == [0x5A5A0000 + k for k in range(len(saved))], \
+            f"{fn}: a callee-saved register not restored"
 
     def read(addr, n, dtype):
         return np.frombuffer(uc.mem_read(addr, n * np.dtype(dtype).itemsize), dtype=dtype).astype(np.int64)
@@ -393,26 +400,40 @@ def test_elementwise_loops_exact_in_unicorn(workdir, target):
             return np.concatenate([rng.integers(-limit, limit, units // 2),
                                    rng.integers(-2**19, 2**19, units - units // 2)])
         h16 = np.concatenate([rng.choice([-32768, 32767], units // 4), rng.integers(-32768, 32768, units - units // 4)])
+        edges = np.array([-2**31, 2**31 - 1, 0, -1, 1, -2**18, 2**18 - 1, -2**17 - 1, -2**17, 2**17 - 1, 2**17],
+                         dtype=np.int64)
+
+        def gate_input(act, values):
+            """(what the routine reads, the gate's value): rv32 reads the Q14 pre-activation (the table edges, the
+            int32 limits, in range and past it) and applies act itself; M0 reads the values (edges above)."""
+            if target != "rv32":
+                return values, values
+            raw = rng.permutation(np.concatenate([np.repeat(edges, 10), rng.integers(-2**20, 2**20, units // 2),
+                                                  rng.integers(-2**31, 2**31, units - units // 2 - 10 * len(edges))]))
+            return raw, act(raw)
 
         # GRU: z, r, n, c (int32 each, `units` apart), h int16; units 0..9 are left alone (count = units - 10)
-        zg, rg, n, c = rng.permutation(gate()), rng.permutation(gate()), q14(2**28), q14(2**27)
-        uc.mem_write(arrays, np.concatenate([zg, rg, n, c]).astype("<i4").tobytes())
+        (z_in, zg), (r_in, rg) = gate_input(fp.sigmoid_q15, rng.permutation(gate())), \
+            gate_input(fp.sigmoid_q15, rng.permutation(gate()))
+        n, c = q14(2**28), q14(2**27)
+        uc.mem_write(arrays, np.concatenate([z_in, r_in, n, c]).astype("<i4").tobytes())
         h_addr = arrays + 16 * units
         uc.mem_write(h_addr, h16.astype("<i2").tobytes())
-        call("gru_update", arrays + 40, h_addr + 20, units - 10, units, tables["tanh"])
+        call("gru_update", arrays + 40, h_addr + 20, units - 10, units, tables["tanh"], tables["sigmoid"])
         nj = fp.tanh_q15(n + ((rg * c + (1 << 14)) >> 15))
         expected = fp.sat16(nj + fp.round_shift(zg * (h16 - nj), 15))
         expected[:10] = h16[:10]
         assert (read(h_addr, units, "<i2") == expected).all(), "gru_update"
 
         # LSTM: i, f, g, o (int32, `units` apart), h int16, c int32
-        i, f, o = rng.permutation(gate()), rng.permutation(gate()), rng.permutation(gate())
-        g = np.concatenate([rng.choice([-32768, 32767], units // 4), rng.integers(-32768, 32768, units - units // 4)])
+        (i_in, i), (f_in, f), (o_in, o) = (gate_input(fp.sigmoid_q15, rng.permutation(gate())) for _ in range(3))
+        g_in, g = gate_input(fp.tanh_q15, np.concatenate([rng.choice([-32768, 32767], units // 4),
+                                                          rng.integers(-32768, 32768, units - units // 4)]))
         c = q14(2**26)
-        uc.mem_write(arrays, np.concatenate([i, f, g, o]).astype("<i4").tobytes())
+        uc.mem_write(arrays, np.concatenate([i_in, f_in, g_in, o_in]).astype("<i4").tobytes())
         c_addr = h_addr + 2 * units + 64
         uc.mem_write(c_addr, c.astype("<i4").tobytes())
-        call("lstm_update", arrays, units, h_addr, c_addr, tables["tanh"])
+        call("lstm_update", arrays, units, h_addr, c_addr, tables["tanh"], tables["sigmoid"])
         c_new = fp.round_shift(f * c, 15) + fp.round_shift(i * g, 16)
         assert (read(c_addr, units, "<i4") == c_new).all(), "lstm_update: c"
         assert (read(h_addr, units, "<i2") == fp.round_shift(o * fp.tanh_q15(c_new), 15)).all(), "lstm_update: h"
