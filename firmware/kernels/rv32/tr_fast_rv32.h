@@ -1,8 +1,8 @@
 /*
  * The RV32IM path behind tr_fast.h (RV32IM, RV32IMC, RV32IMAC: a 32-bit multiplier, no 64-bit multiply-accumulate).
  * The kernels read the byte layout here (layout 3, tinyrnn.h TINYRNN_KERNEL_C_LAYOUT: int8 weights in blocks of 16
- * rows, column-major), whose full blocks of a product (both inputs and the requantisation; the activation stays in
- * C) go to one call of the assembly routine tr_rv32_bytes_blocks (tr_bytes_rv32.S): a byte load, a multiply and an
+ * rows, column-major), whose every row of a product (both inputs and the requantisation; the activation stays in
+ * C) goes to one call of the assembly routine tr_rv32_bytes_blocks (tr_bytes_rv32.S): a byte load, a multiply and an
  * add per MAC. The element-wise loops (activations, the GRU and LSTM cell updates) are RV32IM assembly
  * (tr_elementwise_rv32.S). Include tr_fast.h, not this file.
  */
@@ -14,28 +14,25 @@
 
 #define TR_FAST_HEAD_OUTPUTS(fn) typedef char tr_fast_no_head_outputs  /* not needed: no layer-step hook */
 
-/* The full blocks of 16 rows of a product in the byte layout (tr_matvec_s16_s8.c, layout 3); advances row, w and
- * rq past them (the remainder block follows in C). */
-#define TR_FAST_BYTE_BLOCKS(dense, rq2, a, b, out, out2, row, w, rq)                                          \
-    do {                                                                                                      \
-        if ((dense)->rows >= 16) {                                                                             \
-            tr_rv32_job_t job_;                                                                               \
-            job_.w = (w);                                                                                     \
-            job_.rq = (rq);                                                                                   \
-            job_.a = (a);                                                                                     \
-            job_.b = (b);                                                                                     \
-            job_.cols_a = (dense)->cols_a;                                                                    \
-            job_.cols_b = (dense)->cols_b;                                                                    \
-            job_.out = (out);                                                                                 \
-            job_.rq2 = (rq2);                                                                                 \
-            job_.out2 = (out2);                                                                               \
-            job_.blocks = (dense)->rows / 16;                                                                  \
-            tr_rv32_bytes_blocks(&job_);                                                                      \
-            (row) = (dense)->rows - (dense)->rows % 16;                                                        \
-            (w) = job_.w;                                                                                     \
-            (rq) = job_.rq;                                                                                   \
-        }                                                                                                     \
-    } while (0)
+/* Every row of a product in the byte layout (tr_matvec_s16_s8.c, layout 3) in one call of the assembly routine:
+ * TR_FAST_DONE (a constant: the reference loop after it is dead code here). */
+static inline tr_fast_t tr_fast_byte_product(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_t *a,
+                                             const int16_t *b, int32_t *out, int32_t *out2)
+{
+    tr_rv32_job_t job;
+    job.w = (const int8_t *)dense->weights;
+    job.rq = dense->requant;
+    job.a = a;
+    job.b = b;
+    job.cols_a = dense->cols_a;
+    job.cols_b = dense->cols_b;
+    job.out = out;
+    job.rq2 = rq2;
+    job.out2 = out2;
+    job.rows = dense->rows;
+    tr_rv32_bytes_blocks(&job);
+    return TR_FAST_DONE;
+}
 
 /* The row-pair layout's block hook: unused here (these kernels read the byte layout). */
 #define TR_FAST_MATVEC_BLOCKS(dense, groups_a, groups_b, rq2, a, b, out, out2, act, gru,                     \

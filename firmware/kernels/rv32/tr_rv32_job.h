@@ -15,7 +15,7 @@
 #define TR_RV32_JOB_OUT 24
 #define TR_RV32_JOB_RQ2 28
 #define TR_RV32_JOB_OUT2 32
-#define TR_RV32_JOB_BLOCKS 36
+#define TR_RV32_JOB_ROWS 36
 
 #ifndef __ASSEMBLER__
 #include <stddef.h>
@@ -25,18 +25,18 @@
 #include "../tr_layout.h"
 #include "../tr_tables.h"
 
-/* The full blocks of 16 rows of one product in the byte layout (tinyrnn.h TINYRNN_KERNEL_C_LAYOUT 3).
- * tr_rv32_bytes_blocks writes back w and rq (advanced past the full blocks). */
+/* Every row of one product in the byte layout (tinyrnn.h TINYRNN_KERNEL_C_LAYOUT 3): the full blocks of 16 rows
+ * and the last block of the remainder (padded to a width of 4, 8 or 16). */
 typedef struct {
-    const int8_t *w;                /* weights of the first block; advanced */
-    const tr_requant_t *rq;         /* requantisation of the first block's rows; advanced */
+    const int8_t *w;                /* weights of the first block */
+    const tr_requant_t *rq;         /* requantisation of the first row */
     const int16_t *a;               /* input a */
     const int16_t *b;               /* input b (unused when it has no columns) */
     int32_t cols_a, cols_b;         /* columns of each input (0 when there is no b) */
     int32_t *out;                   /* first output row */
     const tr_requant_t *rq2;        /* NULL, or the second requantisation (out2 = (bias2 + acc_b mult_a2) >> 32) */
     int32_t *out2;                  /* first second output */
-    int32_t blocks;                 /* full blocks of 16 rows, >= 1 */
+    int32_t rows;                   /* rows of the product, >= 1 */
 } tr_rv32_job_t;
 
 void tr_rv32_bytes_blocks(tr_rv32_job_t *job);
@@ -50,7 +50,7 @@ TR_CHECK(offsetof(tr_rv32_job_t, w) == TR_RV32_JOB_W && offsetof(tr_rv32_job_t, 
          && offsetof(tr_rv32_job_t, cols_a) == TR_RV32_JOB_COLS_A
          && offsetof(tr_rv32_job_t, cols_b) == TR_RV32_JOB_COLS_B && offsetof(tr_rv32_job_t, out) == TR_RV32_JOB_OUT
          && offsetof(tr_rv32_job_t, rq2) == TR_RV32_JOB_RQ2 && offsetof(tr_rv32_job_t, out2) == TR_RV32_JOB_OUT2
-         && offsetof(tr_rv32_job_t, blocks) == TR_RV32_JOB_BLOCKS, rv32_job);
+         && offsetof(tr_rv32_job_t, rows) == TR_RV32_JOB_ROWS, rv32_job);
 /* tr_elementwise_rv32.S: the table geometry it assembles with (tr_layout.h) is the tables' own. */
 TR_CHECK(TR_ASM_SIGMOID_SAT_BITS == TR_SIGMOID_SAT_BITS && TR_ASM_SIGMOID_SEG_BITS == TR_SIGMOID_SEG_BITS
          && TR_ASM_TANH_SAT_BITS == TR_TANH_SAT_BITS && TR_ASM_TANH_SEG_BITS == TR_TANH_SEG_BITS
