@@ -6,8 +6,8 @@
  * Twin: quantize/twin/fixedpoint.py, quantize/twin/cells.py.
  *
  * Why assembly: GCC's code for these loops takes ~19 instructions a sigmoid and ~45 a GRU unit (a 64-bit product
- * rounded through a carry, the table word split by shifts, a pointer increment per array). Here two units (values)
- * a turn share the increments, the constants stay in registers, a lookup's rare clamp is out of line (subsection 1),
+ * rounded through a carry, the table word split by shifts, a pointer increment per array). Here four units (the
+ * activations: two values) a turn share the increments, the constants stay in registers, a lookup's rare clamp is out of line (subsection 1),
  * and the same integers are formed:
  *  - table lookup (TR_SYMMETRIC_INTERP): t = z + 2^(sat-1) is the offset from the table's first word, so the
  *    segment is t >> seg_bits (unsigned) and the fraction t & (2^seg_bits - 1) (the offset is whole segments); t
@@ -19,9 +19,10 @@
  *    high word (MULHSU) is floor(g v / 2^15) and whose low word's bit 31 (MUL) is bit 14 of g v, the rounding;
  *  - the GRU update needs no sat16: with 0 <= z <= 2^15 - 1 and d = h - nj, (z d + 2^14) >> 15 lies between 0 and
  *    d inclusive, so the new h lies between nj and h, both int16 (the twin's sat16 never clamps there).
- * An odd count enters the two-unit loop at its second unit with every pointer one unit back. The table geometry
- * comes from tr_layout.h (generated; tr_rv32_job.h checks it against tr_tables.h). Other targets assemble this
- * file to nothing.
+ * A count that is not a whole number of turns enters the first turn part-way (an activation's odd count at its second
+ * value, a cell loop's count % 4 = 1, 2, 3 at its unit 3, 2, 1) with every pointer that many units back. The table
+ * geometry comes from tr_layout.h (generated; tr_rv32_job.h checks it against tr_tables.h). Other targets assemble
+ * this file to nothing.
  */
 #include "../tr_fast_path.h"
 #include "../tr_layout.h"
@@ -154,7 +155,7 @@ tr_rv32_activation tr_rv32_tanh_q15, TR_ASM_TANH_SAT_BITS, TR_ASM_TANH_SEG_BITS
  *                         const int32_t *sigmoid_seg):
  * the GRU reset_after cell update of count units from z (tr_gru.c), z and r still Q14 pre-activations: with r, n, c
  * at z + units, + 2 units, + 3 units, pre = n + round_shift(sigmoid(r) c, 15), nj = tanh(pre),
- * h = nj + ((sigmoid(z) (h - nj) + 2^14) >> 15) (= its sat16: above). Two units a turn: a0 z, s2 r, t6 n, a3 c,
+ * h = nj + ((sigmoid(z) (h - nj) + 2^14) >> 15) (= its sat16: above). Four units a turn: a0 z, s2 r, t6 n, a3 c,
  * a1 h (advanced), a2 the end of z. */
 #define zp a0
 #define hp a1
@@ -189,25 +190,36 @@ tr_rv32_function tr_rv32_gru_update
     add     rp, zp, a3
     add     np, rp, a3
     add     cp, np, a3
-    andi    t0, a2, 1                   /* an odd count */
+    andi    t1, a2, 3                   /* the count's units past whole turns */
     slli    a2, a2, 2
     add     z_end, z_end, zp
-    beqz    t0, .Ltr_rv32_gru_turn
-    addi    zp, zp, -4                  /* odd: the first unit as a turn's second */
-    addi    rp, rp, -4
-    addi    np, np, -4
-    addi    cp, cp, -4
-    addi    hp, hp, -2
-    j       .Ltr_rv32_gru_second
+    beqz    t1, .Ltr_rv32_gru_turn
+    li      t2, 4                       /* else the first turn enters at unit 4 - t1, every pointer that many back */
+    sub     t2, t2, t1
+    slli    t3, t2, 2
+    sub     zp, zp, t3
+    sub     rp, rp, t3
+    sub     np, np, t3
+    sub     cp, cp, t3
+    slli    t3, t2, 1
+    sub     hp, hp, t3
+    li      t0, 2
+    blt     t2, t0, .Ltr_rv32_gru_unit1
+    beq     t2, t0, .Ltr_rv32_gru_unit2
+    j       .Ltr_rv32_gru_unit3
 .Ltr_rv32_gru_turn:
     tr_rv32_gru_unit 0
-.Ltr_rv32_gru_second:
+.Ltr_rv32_gru_unit1:
     tr_rv32_gru_unit 1
-    addi    zp, zp, 8
-    addi    rp, rp, 8
-    addi    np, np, 8
-    addi    cp, cp, 8
-    addi    hp, hp, 4
+.Ltr_rv32_gru_unit2:
+    tr_rv32_gru_unit 2
+.Ltr_rv32_gru_unit3:
+    tr_rv32_gru_unit 3
+    addi    zp, zp, 16
+    addi    rp, rp, 16
+    addi    np, np, 16
+    addi    cp, cp, 16
+    addi    hp, hp, 8
     bne     zp, z_end, .Ltr_rv32_gru_turn
     tr_rv32_cell_exit
 .Ltr_rv32_gru_ret:
@@ -225,7 +237,7 @@ tr_rv32_end tr_rv32_gru_update
  *                          const int32_t *sigmoid_seg):
  * the LSTM cell update of units units (tr_lstm.c), the gates still Q14 pre-activations: with f, g, o at
  * i + units, + 2 units, + 3 units (i, f, o through the sigmoid, g through tanh), c = round_shift(i g, 16)
- * + round_shift(f c, 15) (int64 product), h = (o tanh(c) + 2^14) >> 15. Two units a turn: a0 i, t5 f, t6 g, s2 o,
+ * + round_shift(f c, 15) (int64 product), h = (o tanh(c) + 2^14) >> 15. Four units a turn: a0 i, t5 f, t6 g, s2 o,
  * a3 c, a2 h (advanced), a1 the end of i; s3 2^15 (the rounding of >> 16). */
 #define ip a0
 #define i_end a1
@@ -263,30 +275,41 @@ tr_rv32_function tr_rv32_lstm_update
     blez    a1, .Ltr_rv32_lstm_ret
     tr_rv32_cell_entry
     li      round16, (1 << 15)
+    andi    t1, a1, 3                   /* the units past whole turns */
     slli    a1, a1, 2                   /* 4 units: bytes from i to f, f to g, g to o */
     add     fp_, ip, a1
     add     gp_, fp_, a1
     add     op, gp_, a1
-    andi    t0, a1, 4                   /* an odd count */
     add     i_end, i_end, ip
-    beqz    t0, .Ltr_rv32_lstm_turn
-    addi    ip, ip, -4                  /* odd: the first unit as a turn's second */
-    addi    fp_, fp_, -4
-    addi    gp_, gp_, -4
-    addi    op, op, -4
-    addi    cp, cp, -4
-    addi    hp, hp, -2
-    j       .Ltr_rv32_lstm_second
+    beqz    t1, .Ltr_rv32_lstm_turn
+    li      t2, 4                       /* else the first turn enters at unit 4 - t1, every pointer that many back */
+    sub     t2, t2, t1
+    slli    t3, t2, 2
+    sub     ip, ip, t3
+    sub     fp_, fp_, t3
+    sub     gp_, gp_, t3
+    sub     op, op, t3
+    sub     cp, cp, t3
+    slli    t3, t2, 1
+    sub     hp, hp, t3
+    li      t0, 2
+    blt     t2, t0, .Ltr_rv32_lstm_unit1
+    beq     t2, t0, .Ltr_rv32_lstm_unit2
+    j       .Ltr_rv32_lstm_unit3
 .Ltr_rv32_lstm_turn:
     tr_rv32_lstm_unit 0
-.Ltr_rv32_lstm_second:
+.Ltr_rv32_lstm_unit1:
     tr_rv32_lstm_unit 1
-    addi    ip, ip, 8
-    addi    fp_, fp_, 8
-    addi    gp_, gp_, 8
-    addi    op, op, 8
-    addi    cp, cp, 8
-    addi    hp, hp, 4
+.Ltr_rv32_lstm_unit2:
+    tr_rv32_lstm_unit 2
+.Ltr_rv32_lstm_unit3:
+    tr_rv32_lstm_unit 3
+    addi    ip, ip, 16
+    addi    fp_, fp_, 16
+    addi    gp_, gp_, 16
+    addi    op, op, 16
+    addi    cp, cp, 16
+    addi    hp, hp, 8
     bne     ip, i_end, .Ltr_rv32_lstm_turn
     tr_rv32_cell_exit
 .Ltr_rv32_lstm_ret:
