@@ -1,18 +1,21 @@
 /*
- * The RV32IM path of tr_matvec_s16_s8 in the byte layout (layout 3: ../tr_matvec_s16_s8.c has it and the reference
- * path; tr_fast_rv32.h hands this routine the full blocks). Twin: quantize/twin/params.py Dense.product.
+ * The RV32IM path of tr_matvec_s16_s8 in the byte layout (layout 3: ../tr_matvec_s16_s8.c has it and its reading in
+ * C; tr_fast_rv32.h hands this routine every row). Twin: quantize/twin/params.py Dense.product.
  *
- * Every full block of 16 rows of a product (both inputs and the requantisation; the activation stays in C) in one
- * call per product. The same integers as the reference:
+ * Every row of a product (both inputs and the requantisation; the activation stays in C) in one call: the full
+ * blocks of 16 rows, then the last block of the other rows % 16 (the layout pads it to a width of 4, 8 or 16). The
+ * same integers as the reference:
  *  - a row's sum over one input in int32, exact for every model the generator writes this layout for
  *    (docs/quantization.md, "32-bit accumulation"): per column, the input loaded once (LH) and the block's 16
  *    weights (LB at offsets 0..15 of one walking pointer) each multiplied into its row's sum: 3 instructions a MAC,
  *    4 columns a turn (then the last 0..3 one at a time): 199 instructions per 64 MACs; the first column
- *    of an input starts the sums (2 instructions a MAC);
+ *    of an input starts the sums (2 instructions a MAC); a last block of width 4 or 8 the same way, from zero;
  *  - the requantisation, the high word of bias + acc_a mult_a + acc_b mult_b: a MUL/MULH pair per product and
  *    the low words' carries (SLTU), 17 instructions a row; with a second requantisation (the GRU reset_after
- *    candidate, whose mult_b is 0: tr_kernels.h) the first output takes acc_a alone, 11, the second 11.
- * The job: tr_rv32_job_t (tr_rv32_job.h, which checks the offsets against C). Other targets assemble this file
+ *    candidate, whose mult_b is 0: tr_kernels.h) the first output takes acc_a alone, 11, the second 11. A full
+ *    block's rows are unrolled, input a's sums kept in the frame during input b; the last block's sums of both
+ *    inputs go to the frame, and a loop takes its rows.
+ * The arguments: tr_rv32_job.h (which checks the offsets of tr_layout.h against C). Other targets assemble this file
  * to nothing.
  */
 #include "../tr_fast_path.h"
@@ -24,11 +27,11 @@
 
 #if TR_FAST_PATH_RV32
 
-/* Registers (ilp32): s0 the job, s1 the weights (walking); in an input's loop: a0 the input, a1 its columns, t5 the
+/* Registers (ilp32): s0 the product (tr_dense_t), s1 the weights (walking); in an input's loop: a0 the input, a1 its columns, t5 the
  * end of its 4-column turns, t3 the column's input, t0 a product, the 16 row sums in a2..a7 and s2..s11. Input a's
  * sums wait in the frame during input b; during the requantisation a0 is rq, a1 out, t5 rq2, ra out2 (kept in the
  * frame between blocks, with the blocks left). */
-#define job s0
+#define dense s0
 #define weights s1
 #define input a0
 #define cols a1
@@ -44,6 +47,8 @@
 #define F_RQ2 188
 #define F_OUT2 192
 #define F_BLOCKS 196
+#define F_A 200
+#define F_B 204
 #define F_SIZE 208                  /* a multiple of 16 (the ilp32 stack alignment) */
 
 /* One weight: sum += w[off] * x. */
@@ -156,12 +161,12 @@
 
 /* The last block of `width` rows: both inputs' sums into the frame (F_SUMS_A, F_SUMS_B). */
 .macro tr_rv32_last_block_sums input_sub, width
-    lw      input, TR_RV32_JOB_A(job)
-    lw      cols, TR_RV32_JOB_COLS_A(job)
+    lw      input, F_A(sp)
+    lhu     cols, TR_DENSE_COLS_A(dense)
     jal     ra, \input_sub
     tr_rv32_store_sums \width, F_SUMS_A
-    lw      input, TR_RV32_JOB_B(job)
-    lw      cols, TR_RV32_JOB_COLS_B(job)
+    lw      input, F_B(sp)
+    lhu     cols, TR_DENSE_COLS_B(dense)
     jal     ra, \input_sub
     tr_rv32_store_sums \width, F_SUMS_B
 .endm
@@ -248,7 +253,8 @@
     \row_macro 15, t3, s11
 .endm
 
-/* void tr_rv32_bytes_blocks(tr_rv32_job_t *job): every row of the product: its full blocks of 16 rows, then the
+/* void tr_rv32_bytes_blocks(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_t *a, const int16_t *b,
+ *                           int32_t *out, int32_t *out2) (tr_rv32_job.h): every row of the product: its full blocks of 16 rows, then the
  * last block of the rows % 16 others (padded to a width of 4, 8 or 16: their sums into the frame, then a loop over
  * the rows). */
     .section .text.tr_rv32_bytes_blocks, "ax", @progbits
@@ -270,23 +276,22 @@ tr_rv32_bytes_blocks:
     sw      s10, (F_SAVED + 40)(sp)
     sw      s11, (F_SAVED + 44)(sp)
     sw      ra, F_RA(sp)
-    mv      job, a0
-    lw      weights, TR_RV32_JOB_W(job)
-    lw      t0, TR_RV32_JOB_RQ(job)
+    mv      dense, a0
+    sw      a1, F_RQ2(sp)
+    sw      a2, F_A(sp)
+    sw      a3, F_B(sp)
+    sw      a4, F_OUT(sp)
+    sw      a5, F_OUT2(sp)
+    lw      weights, TR_DENSE_WEIGHTS(dense)
+    lw      t0, TR_DENSE_REQUANT(dense)
     sw      t0, F_RQ(sp)
-    lw      t0, TR_RV32_JOB_OUT(job)
-    sw      t0, F_OUT(sp)
-    lw      t0, TR_RV32_JOB_RQ2(job)
-    sw      t0, F_RQ2(sp)
-    lw      t0, TR_RV32_JOB_OUT2(job)
-    sw      t0, F_OUT2(sp)
-    lw      t0, TR_RV32_JOB_ROWS(job)
+    lhu     t0, TR_DENSE_ROWS(dense)
     srli    t0, t0, 4
     sw      t0, F_BLOCKS(sp)
     beqz    t0, .Llast_block
 .Lblock:
-    lw      input, TR_RV32_JOB_A(job)
-    lw      cols, TR_RV32_JOB_COLS_A(job)
+    lw      input, F_A(sp)
+    lhu     cols, TR_DENSE_COLS_A(dense)
     jal     ra, .Linput
     sw      a2, (F_SUMS_A + 0)(sp)
     sw      a3, (F_SUMS_A + 4)(sp)
@@ -304,8 +309,8 @@ tr_rv32_bytes_blocks:
     sw      s9, (F_SUMS_A + 52)(sp)
     sw      s10, (F_SUMS_A + 56)(sp)
     sw      s11, (F_SUMS_A + 60)(sp)
-    lw      input, TR_RV32_JOB_B(job)
-    lw      cols, TR_RV32_JOB_COLS_B(job)
+    lw      input, F_B(sp)
+    lhu     cols, TR_DENSE_COLS_B(dense)
     jal     ra, .Linput
     lw      a0, F_RQ(sp)
     lw      a1, F_OUT(sp)
@@ -330,7 +335,7 @@ tr_rv32_bytes_blocks:
     sw      t0, F_BLOCKS(sp)
     bnez    t0, .Lblock
 .Llast_block:
-    lw      t4, TR_RV32_JOB_ROWS(job)
+    lhu     t4, TR_DENSE_ROWS(dense)
     andi    t4, t4, 15                  /* its rows */
     beqz    t4, .Lreturn
     sw      t4, F_BLOCKS(sp)

@@ -19,18 +19,7 @@
 static inline tr_fast_t tr_fast_byte_product(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_t *a,
                                              const int16_t *b, int32_t *out, int32_t *out2)
 {
-    tr_rv32_job_t job;
-    job.w = (const int8_t *)dense->weights;
-    job.rq = dense->requant;
-    job.a = a;
-    job.b = b;
-    job.cols_a = dense->cols_a;
-    job.cols_b = dense->cols_b;
-    job.out = out;
-    job.rq2 = rq2;
-    job.out2 = out2;
-    job.rows = dense->rows;
-    tr_rv32_bytes_blocks(&job);
+    tr_rv32_bytes_blocks(dense, rq2, a, b, out, out2);
     return TR_FAST_DONE;
 }
 
