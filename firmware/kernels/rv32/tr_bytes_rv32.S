@@ -343,7 +343,31 @@ tr_rv32_bytes_blocks:
     bgtu    t4, t0, .Llast_16
     li      t0, 4
     bgtu    t4, t0, .Llast_8
-    tr_rv32_last_block_sums .Linput_4, 4
+    lw      input, F_A(sp)              /* width 4 */
+    lhu     cols, TR_DENSE_COLS_A(dense)
+    jal     ra, .Linput_4
+    tr_rv32_store_sums 4, F_SUMS_A
+    lw      input, F_B(sp)
+    lhu     cols, TR_DENSE_COLS_B(dense)
+    jal     ra, .Linput_4
+    lw      t5, F_RQ2(sp)               /* 4 rows without a second requantisation (a head of 4): unrolled, input */
+    lw      t0, F_BLOCKS(sp)            /* b's sums from their registers */
+    addi    t0, t0, -4
+    or      t0, t0, t5
+    bnez    t0, .Llast_4_rows
+    lw      a0, F_RQ(sp)
+    lw      a1, F_OUT(sp)
+    lw      t3, (F_SUMS_A + 0)(sp)
+    tr_rv32_row 0, t3, a2
+    lw      t3, (F_SUMS_A + 4)(sp)
+    tr_rv32_row 1, t3, a3
+    lw      t3, (F_SUMS_A + 8)(sp)
+    tr_rv32_row 2, t3, a4
+    lw      t3, (F_SUMS_A + 12)(sp)
+    tr_rv32_row 3, t3, a5
+    j       .Lreturn
+.Llast_4_rows:
+    tr_rv32_store_sums 4, F_SUMS_B
     j       .Llast_rows
 .Llast_8:
     tr_rv32_last_block_sums .Linput_8, 8
