@@ -253,7 +253,9 @@ static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_
     int row, r;
     (void)gru;                                          /* no fused cell update: every row goes to out/out2 */
     if (tr_fast_byte_product(dense, rq2, a, b, out, out2) == TR_FAST_DONE) {
-        activate(out, 0, dense->rows, act);
+        if (act != TR_ACT_NONE) {                       /* (a product without one returns at once) */
+            activate(out, 0, dense->rows, act);
+        }
         return 0;
     }
     for (row = 0; row < dense->rows; row += TR_BYTE_BLOCK) {
