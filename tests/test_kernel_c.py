@@ -189,7 +189,7 @@ def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after, target)
     (Cortex-M4 build) and the Thumb-1 routine tr_m0_blocks (Cortex-M0 build; the remainder block of
     units 18 takes the C path there), the Thumb-2 routine tr_v7m_blocks (Cortex-M3 build: SMLAL into a 64-bit S per
     row pair, whose acc_B = (S >> 8) - (acc_A >> 8) the int16 extremes and |w| = 127 rows exercise); and the
-    RV32IM routine tr_rv32_bytes_blocks (rv32 build, byte layout; the remainder block in C), whose int32 sums'
+    RV32IM routine tr_rv32_bytes_blocks (rv32 build, byte layout, every row), whose int32 sums'
     bound the extreme weights (every |w| = 127 against inputs at the int16 limits) test."""
     from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     name = f"dsp_{cell}_{reset_after}_{target}"
@@ -234,8 +234,9 @@ def test_m4_dsp_loop_entries_match_twin(workdir, cell, reset_after, d, units, ta
     step to tr_gru_step (the candidate's 2 full blocks fused, 2 units to C). The Cortex-M3 build runs tr_v7m_blocks
     at every width (1..10 groups a pass of its group loop each, the head with no second input, the GRU candidate's
     second outputs, remainder blocks of 1..3 rows in C). The RV32 build runs tr_rv32_bytes_blocks
-    at every width: its 4-column turns and the last 0..3 columns one at a time (d = 1..13; h = 4..40), full 8-row
-    blocks and remainders of width 4 and 8 in C (units 4, 10, 12, 18, 20, 28, 36)."""
+    at every width: its 4-column turns and the last 0..3 columns one at a time (d = 1..13; h = 4..40), full 16-row
+    blocks and a last block of width 4, 8 and 16 (1..15 rows: units 4, 10, 12, 18, 20, 24, 28, 36, 40; heads of 4),
+    with and without the GRU candidate's second requantisation, the head of exactly 4 rows unrolled."""
     from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     name = f"entry_{cell}_{reset_after}_{d}_{units}_{target}"
     art, twin = make_model(workdir, name, cell=cell, reset_after=reset_after, d=d, units=units, k=4, layers=2)
