@@ -9,6 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from tinyrnn.quantize import targets
 from tinyrnn.quantize.sources import kernel_sources
 from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.emit import asm_layout
@@ -188,7 +189,7 @@ def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after, target)
     (Cortex-M4 build) and the Thumb-1 routine tr_m0_blocks (Cortex-M0 build; the remainder block of
     units 18 takes the C path there), the Thumb-2 routine tr_v7m_blocks (Cortex-M3 build: SMLAL into a 64-bit S per
     row pair, whose acc_B = (S >> 8) - (acc_A >> 8) the int16 extremes and |w| = 127 rows exercise); and the
-    RV32IM routine tr_rv32_bytes_blocks (rv32 build, byte layout; the remainder block in C), whose int32 sums'
+    RV32IM routine tr_rv32_bytes_blocks (rv32 build, byte layout, every row), whose int32 sums'
     bound the extreme weights (every |w| = 127 against inputs at the int16 limits) test."""
     from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     name = f"dsp_{cell}_{reset_after}_{target}"
@@ -233,8 +234,9 @@ def test_m4_dsp_loop_entries_match_twin(workdir, cell, reset_after, d, units, ta
     step to tr_gru_step (the candidate's 2 full blocks fused, 2 units to C). The Cortex-M3 build runs tr_v7m_blocks
     at every width (1..10 groups a pass of its group loop each, the head with no second input, the GRU candidate's
     second outputs, remainder blocks of 1..3 rows in C). The RV32 build runs tr_rv32_bytes_blocks
-    at every width: its 4-column turns and the last 0..3 columns one at a time (d = 1..13; h = 4..40), full 8-row
-    blocks and remainders of width 4 and 8 in C (units 4, 10, 12, 18, 20, 28, 36)."""
+    at every width: its 4-column turns and the last 0..3 columns one at a time (d = 1..13; h = 4..40), full 16-row
+    blocks and a last block of width 4, 8 and 16 (1..15 rows: units 4, 10, 12, 18, 20, 24, 28, 36, 40; heads of 4),
+    with and without the GRU candidate's second requantisation, the head of exactly 4 rows unrolled."""
     from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     name = f"entry_{cell}_{reset_after}_{d}_{units}_{target}"
     art, twin = make_model(workdir, name, cell=cell, reset_after=reset_after, d=d, units=units, k=4, layers=2)
@@ -311,30 +313,47 @@ def test_other_cortex_m_images_match_twin(workdir, target):
                 assert (emu.run(seq)[0] == twin.run(seq)).all(), f"{target} {cell} {label}"
 
 
-@needs_arm
-def test_m0_elementwise_loops_exact_in_unicorn(workdir):
-    """The Thumb-1 element-wise loops (armv6m/tr_elementwise_m0.S) against the twin's formulas: the activations over
-    every Q14 input of the tables' ranges and beyond, up to the int32 limits (where z + 2^(sat-1) wraps); the GRU
-    reset_after and LSTM cell updates at gate edges (0, 2^14, 2^15 - 1), h and tanh at the int16 limits, and
-    pre-activations and cell values past the tanh table."""
-    from unicorn import UC_ARCH_ARM, UC_MODE_MCLASS, UC_MODE_THUMB, Uc
+# The element-wise assembly per target: (source under firmware/kernels, symbol prefix).
+ELEMENTWISE_ASM = {"m0": ("armv6m/tr_elementwise_m0.S", "tr_m0_"), "rv32": ("rv32/tr_elementwise_rv32.S", "tr_rv32_")}
+
+
+@pytest.mark.parametrize("target", [pytest.param("m0", marks=needs_arm), pytest.param("rv32", marks=needs_riscv)])
+def test_elementwise_loops_exact_in_unicorn(workdir, target):
+    """The element-wise loops in assembly (Thumb-1: armv6m/tr_elementwise_m0.S; RV32IM: rv32/tr_elementwise_rv32.S)
+    against the twin's formulas: the activations over every Q14 input of the tables' ranges and beyond, up to the
+    int32 limits (where z + 2^(sat-1) wraps), at every length 0..9 (odd and even counts); the GRU reset_after and
+    LSTM cell updates at gate edges (0, 2^14, 2^15 - 1), h and tanh at the int16 limits, pre-activations and cell
+    values past the tanh table, unit counts of every residue mod 4. The RV32 cell loops take the gates before their
+    activation (TR_FAST_CELL_GATES_RAW): their gate inputs are Q14 pre-activations up to the int32 limits."""
+    from unicorn import UC_ARCH_ARM, UC_ARCH_RISCV, UC_MODE_MCLASS, UC_MODE_RISCV32, UC_MODE_THUMB, Uc
     from unicorn import arm_const as arm
+    from unicorn import riscv_const as rv
     from tinyrnn.quantize.twin import fixedpoint as fp
-    obj, elf = workdir / "elementwise_m0.o", workdir / "elementwise_m0.elf"
-    subprocess.run([build.ARM_GCC, *build.ARM_TARGETS["m0"], *build.ARM_OPT, *build.STRICT_FLAGS,
-                    f"-I{build.KERNELS_DIR}", "-c", build.KERNELS_DIR / "armv6m" / "tr_elementwise_m0.S", "-o", obj],
+    source, prefix = ELEMENTWISE_ASM[target]
+    obj, elf = workdir / f"elementwise_{target}.o", workdir / f"elementwise_{target}.elf"
+    subprocess.run([targets.bench_tool(target, "gcc"), *build.BENCH_TARGETS[target], *build.ARM_OPT,
+                    *build.STRICT_FLAGS, f"-I{build.KERNELS_DIR}", "-c", build.KERNELS_DIR / source, "-o", obj],
                    check=True)
-    subprocess.run(["arm-none-eabi-ld", "-Ttext=0", "-e", "0", obj, "-o", elf], check=True)
+    subprocess.run([targets.bench_tool(target, "ld"), *(["-m", "elf32lriscv"] if target == "rv32" else []),
+                    "-Ttext=0", "-e", "0", obj, "-o", elf], check=True)
     syms = build.symbols(elf)
     code, data, stop = 0, 0x100000, 0x8000
-    uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
-    uc.ctl_set_cpu_model(arm.UC_CPU_ARM_CORTEX_M0)
+    if target == "rv32":
+        uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV32)
+        arg_regs = [rv.UC_RISCV_REG_A0 + k for k in range(8)]
+        sp_reg, thumb = rv.UC_RISCV_REG_SP, 0
+    else:
+        uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
+        uc.ctl_set_cpu_model(arm.UC_CPU_ARM_CORTEX_M0)
+        arg_regs = [arm.UC_ARM_REG_R0, arm.UC_ARM_REG_R1, arm.UC_ARM_REG_R2, arm.UC_ARM_REG_R3]
+        sp_reg, thumb = arm.UC_ARM_REG_SP, 1
     uc.mem_map(code, 0x10000)
     uc.mem_map(data, 0x2000000)
-    binary = workdir / "elementwise_m0.bin"
-    subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", "-j", ".text", elf, binary], check=True)
+    binary = workdir / f"elementwise_{target}.bin"
+    subprocess.run([targets.bench_tool(target, "objcopy"), "-O", "binary", "-j", ".text", elf, binary],
+                   check=True)
     uc.mem_write(code, binary.read_bytes())
-    uc.mem_write(stop, b"\xfe\xe7")
+    uc.mem_write(stop, b"\xfe\xe7" if thumb else b"\x6f\x00\x00\x00")     # b . / j .
     tables = {"sigmoid": data, "tanh": data + 0x1000}
     for name, table in (("sigmoid", fp.SIGMOID_TABLE), ("tanh", fp.TANH_TABLE)):
         uc.mem_write(tables[name], np.array(codegen.segment_words(table), dtype="<i4").tobytes())
@@ -342,14 +361,19 @@ def test_m0_elementwise_loops_exact_in_unicorn(workdir):
     sp = data + 0x1FFF000
 
     def call(fn, *args):
-        regs = [arm.UC_ARM_REG_R0, arm.UC_ARM_REG_R1, arm.UC_ARM_REG_R2, arm.UC_ARM_REG_R3]
-        for reg, value in zip(regs, args[:4]):
+        for reg, value in zip(arg_regs, args):
             uc.reg_write(reg, int(value) & 0xFFFFFFFF)
-        uc.mem_write(sp, np.array(args[4:] or [0], dtype="<u4").tobytes())   # the fifth argument, on the stack
-        uc.reg_write(arm.UC_ARM_REG_SP, sp)
-        uc.reg_write(arm.UC_ARM_REG_LR, stop | 1)
-        uc.emu_start(syms[fn] | 1, stop)
-        assert uc.reg_read(arm.UC_ARM_REG_SP) == sp, f"{fn}: stack not balanced"
+        uc.mem_write(sp, np.array(args[len(arg_regs):] or [0], dtype="<u4").tobytes())   # Arm: the fifth, stacked
+        uc.reg_write(sp_reg, sp)
+        uc.reg_write(rv.UC_RISCV_REG_RA if target == "rv32" else arm.UC_ARM_REG_LR, stop | thumb)
+        saved = [rv.UC_RISCV_REG_S0 + k for k in range(2)] + [rv.UC_RISCV_REG_S2 + k for k in range(10)] \
+            if target == "rv32" else [arm.UC_ARM_REG_R4 + k for k in range(8)]
+        for k, reg in enumerate(saved):
+            uc.reg_write(reg, 0x5A5A0000 + k)
+        uc.emu_start(syms[prefix + fn] | thumb, stop)
+        assert uc.reg_read(sp_reg) == sp, f"{fn}: stack not balanced"
+        assert [uc.reg_read(reg) for reg in saved] == [0x5A5A0000 + k for k in range(len(saved))], \
+            f"{fn}: a callee-saved register not restored"
 
     def read(addr, n, dtype):
         return np.frombuffer(uc.mem_read(addr, n * np.dtype(dtype).itemsize), dtype=dtype).astype(np.int64)
@@ -357,40 +381,63 @@ def test_m0_elementwise_loops_exact_in_unicorn(workdir):
     rng = np.random.default_rng(17)
     edges = [2**31 - 1, -2**31, 2**31 - 2**17, 2**31 - 2**18 + 5, -2**31 + 2**18, 2**30, -2**30]
     z = np.concatenate([np.arange(-(1 << 20), 1 << 20), edges, rng.integers(-2**31, 2**31, 4000)]).astype(np.int64)
-    for fn, ref in (("tr_m0_sigmoid_q15", fp.sigmoid_q15), ("tr_m0_tanh_q15", fp.tanh_q15)):
+    for fn, ref in (("sigmoid_q15", fp.sigmoid_q15), ("tanh_q15", fp.tanh_q15)):
+        table = tables["sigmoid" if "sigmoid" in fn else "tanh"]
         uc.mem_write(arrays, z.astype("<i4").tobytes())
-        call(fn, arrays, len(z), tables["sigmoid" if "sigmoid" in fn else "tanh"])
+        call(fn, arrays, len(z), table)
         assert (read(arrays, len(z), "<i4") == ref(z)).all(), fn
-    call("tr_m0_sigmoid_q15", arrays, 0, tables["sigmoid"])        # n = 0: nothing written, returns
+        for n_values in range(10):          # every short length (0: nothing written); the words around untouched
+            words = z[-n_values - 2:]
+            uc.mem_write(arrays, words.astype("<i4").tobytes())
+            call(fn, arrays + 4, n_values, table)
+            expected = np.concatenate([words[:1], ref(words[1:-1]), words[-1:]])
+            assert (read(arrays, n_values + 2, "<i4") == expected).all(), (fn, n_values)
 
-    units = 3000
-    gates = np.array([0, 1, 16383, 16384, 32766, 32767], dtype=np.int64)
-    def gate():
-        return np.concatenate([np.repeat(gates, 20), rng.integers(0, 32768, units - 20 * len(gates))])
-    def q14(limit):
-        return np.concatenate([rng.integers(-limit, limit, units // 2),
-                               rng.integers(-2**19, 2**19, units - units // 2)])
-    h16 = np.concatenate([rng.choice([-32768, 32767], units // 4), rng.integers(-32768, 32768, units - units // 4)])
+    def check_cells(units):
+        gates = np.array([0, 1, 16383, 16384, 32766, 32767], dtype=np.int64)
+        def gate():
+            return np.concatenate([np.repeat(gates, 20), rng.integers(0, 32768, units - 20 * len(gates))])
+        def q14(limit):
+            return np.concatenate([rng.integers(-limit, limit, units // 2),
+                                   rng.integers(-2**19, 2**19, units - units // 2)])
+        h16 = np.concatenate([rng.choice([-32768, 32767], units // 4), rng.integers(-32768, 32768, units - units // 4)])
+        edges = np.array([-2**31, 2**31 - 1, 0, -1, 1, -2**18, 2**18 - 1, -2**17 - 1, -2**17, 2**17 - 1, 2**17],
+                         dtype=np.int64)
 
-    # GRU: z, r, n, c (int32 each, `units` apart), h int16; units 0..9 are left alone (count = units - 10)
-    zg, rg, n, c = rng.permutation(gate()), rng.permutation(gate()), q14(2**28), q14(2**27)
-    uc.mem_write(arrays, np.concatenate([zg, rg, n, c]).astype("<i4").tobytes())
-    h_addr = arrays + 16 * units
-    uc.mem_write(h_addr, h16.astype("<i2").tobytes())
-    call("tr_m0_gru_update", arrays + 40, h_addr + 20, units - 10, units, tables["tanh"])
-    nj = fp.tanh_q15(n + ((rg * c + (1 << 14)) >> 15))
-    expected = fp.sat16(nj + fp.round_shift(zg * (h16 - nj), 15))
-    expected[:10] = h16[:10]
-    assert (read(h_addr, units, "<i2") == expected).all(), "tr_m0_gru_update"
+        def gate_input(act, values):
+            """(what the routine reads, the gate's value): rv32 reads the Q14 pre-activation (the table edges, the
+            int32 limits, in range and past it) and applies act itself; M0 reads the values (edges above)."""
+            if target != "rv32":
+                return values, values
+            raw = rng.permutation(np.concatenate([np.repeat(edges, 10), rng.integers(-2**20, 2**20, units // 2),
+                                                  rng.integers(-2**31, 2**31, units - units // 2 - 10 * len(edges))]))
+            return raw, act(raw)
 
-    # LSTM: i, f, g, o (int32, `units` apart), h int16, c int32
-    i, f, o = rng.permutation(gate()), rng.permutation(gate()), rng.permutation(gate())
-    g = np.concatenate([rng.choice([-32768, 32767], units // 4), rng.integers(-32768, 32768, units - units // 4)])
-    c = q14(2**26)
-    uc.mem_write(arrays, np.concatenate([i, f, g, o]).astype("<i4").tobytes())
-    c_addr = h_addr + 2 * units + 64
-    uc.mem_write(c_addr, c.astype("<i4").tobytes())
-    call("tr_m0_lstm_update", arrays, units, h_addr, c_addr, tables["tanh"])
-    c_new = fp.round_shift(f * c, 15) + fp.round_shift(i * g, 16)
-    assert (read(c_addr, units, "<i4") == c_new).all(), "tr_m0_lstm_update: c"
-    assert (read(h_addr, units, "<i2") == fp.round_shift(o * fp.tanh_q15(c_new), 15)).all(), "tr_m0_lstm_update: h"
+        # GRU: z, r, n, c (int32 each, `units` apart), h int16; units 0..9 are left alone (count = units - 10)
+        (z_in, zg), (r_in, rg) = gate_input(fp.sigmoid_q15, rng.permutation(gate())), \
+            gate_input(fp.sigmoid_q15, rng.permutation(gate()))
+        n, c = q14(2**28), q14(2**27)
+        uc.mem_write(arrays, np.concatenate([z_in, r_in, n, c]).astype("<i4").tobytes())
+        h_addr = arrays + 16 * units
+        uc.mem_write(h_addr, h16.astype("<i2").tobytes())
+        call("gru_update", arrays + 40, h_addr + 20, units - 10, units, tables["tanh"], tables["sigmoid"])
+        nj = fp.tanh_q15(n + ((rg * c + (1 << 14)) >> 15))
+        expected = fp.sat16(nj + fp.round_shift(zg * (h16 - nj), 15))
+        expected[:10] = h16[:10]
+        assert (read(h_addr, units, "<i2") == expected).all(), "gru_update"
+
+        # LSTM: i, f, g, o (int32, `units` apart), h int16, c int32
+        (i_in, i), (f_in, f), (o_in, o) = (gate_input(fp.sigmoid_q15, rng.permutation(gate())) for _ in range(3))
+        g_in, g = gate_input(fp.tanh_q15, np.concatenate([rng.choice([-32768, 32767], units // 4),
+                                                          rng.integers(-32768, 32768, units - units // 4)]))
+        c = q14(2**26)
+        uc.mem_write(arrays, np.concatenate([i_in, f_in, g_in, o_in]).astype("<i4").tobytes())
+        c_addr = h_addr + 2 * units + 64
+        uc.mem_write(c_addr, c.astype("<i4").tobytes())
+        call("lstm_update", arrays, units, h_addr, c_addr, tables["tanh"], tables["sigmoid"])
+        c_new = fp.round_shift(f * c, 15) + fp.round_shift(i * g, 16)
+        assert (read(c_addr, units, "<i4") == c_new).all(), "lstm_update: c"
+        assert (read(h_addr, units, "<i2") == fp.round_shift(o * fp.tanh_q15(c_new), 15)).all(), "lstm_update: h"
+
+    for units in (3000, 3001, 3002, 3003):    # the cell loops take every count % 4 (GRU: units - 10)
+        check_cells(units)

@@ -8,8 +8,12 @@
  *   TR_FAST_MATVEC_BLOCKS   the full 4-row blocks of a product (tr_matvec_s16_s8.c does the remainder): a statement
  *                           that advances the reference's row, activated, fused, w, rq, and returns done_value
  *                           from the caller when no row is left
+ *   tr_fast_byte_product    every row of a product in the byte layout (layout 3, which only the rv32 path reads):
+ *                           TR_FAST_DONE, and the reference loop of that layout is dead code
  *   tr_fast_sigmoid_q15, tr_fast_tanh_q15                               the activations over a vector
  *   tr_fast_gru_update, tr_fast_lstm_update            the per-unit cell updates of tr_gru.c, tr_lstm.c
+ *   TR_FAST_CELL_GATES_RAW  1: those two take the gates before their activation (Q14; the gates' product leaves it
+ *                           to them, GRU reset_after only), 0: after it (and the reference code's loops need 0)
  *   tr_fast_layer_step, tr_fast_head_outputs       a whole layer step (tr_model.c) and the head after it
  * and TR_FAST_HEAD_OUTPUTS(fn), which makes tr_head.c define tr_head_outputs where a path needs it. A hook
  * that returns TR_FAST_NONE did nothing: the reference code runs. In plain C every hook is a constant

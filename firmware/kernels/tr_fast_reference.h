@@ -19,6 +19,7 @@
 #define tr_fast_tanh_q15(z, n) TR_FAST_NONE
 #define tr_fast_gru_update(z, h, count, units) TR_FAST_NONE
 #define tr_fast_lstm_update(i_gate, units, h, c) TR_FAST_NONE
+#define TR_FAST_CELL_GATES_RAW 0    /* the gates' product applies their activation */
 
 /* No layer-step hook: a constant, whose arguments are not even evaluated (a function would leave tr_model.c's
  * pointer arithmetic for them in place, and GCC's register choices with it). */

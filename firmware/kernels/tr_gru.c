@@ -15,7 +15,8 @@ void tr_gru_step(const tr_layer_t *layer, int reset_after, uint16_t units, const
     int32_t *n = scratch + 2 * units;  /* [units] candidate: pre-activation Q14, then tanh Q15 */
     int j;
 
-    tr_matvec_s16_s8(&layer->gates, x, h, z, TR_ACT_SIGMOID);  /* z and r rows, one pass, Q15 */
+    /* z and r rows, one pass, Q15 (Q14 where the path's cell update applies the sigmoid: tr_fast.h) */
+    tr_matvec_s16_s8(&layer->gates, x, h, z, reset_after && TR_FAST_CELL_GATES_RAW ? TR_ACT_NONE : TR_ACT_SIGMOID);
 
     if (reset_after) {
         int32_t *c = scratch + 3 * units;                       /* [units] U_n h + b_hn, Q14 */

@@ -16,7 +16,8 @@ void tr_lstm_step(const tr_layer_t *layer, uint16_t units, const int16_t *x, int
     int32_t *o_gate = scratch + 3 * units;  /* [units] output gate */
     int j;
 
-    tr_matvec_s16_s8(&layer->gates, x, h, i_gate, TR_ACT_LSTM);     /* all four gates, Q15 */
+    /* all four gates, Q15 (Q14 where the path's cell update applies the activations: tr_fast.h) */
+    tr_matvec_s16_s8(&layer->gates, x, h, i_gate, TR_FAST_CELL_GATES_RAW ? TR_ACT_NONE : TR_ACT_LSTM);
 
     if (tr_fast_lstm_update(i_gate, units, h, c) != TR_FAST_NONE) {
         return;                 /* an optimized path's loop (tr_fast.h; it finds f, g, o from i_gate and units) */

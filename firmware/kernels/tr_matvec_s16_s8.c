@@ -243,16 +243,22 @@ static const int8_t *dot_block_bytes(const int8_t *w, int width, const int16_t *
     return w + width * cols;
 }
 
-/* As the layout-2 matvec below (the same integers); the full blocks in tr_fast_rv32.h's routine. */
+/* As the layout-2 matvec below (the same integers). The RV32IM path does every row in tr_fast_rv32.h's routine;
+ * the loop is the reading of the layout in C. */
 static int matvec(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_t *a, const int16_t *b,
                   int32_t *out, int32_t *out2, int act, const tr_gru_update_t *gru)
 {
     const int8_t *w = dense->weights;
     const tr_requant_t *rq = dense->requant;
-    int row = 0, r;
+    int row, r;
     (void)gru;                                          /* no fused cell update: every row goes to out/out2 */
-    TR_FAST_BYTE_BLOCKS(dense, rq2, a, b, out, out2, row, w, rq);
-    for (; row < dense->rows; row += TR_BYTE_BLOCK) {
+    if (tr_fast_byte_product(dense, rq2, a, b, out, out2) == TR_FAST_DONE) {
+        if (act != TR_ACT_NONE) {                       /* (a product without one returns at once) */
+            activate(out, 0, dense->rows, act);
+        }
+        return 0;
+    }
+    for (row = 0; row < dense->rows; row += TR_BYTE_BLOCK) {
         const int rows = dense->rows - row < TR_BYTE_BLOCK ? dense->rows - row : TR_BYTE_BLOCK;
         int32_t acc_a[TR_BYTE_BLOCK], acc_b[TR_BYTE_BLOCK];
         const int width = rows > 8 ? 16 : rows > 4 ? 8 : 4;    /* the layout pads the last block to it */

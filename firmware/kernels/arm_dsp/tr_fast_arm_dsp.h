@@ -74,6 +74,7 @@ tr_fast_t tr_dsp_layer_step(const tinyrnn_model_t *model, int l, const int16_t *
 #define tr_fast_tanh_q15(z, n) TR_FAST_NONE
 #define tr_fast_gru_update(z, h, count, units) TR_FAST_NONE
 #define tr_fast_lstm_update(i_gate, units, h, c) TR_FAST_NONE
+#define TR_FAST_CELL_GATES_RAW 0    /* the gates' product applies their activation */
 
 static inline tr_fast_t tr_fast_layer_step(const tinyrnn_model_t *model, int l, const int16_t *x, int16_t *h,
                                            int32_t *c, int32_t *scratch)

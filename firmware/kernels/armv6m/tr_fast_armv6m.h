@@ -57,6 +57,8 @@ static inline tr_fast_t tr_fast_tanh_q15(int32_t *z, int n)
     return TR_FAST_DONE;
 }
 
+#define TR_FAST_CELL_GATES_RAW 0    /* the gates' product applies their activation */
+
 static inline tr_fast_t tr_fast_gru_update(const int32_t *z, int16_t *h, int32_t count, int32_t units)
 {
     tr_m0_gru_update(z, h, count, units, tr_tanh_seg);

@@ -1,18 +1,21 @@
 /*
- * The RV32IM path of tr_matvec_s16_s8 in the byte layout (layout 3: ../tr_matvec_s16_s8.c has it and the reference
- * path; tr_fast_rv32.h hands this routine the full blocks). Twin: quantize/twin/params.py Dense.product.
+ * The RV32IM path of tr_matvec_s16_s8 in the byte layout (layout 3: ../tr_matvec_s16_s8.c has it and its reading in
+ * C; tr_fast_rv32.h hands this routine every row). Twin: quantize/twin/params.py Dense.product.
  *
- * Every full block of 16 rows of a product (both inputs and the requantisation; the activation stays in C) in one
- * call per product. The same integers as the reference:
+ * Every row of a product (both inputs and the requantisation; the activation stays in C) in one call: the full
+ * blocks of 16 rows, then the last block of the other rows % 16 (the layout pads it to a width of 4, 8 or 16). The
+ * same integers as the reference:
  *  - a row's sum over one input in int32, exact for every model the generator writes this layout for
  *    (docs/quantization.md, "32-bit accumulation"): per column, the input loaded once (LH) and the block's 16
  *    weights (LB at offsets 0..15 of one walking pointer) each multiplied into its row's sum: 3 instructions a MAC,
  *    4 columns a turn (then the last 0..3 one at a time): 199 instructions per 64 MACs; the first column
- *    of an input starts the sums (2 instructions a MAC);
+ *    of an input starts the sums (2 instructions a MAC); a last block of width 4 or 8 the same way, from zero;
  *  - the requantisation, the high word of bias + acc_a mult_a + acc_b mult_b: a MUL/MULH pair per product and
  *    the low words' carries (SLTU), 17 instructions a row; with a second requantisation (the GRU reset_after
- *    candidate, whose mult_b is 0: tr_kernels.h) the first output takes acc_a alone, 11, the second 11.
- * The job: tr_rv32_job_t (tr_rv32_job.h, which checks the offsets against C). Other targets assemble this file
+ *    candidate, whose mult_b is 0: tr_kernels.h) the first output takes acc_a alone, 11, the second 11. A full
+ *    block's rows are unrolled, input a's sums kept in the frame during input b; the last block's sums of both
+ *    inputs go to the frame, and a loop takes its rows.
+ * The arguments: tr_rv32_job.h (which checks the offsets of tr_layout.h against C). Other targets assemble this file
  * to nothing.
  */
 #include "../tr_fast_path.h"
@@ -24,25 +27,29 @@
 
 #if TR_FAST_PATH_RV32
 
-/* Registers (ilp32): s0 the job, s1 the weights (walking); in an input's loop: a0 the input, a1 its columns, t5 the
+/* Registers (ilp32): s0 the product (tr_dense_t), s1 the weights (walking); in an input's loop: a0 the input, a1 its columns, t5 the
  * end of its 4-column turns, t3 the column's input, t0 a product, the 16 row sums in a2..a7 and s2..s11. Input a's
  * sums wait in the frame during input b; during the requantisation a0 is rq, a1 out, t5 rq2, ra out2 (kept in the
  * frame between blocks, with the blocks left). */
-#define job s0
+#define dense s0
 #define weights s1
 #define input a0
 #define cols a1
 
-/* The frame: the callee-saved registers, ra, input a's 16 row sums, the requantisation's pointers. */
+/* The frame: the callee-saved registers, ra, input a's 16 row sums (and the last block's sums of input b), the
+ * requantisation's pointers. */
 #define F_SAVED 0                   /* s0..s11, 48 bytes */
 #define F_RA 48
 #define F_SUMS_A 52                 /* 16 words */
-#define F_RQ 116
-#define F_OUT 120
-#define F_RQ2 124
-#define F_OUT2 128
-#define F_BLOCKS 132
-#define F_SIZE 144                  /* a multiple of 16 (the ilp32 stack alignment) */
+#define F_SUMS_B 116                /* 16 words: the last block's */
+#define F_RQ 180
+#define F_OUT 184
+#define F_RQ2 188
+#define F_OUT2 192
+#define F_BLOCKS 196
+#define F_A 200
+#define F_B 204
+#define F_SIZE 208                  /* a multiple of 16 (the ilp32 stack alignment) */
 
 /* One weight: sum += w[off] * x. */
 .macro tr_rv32_mac off, x, sum
@@ -69,6 +76,99 @@
     tr_rv32_mac (\off + 13), \x, s9
     tr_rv32_mac (\off + 14), \x, s10
     tr_rv32_mac (\off + 15), \x, s11
+.endm
+
+/* One column of a narrow last block (width 4 or 8: its weights at byte off) times x into the first width sums. */
+.macro tr_rv32_column_narrow width, off, x
+    tr_rv32_mac (\off + 0), \x, a2
+    tr_rv32_mac (\off + 1), \x, a3
+    tr_rv32_mac (\off + 2), \x, a4
+    tr_rv32_mac (\off + 3), \x, a5
+    .if \width > 4
+    tr_rv32_mac (\off + 4), \x, a6
+    tr_rv32_mac (\off + 5), \x, a7
+    tr_rv32_mac (\off + 6), \x, s2
+    tr_rv32_mac (\off + 7), \x, s3
+    .endif
+.endm
+
+/* The input subroutine of a narrow last block (as .Linput, for `width` rows a column): the sums into a2..a5 (and
+ * a6, a7, s2, s3 for width 8), from zero; 4 columns a turn, then the last 0..3 one at a time. */
+.macro tr_rv32_input_narrow width
+    li      a2, 0
+    li      a3, 0
+    li      a4, 0
+    li      a5, 0
+    .if \width > 4
+    li      a6, 0
+    li      a7, 0
+    li      s2, 0
+    li      s3, 0
+    .endif
+    andi    t5, cols, -4                /* the columns of whole 4-column turns */
+    slli    t5, t5, 1
+    add     t5, t5, input
+    beq     input, t5, 2f
+1:
+    lh      t3, 0(input)
+    tr_rv32_column_narrow \width, 0, t3
+    lh      t3, 2(input)
+    tr_rv32_column_narrow \width, \width, t3
+    lh      t3, 4(input)
+    tr_rv32_column_narrow \width, (2 * \width), t3
+    lh      t3, 6(input)
+    tr_rv32_column_narrow \width, (3 * \width), t3
+    addi    weights, weights, (4 * \width)
+    addi    input, input, 8
+    bne     input, t5, 1b
+2:
+    andi    cols, cols, 3               /* the last 0..3 columns */
+    beqz    cols, 4f
+3:
+    lh      t3, 0(input)
+    tr_rv32_column_narrow \width, 0, t3
+    addi    weights, weights, \width
+    addi    input, input, 2
+    addi    cols, cols, -1
+    bnez    cols, 3b
+4:
+    ret
+.endm
+
+/* The first n of the sums a2..a7, s2..s11 into the frame at off. */
+.macro tr_rv32_store_sums n, off
+    sw      a2, (\off + 0)(sp)
+    sw      a3, (\off + 4)(sp)
+    sw      a4, (\off + 8)(sp)
+    sw      a5, (\off + 12)(sp)
+    .if \n > 4
+    sw      a6, (\off + 16)(sp)
+    sw      a7, (\off + 20)(sp)
+    sw      s2, (\off + 24)(sp)
+    sw      s3, (\off + 28)(sp)
+    .endif
+    .if \n > 8
+    sw      s4, (\off + 32)(sp)
+    sw      s5, (\off + 36)(sp)
+    sw      s6, (\off + 40)(sp)
+    sw      s7, (\off + 44)(sp)
+    sw      s8, (\off + 48)(sp)
+    sw      s9, (\off + 52)(sp)
+    sw      s10, (\off + 56)(sp)
+    sw      s11, (\off + 60)(sp)
+    .endif
+.endm
+
+/* The last block of `width` rows: both inputs' sums into the frame (F_SUMS_A, F_SUMS_B). */
+.macro tr_rv32_last_block_sums input_sub, width
+    lw      input, F_A(sp)
+    lhu     cols, TR_DENSE_COLS_A(dense)
+    jal     ra, \input_sub
+    tr_rv32_store_sums \width, F_SUMS_A
+    lw      input, F_B(sp)
+    lhu     cols, TR_DENSE_COLS_B(dense)
+    jal     ra, \input_sub
+    tr_rv32_store_sums \width, F_SUMS_B
 .endm
 
 /* Row k: out[k] = high word of bias + acc_a mult_a + acc_b mult_b (rq entry k; rq in a0, out in a1). */
@@ -153,7 +253,10 @@
     \row_macro 15, t3, s11
 .endm
 
-/* void tr_rv32_bytes_blocks(tr_rv32_job_t *job): every full block of 16 rows; writes back w and rq (advanced). */
+/* void tr_rv32_bytes_blocks(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_t *a, const int16_t *b,
+ *                           int32_t *out, int32_t *out2) (tr_rv32_job.h): every row of the product: its full blocks of 16 rows, then the
+ * last block of the rows % 16 others (padded to a width of 4, 8 or 16: their sums into the frame, then a loop over
+ * the rows). */
     .section .text.tr_rv32_bytes_blocks, "ax", @progbits
     .p2align 2
     .globl  tr_rv32_bytes_blocks
@@ -173,21 +276,22 @@ tr_rv32_bytes_blocks:
     sw      s10, (F_SAVED + 40)(sp)
     sw      s11, (F_SAVED + 44)(sp)
     sw      ra, F_RA(sp)
-    mv      job, a0
-    lw      weights, TR_RV32_JOB_W(job)
-    lw      t0, TR_RV32_JOB_RQ(job)
+    mv      dense, a0
+    sw      a1, F_RQ2(sp)
+    sw      a2, F_A(sp)
+    sw      a3, F_B(sp)
+    sw      a4, F_OUT(sp)
+    sw      a5, F_OUT2(sp)
+    lw      weights, TR_DENSE_WEIGHTS(dense)
+    lw      t0, TR_DENSE_REQUANT(dense)
     sw      t0, F_RQ(sp)
-    lw      t0, TR_RV32_JOB_OUT(job)
-    sw      t0, F_OUT(sp)
-    lw      t0, TR_RV32_JOB_RQ2(job)
-    sw      t0, F_RQ2(sp)
-    lw      t0, TR_RV32_JOB_OUT2(job)
-    sw      t0, F_OUT2(sp)
-    lw      t0, TR_RV32_JOB_BLOCKS(job)
+    lhu     t0, TR_DENSE_ROWS(dense)
+    srli    t0, t0, 4
     sw      t0, F_BLOCKS(sp)
+    beqz    t0, .Llast_block
 .Lblock:
-    lw      input, TR_RV32_JOB_A(job)
-    lw      cols, TR_RV32_JOB_COLS_A(job)
+    lw      input, F_A(sp)
+    lhu     cols, TR_DENSE_COLS_A(dense)
     jal     ra, .Linput
     sw      a2, (F_SUMS_A + 0)(sp)
     sw      a3, (F_SUMS_A + 4)(sp)
@@ -205,8 +309,8 @@ tr_rv32_bytes_blocks:
     sw      s9, (F_SUMS_A + 52)(sp)
     sw      s10, (F_SUMS_A + 56)(sp)
     sw      s11, (F_SUMS_A + 60)(sp)
-    lw      input, TR_RV32_JOB_B(job)
-    lw      cols, TR_RV32_JOB_COLS_B(job)
+    lw      input, F_B(sp)
+    lhu     cols, TR_DENSE_COLS_B(dense)
     jal     ra, .Linput
     lw      a0, F_RQ(sp)
     lw      a1, F_OUT(sp)
@@ -230,8 +334,76 @@ tr_rv32_bytes_blocks:
     addi    t0, t0, -1
     sw      t0, F_BLOCKS(sp)
     bnez    t0, .Lblock
-    sw      weights, TR_RV32_JOB_W(job)
-    sw      a0, TR_RV32_JOB_RQ(job)
+.Llast_block:
+    lhu     t4, TR_DENSE_ROWS(dense)
+    andi    t4, t4, 15                  /* its rows */
+    beqz    t4, .Lreturn
+    sw      t4, F_BLOCKS(sp)
+    li      t0, 8
+    bgtu    t4, t0, .Llast_16
+    li      t0, 4
+    bgtu    t4, t0, .Llast_8
+    lw      input, F_A(sp)              /* width 4 */
+    lhu     cols, TR_DENSE_COLS_A(dense)
+    jal     ra, .Linput_4
+    tr_rv32_store_sums 4, F_SUMS_A
+    lw      input, F_B(sp)
+    lhu     cols, TR_DENSE_COLS_B(dense)
+    jal     ra, .Linput_4
+    lw      t5, F_RQ2(sp)               /* 4 rows without a second requantisation (a head of 4): unrolled, input */
+    lw      t0, F_BLOCKS(sp)            /* b's sums from their registers */
+    addi    t0, t0, -4
+    or      t0, t0, t5
+    bnez    t0, .Llast_4_rows
+    lw      a0, F_RQ(sp)
+    lw      a1, F_OUT(sp)
+    lw      t3, (F_SUMS_A + 0)(sp)
+    tr_rv32_row 0, t3, a2
+    lw      t3, (F_SUMS_A + 4)(sp)
+    tr_rv32_row 1, t3, a3
+    lw      t3, (F_SUMS_A + 8)(sp)
+    tr_rv32_row 2, t3, a4
+    lw      t3, (F_SUMS_A + 12)(sp)
+    tr_rv32_row 3, t3, a5
+    j       .Lreturn
+.Llast_4_rows:
+    tr_rv32_store_sums 4, F_SUMS_B
+    j       .Llast_rows
+.Llast_8:
+    tr_rv32_last_block_sums .Linput_8, 8
+    j       .Llast_rows
+.Llast_16:
+    tr_rv32_last_block_sums .Linput, 16
+.Llast_rows:                            /* a3 walks the frame's sums (by 4 bytes a row) up to a4 */
+    lw      a0, F_RQ(sp)
+    lw      a1, F_OUT(sp)
+    lw      t5, F_RQ2(sp)
+    lw      ra, F_OUT2(sp)
+    lw      a4, F_BLOCKS(sp)
+    slli    a4, a4, 2
+    add     a4, a4, sp
+    mv      a3, sp
+    bnez    t5, .Llast_pairs
+1:
+    lw      t3, F_SUMS_A(a3)
+    lw      a2, F_SUMS_B(a3)
+    tr_rv32_row 0, t3, a2
+    addi    a0, a0, TR_REQUANT_SIZE
+    addi    a1, a1, 4
+    addi    a3, a3, 4
+    bne     a3, a4, 1b
+    j       .Lreturn
+.Llast_pairs:
+    lw      t3, F_SUMS_A(a3)
+    lw      a2, F_SUMS_B(a3)
+    tr_rv32_row_pair 0, t3, a2
+    addi    a0, a0, TR_REQUANT_SIZE
+    addi    a1, a1, 4
+    addi    t5, t5, TR_REQUANT_SIZE
+    addi    ra, ra, 4
+    addi    a3, a3, 4
+    bne     a3, a4, .Llast_pairs
+.Lreturn:
     lw      s0, (F_SAVED + 0)(sp)
     lw      s1, (F_SAVED + 4)(sp)
     lw      s2, (F_SAVED + 8)(sp)
@@ -335,6 +507,10 @@ tr_rv32_bytes_blocks:
     li      s10, 0
     li      s11, 0
     ret
+.Linput_4:
+    tr_rv32_input_narrow 4
+.Linput_8:
+    tr_rv32_input_narrow 8
     .size   tr_rv32_bytes_blocks, . - tr_rv32_bytes_blocks
 
 #endif /* TR_FAST_PATH_RV32 */
