@@ -277,11 +277,18 @@ def test_bad_options_are_one_line(tmp_path, capsys):
     assert "not allowed with argument" in capsys.readouterr().err
 
 
+def as_a_terminal_starts_it():
+    """Ctrl-C's default action, as in a terminal's foreground job: a suite started in the background (`make test &`,
+    nohup) has SIGINT ignored, which its children inherit, and the Ctrl-C below would never arrive."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_keeps_every_finished_recording_and_the_one_in_progress(board, tmp_path):
     out = tmp_path / "rec.csv"
     proc = subprocess.Popen([sys.executable, "-m", "tinyrnn.host.cli", "record", "--port", board.port, "--label", "w",
                              "--samples", "10", "--repeat", "5", "--out", str(out), "--timeout", "20"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                            preexec_fn=as_a_terminal_starts_it)
     # One whole recording and half of the next, then silence: the Ctrl-C is sure to find the second one in
     # progress however loaded the machine is (with a steady stream, a slow test could see all five finish).
     board.play(wave(15), period=0.02, pid=proc.pid).join(30)
