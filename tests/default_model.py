@@ -19,7 +19,8 @@ DEFAULT_MODEL = Path(os.environ.get("TINYRNN_LIB_MODEL") or REPO / _RELATIVE)
 def require_default_model(needs: str = "kernel.json") -> Path:
     """The default model's directory; skip (or fail, under `make test`) when its `needs` file is missing."""
     if not (DEFAULT_MODEL / needs).is_file():
-        what = f"no default model at {DEFAULT_MODEL} (make {DEFAULT_MODEL}/model.json)"
+        target = DEFAULT_MODEL.relative_to(REPO) if DEFAULT_MODEL.is_relative_to(REPO) else DEFAULT_MODEL
+        what = f"no default model at {DEFAULT_MODEL} (make {target}/model.json)"       # the Makefile's target name
         if os.environ.get("TINYRNN_REQUIRE_DEFAULT_MODEL") == "1":
             pytest.fail(what + ": make test trains it before the tests")
         pytest.skip(what)
