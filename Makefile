@@ -65,8 +65,9 @@ demo: install $(MODEL)/model.json
 # The gates, unit and integration tests on the host (every tier), then tests/hw on every emulated board, two boards
 # at a time (the emulated boards count instructions, exact under load; the timing tests hold under load).
 # The default model is trained first: the tests of the C library, record and monitor run on it (and fail without it).
+# The slowest tests are listed at the end (where CI time goes).
 test: install lint $(MODEL)/model.json
-	TINYRNN_REQUIRE_DEFAULT_MODEL=1 $(PY) -m pytest tests -q -p no:cacheprovider
+	TINYRNN_REQUIRE_DEFAULT_MODEL=1 $(PY) -m pytest tests -q -p no:cacheprovider --durations=25 --durations-min=10
 	$(TINYRNN) hwtest -j 2 --model $(MODEL)
 
 # The pure-Python tier (no compiler, emulator, MicroPython or TensorFlow; the tiers: tests/conftest.py, `pytest --help`).

@@ -150,12 +150,18 @@ class Board:
             time.sleep(0.01)
 
     def wait_until_opened(self, pid=None):
-        """Until the command holds the slave: a second descriptor of this process, or one of process `pid`."""
-        deadline = time.monotonic() + 10.0
+        """Until the command holds the slave: a second descriptor of this process, or one of process `pid`. (A
+        command started on a loaded machine can take many seconds to import its way there; lines written before
+        it opens the port are flushed by the open, so the wait is long.)"""
+        deadline = time.monotonic() + 90.0
         needed, where = (1, f"/proc/{pid}/fd") if pid else (2, "/proc/self/fd")
         while time.monotonic() < deadline and not self.stopped.is_set():
             holders = 0
-            for fd in os.listdir(where):
+            try:
+                fds = os.listdir(where)
+            except OSError:                 # the command has exited: nothing will open the port
+                break
+            for fd in fds:
                 try:
                     holders += os.readlink(f"{where}/{fd}") == self.port
                 except OSError:
