@@ -241,7 +241,7 @@ def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after, target)
                                                       ("gru", True, 6, 10), ("lstm", True, 5, 8),
                                                       ("gru", True, 6, 24), ("lstm", True, 3, 28),
                                                       ("lstm", True, 7, 32), ("gru", True, 9, 36),
-                                                      ("gru", False, 5, 40)])
+                                                      ("gru", False, 5, 40), ("gru", False, 3, 4)])
 @pytest.mark.parametrize("target", [pytest.param("m4", marks=needs_arm), pytest.param("m0", marks=needs_arm),
                                     pytest.param("m3", marks=needs_arm), pytest.param("rv32", marks=needs_riscv)])
 def test_m4_dsp_loop_entries_match_twin(workdir, cell, reset_after, d, units, target):
@@ -257,7 +257,9 @@ def test_m4_dsp_loop_entries_match_twin(workdir, cell, reset_after, d, units, ta
     second outputs, remainder blocks of 1..3 rows in C). The RV32 build runs tr_rv32_bytes_blocks
     at every width: its 4-column turns and the last 0..3 columns one at a time (d = 1..13; h = 4..40), full 16-row
     blocks and a last block of width 4, 8 and 16 (1..15 rows: units 4, 10, 12, 18, 20, 24, 28, 36, 40; heads of 4),
-    with and without the GRU candidate's second requantisation, the head of exactly 4 rows unrolled."""
+    with and without the GRU candidate's second requantisation, the head of exactly 4 rows unrolled (over input a
+    alone) and a block of exactly 4 rows over two inputs without a second requantisation (GRU reset_after=False,
+    units 4: its candidate)."""
     from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     name = f"entry_{cell}_{reset_after}_{d}_{units}_{target}"
     art, twin = make_model(workdir, name, cell=cell, reset_after=reset_after, d=d, units=units, k=4, layers=2)
