@@ -114,6 +114,8 @@ def test_enums_match_python():
 def test_tables_are_generated_text():
     assert (build.KERNELS_DIR / "tr_tables.c").read_text() == codegen.tables_source()
     assert (build.KERNELS_DIR / "tr_tables.h").read_text() == codegen.tables_header()
+    assert (build.KERNELS_DIR / f"{codegen.RV32_TABLES}.c").read_text() == codegen.rv32_tables_source()
+    assert (build.KERNELS_DIR / f"{codegen.RV32_TABLES}.h").read_text() == codegen.rv32_tables_header()
 
 
 def test_rv32_table_pairs_are_the_twins_lookup():

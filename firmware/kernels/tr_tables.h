@@ -5,8 +5,6 @@
 
 #include <stdint.h>
 
-#include "tr_fast_path.h"
-
 #define TR_STATE_FRAC_BITS 15  /* h and gate outputs: Q15 */
 #define TR_PREACT_FRAC_BITS 14  /* pre-activations, LSTM cell, logits: Q14 */
 #define TR_PROB_FRAC_BITS 15  /* softmax probabilities: Q15 */
@@ -28,15 +26,5 @@
 extern const int32_t tr_sigmoid_seg[512];    /* Q15 sigmoid: start, rise per segment */
 extern const int32_t tr_tanh_seg[512];       /* Q15 tanh: start, rise per segment */
 extern const uint16_t tr_exp_table[513];     /* unsigned Q15 exp at the segment ends */
-
-/* The RV32IM path's own form (TR_FAST_PATH_RV32), which its lookups alone read: two words a
- * segment, start' = start 2^s + 2^(s-1) - rise i 2^s and rise, so that a lookup is
- * (start' + rise t) >> s with t the offset from the table's first input (quantize/emit/c_code.py
- * segment_pairs; docs/quantization.md, "Activations"). There, tr_tables.c defines the words above
- * only in an unoptimised build, whose plain-C loops behind the path's hooks are not dead code. */
-#if TR_FAST_PATH_RV32
-extern const int32_t tr_sigmoid_pairs[1024];  /* Q15 sigmoid: start', rise per segment */
-extern const int32_t tr_tanh_pairs[1024];     /* Q15 tanh: start', rise per segment */
-#endif
 
 #endif /* TR_TABLES_H */

@@ -11,6 +11,7 @@
 
 #include "../tr_tables.h"
 #include "tr_rv32_job.h"
+#include "tr_tables_rv32.h"
 
 #define TR_FAST_HEAD_OUTPUTS(fn) typedef char tr_fast_no_head_outputs  /* not needed: no layer-step hook */
 
