@@ -13,7 +13,7 @@
  *    segment i is t >> seg_bits (unsigned); t is in range exactly when i is below TR_ASM_TABLE_SEGMENTS (a negative
  *    t, or one that wrapped, reads as a large unsigned one). Out of range, the sign of z picks the end, t = 0 or
  *    2^sat - 1. The table is this path's own form (tr_sigmoid_pairs / tr_tanh_pairs: quantize/emit/c_code.py
- *    segment_pairs, which proves it exact): two words per segment, start' and rise, with (start' + rise t) >> s the
+ *    segment_pairs, which checks it exact): two words per segment, start' and rise, with (start' + rise t) >> s the
  *    twin's start + ((rise frac + 2^(s-1)) >> s): no mask of the fraction, no rounding add (10 instructions);
  *  - tr_add_gate_mul_q15(a, g, v) = a + ((g v + 2^14) >> 15) with 0 <= g < 2^15 (a sigmoid output; the tables'
  *    largest value is 32767): with u = g << 17 (< 2^32, read unsigned) the 64-bit product v u is g v 2^17, whose
