@@ -114,6 +114,29 @@ def test_enums_match_python():
 def test_tables_are_generated_text():
     assert (build.KERNELS_DIR / "tr_tables.c").read_text() == codegen.tables_source()
     assert (build.KERNELS_DIR / "tr_tables.h").read_text() == codegen.tables_header()
+    assert (build.KERNELS_DIR / f"{codegen.RV32_TABLES}.c").read_text() == codegen.rv32_tables_source()
+    assert (build.KERNELS_DIR / f"{codegen.RV32_TABLES}.h").read_text() == codegen.rv32_tables_header()
+
+
+def test_rv32_table_pairs_are_the_twins_lookup():
+    """The RV32IM path's table form (c_code.segment_pairs: start', rise a segment, a lookup (start' + rise t) >> s):
+    every word as the generator's formula has it, and its own checks refuse what would not be exact on a 32-bit
+    core: a table whose start' + rise t leaves int32 (a planted case: the check must not pass it silently)."""
+    from tinyrnn.quantize.twin import fixedpoint as fp
+    for table, seg_bits in ((fp.SIGMOID_TABLE, fp.SIGMOID_SEG_BITS), (fp.TANH_TABLE, fp.TANH_SEG_BITS)):
+        pairs = np.array(codegen.segment_pairs(table, seg_bits), dtype=np.int64).reshape(-1, 2)
+        t = np.array(table, dtype=np.int64)
+        i = np.arange(fp.TABLE_SEGMENTS)
+        assert (pairs[:, 1] == t[1:] - t[:-1]).all()
+        assert (pairs[:, 0] == (t[:-1] << seg_bits) + (1 << (seg_bits - 1)) - ((pairs[:, 1] * i) << seg_bits)).all()
+        # the table's first and last inputs (where the lookup clamps to) against the twin
+        lo = -(fp.TABLE_SEGMENTS << (seg_bits - 1))
+        for offset, (start_prime, rise) in ((0, pairs[0]), (-2 * lo - 1, pairs[-1])):
+            assert (start_prime + rise * offset) >> seg_bits == fp.table_interp(t, lo, seg_bits, lo + offset)
+    steep = np.zeros(fp.TABLE_SEGMENTS + 1, dtype=np.int64)
+    steep[1] = 32767                    # segment 0: start' = 2^16 fits, start' + rise t reaches 32767 (2^17 - 1) > 2^31
+    with pytest.raises(AssertionError, match=r"segment 0: start' \+ rise t overflows"):
+        codegen.segment_pairs(steep, 17)
 
 
 def test_assembly_layout_is_generated_text():
@@ -220,7 +243,7 @@ def test_m4_dsp_path_matches_twin_in_unicorn(workdir, cell, reset_after, target)
                                                       ("gru", True, 6, 10), ("lstm", True, 5, 8),
                                                       ("gru", True, 6, 24), ("lstm", True, 3, 28),
                                                       ("lstm", True, 7, 32), ("gru", True, 9, 36),
-                                                      ("gru", False, 5, 40)])
+                                                      ("gru", False, 5, 40), ("gru", False, 3, 4)])
 @pytest.mark.parametrize("target", [pytest.param("m4", marks=needs_arm), pytest.param("m0", marks=needs_arm),
                                     pytest.param("m3", marks=needs_arm), pytest.param("rv32", marks=needs_riscv)])
 def test_m4_dsp_loop_entries_match_twin(workdir, cell, reset_after, d, units, target):
@@ -236,7 +259,9 @@ def test_m4_dsp_loop_entries_match_twin(workdir, cell, reset_after, d, units, ta
     second outputs, remainder blocks of 1..3 rows in C). The RV32 build runs tr_rv32_bytes_blocks
     at every width: its 4-column turns and the last 0..3 columns one at a time (d = 1..13; h = 4..40), full 16-row
     blocks and a last block of width 4, 8 and 16 (1..15 rows: units 4, 10, 12, 18, 20, 24, 28, 36, 40; heads of 4),
-    with and without the GRU candidate's second requantisation, the head of exactly 4 rows unrolled."""
+    with and without the GRU candidate's second requantisation, the head of exactly 4 rows unrolled (over input a
+    alone) and a block of exactly 4 rows over two inputs without a second requantisation (GRU reset_after=False,
+    units 4: its candidate)."""
     from tinyrnn.quantize.toolchain.emulate import EmulatedModel
     name = f"entry_{cell}_{reset_after}_{d}_{units}_{target}"
     art, twin = make_model(workdir, name, cell=cell, reset_after=reset_after, d=d, units=units, k=4, layers=2)
@@ -354,9 +379,12 @@ def test_elementwise_loops_exact_in_unicorn(workdir, target):
                    check=True)
     uc.mem_write(code, binary.read_bytes())
     uc.mem_write(stop, b"\xfe\xe7" if thumb else b"\x6f\x00\x00\x00")     # b . / j .
-    tables = {"sigmoid": data, "tanh": data + 0x1000}
-    for name, table in (("sigmoid", fp.SIGMOID_TABLE), ("tanh", fp.TANH_TABLE)):
-        uc.mem_write(tables[name], np.array(codegen.segment_words(table), dtype="<i4").tobytes())
+    # the tables in each path's form: M0 one word a segment (tr_*_seg), RV32 two (tr_*_pairs)
+    tables = {"sigmoid": data, "tanh": data + 0x2000}
+    for name, table, seg_bits in (("sigmoid", fp.SIGMOID_TABLE, fp.SIGMOID_SEG_BITS),
+                                  ("tanh", fp.TANH_TABLE, fp.TANH_SEG_BITS)):
+        words = codegen.segment_pairs(table, seg_bits) if target == "rv32" else codegen.segment_words(table)
+        uc.mem_write(tables[name], np.array(words, dtype="<i4").tobytes())
     arrays = data + 0x10000
     sp = data + 0x1FFF000
 

@@ -126,6 +126,18 @@ def section_sizes(objects: list[Path]) -> dict[str, dict[str, int]]:
     return sizes
 
 
+TABLE_OBJECTS = ("tr_tables", "tr_tables_rv32")   # the generated tables' objects (quantize/emit/c_code.py)
+
+
+def _referenced_bytes(defining: list[Path], referring: list[Path]) -> int:
+    """Bytes of the symbols of `defining` that an object of `referring` refers to (nm -S sizes)."""
+    used = undefined_symbols(referring)
+    out = subprocess.run([_tool(defining[0], "nm"), "-S", "--defined-only", *map(str, defining)],
+                         capture_output=True, text=True, check=True).stdout
+    return sum(int(parts[1], 16) for parts in (line.split() for line in out.splitlines())
+               if len(parts) == 4 and parts[3] in used)
+
+
 # The one definition of a model's flash below the whole firmware, shown under this name everywhere (search,
 # report, export): the kernel's code, its activation tables and the model's data (weights, requantisation, structs),
 # each object's text + data as compiled for one core, before linking. The whole linked image, app and startup
@@ -135,9 +147,15 @@ KERNEL_MODEL_FLASH = "kernel+model flash"
 
 def kernel_model_flash(objects: list[Path]) -> dict[str, int]:
     """{"weight_bytes", "code_bytes" (kernel code), "table_bytes", "flash_bytes" (their sum)} from the objects of
-    build_arm_objects (tr_*.o and model_data.o)."""
+    build_arm_objects (tr_*.o and model_data.o). The tables are those the other objects refer to, of tr_tables.o
+    and of rv32/tr_tables_rv32.o (the RV32IM path's own form, empty elsewhere): there the one-word tables of
+    tr_tables.o are referred to by nothing (the path's hooks leave the plain-C loops dead) and the link drops them."""
     sizes = {name: v["text"] + v["data"] for name, v in section_sizes(objects).items()}
-    weights, tables = sizes.pop("model_data"), sizes.pop("tr_tables")
+    weights = sizes.pop("model_data")
+    table_objects = [o for o in objects if Path(o).stem in TABLE_OBJECTS]
+    for name in TABLE_OBJECTS:
+        sizes.pop(name, None)
+    tables = _referenced_bytes(table_objects, [o for o in objects if o not in table_objects])
     code = sum(sizes.values())
     return {"weight_bytes": weights, "code_bytes": code, "table_bytes": tables, "flash_bytes": weights + code + tables}
 

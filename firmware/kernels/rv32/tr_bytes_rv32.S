@@ -12,9 +12,11 @@
  *    of an input starts the sums (2 instructions a MAC); a last block of width 4 or 8 the same way, from zero;
  *  - the requantisation, the high word of bias + acc_a mult_a + acc_b mult_b: a MUL/MULH pair per product and
  *    the low words' carries (SLTU), 17 instructions a row; with a second requantisation (the GRU reset_after
- *    candidate, whose mult_b is 0: tr_kernels.h) the first output takes acc_a alone, 11, the second 11. A full
- *    block's rows are unrolled, input a's sums kept in the frame during input b; the last block's sums of both
- *    inputs go to the frame, and a loop takes its rows.
+ *    candidate, whose mult_b is 0: tr_kernels.h) the first output takes acc_a alone, 10, the second 10; a product
+ *    without input b (a head: acc_b is 0) 10 a row, without a call for input b. A full block's rows are unrolled;
+ *    of input a's sums, rows 0..3 stay in registers during input b (t1, t2, t4, t6: the row code works in t0, t3,
+ *    t5 alone) and the others wait in the frame; the last block's sums of both inputs go to the frame, and a loop
+ *    takes its rows.
  * The arguments: tr_rv32_job.h (which checks the offsets of tr_layout.h against C). Other targets assemble this file
  * to nothing.
  */
@@ -27,10 +29,11 @@
 
 #if TR_FAST_PATH_RV32
 
-/* Registers (ilp32): s0 the product (tr_dense_t), s1 the weights (walking); in an input's loop: a0 the input, a1 its columns, t5 the
- * end of its 4-column turns, t3 the column's input, t0 a product, the 16 row sums in a2..a7 and s2..s11. Input a's
- * sums wait in the frame during input b; during the requantisation a0 is rq, a1 out, t5 rq2, ra out2 (kept in the
- * frame between blocks, with the blocks left). */
+/* Registers (ilp32): s0 the product (tr_dense_t), s1 the weights (walking); in an input's loop: a0 the input, a1 its
+ * columns, t5 the end of its 4-column turns, t3 the column's input, t0 a product, the 16 row sums in a2..a7 and
+ * s2..s11 (input a of a full block: rows 0..3 in t1, t2, t4, t6, which input b's loop leaves alone; its other sums
+ * wait in the frame); during the requantisation a0 is rq, a1 out, t5 rq2, ra out2 (kept in the frame between
+ * blocks, with the blocks left). */
 #define dense s0
 #define weights s1
 #define input a0
@@ -58,12 +61,13 @@
     add     \sum, \sum, t0
 .endm
 
-/* One column (its 16 weights at byte off of the block's walking pointer) times x into the 16 row sums. */
-.macro tr_rv32_column off, x
-    tr_rv32_mac (\off + 0), \x, a2
-    tr_rv32_mac (\off + 1), \x, a3
-    tr_rv32_mac (\off + 2), \x, a4
-    tr_rv32_mac (\off + 3), \x, a5
+/* One column (its 16 weights at byte off of the block's walking pointer) times x into the 16 row sums (rows 0..3
+ * in r0..r3: a2..a5, or t1, t2, t4, t6 for input a of a full block). */
+.macro tr_rv32_column off, x, r0, r1, r2, r3
+    tr_rv32_mac (\off + 0), \x, \r0
+    tr_rv32_mac (\off + 1), \x, \r1
+    tr_rv32_mac (\off + 2), \x, \r2
+    tr_rv32_mac (\off + 3), \x, \r3
     tr_rv32_mac (\off + 4), \x, a6
     tr_rv32_mac (\off + 5), \x, a7
     tr_rv32_mac (\off + 6), \x, s2
@@ -171,86 +175,81 @@
     tr_rv32_store_sums \width, F_SUMS_B
 .endm
 
-/* Row k: out[k] = high word of bias + acc_a mult_a + acc_b mult_b (rq entry k; rq in a0, out in a1). */
+/* Row k: out[k] = high word of bias + acc_a mult_a + acc_b mult_b (rq entry k; rq in a0, out in a1). acc_a and
+ * acc_b are clobbered; t0, t3 and t5 work (so that t1, t2, t4, t6 can hold sums across the rows). */
 .macro tr_rv32_row k, acc_a, acc_b
+    lw      t0, (\k * TR_REQUANT_SIZE + TR_REQUANT_MULT_A)(a0)
+    mul     t3, \acc_a, t0
+    mulh    \acc_a, \acc_a, t0
+    lw      t0, (\k * TR_REQUANT_SIZE + TR_REQUANT_MULT_B)(a0)
+    mul     t5, \acc_b, t0
+    mulh    \acc_b, \acc_b, t0
+    add     t3, t3, t5
+    sltu    t5, t3, t5                  /* the carries out of the low words */
+    add     \acc_a, \acc_a, \acc_b
+    add     \acc_a, \acc_a, t5
     lw      t0, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_LO)(a0)
-    lw      t1, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_HI)(a0)
-    lw      t2, (\k * TR_REQUANT_SIZE + TR_REQUANT_MULT_A)(a0)
-    lw      t4, (\k * TR_REQUANT_SIZE + TR_REQUANT_MULT_B)(a0)
-    mul     t6, \acc_a, t2
-    mulh    t2, \acc_a, t2
-    add     t0, t0, t6
-    sltu    t6, t0, t6                  /* the carry out of the low words */
-    add     t1, t1, t2
-    add     t1, t1, t6
-    mul     t6, \acc_b, t4
-    mulh    t4, \acc_b, t4
-    add     t0, t0, t6
-    sltu    t6, t0, t6
-    add     t1, t1, t4
-    add     t1, t1, t6
-    sw      t1, (4 * \k)(a1)
+    add     t3, t3, t0
+    sltu    t3, t3, t0
+    lw      t0, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_HI)(a0)
+    add     \acc_a, \acc_a, t0
+    add     \acc_a, \acc_a, t3
+    sw      \acc_a, (4 * \k)(a1)
+.endm
+
+/* out[k] = high word of bias + acc mult_a of rq entry k (rq in register rq, out in register out): acc is
+ * clobbered; t0 and t3 work. */
+.macro tr_rv32_row_half k, acc, rq, out
+    lw      t0, (\k * TR_REQUANT_SIZE + TR_REQUANT_MULT_A)(\rq)
+    mul     t3, \acc, t0
+    mulh    \acc, \acc, t0
+    lw      t0, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_LO)(\rq)
+    add     t3, t3, t0
+    sltu    t3, t3, t0                  /* the carry out of the low words */
+    lw      t0, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_HI)(\rq)
+    add     \acc, \acc, t0
+    add     \acc, \acc, t3
+    sw      \acc, (4 * \k)(\out)
 .endm
 
 /* Row k of a product with a second requantisation: out[k] = high word of bias + acc_a mult_a (mult_b is 0), and
  * out2[k] = high word of bias2 + acc_b mult_a2 (rq2 entry k; rq2 in t5, out2 in ra). */
 .macro tr_rv32_row_pair k, acc_a, acc_b
-    lw      t0, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_LO)(a0)
-    lw      t1, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_HI)(a0)
-    lw      t2, (\k * TR_REQUANT_SIZE + TR_REQUANT_MULT_A)(a0)
-    mul     t4, \acc_a, t2
-    mulh    t2, \acc_a, t2
-    add     t0, t0, t4
-    sltu    t4, t0, t4
-    add     t1, t1, t2
-    add     t1, t1, t4
-    sw      t1, (4 * \k)(a1)
-    lw      t0, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_LO)(t5)
-    lw      t1, (\k * TR_REQUANT_SIZE + TR_REQUANT_BIAS_HI)(t5)
-    lw      t2, (\k * TR_REQUANT_SIZE + TR_REQUANT_MULT_A)(t5)
-    mul     t4, \acc_b, t2
-    mulh    t2, \acc_b, t2
-    add     t0, t0, t4
-    sltu    t4, t0, t4
-    add     t1, t1, t2
-    add     t1, t1, t4
-    sw      t1, (4 * \k)(ra)
+    tr_rv32_row_half \k, \acc_a, a0, a1
+    tr_rv32_row_half \k, \acc_b, t5, ra
 .endm
 
-/* The block's 16 rows by row_macro, acc_a of row k from frame word k. */
+/* A full block's 16 rows by row_macro: acc_a of rows 0..3 in t1, t2, t4, t6 (input a's subroutine .Linput_a left
+ * them there), of row k >= 4 from frame word k (into t1, free once row 0 is done); acc_b in a2..a7, s2..s11. */
 .macro tr_rv32_rows row_macro
-    lw      t3, (F_SUMS_A + 0)(sp)
-    \row_macro 0, t3, a2
-    lw      t3, (F_SUMS_A + 4)(sp)
-    \row_macro 1, t3, a3
-    lw      t3, (F_SUMS_A + 8)(sp)
-    \row_macro 2, t3, a4
-    lw      t3, (F_SUMS_A + 12)(sp)
-    \row_macro 3, t3, a5
-    lw      t3, (F_SUMS_A + 16)(sp)
-    \row_macro 4, t3, a6
-    lw      t3, (F_SUMS_A + 20)(sp)
-    \row_macro 5, t3, a7
-    lw      t3, (F_SUMS_A + 24)(sp)
-    \row_macro 6, t3, s2
-    lw      t3, (F_SUMS_A + 28)(sp)
-    \row_macro 7, t3, s3
-    lw      t3, (F_SUMS_A + 32)(sp)
-    \row_macro 8, t3, s4
-    lw      t3, (F_SUMS_A + 36)(sp)
-    \row_macro 9, t3, s5
-    lw      t3, (F_SUMS_A + 40)(sp)
-    \row_macro 10, t3, s6
-    lw      t3, (F_SUMS_A + 44)(sp)
-    \row_macro 11, t3, s7
-    lw      t3, (F_SUMS_A + 48)(sp)
-    \row_macro 12, t3, s8
-    lw      t3, (F_SUMS_A + 52)(sp)
-    \row_macro 13, t3, s9
-    lw      t3, (F_SUMS_A + 56)(sp)
-    \row_macro 14, t3, s10
-    lw      t3, (F_SUMS_A + 60)(sp)
-    \row_macro 15, t3, s11
+    \row_macro 0, t1, a2
+    \row_macro 1, t2, a3
+    \row_macro 2, t4, a4
+    \row_macro 3, t6, a5
+    lw      t1, (F_SUMS_A + 16)(sp)
+    \row_macro 4, t1, a6
+    lw      t1, (F_SUMS_A + 20)(sp)
+    \row_macro 5, t1, a7
+    lw      t1, (F_SUMS_A + 24)(sp)
+    \row_macro 6, t1, s2
+    lw      t1, (F_SUMS_A + 28)(sp)
+    \row_macro 7, t1, s3
+    lw      t1, (F_SUMS_A + 32)(sp)
+    \row_macro 8, t1, s4
+    lw      t1, (F_SUMS_A + 36)(sp)
+    \row_macro 9, t1, s5
+    lw      t1, (F_SUMS_A + 40)(sp)
+    \row_macro 10, t1, s6
+    lw      t1, (F_SUMS_A + 44)(sp)
+    \row_macro 11, t1, s7
+    lw      t1, (F_SUMS_A + 48)(sp)
+    \row_macro 12, t1, s8
+    lw      t1, (F_SUMS_A + 52)(sp)
+    \row_macro 13, t1, s9
+    lw      t1, (F_SUMS_A + 56)(sp)
+    \row_macro 14, t1, s10
+    lw      t1, (F_SUMS_A + 60)(sp)
+    \row_macro 15, t1, s11
 .endm
 
 /* void tr_rv32_bytes_blocks(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_t *a, const int16_t *b,
@@ -292,11 +291,7 @@ tr_rv32_bytes_blocks:
 .Lblock:
     lw      input, F_A(sp)
     lhu     cols, TR_DENSE_COLS_A(dense)
-    jal     ra, .Linput
-    sw      a2, (F_SUMS_A + 0)(sp)
-    sw      a3, (F_SUMS_A + 4)(sp)
-    sw      a4, (F_SUMS_A + 8)(sp)
-    sw      a5, (F_SUMS_A + 12)(sp)
+    jal     ra, .Linput_a               /* rows 0..3 stay in t1, t2, t4, t6 (input b's subroutine keeps them) */
     sw      a6, (F_SUMS_A + 16)(sp)
     sw      a7, (F_SUMS_A + 20)(sp)
     sw      s2, (F_SUMS_A + 24)(sp)
@@ -346,6 +341,21 @@ tr_rv32_bytes_blocks:
     lw      input, F_A(sp)              /* width 4 */
     lhu     cols, TR_DENSE_COLS_A(dense)
     jal     ra, .Linput_4
+    lw      t5, F_RQ2(sp)               /* 4 rows over input a alone, without a second requantisation (a head */
+    lw      t0, F_BLOCKS(sp)            /* of 4): acc_b is 0, so its product is too; the rows from registers */
+    lhu     t1, TR_DENSE_COLS_B(dense)
+    addi    t0, t0, -4
+    or      t0, t0, t5
+    or      t0, t0, t1
+    bnez    t0, .Llast_4_both
+    lw      a0, F_RQ(sp)
+    lw      a1, F_OUT(sp)
+    tr_rv32_row_half 0, a2, a0, a1
+    tr_rv32_row_half 1, a3, a0, a1
+    tr_rv32_row_half 2, a4, a0, a1
+    tr_rv32_row_half 3, a5, a0, a1
+    j       .Lreturn
+.Llast_4_both:
     tr_rv32_store_sums 4, F_SUMS_A
     lw      input, F_B(sp)
     lhu     cols, TR_DENSE_COLS_B(dense)
@@ -357,14 +367,14 @@ tr_rv32_bytes_blocks:
     bnez    t0, .Llast_4_rows
     lw      a0, F_RQ(sp)
     lw      a1, F_OUT(sp)
-    lw      t3, (F_SUMS_A + 0)(sp)
-    tr_rv32_row 0, t3, a2
-    lw      t3, (F_SUMS_A + 4)(sp)
-    tr_rv32_row 1, t3, a3
-    lw      t3, (F_SUMS_A + 8)(sp)
-    tr_rv32_row 2, t3, a4
-    lw      t3, (F_SUMS_A + 12)(sp)
-    tr_rv32_row 3, t3, a5
+    lw      t1, (F_SUMS_A + 0)(sp)
+    tr_rv32_row 0, t1, a2
+    lw      t1, (F_SUMS_A + 4)(sp)
+    tr_rv32_row 1, t1, a3
+    lw      t1, (F_SUMS_A + 8)(sp)
+    tr_rv32_row 2, t1, a4
+    lw      t1, (F_SUMS_A + 12)(sp)
+    tr_rv32_row 3, t1, a5
     j       .Lreturn
 .Llast_4_rows:
     tr_rv32_store_sums 4, F_SUMS_B
@@ -385,18 +395,18 @@ tr_rv32_bytes_blocks:
     mv      a3, sp
     bnez    t5, .Llast_pairs
 1:
-    lw      t3, F_SUMS_A(a3)
+    lw      t1, F_SUMS_A(a3)
     lw      a2, F_SUMS_B(a3)
-    tr_rv32_row 0, t3, a2
+    tr_rv32_row 0, t1, a2
     addi    a0, a0, TR_REQUANT_SIZE
     addi    a1, a1, 4
     addi    a3, a3, 4
     bne     a3, a4, 1b
     j       .Lreturn
 .Llast_pairs:
-    lw      t3, F_SUMS_A(a3)
+    lw      t1, F_SUMS_A(a3)
     lw      a2, F_SUMS_B(a3)
-    tr_rv32_row_pair 0, t3, a2
+    tr_rv32_row_pair 0, t1, a2
     addi    a0, a0, TR_REQUANT_SIZE
     addi    a1, a1, 4
     addi    t5, t5, TR_REQUANT_SIZE
@@ -421,19 +431,19 @@ tr_rv32_bytes_blocks:
     ret
 
 /* The input subroutine (its registers, called with JAL ra): the block's 16 row sums over `cols` columns of `input`
- * into a2..a7, s2..s11; advances the weights past them. The first column starts the sums (MUL into them: no
- * zeroing, no ADD); an input without columns gives zeros. */
-.Linput:
-    beqz    cols, .Lno_columns
+ * into r0..r3 (rows 0..3), a6, a7, s2..s11; advances the weights past them. The first column starts the sums (MUL
+ * into them: no zeroing, no ADD); an input without columns gives zeros. t1, t2, t4, t6 are not touched. */
+.macro tr_rv32_input r0, r1, r2, r3
+    beqz    cols, 5f
     lh      t3, 0(input)
     lb      t0, 0(weights)
-    mul     a2, t0, t3
+    mul     \r0, t0, t3
     lb      t0, 1(weights)
-    mul     a3, t0, t3
+    mul     \r1, t0, t3
     lb      t0, 2(weights)
-    mul     a4, t0, t3
+    mul     \r2, t0, t3
     lb      t0, 3(weights)
-    mul     a5, t0, t3
+    mul     \r3, t0, t3
     lb      t0, 4(weights)
     mul     a6, t0, t3
     lb      t0, 5(weights)
@@ -467,13 +477,13 @@ tr_rv32_bytes_blocks:
     beq     input, t5, 2f
 1:
     lh      t3, 0(input)
-    tr_rv32_column 0, t3
+    tr_rv32_column 0, t3, \r0, \r1, \r2, \r3
     lh      t3, 2(input)
-    tr_rv32_column 16, t3
+    tr_rv32_column 16, t3, \r0, \r1, \r2, \r3
     lh      t3, 4(input)
-    tr_rv32_column 32, t3
+    tr_rv32_column 32, t3, \r0, \r1, \r2, \r3
     lh      t3, 6(input)
-    tr_rv32_column 48, t3
+    tr_rv32_column 48, t3, \r0, \r1, \r2, \r3
     addi    weights, weights, 64
     addi    input, input, 8
     bne     input, t5, 1b
@@ -482,18 +492,18 @@ tr_rv32_bytes_blocks:
     beqz    cols, 4f
 3:
     lh      t3, 0(input)
-    tr_rv32_column 0, t3
+    tr_rv32_column 0, t3, \r0, \r1, \r2, \r3
     addi    weights, weights, 16
     addi    input, input, 2
     addi    cols, cols, -1
     bnez    cols, 3b
 4:
     ret
-.Lno_columns:
-    li      a2, 0
-    li      a3, 0
-    li      a4, 0
-    li      a5, 0
+5:
+    li      \r0, 0
+    li      \r1, 0
+    li      \r2, 0
+    li      \r3, 0
     li      a6, 0
     li      a7, 0
     li      s2, 0
@@ -507,6 +517,12 @@ tr_rv32_bytes_blocks:
     li      s10, 0
     li      s11, 0
     ret
+.endm
+
+.Linput:
+    tr_rv32_input a2, a3, a4, a5
+.Linput_a:                              /* input a of a full block: rows 0..3 into t1, t2, t4, t6 */
+    tr_rv32_input t1, t2, t4, t6
 .Linput_4:
     tr_rv32_input_narrow 4
 .Linput_8:

@@ -9,11 +9,12 @@
  * rounded through a carry, the table word split by shifts, a pointer increment per array). Here four units (the
  * activations: two values) a turn share the increments, the constants stay in registers, a lookup's rare clamp is out of line (subsection 1),
  * and the same integers are formed:
- *  - table lookup (TR_SYMMETRIC_INTERP): t = z + 2^(sat-1) is the offset from the table's first word, so the
- *    segment is t >> seg_bits (unsigned) and the fraction t & (2^seg_bits - 1) (the offset is whole segments); t
- *    is in range exactly when its segment is below TR_ASM_TABLE_SEGMENTS (a negative t, or one that wrapped, reads
- *    as a large unsigned one). Out of range, the sign of z picks the end, t = 0 or 2^sat - 1. The segment word's
- *    start and rise are its two halfwords, read sign-extended by LH (little-endian: tr_rv32_job.h checks);
+ *  - table lookup (TR_SYMMETRIC_INTERP): t = z + 2^(sat-1) is the offset from the table's first input, so the
+ *    segment i is t >> seg_bits (unsigned); t is in range exactly when i is below TR_ASM_TABLE_SEGMENTS (a negative
+ *    t, or one that wrapped, reads as a large unsigned one). Out of range, the sign of z picks the end, t = 0 or
+ *    2^sat - 1. The table is this path's own form (tr_sigmoid_pairs / tr_tanh_pairs: quantize/emit/c_code.py
+ *    segment_pairs, which checks it exact): two words per segment, start' and rise, with (start' + rise t) >> s the
+ *    twin's start + ((rise frac + 2^(s-1)) >> s): no mask of the fraction, no rounding add (10 instructions);
  *  - tr_add_gate_mul_q15(a, g, v) = a + ((g v + 2^14) >> 15) with 0 <= g < 2^15 (a sigmoid output; the tables'
  *    largest value is 32767): with u = g << 17 (< 2^32, read unsigned) the 64-bit product v u is g v 2^17, whose
  *    high word (MULHSU) is floor(g v / 2^15) and whose low word's bit 31 (MUL) is bit 14 of g v, the rounding;
@@ -49,27 +50,25 @@
  * and 6) and their 2^(sat-1). Defined before the macros: the preprocessor substitutes them there. */
 #define segments a6
 #define round15 a7
-#define tanh_seg a4
-#define sigmoid_seg a5
+#define tanh_pairs a4
+#define sigmoid_pairs a5
 #define tanh_half s0
 #define sigmoid_half s1
 
-/* out = the table value (Q15) of the Q14 value z, by the table `table` (tr_*_seg) of sat_bits / seg_bits whose
+/* out = the table value (Q15) of the Q14 value z, by the table `table` (tr_*_pairs) of sat_bits / seg_bits whose
  * 2^(sat-1) is in register half. t, idx, rise work; out may be z (not t, idx or rise). */
 .macro tr_rv32_lookup out, z, t, idx, rise, table, half, sat_bits, seg_bits
     add     \t, \z, \half
     srli    \idx, \t, \seg_bits
     bgeu    \idx, segments, .Lclamp\@
 .Lin\@:
-    slli    \idx, \idx, 2
+    slli    \idx, \idx, 3
     add     \idx, \idx, \table
-    lh      \rise, 2(\idx)
-    lh      \out, 0(\idx)               /* start */
-    andi    \t, \t, ((1 << \seg_bits) - 1)  /* fraction */
+    lw      \rise, 4(\idx)
+    lw      \out, 0(\idx)               /* start' */
     mul     \rise, \rise, \t
-    addi    \rise, \rise, (1 << (\seg_bits - 1))
-    srai    \rise, \rise, \seg_bits
     add     \out, \out, \rise
+    srai    \out, \out, \seg_bits
     .subsection 1                       /* out of range: t = 0 for a negative z, else 2^sat - 1 */
 .Lclamp\@:
     srai    \t, \z, 31
@@ -81,11 +80,11 @@
 .endm
 
 .macro tr_rv32_sigmoid out, z, t, idx, rise
-    tr_rv32_lookup \out, \z, \t, \idx, \rise, sigmoid_seg, sigmoid_half, TR_ASM_SIGMOID_SAT_BITS, TR_ASM_SIGMOID_SEG_BITS
+    tr_rv32_lookup \out, \z, \t, \idx, \rise, sigmoid_pairs, sigmoid_half, TR_ASM_SIGMOID_SAT_BITS, TR_ASM_SIGMOID_SEG_BITS
 .endm
 
 .macro tr_rv32_tanh out, z, t, idx, rise
-    tr_rv32_lookup \out, \z, \t, \idx, \rise, tanh_seg, tanh_half, TR_ASM_TANH_SAT_BITS, TR_ASM_TANH_SEG_BITS
+    tr_rv32_lookup \out, \z, \t, \idx, \rise, tanh_pairs, tanh_half, TR_ASM_TANH_SAT_BITS, TR_ASM_TANH_SEG_BITS
 .endm
 
 /* a + ((g v + 2^14) >> 15) into a (g is clobbered into g << 17, v into the high word; t works). */
@@ -98,8 +97,8 @@
     add     \a, \a, \t
 .endm
 
-/* void name(int32_t *z, int n, const int32_t *seg): z[0..n) = act(z) in place (Q14 in, Q15 out) by the table seg
- * (tr_*_seg) of sat_bits / seg_bits. Two values a turn: a0 the pair (advanced), a1 the end, a2 the table, a3 its
+/* void name(int32_t *z, int n, const int32_t *pairs): z[0..n) = act(z) in place (Q14 in, Q15 out) by the table
+ * (tr_*_pairs) of sat_bits / seg_bits. Two values a turn: a0 the pair (advanced), a1 the end, a2 the table, a3 its
  * 2^(sat-1). */
 .macro tr_rv32_activation name, sat_bits, seg_bits
 tr_rv32_function \name
@@ -151,8 +150,8 @@ tr_rv32_activation tr_rv32_tanh_q15, TR_ASM_TANH_SAT_BITS, TR_ASM_TANH_SEG_BITS
     addi    sp, sp, 16
 .endm
 
-/* void tr_rv32_gru_update(const int32_t *z, int16_t *h, int32_t count, int32_t units, const int32_t *tanh_seg,
- *                         const int32_t *sigmoid_seg):
+/* void tr_rv32_gru_update(const int32_t *z, int16_t *h, int32_t count, int32_t units, const int32_t *tanh_pairs,
+ *                         const int32_t *sigmoid_pairs):
  * the GRU reset_after cell update of count units from z (tr_gru.c), z and r still Q14 pre-activations: with r, n, c
  * at z + units, + 2 units, + 3 units, pre = n + round_shift(sigmoid(r) c, 15), nj = tanh(pre),
  * h = nj + ((sigmoid(z) (h - nj) + 2^14) >> 15) (= its sat16: above). Four units a turn: a0 z, s2 r, t6 n, a3 c,
@@ -233,8 +232,8 @@ tr_rv32_end tr_rv32_gru_update
 #undef rp
 #undef np
 
-/* void tr_rv32_lstm_update(const int32_t *i_gate, int32_t units, int16_t *h, int32_t *c, const int32_t *tanh_seg,
- *                          const int32_t *sigmoid_seg):
+/* void tr_rv32_lstm_update(const int32_t *i_gate, int32_t units, int16_t *h, int32_t *c, const int32_t *tanh_pairs,
+ *                          const int32_t *sigmoid_pairs):
  * the LSTM cell update of units units (tr_lstm.c), the gates still Q14 pre-activations: with f, g, o at
  * i + units, + 2 units, + 3 units (i, f, o through the sigmoid, g through tanh), c = round_shift(i g, 16)
  * + round_shift(f c, 15) (int64 product), h = (o tanh(c) + 2^14) >> 15. Four units a turn: a0 i, t5 f, t6 g, s2 o,

@@ -11,6 +11,7 @@
 
 #include "../tr_tables.h"
 #include "tr_rv32_job.h"
+#include "tr_tables_rv32.h"
 
 #define TR_FAST_HEAD_OUTPUTS(fn) typedef char tr_fast_no_head_outputs  /* not needed: no layer-step hook */
 
@@ -29,15 +30,15 @@ static inline tr_fast_t tr_fast_byte_product(const tr_dense_t *dense, const tr_r
     do {                                                                                                      \
     } while (0)
 
-/* tr_elementwise_rv32.S: the loops of tr_sigmoid_q15 / tr_tanh_q15 (seg: tr_sigmoid_seg / tr_tanh_seg), of
+/* tr_elementwise_rv32.S: the loops of tr_sigmoid_q15 / tr_tanh_q15 (pairs: tr_sigmoid_pairs / tr_tanh_pairs), of
  * tr_gru_step reset_after (`count` units from z; r, n, c follow z `units` words apart each) and of tr_lstm_step;
  * the cell loops take the gates before their activation (TR_FAST_CELL_GATES_RAW) and apply it themselves. */
-void tr_rv32_sigmoid_q15(int32_t *z, int n, const int32_t *seg);
-void tr_rv32_tanh_q15(int32_t *z, int n, const int32_t *seg);
-void tr_rv32_gru_update(const int32_t *z, int16_t *h, int32_t count, int32_t units, const int32_t *tanh_seg,
-                        const int32_t *sigmoid_seg);
-void tr_rv32_lstm_update(const int32_t *i_gate, int32_t units, int16_t *h, int32_t *c, const int32_t *tanh_seg,
-                         const int32_t *sigmoid_seg);
+void tr_rv32_sigmoid_q15(int32_t *z, int n, const int32_t *pairs);
+void tr_rv32_tanh_q15(int32_t *z, int n, const int32_t *pairs);
+void tr_rv32_gru_update(const int32_t *z, int16_t *h, int32_t count, int32_t units, const int32_t *tanh_pairs,
+                        const int32_t *sigmoid_pairs);
+void tr_rv32_lstm_update(const int32_t *i_gate, int32_t units, int16_t *h, int32_t *c, const int32_t *tanh_pairs,
+                         const int32_t *sigmoid_pairs);
 
 /* The cell updates look up their gates' activations (one load and store fewer per gate value than a pass of the
  * activation loop before them): the gates' product leaves them Q14. */
@@ -45,25 +46,25 @@ void tr_rv32_lstm_update(const int32_t *i_gate, int32_t units, int16_t *h, int32
 
 static inline tr_fast_t tr_fast_sigmoid_q15(int32_t *z, int n)
 {
-    tr_rv32_sigmoid_q15(z, n, tr_sigmoid_seg);
+    tr_rv32_sigmoid_q15(z, n, tr_sigmoid_pairs);
     return TR_FAST_DONE;
 }
 
 static inline tr_fast_t tr_fast_tanh_q15(int32_t *z, int n)
 {
-    tr_rv32_tanh_q15(z, n, tr_tanh_seg);
+    tr_rv32_tanh_q15(z, n, tr_tanh_pairs);
     return TR_FAST_DONE;
 }
 
 static inline tr_fast_t tr_fast_gru_update(const int32_t *z, int16_t *h, int32_t count, int32_t units)
 {
-    tr_rv32_gru_update(z, h, count, units, tr_tanh_seg, tr_sigmoid_seg);
+    tr_rv32_gru_update(z, h, count, units, tr_tanh_pairs, tr_sigmoid_pairs);
     return TR_FAST_DONE;
 }
 
 static inline tr_fast_t tr_fast_lstm_update(const int32_t *i_gate, int32_t units, int16_t *h, int32_t *c)
 {
-    tr_rv32_lstm_update(i_gate, units, h, c, tr_tanh_seg, tr_sigmoid_seg);
+    tr_rv32_lstm_update(i_gate, units, h, c, tr_tanh_pairs, tr_sigmoid_pairs);
     return TR_FAST_DONE;
 }
 
