@@ -197,3 +197,38 @@ def test_ensure_exported_regenerates_c_of_another_layout(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "regenerating C" in out and "layout" in out
     assert header.read_text() == current
+
+
+# Each kernel path, and a bench target that compiles it (the plain-C one: Cortex-M4 with TINYRNN_PLAIN_C=1).
+PATH_BUILDS = {"dsp": ("m4", ()), "m0": ("m0", ()), "m3": ("m3", ()), "rv32": ("rv32", ()),
+               "c": ("m4", ("-DTINYRNN_PLAIN_C=1",))}
+
+
+def test_table_bytes_is_the_kernel_paths_own(monkeypatch, tmp_path):
+    """The tables' flash without a toolchain (c_code.table_bytes) is the kernel path's: the rv32 path's sigmoid and
+    tanh are two words a segment, every other path's one; export's estimate for a core uses its path's figure."""
+    from tinyrnn.quantize.emit import export as export_module
+    assert set(PATH_BUILDS) == {core.kernel_path for core in targets.CORES.values()}
+    assert codegen.table_bytes("rv32") == 9_218
+    assert {codegen.table_bytes(path) for path in PATH_BUILDS if path != "rv32"} == {5_122}
+    params = quantize_artifact(make_artifact(tmp_path / "m", d=3, units=8, k=2, n=2, steps=4))
+    monkeypatch.setattr(export_module, "kernel_flash", lambda model_c_dir, core: None)   # no toolchain
+    for core in ("cortex-m4", "rv32imc"):
+        figures = export_module.flash_figures(params, tmp_path / "c", core)
+        path = targets.CORES[core].kernel_path
+        assert figures["code_bytes"] == codegen.table_bytes(path) and not figures["flash_bytes_measured"]
+        assert figures["weight_bytes"] == codegen.weight_bytes(params, targets.CORES[core].weight_layout)
+
+
+@pytest.mark.parametrize("kernel_path", sorted(PATH_BUILDS))
+def test_table_bytes_estimate_is_what_the_paths_objects_refer_to(tmp_path, kernel_path):
+    """The estimate and the measured figure (build.kernel_model_flash: the table bytes the kernel objects refer to,
+    compiled for a core of the path) agree on every kernel path."""
+    from tinyrnn.quantize.toolchain import build
+    from tinyrnn.quantize.toolchain.cases import make_model
+    target, flags = PATH_BUILDS[kernel_path]
+    if not build.toolchain_available(target):
+        pytest.skip(f"no compiler for {target}")
+    art, _ = make_model(tmp_path, "m", cell="gru", d=3, units=8, k=2)
+    objects = build.build_arm_objects(art / "c", target, tmp_path / "obj", extra_flags=flags)
+    assert build.kernel_model_flash(objects)["table_bytes"] == codegen.table_bytes(kernel_path)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tinyrnn.quantize import targets
-from tinyrnn.quantize.sources import kernel_sources
+from tinyrnn.quantize.sources import SEGMENT_TABLES_SOURCE, kernel_sources
 from tinyrnn.quantize.toolchain import build
 from tinyrnn.quantize.emit import asm_layout
 from tinyrnn.quantize.emit import c_code as codegen
@@ -93,7 +93,8 @@ def test_activations_exhaustive(workdir):
         "    fwrite(z, sizeof z, 1, stdout);\n    return 0;\n}\n")
     exe = workdir / "act"
     subprocess.run(["gcc", *build.STRICT_FLAGS, "-O2", f"-I{build.KERNELS_DIR}", src,
-                    build.KERNELS_DIR / "tr_activation.c", build.KERNELS_DIR / "tr_tables.c", "-o", exe], check=True)
+                    build.KERNELS_DIR / "tr_activation.c", build.KERNELS_DIR / "tr_tables.c",
+                    SEGMENT_TABLES_SOURCE, "-o", exe], check=True)
     out = np.frombuffer(subprocess.run([exe], capture_output=True, check=True).stdout, dtype=np.int32)
     out = out.reshape(3, -1)
     z = np.arange(1 << 20, dtype=np.int64) - (1 << 19) - 1000
@@ -114,6 +115,7 @@ def test_enums_match_python():
 def test_tables_are_generated_text():
     assert (build.KERNELS_DIR / "tr_tables.c").read_text() == codegen.tables_source()
     assert (build.KERNELS_DIR / "tr_tables.h").read_text() == codegen.tables_header()
+    assert SEGMENT_TABLES_SOURCE.read_text() == codegen.segment_tables_source()
     assert (build.KERNELS_DIR / f"{codegen.RV32_TABLES}.c").read_text() == codegen.rv32_tables_source()
     assert (build.KERNELS_DIR / f"{codegen.RV32_TABLES}.h").read_text() == codegen.rv32_tables_header()
 
@@ -160,11 +162,14 @@ def test_every_assembly_constant_is_checked_against_c():
             assert re.search(rf"\b{name}\b", place), f"{name} is not checked"
 
 def test_makefiles_list_the_same_kernel_sources():
-    """firmware/kernels/kernels.mk (the Makefiles' list) and quantize/sources.py kernel_sources() agree."""
+    """firmware/kernels/kernels.mk (the Makefiles' list) and quantize/sources.py kernel_sources() agree, and so do
+    their names for the unit of the one-word sigmoid and tanh tables (one of those sources)."""
     probe = f"TINYRNN_KERNELS_DIR := {build.KERNELS_DIR}\ninclude {build.KERNELS_DIR}/kernels.mk\n" \
-            "$(info $(TINYRNN_KERNEL_SRCS))\nall: ;\n"
+            "$(info $(TINYRNN_KERNEL_SRCS))\n$(info $(TINYRNN_SEGMENT_TABLES_SRC))\nall: ;\n"
     out = subprocess.run(["make", "-s", "-f", "-"], input=probe, capture_output=True, text=True, check=True).stdout
-    assert sorted(out.split()) == sorted(str(p) for p in kernel_sources())
+    sources, segment_tables = out.splitlines()
+    assert sorted(sources.split()) == sorted(str(p) for p in kernel_sources())
+    assert segment_tables == str(SEGMENT_TABLES_SOURCE) and SEGMENT_TABLES_SOURCE in kernel_sources()
 
 
 def test_reference_kernels_have_no_path_conditionals():

@@ -245,6 +245,27 @@ def test_cross_natmod_builds_for_its_architecture(arch):
 
 
 @pytest.mark.toolchain
+def test_rv32imc_natmod_carries_only_the_tables_its_path_reads():
+    """mpy_ld puts every section it is given into the module (its heap on import): the rv32imc natmod is built
+    without the one-word sigmoid and tanh tables, which nothing on the rv32 path refers to at its -Os (the path
+    reads its own two-word form), so each activation table is in it once."""
+    try:
+        mpy = builds.natmod("rv32imc")
+    except ToolMissing as e:           # MicroPythonMissing included
+        pytest.skip(str(e))
+    objects = sorted(Path(mpy.parent / "obj").rglob("*.o"))
+    nm = TOOLCHAIN_PREFIX[builds.natmod_family("rv32imc")] + "-nm"
+    listing = subprocess.run([nm, *map(str, objects)], capture_output=True, text=True, check=True).stdout
+    defined = {parts[2] for parts in (line.split() for line in listing.splitlines())
+               if len(parts) == 3 and parts[1] in "RrDdTtBb"}
+    undefined = {parts[1] for parts in (line.split() for line in listing.splitlines())
+                 if len(parts) == 2 and parts[0] == "U"}
+    assert {"tr_sigmoid_pairs", "tr_tanh_pairs", "tr_exp_table"} <= defined
+    assert not {"tr_sigmoid_seg", "tr_tanh_seg"} & defined
+    assert not {s for s in undefined if s.startswith("tr_")} - defined
+
+
+@pytest.mark.toolchain
 def test_a_missing_cross_c_library_is_named_with_its_package(monkeypatch):
     """Without picolibc, Debian's RISC-V compiler has no C headers: the build says which packages to install
     instead of failing in the middle of MicroPython's makefiles."""

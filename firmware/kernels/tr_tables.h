@@ -22,7 +22,7 @@
 
 /* sigmoid and tanh by segment: word i = (T[i+1] - T[i]) << 16 | (T[i] & 0xFFFF), the segment's start
  * value in the low halfword and its rise in the high one (one load per lookup; quantize/emit/c_code.py
- * segment_words). */
+ * segment_words; defined in tr_tables_seg.c, exp in tr_tables.c). */
 extern const int32_t tr_sigmoid_seg[512];    /* Q15 sigmoid: start, rise per segment */
 extern const int32_t tr_tanh_seg[512];       /* Q15 tanh: start, rise per segment */
 extern const uint16_t tr_exp_table[513];     /* unsigned Q15 exp at the segment ends */

@@ -36,11 +36,14 @@ def kernel_flash(model_c_dir: Path, core: str = FLASH_CORE) -> dict | None:
 
 def flash_figures(params, model_c_dir: Path, core: str = FLASH_CORE) -> dict:
     """metrics.json's kernel flash figures: weights, kernel code + tables, their sum, and the core they are for."""
+    from tinyrnn.quantize import targets
+
     flash = kernel_flash(model_c_dir, core)
-    if flash is None:           # no toolchain: the model data by formula, the tables' size, no code
-        return {"weight_bytes": codegen.weight_bytes(params), "code_bytes": codegen.table_bytes(),
-                "flash_bytes": codegen.weight_bytes(params) + codegen.table_bytes(), "flash_bytes_measured": False,
-                "flash_core": core}
+    if flash is None:           # no toolchain: the model data by formula, the core's tables' size, no code
+        weights = codegen.weight_bytes(params, targets.CORES[core].weight_layout)
+        tables = codegen.table_bytes(targets.CORES[core].kernel_path)
+        return {"weight_bytes": weights, "code_bytes": tables, "flash_bytes": weights + tables,
+                "flash_bytes_measured": False, "flash_core": core}
     return {"weight_bytes": flash["weight_bytes"], "code_bytes": flash["code_bytes"] + flash["table_bytes"],
             "flash_bytes": flash["flash_bytes"], "flash_bytes_measured": True, "flash_core": core}
 

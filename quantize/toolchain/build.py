@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from tinyrnn.quantize import targets
-from tinyrnn.quantize.sources import DRIVERS_DIR, KERNELS_DIR, kernel_sources
+from tinyrnn.quantize.sources import DRIVERS_DIR, KERNELS_DIR, SEGMENT_TABLES_SOURCE, kernel_sources
 
 STRICT_FLAGS = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror"]
 ARM_GCC = "arm-none-eabi-gcc"
@@ -126,7 +126,8 @@ def section_sizes(objects: list[Path]) -> dict[str, dict[str, int]]:
     return sizes
 
 
-TABLE_OBJECTS = ("tr_tables", "tr_tables_rv32")   # the generated tables' objects (quantize/emit/c_code.py)
+# the generated tables' objects (quantize/emit/c_code.py)
+TABLE_OBJECTS = ("tr_tables", SEGMENT_TABLES_SOURCE.stem, "tr_tables_rv32")
 
 
 def _referenced_bytes(defining: list[Path], referring: list[Path]) -> int:
@@ -147,9 +148,10 @@ KERNEL_MODEL_FLASH = "kernel+model flash"
 
 def kernel_model_flash(objects: list[Path]) -> dict[str, int]:
     """{"weight_bytes", "code_bytes" (kernel code), "table_bytes", "flash_bytes" (their sum)} from the objects of
-    build_arm_objects (tr_*.o and model_data.o). The tables are those the other objects refer to, of tr_tables.o
-    and of rv32/tr_tables_rv32.o (the RV32IM path's own form, empty elsewhere): there the one-word tables of
-    tr_tables.o are referred to by nothing (the path's hooks leave the plain-C loops dead) and the link drops them."""
+    build_arm_objects (tr_*.o and model_data.o). The tables are those the other objects refer to, of tr_tables.o,
+    tr_tables_seg.o and rv32/tr_tables_rv32.o (the RV32IM path's own form, empty elsewhere): there the one-word
+    tables of tr_tables_seg.o are referred to by nothing (the path's hooks leave the plain-C loops dead) and the
+    link drops them."""
     sizes = {name: v["text"] + v["data"] for name, v in section_sizes(objects).items()}
     weights = sizes.pop("model_data")
     table_objects = [o for o in objects if Path(o).stem in TABLE_OBJECTS]
