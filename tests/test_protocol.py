@@ -551,6 +551,28 @@ def test_a_reconnect_waits_while_the_new_port_is_busy(monkeypatch):
     assert opened == ["/dev/pts/new"] * 3 and client.stats.reconnects == 1
 
 
+@pytest.mark.skipif(not Path("/dev/ptmx").exists(), reason="needs ptys")
+def test_a_pty_whose_emulator_went_away_fails_as_a_port_error():
+    """When QEMU is killed its pty goes with it: pyserial then raises termios.error from tcdrain (the flush
+    after every write), which is not an OSError. It must reach the client as PortError (the port went away:
+    reconnect), not escape the run as a raw termios traceback."""
+    import os
+
+    from tinyrnn.quantize.errors import PortError
+    master, slave = os.openpty()
+    path = os.ttyname(slave)
+    transport = Transport(path)
+    os.close(master)                                        # the emulator is killed
+    os.close(slave)
+    try:
+        for call in (lambda: transport.write(b""), lambda: transport.write(b"x"), transport.read_some):
+            with pytest.raises(PortError, match="went away") as failure:
+                call()
+            assert "Input/output error" in failure.value.what
+    finally:
+        transport.close()
+
+
 def test_a_port_busy_until_the_deadline_stops_cleanly_saying_so(monkeypatch):
     from tinyrnn.host.link import client as client_module
     from tinyrnn.quantize.errors import PortBusy, PortError

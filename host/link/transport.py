@@ -15,6 +15,7 @@ a second harness or test run on the same board gets `PortBusy` instead of interl
 
 import os
 import re
+import termios
 from errno import ENOTTY
 
 import serial
@@ -23,6 +24,10 @@ from tinyrnn.host.link.port_users import other_users
 from tinyrnn.quantize.errors import PortBusy, PortError
 
 DEFAULT_BAUD = 115200
+# What pyserial lets out when a port fails: its own SerialException (an OSError), a plain OSError from an ioctl
+# (in_waiting), and termios.error, which is not an OSError: tcdrain (flush) and tcsetattr (open) on a pty whose
+# emulator was just killed raise it.
+PORT_FAILURES = (serial.SerialException, OSError, termios.error)
 WRITE_TIMEOUT = 5.0
 # pyserial's RFC 2217 client raises NotImplementedError at open when given a write timeout. Its writes go to a
 # TCP socket the server drains, so they cannot hang on a stuck adapter the way a local tty write can.
@@ -98,14 +103,14 @@ class Transport:
                 raise PortBusy(f"{url} is busy: {holders} has it open",
                                "one client per board: wait for it to finish or stop it") from None
             raise PortError(f"cannot open {url} ({_reason(e)})", OPEN_FIX) from None
-        except (OSError, ValueError) as e:
+        except (OSError, termios.error, ValueError) as e:
             raise PortError(f"cannot open {url} ({_reason(e)})", OPEN_FIX) from None
 
     def write(self, data):
         try:
             self._port.write(data)
             self._port.flush()
-        except (serial.SerialException, OSError) as e:
+        except PORT_FAILURES as e:
             raise PortError(f"write to {self.url} failed ({_reason(e)})",
                             "the board or emulator went away: replug it or restart it (tinyrnn flash)") from None
 
@@ -114,14 +119,14 @@ class Transport:
         try:
             waiting = self._port.in_waiting
             return self._port.read(max(1, min(waiting, max_bytes)))
-        except (serial.SerialException, OSError) as e:
+        except PORT_FAILURES as e:
             raise PortError(f"read from {self.url} failed ({_reason(e)})",
                             "the board or emulator went away: replug it or restart it (tinyrnn flash)") from None
 
     def close(self):
         try:
             self._port.close()
-        except (serial.SerialException, OSError):
+        except PORT_FAILURES:
             pass
 
     def __enter__(self):
