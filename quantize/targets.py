@@ -50,6 +50,7 @@ CORES: dict[str, Core] = {core.name: core for core in (
 
 NO_FPU = "none"
 TOOLCHAIN_PREFIX = {"cortexm": "arm-none-eabi", "riscv": "riscv64-unknown-elf"}   # family -> GNU tool prefix
+TOOLCHAIN_PACKAGE = {"cortexm": "gcc-arm-none-eabi", "riscv": "gcc-riscv64-unknown-elf"}   # family -> Debian package
 
 
 def cpu_flags(core: str, fpu: str = NO_FPU) -> list[str]:

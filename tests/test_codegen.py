@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -218,6 +219,22 @@ def test_table_bytes_is_the_kernel_paths_own(monkeypatch, tmp_path):
         path = targets.CORES[core].kernel_path
         assert figures["code_bytes"] == codegen.table_bytes(path) and not figures["flash_bytes_measured"]
         assert figures["weight_bytes"] == codegen.weight_bytes(params, targets.CORES[core].weight_layout)
+
+
+def test_kernel_flash_needs_the_cores_own_compiler(monkeypatch, tmp_path):
+    """Export measures a core's flash with that core's cross compiler: with only the Arm one on PATH a RISC-V core
+    gets the estimate (None here), as does a core the bench does not build for (it used to try either)."""
+    from tinyrnn.quantize.emit import export as export_module
+    from tinyrnn.quantize.toolchain import build
+    arm = shutil.which("arm-none-eabi-gcc")
+    if arm is None:
+        pytest.skip("needs arm-none-eabi-gcc")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "arm-none-eabi-gcc").symlink_to(arm)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    assert build.toolchain_available("m4") and not build.toolchain_available("rv32")
+    assert export_module.kernel_flash(tmp_path / "c", "rv32imc") is None
+    assert export_module.kernel_flash(tmp_path / "c", "rv32im") is None        # no bench target for rv32im
 
 
 @pytest.mark.parametrize("kernel_path", sorted(PATH_BUILDS))

@@ -101,6 +101,21 @@ def test_one_line_errors(tmp_path, capsys):
 # ------------------------------------------------------------------------------------ real searches
 
 
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="needs the search extra (ray)")
+@pytest.mark.parametrize("board,compiler,package", [("qemu-riscv32-virt", "riscv64-unknown-elf-gcc",
+                                                     "gcc-riscv64-unknown-elf"),
+                                                    (BOARD, "arm-none-eabi-gcc", "gcc-arm-none-eabi")])
+def test_a_search_without_the_boards_compiler_names_that_compiler(tmp_path, monkeypatch, capsys, board, compiler,
+                                                                  package):
+    """Trials are measured on the budget board's core: a RISC-V board needs the RISC-V compiler, not the Arm one
+    (the check used to look for arm-none-eabi-gcc whatever the board, and a RISC-V search failed in its trials)."""
+    monkeypatch.setenv("PATH", str(tmp_path))                  # no cross compiler at all
+    assert cli.main(["search", "--board", board, "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {compiler} not found") and f"apt-get install {package}" in err, err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "s").exists()
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     seqs, labels = make_sequences(n=48, length=12, channels=3, classes=3)

@@ -167,18 +167,25 @@ def _settings(args) -> tuple[dict, Path]:
     return options, out
 
 
-def _require_tools(engine, args, options) -> None:
-    """Ray, the training extra, the Arm toolchain and unicorn, each refused in one line; the cluster at once."""
+def _require_tools(engine, args, options, core: str) -> None:
+    """Ray, the training extra, the board core's cross compiler and unicorn, each refused in one line; the
+    cluster at once."""
     from tinyrnn.host.training.pipeline import require_train_extra
-    from tinyrnn.quantize.toolchain.build import arm_toolchain_available
+    from tinyrnn.quantize import targets
+    from tinyrnn.quantize.toolchain.build import toolchain_available
 
     engine.require_ray()
     if args.address:
         engine.check_address(args.address)       # at once, before the data loads
     require_train_extra(bundled=options["data"] is None)
-    if not arm_toolchain_available():
-        raise TinyRNNError("arm-none-eabi-gcc not found: trials are measured on the board's core",
-                           "apt-get install gcc-arm-none-eabi")
+    bench = targets.CORES[core].bench
+    if bench is None:
+        raise TinyRNNError(f"the board's core {core} has no instruction-counting bench, so trials cannot be "
+                           "measured on it", "search for a board whose core the bench runs (tinyrnn boards list)")
+    if not toolchain_available(bench):
+        compiler = targets.bench_tool(bench, "gcc")
+        raise TinyRNNError(f"{compiler} not found: trials are measured on the board's core ({core})",
+                           f"apt-get install {targets.TOOLCHAIN_PACKAGE[targets.CORES[core].family]}")
     try:
         import unicorn  # noqa: F401
     except ImportError:
@@ -197,7 +204,7 @@ def run(args) -> int:
     from tinyrnn.host.search import engine
     from tinyrnn.host.training import data as D
     from tinyrnn.host.training.pipeline import check_kernel_bounds, prepare_inputs
-    _require_tools(engine, args, options)
+    _require_tools(engine, args, options, board.core)
 
     budget = Budget(board=board.name, core=board.core, clock_hz=board.clock_hz,
                     max_latency_us=options["max_latency_us"],

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from tinyrnn.host.defaults import firmware_build_dir
+from tinyrnn.quantize import targets
 from tinyrnn.quantize.artifact import Artifact
 from tinyrnn.quantize.errors import BuildFailed, TinyRNNError, ToolMissing
 from tinyrnn.quantize.emit.c_code import LAYOUTS, header_layouts
@@ -72,8 +73,7 @@ def ensure_exported(model_dir):
 def build(board, model_dir=None, verbose=False):
     """`make -C firmware BOARD=... MODEL=...`; returns the ELF path. Raises BuildFailed with make's error."""
     if shutil.which(board.cross + "gcc") is None:
-        raise ToolMissing(f"{board.cross}gcc not found: apt-get install "
-                          f"{'gcc-riscv64-unknown-elf' if board.family == 'riscv' else 'gcc-arm-none-eabi'}")
+        raise ToolMissing(f"{board.cross}gcc not found: apt-get install {targets.TOOLCHAIN_PACKAGE[board.family]}")
     if model_dir:
         ensure_exported(Path(model_dir))
     cmd = ["make", "-C", str(FIRMWARE_DIR), f"BOARD={board.name}", f"PYTHON={sys.executable}",

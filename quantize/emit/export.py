@@ -24,12 +24,13 @@ FLASH_CORE = "cortex-m4"        # the core an artifact's kernel figures are meas
 
 
 def kernel_flash(model_c_dir: Path, core: str = FLASH_CORE) -> dict | None:
-    """The kernel+model flash (build.kernel_model_flash) of the generated C on `core`, None without the toolchain."""
+    """The kernel+model flash (build.kernel_model_flash) of the generated C on `core`, None without that core's
+    cross compiler (or for a core the bench does not build for)."""
     from tinyrnn.quantize import targets
 
-    if not build.arm_toolchain_available():
-        return None
     bench = targets.CORES[core].bench
+    if bench is None or not build.toolchain_available(bench):
+        return None
     with tempfile.TemporaryDirectory() as tmp:
         return build.kernel_model_flash(build.build_arm_objects(model_c_dir, bench, Path(tmp)))
 
