@@ -16,8 +16,9 @@
  *                           to them, GRU reset_after only), 0: after it (and the reference code's loops need 0)
  *   tr_fast_layer_step, tr_fast_head_outputs       a whole layer step (tr_model.c) and the head after it
  * and TR_FAST_HEAD_OUTPUTS(fn), which makes tr_head.c define tr_head_outputs where a path needs it. A hook
- * that returns TR_FAST_NONE did nothing: the reference code runs. In plain C every hook is a constant
- * TR_FAST_NONE (or an empty statement), so the compiler keeps exactly the reference code.
+ * that returns TR_FAST_NONE did nothing: the reference code runs. A path defines only the hooks it supplies;
+ * tr_fast_reference.h makes the others a constant TR_FAST_NONE (or an empty statement), so in plain C the
+ * compiler keeps exactly the reference code.
  */
 #ifndef TR_FAST_H
 #define TR_FAST_H
@@ -43,8 +44,7 @@ typedef int tr_fast_t;
 #include "armv7m/tr_fast_armv7m.h"  /* Cortex-M3: Thumb-2 assembly (SMLAL, MLA) */
 #elif TR_FAST_PATH_RV32
 #include "rv32/tr_fast_rv32.h"      /* RV32IM(A)(C): the full row blocks in one C routine */
-#else
-#include "tr_fast_reference.h"      /* plain C: other cores and hosts, or on request */
-#endif
+#endif                              /* else plain C: other cores and hosts, or on request */
+#include "tr_fast_reference.h"      /* the hooks the path leaves out: each declines */
 
 #endif /* TR_FAST_H */

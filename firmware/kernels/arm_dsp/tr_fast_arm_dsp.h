@@ -68,13 +68,7 @@ tr_fast_t tr_dsp_layer_step(const tinyrnn_model_t *model, int l, const int16_t *
         }                                                                                                     \
     } while (0)
 
-/* The element-wise loops stay the reference C: constants, whose arguments are not even evaluated (a function
- * would leave the callers' pointer arithmetic for them in place, and GCC's register choices with it). */
-#define tr_fast_sigmoid_q15(z, n) TR_FAST_NONE
-#define tr_fast_tanh_q15(z, n) TR_FAST_NONE
-#define tr_fast_gru_update(z, h, count, units) TR_FAST_NONE
-#define tr_fast_lstm_update(i_gate, units, h, c) TR_FAST_NONE
-#define TR_FAST_CELL_GATES_RAW 0    /* the gates' product applies their activation */
+#define TR_FAST_SUPPLIES_LAYER_STEP 1   /* the element-wise hooks decline (tr_fast_reference.h) */
 
 static inline tr_fast_t tr_fast_layer_step(const tinyrnn_model_t *model, int l, const int16_t *x, int16_t *h,
                                            int32_t *c, int32_t *scratch)

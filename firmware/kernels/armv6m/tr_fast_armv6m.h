@@ -11,7 +11,6 @@
 #include "tr_m0_job.h"
 
 #define TR_M0_ROW_BLOCK 4           /* tr_m0_blocks is written for the layout's blocks of 4 rows */
-#define TR_FAST_HEAD_OUTPUTS(fn) typedef char tr_fast_no_head_outputs  /* not needed: no layer-step hook */
 
 /* tr_elementwise_m0.S: the loops of tr_sigmoid_q15 / tr_tanh_q15 (seg: tr_sigmoid_seg / tr_tanh_seg), of
  * tr_gru_step reset_after (`count` units from z; r, n, c follow z `units` words apart each) and of tr_lstm_step. */
@@ -45,6 +44,8 @@ void tr_m0_lstm_update(const int32_t *i_gate, int32_t units, int16_t *h, int32_t
         }                                                                                                     \
     } while (0)
 
+#define TR_FAST_SUPPLIES_ELEMENTWISE 1
+
 static inline tr_fast_t tr_fast_sigmoid_q15(int32_t *z, int n)
 {
     tr_m0_sigmoid_q15(z, n, tr_sigmoid_seg);
@@ -57,8 +58,6 @@ static inline tr_fast_t tr_fast_tanh_q15(int32_t *z, int n)
     return TR_FAST_DONE;
 }
 
-#define TR_FAST_CELL_GATES_RAW 0    /* the gates' product applies their activation */
-
 static inline tr_fast_t tr_fast_gru_update(const int32_t *z, int16_t *h, int32_t count, int32_t units)
 {
     tr_m0_gru_update(z, h, count, units, tr_tanh_seg);
@@ -69,15 +68,6 @@ static inline tr_fast_t tr_fast_lstm_update(const int32_t *i_gate, int32_t units
 {
     tr_m0_lstm_update(i_gate, units, h, c, tr_tanh_seg);
     return TR_FAST_DONE;
-}
-
-/* No layer-step hook: a constant, whose arguments are not even evaluated (a function would leave tr_model.c's
- * pointer arithmetic for them in place, and GCC's register choices with it). */
-#define tr_fast_layer_step(model, l, x, h, c, scratch) TR_FAST_NONE
-
-static inline void tr_fast_head_outputs(uint8_t head, int k, int32_t *scratch, int32_t *y)
-{
-    (void)head, (void)k, (void)scratch, (void)y;    /* never called: tr_fast_layer_step returns no logits */
 }
 
 #endif /* TR_FAST_ARMV6M_H */

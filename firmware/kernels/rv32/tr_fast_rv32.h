@@ -13,8 +13,6 @@
 #include "tr_rv32_job.h"
 #include "tr_tables_rv32.h"
 
-#define TR_FAST_HEAD_OUTPUTS(fn) typedef char tr_fast_no_head_outputs  /* not needed: no layer-step hook */
-
 /* Every row of a product in the byte layout (tr_matvec_s16_s8.c, layout 3) in one call of the assembly routine:
  * TR_FAST_DONE (a constant: the reference loop after it is dead code here). */
 static inline tr_fast_t tr_fast_byte_product(const tr_dense_t *dense, const tr_requant_t *rq2, const int16_t *a,
@@ -23,12 +21,6 @@ static inline tr_fast_t tr_fast_byte_product(const tr_dense_t *dense, const tr_r
     tr_rv32_bytes_blocks(dense, rq2, a, b, out, out2);
     return TR_FAST_DONE;
 }
-
-/* The row-pair layout's block hook: unused here (these kernels read the byte layout). */
-#define TR_FAST_MATVEC_BLOCKS(dense, groups_a, groups_b, rq2, a, b, out, out2, act, gru,                     \
-                              row, activated, fused, w, rq, done_value)                                          \
-    do {                                                                                                      \
-    } while (0)
 
 /* tr_elementwise_rv32.S: the loops of tr_sigmoid_q15 / tr_tanh_q15 (pairs: tr_sigmoid_pairs / tr_tanh_pairs), of
  * tr_gru_step reset_after (`count` units from z; r, n, c follow z `units` words apart each) and of tr_lstm_step;
@@ -43,6 +35,7 @@ void tr_rv32_lstm_update(const int32_t *i_gate, int32_t units, int16_t *h, int32
 /* The cell updates look up their gates' activations (one load and store fewer per gate value than a pass of the
  * activation loop before them): the gates' product leaves them Q14. */
 #define TR_FAST_CELL_GATES_RAW 1
+#define TR_FAST_SUPPLIES_ELEMENTWISE 1
 
 static inline tr_fast_t tr_fast_sigmoid_q15(int32_t *z, int n)
 {
@@ -66,14 +59,6 @@ static inline tr_fast_t tr_fast_lstm_update(const int32_t *i_gate, int32_t units
 {
     tr_rv32_lstm_update(i_gate, units, h, c, tr_tanh_pairs, tr_sigmoid_pairs);
     return TR_FAST_DONE;
-}
-
-/* No layer-step hook (as in tr_fast_reference.h). */
-#define tr_fast_layer_step(model, l, x, h, c, scratch) TR_FAST_NONE
-
-static inline void tr_fast_head_outputs(uint8_t head, int k, int32_t *scratch, int32_t *y)
-{
-    (void)head, (void)k, (void)scratch, (void)y;    /* never called: tr_fast_layer_step returns no logits */
 }
 
 #endif /* TR_FAST_RV32_H */
