@@ -55,6 +55,32 @@ def test_flash_stop_unknown_board(capsys, name):
     assert_one_line_error(*run_cli(capsys, "flash", "--stop", name), name, "unknown board")
 
 
+def test_flash_to_a_micropython_board_on_a_missing_port(capsys, synthetic, tmp_path):
+    """The raw REPL's port (a MicroPython board's) fails in one line with what to do, like the protocol's."""
+    missing = tmp_path / "ttyACM9"
+    assert_one_line_error(*run_cli(capsys, "flash", "--board", "micropython", "--port", str(missing), "--model",
+                                   str(synthetic)), f"cannot open {missing}", "no such file", "/dev/ttyACM0")
+
+
+@pytest.mark.skipif(not Path("/dev/ptmx").exists(), reason="needs ptys")
+def test_a_raw_repl_port_that_goes_away_is_a_port_error():
+    """A MicroPython board unplugged (an emulator killed) while the raw REPL talks to it: PortError, not pyserial's
+    exceptions (termios.error from a flush is not even an OSError)."""
+    import os
+
+    from tinyrnn.host.link.transport import raw_port
+    from tinyrnn.quantize.errors import PortError
+    master, slave = os.openpty()
+    path = os.ttyname(slave)
+    with pytest.raises(PortError, match=f"{path} failed .*Input/output error") as failure:
+        with raw_port(path) as port:
+            os.close(master)
+            os.close(slave)
+            port.write(b"\x03")
+            port.flush()
+    assert "went away" in failure.value.fix
+
+
 def test_flash_model_not_an_artifact(capsys):
     assert_one_line_error(*run_cli(capsys, "flash", "--model", "/nonexistent"), "/nonexistent", "model.json")
 

@@ -97,6 +97,19 @@ def _main_py_running(port):
         yield line
 
 
+def test_deploy_exports_a_model_not_yet_exported_and_names_a_damaged_one(tmp_path):
+    """flash --board micropython with a model only trained (no kernel files yet) exports it first, as a firmware
+    board's flash does (it used to stop with a traceback); damaged kernel files are one line saying what to do."""
+    model = make_artifact(tmp_path / "model", d=3, units=8, k=2, n=2, steps=4)
+    assert not (model / "kernel.json").exists()
+    params = deploy._kernel_params(model)
+    assert params.model_hash == KernelParams.load(model).model_hash
+    (model / "kernel.npz").write_bytes(b"not a zip file")
+    with pytest.raises(TinyRNNError, match="unreadable artifact") as failure:
+        deploy._kernel_params(model)
+    assert "\n" not in failure.value.what and "export the model again" in failure.value.fix
+
+
 @pytest.mark.parametrize("emulated_name, chosen, at_boot", [
     ("mpy-qemu-mps2-an386-cmodule", ("cmodule", None), True),
     ("mpy-qemu-riscv32-virt", ("natmod", "rv32imc"), False),

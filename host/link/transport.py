@@ -16,6 +16,7 @@ a second harness or test run on the same board gets `PortBusy` instead of interl
 import os
 import re
 import termios
+from contextlib import contextmanager
 from errno import ENOTTY
 
 import serial
@@ -87,6 +88,29 @@ def _reason(e: Exception) -> str:
     return cause
 
 
+GONE_FIX = "the board or emulator went away: replug it or restart it (tinyrnn flash)"
+
+
+@contextmanager
+def raw_port(url, baud=DEFAULT_BAUD, timeout=0.2):
+    """A plain pyserial port for talk below the protocol (MicroPython's raw REPL): not locked, no write timeout
+    (a script goes in one write). A port that cannot be opened, or fails while the block uses it, raises PortError
+    (one line and what to do), not pyserial's exceptions."""
+    try:
+        port = serial.serial_for_url(url_for_pyserial(url), baudrate=baud, timeout=timeout)
+    except (*PORT_FAILURES, ValueError) as e:
+        raise PortError(f"cannot open {url} ({_reason(e)})", OPEN_FIX) from None
+    try:
+        yield port
+    except PORT_FAILURES as e:
+        raise PortError(f"{url} failed ({_reason(e)})", GONE_FIX) from None
+    finally:
+        try:
+            port.close()
+        except PORT_FAILURES:
+            pass
+
+
 class Transport:
     """An open port. Use as a context manager, or call close()."""
 
@@ -111,8 +135,7 @@ class Transport:
             self._port.write(data)
             self._port.flush()
         except PORT_FAILURES as e:
-            raise PortError(f"write to {self.url} failed ({_reason(e)})",
-                            "the board or emulator went away: replug it or restart it (tinyrnn flash)") from None
+            raise PortError(f"write to {self.url} failed ({_reason(e)})", GONE_FIX) from None
 
     def read_some(self, max_bytes=4096):
         """Whatever arrives within the short read timeout (possibly b"")."""
@@ -120,8 +143,7 @@ class Transport:
             waiting = self._port.in_waiting
             return self._port.read(max(1, min(waiting, max_bytes)))
         except PORT_FAILURES as e:
-            raise PortError(f"read from {self.url} failed ({_reason(e)})",
-                            "the board or emulator went away: replug it or restart it (tinyrnn flash)") from None
+            raise PortError(f"read from {self.url} failed ({_reason(e)})", GONE_FIX) from None
 
     def close(self):
         try:

@@ -29,7 +29,7 @@ from tinyrnn.host.device.micropython.staging import stage
 from tinyrnn.host.device.target import Running, Target
 from tinyrnn.host.link.client import connect
 from tinyrnn.quantize.errors import TinyRNNError, ToolMissing, UserError
-from tinyrnn.quantize.twin.params import KernelParams
+from tinyrnn.quantize.twin.params import DamagedKernelFiles, KernelParams, UnsupportedModel
 
 # py/persistentcode.h: MP_NATIVE_ARCH_* in order; _mpy = version | (sub_version | arch << 2) << 8
 MPY_ARCHS = ("none", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa",
@@ -184,13 +184,28 @@ def main_py(board_name, implementation, window_s=BOOT_WINDOW_S):
             f"ready=lambda s: sys.stdout.write({READY.decode()!r} + ' ' + s.model.implementation + '\\n'))\n")
 
 
+def _kernel_params(model_dir: Path) -> KernelParams:
+    """The model's kernel parameters, exported first if the artifact has none yet (as a firmware board's flash
+    does); an unreadable or unsupported model is one line."""
+    from tinyrnn.host.device.firmware import ensure_exported
+
+    ensure_exported(model_dir)
+    try:
+        return KernelParams.load(model_dir)
+    except DamagedKernelFiles as e:
+        raise TinyRNNError(f"{model_dir}: unreadable artifact ({e})",
+                           "the file is damaged or truncated: train or export the model again") from None
+    except UnsupportedModel as e:
+        raise TinyRNNError(f"{model_dir}: {e}") from None
+
+
 def deploy(board, port, model_dir, mpremote=run_mpremote, log=print, at_boot=False):
     """Probe, choose, stage and copy (mpremote), then start the server; returns (implementation, arch).
     `at_boot`: also write a main.py that starts the server after a reset (a main.py of the user's is refused);
     without it, a main.py an earlier --at-boot wrote is removed."""
     model_dir = Path(model_dir)
-    params = KernelParams.load(model_dir)
-    check_not_serving(port)
+    check_not_serving(port)                  # first: a wrong port is the likeliest mistake, and the cheapest
+    params = _kernel_params(model_dir)
     facts = probe(port, mpremote)
     log(f"{port}: MicroPython on {facts.platform}, .mpy v{facts.mpy_version}.{facts.mpy_sub_version}, "
         f"arch {facts.arch}" + (f", {facts.freq_hz / 1e6:g} MHz" if facts.freq_hz else ""))

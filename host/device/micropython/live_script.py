@@ -15,12 +15,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import serial
-
 from tinyrnn.host.device import qemu
 from tinyrnn.host.device.micropython import builds
 from tinyrnn.host.device.micropython.qemu_firmware import firmware, mount_code, qemu_args
 from tinyrnn.host.device.micropython.staging import NATMOD_ALIAS, romfs_image, stage, with_cmodule
+from tinyrnn.host.link.transport import raw_port
 from tinyrnn.quantize.artifact import Artifact
 from tinyrnn.quantize.emit.micropython import input_fold_module
 from tinyrnn.quantize.emit.recorded_signal import RecordedSignal, micropython_module
@@ -78,7 +77,7 @@ def script_code(board, image_size: int, steps: int | None) -> str:
 
 def start_script(port_name: str, code: str) -> None:
     """Stop what runs, enter the raw REPL and run `code`, reading nothing (a monitor reads the port)."""
-    with serial.serial_for_url(port_name, 115200, timeout=0.2) as port:
+    with raw_port(port_name) as port:
         port.write(b"\r\x03\x03")          # stop whatever runs
         port.write(b"\x01")                # raw REPL
         port.write(code.encode() + b"\x04")

@@ -2,8 +2,7 @@
 server and wait until it says it is ready; from then on the port speaks only the protocol."""
 import time
 
-import serial
-
+from tinyrnn.host.link.transport import raw_port
 from tinyrnn.quantize.errors import TinyRNNError
 
 READY = b"tinyrnn-ready"
@@ -32,7 +31,7 @@ def repl_answers(port_name, timeout=2.0):
     """True if MicroPython's REPL answers on port_name: Ctrl-C stops a program, Ctrl-B leaves a raw REPL, and
     either REPL then prints its banner or prompt. (No 0x00 is sent: to a tinyrnn server these bytes are a
     partial frame, discarded at the next delimiter.)"""
-    with serial.Serial(port_name, 115200, timeout=0.2) as port:
+    with raw_port(port_name) as port:
         port.reset_input_buffer()
         port.write(b"\r\x03\x02")
         seen = _read_until(port, b">>> ", timeout)
@@ -41,7 +40,7 @@ def repl_answers(port_name, timeout=2.0):
 
 def start_server(port_name, code, timeout=60.0):
     """Enter the raw REPL on port_name, run `code`, wait for its READY line. Returns the text the board sent."""
-    with serial.Serial(port_name, 115200, timeout=0.2) as port:
+    with raw_port(port_name) as port:
         _raw_repl(port, port_name)
         port.write(code.encode() + b"\x04")
         seen = _read_until(port, READY, timeout)
@@ -54,7 +53,7 @@ def start_server(port_name, code, timeout=60.0):
 def run_code(port_name, code, timeout=120.0):
     """Run `code` over the raw REPL and return what it printed; its exception, if any, as a TinyRNNError.
     (The raw REPL answers OK, the output, 0x04, the exception text, 0x04, then its prompt.)"""
-    with serial.Serial(port_name, 115200, timeout=0.2) as port:
+    with raw_port(port_name) as port:
         _raw_repl(port, port_name)
         port.write(code.encode() + b"\x04")
         seen = _read_until(port, b"\x04>", timeout)
