@@ -168,6 +168,15 @@ def test_a_held_place_is_refused_in_one_line(farm, tmp_path):
     assert _holder(coordinator, place) == "None"
 
 
+def _failed_logs(summary, work):
+    """The end of each failed board's hwtest log (pytest's temporary folders do not outlive a few more runs: the
+    failure's cause must be in the failure's message)."""
+    failed = re.findall(r"^\[hwtest\] (\S+): .*FAILED", summary, re.M)
+    return "".join(f"\n--- {board} log (end) ---\n" +
+                   (work / "build" / "hwtest-logs" / f"{board}.log").read_text(errors="replace")[-3000:]
+                   for board in failed if (work / "build" / "hwtest-logs" / f"{board}.log").is_file())
+
+
 def test_the_hardware_suite_on_four_places_in_parallel(farm, tmp_path):
     """hwtest -j 4 through the coordinator: each place acquired (its log names the place and its rfc2217 port),
     the model flashed through it (the boards ran another model), every board's suite passes, and every place is
@@ -178,7 +187,7 @@ def test_the_hardware_suite_on_four_places_in_parallel(farm, tmp_path):
     for place in places:
         cmd += ["--place", place]
     done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, env=dict(os.environ))
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:] + _failed_logs(done.stdout, tmp_path)
     assert "boards: 4 passed, 0 failed" in done.stdout
     for place, board in places.items():
         log = (tmp_path / "build" / "hwtest-logs" / f"{board}.log").read_text()

@@ -29,11 +29,13 @@ def _elf(tmp_path):
     return elf
 
 
-def _tool_processes():
-    """Live pyocd/openocd processes (a zombie, exited and waiting for a parent to reap it, runs nothing)."""
-    out = subprocess.run(["ps", "-eo", "pid=,stat=,comm="], capture_output=True, text=True).stdout
-    return {pid for pid, stat, comm in (line.split(None, 2) for line in out.splitlines())
-            if comm.strip() in ("pyocd", "openocd") and not stat.startswith("Z")}
+def _tool_processes(elf):
+    """Live pyocd/openocd processes flashing `elf` (a zombie, exited and waiting for a parent to reap it, runs
+    nothing). Only this test's own: another test run on the machine may be running the same tools."""
+    out = subprocess.run(["ps", "-eo", "pid=,stat=,comm=,args="], capture_output=True, text=True).stdout
+    rows = (line.split(None, 3) for line in out.splitlines())
+    return {row[0] for row in rows if len(row) == 4 and row[2] in ("pyocd", "openocd") and
+            not row[1].startswith("Z") and str(elf) in row[3]}
 
 
 @needs_tools
@@ -42,17 +44,17 @@ def _tool_processes():
 def test_flash_without_a_probe_fails_in_one_line_within_seconds(board_name, tool, tmp_path, monkeypatch):
     board = load_board(board_name)
     monkeypatch.setitem(board.runner, "tool", tool)
-    before = _tool_processes()
+    elf = _elf(tmp_path)
     started = time.monotonic()
     with pytest.raises(probe.FlashFailed) as failed:
-        probe.flash_probe(board, _elf(tmp_path))
+        probe.flash_probe(board, elf)
     assert time.monotonic() - started < DEADLINE_S
     line = failed.value.one_line()
     assert "\n" not in line and line.startswith(f"error: {tool} could not flash {board_name}: ")
     real_cause = {"pyocd": "No connected debug probes",
                   "openocd": "open failed" if board_name == "nucleo-f446re" else "No J-Link device found"}[tool]
     assert real_cause in line and "plug the board's USB" in line
-    assert _tool_processes() <= before
+    assert not _tool_processes(elf)
 
 
 @needs_tools
