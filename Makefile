@@ -65,9 +65,13 @@ demo: install $(MODEL)/model.json
 # The gates, unit and integration tests on the host (every tier), then tests/hw on every emulated board, two boards
 # at a time (the emulated boards count instructions, exact under load; the timing tests hold under load).
 # The default model is trained first: the tests of the C library, record and monitor run on it (and fail without it).
-# The slowest tests are listed at the end (where CI time goes).
+# pytest runs two workers (pytest-xdist), each given whole test files (a file's fixtures are built once; builds
+# shared between files take a lock: host/device/build_lock.py); -n stays here, not in pyproject's addopts: the
+# tests that start pytest themselves must not distribute their child. The slowest tests are listed at the end.
+PYTEST_WORKERS ?= 2
 test: install lint $(MODEL)/model.json
-	TINYRNN_REQUIRE_DEFAULT_MODEL=1 $(PY) -m pytest tests -q -p no:cacheprovider --durations=25 --durations-min=10
+	TINYRNN_REQUIRE_DEFAULT_MODEL=1 $(PY) -m pytest tests -q -p no:cacheprovider -n $(PYTEST_WORKERS) \
+	    --dist loadfile --durations=25 --durations-min=10
 	$(TINYRNN) hwtest -j 2 --model $(MODEL)
 
 # The pure-Python tier (no compiler, emulator, MicroPython or TensorFlow; the tiers: tests/conftest.py, `pytest --help`).

@@ -7,7 +7,6 @@ DSP path), qemu-microbit (integer frames, Thumb-1 path), mps2-an385 (integer fra
 virt (integer frames, plain C) when it exists; synthetic GRU and 2-layer LSTM models run always.
 """
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -105,10 +104,9 @@ def lstm_lib(tmp_path_factory):
 
 # ---- the pre-processing twin -----------------------------------------------------------------------
 
-def test_fold_matches_float_normalisation():
+def test_fold_matches_float_normalisation(tmp_path):
     """The integer fold of the float path agrees with the kit's float64 quantize_input to 1 LSB, nearly always."""
-    twin = TwinModel.from_artifact_dir(make_artifact(Path(os.environ.get("TMPDIR", "/tmp")) / "tr_fold_syn",
-                                                     d=6, units=8, seed=1))
+    twin = TwinModel.from_artifact_dir(make_artifact(tmp_path / "tr_fold_syn", d=6, units=8, seed=1))
     p = twin.params
     x = np.random.default_rng(0).normal(p.norm_mean, p.norm_std * 3, (4000, p.input_dim)).astype(np.float32)
     bits = pp.float_frac_bits(p.norm_mean, p.norm_std)

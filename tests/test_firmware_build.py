@@ -5,12 +5,14 @@ so its absence is a failure here, not a skip."""
 import json
 import shutil
 import subprocess
+import sys
 
 import pytest
 
 from tinyrnn.host.device.boards import board_names, load_board
 from tinyrnn.quantize.sources import FIRMWARE_DIR
-from tinyrnn.host.device.firmware import model_key
+from tinyrnn.host.device.build_lock import build_lock
+from tinyrnn.host.device.firmware import firmware_dir, model_key
 
 pytestmark = pytest.mark.emulator
 
@@ -217,3 +219,23 @@ def test_f446_clock_enables_overdrive_only_when_its_board_asks(toolchain, tmp_pa
     assert pll_on < od_on < od_switch < sysclk_pll
     writes = _f446_clock_writes(tmp_path / "168", 168_000_000, overdrive=False)
     assert not any(value & (ODEN | ODSWEN) for address, value in writes if address == 0x40007000)
+
+
+def test_a_build_waits_for_another_process_building_the_same_firmware(toolchain, model, tmp_path, monkeypatch):
+    """Two processes building one board's firmware for one model (hwtest in one terminal, flash in another; two test
+    workers) would run two makes in one folder: the second waits for the first, says so, then builds (or finds the
+    first one's output fresh)."""
+    monkeypatch.setenv("BUILD_DIR", str(tmp_path / "fw"))
+    out = firmware_dir("qemu-mps2-an386", model)
+    script = ("from tinyrnn.host.device.boards import load_board; from tinyrnn.host.device.firmware import build; "
+              f"print(build(load_board('qemu-mps2-an386'), {str(model)!r}))")
+    with build_lock(out):
+        second = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        said = second.stderr.readline()         # blocks until it says something, or ends
+        assert said.startswith("waiting for another process building the qemu-mps2-an386 firmware"), \
+            said + second.stderr.read()
+        assert second.poll() is None and not (out / "app.elf").exists()
+    stdout, stderr = second.communicate(timeout=300)
+    assert second.returncode == 0, stderr
+    assert stdout.strip().splitlines()[-1] == str(out / "app.elf") and (out / "app.elf").is_file()

@@ -259,8 +259,8 @@ def test_imported_keras_gru_is_bit_exact_on_qemu_mps2_an386(workdir, class_data)
         model.save(workdir / "board.keras")
         assert import_model(workdir / "board.keras", class_data, out)[0] == 0
     proc = subprocess.run([sys.executable, "-m", "tinyrnn.host.cli", "hwtest", "--board", "qemu-mps2-an386",
-                           "--model", str(out)], capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                           "--model", str(out)], capture_output=True, text=True, timeout=900, cwd=workdir,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})     # (its build/ and emulators: the test's own)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     run = json.loads((out / "hw" / "qemu-mps2-an386" / "results.json").read_text())
     assert run["bit_exact"]["mismatched_values"] == 0 and run["passed"]
@@ -602,7 +602,7 @@ def test_imported_pytorch_gru_and_onnx_lstm_are_bit_exact_on_two_boards(workdir,
     boards = ["qemu-mps2-an386", "qemu-microbit"]
     proc = subprocess.run([sys.executable, "-m", "tinyrnn.host.cli", "hwtest", "--model", str(out),
                            *[arg for board in boards for arg in ("--board", board)]], capture_output=True, text=True,
-                          timeout=1800, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                          timeout=1800, cwd=workdir, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     # Bit-exact with the twin, so the board's verdict on the fidelity targets is the import's (post-training).
     imported_verdict = Artifact.open(out).metrics()["verdict"]["passed"]

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from tinyrnn.host.defaults import firmware_build_dir
+from tinyrnn.host.device.build_lock import build_lock
 from tinyrnn.quantize import targets
 from tinyrnn.quantize.artifact import Artifact
 from tinyrnn.quantize.errors import BuildFailed, TinyRNNError, ToolMissing
@@ -51,14 +52,31 @@ def elf_path(board_name, model_dir=None):
     return firmware_dir(board_name, model_dir) / "app.elf"
 
 
+def _c_is_current(model_dir) -> bool:
+    header = model_dir / "c" / "model_data.h"
+    return header.is_file() and header_layouts(header.read_text(errors="replace")) >= set(LAYOUTS)
+
+
 def ensure_exported(model_dir):
     """Generate the model's C (as `tinyrnn export` does) if the artifact directory has none yet, or has C
-    generated without every weight layout the kernels may read (TINYRNN_C_LAYOUT_<n> vs emit.c_code.LAYOUTS)."""
+    generated without every weight layout the kernels may read (TINYRNN_C_LAYOUT_<n> vs emit.c_code.LAYOUTS).
+    One process generates it (boards built at once for one model would write it together); a current C is only
+    read, so a read-only artifact directory with its C works."""
+    if _c_is_current(model_dir):
+        return
+    try:
+        with build_lock(model_dir / "c", f"the C of {model_dir}"):
+            if not _c_is_current(model_dir):        # (another process may have written it while this one waited)
+                _export(model_dir)
+    except OSError as e:                            # the lock file: a read-only or full artifact directory
+        raise BuildFailed(f"{model_dir}: cannot generate the model's C ({e.strerror}: {e.filename})",
+                          "train the model again (tinyrnn train), or export it where it can be written") from None
+
+
+def _export(model_dir):
     header = model_dir / "c" / "model_data.h"
     if header.is_file():
         layouts = header_layouts(header.read_text(errors="replace"))
-        if layouts >= set(LAYOUTS):
-            return
         print(f"regenerating C for {model_dir}: it has weight layouts {sorted(layouts) or 'unversioned'}, the "
               f"kernels read layouts {list(LAYOUTS)} (tinyrnn export)", flush=True)
     else:
@@ -80,7 +98,8 @@ def build(board, model_dir=None, verbose=False):
            f"BUILD_DIR={firmware_build_dir()}", f"MODEL_KEY={model_key(model_dir)}"]
     if model_dir:
         cmd.append(f"MODEL={Path(model_dir).resolve()}")
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    with build_lock(firmware_dir(board.name, model_dir), f"the {board.name} firmware"):     # make is not atomic
+        proc = subprocess.run(cmd, capture_output=True, text=True)
     output = proc.stdout + proc.stderr
     if verbose:
         print(output, end="")

@@ -132,13 +132,15 @@ def running(run_dir=None):
     for path in sorted(directory.glob("*.json")) if directory.exists() else []:
         try:
             record = RunRecord(**json.loads(path.read_text()))
+        except FileNotFoundError:       # another process removed it (a dead emulator's record) just now
+            continue
         except (ValueError, TypeError):
-            path.unlink()
+            path.unlink(missing_ok=True)
             continue
         if _alive_qemu(record.pid):
             records.append(record)
         else:
-            path.unlink()
+            path.unlink(missing_ok=True)
     return records
 
 

@@ -12,7 +12,8 @@ Without any of them `MicroPythonMissing` says so; the tests that need it skip wi
 
 Everything is written below build/micropython/ of the current directory and reused while its inputs are
 unchanged (a stamp of the input files' hash beside each output): mpy-cross and the stock firmware do not depend
-on the model, and the natmod and user-C-module firmware depend only on the kernel sources.
+on the model, and the natmod and user-C-module firmware depend only on the kernel sources. Each output is built by
+one process at a time (host/device/build_lock.py): boards built at once share these caches.
 """
 import hashlib
 import os
@@ -22,6 +23,7 @@ import sys
 import tarfile
 from pathlib import Path
 
+from tinyrnn.host.device.build_lock import build_lock
 from tinyrnn.quantize.errors import BuildFailed, ToolMissing
 from tinyrnn.quantize.sources import MICROPYTHON_DIR, PACKAGE_ROOT, kernel_headers, kernel_sources
 from tinyrnn.quantize.targets import TOOLCHAIN_PREFIX
@@ -69,6 +71,11 @@ def source_dir(fetch: bool = True) -> Path:
                                      "point it at a checkout of MicroPython v1.28.0")
         return path
     target = build_root() / "src" / f"micropython-{MICROPY_VERSION}"
+    with build_lock(target, "the MicroPython source tree"):
+        return _extract_or_clone(target, fetch)
+
+
+def _extract_or_clone(target: Path, fetch: bool) -> Path:
     if (target / "py" / "dynruntime.mk").is_file():
         return target
     for archive in _archive_candidates():
@@ -144,10 +151,11 @@ def mpy_cross(src: Path | None = None) -> Path:
     """mpy-cross built in the source tree (once: it depends on nothing of ours)."""
     src = src or source_dir()
     exe = src / "mpy-cross" / "build" / "mpy-cross"
-    if not exe.is_file():
-        if shutil.which("gcc") is None:
-            raise ToolMissing("gcc not found (mpy-cross is built with the host compiler): apt-get install gcc")
-        _run(["make", "-C", str(src / "mpy-cross"), f"PYTHON={_python()}", "-j2"], what="mpy-cross")
+    with build_lock(build_root() / "mpy-cross", "mpy-cross"):      # (the lock in our build/, not in MICROPY_DIR)
+        if not exe.is_file():
+            if shutil.which("gcc") is None:
+                raise ToolMissing("gcc not found (mpy-cross is built with the host compiler): apt-get install gcc")
+            _run(["make", "-C", str(src / "mpy-cross"), f"PYTHON={_python()}", "-j2"], what="mpy-cross")
     return exe
 
 
@@ -165,14 +173,15 @@ def natmod(arch: str, src: Path | None = None) -> Path:
     headers = kernel_headers()
     stamp = _inputs_hash([*kernel_sources(), *headers, *NATIVE_DIR.glob("*.[ch]"), NATIVE_DIR / "Makefile"], src,
                           arch)
-    if _fresh(output, stamp):
-        return output
-    mpy_cross(src)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    out_dir.mkdir(parents=True)
-    _run(["make", "-f", str(NATIVE_DIR / "Makefile"), f"MPY_DIR={src}", f"ARCH={arch}", f"PYTHON={_python()}"],
-         cwd=out_dir, what=f"natmod {arch}")
-    _stamp(output, stamp)
+    with build_lock(out_dir, f"the {arch} natmod"):
+        if _fresh(output, stamp):
+            return output
+        mpy_cross(src)
+        shutil.rmtree(out_dir, ignore_errors=True)
+        out_dir.mkdir(parents=True)
+        _run(["make", "-f", str(NATIVE_DIR / "Makefile"), f"MPY_DIR={src}", f"ARCH={arch}", f"PYTHON={_python()}"],
+             cwd=out_dir, what=f"natmod {arch}")
+        _stamp(output, stamp)
     return output
 
 
@@ -192,16 +201,17 @@ def qemu_firmware(port_board: str, user_c_module: bool = False, src: Path | None
     if user_c_module:
         inputs += [*kernel_sources(), *kernel_headers(), *NATIVE_DIR.glob("*")]
     stamp = _inputs_hash([p for p in inputs if p.is_file()], src, variant)
-    if _fresh(output, stamp):
-        return output
-    mpy_cross(src)
-    board = [f"BOARD_DIR={own}", f"BOARD={port_board}"] if own.is_dir() else [f"BOARD={port_board}"]
-    cmd = ["make", "-C", str(src / "ports" / "qemu"), *board, f"BUILD={build}", "FROZEN_MANIFEST=",
-           f"PYTHON={_python()}", "-j2"]
-    if user_c_module:
-        # The port's -Werror applies; sources by real path (vpath does not follow relative symlinks).
-        cmd.append(f"USER_C_MODULES={MICROPYTHON_DIR.resolve()}")
-    shutil.rmtree(build, ignore_errors=True)
-    _run(cmd, what=f"MicroPython firmware {variant}")
-    _stamp(output, stamp)
+    with build_lock(build, f"the MicroPython firmware {variant}"):
+        if _fresh(output, stamp):
+            return output
+        mpy_cross(src)
+        board = [f"BOARD_DIR={own}", f"BOARD={port_board}"] if own.is_dir() else [f"BOARD={port_board}"]
+        cmd = ["make", "-C", str(src / "ports" / "qemu"), *board, f"BUILD={build}", "FROZEN_MANIFEST=",
+               f"PYTHON={_python()}", "-j2"]
+        if user_c_module:
+            # The port's -Werror applies; sources by real path (vpath does not follow relative symlinks).
+            cmd.append(f"USER_C_MODULES={MICROPYTHON_DIR.resolve()}")
+        shutil.rmtree(build, ignore_errors=True)
+        _run(cmd, what=f"MicroPython firmware {variant}")
+        _stamp(output, stamp)
     return output
