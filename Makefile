@@ -71,7 +71,7 @@ demo: install $(MODEL)/model.json
 PYTEST_WORKERS ?= 2
 test: install lint $(MODEL)/model.json
 	TINYRNN_REQUIRE_DEFAULT_MODEL=1 $(PY) -m pytest tests -q -p no:cacheprovider -n $(PYTEST_WORKERS) \
-	    --dist loadfile --durations=25 --durations-min=10
+	    --dist loadfile --no-loadscope-reorder --durations=25 --durations-min=10
 	$(TINYRNN) hwtest -j 2 --model $(MODEL)
 
 # The pure-Python tier (no compiler, emulator, MicroPython or TensorFlow; the tiers: tests/conftest.py, `pytest --help`).

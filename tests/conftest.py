@@ -55,7 +55,8 @@ def pytest_collection_modifyitems(config, items):
 
 
 # The files that take longest (`make test` lists the slowest tests), run first: `make test` gives whole files to two
-# workers (pytest-xdist --dist loadfile), and a long file handed out last would run alone at the end.
+# workers (pytest-xdist --dist loadfile --no-loadscope-reorder: in this order, not by number of tests), and a long
+# file handed out last would run alone at the end.
 LONGEST_FILES = ("test_import.py", "test_search.py", "test_farm_loopback.py", "test_train.py", "test_package.py",
                  "test_mpdeploy.py", "test_link_faults.py", "test_report_html.py")
 
