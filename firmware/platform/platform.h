@@ -15,6 +15,12 @@
 /* <family>/startup.c: enable one device interrupt at its controller (Cortex-M: NVIC; RISC-V: PLIC), with
  * interrupts enabled at the core. UART_IRQHandler is what the family's startup calls for BOARD_UART_IRQ. */
 void platform_irq_enable(uint32_t irq);
+/* <family>/startup.c: wait for an interrupt without spinning. Mask interrupts, check there is nothing to do, then
+ * sleep: the sleep returns once an interrupt is pending, masked or not, and the handler runs at the unmask. An
+ * interrupt that came between the check and the sleep then ends the sleep at once instead of being slept through. */
+void platform_irq_mask(void);
+void platform_irq_unmask(void);
+void platform_sleep_until_interrupt(void);
 
 /* reset.c: the C start the family's startup jumps to (.data, .bss, stack painted, main); never returns. */
 void platform_reset(void) __attribute__((noreturn));

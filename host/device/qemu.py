@@ -10,8 +10,11 @@ even sees, an emulator the user started with flash.py.
 Nothing is lost before the host connects because the firmware only ever speaks when spoken to, so QEMU
 can start running at once (no -S / QMP `cont` dance needed).
 
-Timing: `-icount shift=0,align=off,sleep=off` makes every instruction take 1 ns of virtual time, so
-SysTick readings are reproducible and convert exactly into executed instructions (docs/protocol.md).
+Timing: `-icount shift=0,align=off,sleep=on` makes every instruction take 1 ns of virtual time, so
+SysTick readings are reproducible and convert exactly into executed instructions (docs/protocol.md). A board
+waiting for a byte sleeps (WFI: firmware/platform/uart/uart_rx.h); sleep=on lets QEMU idle then, where sleep=off
+would jump virtual time from one timer deadline (a SysTick wrap) to the next as fast as it can, a third of a host
+core per idle board. No measured region contains a sleep, so the counts are the same either way.
 """
 
 import json
@@ -47,7 +50,7 @@ class RunRecord:
 def qemu_command(board, elf, serial="pty", extra_args=()):
     """`serial`: "pty" (QEMU makes one and prints it) or a tty path (e.g. a pty a test made: /dev/pts/N)."""
     return [board.qemu_binary, "-M", board.runner["machine"], "-display", "none", "-monitor", "none",
-            "-icount", "shift=0,align=off,sleep=off", "-serial", serial, "-kernel", str(elf),
+            "-icount", "shift=0,align=off,sleep=on", "-serial", serial, "-kernel", str(elf),
             *board.runner.get("args", ()), *extra_args]
 
 

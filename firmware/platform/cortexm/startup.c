@@ -36,6 +36,21 @@ void platform_irq_enable(uint32_t irq)
     NVIC_ISER(irq / 32u) = 1u << (irq % 32u); /* PRIMASK is clear from reset: enabled at the core already */
 }
 
+void platform_irq_mask(void)
+{
+    __asm volatile("cpsid i" : : : "memory"); /* PRIMASK: the handler waits; a pending interrupt still wakes WFI */
+}
+
+void platform_irq_unmask(void)
+{
+    __asm volatile("cpsie i" : : : "memory");
+}
+
+void platform_sleep_until_interrupt(void)
+{
+    __asm volatile("wfi" : : : "memory");
+}
+
 /* Every exception but reset and the UART's: a fault. The stack is moved back to its top first: an overflow runs
  * off RAM's bottom edge (the stack sits there: link.ld.in), so the faulting stack may be unusable. Then the app
  * reports it (app_fault) and stops. Only r0/r1 and sp change: a debugger still sees the rest. */

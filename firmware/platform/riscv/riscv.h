@@ -15,7 +15,8 @@
         __asm__ volatile("csrr %0, " #name : "=r"(v_));                                                                \
         v_;                                                                                                            \
     })
-#define CSR_SET(name, bits)    __asm__ volatile("csrs " #name ", %0" : : "r"((uint32_t)(bits)))
+#define CSR_SET(name, bits)    __asm__ volatile("csrs " #name ", %0" : : "r"((uint32_t)(bits)) : "memory")
+#define CSR_CLEAR(name, bits)  __asm__ volatile("csrc " #name ", %0" : : "r"((uint32_t)(bits)) : "memory")
 #define CSR_WRITE(name, value) __asm__ volatile("csrw " #name ", %0" : : "r"((uint32_t)(value)))
 
 #define MSTATUS_MIE             (1u << 3)  /* machine interrupts enabled */

@@ -56,6 +56,21 @@ void platform_irq_enable(uint32_t irq)
     CSR_SET(mstatus, MSTATUS_MIE);
 }
 
+void platform_irq_mask(void)
+{
+    CSR_CLEAR(mstatus, MSTATUS_MIE); /* the trap waits; WFI still wakes on a pending interrupt enabled in mie */
+}
+
+void platform_irq_unmask(void)
+{
+    CSR_SET(mstatus, MSTATUS_MIE);
+}
+
+void platform_sleep_until_interrupt(void)
+{
+    __asm__ volatile("wfi" : : : "memory");
+}
+
 void trap_handler(void)
 {
     uint32_t cause = CSR_READ(mcause);

@@ -129,6 +129,14 @@ uint8_t uart_read_byte(void)
     while (rx_head == rx_tail) {
 #if TINYRNN_UART_RX_POLLED
         rx_ring_fill();
+#else
+        /* Sleep until the receive interrupt instead of spinning: the core idles (on silicon, less power; in an
+         * emulator, no host CPU spent on an idle board). Masked from the check to the sleep (platform.h). */
+        platform_irq_mask();
+        if (rx_head == rx_tail) {
+            platform_sleep_until_interrupt();
+        }
+        platform_irq_unmask();
 #endif
     }
     uint32_t tail = rx_tail;
