@@ -7,6 +7,7 @@
   line for the user), never another exception.
 """
 
+import resource
 import shutil
 import struct
 import subprocess
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FUZZ_DIR = ROOT / "firmware" / "fuzz"
 CLANG = shutil.which("clang-14")
 SECONDS = 3
+FUZZ_MEMORY_MB = 2048      # libFuzzer's default RSS limit
 
 
 def _make(tmp_path, *targets):
@@ -37,11 +39,21 @@ def _make(tmp_path, *targets):
     return out
 
 
+def _rss_limit_mb():
+    """libFuzzer's RSS limit (default 2,048 MB) above what the fuzzer inherits: Linux carries a process's peak RSS
+    (getrusage ru_maxrss, which libFuzzer checks) over fork and exec, so a fuzzer started by a test process that once
+    held TensorFlow and PyTorch (2.2 GB: a test worker that ran the import tests first) was "out of memory" from its
+    first input. The fuzzer keeps its own 2,048 MB on top, and -malloc_limit_mb still catches one huge allocation."""
+    inherited = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024      # KiB on Linux
+    return inherited + FUZZ_MEMORY_MB
+
+
 def _fuzz(binary, tmp_path):
     """A short run from the committed corpus (new inputs go to a scratch corpus, first on the command line)."""
     scratch = tmp_path / "corpus"
     scratch.mkdir()
     proc = subprocess.run([str(binary), f"-max_total_time={SECONDS}", "-max_len=4096", "-print_final_stats=1",
+                           f"-rss_limit_mb={_rss_limit_mb()}", f"-malloc_limit_mb={FUZZ_MEMORY_MB}",
                            str(scratch), str(FUZZ_DIR / "corpus")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = int(next(line for line in proc.stderr.splitlines() if "number_of_executed_units" in line).split()[-1])
