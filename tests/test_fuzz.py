@@ -54,6 +54,7 @@ def _fuzz(binary, tmp_path):
     scratch.mkdir()
     proc = subprocess.run([str(binary), f"-max_total_time={SECONDS}", "-max_len=4096", "-print_final_stats=1",
                            f"-rss_limit_mb={_rss_limit_mb()}", f"-malloc_limit_mb={FUZZ_MEMORY_MB}",
+                           f"-artifact_prefix={tmp_path}/",       # a crashing input: here, not in the checkout
                            str(scratch), str(FUZZ_DIR / "corpus")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = int(next(line for line in proc.stderr.splitlines() if "number_of_executed_units" in line).split()[-1])
