@@ -245,10 +245,10 @@ def run(args) -> int:
              else f"this machine ({args.cpus or os.cpu_count()} CPUs)")
     say(f"{'resuming' if args.resume else 'searching'} {len(runnable)} trials ({len(ruled)} ruled out) on {where} "
         f"for {board.name} ({board.core} at {board.clock_hz / 1e6:g} MHz): {out}/")
-    finished = 0
-    if args.resume and (out / "trials.json").is_file():       # for the bar: trials the last run finished
-        finished = sum(r["status"] in (R.MEASURED, R.STOPPED, R.ERROR)
-                       for r in json.loads((out / "trials.json").read_text()))
+    finished = set()
+    if args.resume and (out / "trials.json").is_file():       # trials the last run finished: no second line
+        finished = {r["index"] for r in json.loads((out / "trials.json").read_text())
+                    if r["status"] in (R.MEASURED, R.STOPPED, R.ERROR)}
     interrupted = False
     try:
         outcome = None if not runnable else engine.run(runnable, job, out, address=args.address, cpus=args.cpus,

@@ -78,8 +78,12 @@ class _Progress:
     """A line per finished trial and an overall bar (a ray.tune.Callback, built lazily: Ray is an extra)."""
 
     @staticmethod
-    def make(total: int, done: int, quiet: bool, format_line):
+    def make(total: int, done: set, quiet: bool, format_line):
+        """`done`: the indices of the trials a resumed search finished before; they get no second line, nor does a
+        trial Ray Tune reports twice (a resumed experiment can)."""
         from ray import tune
+
+        printed = set(done)
 
         class Progress(tune.Callback):
             def __init__(self):
@@ -93,11 +97,15 @@ class _Progress:
 
             def _bar(self):
                 if self.bar is None:
-                    self.bar = tqdm(total=total, initial=done, unit="trial", desc="search", disable=quiet,
+                    self.bar = tqdm(total=total, initial=len(done), unit="trial", desc="search", disable=quiet,
                                     dynamic_ncols=True)
                 return self.bar
 
             def _line(self, trial, error=None):
+                index = trial.config["trial"]["index"]
+                if index in printed:
+                    return
+                printed.add(index)
                 result = dict(trial.last_result or {})
                 if error is not None:
                     result = {"status": "error", "error": str(error).strip().splitlines()[-1][:200]}
@@ -180,7 +188,7 @@ def start_ray(address: str | None, cpus: int | None, cpus_per_trial: int):
 
 
 def run(trials: list[Trial], job: Job, out: Path, *, address=None, cpus=None, cpus_per_trial=1,
-        time_budget=None, early_stop=True, resume=False, done_before=0, quiet=False, format_line=None) -> dict:
+        time_budget=None, early_stop=True, resume=False, done_before=(), quiet=False, format_line=None) -> dict:
     """Run (or resume) the trials. Returns {trial index: Ray's last result}, {index: status}.
 
     Ray is started here unless the caller started it (start_ray) before making `out`; either way it is shut down
@@ -199,7 +207,7 @@ def run(trials: list[Trial], job: Job, out: Path, *, address=None, cpus=None, cp
         start_ray(address, cpus, cpus_per_trial)
     try:
         fn = tune.with_resources(tune.with_parameters(trainable, job=job), {"cpu": cpus_per_trial})
-        progress = _Progress.make(len(trials), done_before, quiet, format_line or (lambda c, r: str(r)))
+        progress = _Progress.make(len(trials), set(done_before), quiet, format_line or (lambda c, r: str(r)))
         if resume and has_state(out):
             tuner = tune.Tuner.restore(str(out / EXPERIMENT), trainable=fn, resume_unfinished=True,
                                        resume_errored=False, restart_errored=True)
