@@ -95,9 +95,9 @@ def test_kernel_bin_layout_in_the_spec_matches_the_writer():
     text = QUANTIZATION_DOC.read_text(encoding="utf-8")
     assert f"magic `{params.KERNEL_BIN_MAGIC.decode()}`" in text
     _assert_all(QUANTIZATION_DOC, r"\| u8 \| file format \((\d+)\)", params.KERNEL_BIN_FORMAT,
-                "KERNEL_BIN_FORMAT (quantize/twin/params.py)")
+                "KERNEL_BIN_FORMAT (quantize/twin/images.py)")
     _assert_all(QUANTIZATION_DOC, r"kernel spec version \((\d+)", params.KERNEL_SPEC_VERSION,
-                "KERNEL_SPEC_VERSION (quantize/twin/params.py)")
+                "KERNEL_SPEC_VERSION (quantize/twin/images.py)")
 
 
 def test_tables_bin_layout_in_the_spec_matches_the_writer():
@@ -212,3 +212,22 @@ def test_the_package_states_the_license_of_the_license_file():
 def test_the_exported_platformio_manifest_states_the_same_license():
     manifest = platformio_manifest("m", "a model", SimpleNamespace(model_hash="0" * 16))
     assert manifest["license"] == "MIT"
+
+
+def test_the_readme_lists_every_command_as_tinyrnn_help_does():
+    """README.md's `$ tinyrnn --help` block is the command table's own usage text (commands added later show up)."""
+    from tinyrnn.host.cli import usage
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = text[text.index("$ tinyrnn --help\n") + len("$ tinyrnn --help\n"):]
+    block = block[:block.index("```")].rstrip("\n")
+    expected = usage()[usage().index("commands:"):]
+    assert block == expected, "README's `tinyrnn --help` block is stale: paste the current output"
+
+
+def test_the_protocol_doc_numbers_the_mpy_architectures_as_micropython_does():
+    """The `sys.implementation._mpy >> 10` codes a reader matches a board against (py/persistentcode.h's order)."""
+    from tinyrnn.host.device.micropython.deploy import MPY_ARCHS
+    text = (REPO / "docs" / "protocol.md").read_text(encoding="utf-8")
+    listed = re.search(r"`sys\.implementation\._mpy >> 10`: ([^)]*)\)", text).group(1)
+    pairs = [item.split() for item in listed.split(", ")]
+    assert pairs and all(MPY_ARCHS[int(code)] == name for code, name in pairs), listed

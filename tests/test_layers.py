@@ -2,6 +2,7 @@
 included). Reads the sources with ast; imports nothing."""
 
 import ast
+import re
 from pathlib import Path
 import pytest
 
@@ -129,3 +130,29 @@ def test_every_package_folder_is_in_the_wheel():
     listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     folders = {name for name, path in modules() if path.name == "__init__.py"}
     assert sorted(folders - listed) == []
+
+
+def short_name(module):
+    """A room as the README's table names it: tinyrnn.quantize.errors -> errors, tinyrnn.quantize -> quantize."""
+    for prefix in ("tinyrnn.quantize.", "tinyrnn.host.", "tinyrnn."):
+        if module.startswith(prefix):
+            return module.removeprefix(prefix)
+    return module
+
+
+def test_the_readme_table_of_rooms_says_what_each_may_import():
+    """README.md's "may import" column is this file's ALLOWED, room by room (a reader trusts the table)."""
+    lines = (REPO / "README.md").read_text().splitlines()
+    start = lines.index("| folder | holds | may import |") + 2
+    table = {}
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        imports_listed = set() if cells[2] == "—" else {s.strip() for s in cells[2].split(",")}
+        for path in re.findall(r"`([^`]+)`", cells[0]):
+            table["tinyrnn." + path.removesuffix("/").removesuffix(".py").replace("/", ".")] = imports_listed
+    assert set(table) == set(ALLOWED), "README's rooms vs ALLOWED: " + str(set(table) ^ set(ALLOWED))
+    wrong = {room: (table[room], sorted(map(short_name, allowed)))
+             for room, allowed in ALLOWED.items() if table[room] != set(map(short_name, allowed))}
+    assert wrong == {}, "README lists, ALLOWED says: " + str(wrong)

@@ -111,7 +111,7 @@ INFO_FIELDS = [
     ("state_words", "H"),
     ("scratch_words", "H"),
     ("model_hash", "16s"),       # 16 lowercase hex chars (ASCII)
-    ("kernel_path", "4s"),       # "dsp", "m0" or "c" (C firmware), "mpy" (MicroPython server), NUL padded
+    ("kernel_path", "4s"),       # "dsp", "m0", "m3", "rv32" or "c" (C firmware), "mpy" (MicroPython server), NUL padded
     ("board_name", "32s"),       # NUL padded
 ]
 INFO_FORMAT = "<" + "".join(fmt for _, fmt in INFO_FIELDS)
