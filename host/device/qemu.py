@@ -76,7 +76,7 @@ def qmp(socket_path, command, timeout=5.0):
 
 def run_directory(run_dir=None):
     """Where the run records live: `run_dir` if given, else $TINYRNN_RUN_DIR, else build/run/ (read per call,
-    like BUILD_DIR in host/commands/flash.py)."""
+    like BUILD_DIR in host/defaults.py firmware_build_dir)."""
     return Path(run_dir or os.environ.get("TINYRNN_RUN_DIR") or DEFAULT_RUN_DIR)
 
 
